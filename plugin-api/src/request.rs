@@ -1,0 +1,179 @@
+//! [`Request`]: one decoded query and where it came from, with the accessors CoreDNS's
+//! `request.Request` gives its plugins.
+//!
+//! The server builds a `Request` only for a message that passed its checks: exactly one question,
+//! a query or notify opcode, at most two additional records. Each accessor still says what it
+//! returns when something is missing, so a plugin never has to guess.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+
+/// The transport a query arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// UDP: replies are cut to the client's buffer size.
+    Udp,
+    /// TCP: replies may be up to 65535 octets.
+    Tcp,
+}
+
+impl Proto {
+    /// `udp` or `tcp`, as in CoreDNS's logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Udp => "udp",
+            Self::Tcp => "tcp",
+        }
+    }
+}
+
+/// A query being served.
+#[derive(Debug, Clone)]
+pub struct Request {
+    msg: Message,
+    /// The question name lower-cased in presentation form, computed once because every zone
+    /// match and every plugin needs it.
+    name: String,
+    src: SocketAddr,
+    local: SocketAddr,
+    proto: Proto,
+    wire_len: usize,
+}
+
+impl Request {
+    /// Wraps a decoded query. `src` is the client, `local` the address it reached, `wire_len` the
+    /// size of the message as received. IPv4 clients seen through a dual-stack socket are
+    /// reported as IPv4, as Go reports them.
+    pub fn new(
+        msg: Message,
+        src: SocketAddr,
+        local: SocketAddr,
+        proto: Proto,
+        wire_len: usize,
+    ) -> Self {
+        let name = match msg.queries.first() {
+            Some(q) => lower_name(q.name()),
+            None => ".".to_string(),
+        };
+        let src = SocketAddr::new(src.ip().to_canonical(), src.port());
+        Self { msg, name, src, local, proto, wire_len }
+    }
+
+    /// The decoded query message.
+    pub fn message(&self) -> &Message {
+        &self.msg
+    }
+
+    /// The query id.
+    pub fn id(&self) -> u16 {
+        self.msg.metadata.id
+    }
+
+    /// The first question, if there is one.
+    pub fn question(&self) -> Option<&Query> {
+        self.msg.queries.first()
+    }
+
+    /// The question name, lower-cased, fully qualified, in presentation form; `.` if there is no
+    /// question.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The question name exactly as the client sent it (case kept), the root if there is none.
+    pub fn qname(&self) -> Name {
+        self.question().map_or_else(Name::root, |q| q.name().clone())
+    }
+
+    /// The question type; `RecordType::Unknown(0)` if there is no question.
+    pub fn qtype(&self) -> RecordType {
+        self.question().map_or(RecordType::Unknown(0), Query::query_type)
+    }
+
+    /// The question class; `IN` if there is no question.
+    pub fn qclass(&self) -> DNSClass {
+        self.question().map_or(DNSClass::IN, Query::query_class)
+    }
+
+    /// The client's address.
+    pub fn src(&self) -> SocketAddr {
+        self.src
+    }
+
+    /// The client's IP address.
+    pub fn ip(&self) -> IpAddr {
+        self.src.ip()
+    }
+
+    /// The client's port.
+    pub fn port(&self) -> u16 {
+        self.src.port()
+    }
+
+    /// The local address the query reached.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The transport.
+    pub fn proto(&self) -> Proto {
+        self.proto
+    }
+
+    /// 1 for an IPv4 client, 2 for IPv6, as in CoreDNS's `family` label.
+    pub fn family(&self) -> u8 {
+        if self.src.is_ipv4() { 1 } else { 2 }
+    }
+
+    /// The largest reply the client accepts: 65535 over TCP; over UDP its EDNS buffer size, never
+    /// less than 512, and 512 without EDNS.
+    pub fn size(&self) -> u16 {
+        match self.proto {
+            Proto::Tcp => u16::MAX,
+            Proto::Udp => self.msg.edns.as_ref().map_or(512, |e| e.max_payload().max(512)),
+        }
+    }
+
+    /// True if the client set the DNSSEC OK bit.
+    pub fn dnssec_ok(&self) -> bool {
+        self.msg.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok)
+    }
+
+    /// The size of the query as received, in octets.
+    pub fn len(&self) -> usize {
+        self.wire_len
+    }
+
+    /// True if the query was empty on the wire (never for a served query).
+    pub fn is_empty(&self) -> bool {
+        self.wire_len == 0
+    }
+
+    /// A reply to this query with nothing in it yet: same id and opcode, QR set, RD and CD copied
+    /// for a standard query, the first question echoed, NOERROR (miekg/dns `SetReply`).
+    pub fn reply(&self) -> Message {
+        let req = &self.msg.metadata;
+        let mut m = Message::response(req.id, req.op_code);
+        m.metadata.message_type = MessageType::Response;
+        if req.op_code == OpCode::Query {
+            m.metadata.recursion_desired = req.recursion_desired;
+            m.metadata.checking_disabled = req.checking_disabled;
+        }
+        if let Some(q) = self.question() {
+            m.add_query(q.clone());
+        }
+        m
+    }
+}
+
+/// The lower-cased presentation form of `name`, always ending in a dot.
+pub fn lower_name(name: &Name) -> String {
+    let mut s = name.to_ascii();
+    s.make_ascii_lowercase();
+    if !s.ends_with('.') {
+        s.push('.');
+    }
+    s
+}

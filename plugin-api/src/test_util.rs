@@ -1,0 +1,123 @@
+//! Helpers for plugin tests (feature `test-util`): fixed client and server addresses, a way to
+//! run a plugin or a chain on a query without a server, [`Case`] tables and record builders, the
+//! counterparts of CoreDNS's `plugin/test` package.
+//!
+//! The client is always `10.240.0.1:40212` and the server `127.0.0.1:53`, as in CoreDNS's
+//! `test.ResponseWriter`, so expected answers are stable.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use crate::{Chain, Ctx, Next, Plugin, Proto, Reply, Request, ServeResult};
+
+/// The client address every test request comes from.
+pub const CLIENT: &str = "10.240.0.1:40212";
+/// The server address every test request reaches.
+pub const SERVER: &str = "127.0.0.1:53";
+
+/// A query for `qname`/`qtype` with RD set, over UDP from [`CLIENT`].
+pub fn request(qname: &str, qtype: RecordType) -> Request {
+    request_with(qname, qtype, Proto::Udp, CLIENT.parse().expect("valid"), None)
+}
+
+/// A query for `qname`/`qtype` over `proto` from `src`, with an EDNS buffer size if given.
+pub fn request_with(
+    qname: &str,
+    qtype: RecordType,
+    proto: Proto,
+    src: SocketAddr,
+    edns_size: Option<u16>,
+) -> Request {
+    let mut msg = Message::query();
+    msg.metadata.id = 4242;
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(Name::from_str(qname).expect("valid test name"), qtype));
+    if let Some(size) = edns_size {
+        let mut edns = Edns::new();
+        edns.set_max_payload(size);
+        msg.set_edns(edns);
+    }
+    let len = msg.to_vec().map_or(0, |v| v.len());
+    Request::new(msg, src, SERVER.parse().expect("valid"), proto, len)
+}
+
+/// The context a test query is served in: server `dns://:53`, zone `.`.
+pub fn ctx() -> Ctx {
+    Ctx { server: Arc::from("dns://:53"), zone: Arc::from(".") }
+}
+
+/// Serves `req` with the plugins of `chain` in order, waiting if it has to.
+pub fn serve(chain: Vec<Arc<dyn Plugin>>, req: Request) -> ServeResult {
+    let chain: Chain = chain.into();
+    let req = Arc::new(req);
+    futures::executor::block_on(Next::new("", &chain, 0).run(&ctx(), &req).resolve())
+}
+
+/// The reply message of a result, panicking with a useful message if there is none.
+pub fn reply_message(result: ServeResult) -> Message {
+    match result {
+        Ok(Reply::Message { msg, .. }) => msg,
+        other => panic!("expected a reply message, got {other:?}"),
+    }
+}
+
+/// Builds a record from its presentation form, e.g. `example.org. 3600 IN A 1.2.3.4`.
+pub fn rr(text: &str) -> Record {
+    let mut parts = text.split_whitespace();
+    let name = Name::from_str(parts.next().expect("owner")).expect("owner name");
+    let ttl: u32 = parts.next().expect("ttl").parse().expect("ttl number");
+    let class = DNSClass::from_str(parts.next().expect("class")).expect("class");
+    let rtype = RecordType::from_str(parts.next().expect("type")).expect("type");
+    let rest: Vec<&str> = parts.collect();
+    let rdata = RData::try_from_str(rtype, &rest.join(" ")).expect("rdata");
+    let mut record = Record::from_rdata(name, ttl, rdata);
+    record.dns_class = class;
+    record
+}
+
+/// One query and the reply expected for it (CoreDNS's `test.Case`).
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The question name.
+    pub qname: &'static str,
+    /// The question type.
+    pub qtype: RecordType,
+    /// The expected rcode.
+    pub rcode: ResponseCode,
+    /// The expected answer section, in any order.
+    pub answer: Vec<Record>,
+    /// The expected authority section, in any order.
+    pub ns: Vec<Record>,
+    /// The expected additional section (without OPT), in any order.
+    pub extra: Vec<Record>,
+}
+
+impl Case {
+    /// A case expecting `rcode` and empty sections; fill the sections with struct update syntax.
+    pub fn new(qname: &'static str, qtype: RecordType, rcode: ResponseCode) -> Self {
+        Self { qname, qtype, rcode, answer: Vec::new(), ns: Vec::new(), extra: Vec::new() }
+    }
+
+    /// The query of this case.
+    pub fn request(&self) -> Request {
+        request(self.qname, self.qtype)
+    }
+}
+
+/// Checks `msg` against `case`: rcode, then each section compared as sorted presentation text
+/// (owner, TTL, class, type and data all count). Panics with both sides on a mismatch.
+pub fn assert_case(case: &Case, msg: &Message) {
+    assert_eq!(msg.metadata.response_code, case.rcode, "rcode for {} {}", case.qname, case.qtype);
+    let text = |records: &[Record]| {
+        let mut v: Vec<String> = records.iter().map(ToString::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(text(&msg.answers), text(&case.answer), "answer for {} {}", case.qname, case.qtype);
+    assert_eq!(text(&msg.authorities), text(&case.ns), "authority for {}", case.qname);
+    assert_eq!(text(&msg.additionals), text(&case.extra), "additional for {}", case.qname);
+}

@@ -1,0 +1,321 @@
+//! Zone names and server-block keys: `[SCHEME://]ZONE[:PORT]`, reverse zones written as CIDR,
+//! and normalisation to the lower-case, fully qualified form every comparison uses.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// How a server block's listener talks to clients, from the key's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// `dns://` or no scheme: DNS over UDP and TCP.
+    Dns,
+    /// `tls://`: DNS over TLS.
+    Tls,
+    /// `quic://`: DNS over QUIC.
+    Quic,
+    /// `grpc://`: DNS over gRPC.
+    Grpc,
+    /// `https://`: DNS over HTTPS.
+    Https,
+    /// `https3://`: DNS over HTTP/3.
+    Https3,
+    /// `unix://`: recognised by CoreDNS's parser, served by nothing.
+    Unix,
+}
+
+impl Transport {
+    /// The scheme as written in a key, without `://`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Self::Dns => "dns",
+            Self::Tls => "tls",
+            Self::Quic => "quic",
+            Self::Grpc => "grpc",
+            Self::Https => "https",
+            Self::Https3 => "https3",
+            Self::Unix => "unix",
+        }
+    }
+
+    /// The port a key of this transport gets when it names none; `dns_port` is `-dns.port`.
+    pub fn default_port(self, dns_port: &str) -> String {
+        match self {
+            Self::Dns | Self::Unix => dns_port.to_string(),
+            Self::Tls | Self::Quic => "853".into(),
+            Self::Grpc | Self::Https | Self::Https3 => "443".into(),
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.scheme())
+    }
+}
+
+/// Splits a scheme off `s`: `tls://example.org` is `(Tls, "example.org")`; no scheme is DNS.
+pub fn split_transport(s: &str) -> (Transport, &str) {
+    // https3 before https: one is a prefix of the other.
+    const SCHEMES: [(&str, Transport); 7] = [
+        ("tls://", Transport::Tls),
+        ("dns://", Transport::Dns),
+        ("quic://", Transport::Quic),
+        ("grpc://", Transport::Grpc),
+        ("https3://", Transport::Https3),
+        ("https://", Transport::Https),
+        ("unix://", Transport::Unix),
+    ];
+    for (prefix, t) in SCHEMES {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            return (t, rest);
+        }
+    }
+    (Transport::Dns, s)
+}
+
+/// Lower-cases `name` and makes it fully qualified: `Example.ORG` → `example.org.`.
+pub fn normalize(name: &str) -> String {
+    let mut n = name.to_ascii_lowercase();
+    if !n.ends_with('.') {
+        n.push('.');
+    }
+    n
+}
+
+/// Splits `HOST[:PORT]` and expands a CIDR host into its reverse zones, as CoreDNS's
+/// `plugin.SplitHostPort` does. Hosts are returned as written (not yet normalised); the port is
+/// the digits after the last colon, if they are a number. Errors use CoreDNS's words.
+pub fn split_host_port(s: &str) -> Result<(Vec<String>, Option<String>), String> {
+    let mut host = s;
+    let mut port = None;
+    if let Some(colon) = s.rfind(':') {
+        if colon == s.len() - 1 {
+            return Err(format!("expecting data after last colon: {s:?}"));
+        }
+        if let Ok(p) = s[colon + 1..].parse::<i64>() {
+            port = Some(p.to_string());
+            host = &s[..colon];
+        }
+    }
+    if host.len() > 255 {
+        return Err(format!("specified zone is too long: {} > 255", host.len()));
+    }
+    if !is_domain_name(host) {
+        return Err(format!("zone is not a valid domain name: {host}"));
+    }
+    let Some((addr, prefix)) = parse_cidr(host) else {
+        return Ok((vec![host.to_string()], port));
+    };
+    if host.starts_with(':') || (host.starts_with('0') && host.contains(':')) {
+        return Err(format!("invalid CIDR {host}"));
+    }
+    Ok((reverse_zones(addr, prefix), port))
+}
+
+/// True if `s` is a syntactically valid domain name in presentation form: no empty label except
+/// the root, labels of at most 63 octets, at most 255 octets on the wire.
+pub fn is_domain_name(s: &str) -> bool {
+    if s.is_empty() {
+        return false;
+    }
+    if s == "." {
+        return true;
+    }
+    let body = s.strip_suffix('.').unwrap_or(s);
+    let mut wire = 1; // the root label
+    for label in body.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return false;
+        }
+        wire += label.len() + 1;
+    }
+    wire <= 255
+}
+
+/// Parses `ADDR/PREFIX` into the network address (host bits cleared) and the prefix length.
+pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (addr, prefix) = s.split_once('/')?;
+    let addr: IpAddr = addr.parse().ok()?;
+    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) || prefix.len() > 3 {
+        return None;
+    }
+    let prefix: u8 = prefix.parse().ok()?;
+    let bits = if addr.is_ipv4() { 32 } else { 128 };
+    if prefix > bits {
+        return None;
+    }
+    Some((mask(addr, prefix), prefix))
+}
+
+fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+            IpAddr::V4((u32::from(a) & m).into())
+        }
+        IpAddr::V6(a) => {
+            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+            IpAddr::V6((u128::from(a) & m).into())
+        }
+    }
+}
+
+/// The reverse zones that cover `addr/prefix`. A prefix that is not on a label boundary (8 bits
+/// for IPv4, a 4-bit nibble for IPv6) is widened to the next boundary and split into every zone
+/// it covers: `10.0.0.0/27` gives 32 zones, `10.0.0.0/15` gives two.
+pub fn reverse_zones(addr: IpAddr, prefix: u8) -> Vec<String> {
+    let (boundary, bits) = if addr.is_ipv4() { (8u32, 32u32) } else { (4, 128) };
+    let prefix = u32::from(prefix);
+    let rounded = prefix.div_ceil(boundary) * boundary;
+    let count = 1u32 << (rounded - prefix); // at most 2^7: the widening is below one label
+    let labels = (rounded / boundary) as usize;
+    (0..count)
+        .map(|i| {
+            let sub = match addr {
+                IpAddr::V4(a) => {
+                    let step = if rounded == 0 { 0 } else { 1u32 << (bits - rounded) };
+                    IpAddr::V4((u32::from(a) + i * step).into())
+                }
+                IpAddr::V6(a) => {
+                    let step = if rounded == 0 { 0 } else { 1u128 << (bits - rounded) };
+                    IpAddr::V6((u128::from(a) + u128::from(i) * step).into())
+                }
+            };
+            reverse_name_prefix(sub, labels)
+        })
+        .collect()
+}
+
+/// The reverse name of the first `labels` labels (octets or nibbles) of `addr`:
+/// `(10.1.0.0, 2)` is `1.10.in-addr.arpa.`.
+fn reverse_name_prefix(addr: IpAddr, labels: usize) -> String {
+    let mut parts: Vec<String> = match addr {
+        IpAddr::V4(a) => a.octets().iter().take(labels).map(u8::to_string).collect(),
+        IpAddr::V6(a) => a
+            .octets()
+            .iter()
+            .flat_map(|b| [b >> 4, b & 0xf])
+            .take(labels)
+            .map(|n| format!("{n:x}"))
+            .collect(),
+    };
+    parts.reverse();
+    let suffix = if addr.is_ipv4() { "in-addr.arpa." } else { "ip6.arpa." };
+    if parts.is_empty() { suffix.to_string() } else { format!("{}.{suffix}", parts.join(".")) }
+}
+
+/// The full reverse name of an address: `10.0.0.1` is `1.0.0.10.in-addr.arpa.`.
+pub fn reverse_name(addr: IpAddr) -> String {
+    reverse_name_prefix(addr, if addr.is_ipv4() { 4 } else { 32 })
+}
+
+/// Normalises the zones a plugin names on its line, or, when it names none, takes the server
+/// block's zones (CoreDNS's `plugin.OriginsFromArgsOrServerBlock`). Arguments that are not
+/// valid zones are skipped, as CoreDNS skips them.
+pub fn origins_from_args_or_block(args: &[String], block_zones: &[String]) -> Vec<String> {
+    if args.is_empty() {
+        return block_zones.to_vec();
+    }
+    args.iter()
+        .filter_map(|a| split_host_port(split_transport(a).1).ok())
+        .flat_map(|(hosts, _)| hosts.into_iter().map(|h| normalize(&h)))
+        .collect()
+}
+
+/// True if `name` is `zone` or below it; both lower-case and fully qualified.
+pub fn is_subdomain(zone: &str, name: &str) -> bool {
+    if zone == "." {
+        return true;
+    }
+    name.len() >= zone.len()
+        && name.ends_with(zone)
+        && (name.len() == zone.len() || name.as_bytes()[name.len() - zone.len() - 1] == b'.')
+}
+
+/// The longest of `zones` that `name` is in, if any (CoreDNS's `Zones.Matches`).
+pub fn longest_match<'z>(zones: &'z [String], name: &str) -> Option<&'z str> {
+    zones
+        .iter()
+        .filter(|z| is_subdomain(z, name))
+        .max_by_key(|z| z.len())
+        .map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(s: &str) -> Vec<String> {
+        split_host_port(s).unwrap().0
+    }
+
+    #[test]
+    fn host_and_port() {
+        assert_eq!(split_host_port("example.org:1053").unwrap(), (vec!["example.org".into()], Some("1053".into())));
+        assert_eq!(split_host_port(".").unwrap(), (vec![".".into()], None));
+        assert_eq!(split_host_port(".:53").unwrap(), (vec![".".into()], Some("53".into())));
+        assert_eq!(
+            split_host_port("example.org:").unwrap_err(),
+            "expecting data after last colon: \"example.org:\""
+        );
+        assert!(split_host_port("a..b").unwrap_err().starts_with("zone is not a valid domain name"));
+        let long = format!("{}.org", "a".repeat(300));
+        assert_eq!(split_host_port(&long).unwrap_err(), "specified zone is too long: 304 > 255");
+    }
+
+    #[test]
+    fn cidr_on_boundary() {
+        assert_eq!(hosts("10.0.0.0/24"), vec!["0.0.10.in-addr.arpa."]);
+        assert_eq!(hosts("10.0.0.0/8"), vec!["10.in-addr.arpa."]);
+        assert_eq!(hosts("0.0.0.0/0"), vec!["in-addr.arpa."]);
+        assert_eq!(hosts("fd00::/8"), vec!["d.f.ip6.arpa."]);
+        // Host bits are cleared first.
+        assert_eq!(hosts("10.1.2.3/16"), vec!["1.10.in-addr.arpa."]);
+    }
+
+    #[test]
+    fn cidr_off_boundary_splits() {
+        let z = hosts("10.0.0.0/27");
+        assert_eq!(z.len(), 32);
+        assert_eq!(z[0], "0.0.0.10.in-addr.arpa.");
+        assert_eq!(z[31], "31.0.0.10.in-addr.arpa.");
+        assert_eq!(hosts("10.0.0.0/15"), vec!["0.10.in-addr.arpa.", "1.10.in-addr.arpa."]);
+        assert_eq!(hosts("fd00::/7"), vec!["c.f.ip6.arpa.", "d.f.ip6.arpa."]);
+        assert_eq!(hosts("10.0.0.0/31"), vec!["0.0.0.10.in-addr.arpa.", "1.0.0.10.in-addr.arpa."]);
+    }
+
+    #[test]
+    fn cidr_rejected() {
+        assert_eq!(split_host_port("::/64").unwrap_err(), "invalid CIDR ::/64");
+        assert_eq!(split_host_port("0::/64").unwrap_err(), "invalid CIDR 0::/64");
+        // Not a CIDR at all: an ordinary (odd) name.
+        assert_eq!(hosts("10.0.0.0/33"), vec!["10.0.0.0/33"]);
+    }
+
+    #[test]
+    fn transports() {
+        assert_eq!(split_transport("tls://example.org"), (Transport::Tls, "example.org"));
+        assert_eq!(split_transport("https3://x"), (Transport::Https3, "x"));
+        assert_eq!(split_transport("https://x"), (Transport::Https, "x"));
+        assert_eq!(split_transport("x"), (Transport::Dns, "x"));
+        assert_eq!(Transport::Tls.default_port("53"), "853");
+        assert_eq!(Transport::Dns.default_port("1053"), "1053");
+    }
+
+    #[test]
+    fn subdomains() {
+        assert!(is_subdomain(".", "a.b."));
+        assert!(is_subdomain("b.", "a.b."));
+        assert!(is_subdomain("a.b.", "a.b."));
+        assert!(!is_subdomain("b.", "ab."));
+        let zones = vec!["org.".to_string(), "example.org.".to_string()];
+        assert_eq!(longest_match(&zones, "www.example.org."), Some("example.org."));
+        assert_eq!(longest_match(&zones, "example.com."), None);
+    }
+
+    #[test]
+    fn reverse_names() {
+        assert_eq!(reverse_name("10.96.0.1".parse().unwrap()), "1.0.96.10.in-addr.arpa.");
+        assert!(reverse_name("::1".parse().unwrap()).starts_with("1.0.0.0."));
+    }
+}

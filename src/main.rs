@@ -1,1 +1,138 @@
-fn main(){}
+//! The `ferrodns` binary: CoreDNS's command line, signals and exit codes around an [`Instance`].
+//!
+//! Exit codes: 0 after a clean stop (SIGTERM, SIGINT, SIGQUIT), 1 for a configuration or start-up
+//! error (printed on stderr), 2 for a bad flag or a second SIGINT, 3 if stopping failed, 4 if a
+//! shutdown hook failed.
+
+use std::process::ExitCode;
+
+use ferrodns::cli::{self, Flags};
+use ferrodns::{Instance, directives, logging, source, version};
+use tokio::signal::unix::{SignalKind, signal};
+
+fn main() -> ExitCode {
+    let flags = match cli::parse(std::env::args().skip(1)) {
+        Ok(flags) => flags,
+        Err(exit) => {
+            eprint!("{}", exit.text);
+            return ExitCode::from(exit.code);
+        }
+    };
+    if !flags.rest.is_empty() {
+        eprintln!("extra command line arguments: [{}]", flags.rest.join(" "));
+        return ExitCode::from(1);
+    }
+    if flags.version {
+        print!("{}", version::version_text());
+        return ExitCode::SUCCESS;
+    }
+    if flags.plugins {
+        // CoreDNS lists its plugins one per line, followed by an empty line.
+        println!("{}", directives::implemented().join("\n") + "\n");
+        return ExitCode::SUCCESS;
+    }
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(ferrodns::workers())
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(run(flags));
+    // Tasks still running (a connection past its grace) must not hold the exit.
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+async fn run(flags: Flags) -> u8 {
+    let source = match source::load(&flags) {
+        Ok(s) => s,
+        Err(e) => return fatal(&e),
+    };
+    let mut instance = match Instance::start(source).await {
+        Ok(i) => i,
+        Err(e) => return fatal(&e),
+    };
+    if let Some(path) = &flags.pidfile
+        && let Err(e) = std::fs::write(path, format!("{}\n", std::process::id()))
+    {
+        return fatal(&format!("Could not write pidfile: {e}"));
+    }
+    if !flags.quiet {
+        print!("{}", instance.banner());
+    }
+    let code = wait_for_signals(&mut instance).await;
+    if let Some(path) = &flags.pidfile {
+        let _ = std::fs::remove_file(path);
+    }
+    code
+}
+
+fn fatal(msg: &str) -> u8 {
+    eprintln!("{msg}");
+    1
+}
+
+/// Serves until a signal says stop; returns the exit code. Signals as Caddy v1 traps them for
+/// CoreDNS: SIGTERM stops gracefully, SIGINT runs the shutdown hooks and exits (a second SIGINT
+/// forces exit 2), SIGQUIT exits at once, SIGUSR1 reloads, SIGHUP is ignored.
+async fn wait_for_signals(instance: &mut Instance) -> u8 {
+    let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr1), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::quit()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return fatal("cannot install signal handlers");
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: Shutting down servers then terminating");
+                return shutdown(instance, "SIGTERM").await;
+            }
+            _ = int.recv() => {
+                tracing::info!("SIGINT: Shutting down");
+                tokio::spawn(async move {
+                    if int.recv().await.is_some() {
+                        tracing::info!("SIGINT: Force quit");
+                        std::process::exit(2);
+                    }
+                });
+                return shutdown(instance, "SIGINT").await;
+            }
+            _ = quit.recv() => {
+                tracing::info!("SIGQUIT: Quitting process immediately");
+                return 0;
+            }
+            _ = usr1.recv() => {
+                tracing::info!("SIGUSR1: Reloading");
+                reload(instance).await;
+            }
+            _ = hup.recv() => {
+                // Ignored, as in CoreDNS: it is sometimes sent outside the operator's control.
+            }
+        }
+    }
+}
+
+async fn shutdown(instance: &mut Instance, signame: &str) -> u8 {
+    let errors = instance.run_shutdown_hooks();
+    for e in &errors {
+        tracing::error!("{signame} shutdown: {e}");
+    }
+    instance.stop().await;
+    if errors.is_empty() { 0 } else { 4 }
+}
+
+async fn reload(instance: &mut Instance) {
+    if let Err(e) = instance.reload().await {
+        tracing::error!("SIGUSR1: {e}");
+    }
+}

@@ -12,6 +12,7 @@
 //!   from, through the [`corefile::Dispenser`].
 //! * [`corefile`]: the Corefile lexer, parser and dispenser.
 //! * [`zone`]: zone names, server-block keys, reverse zones from CIDRs.
+//! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
 //! * `test_util` (feature `test-util`): fixed test addresses, `Case` tables, record builders.
 
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@
 pub mod controller;
 pub mod corefile;
 pub mod error;
+pub mod names;
 pub mod plugin;
 pub mod request;
 #[cfg(feature = "test-util")]

@@ -234,11 +234,7 @@ pub fn is_subdomain(zone: &str, name: &str) -> bool {
 
 /// The longest of `zones` that `name` is in, if any (CoreDNS's `Zones.Matches`).
 pub fn longest_match<'z>(zones: &'z [String], name: &str) -> Option<&'z str> {
-    zones
-        .iter()
-        .filter(|z| is_subdomain(z, name))
-        .max_by_key(|z| z.len())
-        .map(String::as_str)
+    zones.iter().filter(|z| is_subdomain(z, name)).max_by_key(|z| z.len()).map(String::as_str)
 }
 
 #[cfg(test)]
@@ -251,14 +247,19 @@ mod tests {
 
     #[test]
     fn host_and_port() {
-        assert_eq!(split_host_port("example.org:1053").unwrap(), (vec!["example.org".into()], Some("1053".into())));
+        assert_eq!(
+            split_host_port("example.org:1053").unwrap(),
+            (vec!["example.org".into()], Some("1053".into()))
+        );
         assert_eq!(split_host_port(".").unwrap(), (vec![".".into()], None));
         assert_eq!(split_host_port(".:53").unwrap(), (vec![".".into()], Some("53".into())));
         assert_eq!(
             split_host_port("example.org:").unwrap_err(),
             "expecting data after last colon: \"example.org:\""
         );
-        assert!(split_host_port("a..b").unwrap_err().starts_with("zone is not a valid domain name"));
+        assert!(
+            split_host_port("a..b").unwrap_err().starts_with("zone is not a valid domain name")
+        );
         let long = format!("{}.org", "a".repeat(300));
         assert_eq!(split_host_port(&long).unwrap_err(), "specified zone is too long: 304 > 255");
     }

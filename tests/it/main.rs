@@ -1,1 +1,9 @@
+//! The integration tests: the whole server started from Corefile text on port 0 and queried over
+//! real UDP and TCP sockets, and the real binary for flags, exit codes and signals. One binary,
+//! one module per topic.
 
+mod bad_input;
+mod binary;
+mod dispatch;
+mod harness;
+mod tcp;

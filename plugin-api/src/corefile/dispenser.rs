@@ -246,10 +246,7 @@ mod tests {
         while d.next_block() {
             seen.push((d.val().to_string(), d.remaining_args()));
         }
-        assert_eq!(
-            seen,
-            vec![("a".to_string(), vec!["b".to_string()]), ("c".to_string(), vec![])]
-        );
+        assert_eq!(seen, vec![("a".to_string(), vec!["b".to_string()]), ("c".to_string(), vec![])]);
         assert!(d.next());
         assert_eq!(d.val(), "next");
     }

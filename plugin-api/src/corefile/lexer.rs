@@ -133,15 +133,14 @@ mod tests {
         expect("   \n\t  ", &[]);
         expect("host:123", &[(1, "host:123")]);
         expect("host:123\ndirective", &[(1, "host:123"), (2, "directive")]);
-        expect("host:123 {\n\tdirective\n}", &[(1, "host:123"), (1, "{"), (2, "directive"), (3, "}")]);
-        expect("host:123 {\n\tdirective a b\n}\n", &[
-            (1, "host:123"),
-            (1, "{"),
-            (2, "directive"),
-            (2, "a"),
-            (2, "b"),
-            (3, "}"),
-        ]);
+        expect(
+            "host:123 {\n\tdirective\n}",
+            &[(1, "host:123"), (1, "{"), (2, "directive"), (3, "}")],
+        );
+        expect(
+            "host:123 {\n\tdirective a b\n}\n",
+            &[(1, "host:123"), (1, "{"), (2, "directive"), (2, "a"), (2, "b"), (3, "}")],
+        );
         // Comments anywhere outside quotes, including in the middle of a word.
         expect("a # comment\nb", &[(1, "a"), (2, "b")]);
         expect("abc#x y\nz", &[(1, "abc"), (2, "z")]);

@@ -204,7 +204,9 @@ impl Parser<'_> {
         }
         if let Some(name) = self.snippet_name() {
             if self.snippets.iter().any(|(n, _)| *n == name) {
-                return Err(self.err(format!("redeclaration of previously declared snippet {name}")));
+                return Err(
+                    self.err(format!("redeclaration of previously declared snippet {name}"))
+                );
             }
             let tokens = self.snippet_tokens()?;
             // A snippet that imports itself on a line of its own would expand forever.
@@ -435,9 +437,8 @@ impl Parser<'_> {
         }
         let is_glob = glob_str.contains(['*', '?', '[', ']']);
         let matches: Vec<PathBuf> = if is_glob {
-            let paths = glob::glob(&glob_str).map_err(|e| {
-                self.err(format!("Failed to use import pattern {pattern}: {e}"))
-            })?;
+            let paths = glob::glob(&glob_str)
+                .map_err(|e| self.err(format!("Failed to use import pattern {pattern}: {e}")))?;
             let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
             found.sort();
             found

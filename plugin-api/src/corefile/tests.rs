@@ -26,8 +26,11 @@ fn parse_ok(input: &str) -> Vec<ServerBlock> {
     parse_as("Testfile", input).unwrap_or_else(|e| panic!("{input:?} failed: {e}"))
 }
 
-/// A compact picture of the blocks: keys, then each directive with its token texts.
-fn shape(blocks: &[ServerBlock]) -> Vec<(Vec<String>, Vec<(String, Vec<String>)>)> {
+/// A block pictured as its keys, then each directive with its token texts.
+type Picture = Vec<(Vec<String>, Vec<(String, Vec<String>)>)>;
+
+/// A compact picture of the blocks.
+fn shape(blocks: &[ServerBlock]) -> Picture {
     blocks
         .iter()
         .map(|b| {
@@ -44,7 +47,7 @@ fn shape(blocks: &[ServerBlock]) -> Vec<(Vec<String>, Vec<(String, Vec<String>)>
 
 type Shape = Vec<(Vec<&'static str>, Vec<(&'static str, Vec<&'static str>)>)>;
 
-fn owned(s: Shape) -> Vec<(Vec<String>, Vec<(String, Vec<String>)>)> {
+fn owned(s: Shape) -> Picture {
     s.into_iter()
         .map(|(k, d)| {
             (
@@ -62,13 +65,19 @@ fn grammar_table() {
     let rows: Vec<(&str, Shape)> = vec![
         (".:53 {\n whoami\n}", vec![(vec![".:53"], vec![("whoami", vec!["whoami"])])]),
         // No braces for a single block.
-        ("example.org\nwhoami\nlog", vec![(
-            vec!["example.org"],
-            vec![("whoami", vec!["whoami"]), ("log", vec!["log"])],
-        )]),
+        (
+            "example.org\nwhoami\nlog",
+            vec![(vec!["example.org"], vec![("whoami", vec!["whoami"]), ("log", vec!["log"])])],
+        ),
         // Several keys: spaces, and a trailing comma that continues on the next line.
-        ("a.org b.org {\n whoami\n}", vec![(vec!["a.org", "b.org"], vec![("whoami", vec!["whoami"])])]),
-        ("a.org,\n b.org {\n whoami\n}", vec![(vec!["a.org", "b.org"], vec![("whoami", vec!["whoami"])])]),
+        (
+            "a.org b.org {\n whoami\n}",
+            vec![(vec!["a.org", "b.org"], vec![("whoami", vec!["whoami"])])],
+        ),
+        (
+            "a.org,\n b.org {\n whoami\n}",
+            vec![(vec!["a.org", "b.org"], vec![("whoami", vec!["whoami"])])],
+        ),
         // The brace may open on the next line.
         ("a.org\n{\n whoami\n}", vec![(vec!["a.org"], vec![("whoami", vec!["whoami"])])]),
         // A line of keys and nothing else is a block without directives.
@@ -77,10 +86,16 @@ fn grammar_table() {
         // Directive blocks nest; all occurrences of a directive are kept in order.
         (
             ". {\n forward . 1.1.1.1 {\n  except a.org\n }\n forward b.org 2.2.2.2\n}",
-            vec![(vec!["."], vec![(
-                "forward",
-                vec!["forward", ".", "1.1.1.1", "{", "except", "a.org", "}", "forward", "b.org", "2.2.2.2"],
-            )])],
+            vec![(
+                vec!["."],
+                vec![(
+                    "forward",
+                    vec![
+                        "forward", ".", "1.1.1.1", "{", "except", "a.org", "}", "forward", "b.org",
+                        "2.2.2.2",
+                    ],
+                )],
+            )],
         ),
         // Comments anywhere, quoted arguments.
         (
@@ -107,7 +122,10 @@ fn grammar_table() {
         ),
         (
             "(opts) {\n except a.org\n}\n. {\n forward . 1.1.1.1 {\n  import opts\n }\n}",
-            vec![(vec!["."], vec![("forward", vec!["forward", ".", "1.1.1.1", "{", "except", "a.org", "}"])])],
+            vec![(
+                vec!["."],
+                vec![("forward", vec!["forward", ".", "1.1.1.1", "{", "except", "a.org", "}"])],
+            )],
         ),
         (
             "(blk) {\n b.org {\n  whoami\n }\n}\nimport blk\na.org {\n log\n}",
@@ -119,7 +137,10 @@ fn grammar_table() {
         // Two server blocks.
         (
             "a.org {\n whoami\n}\nb.org:1053 {\n log\n}",
-            vec![(vec!["a.org"], vec![("whoami", vec!["whoami"])]), (vec!["b.org:1053"], vec![("log", vec!["log"])])],
+            vec![
+                (vec!["a.org"], vec![("whoami", vec!["whoami"])]),
+                (vec!["b.org:1053"], vec![("log", vec!["log"])]),
+            ],
         ),
         // An empty quoted key is skipped.
         ("\"\" a.org {\n whoami\n}", vec![(vec!["a.org"], vec![("whoami", vec!["whoami"])])]),
@@ -134,21 +155,57 @@ fn error_table() {
     let rows: &[(&str, &str)] = &[
         (". {\n foo\n}", "Testfile:2 - Error during parsing: Unknown directive 'foo'"),
         (". {\n {$NOPE}x\n}", "Testfile:2 - Error during parsing: Unknown directive 'x'"),
-        (". {\n whoami }\n}", "Testfile:2 - Error during parsing: Unexpected '}' because no matching opening brace"),
-        (". {\n forward . 1.1.1.1 {\n except a", "Testfile:3 - Error during parsing: Unexpected EOF"),
+        (
+            ". {\n whoami }\n}",
+            "Testfile:2 - Error during parsing: Unexpected '}' because no matching opening brace",
+        ),
+        (
+            ". {\n forward . 1.1.1.1 {\n except a",
+            "Testfile:3 - Error during parsing: Unexpected EOF",
+        ),
         ("a.org,", "Testfile:1 - Error during parsing: Unexpected EOF"),
-        ("a.org, {\n}", "Testfile:1 - Error during parsing: Expected another address but had '{' - check for extra comma"),
-        ("(s) {\n whoami\n}\n(s) {\n log\n}", "Testfile:4 - Error during parsing: redeclaration of previously declared snippet s"),
+        (
+            "a.org, {\n}",
+            "Testfile:1 - Error during parsing: Expected another address but had '{' - check for extra comma",
+        ),
+        (
+            "(s) {\n whoami\n}\n(s) {\n log\n}",
+            "Testfile:4 - Error during parsing: redeclaration of previously declared snippet s",
+        ),
         ("(s)\nwhoami", "Testfile:2 - Syntax error: Unexpected token 'whoami', expecting '{'"),
         ("(s) {\n whoami\n", "Testfile:2 - Syntax error: Unexpected token 'whoami', expecting '}'"),
-        ("(s) {\n import s\n}", "Testfile:3 - Error during parsing: maximum snippet import depth (10000) exceeded"),
-        (". {\n import\n}", "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'import'"),
-        (". {\n import a b\n}", "Testfile:2 - Error during parsing: Import takes only one argument (glob pattern or file)"),
-        (". {\n import \"\"\n}", "Testfile:2 - Error during parsing: Import requires a non-empty filepath"),
-        (". {\n import /nonexistent/file\n}", "Testfile:2 - Error during parsing: File to import not found: /nonexistent/file"),
-        (". {\n import /a/*/*.conf\n}", "Testfile:2 - Error during parsing: Glob pattern may only contain one wildcard (*), but has others: /a/*/*.conf"),
-        (". {\n import /a/[ab].conf\n}", "Testfile:2 - Error during parsing: Glob pattern may only contain one wildcard (*), but has others: /a/[ab].conf"),
-        ("a.org {\n whoami\n}\nb.org {\n whoami\n", "Testfile:5 - Syntax error: Unexpected token 'whoami', expecting '}'"),
+        (
+            "(s) {\n import s\n}",
+            "Testfile:3 - Error during parsing: maximum snippet import depth (10000) exceeded",
+        ),
+        (
+            ". {\n import\n}",
+            "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'import'",
+        ),
+        (
+            ". {\n import a b\n}",
+            "Testfile:2 - Error during parsing: Import takes only one argument (glob pattern or file)",
+        ),
+        (
+            ". {\n import \"\"\n}",
+            "Testfile:2 - Error during parsing: Import requires a non-empty filepath",
+        ),
+        (
+            ". {\n import /nonexistent/file\n}",
+            "Testfile:2 - Error during parsing: File to import not found: /nonexistent/file",
+        ),
+        (
+            ". {\n import /a/*/*.conf\n}",
+            "Testfile:2 - Error during parsing: Glob pattern may only contain one wildcard (*), but has others: /a/*/*.conf",
+        ),
+        (
+            ". {\n import /a/[ab].conf\n}",
+            "Testfile:2 - Error during parsing: Glob pattern may only contain one wildcard (*), but has others: /a/[ab].conf",
+        ),
+        (
+            "a.org {\n whoami\n}\nb.org {\n whoami\n",
+            "Testfile:5 - Syntax error: Unexpected token 'whoami', expecting '}'",
+        ),
     ];
     for (input, want) in rows {
         assert_eq!(parse_as("Testfile", input).unwrap_err(), *want, "input: {input:?}");
@@ -166,7 +223,8 @@ struct TempDir(std::path::PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ferrodns-parser-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("ferrodns-parser-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
@@ -195,7 +253,8 @@ fn imports_are_relative_to_the_importing_file() {
     dir.write("sub/extra.conf", "log\nerrors");
     dir.write("sub/more.conf", "import extra2.conf");
     dir.write("sub/extra2.conf", "cache 30");
-    let main = dir.write("Corefile", ". {\n whoami\n import sub/extra.conf\n import sub/more.conf\n}");
+    let main =
+        dir.write("Corefile", ". {\n whoami\n import sub/extra.conf\n import sub/more.conf\n}");
     let blocks = parse_file(&main).unwrap();
     let names: Vec<&str> = blocks[0].directives.iter().map(|(d, _)| d.as_str()).collect();
     assert_eq!(names, ["whoami", "log", "errors", "cache"]);
@@ -218,7 +277,10 @@ fn import_globs_and_errors_name_the_imported_file() {
 
     let main = dir.write("Corefile2", ". {\n import bad.block\n}");
     let err = parse_file(&main).unwrap_err();
-    assert!(err.ends_with("bad.block:1 - Error during parsing: Unknown directive 'nonsense'"), "{err}");
+    assert!(
+        err.ends_with("bad.block:1 - Error during parsing: Unknown directive 'nonsense'"),
+        "{err}"
+    );
 
     std::fs::create_dir_all(dir.0.join("adir")).unwrap();
     let main = dir.write("Corefile3", ". {\n import adir\n}");

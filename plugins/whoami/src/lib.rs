@@ -65,10 +65,10 @@ impl Plugin for Whoami {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plugin_api::Proto;
     use plugin_api::proto::op::ResponseCode;
     use plugin_api::proto::rr::RecordType;
     use plugin_api::test_util::{self, Case, assert_case, reply_message, rr};
-    use plugin_api::Proto;
 
     fn serve(req: Request) -> plugin_api::proto::op::Message {
         reply_message(test_util::serve(vec![Arc::new(Whoami)], req))
@@ -109,7 +109,10 @@ mod tests {
         let src = "[2001:db8::7]:5353".parse().unwrap();
         let req = test_util::request_with("a.test.", RecordType::A, Proto::Tcp, src, None);
         let case = Case {
-            extra: vec![rr("a.test. 0 IN AAAA 2001:db8::7"), rr("_tcp.a.test. 0 IN SRV 0 0 5353 .")],
+            extra: vec![
+                rr("a.test. 0 IN AAAA 2001:db8::7"),
+                rr("_tcp.a.test. 0 IN SRV 0 0 5353 ."),
+            ],
             ..Case::new("a.test.", RecordType::A, ResponseCode::NoError)
         };
         assert_case(&case, &serve(req));

@@ -1,0 +1,19 @@
+//! Records the git commit in the binary for `-version`, when built from a git checkout.
+
+fn main() {
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/refs/heads");
+    println!("cargo:rerun-if-env-changed=FERRODNS_COMMIT");
+    if std::env::var_os("FERRODNS_COMMIT").is_some() {
+        return;
+    }
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=7", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok());
+    if let Some(c) = commit {
+        println!("cargo:rustc-env=FERRODNS_COMMIT={}", c.trim());
+    }
+}

@@ -1,0 +1,100 @@
+//! The names CoreDNS (through miekg/dns) prints for rcodes, types, classes and header flags.
+//! Logs, metric labels and error lines all use them, so they must match byte for byte.
+
+use std::borrow::Cow;
+
+use hickory_proto::op::{Metadata, ResponseCode};
+use hickory_proto::rr::{DNSClass, RecordType};
+
+/// The rcode's name as miekg/dns's `RcodeToString` has it (`NOERROR`, `NXDOMAIN`, …), or `None`
+/// for a code it has no name for.
+pub fn rcode_name(rcode: ResponseCode) -> Option<&'static str> {
+    Some(match u16::from(rcode) {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        16 => "BADSIG",
+        17 => "BADKEY",
+        18 => "BADTIME",
+        19 => "BADMODE",
+        20 => "BADNAME",
+        21 => "BADALG",
+        22 => "BADTRUNC",
+        23 => "BADCOOKIE",
+        _ => return None,
+    })
+}
+
+/// The rcode label of CoreDNS's metrics: the name, or `RCODE<n>` (CoreDNS's `rcode.ToString`).
+pub fn rcode_label(rcode: ResponseCode) -> Cow<'static, str> {
+    match rcode_name(rcode) {
+        Some(n) => Cow::Borrowed(n),
+        None => Cow::Owned(format!("RCODE{}", u16::from(rcode))),
+    }
+}
+
+/// The type's mnemonic (`A`, `AAAA`, `SRV`), or `TYPE<n>` for one without a name.
+pub fn type_name(rtype: RecordType) -> Cow<'static, str> {
+    match rtype {
+        RecordType::Unknown(n) => Cow::Owned(format!("TYPE{n}")),
+        RecordType::ZERO => Cow::Borrowed("None"),
+        other => {
+            let s: &'static str = other.into();
+            Cow::Borrowed(s)
+        }
+    }
+}
+
+/// The class's mnemonic (`IN`, `CH`), or `CLASS<n>`.
+pub fn class_name(class: DNSClass) -> Cow<'static, str> {
+    match class {
+        DNSClass::IN => Cow::Borrowed("IN"),
+        DNSClass::CH => Cow::Borrowed("CH"),
+        DNSClass::HS => Cow::Borrowed("HS"),
+        DNSClass::NONE => Cow::Borrowed("NONE"),
+        DNSClass::ANY => Cow::Borrowed("ANY"),
+        other => Cow::Owned(format!("CLASS{}", u16::from(other))),
+    }
+}
+
+/// The header flags as CoreDNS's log writes them: `qr,aa,tc,rd,ra,z,ad,cd`, only those set.
+pub fn flags_text(m: &Metadata) -> String {
+    let flags = [
+        (m.message_type == hickory_proto::op::MessageType::Response, "qr"),
+        (m.authoritative, "aa"),
+        (m.truncation, "tc"),
+        (m.recursion_desired, "rd"),
+        (m.recursion_available, "ra"),
+        (m.authentic_data, "ad"),
+        (m.checking_disabled, "cd"),
+    ];
+    let set: Vec<&str> = flags.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+    set.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(rcode_name(ResponseCode::NXDomain), Some("NXDOMAIN"));
+        assert_eq!(rcode_label(ResponseCode::Unknown(12)), "RCODE12");
+        assert_eq!(type_name(RecordType::AAAA), "AAAA");
+        assert_eq!(type_name(RecordType::Unknown(65280)), "TYPE65280");
+        assert_eq!(class_name(DNSClass::CH), "CH");
+        let mut m =
+            hickory_proto::op::Message::response(1, hickory_proto::op::OpCode::Query).metadata;
+        m.authoritative = true;
+        m.recursion_desired = true;
+        assert_eq!(flags_text(&m), "qr,aa,rd");
+    }
+}

@@ -1,0 +1,111 @@
+//! Sorting replies the way CoreDNS's `response` package does: first into a type (NOERROR,
+//! NXDOMAIN, NODATA, …), then the type into a class (success, denial, error) that `class` lines
+//! select on.
+
+use plugin_api::proto::op::{Message, OpCode, ResponseCode};
+use plugin_api::proto::rr::RecordType;
+
+/// What kind of reply a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    /// A positive answer.
+    NoError,
+    /// NXDOMAIN.
+    NameError,
+    /// NOERROR without answers but with a SOA.
+    NoData,
+    /// A referral.
+    Delegation,
+    /// NOTIFY, AXFR, IXFR.
+    Meta,
+    /// UPDATE.
+    Update,
+    /// SERVFAIL or NOTIMP.
+    ServerError,
+    /// Anything else, or no reply.
+    OtherError,
+}
+
+impl Type {
+    /// The name CoreDNS gives the type (`log/type` metadata).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoError => "NOERROR",
+            Self::NameError => "NXDOMAIN",
+            Self::NoData => "NODATA",
+            Self::Delegation => "DELEGATION",
+            Self::Meta => "META",
+            Self::Update => "UPDATE",
+            Self::ServerError => "SERVERERROR",
+            Self::OtherError => "OTHERERROR",
+        }
+    }
+}
+
+/// The classes a `log` rule can select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Every reply.
+    All,
+    /// NOERROR answers and referrals.
+    Success,
+    /// NXDOMAIN and NODATA.
+    Denial,
+    /// Everything else.
+    Error,
+}
+
+impl Class {
+    /// Reads `all`, `success`, `denial` or `error`.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "all" => Self::All,
+            "success" => Self::Success,
+            "denial" => Self::Denial,
+            "error" => Self::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// The type of `reply` (CoreDNS's `response.Typify`, without its check of expired signatures).
+pub fn typify(reply: Option<&Message>) -> Type {
+    let Some(m) = reply else { return Type::OtherError };
+    match m.metadata.op_code {
+        OpCode::Update => return Type::Update,
+        OpCode::Notify => return Type::Meta,
+        _ => {}
+    }
+    if m.queries
+        .first()
+        .is_some_and(|q| matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR))
+    {
+        return Type::Meta;
+    }
+    let rcode = m.metadata.response_code;
+    if !m.answers.is_empty() {
+        return match rcode {
+            ResponseCode::NoError => Type::NoError,
+            _ => Type::OtherError,
+        };
+    }
+    let soa = m.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
+    let ns = m.authorities.iter().filter(|r| r.record_type() == RecordType::NS).count();
+    match rcode {
+        ResponseCode::NoError if soa => Type::NoData,
+        ResponseCode::NXDomain => Type::NameError,
+        ResponseCode::ServFail | ResponseCode::NotImp => Type::ServerError,
+        ResponseCode::NoError if ns > 0 => Type::Delegation,
+        ResponseCode::NoError => Type::NoError,
+        _ => Type::OtherError,
+    }
+}
+
+/// The class of a type (CoreDNS's `response.Classify`).
+pub fn classify(t: Type) -> Class {
+    match t {
+        Type::NoError | Type::Delegation => Class::Success,
+        Type::NameError | Type::NoData => Class::Denial,
+        _ => Class::Error,
+    }
+}

@@ -1,0 +1,203 @@
+//! Log formats: a format string is cut once, at setup, into literal text and placeholders, so
+//! writing a line is a walk over the pieces.
+//!
+//! The cutting follows CoreDNS's replacer: each `}` closes the placeholder opened by the last
+//! `{` before it; a known `{label}` or a `{/metadata}` reference becomes a placeholder, anything
+//! else stays literal text.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use plugin_api::Request;
+use plugin_api::names::{class_name, flags_text, rcode_name, type_name};
+use plugin_api::proto::op::Message;
+
+/// `{remote}:{port} - {>id} "{type} {class} {name} {proto} {size} {>do} {>bufsize}" {rcode}
+/// {>rflags} {rsize} {duration}`: CoreDNS's default.
+pub const COMMON: &str = "{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" {rcode} {>rflags} {rsize} {duration}";
+
+/// The common format followed by ` "{>opcode}"`.
+pub const COMBINED: &str = "{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" {rcode} {>rflags} {rsize} {duration} \"{>opcode}\"";
+
+/// What stands for a value that is not there.
+const EMPTY: &str = "-";
+
+/// One piece of a format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Literal(String),
+    Label(Label),
+    /// `{/name}`: metadata, which ferrodns does not collect yet, so it prints `-`.
+    Metadata(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Label {
+    Type,
+    Name,
+    Class,
+    Proto,
+    Size,
+    Remote,
+    Port,
+    Local,
+    Id,
+    Opcode,
+    Do,
+    Bufsize,
+    Rcode,
+    Rsize,
+    Duration,
+    Rflags,
+}
+
+impl Label {
+    fn from_text(s: &str) -> Option<Self> {
+        Some(match s {
+            "{type}" => Self::Type,
+            "{name}" => Self::Name,
+            "{class}" => Self::Class,
+            "{proto}" => Self::Proto,
+            "{size}" => Self::Size,
+            "{remote}" => Self::Remote,
+            "{port}" => Self::Port,
+            "{local}" => Self::Local,
+            "{>id}" => Self::Id,
+            "{>opcode}" => Self::Opcode,
+            "{>do}" => Self::Do,
+            "{>bufsize}" => Self::Bufsize,
+            "{rcode}" => Self::Rcode,
+            "{rsize}" => Self::Rsize,
+            "{duration}" => Self::Duration,
+            "{>rflags}" => Self::Rflags,
+            _ => return None,
+        })
+    }
+}
+
+/// A parsed format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Format {
+    pieces: Vec<Piece>,
+}
+
+/// What a line reports about the reply.
+pub struct Outcome<'a> {
+    /// The reply as written, if one was.
+    pub reply: Option<&'a Message>,
+    /// Its size in octets.
+    pub size: usize,
+    /// Time from the query reaching the plugin to the reply coming back.
+    pub duration: Duration,
+}
+
+impl Format {
+    /// Cuts `format` into pieces; `{common}` and `{combined}` expand first.
+    pub fn parse(format: &str) -> Self {
+        let expanded = format.replace("{common}", COMMON).replace("{combined}", COMBINED);
+        let mut s = expanded.as_str();
+        let mut pieces = Vec::new();
+        while let Some(close) = s.find('}') {
+            let Some(open) = s[..close].rfind('{') else {
+                pieces.push(Piece::Literal(s[..=close].to_string()));
+                s = &s[close + 1..];
+                continue;
+            };
+            let text = &s[open..=close];
+            let piece = if let Some(label) = Label::from_text(text) {
+                Piece::Label(label)
+            } else if let Some(name) = text.strip_prefix("{/") {
+                Piece::Metadata(name[..name.len() - 1].to_string())
+            } else {
+                Piece::Literal(s[..=close].to_string())
+            };
+            if !matches!(piece, Piece::Literal(_)) && open > 0 {
+                pieces.push(Piece::Literal(s[..open].to_string()));
+            }
+            pieces.push(piece);
+            s = &s[close + 1..];
+        }
+        if !s.is_empty() {
+            pieces.push(Piece::Literal(s.to_string()));
+        }
+        Self { pieces }
+    }
+
+    /// Writes the line for `req` and its outcome.
+    pub fn render(&self, req: &Request, out: &Outcome<'_>) -> String {
+        let mut line = String::with_capacity(128);
+        for piece in &self.pieces {
+            match piece {
+                Piece::Literal(text) => line.push_str(text),
+                Piece::Metadata(_) => line.push_str(EMPTY),
+                Piece::Label(label) => write_label(&mut line, *label, req, out),
+            }
+        }
+        line
+    }
+}
+
+fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome<'_>) {
+    let _ = match label {
+        Label::Type => write!(line, "{}", type_name(req.qtype())),
+        Label::Name => write!(line, "{}", req.name()),
+        Label::Class => write!(line, "{}", class_name(req.qclass())),
+        Label::Proto => write!(line, "{}", req.proto().as_str()),
+        Label::Size => write!(line, "{}", req.len()),
+        Label::Remote => write_addr(line, req.ip()),
+        Label::Port => write!(line, "{}", req.port()),
+        Label::Local => write_addr(line, req.local().ip().to_canonical()),
+        Label::Id => write!(line, "{}", req.id()),
+        Label::Opcode => write!(line, "{}", u8::from(req.message().metadata.op_code)),
+        Label::Do => write!(line, "{}", req.dnssec_ok()),
+        Label::Bufsize => write!(line, "{}", req.size()),
+        Label::Rcode => match out.reply {
+            None => write!(line, "{EMPTY}"),
+            Some(m) => match rcode_name(m.metadata.response_code) {
+                Some(name) => write!(line, "{name}"),
+                None => write!(line, "{}", u16::from(m.metadata.response_code)),
+            },
+        },
+        Label::Rsize => write!(line, "{}", out.size),
+        Label::Duration => write!(line, "{}s", out.duration.as_secs_f64()),
+        Label::Rflags => match out.reply {
+            None => write!(line, "{EMPTY}"),
+            Some(m) => write!(line, "{}", flags_text(&m.metadata)),
+        },
+    };
+}
+
+/// IPv6 addresses in brackets, as in a URL (RFC 3986).
+fn write_addr(line: &mut String, ip: IpAddr) -> std::fmt::Result {
+    match ip {
+        IpAddr::V4(v4) => write!(line, "{v4}"),
+        IpAddr::V6(v6) => write!(line, "[{v6}]"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(s: &str) -> Piece {
+        Piece::Literal(s.into())
+    }
+
+    #[test]
+    fn cutting_follows_coredns() {
+        assert_eq!(Format::parse("{type}").pieces, vec![Piece::Label(Label::Type)]);
+        assert_eq!(
+            Format::parse("a {name} b").pieces,
+            vec![lit("a "), Piece::Label(Label::Name), lit(" b")]
+        );
+        // Unknown placeholders stay text, with what came before them.
+        assert_eq!(Format::parse("x {nope} y").pieces, vec![lit("x {nope}"), lit(" y")]);
+        assert_eq!(Format::parse("}a").pieces, vec![lit("}"), lit("a")]);
+        assert_eq!(
+            Format::parse("{/kubernetes/namespace}").pieces,
+            vec![Piece::Metadata("kubernetes/namespace".into())]
+        );
+        assert_eq!(Format::parse("{{type}").pieces, vec![lit("{"), Piece::Label(Label::Type)]);
+    }
+}

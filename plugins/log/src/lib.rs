@@ -1,0 +1,170 @@
+//! *log*: one line per query, in CoreDNS's common log format or one of the operator's making.
+//!
+//! * [`setup`] reads `log [NAMES...] [FORMAT] { class CLASSES... }`, any number of times.
+//! * [`Log`] is the handler: it passes the query on, and when the reply comes back it writes
+//!   the line of the first rule whose name the query is under, if the reply's class (success,
+//!   denial, error) is one the rule logs.
+//! * [`format`] cuts a format into pieces once and renders lines from them.
+//! * [`classify`] sorts a reply into CoreDNS's response types and classes.
+
+pub mod classify;
+pub mod format;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use plugin_api::proto::op::Message;
+use plugin_api::proto::serialize::binary::{BinEncodable, BinEncoder};
+use plugin_api::zone::{is_subdomain, normalize};
+use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
+
+use classify::{Class, classify, typify};
+use format::{Format, Outcome};
+
+/// The directive's name.
+pub const NAME: &str = "log";
+
+/// One `log` line's rule for one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Queries under this name (lower-case, fully qualified) are logged by this rule.
+    pub name: String,
+    /// The classes logged; empty means all.
+    pub classes: Vec<Class>,
+    /// The line format.
+    pub format: Format,
+}
+
+/// Reads every `log` line of the block.
+pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    let rules = parse(c)?;
+    Ok(Some(Arc::new(Log { rules: Arc::new(rules) })))
+}
+
+/// Parses `log [NAMES...] [FORMAT] { class CLASSES... }` (several lines allowed).
+pub fn parse(c: &mut Controller) -> Result<Vec<Rule>, ConfigError> {
+    let mut rules = Vec::new();
+    while c.next() {
+        let mut args = c.remaining_args();
+        // A last argument with a `{` is the format. CoreDNS only looks for it when there are
+        // two or more arguments, so `log {combined}` silently logs nothing there; here it is
+        // the format for all names.
+        let format = match args.last() {
+            Some(last) if last.contains('{') => {
+                let f = Format::parse(last);
+                args.pop();
+                f
+            }
+            _ => Format::parse(format::COMMON),
+        };
+        if args.is_empty() {
+            args.push(".".into());
+        }
+        let mut classes = Vec::new();
+        while c.next_block() {
+            match c.val() {
+                "class" => {
+                    let names = c.remaining_args();
+                    if names.is_empty() {
+                        return Err(c.arg_err());
+                    }
+                    for name in names {
+                        let class = Class::from_name(&name)
+                            .ok_or_else(|| c.err(format!("invalid Class: {name}")))?;
+                        classes.push(class);
+                    }
+                }
+                other => return Err(c.err(format!("unknown property '{other}'"))),
+            }
+        }
+        if classes.contains(&Class::All) {
+            classes.clear();
+        }
+        for name in args {
+            rules.push(Rule {
+                name: normalize(&name),
+                classes: classes.clone(),
+                format: format.clone(),
+            });
+        }
+    }
+    Ok(rules)
+}
+
+/// The *log* handler.
+pub struct Log {
+    rules: Arc<Vec<Rule>>,
+}
+
+impl Plugin for Log {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        let Some(index) = self.rules.iter().position(|r| is_subdomain(&r.name, req.name())) else {
+            return next.run(ctx, req);
+        };
+        let start = Instant::now();
+        let rules = self.rules.clone();
+        let req = req.clone();
+        next.run(ctx, &req.clone()).map(move |result| {
+            if let Some(line) = line(&rules[index], &req, &result, start.elapsed()) {
+                tracing::info!("{line}");
+            }
+            result
+        })
+    }
+}
+
+/// The line `rule` writes for `req` and the chain's `result`, or `None` if the reply's class is
+/// not one the rule logs.
+pub fn line(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration) -> Option<String> {
+    // A chain that declined or failed is logged as the bare reply the server will write.
+    let built;
+    let reply: Option<&Message> = match result {
+        Ok(Reply::Message { msg, .. }) => Some(msg),
+        Ok(Reply::Rcode(rcode)) => {
+            built = error_reply(req, *rcode);
+            Some(&built)
+        }
+        Err(e) => {
+            built = error_reply(req, e.rcode());
+            Some(&built)
+        }
+        Ok(Reply::Drop) => None,
+    };
+    let class = classify(typify(reply));
+    if !rule.classes.is_empty() && !rule.classes.contains(&class) {
+        return None;
+    }
+    let outcome = Outcome { reply, size: reply.map_or(0, encoded_len), duration: elapsed };
+    Some(rule.format.render(req, &outcome))
+}
+
+fn error_reply(req: &Request, rcode: plugin_api::proto::op::ResponseCode) -> Message {
+    let mut m = req.reply();
+    m.metadata.response_code = rcode;
+    m
+}
+
+thread_local! {
+    /// Scratch space to measure replies without allocating each time.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+}
+
+/// The reply's size on the wire, before any truncation for the client.
+fn encoded_len(msg: &Message) -> usize {
+    SCRATCH.with_borrow_mut(|buf| {
+        buf.clear();
+        let mut enc = BinEncoder::new(buf);
+        match msg.emit(&mut enc) {
+            Ok(()) => buf.len(),
+            Err(_) => 0,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! From Corefile text to what the server runs: server blocks → zones → listeners.
+//!
+//! Each server block's keys become zones with a transport and port. Each block's directives are
+//! set up in [`DIRECTIVES`](crate::directives::DIRECTIVES) order into one [`Block`], shared by all
+//! of the block's zones. Zones are then grouped by listen address: blocks on the same port share
+//! one listener, which picks the block for each query by zone.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use plugin_api::corefile::dispenser::parse_error;
+use plugin_api::corefile::{Dispenser, ParseOptions, ServerBlock, Token, parse};
+use plugin_api::zone::{Transport, normalize, split_host_port, split_transport};
+use plugin_api::{Chain, ConfigError, Controller, Hook};
+
+use crate::directives::{self, Directive};
+
+/// Where the Corefile came from and the settings from the command line that shape it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The name used in errors: the `-conf` path, `Corefile`, or `/dev/stdin`.
+    pub filename: String,
+    /// The text.
+    pub text: String,
+    /// The file to read again on reload; `None` when the text came from standard input or is
+    /// the built-in default, which a reload keeps as it was.
+    pub path: Option<String>,
+    /// `-dns.port`: the port of keys that name none.
+    pub dns_port: String,
+}
+
+/// One server block, set up.
+pub struct Block {
+    /// The block's zones, normalised, in key order.
+    pub zones: Vec<String>,
+    /// The handlers, in chain order. Empty if the block enables none, which is answered REFUSED.
+    pub chain: Chain,
+    /// The directives the block enables (handlers or not), in chain order.
+    pub directives: Vec<&'static str>,
+}
+
+impl Block {
+    /// True if a plugin in this block lets queries of any class through (CoreDNS's `chaos` and
+    /// `forward`).
+    pub fn allows_any_class(&self) -> bool {
+        self.directives.iter().any(|d| matches!(*d, "chaos" | "forward"))
+    }
+}
+
+/// One listen address and the zones it serves.
+pub struct Listener {
+    /// The transport, from the keys' scheme.
+    pub transport: Transport,
+    /// The port.
+    pub port: u16,
+    /// Each zone served here and the block that serves it.
+    pub zones: Vec<(String, Arc<Block>)>,
+}
+
+impl Listener {
+    /// The `server` label of CoreDNS's metrics and logs: `dns://:53`.
+    pub fn label(&self) -> String {
+        format!("{}://:{}", self.transport, self.port)
+    }
+}
+
+/// Everything a Corefile configures.
+pub struct Config {
+    /// The listeners, in order of first appearance.
+    pub listeners: Vec<Listener>,
+    /// Hooks the plugins asked to run once serving starts.
+    pub on_startup: Vec<Hook>,
+    /// Hooks the plugins asked to run on shutdown.
+    pub on_shutdown: Vec<Hook>,
+}
+
+/// A zone key, once read.
+struct ZoneAddr {
+    transport: Transport,
+    zone: String,
+    port: String,
+    key: Token,
+}
+
+/// Parses and sets up a Corefile. `warn` receives the parser's warnings.
+pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError> {
+    let opts = ParseOptions {
+        is_directive: &|d| directives::lookup(d).is_some(),
+        env: &|name| std::env::var(name).ok(),
+        warn,
+    };
+    let blocks = parse(&source.filename, &source.text, &opts)?;
+
+    let mut listeners: Vec<Listener> = Vec::new();
+    let mut seen: HashMap<(Transport, String, u16), ()> = HashMap::new();
+    let mut on_startup = Vec::new();
+    let mut on_shutdown = Vec::new();
+
+    for (index, server_block) in blocks.iter().enumerate() {
+        let addrs = zone_addrs(server_block, &source.dns_port)?;
+        let zones: Vec<String> = addrs.iter().map(|a| a.zone.clone()).collect();
+        let block = Arc::new(setup_block(
+            &source.filename,
+            server_block,
+            zones,
+            index,
+            &mut on_startup,
+            &mut on_shutdown,
+        )?);
+
+        for addr in addrs {
+            if addr.transport != Transport::Dns {
+                return Err(key_err(
+                    &addr.key,
+                    &format!(
+                        "{}:// servers are not supported by ferrodns yet; only dns:// is served",
+                        addr.transport
+                    ),
+                ));
+            }
+            let port: u16 = addr
+                .port
+                .parse()
+                .map_err(|_| key_err(&addr.key, &format!("invalid port '{}'", addr.port)))?;
+            if seen.insert((addr.transport, addr.zone.clone(), port), ()).is_some() {
+                return Err(key_err(
+                    &addr.key,
+                    &format!(
+                        "cannot serve {}://{}:{} - it is already defined",
+                        addr.transport, addr.zone, addr.port
+                    ),
+                ));
+            }
+            let listener = match listeners
+                .iter_mut()
+                .find(|l| l.transport == addr.transport && l.port == port)
+            {
+                Some(l) => l,
+                None => {
+                    listeners.push(Listener { transport: addr.transport, port, zones: Vec::new() });
+                    listeners.last_mut().expect("just pushed")
+                }
+            };
+            listener.zones.push((addr.zone, block.clone()));
+        }
+    }
+    Ok(Config { listeners, on_startup, on_shutdown })
+}
+
+fn key_err(key: &Token, msg: &str) -> ConfigError {
+    parse_error(&key.file, key.line, msg)
+}
+
+/// Reads a block's keys: scheme, zone (CIDRs expanded to reverse zones), port.
+fn zone_addrs(block: &ServerBlock, dns_port: &str) -> Result<Vec<ZoneAddr>, ConfigError> {
+    let mut out = Vec::new();
+    for key in &block.keys {
+        let (transport, rest) = split_transport(&key.text);
+        let (hosts, port) = split_host_port(rest).map_err(|e| key_err(key, &e))?;
+        let port = port.unwrap_or_else(|| transport.default_port(dns_port));
+        for host in hosts {
+            out.push(ZoneAddr {
+                transport,
+                zone: normalize(&host),
+                port: port.clone(),
+                key: key.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the setup of each directive the block enables, in chain order.
+fn setup_block(
+    filename: &str,
+    block: &ServerBlock,
+    zones: Vec<String>,
+    index: usize,
+    on_startup: &mut Vec<Hook>,
+    on_shutdown: &mut Vec<Hook>,
+) -> Result<Block, ConfigError> {
+    let mut chain = Vec::new();
+    let mut enabled = Vec::new();
+    for directive in directives::DIRECTIVES {
+        let Some(tokens) = block.tokens(directive.name) else { continue };
+        check_once(directive, tokens)?;
+        let Some(setup) = directive.setup else {
+            return Err(parse_error(
+                &tokens[0].file,
+                tokens[0].line,
+                &format!("directive '{}' is not implemented in ferrodns yet", directive.name),
+            )
+            .in_plugin(directive.name));
+        };
+        let mut c =
+            Controller::new(Dispenser::new(filename, tokens.to_vec()), zones.clone(), index);
+        if let Some(plugin) = setup(&mut c).map_err(|e| e.in_plugin(directive.name))? {
+            chain.push(plugin);
+        }
+        let (start, stop) = c.take_hooks();
+        on_startup.extend(start);
+        on_shutdown.extend(stop);
+        enabled.push(directive.name);
+    }
+    Ok(Block { zones, chain: chain.into(), directives: enabled })
+}
+
+/// Refuses a second occurrence of a once-per-block directive, pointing at the second one.
+fn check_once(directive: &Directive, tokens: &[Token]) -> Result<(), ConfigError> {
+    if !directive.once {
+        return Ok(());
+    }
+    if let Some(second) = occurrence_starts(tokens).nth(1) {
+        let t = &tokens[second];
+        return Err(parse_error(
+            &t.file,
+            t.line,
+            "this plugin can only be used once per Server Block",
+        )
+        .in_plugin(directive.name));
+    }
+    Ok(())
+}
+
+/// The indices at which each occurrence of a directive starts in its token list: a token on a
+/// new line outside any `{ }` block.
+fn occurrence_starts(tokens: &[Token]) -> impl Iterator<Item = usize> + '_ {
+    let mut nesting = 0usize;
+    tokens.iter().enumerate().filter_map(move |(i, t)| {
+        let starts = i == 0
+            || (nesting == 0 && {
+                let prev = &tokens[i - 1];
+                prev.file != t.file || prev.line + prev.line_breaks() < t.line
+            });
+        match t.text.as_str() {
+            "{" => nesting += 1,
+            "}" => nesting = nesting.saturating_sub(1),
+            _ => {}
+        }
+        starts.then_some(i)
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+//! The directive table: every directive the Corefile may name, in chain order.
+//!
+//! The order of this table, not the order of a Corefile's lines, is the order in which a query
+//! walks a server block's plugins: each plugin feels the effects of the ones after it and must not
+//! care about the ones before it. It is CoreDNS's `plugin.cfg` as shipped with Kubernetes
+//! (CoreDNS 1.11.x to 1.14.1), so `prometheus`, `errors` and `log` wrap everything, `cache` sits
+//! in front of `hosts`, `kubernetes` and `forward`, and `loop` sees its probe just before
+//! `forward` would send it.
+//!
+//! A directive without a setup function is known (it parses) but not built yet: a Corefile that
+//! uses it fails at start-up with a message naming it, rather than being silently ignored.
+
+use plugin_api::SetupFn;
+
+/// One directive: its name, its setup, and whether CoreDNS allows it once per server block.
+pub struct Directive {
+    /// The name as written in a Corefile.
+    pub name: &'static str,
+    /// Reads the directive's options and builds its plugin; `None` while not implemented.
+    pub setup: Option<SetupFn>,
+    /// CoreDNS refuses a second occurrence in one block ("this plugin can only be used once per
+    /// Server Block").
+    pub once: bool,
+}
+
+const fn known(name: &'static str) -> Directive {
+    Directive { name, setup: None, once: false }
+}
+
+const fn known_once(name: &'static str) -> Directive {
+    Directive { name, setup: None, once: true }
+}
+
+const fn built(name: &'static str, setup: SetupFn) -> Directive {
+    Directive { name, setup: Some(setup), once: false }
+}
+
+/// Every directive, in chain order (CoreDNS 1.11–1.14.1 `plugin.cfg`).
+pub static DIRECTIVES: &[Directive] = &[
+    known("root"),
+    known("metadata"),
+    known("geoip"),
+    known("cancel"),
+    known("tls"),
+    known("quic"),
+    known("grpc_server"),
+    known("https"),
+    known("https3"),
+    known("timeouts"),
+    known("multisocket"),
+    known_once("reload"),
+    known_once("nsid"),
+    known("bufsize"),
+    known("bind"),
+    known("debug"),
+    known("trace"),
+    known_once("ready"),
+    known("health"),
+    known_once("pprof"),
+    known_once("prometheus"),
+    known_once("errors"),
+    built("log", plugin_log::setup),
+    known("dnstap"),
+    known("local"),
+    known("dns64"),
+    known("acl"),
+    known("any"),
+    known("chaos"),
+    known("loadbalance"),
+    known_once("tsig"),
+    known_once("cache"),
+    known("rewrite"),
+    known("header"),
+    known_once("dnssec"),
+    known("autopath"),
+    known("minimal"),
+    known("template"),
+    known("transfer"),
+    known_once("hosts"),
+    known("route53"),
+    known("azure"),
+    known("clouddns"),
+    known("k8s_external"),
+    known_once("kubernetes"),
+    known("file"),
+    known("auto"),
+    known("secondary"),
+    known("etcd"),
+    known_once("loop"),
+    known("forward"),
+    known_once("grpc"),
+    known("erratic"),
+    built("whoami", plugin_whoami::setup),
+    known("on"),
+    known("sign"),
+    known_once("view"),
+    known("nomad"),
+];
+
+/// The directive called `name`, if there is one.
+pub fn lookup(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES.iter().find(|d| d.name == name)
+}
+
+/// The names of the directives that are built, sorted, as `-plugins` lists them.
+pub fn implemented() -> Vec<&'static str> {
+    let mut names: Vec<&str> =
+        DIRECTIVES.iter().filter(|d| d.setup.is_some()).map(|d| d.name).collect();
+    names.sort_unstable();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CoreDNS 1.11's plugin.cfg order, written out independently of the table above.
+    const COREDNS_ORDER: &str = "root metadata geoip cancel tls quic grpc_server https https3 \
+        timeouts multisocket reload nsid bufsize bind debug trace ready health pprof prometheus \
+        errors log dnstap local dns64 acl any chaos loadbalance tsig cache rewrite header dnssec \
+        autopath minimal template transfer hosts route53 azure clouddns k8s_external kubernetes \
+        file auto secondary etcd loop forward grpc erratic whoami on sign view nomad";
+
+    #[test]
+    fn order_is_coredns_plugin_cfg() {
+        let ours: Vec<&str> = DIRECTIVES.iter().map(|d| d.name).collect();
+        let theirs: Vec<&str> = COREDNS_ORDER.split_whitespace().collect();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<&str> = DIRECTIVES.iter().map(|d| d.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DIRECTIVES.len());
+    }
+
+    #[test]
+    fn once_per_block_set_matches_coredns() {
+        let mut once: Vec<&str> = DIRECTIVES.iter().filter(|d| d.once).map(|d| d.name).collect();
+        once.sort_unstable();
+        assert_eq!(
+            once,
+            [
+                "cache",
+                "dnssec",
+                "errors",
+                "grpc",
+                "hosts",
+                "kubernetes",
+                "loop",
+                "nsid",
+                "pprof",
+                "prometheus",
+                "ready",
+                "reload",
+                "tsig",
+                "view"
+            ]
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! The DNS listeners: sockets, the loops that serve them, and graceful stop.
+//!
+//! * [`Servers::bind`] opens, for each listener of a [`Config`], `workers` UDP sockets and one TCP
+//!   socket on the same port, all with `SO_REUSEPORT` (dual-stack `[::]` where the host has
+//!   IPv6, else `0.0.0.0`). Port 0 picks a free port and uses it for UDP and TCP alike.
+//! * [`udp`] and [`tcp`] are the loops; [`mux`] turns a packet into a reply; [`wire`] holds the
+//!   wire-level rules (what is a query, error replies, fitting a reply to the client).
+//! * [`Servers::stop`] stops receiving, then lets queries and connections in progress finish,
+//!   for at most the grace period.
+
+pub mod mux;
+pub mod tcp;
+pub mod udp;
+pub mod wire;
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use mux::Mux;
+
+/// Counts queries and connections still being served, so a stop can wait for them.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+/// Held while one query or connection is in progress.
+pub struct InFlightGuard(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Marks one more in progress until the guard is dropped.
+    pub fn enter(&self) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(self.0.clone())
+    }
+
+    /// How many are in progress.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One listen address, bound and serving.
+pub struct Bound {
+    /// The address the sockets are bound to (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// The port the Corefile named (0 included), to match listeners on reload.
+    pub configured_port: u16,
+    /// The dispatcher, swapped whole on reload.
+    pub mux: Arc<ArcSwap<Mux>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// All listeners of a running configuration.
+pub struct Servers {
+    /// The listeners, in the order of the configuration.
+    pub bound: Vec<Bound>,
+    in_flight: InFlight,
+}
+
+impl Servers {
+    /// Binds and starts every listener of `config`, with `workers` UDP sockets each. Must be
+    /// called inside a Tokio runtime.
+    pub fn bind(config: &Config, workers: usize) -> io::Result<Self> {
+        let in_flight = InFlight::default();
+        let mut bound = Vec::new();
+        for listener in &config.listeners {
+            bound.push(start_listener(listener, workers, &in_flight)?);
+        }
+        Ok(Self { bound, in_flight })
+    }
+
+    /// Moves to `config` without closing a socket that stays in use: listeners on ports that
+    /// remain get the new dispatcher in one atomic swap, new ports are bound first (so a port
+    /// that cannot be bound changes nothing), ports no longer named stop.
+    pub fn apply(&mut self, config: &Config, workers: usize) -> io::Result<()> {
+        let mut added = Vec::new();
+        for listener in &config.listeners {
+            if !self.bound.iter().any(|b| b.configured_port == listener.port) {
+                added.push(start_listener(listener, workers, &self.in_flight)?);
+            }
+        }
+        let mut kept = Vec::new();
+        for b in std::mem::take(&mut self.bound) {
+            match config.listeners.iter().find(|l| l.port == b.configured_port) {
+                Some(listener) => {
+                    b.mux.store(Arc::new(Mux::new(listener)));
+                    kept.push(b);
+                }
+                None => b.abort(),
+            }
+        }
+        kept.extend(added);
+        // Keep the configuration's order, so the first listener stays first.
+        kept.sort_by_key(|b| {
+            config.listeners.iter().position(|l| l.port == b.configured_port).unwrap_or(usize::MAX)
+        });
+        self.bound = kept;
+        Ok(())
+    }
+
+    /// Stops receiving, then waits up to `grace` for queries and connections in progress.
+    pub async fn stop(self, grace: Duration) {
+        for b in &self.bound {
+            b.abort();
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.in_flight.count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Bound {
+    fn abort(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn start_listener(
+    listener: &crate::config::Listener,
+    workers: usize,
+    in_flight: &InFlight,
+) -> io::Result<Bound> {
+    let (udp, tcp) = bind_port(listener.port, workers.max(1))
+        .map_err(|e| io::Error::new(e.kind(), format!("listen tcp :{}: {e}", listener.port)))?;
+    let addr = tcp.local_addr()?;
+    let mux = Arc::new(ArcSwap::from_pointee(Mux::new(listener)));
+    let mut tasks = Vec::new();
+    for socket in udp {
+        tasks.push(tokio::spawn(udp::serve(Arc::new(socket), mux.clone(), in_flight.clone())));
+    }
+    tasks.push(tokio::spawn(tcp::serve(
+        tcp,
+        mux.clone(),
+        in_flight.clone(),
+        tcp::Timeouts::default(),
+    )));
+    Ok(Bound { addr, configured_port: listener.port, mux, tasks })
+}
+
+/// Binds `workers` UDP sockets and one TCP listener on one port. With port 0 the kernel picks
+/// the UDP port and TCP takes the same one; if TCP finds it taken, another port is tried.
+fn bind_port(port: u16, workers: usize) -> io::Result<(Vec<UdpSocket>, TcpListener)> {
+    let mut attempts = if port == 0 { 20 } else { 1 };
+    loop {
+        attempts -= 1;
+        match try_bind_port(port, workers) {
+            Err(e) if attempts > 0 && e.kind() == io::ErrorKind::AddrInUse => continue,
+            other => return other,
+        }
+    }
+}
+
+fn try_bind_port(port: u16, workers: usize) -> io::Result<(Vec<UdpSocket>, TcpListener)> {
+    let first = bind_udp(port)?;
+    let port = first.local_addr()?.port();
+    let mut udp = vec![first];
+    for _ in 1..workers {
+        udp.push(bind_udp(port)?);
+    }
+    let tcp = bind_tcp(port)?;
+    Ok((udp, tcp))
+}
+
+/// The wildcard address: dual-stack IPv6 where the host has it, else IPv4.
+fn wildcard_sockets(port: u16, ty: Type, proto: Protocol) -> io::Result<(Socket, SocketAddr)> {
+    let v6 = Socket::new(Domain::IPV6, ty, Some(proto)).and_then(|s| {
+        s.set_only_v6(false)?;
+        Ok(s)
+    });
+    match v6 {
+        Ok(s) => Ok((s, SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)))),
+        Err(_) => Ok((
+            Socket::new(Domain::IPV4, ty, Some(proto))?,
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+        )),
+    }
+}
+
+fn bind_udp(port: u16) -> io::Result<UdpSocket> {
+    let (socket, addr) = wildcard_sockets(port, Type::DGRAM, Protocol::UDP)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    // A larger receive buffer rides out bursts; the kernel may cap it, which is fine.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    match socket.bind(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if addr.is_ipv6() && e.kind() == io::ErrorKind::AddrNotAvailable => {
+            return bind_udp_v4(port);
+        }
+        Err(e) => return Err(e),
+    }
+    UdpSocket::from_std(socket.into())
+}
+
+fn bind_udp_v4(port: u16) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    UdpSocket::from_std(socket.into())
+}
+
+fn bind_tcp(port: u16) -> io::Result<TcpListener> {
+    let (socket, addr) = wildcard_sockets(port, Type::STREAM, Protocol::TCP)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}

@@ -1,0 +1,173 @@
+//! The TCP side: an accept loop per listener and a task per connection.
+//!
+//! A connection carries any number of length-prefixed queries, pipelined if the client likes
+//! (RFC 7766): queries answered from memory are answered in order as they are read, queries that
+//! wait are answered when they finish, so one slow answer does not hold up the others. The first
+//! query must arrive complete within the read timeout (3 s), each later one within the idle
+//! timeout (10 s), and every write within the write timeout (5 s), CoreDNS's defaults; a client
+//! that trickles bytes cannot keep a connection past its deadline.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use plugin_api::Proto;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, timeout, timeout_at};
+
+use super::InFlight;
+use super::mux::{Mux, Outcome};
+
+/// Connection timeouts (CoreDNS's defaults; the *timeouts* plugin will set them).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// For the first query of a connection to arrive complete.
+    pub read: Duration,
+    /// For each later query to arrive complete.
+    pub idle: Duration,
+    /// For a reply to be written.
+    pub write: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            read: Duration::from_secs(3),
+            idle: Duration::from_secs(10),
+            write: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Most queries of one connection that may wait at once; past it, reading pauses.
+const MAX_PENDING_PER_CONNECTION: usize = 128;
+
+/// Accepts connections on `listener` until the task is aborted.
+pub async fn serve(
+    listener: TcpListener,
+    mux: Arc<ArcSwap<Mux>>,
+    in_flight: InFlight,
+    timeouts: Timeouts,
+) {
+    let local = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    loop {
+        match listener.accept().await {
+            Ok((stream, src)) => {
+                let mux = mux.clone();
+                let guard = in_flight.enter();
+                tokio::spawn(async move {
+                    connection(stream, src, local, mux, timeouts).await;
+                    drop(guard);
+                });
+            }
+            // Out of file descriptors and the like: back off briefly instead of spinning.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    src: SocketAddr,
+    local: SocketAddr,
+    mux: Arc<ArcSwap<Mux>>,
+    timeouts: Timeouts,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.split();
+    let mut inbuf: Vec<u8> = Vec::with_capacity(1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut out = Vec::with_capacity(1024);
+    let mut waiting = FuturesUnordered::new();
+    let mut deadline = Instant::now() + timeouts.read;
+    let mut reading = true;
+
+    loop {
+        // Serve every complete message already read.
+        while waiting.len() < MAX_PENDING_PER_CONNECTION {
+            let Some(frame_len) = complete_frame(&inbuf) else { break };
+            if frame_len == 0 {
+                // miekg/dns closes a connection that sends a zero length.
+                reading = false;
+                inbuf.clear();
+                break;
+            }
+            let packet = &inbuf[2..2 + frame_len];
+            let mux = mux.load();
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                mux.serve_packet(packet, src, local, Proto::Tcp, &mut out)
+            }));
+            inbuf.drain(..2 + frame_len);
+            deadline = Instant::now() + timeouts.idle;
+            match outcome {
+                Ok(Outcome::Send) => {
+                    if write_frame(&mut wr, &out, timeouts.write).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Outcome::Drop) | Err(_) => {}
+                Ok(Outcome::Wait(reply)) => waiting.push(reply),
+            }
+        }
+
+        if !reading && waiting.is_empty() {
+            break;
+        }
+        let can_read = reading && waiting.len() < MAX_PENDING_PER_CONNECTION;
+        tokio::select! {
+            read = timeout_at(deadline, rd.read(&mut chunk)), if can_read => match read {
+                Ok(Ok(n)) if n > 0 => inbuf.extend_from_slice(&chunk[..n]),
+                // End of stream, an error, or the deadline: stop reading, finish what waits.
+                _ => reading = false,
+            },
+            Some(reply) = waiting.next(), if !waiting.is_empty() => {
+                if let Some(bytes) = reply
+                    && write_frame(&mut wr, &bytes, timeouts.write).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// The length of the first message in `buf` if all of it has arrived.
+fn complete_frame(buf: &[u8]) -> Option<usize> {
+    let len = usize::from(u16::from_be_bytes([*buf.first()?, *buf.get(1)?]));
+    (buf.len() >= 2 + len).then_some(len)
+}
+
+async fn write_frame(
+    wr: &mut (impl AsyncWriteExt + Unpin),
+    msg: &[u8],
+    limit: Duration,
+) -> std::io::Result<()> {
+    let len = u16::try_from(msg.len()).map_err(|_| std::io::ErrorKind::InvalidData)?;
+    let mut framed = Vec::with_capacity(2 + msg.len());
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(msg);
+    match timeout(limit, wr.write_all(&framed)).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_frame;
+
+    #[test]
+    fn frames() {
+        assert_eq!(complete_frame(&[]), None);
+        assert_eq!(complete_frame(&[0]), None);
+        assert_eq!(complete_frame(&[0, 0]), Some(0));
+        assert_eq!(complete_frame(&[0, 3, 1, 2]), None);
+        assert_eq!(complete_frame(&[0, 3, 1, 2, 3, 9]), Some(3));
+    }
+}

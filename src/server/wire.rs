@@ -1,0 +1,187 @@
+//! Bytes in and bytes out: which packets are queries, the replies the server writes itself, and
+//! fitting every reply to the client.
+//!
+//! The acceptance rules are those of miekg/dns, which CoreDNS serves through: a packet shorter
+//! than a header, or a response, gets no answer at all (any answer could be used for
+//! amplification); an opcode other than QUERY or NOTIFY gets NOTIMP; anything but exactly one
+//! question, or more than one answer, one authority or two additional records, gets FORMERR, as
+//! does a body that does not decode.
+
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
+use plugin_api::Request;
+
+/// What a packet turned out to be.
+#[derive(Debug)]
+pub enum Decoded {
+    /// Not answered at all.
+    Drop,
+    /// Rejected: this reply goes back as it is.
+    Reject(Message),
+    /// A query to serve.
+    Query(Message),
+}
+
+/// Sorts a received packet into dropped, rejected or a query.
+pub fn decode(packet: &[u8]) -> Decoded {
+    let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
+        return Decoded::Drop;
+    };
+    let meta = &header.metadata;
+    if meta.message_type == MessageType::Response {
+        return Decoded::Drop;
+    }
+    if !matches!(meta.op_code, OpCode::Query | OpCode::Notify) {
+        return Decoded::Reject(reject(&header, None, ResponseCode::NotImp));
+    }
+    let counts = &header.counts;
+    if counts.queries != 1 || counts.answers > 1 || counts.authorities > 1 || counts.additionals > 2
+    {
+        return Decoded::Reject(reject(&header, None, ResponseCode::FormErr));
+    }
+    match Message::from_vec(packet) {
+        Ok(msg) => Decoded::Query(msg),
+        Err(_) => {
+            // Echo the question if it at least decodes, as miekg/dns does.
+            let mut d = BinDecoder::new(packet);
+            let question = Header::read(&mut d).ok().and_then(|_| Query::read(&mut d).ok());
+            Decoded::Reject(reject(&header, question, ResponseCode::FormErr))
+        }
+    }
+}
+
+/// A rejection: the request's header flags with QR set, AA cleared, the given rcode, no records.
+fn reject(header: &Header, question: Option<Query>, rcode: ResponseCode) -> Message {
+    let req = &header.metadata;
+    // FORMERR replies say QUERY; NOTIMP keeps the opcode the client sent.
+    let op = if rcode == ResponseCode::NotImp { req.op_code } else { OpCode::Query };
+    let mut m = Message::new(req.id, MessageType::Response, op);
+    m.metadata.recursion_desired = req.recursion_desired;
+    m.metadata.recursion_available = req.recursion_available;
+    m.metadata.truncation = req.truncation;
+    m.metadata.authentic_data = req.authentic_data;
+    m.metadata.checking_disabled = req.checking_disabled;
+    m.metadata.response_code = rcode;
+    if let Some(q) = question {
+        m.add_query(q);
+    }
+    m
+}
+
+/// The reply the server writes itself when nothing else answers: the request's id, opcode,
+/// flags and question, with `rcode` (CoreDNS's `errorFunc`).
+pub fn error_reply(req: &Request, rcode: ResponseCode) -> Message {
+    let mut m = req.reply();
+    m.metadata.response_code = rcode;
+    m
+}
+
+/// The reply to an EDNS version other than 0: BADVERS with an OPT of version 0, before any
+/// plugin runs (RFC 6891 §6.1.3).
+pub fn badvers_reply(req: &Request) -> Message {
+    let mut m = req.reply();
+    m.metadata.response_code = ResponseCode::BADVERS;
+    let mut edns = Edns::new();
+    edns.set_version(0);
+    m.edns = Some(edns);
+    m
+}
+
+/// EDNS options CoreDNS copies from a query into the OPT of a reply it writes (NSID, EXPIRE,
+/// COOKIE, TCP-KEEPALIVE, PADDING).
+const ECHOED_OPTIONS: [u16; 5] = [3, 9, 10, 11, 12];
+
+/// Makes `reply`'s OPT match the request, as CoreDNS's `SizeAndDo` does for every reply: when
+/// the request had EDNS, the reply carries an OPT (its own, or the request's with only the echoed
+/// options) with version 0, the client's buffer size and the client's DO bit.
+pub fn size_and_do(req: &Request, reply: &mut Message) {
+    let Some(req_edns) = req.message().edns.as_ref() else { return };
+    let mut edns = reply.edns.take().unwrap_or_else(|| {
+        let mut e = Edns::new();
+        for (code, option) in &req_edns.options().options {
+            if ECHOED_OPTIONS.contains(&u16::from(*code)) {
+                e.options_mut().options.push((*code, option.clone()));
+            }
+        }
+        e
+    });
+    edns.set_version(0);
+    edns.set_max_payload(req_edns.max_payload());
+    let dnssec_ok = edns.flags().dnssec_ok || req_edns.flags().dnssec_ok;
+    *edns.flags_mut() = Default::default();
+    edns.set_dnssec_ok(dnssec_ok);
+    reply.edns = Some(edns);
+}
+
+/// The octets an OPT record takes: root name, type, class, TTL, rdlength, and the options.
+fn opt_len(edns: &Edns) -> usize {
+    11 + edns
+        .options()
+        .options
+        .iter()
+        .map(|(_, o): &(EdnsCode, EdnsOption)| 4 + usize::from(o.len()))
+        .sum::<usize>()
+}
+
+/// Encodes `msg` into `out` so that it fits in `limit` octets. A reply that is too large keeps
+/// the longest prefix of each section that fits, with room kept for the OPT record, and gets the
+/// TC bit (miekg/dns `Truncate`, which CoreDNS's scrub writer uses).
+pub fn encode_fitting(msg: &mut Message, limit: u16, out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    let header = {
+        let mut enc = BinEncoder::new(out);
+        enc.set_max_size(limit);
+        hickory_proto::op::emit_message_parts(
+            &msg.metadata,
+            &mut msg.queries.iter(),
+            &mut msg.answers.iter(),
+            &mut msg.authorities.iter(),
+            &mut msg.additionals.iter(),
+            msg.edns.as_ref(),
+            None,
+            &mut enc,
+        )
+        .map_err(|e| e.to_string())?
+    };
+    let c = &header.counts;
+    let opt = usize::from(msg.edns.is_some());
+    let complete = usize::from(c.answers) == msg.answers.len()
+        && usize::from(c.authorities) == msg.authorities.len()
+        && usize::from(c.additionals) == msg.additionals.len() + opt;
+    if complete {
+        return Ok(());
+    }
+
+    // Too large. Find how many records of each section fit when the OPT's room is kept free.
+    let reserve = msg.edns.as_ref().map_or(0, opt_len);
+    let budget = u16::try_from(usize::from(limit).saturating_sub(reserve)).unwrap_or(limit);
+    out.clear();
+    let counts = {
+        let mut enc = BinEncoder::new(out);
+        enc.set_max_size(budget);
+        hickory_proto::op::emit_message_parts(
+            &msg.metadata,
+            &mut msg.queries.iter(),
+            &mut msg.answers.iter(),
+            &mut msg.authorities.iter(),
+            &mut msg.additionals.iter(),
+            None,
+            None,
+            &mut enc,
+        )
+        .map_err(|e| e.to_string())?
+        .counts
+    };
+    msg.answers.truncate(usize::from(counts.answers));
+    msg.authorities.truncate(usize::from(counts.authorities));
+    msg.additionals.truncate(usize::from(counts.additionals));
+    msg.metadata.truncation = true;
+    out.clear();
+    let mut enc = BinEncoder::new(out);
+    enc.set_max_size(limit);
+    msg.emit(&mut enc).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! Malformed packets over real sockets: FORMERR when the header can be read, silence when it
+//! cannot or the packet is a response, and the next valid query is always answered.
+
+use std::time::Duration;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+use tokio::net::TcpStream;
+
+use crate::harness::*;
+
+/// A small deterministic generator, so a failure can be replayed from its seed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+fn header(id: u16, flags: u16, qd: u16, an: u16, ns: u16, ar: u16) -> Vec<u8> {
+    [id, flags, qd, an, ns, ar].iter().flat_map(|v| v.to_be_bytes()).collect()
+}
+
+async fn expect_alive(s: &TestServer) {
+    let reply = s.udp("alive.example.", RecordType::A).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn short_packets_and_responses_get_no_answer() {
+    let s = TestServer::start(".:0 {\n whoami\n}").await;
+    let quiet = Duration::from_millis(300);
+    assert_eq!(udp_raw(s.addr, &[], quiet).await, None);
+    assert_eq!(udp_raw(s.addr, &[1, 2, 3], quiet).await, None);
+    assert_eq!(udp_raw(s.addr, &header(1, 0, 1, 0, 0, 0)[..11], quiet).await, None);
+    // QR set: a response is never answered (no reflection).
+    let mut resp = query("example.org.", RecordType::A).to_vec().unwrap();
+    resp[2] |= 0x80;
+    assert_eq!(udp_raw(s.addr, &resp, quiet).await, None);
+    expect_alive(&s).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_rules_give_formerr_and_notimp() {
+    let s = TestServer::start(".:0 {\n whoami\n}").await;
+    let rcode = |bytes: Vec<u8>| Message::from_vec(&bytes).unwrap().metadata.response_code;
+
+    // No question, two questions, too many records: FORMERR (miekg/dns acceptance rules).
+    for packet in [
+        header(7, 0x0100, 0, 0, 0, 0),
+        header(7, 0x0100, 2, 0, 0, 0),
+        header(7, 0, 1, 2, 0, 0),
+        header(7, 0, 1, 0, 0, 3),
+    ] {
+        let reply = udp_raw(s.addr, &packet, WAIT).await.expect("answered");
+        assert_eq!(rcode(reply.clone()), ResponseCode::FormErr);
+        assert_eq!(&reply[..2], &7u16.to_be_bytes(), "id echoed");
+        assert_eq!(reply[3] & 0x0f, 1);
+    }
+    // An UPDATE is not implemented here.
+    let mut update = query("example.org.", RecordType::SOA).to_vec().unwrap();
+    update[2] = (update[2] & 0x87) | (5 << 3);
+    let reply = udp_raw(s.addr, &update, WAIT).await.expect("answered");
+    assert_eq!(rcode(reply.clone()), ResponseCode::NotImp);
+    assert_eq!((reply[2] >> 3) & 0x0f, 5, "NOTIMP keeps the opcode");
+
+    // A body that does not decode: FORMERR, with the question if it decoded.
+    let mut cut = query("example.org.", RecordType::A).to_vec().unwrap();
+    cut[11] = 1; // claims one additional record that is not there
+    let reply = Message::from_vec(&udp_raw(s.addr, &cut, WAIT).await.expect("answered")).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(reply.queries.len(), 1);
+    assert_eq!(reply.queries[0].name().to_string(), "example.org.");
+
+    let mut broken_name = header(9, 0x0100, 1, 0, 0, 0);
+    broken_name.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]); // a pointer to itself
+    let reply = udp_raw(s.addr, &broken_name, WAIT).await.expect("answered");
+    assert_eq!(rcode(reply), ResponseCode::FormErr);
+    expect_alive(&s).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_and_truncated_packets_never_stop_the_server() {
+    let s = TestServer::start(".:0 {\n whoami\n}").await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut rng = XorShift(0x5eed_f00d_dead_beef);
+    let valid = with_edns(query("fuzz.example.", RecordType::A), 1232, 0).to_vec().unwrap();
+    for i in 0..3000 {
+        let packet = match i % 4 {
+            0 => {
+                let len = (rng.next() % 600) as usize;
+                rng.bytes(len)
+            }
+            1 => valid[..(rng.next() as usize % valid.len())].to_vec(),
+            2 => {
+                // A valid query with random bytes flipped.
+                let mut p = valid.clone();
+                for _ in 0..3 {
+                    let at = rng.next() as usize % p.len();
+                    p[at] = rng.next() as u8;
+                }
+                p
+            }
+            _ => {
+                // A valid header and question followed by junk, up to a large size.
+                let mut p = valid.clone();
+                let len = (rng.next() % 9000) as usize;
+                p.extend(rng.bytes(len));
+                p
+            }
+        };
+        sock.send_to(&packet, s.addr).await.unwrap();
+        if i % 200 == 0 {
+            expect_alive(&s).await;
+        }
+    }
+    expect_alive(&s).await;
+
+    // The same over TCP: garbage frames, then a valid query on the same connection.
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    for _ in 0..200 {
+        let len = (rng.next() % 300) as usize;
+        write_frame(&mut stream, &rng.bytes(len)).await;
+    }
+    write_frame(&mut stream, &query("after.garbage.", RecordType::A).to_vec().unwrap()).await;
+    let mut answered = false;
+    while let Some(frame) = read_frame(&mut stream).await {
+        if let Ok(m) = Message::from_vec(&frame)
+            && m.queries.first().is_some_and(|q| q.name().to_string() == "after.garbage.")
+        {
+            assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "the valid query after the garbage was answered");
+    s.stop().await;
+}

@@ -35,7 +35,7 @@ pub fn request_with(
     let mut msg = Message::query();
     msg.metadata.id = 4242;
     msg.metadata.recursion_desired = true;
-    msg.add_query(Query::query(Name::from_str(qname).expect("valid test name"), qtype));
+    msg.add_query(Query::query(Name::from_ascii(qname).expect("valid test name"), qtype));
     if let Some(size) = edns_size {
         let mut edns = Edns::new();
         edns.set_max_payload(size);
@@ -68,7 +68,7 @@ pub fn reply_message(result: ServeResult) -> Message {
 /// Builds a record from its presentation form, e.g. `example.org. 3600 IN A 1.2.3.4`.
 pub fn rr(text: &str) -> Record {
     let mut parts = text.split_whitespace();
-    let name = Name::from_str(parts.next().expect("owner")).expect("owner name");
+    let name = Name::from_ascii(parts.next().expect("owner")).expect("owner name");
     let ttl: u32 = parts.next().expect("ttl").parse().expect("ttl number");
     let class = DNSClass::from_str(parts.next().expect("class")).expect("class");
     let rtype = RecordType::from_str(parts.next().expect("type")).expect("type");

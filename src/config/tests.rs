@@ -1,1 +1,119 @@
+//! Blocks → zones → listeners, and the errors on the way, in CoreDNS's words.
 
+use super::*;
+
+fn load_text(text: &str) -> Result<Config, String> {
+    let source = Source {
+        filename: "Corefile".into(),
+        text: text.into(),
+        path: None,
+        dns_port: "53".into(),
+    };
+    load(&source, &|_| {}).map_err(|e| e.to_string())
+}
+
+fn listeners(config: &Config) -> Vec<(u16, Vec<String>)> {
+    config
+        .listeners
+        .iter()
+        .map(|l| (l.port, l.zones.iter().map(|(z, _)| z.clone()).collect()))
+        .collect()
+}
+
+#[test]
+fn keys_become_zones_grouped_by_port() {
+    let c = load_text(
+        ".:53 {\n whoami\n}\nExample.ORG {\n whoami\n}\ndns://a.test:1053 b.test:1053 {\n whoami\n}",
+    )
+    .unwrap();
+    assert_eq!(
+        listeners(&c),
+        vec![
+            (53, vec![".".to_string(), "example.org.".to_string()]),
+            (1053, vec!["a.test.".to_string(), "b.test.".to_string()]),
+        ]
+    );
+    // The two zones of the last block share one chain.
+    let zones = &c.listeners[1].zones;
+    assert!(Arc::ptr_eq(&zones[0].1, &zones[1].1));
+}
+
+#[test]
+fn cidr_keys_expand() {
+    let c = load_text("10.0.0.0/23:53 {\n whoami\n}").unwrap();
+    assert_eq!(
+        listeners(&c),
+        vec![(53, vec!["0.0.10.in-addr.arpa.".to_string(), "1.0.10.in-addr.arpa.".to_string()])]
+    );
+}
+
+#[test]
+fn dns_port_applies_to_keys_without_one() {
+    let source = Source {
+        filename: "Corefile".into(),
+        text: ". {\n whoami\n}\nx.test:99 {\n whoami\n}".into(),
+        path: None,
+        dns_port: "1053".into(),
+    };
+    let c = load(&source, &|_| {}).unwrap();
+    assert_eq!(c.listeners.iter().map(|l| l.port).collect::<Vec<_>>(), vec![1053, 99]);
+}
+
+#[test]
+fn chain_order_is_the_table_not_the_file() {
+    let c = load_text(".:53 {\n whoami\n log\n}").unwrap();
+    let block = &c.listeners[0].zones[0].1;
+    assert_eq!(block.directives, vec!["log", "whoami"]);
+    assert_eq!(block.chain.iter().map(|p| p.name()).collect::<Vec<_>>(), vec!["log", "whoami"]);
+}
+
+#[test]
+fn errors() {
+    let rows = [
+        (
+            ".:53 {\n whoami\n}\n.:53 {\n whoami\n}",
+            "Corefile:4 - Error during parsing: cannot serve dns://.:53 - it is already defined",
+        ),
+        (
+            "a.test a.test {\n whoami\n}",
+            "Corefile:1 - Error during parsing: cannot serve dns://a.test.:53 - it is already defined",
+        ),
+        ("x.test:99999 {\n whoami\n}", "Corefile:1 - Error during parsing: invalid port '99999'"),
+        (
+            "x.test: {\n whoami\n}",
+            "Corefile:1 - Error during parsing: expecting data after last colon: \"x.test:\"",
+        ),
+        ("::/64 {\n whoami\n}", "Corefile:1 - Error during parsing: invalid CIDR ::/64"),
+        (
+            "grpc://. {\n whoami\n}",
+            "Corefile:1 - Error during parsing: grpc:// servers are not supported by ferrodns yet; only dns:// is served",
+        ),
+        (
+            ". {\n cache\n}",
+            "plugin/cache: Corefile:2 - Error during parsing: directive 'cache' is not implemented in ferrodns yet",
+        ),
+        (
+            ". {\n hosts\n hosts\n}",
+            "plugin/hosts: Corefile:3 - Error during parsing: this plugin can only be used once per Server Block",
+        ),
+        (
+            ". {\n log {\n  bogus\n }\n}",
+            "plugin/log: Corefile:3 - Error during parsing: unknown property 'bogus'",
+        ),
+    ];
+    for (text, want) in rows {
+        assert_eq!(load_text(text).err().as_deref(), Some(want), "{text}");
+    }
+}
+
+#[test]
+fn once_counts_occurrences_not_tokens() {
+    // `log` may appear several times and its block tokens do not count as occurrences.
+    assert!(load_text(". {\n log a.test\n log {\n  class error\n }\n whoami\n}").is_ok());
+}
+
+#[test]
+fn a_block_without_directives_has_an_empty_chain() {
+    let c = load_text("a.test {\n}\nb.test").unwrap();
+    assert!(c.listeners[0].zones.iter().all(|(_, b)| b.chain.is_empty()));
+}

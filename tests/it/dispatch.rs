@@ -23,6 +23,9 @@ async fn whoami_over_udp_and_tcp() {
         let srv = reply.additionals.iter().find(|r| r.record_type() == RecordType::SRV).unwrap();
         assert_eq!(srv.name.to_string(), format!("{proto}.example.org."));
     }
+    // The owner keeps the letter case of the question.
+    let reply = s.udp("WhoAmI.Example.", RecordType::A).await;
+    assert_eq!(reply.additionals[0].name.to_string(), "WhoAmI.Example.");
     s.stop().await;
 }
 

@@ -2,7 +2,6 @@
 //! it over real UDP and TCP sockets.
 
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
 use ferrodns::Instance;
@@ -51,7 +50,7 @@ pub fn query(qname: &str, qtype: RecordType) -> Message {
     let mut m = Message::query();
     m.metadata.id = 0xbeef;
     m.metadata.recursion_desired = true;
-    m.add_query(Query::query(Name::from_str(qname).expect("test name"), qtype));
+    m.add_query(Query::query(Name::from_ascii(qname).expect("test name"), qtype));
     m
 }
 

@@ -1,1 +1,199 @@
+//! The dispatcher in-process, with plugins made for the purpose: one that panics, one that
+//! answers large, one that waits, one that declines. Packets go in and come out as bytes.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use hickory_proto::op::{Edns, Message, Query, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use plugin_api::zone::Transport;
+use plugin_api::{Chain, Ctx, Next, Plugin, Proto, Reply, Request, Serve};
+
+use super::*;
+use crate::config::{Block, Listener};
+
+/// What a test plugin does.
+#[derive(Clone, Copy)]
+enum Act {
+    Panic,
+    PanicLater,
+    Answer(usize),
+    AnswerLater(usize),
+    Decline(ResponseCode),
+    Drop,
+    PassOn,
+}
+
+struct TestPlugin(Act);
+
+fn answer(req: &Request, records: usize) -> Reply {
+    let mut m = req.reply();
+    m.metadata.authoritative = true;
+    for i in 0..records {
+        let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i as u32);
+        m.add_answer(Record::from_rdata(req.qname(), 30, RData::A(A(ip))));
+    }
+    Reply::message(m, "test")
+}
+
+impl Plugin for TestPlugin {
+    fn name(&self) -> &'static str {
+        "test"
+    }
+
+    fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        match self.0 {
+            Act::Panic => panic!("test plugin panics"),
+            Act::PanicLater => Serve::pending(async { panic!("test plugin panics later") }),
+            Act::Answer(n) => Serve::Ready(Ok(answer(req, n))),
+            Act::AnswerLater(n) => {
+                let req = req.clone();
+                Serve::pending(async move {
+                    tokio::task::yield_now().await;
+                    Ok(answer(&req, n))
+                })
+            }
+            Act::Decline(rcode) => Serve::Ready(Ok(Reply::Rcode(rcode))),
+            Act::Drop => Serve::Ready(Ok(Reply::Drop)),
+            Act::PassOn => next.run(ctx, req),
+        }
+    }
+}
+
+fn mux(zones: &[(&str, Vec<Act>)]) -> Mux {
+    let zones = zones
+        .iter()
+        .map(|(zone, acts)| {
+            let chain: Chain =
+                acts.iter().map(|a| Arc::new(TestPlugin(*a)) as Arc<dyn Plugin>).collect();
+            let block = Block { zones: vec![zone.to_string()], chain, directives: vec!["test"] };
+            (zone.to_string(), Arc::new(block))
+        })
+        .collect();
+    Mux::new(&Listener { transport: Transport::Dns, port: 53, zones })
+}
+
+const SRC: &str = "10.0.0.9:5353";
+const LOCAL: &str = "10.0.0.1:53";
+
+fn packet(name: &str, qtype: RecordType, edns: Option<u16>) -> Vec<u8> {
+    let mut m = Message::query();
+    m.metadata.id = 77;
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    if let Some(size) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        m.set_edns(e);
+    }
+    m.to_vec().unwrap()
+}
+
+/// Serves a packet, waiting if needed; `None` if nothing is sent.
+async fn serve(mux: &Mux, packet: &[u8], proto: Proto) -> Option<Message> {
+    let mut out = Vec::new();
+    let src: SocketAddr = SRC.parse().unwrap();
+    let bytes = match mux.serve_packet(packet, src, LOCAL.parse().unwrap(), proto, &mut out) {
+        Outcome::Send => out,
+        Outcome::Drop => return None,
+        Outcome::Wait(fut) => fut.await?,
+    };
+    Some(Message::from_vec(&bytes).expect("reply decodes"))
+}
+
+async fn rcode(mux: &Mux, name: &str, qtype: RecordType) -> ResponseCode {
+    serve(mux, &packet(name, qtype, None), Proto::Udp).await.unwrap().metadata.response_code
+}
+
+#[tokio::test]
+async fn a_panicking_plugin_is_answered_servfail_and_counted() {
+    let m = mux(&[(".", vec![Act::Panic])]);
+    let before = PANICS.load(Ordering::Relaxed);
+    assert_eq!(rcode(&m, "x.test.", RecordType::A).await, ResponseCode::ServFail);
+    let m = mux(&[(".", vec![Act::PanicLater])]);
+    assert_eq!(rcode(&m, "x.test.", RecordType::A).await, ResponseCode::ServFail);
+    assert!(PANICS.load(Ordering::Relaxed) >= before + 2);
+}
+
+#[tokio::test]
+async fn the_end_of_the_chain_is_servfail() {
+    let m = mux(&[(".", vec![Act::PassOn])]);
+    assert_eq!(rcode(&m, "x.test.", RecordType::A).await, ResponseCode::ServFail);
+}
+
+#[tokio::test]
+async fn declines_and_drops() {
+    let m = mux(&[
+        ("a.test.", vec![Act::Decline(ResponseCode::Refused)]),
+        ("b.test.", vec![Act::Drop]),
+    ]);
+    let reply =
+        serve(&m, &packet("x.a.test.", RecordType::A, Some(1400)), Proto::Udp).await.unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+    assert_eq!(reply.metadata.id, 77);
+    assert_eq!(reply.edns.map(|e| e.max_payload()), Some(1400), "OPT echoed on error replies");
+    assert!(serve(&m, &packet("x.b.test.", RecordType::A, None), Proto::Udp).await.is_none());
+}
+
+#[tokio::test]
+async fn waiting_plugins_answer_later() {
+    let m = mux(&[(".", vec![Act::PassOn, Act::AnswerLater(2)])]);
+    let reply = serve(&m, &packet("x.test.", RecordType::A, None), Proto::Udp).await.unwrap();
+    assert_eq!(reply.answers.len(), 2);
+}
+
+#[tokio::test]
+async fn large_replies_are_truncated_to_the_clients_buffer() {
+    let m = mux(&[(".", vec![Act::Answer(100)])]);
+    // 100 A records are about 1.6 KB. Without EDNS: 512 octets, TC set, a prefix of the answers.
+    let p = packet("many.test.", RecordType::A, None);
+    let small = serve(&m, &p, Proto::Udp).await.unwrap();
+    assert!(small.metadata.truncation);
+    assert!(!small.answers.is_empty() && small.answers.len() < 100);
+    assert!(small.to_vec().unwrap().len() <= 512);
+    // With a 1232 buffer more fit, and the OPT record is still there.
+    let p = packet("many.test.", RecordType::A, Some(1232));
+    let mid = serve(&m, &p, Proto::Udp).await.unwrap();
+    assert!(mid.metadata.truncation);
+    assert!(mid.answers.len() > small.answers.len());
+    assert!(mid.edns.is_some(), "room is kept for the OPT record");
+    assert!(mid.to_vec().unwrap().len() <= 1232);
+    // With a 4096 buffer, or over TCP, everything fits.
+    for (proto, edns) in [(Proto::Udp, Some(4096)), (Proto::Tcp, None)] {
+        let full = serve(&m, &packet("many.test.", RecordType::A, edns), proto).await.unwrap();
+        assert!(!full.metadata.truncation);
+        assert_eq!(full.answers.len(), 100);
+    }
+}
+
+#[tokio::test]
+async fn tcp_replies_over_64k_are_truncated_too() {
+    let m = mux(&[(".", vec![Act::Answer(5000)])]);
+    let reply = serve(&m, &packet("huge.test.", RecordType::A, None), Proto::Tcp).await.unwrap();
+    assert!(reply.metadata.truncation);
+    assert!(reply.to_vec().unwrap().len() <= 65535);
+}
+
+#[tokio::test]
+async fn ds_goes_to_the_parent_zone() {
+    let m = mux(&[
+        ("example.org.", vec![Act::Decline(ResponseCode::NXDomain)]),
+        ("org.", vec![Act::Answer(1)]),
+    ]);
+    assert_eq!(rcode(&m, "example.org.", RecordType::DS).await, ResponseCode::NoError);
+    assert_eq!(rcode(&m, "example.org.", RecordType::A).await, ResponseCode::NXDomain);
+    // Without a parent here, the zone itself answers its DS.
+    let m = mux(&[("example.org.", vec![Act::Answer(1)])]);
+    assert_eq!(rcode(&m, "example.org.", RecordType::DS).await, ResponseCode::NoError);
+}
+
+#[tokio::test]
+async fn root_fallback_and_refused() {
+    let m = mux(&[(".", vec![Act::Answer(1)]), ("example.org.", vec![])]);
+    assert_eq!(rcode(&m, "a.example.com.", RecordType::A).await, ResponseCode::NoError);
+    assert_eq!(rcode(&m, "a.example.org.", RecordType::A).await, ResponseCode::Refused);
+    let m = mux(&[(".", vec![])]);
+    assert_eq!(rcode(&m, "a.example.com.", RecordType::A).await, ResponseCode::Refused);
+    assert_eq!(rcode(&m, ".", RecordType::NS).await, ResponseCode::Refused);
+}

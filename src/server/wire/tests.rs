@@ -1,1 +1,139 @@
+//! Wire rules: what is a query, and fitting replies to the client.
 
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use hickory_proto::rr::rdata::{A, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use plugin_api::{Proto, Request};
+
+use super::*;
+
+fn query(name: &str) -> Message {
+    let mut m = Message::query();
+    m.metadata.id = 9;
+    m.metadata.recursion_desired = true;
+    m.metadata.checking_disabled = true;
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    m
+}
+
+fn request(m: Message, proto: Proto) -> Request {
+    let len = m.to_vec().unwrap().len();
+    Request::new(m, "10.0.0.2:999".parse().unwrap(), "10.0.0.1:53".parse().unwrap(), proto, len)
+}
+
+#[test]
+fn decode_sorts_packets() {
+    let good = query("a.test.").to_vec().unwrap();
+    assert!(matches!(decode(&good), Decoded::Query(_)));
+    assert!(matches!(decode(&good[..5]), Decoded::Drop));
+    let mut response = good.clone();
+    response[2] |= 0x80;
+    assert!(matches!(decode(&response), Decoded::Drop));
+    let mut status = good.clone();
+    status[2] = (status[2] & 0x87) | (2 << 3);
+    match decode(&status) {
+        Decoded::Reject(m) => {
+            assert_eq!(m.metadata.response_code, ResponseCode::NotImp);
+            assert_eq!(m.metadata.op_code, OpCode::Status);
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() - 2); // the question's class is cut
+    match decode(&truncated) {
+        Decoded::Reject(m) => {
+            assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
+            assert_eq!(m.metadata.message_type, MessageType::Response);
+            assert!(m.metadata.recursion_desired && m.metadata.checking_disabled, "flags kept");
+            assert!(m.queries.is_empty(), "the question did not decode");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn error_replies_copy_the_question_and_flags() {
+    let req = request(query("Mixed.Case."), Proto::Udp);
+    let m = error_reply(&req, ResponseCode::ServFail);
+    assert_eq!(m.metadata.id, 9);
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert!(m.metadata.recursion_desired && m.metadata.checking_disabled);
+    assert!(!m.metadata.authoritative);
+    assert_eq!(m.queries[0].name().to_string(), "Mixed.Case.");
+}
+
+#[test]
+fn size_and_do_echoes_size_do_and_known_options() {
+    let mut q = query("a.test.");
+    let mut edns = Edns::new();
+    edns.set_max_payload(1400);
+    edns.set_dnssec_ok(true);
+    edns.options_mut().insert(EdnsOption::Unknown(10, vec![1, 2, 3, 4, 5, 6, 7, 8]));
+    edns.options_mut().insert(EdnsOption::Unknown(65001, vec![9]));
+    q.set_edns(edns);
+    let req = request(q, Proto::Udp);
+    let mut reply = req.reply();
+    size_and_do(&req, &mut reply);
+    let e = reply.edns.expect("OPT added");
+    assert_eq!(e.max_payload(), 1400);
+    assert!(e.flags().dnssec_ok);
+    assert!(e.options().get(EdnsCode::Cookie).is_some(), "cookie echoed");
+    assert!(e.options().get(EdnsCode::from(65001)).is_none(), "unknown option dropped");
+
+    // No EDNS in the query: the reply gets none.
+    let req = request(query("a.test."), Proto::Udp);
+    let mut reply = req.reply();
+    size_and_do(&req, &mut reply);
+    assert!(reply.edns.is_none());
+}
+
+#[test]
+fn encode_fitting_keeps_prefixes_and_sets_tc() {
+    let mut m = query("t.test.");
+    m.metadata.message_type = MessageType::Response;
+    for i in 0..60u32 {
+        m.add_answer(Record::from_rdata(
+            Name::from_ascii("t.test.").unwrap(),
+            60,
+            RData::A(A(std::net::Ipv4Addr::from(i))),
+        ));
+    }
+    m.add_additional(Record::from_rdata(
+        Name::from_ascii("t.test.").unwrap(),
+        60,
+        RData::TXT(TXT::new(vec!["x".into()])),
+    ));
+    let mut out = Vec::new();
+    let mut small = m.clone();
+    encode_fitting(&mut small, 512, &mut out).unwrap();
+    assert!(out.len() <= 512);
+    let back = Message::from_vec(&out).unwrap();
+    assert!(back.metadata.truncation);
+    assert_eq!(back.answers.len(), small.answers.len());
+    assert!(back.answers.len() < 60);
+    // The kept answers are the first ones, in order.
+    assert_eq!(back.answers[0].data, RData::A(A(std::net::Ipv4Addr::from(0))));
+
+    let mut big = m.clone();
+    encode_fitting(&mut big, 4096, &mut out).unwrap();
+    let back = Message::from_vec(&out).unwrap();
+    assert!(!back.metadata.truncation);
+    assert_eq!(back.answers.len(), 60);
+    assert_eq!(back.additionals.len(), 1);
+}
+
+#[test]
+fn badvers_has_an_opt_of_version_zero() {
+    let mut q = query("a.test.");
+    let mut e = Edns::new();
+    e.set_version(1);
+    q.set_edns(e);
+    let req = request(q, Proto::Udp);
+    let mut reply = badvers_reply(&req);
+    let mut out = Vec::new();
+    encode_fitting(&mut reply, 512, &mut out).unwrap();
+    let back = Message::from_vec(&out).unwrap();
+    assert_eq!(u16::from(back.metadata.response_code), 16);
+    assert_eq!(back.edns.unwrap().version(), 0);
+}

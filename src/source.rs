@@ -14,8 +14,16 @@ pub fn load(flags: &Flags) -> Result<Source, String> {
             let stdin = std::io::stdin();
             // A terminal is no Corefile: CoreDNS then falls back to the other loaders.
             if !stdin.is_terminal() {
-                let mut text = String::new();
-                stdin.lock().read_to_string(&mut text).map_err(|e| format!("read stdin: {e}"))?;
+                let mut bytes = Vec::new();
+                stdin
+                    .lock()
+                    .take(MAX_COREFILE_BYTES + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| format!("read stdin: {e}"))?;
+                if bytes.len() as u64 > MAX_COREFILE_BYTES {
+                    return Err(format!("read stdin: larger than {MAX_COREFILE_BYTES} bytes"));
+                }
+                let text = String::from_utf8_lossy(&bytes).into_owned();
                 return Ok(Source { filename: "/dev/stdin".into(), text, path: None, dns_port });
             }
         }
@@ -25,21 +33,20 @@ pub fn load(flags: &Flags) -> Result<Source, String> {
         }
         None => {}
     }
-    match std::fs::read(DEFAULT_FILE) {
-        Ok(bytes) => Ok(Source {
+    if std::path::Path::new(DEFAULT_FILE).symlink_metadata().is_ok() {
+        return Ok(Source {
             filename: DEFAULT_FILE.into(),
-            text: String::from_utf8_lossy(&bytes).into_owned(),
+            text: read(DEFAULT_FILE)?,
             path: Some(DEFAULT_FILE.into()),
             dns_port,
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Source {
-            filename: DEFAULT_FILE.into(),
-            text: format!(".:{dns_port} {{\nwhoami\nlog\n}}\n"),
-            path: None,
-            dns_port,
-        }),
-        Err(e) => Err(format!("open {DEFAULT_FILE}: {}", go_error(&e))),
+        });
     }
+    Ok(Source {
+        filename: DEFAULT_FILE.into(),
+        text: format!(".:{dns_port} {{\nwhoami\nlog\n}}\n"),
+        path: None,
+        dns_port,
+    })
 }
 
 /// The Corefile looked for in the working directory.
@@ -54,8 +61,18 @@ pub fn reread(source: &Source) -> Result<Source, String> {
     Ok(next)
 }
 
+/// The largest Corefile read; a bigger input (say `-conf /dev/zero`) is an error, not a hang.
+pub const MAX_COREFILE_BYTES: u64 = 64 << 20;
+
 fn read(path: &str) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("open {path}: {}", go_error(&e)))?;
+    let file = std::fs::File::open(path).map_err(|e| format!("open {path}: {}", go_error(&e)))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_COREFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("read {path}: {}", go_error(&e)))?;
+    if bytes.len() as u64 > MAX_COREFILE_BYTES {
+        return Err(format!("read {path}: larger than {MAX_COREFILE_BYTES} bytes"));
+    }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -196,6 +196,10 @@ fn bad_corefiles_exit_1_with_coredns_wording() {
     let (code, _, err) = run(&["-conf", "/nonexistent/Corefile"], &dir.0);
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "open /nonexistent/Corefile: no such file or directory");
+    // An endless file is refused, not read forever.
+    let (code, _, err) = run(&["-conf", "/dev/zero"], &dir.0);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "read /dev/zero: larger than 67108864 bytes");
 }
 
 #[tokio::test(flavor = "multi_thread")]

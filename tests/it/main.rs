@@ -6,4 +6,5 @@ mod bad_input;
 mod binary;
 mod dispatch;
 mod harness;
+mod readme;
 mod tcp;

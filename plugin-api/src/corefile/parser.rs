@@ -25,6 +25,8 @@ use crate::ConfigError;
 pub const MAX_SNIPPET_EXPANSIONS: usize = 10_000;
 /// At most this many file imports are expanded in one parse (Caddy's limit).
 pub const MAX_FILE_EXPANSIONS: usize = 100_000;
+/// The largest file `import` reads.
+pub const MAX_IMPORT_BYTES: u64 = 16 << 20;
 /// At most this many tokens after imports. Caddy has no such cap; without it a file that imports
 /// itself grows until the file-expansion limit, which can take gigabytes.
 pub const MAX_TOKENS: usize = 1_000_000;
@@ -463,6 +465,15 @@ impl Parser<'_> {
                 .map_err(|e| self.err(format!("Could not import {shown}: {e}")))?;
             if meta.is_dir() {
                 return Err(self.err(format!("Could not import {shown}: is a directory")));
+            }
+            // A device or pipe (`import /dev/zero`) could be read forever.
+            if !meta.is_file() {
+                return Err(self.err(format!("Could not import {shown}: not a regular file")));
+            }
+            if meta.len() > MAX_IMPORT_BYTES {
+                return Err(self.err(format!(
+                    "Could not import {shown}: larger than {MAX_IMPORT_BYTES} bytes"
+                )));
             }
             let bytes = std::fs::read(&file)
                 .map_err(|e| self.err(format!("Could not import {shown}: {e}")))?;

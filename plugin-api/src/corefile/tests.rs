@@ -289,6 +289,15 @@ fn import_globs_and_errors_name_the_imported_file() {
 }
 
 #[test]
+fn devices_are_not_imported() {
+    let err = parse_as("Testfile", ". {\n import /dev/zero\n}").unwrap_err();
+    assert_eq!(
+        err,
+        "Testfile:2 - Error during parsing: Could not import /dev/zero: not a regular file"
+    );
+}
+
+#[test]
 fn self_importing_file_is_stopped() {
     let dir = TempDir::new("loop");
     dir.write("loop.conf", "import loop.conf\nlog");

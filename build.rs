@@ -4,6 +4,16 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
     println!("cargo:rerun-if-env-changed=FERRODNS_COMMIT");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    if let Some(v) = std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|v| v.split_whitespace().nth(1).map(|n| format!("rustc{n}")))
+    {
+        println!("cargo:rustc-env=FERRODNS_RUSTC={v}");
+    }
     if std::env::var_os("FERRODNS_COMMIT").is_some() {
         return;
     }

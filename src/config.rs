@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use plugin_api::corefile::dispenser::parse_error;
 use plugin_api::corefile::{Dispenser, ParseOptions, ServerBlock, Token, parse};
+use plugin_api::http::HttpRoute;
 use plugin_api::zone::{Transport, normalize, split_host_port, split_transport};
-use plugin_api::{Chain, ConfigError, Controller, Hook};
+use plugin_api::{BlockChain, Chain, ConfigError, Controller, Hook};
 
 use crate::directives::{self, Directive};
 
@@ -72,6 +73,16 @@ pub struct Config {
     pub on_startup: Vec<Hook>,
     /// Hooks the plugins asked to run on shutdown.
     pub on_shutdown: Vec<Hook>,
+    /// HTTP endpoints the plugins asked for.
+    pub routes: Vec<HttpRoute>,
+}
+
+/// What setting up the blocks collects besides the blocks themselves.
+#[derive(Default)]
+struct Collected {
+    on_startup: Vec<Hook>,
+    on_shutdown: Vec<Hook>,
+    routes: Vec<HttpRoute>,
 }
 
 /// A zone key, once read.
@@ -93,20 +104,12 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
 
     let mut listeners: Vec<Listener> = Vec::new();
     let mut seen: HashMap<(Transport, String, u16), ()> = HashMap::new();
-    let mut on_startup = Vec::new();
-    let mut on_shutdown = Vec::new();
+    let mut collected = Collected::default();
 
     for (index, server_block) in blocks.iter().enumerate() {
         let addrs = zone_addrs(server_block, &source.dns_port)?;
-        let zones: Vec<String> = addrs.iter().map(|a| a.zone.clone()).collect();
-        let block = Arc::new(setup_block(
-            &source.filename,
-            server_block,
-            zones,
-            index,
-            &mut on_startup,
-            &mut on_shutdown,
-        )?);
+        let block =
+            Arc::new(setup_block(&source.filename, server_block, &addrs, index, &mut collected)?);
 
         for addr in addrs {
             if addr.transport != Transport::Dns {
@@ -144,7 +147,8 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
             listener.zones.push((addr.zone, block.clone()));
         }
     }
-    Ok(Config { listeners, on_startup, on_shutdown })
+    let Collected { on_startup, on_shutdown, routes } = collected;
+    Ok(Config { listeners, on_startup, on_shutdown, routes })
 }
 
 fn key_err(key: &Token, msg: &str) -> ConfigError {
@@ -174,11 +178,14 @@ fn zone_addrs(block: &ServerBlock, dns_port: &str) -> Result<Vec<ZoneAddr>, Conf
 fn setup_block(
     filename: &str,
     block: &ServerBlock,
-    zones: Vec<String>,
+    addrs: &[ZoneAddr],
     index: usize,
-    on_startup: &mut Vec<Hook>,
-    on_shutdown: &mut Vec<Hook>,
+    collected: &mut Collected,
 ) -> Result<Block, ConfigError> {
+    let zones: Vec<String> = addrs.iter().map(|a| a.zone.clone()).collect();
+    let servers: Vec<(String, String)> =
+        addrs.iter().map(|a| (a.zone.clone(), format!("{}://:{}", a.transport, a.port))).collect();
+    let handle = BlockChain::default();
     let mut chain = Vec::new();
     let mut enabled = Vec::new();
     for directive in directives::DIRECTIVES {
@@ -192,17 +199,21 @@ fn setup_block(
             )
             .in_plugin(directive.name));
         };
-        let mut c =
-            Controller::new(Dispenser::new(filename, tokens.to_vec()), zones.clone(), index);
+        let dispenser = Dispenser::new(filename, tokens.to_vec());
+        let mut c = Controller::new(dispenser, zones.clone(), index)
+            .with_block(servers.clone(), handle.clone());
         if let Some(plugin) = setup(&mut c).map_err(|e| e.in_plugin(directive.name))? {
             chain.push(plugin);
         }
         let (start, stop) = c.take_hooks();
-        on_startup.extend(start);
-        on_shutdown.extend(stop);
+        collected.on_startup.extend(start);
+        collected.on_shutdown.extend(stop);
+        collected.routes.extend(c.take_routes());
         enabled.push(directive.name);
     }
-    Ok(Block { zones, chain: chain.into(), directives: enabled })
+    let chain: Chain = chain.into();
+    let _ = handle.set(chain.clone());
+    Ok(Block { zones, chain, directives: enabled })
 }
 
 /// Refuses a second occurrence of a once-per-block directive, pointing at the second one.

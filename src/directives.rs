@@ -35,6 +35,10 @@ const fn built(name: &'static str, setup: SetupFn) -> Directive {
     Directive { name, setup: Some(setup), once: false }
 }
 
+const fn built_once(name: &'static str, setup: SetupFn) -> Directive {
+    Directive { name, setup: Some(setup), once: true }
+}
+
 /// Every directive, in chain order (CoreDNS 1.11–1.14.1 `plugin.cfg`).
 pub static DIRECTIVES: &[Directive] = &[
     known("root"),
@@ -57,7 +61,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known_once("ready"),
     known("health"),
     known_once("pprof"),
-    known_once("prometheus"),
+    built_once("prometheus", plugin_prometheus::setup),
     known_once("errors"),
     built("log", plugin_log::setup),
     known("dnstap"),

@@ -14,11 +14,13 @@
 //!   built-in default).
 //! * [`directives`]: every directive in chain order. [`config`]: blocks → zones → listeners.
 //! * [`server`]: sockets, the UDP and TCP loops, the per-listener dispatcher, wire rules.
+//! * [`http`]: the listeners behind `/metrics`, `/health` and `/ready`.
 //! * [`logging`]: `[INFO] …` log lines. [`version`]: the version and banner text.
 
 pub mod cli;
 pub mod config;
 pub mod directives;
+pub mod http;
 pub mod logging;
 pub mod server;
 pub mod source;
@@ -38,6 +40,7 @@ pub struct Instance {
     source: Source,
     /// `None` once stopped.
     servers: Option<Servers>,
+    http: http::HttpServers,
     banner: String,
     on_shutdown: Vec<plugin_api::Hook>,
 }
@@ -54,12 +57,17 @@ impl Instance {
         let config = config::load(&source, &|w| tracing::warn!("{}", strip_level(w)))
             .map_err(|e| e.to_string())?;
         let servers = Servers::bind(&config, workers()).map_err(|e| e.to_string())?;
+        let mut http = http::HttpServers::default();
+        http.apply(&config.routes).map_err(|e| e.to_string())?;
         let banner = version::banner(&config, &servers);
+        plugin_api::metrics::dns::BUILD_INFO
+            .with_label_values(&[version::COREDNS_VERSION, version::COMMIT, version::RUSTC])
+            .set(1.0);
         let Config { on_startup, on_shutdown, .. } = config;
         for hook in on_startup {
-            hook()?;
+            hook.await?;
         }
-        Ok(Self { source, servers: Some(servers), banner, on_shutdown })
+        Ok(Self { source, servers: Some(servers), http, banner, on_shutdown })
     }
 
     /// Starts a Corefile given as text, named `Corefile`, with `-dns.port` 0: for tests.
@@ -94,9 +102,21 @@ impl Instance {
         &self.source
     }
 
-    /// Runs the shutdown hooks and returns their errors, as CoreDNS's shutdown callbacks do.
-    pub fn run_shutdown_hooks(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.on_shutdown).into_iter().filter_map(|h| h().err()).collect()
+    /// The bound address of the HTTP listener the Corefile wrote as `addr` (e.g. `:0`).
+    pub fn http_addr(&self, addr: &str) -> Option<SocketAddr> {
+        self.http.bound(addr)
+    }
+
+    /// Runs the shutdown hooks (a *health* lameduck waits here, still serving) and returns their
+    /// errors, as CoreDNS's shutdown callbacks do.
+    pub async fn run_shutdown_hooks(&mut self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for hook in std::mem::take(&mut self.on_shutdown) {
+            if let Err(e) = hook.await {
+                errors.push(e);
+            }
+        }
+        errors
     }
 
     /// Reads the Corefile again and moves to it: the new configuration is built completely
@@ -108,14 +128,18 @@ impl Instance {
             .map_err(|e| e.to_string())?;
         let servers = self.servers.as_mut().ok_or("the server is stopping")?;
         servers.apply(&config, workers()).map_err(|e| e.to_string())?;
+        self.http.apply(&config.routes).map_err(|e| e.to_string())?;
         self.banner = version::banner(&config, servers);
         let Config { on_startup, on_shutdown, .. } = config;
-        for err in self.run_shutdown_hooks() {
+        for err in self.run_shutdown_hooks().await {
             tracing::error!("reload shutdown: {err}");
         }
         self.on_shutdown = on_shutdown;
+        // As CoreDNS does on restart: the new configuration's plugins set their series again, so
+        // the series of removed plugins disappear.
+        plugin_api::metrics::dns::PLUGIN_ENABLED.reset();
         for hook in on_startup {
-            hook()?;
+            hook.await?;
         }
         self.source = source;
         Ok(())
@@ -124,12 +148,13 @@ impl Instance {
     /// Stops serving: no new queries, those in progress get up to [`GRACE`] to finish. The
     /// shutdown hooks run first if they have not run yet.
     pub async fn stop(&mut self) {
-        for err in self.run_shutdown_hooks() {
+        for err in self.run_shutdown_hooks().await {
             tracing::error!("shutdown: {err}");
         }
         if let Some(servers) = self.servers.take() {
             servers.stop(GRACE).await;
         }
+        self.http.stop();
     }
 }
 

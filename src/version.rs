@@ -16,6 +16,13 @@ pub const COMMIT: &str = match option_env!("FERRODNS_COMMIT") {
     None => "unknown",
 };
 
+/// What stands in `coredns_build_info`'s `goversion` label: the Rust compiler ferrodns was built
+/// with.
+pub const RUSTC: &str = match option_env!("FERRODNS_RUSTC") {
+    Some(v) => v,
+    None => "rustc",
+};
+
 /// Go's name for this machine's architecture, as CoreDNS prints it.
 pub fn go_arch() -> &'static str {
     match std::env::consts::ARCH {

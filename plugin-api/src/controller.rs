@@ -4,34 +4,63 @@
 //! plus the facts about the block a plugin needs while it reads its options: the block's zones,
 //! and hooks to run when the server starts and stops.
 
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 
 use crate::corefile::Dispenser;
-use crate::{ConfigError, Plugin};
+use crate::http::{HttpHandler, HttpRoute};
+use crate::{Chain, ConfigError, Plugin};
 
 /// A directive's setup: reads its tokens from the controller and returns the plugin to put in
 /// the block's chain, or `None` for a directive that only configures the server (like `health`
 /// or `reload`). Errors carry file:line; the server adds the `plugin/<name>: ` prefix.
 pub type SetupFn = fn(&mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>;
 
-/// A hook run once the servers are up, or when they stop.
-pub type Hook = Box<dyn FnOnce() -> Result<(), String> + Send>;
+/// Work to run once the servers are up, or when they stop; an error is reported (and at start-up,
+/// stops the start).
+pub type Hook = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// The finished chain of a server block, filled in once every directive of the block is set up,
+/// for plugins that need to see the others (*ready* asks them whether they are ready).
+pub type BlockChain = Arc<OnceLock<Chain>>;
 
 /// The setup context of one directive in one server block.
 pub struct Controller {
     dispenser: Dispenser,
     zones: Vec<String>,
+    servers: Vec<(String, String)>,
     block_index: usize,
+    chain: BlockChain,
     on_startup: Vec<Hook>,
     on_shutdown: Vec<Hook>,
+    routes: Vec<HttpRoute>,
 }
 
 impl Controller {
     /// A controller over `dispenser` for server block number `block_index`, whose keys name
     /// `zones` (normalised: lower-case, fully qualified).
     pub fn new(dispenser: Dispenser, zones: Vec<String>, block_index: usize) -> Self {
-        Self { dispenser, zones, block_index, on_startup: Vec::new(), on_shutdown: Vec::new() }
+        let servers = zones.iter().map(|z| (z.clone(), "dns://:53".to_string())).collect();
+        Self {
+            dispenser,
+            zones,
+            servers,
+            block_index,
+            chain: BlockChain::default(),
+            on_startup: Vec::new(),
+            on_shutdown: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+
+    /// Sets the (zone, server label) pairs the block serves, e.g. `("cluster.local.",
+    /// "dns://:53")`, and the handle its finished chain will be put in.
+    pub fn with_block(mut self, servers: Vec<(String, String)>, chain: BlockChain) -> Self {
+        self.servers = servers;
+        self.chain = chain;
+        self
     }
 
     /// A controller over the tokens of `input`, for the zone `.`, named `Testfile` in errors,
@@ -43,6 +72,32 @@ impl Controller {
     /// The zones of the server block, in key order, normalised.
     pub fn zones(&self) -> &[String] {
         &self.zones
+    }
+
+    /// Each zone of the block with the `server` label of the listener it is served on.
+    pub fn servers(&self) -> &[(String, String)] {
+        &self.servers
+    }
+
+    /// The block's chain, available once all of its directives are set up.
+    pub fn block_chain(&self) -> BlockChain {
+        self.chain.clone()
+    }
+
+    /// Asks the server to answer HTTP requests for `path` at `addr` with `handler`.
+    pub fn http(
+        &mut self,
+        addr: &str,
+        path: &'static str,
+        owner: &'static str,
+        handler: HttpHandler,
+    ) {
+        self.routes.push(HttpRoute { addr: addr.to_string(), path, owner, handler });
+    }
+
+    /// Takes the HTTP routes asked for so far.
+    pub fn take_routes(&mut self) -> Vec<HttpRoute> {
+        std::mem::take(&mut self.routes)
     }
 
     /// The index of the server block in the Corefile, counting from 0.

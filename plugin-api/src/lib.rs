@@ -13,6 +13,8 @@
 //! * [`corefile`]: the Corefile lexer, parser and dispenser.
 //! * [`zone`]: zone names, server-block keys, reverse zones from CIDRs.
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
+//! * [`metrics`]: the process-wide Prometheus registry and CoreDNS's buckets.
+//! * [`http`]: HTTP routes plugins ask the server for, and the shutting-down flag.
 //! * `test_util` (feature `test-util`): fixed test addresses, `Case` tables, record builders.
 
 #![deny(missing_docs)]
@@ -20,6 +22,8 @@
 pub mod controller;
 pub mod corefile;
 pub mod error;
+pub mod http;
+pub mod metrics;
 pub mod names;
 pub mod plugin;
 pub mod request;
@@ -27,7 +31,7 @@ pub mod request;
 pub mod test_util;
 pub mod zone;
 
-pub use controller::{Controller, Hook, SetupFn};
+pub use controller::{BlockChain, Controller, Hook, SetupFn};
 pub use error::{ConfigError, PluginError};
 pub use plugin::{BoxServe, Chain, Ctx, Next, OwnedNext, Plugin, Reply, Serve, ServeResult};
 pub use request::{Proto, Request};

@@ -8,6 +8,7 @@
 //! * [`Servers::stop`] stops receiving, then lets queries and connections in progress finish,
 //!   for at most the grace period.
 
+pub mod metrics;
 pub mod mux;
 pub mod tcp;
 pub mod udp;

@@ -13,23 +13,23 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use futures::FutureExt;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
 use plugin_api::{Ctx, Next, Proto, Reply, Request, Serve, ServeResult};
 
+use super::metrics::ZoneMetrics;
 use super::wire::{self, Decoded};
 use crate::config::{Block, Listener};
-
-/// Panics recovered while serving, for `coredns_panics_total`.
-pub static PANICS: AtomicU64 = AtomicU64::new(0);
 
 /// Where a zone's queries go.
 struct Route {
     ctx: Ctx,
     block: Arc<Block>,
+    /// The zone's counters, when its block enables *prometheus*.
+    metrics: Option<Arc<ZoneMetrics>>,
 }
 
 /// What to do with a packet.
@@ -60,7 +60,11 @@ impl Mux {
             .iter()
             .map(|(zone, block)| {
                 let ctx = Ctx { server: server.clone(), zone: Arc::from(zone.as_str()) };
-                (zone.clone(), Route { ctx, block: block.clone() })
+                let metrics = block.directives.contains(&"prometheus").then(|| {
+                    let names: Vec<&'static str> = block.chain.iter().map(|p| p.name()).collect();
+                    Arc::new(ZoneMetrics::new(server.clone(), ctx.zone.clone(), &names))
+                });
+                (zone.clone(), Route { ctx, block: block.clone(), metrics })
             })
             .collect();
         let any_class = listener.zones.iter().any(|(_, b)| b.allows_any_class());
@@ -109,6 +113,7 @@ impl Mux {
         proto: Proto,
         out: &mut Vec<u8>,
     ) -> Outcome {
+        let start = Instant::now();
         let msg = match wire::decode(packet) {
             Decoded::Drop => return Outcome::Drop,
             Decoded::Reject(mut reply) => return encode(&mut reply, 512, out),
@@ -117,14 +122,14 @@ impl Mux {
         let req = Request::new(msg, src, local, proto, packet.len());
 
         if req.qclass() != DNSClass::IN && !self.any_class {
-            return finish_error(&req, ResponseCode::Refused, out);
+            return self.dropped(&req, ResponseCode::Refused, out);
         }
         if req.message().edns.as_ref().is_some_and(|e| e.version() > 0) {
             let mut reply = wire::badvers_reply(&req);
             return encode(&mut reply, req.size(), out);
         }
         let Some(route) = self.route(req.name(), req.qtype()) else {
-            return finish_error(&req, ResponseCode::Refused, out);
+            return self.dropped(&req, ResponseCode::Refused, out);
         };
 
         let req = Arc::new(req);
@@ -134,12 +139,15 @@ impl Mux {
         }));
         match served {
             Err(panic) => {
-                self.recovered(&*panic);
-                finish_error(&req, ResponseCode::ServFail, out)
+                log_panic(&self.server, &*panic);
+                self.dropped(&req, ResponseCode::ServFail, out)
             }
-            Ok(Serve::Ready(result)) => finish(result, &req, out),
+            Ok(Serve::Ready(result)) => {
+                finish_counted(result, &req, route.metrics.as_deref(), start, out)
+            }
             Ok(Serve::Pending(fut)) => {
                 let server = self.server.clone();
+                let metrics = route.metrics.clone();
                 Outcome::Wait(Box::pin(async move {
                     let result = match AssertUnwindSafe(fut).catch_unwind().await {
                         Ok(result) => result,
@@ -149,7 +157,7 @@ impl Mux {
                         }
                     };
                     let mut out = Vec::with_capacity(512);
-                    match finish(result, &req, &mut out) {
+                    match finish_counted(result, &req, metrics.as_deref(), start, &mut out) {
                         Outcome::Send => Some(out),
                         _ => None,
                     }
@@ -158,19 +166,44 @@ impl Mux {
         }
     }
 
-    fn recovered(&self, panic: &(dyn std::any::Any + Send)) {
-        log_panic(&self.server, panic);
+    /// An answer the server writes itself without a plugin, counted under zone `dropped` as
+    /// CoreDNS's `errorAndMetricsFunc` counts it.
+    fn dropped(&self, req: &Request, rcode: ResponseCode, out: &mut Vec<u8>) -> Outcome {
+        let outcome = finish_error(req, rcode, out);
+        plugin_api::metrics::dns::report_dropped(&self.server, req, rcode, out.len());
+        outcome
     }
 }
 
 fn log_panic(server: &str, panic: &(dyn std::any::Any + Send)) {
-    PANICS.fetch_add(1, Ordering::Relaxed);
+    plugin_api::metrics::dns::PANICS.inc();
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panic".to_string());
     tracing::error!("Recovered from panic in server: {server:?} {what}");
+}
+
+/// [`finish`], then counts the query in the zone's metrics, if it has them.
+fn finish_counted(
+    result: ServeResult,
+    req: &Request,
+    metrics: Option<&ZoneMetrics>,
+    start: Instant,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let Some(metrics) = metrics else { return finish(result, req, out) };
+    let (rcode, by) = match &result {
+        Ok(Reply::Message { msg, by }) => (msg.metadata.response_code, *by),
+        Ok(Reply::Rcode(rcode)) => (*rcode, ""),
+        Ok(Reply::Drop) => (ResponseCode::NoError, ""),
+        Err(e) => (e.rcode(), ""),
+    };
+    let outcome = finish(result, req, out);
+    let size = if matches!(outcome, Outcome::Send) { out.len() } else { 0 };
+    metrics.report(req, rcode, by, size, start);
+    outcome
 }
 
 /// Turns the chain's result into bytes for the client.

@@ -110,3 +110,100 @@ pub async fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
     timeout(WAIT, stream.read_exact(&mut buf)).await.ok()?.ok()?;
     Some(buf)
 }
+
+/// A plain HTTP/1.1 GET; returns the status code and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect HTTP");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write HTTP");
+    let mut raw = Vec::new();
+    timeout(WAIT, stream.read_to_end(&mut raw)).await.expect("HTTP in time").expect("read HTTP");
+    let text = String::from_utf8(raw).expect("UTF-8 reply");
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP head");
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+    (status, body.to_string())
+}
+
+/// One sample of the Prometheus text format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// Parses the Prometheus text exposition format (version 0.0.4): comments and `# TYPE` lines are
+/// checked for shape, samples are `name{label="value",...} value`, label values may hold
+/// escaped quotes, backslashes and newlines.
+pub fn parse_exposition(text: &str) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix("# ") {
+            let kind = comment.split_whitespace().next().unwrap_or("");
+            assert!(matches!(kind, "HELP" | "TYPE"), "unknown comment: {line}");
+            continue;
+        }
+        let (name, rest) = match line.find(['{', ' ']) {
+            Some(i) => line.split_at(i),
+            None => panic!("bad sample line: {line}"),
+        };
+        let mut labels = Vec::new();
+        let mut rest = rest;
+        if let Some(body) = rest.strip_prefix('{') {
+            let mut chars = body.char_indices().peekable();
+            let mut key = String::new();
+            let end;
+            loop {
+                let (i, c) = chars.next().expect("unterminated labels");
+                match c {
+                    '}' => {
+                        end = i + 1;
+                        break;
+                    }
+                    ',' => {}
+                    '=' => {
+                        assert_eq!(chars.next().map(|(_, c)| c), Some('"'), "{line}");
+                        let mut value = String::new();
+                        loop {
+                            let (_, c) = chars.next().expect("unterminated value");
+                            match c {
+                                '"' => break,
+                                '\\' => match chars.next().expect("escape").1 {
+                                    'n' => value.push('\n'),
+                                    other => value.push(other),
+                                },
+                                other => value.push(other),
+                            }
+                        }
+                        labels.push((std::mem::take(&mut key), value));
+                    }
+                    other => key.push(other),
+                }
+            }
+            rest = &body[end..];
+        }
+        let value = rest.split_whitespace().next().expect("value");
+        let value = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().unwrap_or_else(|_| panic!("bad value in {line}")),
+        };
+        samples.push(Sample { name: name.to_string(), labels, value });
+    }
+    samples
+}
+
+/// The sum of the samples `name` whose labels include all of `want`; `None` if there is none.
+pub fn metric(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .filter(|s| {
+            s.name == name
+                && want.iter().all(|(k, v)| s.labels.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+        .map(|s| s.value)
+        .reduce(|a, b| a + b)
+}

@@ -6,5 +6,6 @@ mod bad_input;
 mod binary;
 mod dispatch;
 mod harness;
+mod metrics;
 mod readme;
 mod tcp;

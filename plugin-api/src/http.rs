@@ -1,0 +1,57 @@
+//! HTTP endpoints plugins ask for (`/metrics`, `/health`, `/ready`), served by the server.
+//!
+//! A plugin does not run an HTTP server of its own: it asks its [`Controller`](crate::Controller)
+//! for a route at an address, and the server binds each address once, keeps it open across
+//! reloads, and routes requests by path. Several blocks, and several plugins, may share one
+//! address.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A reply to an HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type` header.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A `text/plain` reply.
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        Self { status, content_type: "text/plain; charset=utf-8", body: body.into().into_bytes() }
+    }
+}
+
+/// Answers a request for one path.
+pub type HttpHandler = Arc<dyn Fn() -> HttpResponse + Send + Sync>;
+
+/// A path at an address, and what answers it.
+#[derive(Clone)]
+pub struct HttpRoute {
+    /// The listen address as the Corefile writes it: `:8080`, `localhost:9153`, `[::1]:8181`.
+    pub addr: String,
+    /// The path, e.g. `/health`.
+    pub path: &'static str,
+    /// The plugin that asked for it, for error messages.
+    pub owner: &'static str,
+    /// What answers.
+    pub handler: HttpHandler,
+}
+
+/// Set once the process has been told to stop, before the shutdown hooks run: `/ready` then
+/// answers 503 so that endpoints are taken out of rotation while DNS is still served.
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// True once a stop has begun.
+pub fn shutting_down() -> bool {
+    SHUTTING_DOWN.load(Ordering::Acquire)
+}
+
+/// Marks that a stop has begun (the server calls this on SIGTERM and SIGINT).
+pub fn set_shutting_down() {
+    SHUTTING_DOWN.store(true, Ordering::Release);
+}

@@ -1,0 +1,228 @@
+//! The process-wide metrics registry that `/metrics` serves, and CoreDNS's bucket layouts.
+//!
+//! Metrics live for the whole process, as in CoreDNS (which registers into Prometheus's default
+//! registry): a reload sets plugins up again, and their counters must go on counting rather than
+//! start over or clash with themselves. A plugin therefore keeps its metrics in a `static`
+//! initialised once with [`register`], and only looks them up (or, better, keeps the child for
+//! its labels) at setup time, never per query.
+
+use std::sync::LazyLock;
+
+use prometheus::Registry;
+use prometheus::core::Collector;
+
+pub use prometheus;
+
+/// The registry `/metrics` serves.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+    &REGISTRY
+}
+
+/// Registers `collector` and returns it. Registering the same metric twice is a programming
+/// error, reported when it happens.
+pub fn register<C: Collector + Clone + 'static>(collector: C) -> C {
+    if let Err(e) = registry().register(Box::new(collector.clone())) {
+        tracing::error!("metrics: {e}");
+    }
+    collector
+}
+
+/// CoreDNS's time buckets: 0.25 ms doubling 16 times, to 8.192 s.
+pub fn time_buckets() -> Vec<f64> {
+    prometheus::exponential_buckets(0.00025, 2.0, 16).expect("valid buckets")
+}
+
+/// CoreDNS's message size buckets.
+pub const SIZE_BUCKETS: [f64; 14] = [
+    0.0, 100.0, 200.0, 300.0, 400.0, 511.0, 1023.0, 2047.0, 4095.0, 8291.0, 16e3, 32e3, 48e3, 64e3,
+];
+
+/// The query types CoreDNS gives their own `type` label; everything else is `other`.
+pub const MONITORED_TYPES: [&str; 19] = [
+    "A", "AAAA", "MX", "SOA", "CNAME", "PTR", "TXT", "NS", "SRV", "DS", "DNSKEY", "RRSIG", "NSEC",
+    "NSEC3", "HTTPS", "IXFR", "AXFR", "ANY", "other",
+];
+
+/// The index into [`MONITORED_TYPES`] of a query type (the last, `other`, for the rest).
+pub fn type_index(rtype: hickory_proto::rr::RecordType) -> usize {
+    use hickory_proto::rr::RecordType as T;
+    match rtype {
+        T::A => 0,
+        T::AAAA => 1,
+        T::MX => 2,
+        T::SOA => 3,
+        T::CNAME => 4,
+        T::PTR => 5,
+        T::TXT => 6,
+        T::NS => 7,
+        T::SRV => 8,
+        T::HTTPS => 14,
+        T::IXFR => 15,
+        T::AXFR => 16,
+        T::ANY => 17,
+        other => match u16::from(other) {
+            43 => 9,
+            48 => 10,
+            46 => 11,
+            47 => 12,
+            50 => 13,
+            _ => 18,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::RecordType;
+
+    #[test]
+    fn buckets_match_coredns() {
+        let b = time_buckets();
+        assert_eq!(b.len(), 16);
+        assert_eq!(b[0], 0.00025);
+        assert_eq!(b[15], 8.192);
+    }
+
+    #[test]
+    fn type_labels() {
+        assert_eq!(MONITORED_TYPES[type_index(RecordType::AAAA)], "AAAA");
+        assert_eq!(MONITORED_TYPES[type_index(RecordType::DS)], "DS");
+        assert_eq!(MONITORED_TYPES[type_index(RecordType::NSEC3)], "NSEC3");
+        assert_eq!(MONITORED_TYPES[type_index(RecordType::CAA)], "other");
+    }
+}
+
+/// The server's own metric families (CoreDNS's `plugin/metrics/vars`), registered on first use.
+pub mod dns {
+    use std::sync::LazyLock;
+
+    use prometheus::{
+        GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    };
+
+    use super::{SIZE_BUCKETS, register, time_buckets};
+
+    fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let opts = Opts::new(name, help).namespace("coredns").subsystem("dns");
+        register(IntCounterVec::new(opts, labels).expect("valid metric"))
+    }
+
+    fn histogram_vec(name: &str, help: &str, buckets: Vec<f64>, labels: &[&str]) -> HistogramVec {
+        let opts =
+            HistogramOpts::new(name, help).namespace("coredns").subsystem("dns").buckets(buckets);
+        register(HistogramVec::new(opts, labels).expect("valid metric"))
+    }
+
+    /// `coredns_dns_requests_total{server,zone,view,proto,family,type}`.
+    pub static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+        counter_vec(
+            "requests_total",
+            "Counter of DNS requests made per zone, protocol and family.",
+            &["server", "zone", "view", "proto", "family", "type"],
+        )
+    });
+
+    /// `coredns_dns_request_duration_seconds{server,zone,view}`.
+    pub static DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+        histogram_vec(
+            "request_duration_seconds",
+            "Histogram of the time (in seconds) each request took per zone.",
+            time_buckets(),
+            &["server", "zone", "view"],
+        )
+    });
+
+    /// `coredns_dns_request_size_bytes{server,zone,view,proto}`.
+    pub static REQUEST_SIZE: LazyLock<HistogramVec> = LazyLock::new(|| {
+        histogram_vec(
+            "request_size_bytes",
+            "Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.",
+            SIZE_BUCKETS.to_vec(),
+            &["server", "zone", "view", "proto"],
+        )
+    });
+
+    /// `coredns_dns_response_size_bytes{server,zone,view,proto}`.
+    pub static RESPONSE_SIZE: LazyLock<HistogramVec> = LazyLock::new(|| {
+        histogram_vec(
+            "response_size_bytes",
+            "Size of the returned response in bytes.",
+            SIZE_BUCKETS.to_vec(),
+            &["server", "zone", "view", "proto"],
+        )
+    });
+
+    /// `coredns_dns_do_requests_total{server,zone,view}`.
+    pub static DO_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+        counter_vec(
+            "do_requests_total",
+            "Counter of DNS requests with DO bit set per zone.",
+            &["server", "zone", "view"],
+        )
+    });
+
+    /// `coredns_dns_responses_total{server,zone,view,rcode,plugin}`.
+    pub static RESPONSES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+        counter_vec(
+            "responses_total",
+            "Counter of response status codes.",
+            &["server", "zone", "view", "rcode", "plugin"],
+        )
+    });
+
+    /// `coredns_panics_total`.
+    pub static PANICS: LazyLock<IntCounter> = LazyLock::new(|| {
+        register(
+            IntCounter::with_opts(
+                Opts::new("panics_total", "A metrics that counts the number of panics.")
+                    .namespace("coredns"),
+            )
+            .expect("valid metric"),
+        )
+    });
+
+    /// `coredns_plugin_enabled{server,zone,view,name}`.
+    pub static PLUGIN_ENABLED: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+        let opts = Opts::new(
+            "plugin_enabled",
+            "A metric that indicates whether a plugin is enabled on per server and zone basis.",
+        )
+        .namespace("coredns");
+        register(IntGaugeVec::new(opts, &["server", "zone", "view", "name"]).expect("valid"))
+    });
+
+    /// `coredns_build_info{version,revision,goversion}`.
+    pub static BUILD_INFO: LazyLock<GaugeVec> = LazyLock::new(|| {
+        let opts = Opts::new(
+            "build_info",
+            "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.",
+        )
+        .namespace("coredns");
+        register(GaugeVec::new(opts, &["version", "revision", "goversion"]).expect("valid"))
+    });
+
+    /// Counts a query the server answered itself before any plugin ran (zone `dropped`, no
+    /// plugin), as CoreDNS's `errorAndMetricsFunc` does.
+    pub fn report_dropped(
+        server: &str,
+        req: &crate::Request,
+        rcode: hickory_proto::op::ResponseCode,
+        size: usize,
+    ) {
+        let proto = req.proto().as_str();
+        let family = if req.family() == 1 { "1" } else { "2" };
+        let qtype = super::MONITORED_TYPES[super::type_index(req.qtype())];
+        let zone = "dropped";
+        if req.dnssec_ok() {
+            DO_REQUESTS.with_label_values(&[server, zone, ""]).inc();
+        }
+        REQUESTS.with_label_values(&[server, zone, "", proto, family, qtype]).inc();
+        DURATION.with_label_values(&[server, zone, ""]).observe(0.0);
+        RESPONSE_SIZE.with_label_values(&[server, zone, "", proto]).observe(size as f64);
+        REQUEST_SIZE.with_label_values(&[server, zone, "", proto]).observe(req.len() as f64);
+        let rcode = crate::names::rcode_label(rcode);
+        RESPONSES.with_label_values(&[server, zone, "", &rcode, ""]).inc();
+    }
+}

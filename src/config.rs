@@ -12,7 +12,7 @@ use plugin_api::corefile::dispenser::parse_error;
 use plugin_api::corefile::{Dispenser, ParseOptions, ServerBlock, Token, parse};
 use plugin_api::http::HttpRoute;
 use plugin_api::zone::{Transport, normalize, split_host_port, split_transport};
-use plugin_api::{BlockChain, Chain, ConfigError, Controller, Hook};
+use plugin_api::{BlockChain, Chain, ConfigError, Controller, Hook, Shared};
 
 use crate::directives::{self, Directive};
 
@@ -80,6 +80,7 @@ pub struct Config {
 /// What setting up the blocks collects besides the blocks themselves.
 #[derive(Default)]
 struct Collected {
+    shared: Shared,
     on_startup: Vec<Hook>,
     on_shutdown: Vec<Hook>,
     routes: Vec<HttpRoute>,
@@ -147,7 +148,7 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
             listener.zones.push((addr.zone, block.clone()));
         }
     }
-    let Collected { on_startup, on_shutdown, routes } = collected;
+    let Collected { on_startup, on_shutdown, routes, .. } = collected;
     Ok(Config { listeners, on_startup, on_shutdown, routes })
 }
 
@@ -201,7 +202,8 @@ fn setup_block(
         };
         let dispenser = Dispenser::new(filename, tokens.to_vec());
         let mut c = Controller::new(dispenser, zones.clone(), index)
-            .with_block(servers.clone(), handle.clone());
+            .with_block(servers.clone(), handle.clone())
+            .with_shared(collected.shared.clone());
         if let Some(plugin) = setup(&mut c).map_err(|e| e.in_plugin(directive.name))? {
             chain.push(plugin);
         }

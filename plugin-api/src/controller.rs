@@ -4,10 +4,12 @@
 //! plus the facts about the block a plugin needs while it reads its options: the block's zones,
 //! and hooks to run when the server starts and stops.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::corefile::Dispenser;
 use crate::http::{HttpHandler, HttpRoute};
@@ -22,6 +24,21 @@ pub type SetupFn = fn(&mut Controller) -> Result<Option<Arc<dyn Plugin>>, Config
 /// stops the start).
 pub type Hook = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
+/// State shared by every plugin of one configuration load, one value per type: what CoreDNS
+/// keeps in package variables (the *ready* plugin's list, for instance), but scoped to a load so
+/// that two configurations (a reload, or two servers in one test process) never mix.
+#[derive(Clone, Default)]
+pub struct Shared(Arc<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>);
+
+impl Shared {
+    /// The value of type `T` for this load, created on first use.
+    pub fn get<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(TypeId::of::<T>()).or_insert_with(|| Arc::new(T::default()));
+        entry.clone().downcast::<T>().unwrap_or_else(|_| Arc::new(T::default()))
+    }
+}
+
 /// The finished chain of a server block, filled in once every directive of the block is set up,
 /// for plugins that need to see the others (*ready* asks them whether they are ready).
 pub type BlockChain = Arc<OnceLock<Chain>>;
@@ -33,6 +50,7 @@ pub struct Controller {
     servers: Vec<(String, String)>,
     block_index: usize,
     chain: BlockChain,
+    shared: Shared,
     on_startup: Vec<Hook>,
     on_shutdown: Vec<Hook>,
     routes: Vec<HttpRoute>,
@@ -49,6 +67,7 @@ impl Controller {
             servers,
             block_index,
             chain: BlockChain::default(),
+            shared: Shared::default(),
             on_startup: Vec::new(),
             on_shutdown: Vec::new(),
             routes: Vec::new(),
@@ -61,6 +80,17 @@ impl Controller {
         self.servers = servers;
         self.chain = chain;
         self
+    }
+
+    /// Sets the state shared by all plugins of this configuration load.
+    pub fn with_shared(mut self, shared: Shared) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// The value of type `T` shared by all plugins of this configuration load.
+    pub fn shared<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        self.shared.get()
     }
 
     /// A controller over the tokens of `input`, for the zone `.`, named `Testfile` in errors,

@@ -12,6 +12,7 @@
 //!   from, through the [`corefile::Dispenser`].
 //! * [`corefile`]: the Corefile lexer, parser and dispenser.
 //! * [`zone`]: zone names, server-block keys, reverse zones from CIDRs.
+//! * [`duration`]: Go's duration syntax, which every duration option uses.
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
 //! * [`metrics`]: the process-wide Prometheus registry and CoreDNS's buckets.
 //! * [`http`]: HTTP routes plugins ask the server for, and the shutting-down flag.
@@ -21,6 +22,7 @@
 
 pub mod controller;
 pub mod corefile;
+pub mod duration;
 pub mod error;
 pub mod http;
 pub mod metrics;
@@ -31,7 +33,7 @@ pub mod request;
 pub mod test_util;
 pub mod zone;
 
-pub use controller::{BlockChain, Controller, Hook, SetupFn};
+pub use controller::{BlockChain, Controller, Hook, SetupFn, Shared};
 pub use error::{ConfigError, PluginError};
 pub use plugin::{BoxServe, Chain, Ctx, Next, OwnedNext, Plugin, Reply, Serve, ServeResult};
 pub use request::{Proto, Request};

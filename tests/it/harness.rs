@@ -207,3 +207,26 @@ pub fn metric(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> Option<f
         .map(|s| s.value)
         .reduce(|a, b| a + b)
 }
+
+/// Like [`udp_exchange`] with a shorter wait; `None` if nothing comes back.
+pub async fn udp_exchange_within(
+    addr: SocketAddr,
+    msg: &Message,
+    wait: Duration,
+) -> Option<Message> {
+    let bytes = udp_raw(addr, &msg.to_vec().expect("encode"), wait).await?;
+    Message::from_vec(&bytes).ok()
+}
+
+/// An HTTP GET that tolerates a refused connection; `None` then.
+pub async fn http_get_opt(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut raw = Vec::new();
+    timeout(WAIT, stream.read_to_end(&mut raw)).await.ok()?.ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}

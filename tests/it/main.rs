@@ -7,5 +7,6 @@ mod binary;
 mod dispatch;
 mod harness;
 mod metrics;
+mod probes;
 mod readme;
 mod tcp;

@@ -1,0 +1,211 @@
+//! *health*: answers `/health` with `200 OK` while the process runs, checks itself every second,
+//! and on shutdown keeps serving for the lameduck time.
+//!
+//! * [`parse`] reads `health [ADDRESS] { lameduck DURATION }`.
+//! * [`setup`] asks the server for `/health` at the address (default `:8080`), starts the
+//!   self-check when serving starts, and on a final shutdown logs `Going into lameduck mode for
+//!   D` and waits D before the listeners close, so queries keep being answered while the
+//!   endpoints are taken out of rotation. A reload does not wait.
+
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use plugin_api::duration::{format_go_duration, parse_go_duration};
+use plugin_api::http::{HttpResponse, shutting_down};
+use plugin_api::metrics;
+use plugin_api::{ConfigError, Controller, Plugin};
+use prometheus::{Histogram, HistogramOpts, IntCounter, Opts};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::task::AbortHandle;
+
+/// The directive's name.
+pub const NAME: &str = "health";
+
+/// Where `/health` is served when the Corefile names no address.
+pub const DEFAULT_ADDR: &str = ":8080";
+
+/// The parsed directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The listen address.
+    pub addr: String,
+    /// How long to keep serving after a stop is asked for.
+    pub lameduck: Duration,
+}
+
+/// Reads `health [ADDRESS] { lameduck DURATION }`.
+pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
+    let mut options = Options { addr: DEFAULT_ADDR.into(), lameduck: Duration::ZERO };
+    while c.next() {
+        let args = c.remaining_args();
+        match args.as_slice() {
+            [] => {}
+            [a] => {
+                if !a.contains(':') {
+                    return Err(c.err(format!("address {a}: missing port in address")));
+                }
+                options.addr.clone_from(a);
+            }
+            _ => return Err(c.arg_err()),
+        }
+        while c.next_block() {
+            match c.val() {
+                "lameduck" => {
+                    let args = c.remaining_args();
+                    let [d] = args.as_slice() else { return Err(c.arg_err()) };
+                    options.lameduck = parse_go_duration(d).map_err(|e| {
+                        c.err(format!("unable to parse lameduck duration value: '{d}' : {e}"))
+                    })?;
+                }
+                _ => return Err(c.arg_err()),
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// `coredns_health_request_duration_seconds`: the self-check's round trips.
+pub static DURATION: LazyLock<Histogram> = LazyLock::new(|| {
+    let opts = HistogramOpts::new(
+        "request_duration_seconds",
+        "Histogram of the time (in seconds) each request took.",
+    )
+    .namespace("coredns")
+    .subsystem("health")
+    .buckets(prometheus::exponential_buckets(0.00025, 10.0, 5).expect("valid buckets"));
+    metrics::register(Histogram::with_opts(opts).expect("valid metric"))
+});
+
+/// `coredns_health_request_failures_total`: self-checks that failed.
+pub static FAILURES: LazyLock<IntCounter> = LazyLock::new(|| {
+    let opts = Opts::new("request_failures_total", "The number of times the health check failed.")
+        .namespace("coredns")
+        .subsystem("health");
+    metrics::register(IntCounter::with_opts(opts).expect("valid metric"))
+});
+
+/// Sets up `/health`, the self-check and lameduck. Not a handler: returns no plugin.
+pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    let options = parse(c)?;
+    LazyLock::force(&DURATION);
+    LazyLock::force(&FAILURES);
+    c.http(&options.addr, "/health", NAME, Arc::new(|| HttpResponse::text(200, "OK")));
+
+    let checker: Arc<Mutex<Option<AbortHandle>>> = Arc::default();
+    let start_checker = checker.clone();
+    let addr = options.addr.clone();
+    c.on_startup(Box::pin(async move {
+        let task = tokio::spawn(self_check(addr));
+        *start_checker.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
+        Ok(())
+    }));
+    let lameduck = options.lameduck;
+    c.on_shutdown(Box::pin(async move {
+        // Only a final stop waits; a reload replaces the configuration at once.
+        if shutting_down() && !lameduck.is_zero() {
+            tracing::info!(
+                "plugin/health: Going into lameduck mode for {}",
+                format_go_duration(lameduck)
+            );
+            tokio::time::sleep(lameduck).await;
+        }
+        if let Some(task) = checker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            task.abort();
+        }
+        Ok(())
+    }));
+    Ok(None)
+}
+
+/// Asks our own `/health` once a second, as CoreDNS does, to measure how long the process takes
+/// to answer a local request: a slow answer is a sign of overload.
+async fn self_check(addr: String) {
+    let target = match addr.rsplit_once(':') {
+        Some(("", port)) => format!("localhost:{port}"),
+        _ => addr.clone(),
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let start = Instant::now();
+        let result = tokio::time::timeout(Duration::from_secs(3), get_health(&target)).await;
+        DURATION.observe(start.elapsed().as_secs_f64());
+        match result {
+            Ok(Ok(())) => {
+                if start.elapsed() > Duration::from_secs(1) {
+                    tracing::warn!(
+                        "plugin/health: Local health request to \"http://{target}/health\" took more than 1s: {}",
+                        format_go_duration(start.elapsed())
+                    );
+                }
+            }
+            Ok(Err(e)) => fail(&target, &e),
+            Err(_) => fail(&target, "timeout"),
+        }
+    }
+}
+
+fn fail(target: &str, why: &str) {
+    FAILURES.inc();
+    tracing::warn!(
+        "plugin/health: Local health request to \"http://{target}/health\" failed: {why}"
+    );
+}
+
+async fn get_health(target: &str) -> Result<(), String> {
+    let mut stream = tokio::net::TcpStream::connect(target).await.map_err(|e| e.to_string())?;
+    let request = format!("GET /health HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.map_err(|e| e.to_string())?;
+    if reply.starts_with(b"HTTP/1.1 200") { Ok(()) } else { Err("status not 200".into()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(input: &str) -> Result<Options, String> {
+        parse(&mut Controller::from_text(input)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn setup_table() {
+        assert_eq!(
+            opts("health").unwrap(),
+            Options { addr: ":8080".into(), lameduck: Duration::ZERO }
+        );
+        assert_eq!(opts("health localhost:8091").unwrap().addr, "localhost:8091");
+        assert_eq!(opts("health {\n lameduck 5s\n}").unwrap().lameduck, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn setup_errors() {
+        let rows = [
+            (
+                "health 8080",
+                "Testfile:1 - Error during parsing: address 8080: missing port in address",
+            ),
+            (
+                "health a:1 b:2",
+                "Testfile:1 - Error during parsing: Wrong argument count or unexpected line ending after 'b:2'",
+            ),
+            (
+                "health {\n lameduck\n}",
+                "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'lameduck'",
+            ),
+            (
+                "health {\n lameduck soon\n}",
+                "Testfile:2 - Error during parsing: unable to parse lameduck duration value: 'soon' : time: invalid duration \"soon\"",
+            ),
+            (
+                "health {\n other 1\n}",
+                "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'other'",
+            ),
+        ];
+        for (input, want) in rows {
+            assert_eq!(opts(input).unwrap_err(), want, "{input}");
+        }
+    }
+}

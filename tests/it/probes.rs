@@ -1,0 +1,91 @@
+//! `/health` and `/ready`, in process and on the real binary through a SIGTERM with lameduck.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::binary::{Running, Scratch};
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_ready_answer_ok() {
+    let s =
+        TestServer::start("probes-a.test:0 {\n health localhost:0\n ready 127.0.0.1:0\n whoami\n}")
+            .await;
+    let health = s.instance.http_addr("localhost:0").expect("health listener");
+    let ready = s.instance.http_addr("127.0.0.1:0").expect("ready listener");
+    assert_ne!(health, ready);
+    assert_eq!(http_get(health, "/health").await, (200, "OK".to_string()));
+    assert_eq!(http_get(ready, "/ready").await, (200, "OK".to_string()));
+    assert_eq!(http_get(health, "/ready").await.0, 404, "each path only where it was asked for");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_ready_share_an_address() {
+    let s = TestServer::start(
+        "probes-b.test:0 {\n health localhost:0\n ready localhost:0\n prometheus localhost:0\n whoami\n}",
+    )
+    .await;
+    let addr = s.instance.http_addr("localhost:0").unwrap();
+    assert_eq!(http_get(addr, "/health").await.0, 200);
+    assert_eq!(http_get(addr, "/ready").await.0, 200);
+    assert_eq!(http_get(addr, "/metrics").await.0, 200);
+    s.stop().await;
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_with_lameduck_keeps_answering_and_flips_ready() {
+    let dir = Scratch::new("lameduck");
+    let (hp, rp) = (free_port(), free_port());
+    let conf = dir.write(
+        "Corefile",
+        &format!(
+            ".:0 {{\n    health localhost:{hp} {{\n        lameduck 2s\n    }}\n    ready localhost:{rp}\n    whoami\n}}\n"
+        ),
+    );
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let dns = p.port_of(".");
+    p.wait_line(|l| l.starts_with("CoreDNS-"));
+    let ready: SocketAddr = ([127, 0, 0, 1], rp).into();
+    let health: SocketAddr = ([127, 0, 0, 1], hp).into();
+    assert_eq!(http_get(ready, "/ready").await.0, 200);
+    assert_eq!(http_get(health, "/health").await.0, 200);
+
+    p.signal("TERM");
+    let sent = Instant::now();
+    let mut ready_503 = false;
+    let mut answered_late = false;
+    while p.child.try_wait().unwrap().is_none() {
+        if let Some(reply) = udp_exchange_within(
+            dns,
+            &query("during.lameduck.", RecordType::A),
+            Duration::from_millis(500),
+        )
+        .await
+        {
+            assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+            if sent.elapsed() >= Duration::from_millis(1500) {
+                answered_late = true;
+            }
+        }
+        if let Some((503, body)) = http_get_opt(ready, "/ready").await {
+            assert_eq!(body, "Shutting down");
+            ready_503 = true;
+        }
+        if sent.elapsed() > Duration::from_secs(20) {
+            panic!("did not exit");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(p.wait_exit(), 0);
+    assert!(ready_503, "/ready said 503 during lameduck");
+    assert!(answered_late, "DNS was answered 1.5 s into a 2 s lameduck");
+    p.wait_line(|l| l == "[INFO] plugin/health: Going into lameduck mode for 2s");
+}

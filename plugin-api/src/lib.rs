@@ -13,6 +13,7 @@
 //! * [`corefile`]: the Corefile lexer, parser and dispenser.
 //! * [`zone`]: zone names, server-block keys, reverse zones from CIDRs.
 //! * [`duration`]: Go's duration syntax, which every duration option uses.
+//! * [`fall`]: `fallthrough [ZONES...]`.
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
 //! * [`metrics`]: the process-wide Prometheus registry and CoreDNS's buckets.
 //! * [`http`]: HTTP routes plugins ask the server for, and the shutting-down flag.
@@ -24,6 +25,7 @@ pub mod controller;
 pub mod corefile;
 pub mod duration;
 pub mod error;
+pub mod fall;
 pub mod http;
 pub mod metrics;
 pub mod names;

@@ -209,6 +209,35 @@ pub fn reverse_name(addr: IpAddr) -> String {
     reverse_name_prefix(addr, if addr.is_ipv4() { 4 } else { 32 })
 }
 
+/// The address a reverse name stands for: `1.0.0.10.in-addr.arpa.` is 10.0.0.1, a full
+/// 32-nibble `ip6.arpa.` name an IPv6 address. `None` for anything else, partial names included
+/// (CoreDNS's `dnsutil.ExtractAddressFromReverse`).
+pub fn addr_from_reverse(name: &str) -> Option<IpAddr> {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if let Some(rest) = name.strip_suffix(".in-addr.arpa") {
+        let mut octets: Vec<u8> = Vec::with_capacity(4);
+        for label in rest.split('.') {
+            if label.is_empty() || label.len() > 3 || !label.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            octets.push(label.parse().ok()?);
+        }
+        let [d, c, b, a]: [u8; 4] = octets.try_into().ok()?;
+        return Some(IpAddr::from([a, b, c, d]));
+    }
+    let rest = name.strip_suffix(".ip6.arpa")?;
+    let nibbles: Vec<&str> = rest.split('.').collect();
+    if nibbles.len() != 32 {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for nibble in nibbles.iter().rev() {
+        let [c] = nibble.as_bytes() else { return None };
+        value = (value << 4) | u128::from((*c as char).to_digit(16)?);
+    }
+    Some(IpAddr::V6(value.into()))
+}
+
 /// Normalises the zones a plugin names on its line, or, when it names none, takes the server
 /// block's zones (CoreDNS's `plugin.OriginsFromArgsOrServerBlock`). Arguments that are not
 /// valid zones are skipped, as CoreDNS skips them.
@@ -312,6 +341,19 @@ mod tests {
         let zones = vec!["org.".to_string(), "example.org.".to_string()];
         assert_eq!(longest_match(&zones, "www.example.org."), Some("example.org."));
         assert_eq!(longest_match(&zones, "example.com."), None);
+    }
+
+    #[test]
+    fn addresses_from_reverse_names() {
+        assert_eq!(
+            addr_from_reverse("1.0.96.10.in-addr.arpa."),
+            Some("10.96.0.1".parse().unwrap())
+        );
+        assert_eq!(addr_from_reverse("0.96.10.in-addr.arpa."), None);
+        assert_eq!(addr_from_reverse("300.0.96.10.in-addr.arpa."), None);
+        let v6: IpAddr = "2001:db8::567:89ab".parse().unwrap();
+        assert_eq!(addr_from_reverse(&reverse_name(v6)), Some(v6));
+        assert_eq!(addr_from_reverse("example.org."), None);
     }
 
     #[test]

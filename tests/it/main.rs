@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod binary;
+mod default_plugins;
 mod dispatch;
 mod harness;
 mod metrics;

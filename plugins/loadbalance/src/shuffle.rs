@@ -1,0 +1,178 @@
+//! Reordering a section's records, as CoreDNS's *loadbalance* does.
+
+use std::cell::Cell;
+use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
+
+use plugin_api::proto::rr::{RData, Record, RecordType};
+
+thread_local! {
+    /// A per-thread xorshift generator: shuffling needs speed, not cryptographic strength.
+    static RNG: Cell<u64> = Cell::new(RandomState::new().hash_one(std::thread::current().id()) | 1);
+}
+
+/// A pseudo-random number below `limit` (which must not be 0).
+pub fn random_below(limit: usize) -> usize {
+    RNG.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        (x % limit as u64) as usize
+    })
+}
+
+fn is_address(r: &Record) -> bool {
+    matches!(r.record_type(), RecordType::A | RecordType::AAAA)
+}
+
+/// Shuffles a section: all A (or all AAAA) records are shuffled in place; a mixed section
+/// becomes CNAMEs (in order), then the other records (in order), then the shuffled address
+/// records, then the shuffled MX records.
+pub fn round_robin(section: &mut Vec<Record>) {
+    if section.len() <= 1 {
+        return;
+    }
+    let first = section[0].record_type();
+    if matches!(first, RecordType::A | RecordType::AAAA)
+        && section.iter().all(|r| r.record_type() == first)
+    {
+        shuffle(section);
+        return;
+    }
+    let (mut cname, mut address, mut mx, mut rest) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in section.drain(..) {
+        match r.record_type() {
+            RecordType::CNAME => cname.push(r),
+            RecordType::A | RecordType::AAAA => address.push(r),
+            RecordType::MX => mx.push(r),
+            _ => rest.push(r),
+        }
+    }
+    shuffle(&mut address);
+    shuffle(&mut mx);
+    section.extend(cname);
+    section.extend(rest);
+    section.extend(address);
+    section.extend(mx);
+}
+
+/// A Fisher–Yates shuffle.
+fn shuffle(records: &mut [Record]) {
+    for i in (1..records.len()).rev() {
+        records.swap(i, random_below(i + 1));
+    }
+}
+
+/// Moves address records inside `subnets` to the front of the addresses, in the order of the
+/// subnets; then CNAMEs first, MX and the rest after the addresses (CoreDNS's `prefer`).
+pub fn prefer(section: &mut Vec<Record>, subnets: &[(IpAddr, u8)]) {
+    if !section.iter().any(is_address) {
+        return;
+    }
+    let (mut cname, mut address, mut mx, mut rest) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in section.drain(..) {
+        match r.record_type() {
+            RecordType::CNAME => cname.push(r),
+            RecordType::A | RecordType::AAAA => address.push(Some(r)),
+            RecordType::MX => mx.push(r),
+            _ => rest.push(r),
+        }
+    }
+    let mut sorted = Vec::with_capacity(address.len());
+    for subnet in subnets {
+        for slot in address.iter_mut() {
+            if slot.as_ref().and_then(address_of).is_some_and(|ip| contains(*subnet, ip)) {
+                sorted.extend(slot.take());
+            }
+        }
+    }
+    sorted.extend(address.into_iter().flatten());
+    section.extend(cname);
+    section.extend(sorted);
+    section.extend(mx);
+    section.extend(rest);
+}
+
+/// The address an A or AAAA record holds.
+pub fn address_of(r: &Record) -> Option<IpAddr> {
+    match &r.data {
+        RData::A(a) => Some(IpAddr::V4(a.0)),
+        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+        _ => None,
+    }
+}
+
+/// True if `ip` is inside `net/prefix`.
+pub fn contains((net, prefix): (IpAddr, u8), ip: IpAddr) -> bool {
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+            u32::from(n) & m == u32::from(i) & m
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+            u128::from(n) & m == u128::from(i) & m
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use plugin_api::test_util::rr;
+
+    use super::*;
+
+    fn types(section: &[Record]) -> Vec<String> {
+        section.iter().map(|r| r.record_type().to_string()).collect()
+    }
+
+    #[test]
+    fn mixed_sections_are_grouped() {
+        let mut s = vec![
+            rr("a.test. 60 IN A 10.0.0.1"),
+            rr("a.test. 60 IN MX 10 mx.test."),
+            rr("a.test. 60 IN CNAME b.test."),
+            rr("a.test. 60 IN TXT \"x\""),
+            rr("a.test. 60 IN AAAA ::1"),
+        ];
+        round_robin(&mut s);
+        let mut t = types(&s);
+        // The addresses are shuffled together: A and AAAA in either order.
+        t[2..4].sort();
+        assert_eq!(t, ["CNAME", "TXT", "A", "AAAA", "MX"].map(String::from));
+    }
+
+    #[test]
+    fn every_order_turns_up() {
+        let base: Vec<Record> =
+            (1..=3).map(|i| rr(&format!("a.test. 60 IN A 10.0.0.{i}"))).collect();
+        let mut firsts = std::collections::HashSet::new();
+        for _ in 0..300 {
+            let mut s = base.clone();
+            round_robin(&mut s);
+            let mut sorted: Vec<String> = s.iter().map(|r| r.data.to_string()).collect();
+            firsts.insert(sorted[0].clone());
+            sorted.sort();
+            assert_eq!(sorted, ["10.0.0.1", "10.0.0.2", "10.0.0.3"], "nothing lost");
+        }
+        assert_eq!(firsts.len(), 3, "each address comes first sometimes");
+    }
+
+    #[test]
+    fn preferred_subnets_come_first() {
+        let mut s = vec![
+            rr("a.test. 60 IN A 192.168.1.1"),
+            rr("a.test. 60 IN A 10.1.0.1"),
+            rr("a.test. 60 IN A 172.16.0.1"),
+            rr("a.test. 60 IN CNAME x.test."),
+        ];
+        prefer(&mut s, &[("172.16.0.0".parse().unwrap(), 12), ("10.0.0.0".parse().unwrap(), 8)]);
+        let order: Vec<String> = s.iter().map(|r| r.data.to_string()).collect();
+        assert_eq!(order, ["x.test.", "172.16.0.1", "10.1.0.1", "192.168.1.1"]);
+    }
+}

@@ -91,7 +91,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("secondary"),
     known("etcd"),
     known_once("loop"),
-    known("forward"),
+    built("forward", plugin_forward::setup),
     known_once("grpc"),
     known("erratic"),
     built("whoami", plugin_whoami::setup),

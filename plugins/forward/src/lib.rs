@@ -1,0 +1,280 @@
+//! *forward*: sends queries to upstream resolvers and relays their replies.
+//!
+//! * [`setup`] reads every `forward FROM TO... { options }` line of a block ([`setup::parse`]).
+//! * [`upstream`]: one upstream — exchanges over UDP and TCP with reused connections, health
+//!   probes after failures.
+//! * [`Forward`] is the handler. The lines are tried in the order written: the first whose FROM
+//!   zone holds the query name (and whose `except` does not) handles it; `next RCODE` sends the
+//!   query on to the following line. Queries no line takes go to the next plugin.
+//!
+//! Per query, as in CoreDNS: an overall deadline of 5 s; upstreams in policy order, skipping
+//! those that are down; on a failed exchange the next upstream is tried and the failed one is
+//! probed; if every upstream is down one is tried anyway (or, with
+//! `failfast_all_unhealthy_upstreams`, none); at most `max_connect_attempts` attempts (two per
+//! upstream by default). The reply is relayed as it came; a reply whose question is not the
+//! query's is answered FORMERR; garbage counts as a failed exchange. When nothing answers the
+//! query is SERVFAIL with the last upstream error (or `no healthy proxies`), which *errors* logs.
+
+pub mod metrics;
+pub mod setup;
+pub mod upstream;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use plugin_api::names::rcode_label;
+use plugin_api::proto::op::{Message, ResponseCode};
+use plugin_api::zone::is_subdomain;
+use plugin_api::{
+    ConfigError, Controller, Ctx, Next, Plugin, PluginError, Proto, Reply, Request, Serve,
+    ServeResult,
+};
+use setup::{Policy, Stanza};
+use upstream::{Settings, Upstream};
+
+/// The directive's name.
+pub const NAME: &str = "forward";
+
+/// The most time one query may take across all attempts.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+/// Reads the block's `forward` lines and builds the handler.
+pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    let stanzas = setup::parse(c)?;
+    metrics::init();
+    let lines = stanzas.into_iter().map(Line::new).collect();
+    Ok(Some(Arc::new(Forward { lines: Arc::new(lines) })))
+}
+
+/// One `forward` line, ready to serve.
+pub struct Line {
+    /// Its settings.
+    pub stanza: Stanza,
+    upstreams: Vec<Arc<Upstream>>,
+    in_flight: AtomicUsize,
+    turn: AtomicUsize,
+}
+
+impl Line {
+    fn new(stanza: Stanza) -> Self {
+        let settings = Arc::new(Settings {
+            expire: stanza.expire,
+            max_idle: stanza.max_idle_conns,
+            max_fails: stanza.max_fails,
+            health_check: stanza.health_check,
+            hc_tcp: stanza.force_tcp,
+            hc_recursion_desired: stanza.hc_recursion_desired,
+            hc_domain: stanza.hc_domain.clone(),
+        });
+        let upstreams =
+            stanza.to.iter().map(|a| Arc::new(Upstream::new(*a, settings.clone()))).collect();
+        Self { stanza, upstreams, in_flight: AtomicUsize::new(0), turn: AtomicUsize::new(0) }
+    }
+
+    /// True if this line forwards `name`.
+    fn matches(&self, name: &str) -> bool {
+        is_subdomain(&self.stanza.from, name)
+            && !self.stanza.except.iter().any(|e| is_subdomain(e, name))
+    }
+
+    /// The upstreams in the order this query tries them.
+    fn order(&self) -> Vec<usize> {
+        let n = self.upstreams.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        match self.stanza.policy {
+            Policy::Sequential => {}
+            Policy::RoundRobin => order.rotate_left(self.turn.fetch_add(1, Ordering::Relaxed) % n),
+            Policy::Random => {
+                for i in (1..n).rev() {
+                    order.swap(i, random_below(i + 1));
+                }
+            }
+        }
+        order
+    }
+}
+
+/// The *forward* handler: every `forward` line of the block, in order.
+pub struct Forward {
+    lines: Arc<Vec<Line>>,
+}
+
+impl Plugin for Forward {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        let Some(first) = self.lines.iter().position(|l| l.matches(req.name())) else {
+            return next.run(ctx, req);
+        };
+        let lines = self.lines.clone();
+        let req = req.clone();
+        Serve::pending(async move { serve_from(lines, first, req).await })
+    }
+}
+
+/// Serves with line `index`, going on to later lines as `next RCODE` says.
+async fn serve_from(lines: Arc<Vec<Line>>, mut index: usize, req: Arc<Request>) -> ServeResult {
+    loop {
+        let line = &lines[index];
+        let reply = forward(line, &req).await?;
+        let rcode = reply.metadata.response_code;
+        let nodata = rcode == ResponseCode::NoError && reply.answers.is_empty();
+        let pass_on = line.stanza.next.contains(&rcode) || (line.stanza.next_on_nodata && nodata);
+        if pass_on {
+            // Only another forward line takes it, as in CoreDNS.
+            if let Some(later) = lines.iter().skip(index + 1).position(|l| l.matches(req.name())) {
+                index += 1 + later;
+                continue;
+            }
+        }
+        return Ok(Reply::message(reply, NAME));
+    }
+}
+
+/// Decrements the in-flight count when a query finishes, however it finishes.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One line's work for one query.
+async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
+    let s = &line.stanza;
+    let count = line.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+    let _in_flight = InFlight(&line.in_flight);
+    if s.max_concurrent > 0 && count > s.max_concurrent {
+        metrics::MAX_CONCURRENT_REJECTS.inc();
+        return Err(PluginError::new(
+            ResponseCode::Refused,
+            format!("concurrent queries exceeded maximum {}", s.max_concurrent),
+        ));
+    }
+
+    let query = req
+        .message()
+        .to_vec()
+        .map_err(|e| PluginError::new(ResponseCode::FormErr, e.to_string()))?;
+    let id = req.id();
+    let order = line.order();
+    let n = order.len();
+    let max_attempts = s.max_connect_attempts.map_or(2 * n, |m| m as usize);
+    let deadline = Instant::now() + DEADLINE;
+    let mut attempts = 0usize;
+    let mut fails = 0usize;
+    let mut failovers = 0usize;
+    let mut last_error: Option<String> = None;
+    let mut i = 0usize;
+
+    while Instant::now() < deadline && (max_attempts == 0 || attempts < max_attempts) {
+        if i >= n {
+            i = 0;
+            fails = 0;
+        }
+        let mut upstream = &line.upstreams[order[i]];
+        i += 1;
+        if upstream.down() {
+            fails += 1;
+            if fails < n {
+                continue;
+            }
+            metrics::HEALTHCHECK_BROKEN.inc();
+            if s.failfast_all_unhealthy {
+                break;
+            }
+            upstream = &line.upstreams[random_below(n)];
+        }
+
+        let mut tcp = s.force_tcp || (!s.prefer_udp && req.proto() == Proto::Tcp);
+        let started = Instant::now();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let mut result = upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining)).await;
+        // A truncated UDP reply with prefer_udp: ask again over TCP.
+        if let Ok(bytes) = &result
+            && !tcp
+            && s.prefer_udp
+            && !s.force_tcp
+            && bytes.len() > 2
+            && bytes[2] & 0x02 != 0
+        {
+            tcp = true;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            result = upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining)).await;
+        }
+        let reply = result.and_then(|bytes| {
+            Message::from_vec(&bytes)
+                .map_err(|e| format!("dns: unpack reply from {}: {e}", upstream.label))
+        });
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                last_error = Some(e);
+                upstream.healthcheck();
+                attempts += 1;
+                if max_attempts > 0 && attempts >= max_attempts {
+                    break;
+                }
+                if fails < n {
+                    continue;
+                }
+                break;
+            }
+        };
+        metrics::REQUEST_DURATION
+            .with_label_values(&[
+                "forward",
+                &upstream.label,
+                &rcode_label(reply.metadata.response_code),
+            ])
+            .observe(started.elapsed().as_secs_f64());
+
+        if !same_question(req, &reply) {
+            let mut formerr = req.reply();
+            formerr.metadata.response_code = ResponseCode::FormErr;
+            return Ok(formerr);
+        }
+        if s.failover.contains(&reply.metadata.response_code) {
+            failovers += 1;
+            if failovers < n {
+                continue;
+            }
+        }
+        return Ok(reply);
+    }
+    Err(PluginError::servfail(last_error.unwrap_or_else(|| "no healthy proxies".to_string())))
+}
+
+/// True if the reply answers the query's question (name case-insensitively, type, class).
+fn same_question(req: &Request, reply: &Message) -> bool {
+    match (req.question(), reply.queries.first()) {
+        (Some(q), Some(r)) => {
+            q.query_type() == r.query_type()
+                && q.query_class() == r.query_class()
+                && plugin_api::request::lower_name(r.name()) == req.name()
+        }
+        _ => false,
+    }
+}
+
+fn random_below(n: usize) -> usize {
+    use std::hash::{BuildHasher, RandomState};
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(RandomState::new().hash_one(0u8) | 1);
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x % n as u64) as usize
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! Setup tables for `forward`; the behaviour against real upstreams is in tests/it/forward.rs.
+
+use std::time::Duration;
+
+use plugin_api::Controller;
+use plugin_api::proto::op::ResponseCode;
+
+use super::setup::*;
+
+fn stanzas(input: &str) -> Result<Vec<Stanza>, String> {
+    parse(&mut Controller::from_text(input)).map_err(|e| e.to_string())
+}
+
+#[test]
+fn setup_table() {
+    let s =
+        &stanzas("forward . 10.0.0.1 10.0.0.2:5300 [2001:db8::1]:53 dns://10.0.0.3").unwrap()[0];
+    assert_eq!(s.from, ".");
+    let to: Vec<String> = s.to.iter().map(ToString::to_string).collect();
+    assert_eq!(to, ["10.0.0.1:53", "10.0.0.2:5300", "[2001:db8::1]:53", "10.0.0.3:53"]);
+    assert_eq!(
+        (s.max_fails, s.expire, s.read_timeout),
+        (2, Duration::from_secs(10), Duration::from_secs(2))
+    );
+    assert_eq!(s.policy, Policy::Random);
+
+    let s = &stanzas(
+        "forward Example.ORG 10.0.0.1 {\n except a.example.org b.example.org\n force_tcp\n max_fails 3\n \
+         health_check 1s no_rec domain example.com\n policy sequential\n max_concurrent 100\n \
+         next NXDOMAIN servfail\n failover REFUSED\n max_connect_attempts 4\n read_timeout 500ms\n \
+         expire 30s\n max_idle_conns 5\n failfast_all_unhealthy_upstreams\n next_on_nodata\n}",
+    )
+    .unwrap()[0];
+    assert_eq!(s.from, "example.org.");
+    assert_eq!(s.except, vec!["a.example.org.".to_string(), "b.example.org.".to_string()]);
+    assert!(s.force_tcp && s.failfast_all_unhealthy && s.next_on_nodata);
+    assert_eq!(
+        (s.max_fails, s.health_check, s.hc_recursion_desired),
+        (3, Duration::from_secs(1), false)
+    );
+    assert_eq!(s.hc_domain, "example.com.");
+    assert_eq!((s.policy, s.max_concurrent), (Policy::Sequential, 100));
+    assert_eq!(s.next, vec![ResponseCode::NXDomain, ResponseCode::ServFail]);
+    assert_eq!(s.failover, vec![ResponseCode::Refused]);
+    assert_eq!((s.max_connect_attempts, s.read_timeout), (Some(4), Duration::from_millis(500)));
+    assert_eq!((s.expire, s.max_idle_conns), (Duration::from_secs(30), 5));
+
+    assert_eq!(stanzas("forward . 10.0.0.1\nforward example.org 10.0.0.2").unwrap().len(), 2);
+}
+
+#[test]
+fn resolv_conf_files() {
+    let path = std::env::temp_dir().join(format!("ferrodns-resolv-{}", std::process::id()));
+    std::fs::write(&path, "# comment\nsearch example.org\nnameserver 10.9.0.1\nnameserver fe80::1%eth0\noptions ndots:5\n").unwrap();
+    let s = &stanzas(&format!("forward . {}", path.display())).unwrap()[0];
+    let to: Vec<String> = s.to.iter().map(ToString::to_string).collect();
+    assert_eq!(to, ["10.9.0.1:53", "[fe80::1]:53"]);
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn setup_errors() {
+    let rows = [
+        (
+            "forward",
+            "Testfile:1 - Error during parsing: Wrong argument count or unexpected line ending after 'forward'",
+        ),
+        (
+            "forward .",
+            "Testfile:1 - Error during parsing: Wrong argument count or unexpected line ending after '.'",
+        ),
+        (
+            "forward . /nonexistent/resolv.conf",
+            "Testfile:1 - Error during parsing: not an IP address or file: \"/nonexistent/resolv.conf\"",
+        ),
+        (
+            "forward . https://10.0.0.1",
+            "Testfile:1 - Error during parsing: 'https' is not supported as a destination protocol in forward: https://10.0.0.1",
+        ),
+        (
+            "forward . tls://10.0.0.1",
+            "Testfile:1 - Error during parsing: 'tls' upstreams are not supported by ferrodns yet: tls://10.0.0.1",
+        ),
+        (
+            "forward . 10.0.0.1 {\n policy fastest\n}",
+            "Testfile:2 - Error during parsing: unknown policy 'fastest'",
+        ),
+        (
+            "forward . 10.0.0.1 {\n next BOGUS\n}",
+            "Testfile:2 - Error during parsing: BOGUS is not a valid rcode",
+        ),
+        (
+            "forward . 10.0.0.1 {\n failover NOERROR\n}",
+            "Testfile:2 - Error during parsing: NoError cannot be used in failover",
+        ),
+        (
+            "forward . 10.0.0.1 {\n health_check 1s nope\n}",
+            "Testfile:2 - Error during parsing: health_check: unknown option nope",
+        ),
+        (
+            "forward . 10.0.0.1 {\n force_tcp x\n}",
+            "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'x'",
+        ),
+        (
+            "forward . 10.0.0.1 {\n read_timeout 0s\n}",
+            "Testfile:2 - Error during parsing: read_timeout must be positive: 0s",
+        ),
+        (
+            "forward . 10.0.0.1 {\n bogus\n}",
+            "Testfile:2 - Error during parsing: unknown property 'bogus'",
+        ),
+    ];
+    for (input, want) in rows {
+        assert_eq!(stanzas(input).unwrap_err(), want, "{input}");
+    }
+    let many: Vec<String> = (1..=16).map(|i| format!("10.0.0.{i}")).collect();
+    assert!(
+        stanzas(&format!("forward . {}", many.join(" ")))
+            .unwrap_err()
+            .ends_with("more than 15 TOs configured: 16")
+    );
+}

@@ -1,0 +1,270 @@
+//! One upstream resolver: exchanging a query with it over UDP or TCP, reusing connections, and
+//! checking its health after a failure.
+//!
+//! Health works as in CoreDNS: a failed exchange starts a probe (`<domain> IN NS`, any reply
+//! counts as healthy) every `health_check` interval until one succeeds; each failed probe adds to
+//! the upstream's fail count and a success resets it. With more than `max_fails` fails the
+//! upstream is down and skipped while others are up.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use plugin_api::proto::op::{Message, Query};
+use plugin_api::proto::rr::{Name, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::timeout;
+
+use crate::metrics;
+
+/// How long a health probe waits for its reply.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Settings shared by the upstreams of one `forward` line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Idle connections older than this are not reused.
+    pub expire: Duration,
+    /// Most idle connections kept per upstream and transport (0: no limit).
+    pub max_idle: usize,
+    /// Failed probes before the upstream is down (0: never down, no probes).
+    pub max_fails: u32,
+    /// Time between probes.
+    pub health_check: Duration,
+    /// Probe over TCP (with `force_tcp`).
+    pub hc_tcp: bool,
+    /// RD bit of the probe.
+    pub hc_recursion_desired: bool,
+    /// The name the probe asks NS of.
+    pub hc_domain: String,
+}
+
+/// An upstream resolver.
+pub struct Upstream {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// `ip:port`, the `to` label of the metrics.
+    pub label: String,
+    settings: Arc<Settings>,
+    fails: AtomicU32,
+    probing: AtomicBool,
+    udp_idle: Mutex<Vec<(UdpSocket, Instant)>>,
+    tcp_idle: Mutex<Vec<(TcpStream, Instant)>>,
+}
+
+impl Upstream {
+    /// An upstream at `addr`.
+    pub fn new(addr: SocketAddr, settings: Arc<Settings>) -> Self {
+        Self {
+            addr,
+            label: addr.to_string(),
+            settings,
+            fails: AtomicU32::new(0),
+            probing: AtomicBool::new(false),
+            udp_idle: Mutex::new(Vec::new()),
+            tcp_idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// True if the upstream failed more health checks than `max_fails` allows.
+    pub fn down(&self) -> bool {
+        let max = self.settings.max_fails;
+        max != 0 && self.fails.load(Ordering::Acquire) > max
+    }
+
+    /// Sends `query` (whose id is `id`) and returns the reply's bytes; replies with another id
+    /// are ignored. Errors are worded as Go words network errors, for the *errors* log.
+    pub async fn exchange(
+        &self,
+        query: &[u8],
+        id: u16,
+        tcp: bool,
+        read_timeout: Duration,
+    ) -> Result<Vec<u8>, String> {
+        if tcp {
+            self.exchange_tcp(query, id, read_timeout).await
+        } else {
+            self.exchange_udp(query, id, read_timeout).await
+        }
+    }
+
+    fn take_idle<T>(&self, pool: &Mutex<Vec<(T, Instant)>>) -> Option<T> {
+        let mut idle = pool.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((conn, since)) = idle.pop() {
+            if since.elapsed() < self.settings.expire {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn put_idle<T>(&self, pool: &Mutex<Vec<(T, Instant)>>, conn: T) {
+        let mut idle = pool.lock().unwrap_or_else(|e| e.into_inner());
+        if self.settings.max_idle == 0 || idle.len() < self.settings.max_idle {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    async fn exchange_udp(
+        &self,
+        query: &[u8],
+        id: u16,
+        read_timeout: Duration,
+    ) -> Result<Vec<u8>, String> {
+        let socket = match self.take_idle(&self.udp_idle) {
+            Some(s) => {
+                metrics::conn_cache(&self.label, "udp", true);
+                s
+            }
+            None => {
+                metrics::conn_cache(&self.label, "udp", false);
+                let bind: SocketAddr = if self.addr.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    ([0u16; 8], 0).into()
+                };
+                let s = UdpSocket::bind(bind)
+                    .await
+                    .map_err(|e| format!("dial udp {}: {e}", self.addr))?;
+                s.connect(self.addr).await.map_err(|e| format!("dial udp {}: {e}", self.addr))?;
+                s
+            }
+        };
+        let local = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let op_err = |what: &str, e: &dyn std::fmt::Display| {
+            format!("{what} udp {local}->{}: {e}", self.addr)
+        };
+        socket.send(query).await.map_err(|e| op_err("write", &go_io(&e)))?;
+        let deadline = tokio::time::Instant::now() + read_timeout;
+        let mut buf = vec![0u8; 65535];
+        loop {
+            let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+                Err(_) => return Err(op_err("read", &"i/o timeout")),
+                Ok(Err(e)) => return Err(op_err("read", &go_io(&e))),
+                Ok(Ok(n)) => n,
+            };
+            // A late reply to an earlier query on this socket: skip it.
+            if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+                buf.truncate(n);
+                self.put_idle(&self.udp_idle, socket);
+                return Ok(buf);
+            }
+        }
+    }
+
+    async fn exchange_tcp(
+        &self,
+        query: &[u8],
+        id: u16,
+        read_timeout: Duration,
+    ) -> Result<Vec<u8>, String> {
+        // A reused connection may have been closed by the upstream meanwhile: then dial anew.
+        if let Some(conn) = self.take_idle(&self.tcp_idle) {
+            metrics::conn_cache(&self.label, "tcp", true);
+            if let Ok(reply) = self.tcp_round_trip(conn, query, id, read_timeout).await {
+                return Ok(reply);
+            }
+        } else {
+            metrics::conn_cache(&self.label, "tcp", false);
+        }
+        let conn = timeout(read_timeout, TcpStream::connect(self.addr))
+            .await
+            .map_err(|_| format!("dial tcp {}: i/o timeout", self.addr))?
+            .map_err(|e| format!("dial tcp {}: {}", self.addr, go_io(&e)))?;
+        self.tcp_round_trip(conn, query, id, read_timeout).await
+    }
+
+    async fn tcp_round_trip(
+        &self,
+        mut conn: TcpStream,
+        query: &[u8],
+        id: u16,
+        read_timeout: Duration,
+    ) -> Result<Vec<u8>, String> {
+        let local = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let op_err = |what: &str, e: &dyn std::fmt::Display| {
+            format!("{what} tcp {local}->{}: {e}", self.addr)
+        };
+        let len = u16::try_from(query.len()).map_err(|_| "query too large".to_string())?;
+        let mut framed = Vec::with_capacity(query.len() + 2);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(query);
+        conn.write_all(&framed).await.map_err(|e| op_err("write", &go_io(&e)))?;
+        let deadline = tokio::time::Instant::now() + read_timeout;
+        loop {
+            let mut len = [0u8; 2];
+            match tokio::time::timeout_at(deadline, conn.read_exact(&mut len)).await {
+                Err(_) => return Err(op_err("read", &"i/o timeout")),
+                Ok(Err(e)) => return Err(op_err("read", &go_io(&e))),
+                Ok(Ok(_)) => {}
+            }
+            let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            match tokio::time::timeout_at(deadline, conn.read_exact(&mut reply)).await {
+                Err(_) => return Err(op_err("read", &"i/o timeout")),
+                Ok(Err(e)) => return Err(op_err("read", &go_io(&e))),
+                Ok(Ok(_)) => {}
+            }
+            if reply.len() >= 2 && u16::from_be_bytes([reply[0], reply[1]]) == id {
+                self.put_idle(&self.tcp_idle, conn);
+                return Ok(reply);
+            }
+        }
+    }
+
+    /// Starts probing the upstream, unless probing is off or already running.
+    pub fn healthcheck(self: &Arc<Self>) {
+        if self.settings.max_fails == 0 || self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            self.probing.store(false, Ordering::Release);
+            return;
+        };
+        let me = self.clone();
+        rt.spawn(async move {
+            loop {
+                tokio::time::sleep(me.settings.health_check).await;
+                if me.probe().await {
+                    me.fails.store(0, Ordering::Release);
+                    break;
+                }
+                me.fails.fetch_add(1, Ordering::AcqRel);
+                metrics::healthcheck_failure(&me.label);
+            }
+            me.probing.store(false, Ordering::Release);
+        });
+    }
+
+    /// One probe: `<domain> IN NS`; any reply is healthy.
+    async fn probe(&self) -> bool {
+        let mut q = Message::query();
+        q.metadata.id = rand_id();
+        q.metadata.recursion_desired = self.settings.hc_recursion_desired;
+        let Ok(name) = Name::from_ascii(&self.settings.hc_domain) else { return false };
+        q.add_query(Query::query(name, RecordType::NS));
+        let Ok(bytes) = q.to_vec() else { return false };
+        self.exchange(&bytes, q.metadata.id, self.settings.hc_tcp, HEALTH_TIMEOUT).await.is_ok()
+    }
+}
+
+/// An id for probes; the clock's low bits are random enough for that.
+fn rand_id() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    (nanos ^ (nanos >> 16)) as u16
+}
+
+/// An I/O error in Go's words.
+fn go_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "connection refused".into(),
+        ConnectionReset => "connection reset by peer".into(),
+        UnexpectedEof => "EOF".into(),
+        TimedOut => "i/o timeout".into(),
+        _ => e.to_string(),
+    }
+}

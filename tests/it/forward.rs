@@ -1,0 +1,209 @@
+//! forward against real upstream servers started by the test.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+
+use crate::harness::*;
+use crate::upstream::{Behaviour, Upstream, dead_addr};
+
+const IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+
+fn first_a(m: &hickory_proto::op::Message) -> Option<Ipv4Addr> {
+    m.answers.iter().find_map(|r| match &r.data {
+        RData::A(a) => Some(a.0),
+        _ => None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn relays_the_upstream_reply_over_the_clients_transport() {
+    let up = Upstream::start(Behaviour::Answer(IP, 300)).await;
+    let s = TestServer::start(&format!(".:0 {{\n forward . {}\n}}", up.addr)).await;
+    let reply = s.udp("Www.Example.COM.", RecordType::A).await;
+    assert_eq!(reply.metadata.id, 0xbeef);
+    assert_eq!(first_a(&reply), Some(IP));
+    assert_eq!(reply.answers[0].ttl, 300);
+    assert!(reply.metadata.recursion_available, "upstream flags relayed");
+    assert_eq!(reply.queries[0].name().to_string(), "Www.Example.COM.");
+    assert_eq!(up.udp_queries.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let reply = s.tcp("www.example.com.", RecordType::A).await;
+    assert_eq!(first_a(&reply), Some(IP));
+    assert_eq!(
+        up.tcp_queries.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "TCP client, TCP upstream"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn force_tcp_and_prefer_udp() {
+    let up = Upstream::start(Behaviour::Answer(IP, 60)).await;
+    let s = TestServer::start(&format!(".:0 {{\n forward . {} {{\n  force_tcp\n }}\n}}", up.addr))
+        .await;
+    s.udp("a.example.", RecordType::A).await;
+    assert_eq!(
+        (
+            up.udp_queries.load(std::sync::atomic::Ordering::SeqCst),
+            up.tcp_queries.load(std::sync::atomic::Ordering::SeqCst)
+        ),
+        (0, 1)
+    );
+    s.stop().await;
+
+    // prefer_udp: a truncated UDP reply is asked again over TCP.
+    let trunc = Upstream::start(Behaviour::Truncate(IP)).await;
+    let s =
+        TestServer::start(&format!(".:0 {{\n forward . {} {{\n  prefer_udp\n }}\n}}", trunc.addr))
+            .await;
+    let reply = s.tcp("t.example.", RecordType::A).await;
+    assert_eq!(first_a(&reply), Some(IP));
+    assert_eq!(trunc.udp_queries.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(trunc.tcp_queries.load(std::sync::atomic::Ordering::SeqCst), 1);
+    s.stop().await;
+
+    // Without prefer_udp the truncated reply goes to the client as it is.
+    let s = TestServer::start(&format!(".:0 {{\n forward . {}\n}}", trunc.addr)).await;
+    let reply = s.udp("t.example.", RecordType::A).await;
+    assert!(reply.metadata.truncation);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_upstream_is_skipped_and_all_dead_is_servfail() {
+    let up = Upstream::start(Behaviour::Answer(IP, 60)).await;
+    let dead = dead_addr().await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n forward . {dead} {} {{\n  policy sequential\n }}\n}}",
+        up.addr
+    ))
+    .await;
+    for _ in 0..5 {
+        assert_eq!(first_a(&s.udp("a.example.", RecordType::A).await), Some(IP));
+    }
+    s.stop().await;
+
+    let (d1, d2) = (dead_addr().await, dead_addr().await);
+    let s = TestServer::start(&format!(".:0 {{\n forward . {d1} {d2}\n}}")).await;
+    let started = Instant::now();
+    let reply = s.udp("a.example.", RecordType::A).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    assert!(started.elapsed() < Duration::from_secs(6), "within the 5 s deadline");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_upstreams_time_out_into_the_next_one() {
+    let slow =
+        Upstream::start(Behaviour::Slow(Duration::from_secs(3), Ipv4Addr::new(192, 0, 2, 99)))
+            .await;
+    let fast = Upstream::start(Behaviour::Answer(IP, 60)).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n forward . {} {} {{\n  policy sequential\n  read_timeout 300ms\n }}\n}}",
+        slow.addr, fast.addr
+    ))
+    .await;
+    assert_eq!(first_a(&s.udp("a.example.", RecordType::A).await), Some(IP));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_concurrent_refuses_the_excess() {
+    let slow = Upstream::start(Behaviour::Slow(Duration::from_millis(800), IP)).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n forward . {} {{\n  max_concurrent 1\n }}\n}}",
+        slow.addr
+    ))
+    .await;
+    let addr = s.addr;
+    let a = tokio::spawn(
+        async move { udp_exchange(addr, &query("one.example.", RecordType::A)).await },
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = s.udp("two.example.", RecordType::A).await;
+    assert_eq!(second.metadata.response_code, ResponseCode::Refused);
+    let first = a.await.unwrap().unwrap();
+    assert_eq!(first_a(&first), Some(IP));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_upstream_replies_never_reach_the_client() {
+    let garbage = Upstream::start(Behaviour::Garbage).await;
+    let s = TestServer::start(&format!(".:0 {{\n forward . {}\n}}", garbage.addr)).await;
+    assert_eq!(
+        s.udp("g.example.", RecordType::A).await.metadata.response_code,
+        ResponseCode::ServFail
+    );
+    s.stop().await;
+    let wrong = Upstream::start(Behaviour::WrongQuestion).await;
+    let s = TestServer::start(&format!(".:0 {{\n forward . {}\n}}", wrong.addr)).await;
+    let reply = s.udp("w.example.", RecordType::A).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(reply.queries[0].name().to_string(), "w.example.");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn except_next_and_several_lines() {
+    let nx = Upstream::start(Behaviour::NxDomain).await;
+    let good = Upstream::start(Behaviour::Answer(IP, 60)).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n forward example.org {} {{\n  next NXDOMAIN\n }}\n forward . {} {{\n  except skip.example\n }}\n whoami\n}}",
+        nx.addr, good.addr
+    ))
+    .await;
+    // The first line matches, says NXDOMAIN, and `next` hands the query to the second line.
+    assert_eq!(first_a(&s.udp("a.example.org.", RecordType::A).await), Some(IP));
+    assert_eq!(nx.queries(), 1);
+    // except: not forwarded, whoami answers.
+    let reply = s.udp("x.skip.example.", RecordType::A).await;
+    assert!(reply.answers.is_empty() && !reply.additionals.is_empty());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_tries_the_next_upstream_on_listed_rcodes() {
+    let bad = Upstream::start(Behaviour::ServFail).await;
+    let good = Upstream::start(Behaviour::Answer(IP, 60)).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n forward . {} {} {{\n  policy sequential\n  failover SERVFAIL\n }}\n}}",
+        bad.addr, good.addr
+    ))
+    .await;
+    assert_eq!(first_a(&s.udp("f.example.", RecordType::A).await), Some(IP));
+    s.stop().await;
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_socket_leak_after_many_queries_to_a_dead_upstream() {
+    let dead = dead_addr().await;
+    let s =
+        TestServer::start(&format!(".:0 {{\n forward . {dead} {{\n  max_fails 0\n }}\n}}")).await;
+    let before = open_fds();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let q = query("leak.example.", RecordType::A).to_vec().unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut answered = 0;
+    for _ in 0..10_000 {
+        sock.send_to(&q, s.addr).await.unwrap();
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf)).await
+        {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 10_000, "every query answered (SERVFAIL)");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = open_fds();
+    // Other tests run in this process too; a leak of one socket per query would be thousands.
+    assert!(after < before + 50, "file descriptors: {before} before, {after} after");
+    s.stop().await;
+}

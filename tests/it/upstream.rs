@@ -1,0 +1,156 @@
+//! Real upstream DNS servers for forward tests: UDP and TCP on loopback, each with a behaviour.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+
+/// What an upstream does with a query.
+#[derive(Clone, Copy, Debug)]
+pub enum Behaviour {
+    /// Answers with `ip` and `ttl` for any name.
+    Answer(Ipv4Addr, u32),
+    /// Answers NXDOMAIN.
+    NxDomain,
+    /// Answers SERVFAIL.
+    ServFail,
+    /// Answers after a delay.
+    Slow(Duration, Ipv4Addr),
+    /// Over UDP, an empty reply with TC set; over TCP, the answer.
+    Truncate(Ipv4Addr),
+    /// Random bytes with the query's id.
+    Garbage,
+    /// A reply for another name.
+    WrongQuestion,
+}
+
+/// A running upstream.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub udp_queries: Arc<AtomicUsize>,
+    pub tcp_queries: Arc<AtomicUsize>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
+    let mut m = Message::response(query.metadata.id, query.metadata.op_code);
+    m.metadata.message_type = MessageType::Response;
+    m.metadata.recursion_desired = query.metadata.recursion_desired;
+    m.metadata.recursion_available = true;
+    m.queries = query.queries.clone();
+    let owner = query.queries.first().map(|q| q.name().clone()).unwrap_or_else(Name::root);
+    match b {
+        Behaviour::Answer(ip, ttl) => {
+            m.add_answer(Record::from_rdata(owner, ttl, RData::A(A(ip))));
+        }
+        Behaviour::Slow(_, ip) => {
+            m.add_answer(Record::from_rdata(owner, 300, RData::A(A(ip))));
+        }
+        Behaviour::Truncate(ip) => {
+            if tcp {
+                m.add_answer(Record::from_rdata(owner, 300, RData::A(A(ip))));
+            } else {
+                m.metadata.truncation = true;
+            }
+        }
+        Behaviour::NxDomain => m.metadata.response_code = ResponseCode::NXDomain,
+        Behaviour::ServFail => m.metadata.response_code = ResponseCode::ServFail,
+        Behaviour::Garbage => {
+            let mut junk = query.metadata.id.to_be_bytes().to_vec();
+            junk.extend_from_slice(&[0xff; 40]);
+            return junk;
+        }
+        Behaviour::WrongQuestion => {
+            m.queries[0].set_name(Name::from_ascii("somewhere.else.").unwrap());
+        }
+    }
+    m.to_vec().unwrap()
+}
+
+impl Upstream {
+    /// Starts an upstream on 127.0.0.1, UDP and TCP on one port.
+    pub async fn start(b: Behaviour) -> Self {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let tcp = TcpListener::bind(addr).await.unwrap();
+        let (udp_queries, tcp_queries) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let counter = udp_queries.clone();
+        let udp = Arc::new(udp);
+        let udp_task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 65535];
+            loop {
+                let Ok((n, src)) = udp.recv_from(&mut buf).await else { continue };
+                let Ok(q) = Message::from_vec(&buf[..n]) else { continue };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let reply = answer(&q, b, false);
+                let udp = udp.clone();
+                tokio::spawn(async move {
+                    if let Behaviour::Slow(d, _) = b {
+                        tokio::time::sleep(d).await;
+                    }
+                    let _ = udp.send_to(&reply, src).await;
+                });
+            }
+        });
+        let counter = tcp_queries.clone();
+        let tcp_task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = tcp.accept().await else { continue };
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let mut len = [0u8; 2];
+                        if stream.read_exact(&mut len).await.is_err() {
+                            return;
+                        }
+                        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                        if stream.read_exact(&mut buf).await.is_err() {
+                            return;
+                        }
+                        let Ok(q) = Message::from_vec(&buf) else { return };
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        if let Behaviour::Slow(d, _) = b {
+                            tokio::time::sleep(d).await;
+                        }
+                        let reply = answer(&q, b, true);
+                        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                        framed.extend_from_slice(&reply);
+                        if stream.write_all(&framed).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, udp_queries, tcp_queries, tasks: vec![udp_task, tcp_task] }
+    }
+
+    /// Queries received, UDP and TCP together.
+    pub fn queries(&self) -> usize {
+        self.udp_queries.load(Ordering::SeqCst) + self.tcp_queries.load(Ordering::SeqCst)
+    }
+}
+
+/// An address where nothing listens (UDP answers with ICMP port unreachable).
+pub async fn dead_addr() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = s.local_addr().unwrap();
+    drop(s);
+    addr
+}

@@ -207,3 +207,38 @@ async fn no_socket_leak_after_many_queries_to_a_dead_upstream() {
     assert!(after < before + 50, "file descriptors: {before} before, {after} after");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_checks_mark_an_upstream_down_and_up_again() {
+    let first = dead_addr().await;
+    let backup = Upstream::start(Behaviour::Answer(Ipv4Addr::new(192, 0, 2, 2), 60)).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n forward . {first} {} {{\n  policy sequential\n  max_fails 1\n  health_check 100ms\n }}\n}}",
+        backup.addr
+    ))
+    .await;
+    // The first upstream fails, the backup answers, and probing of the first begins.
+    assert_eq!(
+        first_a(&s.udp("h.example.", RecordType::A).await),
+        Some(Ipv4Addr::new(192, 0, 2, 2))
+    );
+    // Two failed probes later it is down: the backup is asked directly.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let failures = plugin_forward::metrics::HEALTHCHECK_FAILURES
+        .with_label_values(&["forward", &first.to_string()])
+        .get();
+    assert!(failures >= 2, "failed probes counted: {failures}");
+    // Now the first upstream comes back; a probe finds it and it is used again.
+    let revived = Upstream::start_at(first, Behaviour::Answer(IP, 60)).await;
+    let mut back = false;
+    for _ in 0..50 {
+        if first_a(&s.udp("h.example.", RecordType::A).await) == Some(IP) {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "the revived upstream answers again");
+    assert!(revived.queries() >= 2, "probe and query reached it: {}", revived.queries());
+    s.stop().await;
+}

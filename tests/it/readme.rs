@@ -66,6 +66,10 @@ async fn load_and_serve(name: &str, text: &str) {
     if config.listeners.iter().all(|l| l.port == 0) {
         let mut instance =
             Instance::start_text(text).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        if !may_query {
+            instance.stop().await;
+            return;
+        }
         let reply = udp_exchange(instance.dns_addr(), &query("readme.example.org.", RecordType::A))
             .await
             .unwrap_or_else(|| panic!("{name}: no answer"));

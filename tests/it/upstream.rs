@@ -85,7 +85,12 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
 impl Upstream {
     /// Starts an upstream on 127.0.0.1, UDP and TCP on one port.
     pub async fn start(b: Behaviour) -> Self {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        Self::start_at("127.0.0.1:0".parse().unwrap(), b).await
+    }
+
+    /// Starts an upstream at `addr`.
+    pub async fn start_at(addr: SocketAddr, b: Behaviour) -> Self {
+        let udp = UdpSocket::bind(addr).await.unwrap();
         let addr = udp.local_addr().unwrap();
         let tcp = TcpListener::bind(addr).await.unwrap();
         let (udp_queries, tcp_queries) =

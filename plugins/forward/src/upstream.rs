@@ -222,18 +222,22 @@ impl Upstream {
             self.probing.store(false, Ordering::Release);
             return;
         };
-        let me = self.clone();
+        // The probe holds the upstream weakly: when a reload or a stop drops this configuration,
+        // the probing ends with it instead of running on for an upstream nobody uses.
+        let weak = Arc::downgrade(self);
+        let every = self.settings.health_check;
         rt.spawn(async move {
             loop {
-                tokio::time::sleep(me.settings.health_check).await;
+                tokio::time::sleep(every).await;
+                let Some(me) = weak.upgrade() else { return };
                 if me.probe().await {
                     me.fails.store(0, Ordering::Release);
-                    break;
+                    me.probing.store(false, Ordering::Release);
+                    return;
                 }
                 me.fails.fetch_add(1, Ordering::AcqRel);
                 metrics::healthcheck_failure(&me.label);
             }
-            me.probing.store(false, Ordering::Release);
         });
     }
 

@@ -72,7 +72,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("chaos"),
     built("loadbalance", plugin_loadbalance::setup),
     known_once("tsig"),
-    known_once("cache"),
+    built_once("cache", plugin_cache::setup),
     known("rewrite"),
     known("header"),
     known_once("dnssec"),

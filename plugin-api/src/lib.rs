@@ -15,6 +15,7 @@
 //! * [`duration`]: Go's duration syntax, which every duration option uses.
 //! * [`fall`]: `fallthrough [ZONES...]`.
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
+//! * [`response`]: sorting replies into CoreDNS's types and classes (log, cache).
 //! * [`metrics`]: the process-wide Prometheus registry and CoreDNS's buckets.
 //! * [`http`]: HTTP routes plugins ask the server for, and the shutting-down flag.
 //! * `test_util` (feature `test-util`): fixed test addresses, `Case` tables, record builders.
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod names;
 pub mod plugin;
 pub mod request;
+pub mod response;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 pub mod zone;

@@ -242,3 +242,50 @@ async fn health_checks_mark_an_upstream_down_and_up_again() {
     assert!(revived.queries() >= 2, "probe and query reached it: {}", revived.queries());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cache_in_front_of_forward_answers_repeats_from_memory() {
+    let up = Upstream::start(Behaviour::Answer(IP, 300)).await;
+    let s = TestServer::start(&format!(
+        "cache-fwd.test:0 {{\n prometheus localhost:0\n cache 30\n forward . {}\n}}",
+        up.addr
+    ))
+    .await;
+    let first = s.udp("a.cache-fwd.test.", RecordType::A).await;
+    assert_eq!(first.answers[0].ttl, 30);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = s.udp("a.cache-fwd.test.", RecordType::A).await;
+    assert_eq!(up.queries(), 1, "the second answer came from the cache");
+    assert!(second.answers[0].ttl <= 29, "TTL counted down: {}", second.answers[0].ttl);
+    assert!(second.metadata.authoritative);
+
+    let metrics_addr = s.instance.http_addr("localhost:0").unwrap();
+    let samples = parse_exposition(&http_get(metrics_addr, "/metrics").await.1);
+    let zones = ("zones", "cache-fwd.test.");
+    assert_eq!(
+        metric(&samples, "coredns_cache_hits_total", &[zones, ("type", "success")]),
+        Some(1.0)
+    );
+    assert_eq!(metric(&samples, "coredns_cache_misses_total", &[zones]), Some(1.0));
+    assert_eq!(metric(&samples, "coredns_cache_requests_total", &[zones]), Some(2.0));
+    assert_eq!(metric(&samples, "coredns_cache_entries", &[zones, ("type", "success")]), Some(1.0));
+    // The plugin that wrote each reply: forward, then cache.
+    let resp = |plugin| {
+        metric(
+            &samples,
+            "coredns_dns_responses_total",
+            &[("zone", "cache-fwd.test."), ("plugin", plugin)],
+        )
+    };
+    assert_eq!((resp("forward"), resp("cache")), (Some(1.0), Some(1.0)));
+    let upstream = up.addr.to_string();
+    assert!(
+        metric(
+            &samples,
+            "coredns_proxy_request_duration_seconds_count",
+            &[("to", upstream.as_str()), ("rcode", "NOERROR")]
+        )
+        .is_some()
+    );
+    s.stop().await;
+}

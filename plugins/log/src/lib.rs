@@ -5,9 +5,7 @@
 //!   the line of the first rule whose name the query is under, if the reply's class (success,
 //!   denial, error) is one the rule logs.
 //! * [`format`] cuts a format into pieces once and renders lines from them.
-//! * [`classify`] sorts a reply into CoreDNS's response types and classes.
 
-pub mod classify;
 pub mod format;
 
 use std::cell::RefCell;
@@ -19,8 +17,8 @@ use plugin_api::proto::serialize::binary::{BinEncodable, BinEncoder};
 use plugin_api::zone::{is_subdomain, normalize};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
 
-use classify::{Class, classify, typify};
 use format::{Format, Outcome};
+use plugin_api::response::{Class, classify, typify};
 
 /// The directive's name.
 pub const NAME: &str = "log";

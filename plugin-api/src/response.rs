@@ -2,8 +2,8 @@
 //! NXDOMAIN, NODATA, …), then the type into a class (success, denial, error) that `class` lines
 //! select on.
 
-use plugin_api::proto::op::{Message, OpCode, ResponseCode};
-use plugin_api::proto::rr::RecordType;
+use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::rr::RecordType;
 
 /// What kind of reply a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,348 @@
+//! *cache*: keeps the replies of the plugins after it and answers repeated queries from memory.
+//!
+//! * [`setup::parse`] reads `cache [TTL] [ZONES...] { success; denial; prefetch; serve_stale;
+//!   servfail; disable; keepttl }`.
+//! * [`store`]: two bounded stores, one for answers and referrals (success), one for NXDOMAIN,
+//!   NODATA and SERVFAIL (denial).
+//! * [`Cache`] is the handler. A miss goes to the next plugin; its reply is stored for the
+//!   clamped minimum TTL of its records (or the SOA minimum, for a denial; `servfail` for a
+//!   SERVFAIL), and every record's TTL is set to that. A hit is answered with the TTLs counting
+//!   down, AA set, the query's id and question. Entries about to expire that are asked often are
+//!   fetched again in the background (`prefetch`); expired ones can be served while they are
+//!   refreshed (`serve_stale`).
+//!
+//! What is never cached, as in CoreDNS: truncated replies, errors other than SERVFAIL,
+//! NXDOMAIN or NODATA without a SOA, NOTIFY/UPDATE/zone transfers, and replies whose question
+//! is not the query's (counted in `coredns_cache_drops_total`).
+
+pub mod metrics;
+pub mod setup;
+pub mod store;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use plugin_api::proto::op::{Message, ResponseCode};
+use plugin_api::proto::rr::RecordType;
+use plugin_api::response::{Type, typify};
+use plugin_api::zone::longest_match;
+use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
+use setup::{MAX_TTL, MIN_TTL, Options};
+use store::{Item, Store, key};
+
+/// The directive's name.
+pub const NAME: &str = "cache";
+
+/// The cache's notion of now, in whole seconds: the process clock, or one a test moves.
+#[derive(Clone)]
+pub struct Clock(Option<Arc<AtomicU64>>);
+
+impl Clock {
+    /// The real clock.
+    pub fn system() -> Self {
+        Self(None)
+    }
+
+    /// A clock that only moves when told to, starting at `start` seconds.
+    pub fn manual(start: u64) -> (Self, Arc<AtomicU64>) {
+        let now = Arc::new(AtomicU64::new(start));
+        (Self(Some(now.clone())), now)
+    }
+
+    /// Seconds now.
+    pub fn now(&self) -> u64 {
+        static START: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+        match &self.0 {
+            Some(now) => now.load(Ordering::Acquire),
+            // Offset so that "stored at 0" never looks like "never stored".
+            None => START.elapsed().as_secs() + 1_000_000,
+        }
+    }
+}
+
+/// Reads the directive and builds the handler.
+pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    let options = setup::parse(c)?;
+    let servers: Vec<String> = c.servers().iter().map(|(_, s)| s.clone()).collect();
+    Ok(Some(Arc::new(Cache::new(options, &servers, Clock::system()))))
+}
+
+/// The *cache* handler.
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    o: Options,
+    success: Store,
+    denial: Store,
+    clock: Clock,
+    metrics: metrics::Set,
+}
+
+impl Cache {
+    /// A cache with `options`, counting its metrics under each of `servers`.
+    pub fn new(options: Options, servers: &[String], clock: Clock) -> Self {
+        let zones_label = options.zones.join(",");
+        let inner = Inner {
+            success: Store::new(options.pcap),
+            denial: Store::new(options.ncap),
+            metrics: metrics::Set::new(servers, &zones_label),
+            o: options,
+            clock,
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Items stored: (success, denial).
+    pub fn len(&self) -> (usize, usize) {
+        (self.inner.success.len(), self.inner.denial.len())
+    }
+
+    /// True if nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == (0, 0)
+    }
+}
+
+fn query_key(req: &Request) -> u64 {
+    let cd = req.message().metadata.checking_disabled;
+    key(req.name(), u16::from(req.qtype()), u16::from(req.qclass()), req.dnssec_ok(), cd)
+}
+
+impl Plugin for Cache {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        let inner = &self.inner;
+        if longest_match(&inner.o.zones, req.name()).is_none() {
+            return next.run(ctx, req);
+        }
+        let m = inner.metrics.for_server(&ctx.server);
+        m.requests.inc();
+        let now = inner.clock.now();
+        let k = query_key(req);
+        let stale_window = inner.o.serve_stale.map_or(0, |d| d.as_secs() as i64);
+
+        let found = [(&inner.denial, &m.denial_hits), (&inner.success, &m.success_hits)]
+            .into_iter()
+            .find_map(|(store, hits)| {
+                let item = store.get(k)?;
+                let left = item.remaining(now);
+                (left > 0 || (inner.o.serve_stale.is_some() && -left < stale_window))
+                    .then_some((item, hits))
+            });
+        let Some((item, hits)) = found else {
+            m.misses.inc();
+            let fill = self.inner.clone();
+            let req = req.clone();
+            let server = ctx.server.clone();
+            return next
+                .run(ctx, &req.clone())
+                .map(move |result| fill.store(&server, &req, result));
+        };
+        hits.inc();
+
+        let left = item.remaining(now);
+        if left <= 0 {
+            if inner.o.verify_stale {
+                // Ask upstream first; the stale entry is the fallback.
+                let fill = self.inner.clone();
+                let req2 = req.clone();
+                let server = ctx.server.clone();
+                let stale = item.clone();
+                return next.run(ctx, req).map(move |result| {
+                    let good = matches!(&result, Ok(Reply::Message { msg, .. })
+                        if msg.metadata.response_code != ResponseCode::ServFail);
+                    if good {
+                        return fill.store(&server, &req2, result);
+                    }
+                    fill.metrics.for_server(&server).served_stale.inc();
+                    Ok(Reply::message(to_reply(&stale, &req2, 0), NAME))
+                });
+            }
+            m.served_stale.inc();
+            self.refresh(ctx, req, next, &item);
+            return Serve::Ready(Ok(Reply::message(to_reply(&item, req, 0), NAME)));
+        }
+        if self.should_prefetch(&item, now) {
+            m.prefetches.inc();
+            self.refresh(ctx, req, next, &item);
+        }
+        let ttl = if inner.o.keepttl { item.ttl } else { left as u32 };
+        Serve::Ready(Ok(Reply::message(to_reply(&item, req, ttl), NAME)))
+    }
+}
+
+impl Cache {
+    /// Counts a hit and says whether the entry should be fetched again now: asked `prefetch`
+    /// times without a gap longer than the window, with at most `percent` of its TTL left.
+    fn should_prefetch(&self, item: &Item, now: u64) -> bool {
+        let o = &self.inner.o;
+        if o.prefetch == 0 {
+            return false;
+        }
+        let last = item.last_hit.swap(now, Ordering::AcqRel);
+        if now.saturating_sub(last) > o.prefetch_window.as_secs() {
+            item.hits.store(0, Ordering::Release);
+        }
+        let hits = item.hits.fetch_add(1, Ordering::AcqRel) + 1;
+        let threshold = (f64::from(o.prefetch_percent) / 100.0 * f64::from(item.ttl)).ceil() as i64;
+        hits >= o.prefetch && item.remaining(now) <= threshold
+    }
+
+    /// Fetches the entry again in the background through the rest of the chain, at most once at
+    /// a time per entry; the new reply replaces it.
+    fn refresh(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>, item: &Arc<Item>) {
+        if item.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            item.refreshing.store(false, Ordering::Release);
+            return;
+        };
+        let (fill, ctx, req, next, item) =
+            (self.inner.clone(), ctx.clone(), req.clone(), next.to_owned(), item.clone());
+        rt.spawn(async move {
+            let result = next.as_next().run(&ctx, &req).resolve().await;
+            let _ = fill.store(&ctx.server, &req, result);
+            item.refreshing.store(false, Ordering::Release);
+        });
+    }
+}
+
+impl Inner {
+    /// Stores the reply to `req` if it may be cached, and returns it with its TTLs set to the
+    /// stored duration.
+    fn store(&self, server: &str, req: &Request, result: ServeResult) -> ServeResult {
+        let Ok(Reply::Message { mut msg, by }) = result else { return result };
+        let kind = typify(Some(&msg));
+        let Some(ttl) = self.duration(&msg, kind) else { return Ok(Reply::Message { msg, by }) };
+        set_ttls(&mut msg, ttl);
+        if ttl > 0 && cacheable(&msg, kind) {
+            let m = self.metrics.for_server(server);
+            if !same_question(req, &msg) {
+                m.drops.inc();
+            } else {
+                let k = query_key(req);
+                let success = matches!(kind, Type::NoError | Type::Delegation);
+                let (store, except, evictions) = if success {
+                    (&self.success, &self.o.disable_success, &m.success_evictions)
+                } else {
+                    (&self.denial, &self.o.disable_denial, &m.denial_evictions)
+                };
+                if longest_match(except, req.name()).is_none() {
+                    let mut stored = msg.clone();
+                    stored.edns = None;
+                    if store.add(k, Item::new(stored, self.clock.now(), ttl)) {
+                        evictions.inc();
+                    }
+                    if success {
+                        self.denial.remove(k);
+                    }
+                    m.success_entries.set(self.success.len() as i64);
+                    m.denial_entries.set(self.denial.len() as i64);
+                }
+            }
+        }
+        if !req.dnssec_ok() && !req.message().metadata.authentic_data {
+            msg.metadata.authentic_data = false;
+        }
+        Ok(Reply::Message { msg, by })
+    }
+
+    /// How long a reply of `kind` is kept: its smallest TTL clamped to the class's bounds; the
+    /// `servfail` time for SERVFAIL; `None` for replies that are never cached.
+    fn duration(&self, msg: &Message, kind: Type) -> Option<u32> {
+        let o = &self.o;
+        Some(match kind {
+            Type::NameError | Type::NoData => {
+                min_ttl(msg, kind, o.nttl).clamp(o.minnttl.min(o.nttl), o.nttl)
+            }
+            Type::ServerError => o.failttl,
+            Type::NoError | Type::Delegation => {
+                min_ttl(msg, kind, o.pttl).clamp(o.minpttl.min(o.pttl), o.pttl)
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// CoreDNS's `key` conditions besides the type: no truncated replies, no denials without SOA.
+fn cacheable(msg: &Message, kind: Type) -> bool {
+    if msg.metadata.truncation {
+        return false;
+    }
+    let soa = msg.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
+    match kind {
+        Type::NameError | Type::NoData => soa,
+        Type::NoError | Type::Delegation | Type::ServerError => true,
+        _ => false,
+    }
+}
+
+/// The smallest TTL in the reply, at most `max`; for denials the SOA's minimum counts too.
+/// No records at all gives the 5 s minimum, as in CoreDNS.
+fn min_ttl(msg: &Message, kind: Type, max: u32) -> u32 {
+    if !matches!(kind, Type::NoError | Type::NameError | Type::NoData) {
+        return MIN_TTL;
+    }
+    if msg.answers.is_empty() && msg.authorities.is_empty() && msg.additionals.is_empty() {
+        return MIN_TTL;
+    }
+    let mut ttl = MAX_TTL.min(max.max(MAX_TTL));
+    for r in msg.answers.iter().chain(&msg.authorities).chain(&msg.additionals) {
+        ttl = ttl.min(r.ttl);
+        if let plugin_api::proto::rr::RData::SOA(soa) = &r.data
+            && matches!(kind, Type::NameError | Type::NoData)
+        {
+            ttl = ttl.min(soa.minimum);
+        }
+    }
+    ttl
+}
+
+fn set_ttls(msg: &mut Message, ttl: u32) {
+    for r in
+        msg.answers.iter_mut().chain(msg.authorities.iter_mut()).chain(msg.additionals.iter_mut())
+    {
+        r.ttl = ttl;
+    }
+}
+
+fn same_question(req: &Request, reply: &Message) -> bool {
+    match (req.question(), reply.queries.first()) {
+        (Some(q), Some(r)) => {
+            q.query_type() == r.query_type()
+                && q.query_class() == r.query_class()
+                && plugin_api::request::lower_name(r.name()) == req.name()
+        }
+        _ => false,
+    }
+}
+
+/// The reply to `req` from a stored item: the query's id, question and RD/CD bits, the stored
+/// rcode, RA and records with `ttl`, AA set (as CoreDNS sets it: some clients drop replies
+/// without it), AD only if the client asked with DO or AD.
+fn to_reply(item: &Item, req: &Request, ttl: u32) -> Message {
+    let mut m = item.msg.clone();
+    let q = &req.message().metadata;
+    m.metadata.id = q.id;
+    m.metadata.recursion_desired = q.recursion_desired;
+    m.metadata.checking_disabled = q.checking_disabled;
+    m.metadata.authoritative = true;
+    if !req.dnssec_ok() && !q.authentic_data {
+        m.metadata.authentic_data = false;
+    }
+    if let Some(question) = req.question() {
+        m.queries = vec![question.clone()];
+    }
+    set_ttls(&mut m, ttl);
+    m
+}
+
+#[cfg(test)]
+mod tests;

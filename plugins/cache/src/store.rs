@@ -1,0 +1,151 @@
+//! A bounded store of cached replies: 256 shards, each holding at most `capacity / 256` items
+//! (at least 4, so at least 1024 in all), with a random item evicted when a shard is full, as in
+//! CoreDNS's `plugin/pkg/cache`.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, RwLock};
+
+use plugin_api::proto::op::Message;
+
+const SHARDS: usize = 256;
+
+/// A cached reply.
+#[derive(Debug)]
+pub struct Item {
+    /// The reply as stored (records' TTLs already the stored duration).
+    pub msg: Message,
+    /// When it was stored, in clock seconds.
+    pub stored: u64,
+    /// The TTL it was stored with.
+    pub ttl: u32,
+    /// Hits within the prefetch window.
+    pub hits: AtomicU64,
+    /// The clock second of the last hit.
+    pub last_hit: AtomicU64,
+    /// A refresh (prefetch or stale) is under way.
+    pub refreshing: AtomicBool,
+}
+
+impl Item {
+    /// A new item.
+    pub fn new(msg: Message, stored: u64, ttl: u32) -> Self {
+        Self {
+            msg,
+            stored,
+            ttl,
+            hits: AtomicU64::new(0),
+            last_hit: AtomicU64::new(stored),
+            refreshing: AtomicBool::new(false),
+        }
+    }
+
+    /// Seconds of life left at `now`; negative once expired.
+    pub fn remaining(&self, now: u64) -> i64 {
+        i64::from(self.ttl) - (now.saturating_sub(self.stored) as i64)
+    }
+}
+
+/// The store.
+pub struct Store {
+    shards: Vec<RwLock<HashMap<u64, Arc<Item>>>>,
+    per_shard: usize,
+}
+
+impl Store {
+    /// A store for about `capacity` items.
+    pub fn new(capacity: usize) -> Self {
+        let per_shard = (capacity / SHARDS).max(4);
+        Self { shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(), per_shard }
+    }
+
+    /// The most items the store holds.
+    pub fn capacity(&self) -> usize {
+        self.per_shard * SHARDS
+    }
+
+    fn shard(&self, key: u64) -> &RwLock<HashMap<u64, Arc<Item>>> {
+        &self.shards[(key as usize) % SHARDS]
+    }
+
+    /// The item under `key`.
+    pub fn get(&self, key: u64) -> Option<Arc<Item>> {
+        self.shard(key).read().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+    }
+
+    /// Stores `item`; true if another item had to be evicted to make room.
+    pub fn add(&self, key: u64, item: Item) -> bool {
+        let mut shard = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        let mut evicted = false;
+        if !shard.contains_key(&key) && shard.len() >= self.per_shard {
+            // HashMap iteration order is random per map: this drops an arbitrary item.
+            if let Some(victim) = shard.keys().next().copied() {
+                shard.remove(&victim);
+                evicted = true;
+            }
+        }
+        shard.insert(key, Arc::new(item));
+        evicted
+    }
+
+    /// Removes the item under `key`.
+    pub fn remove(&self, key: u64) {
+        self.shard(key).write().unwrap_or_else(|e| e.into_inner()).remove(&key);
+    }
+
+    /// How many items are stored.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len()).sum()
+    }
+
+    /// True if nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The key of a query: lower-cased name, type, class, DO and CD bits.
+pub fn key(name: &str, qtype: u16, qclass: u16, dnssec_ok: bool, checking_disabled: bool) -> u64 {
+    static SEED: std::sync::LazyLock<RandomState> = std::sync::LazyLock::new(RandomState::new);
+    let mut h = SEED.build_hasher();
+    (dnssec_ok, checking_disabled, qtype, qclass).hash(&mut h);
+    name.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_rounds_like_coredns() {
+        assert_eq!(Store::new(10_000).capacity(), 9984);
+        assert_eq!(Store::new(100).capacity(), 1024);
+        assert_eq!(Store::new(2048).capacity(), 2048);
+    }
+
+    #[test]
+    fn never_holds_more_than_its_capacity() {
+        let s = Store::new(1024);
+        let mut evictions = 0;
+        for i in 0..1_000_000u64 {
+            let k = key(&format!("n{i}.test."), 1, 1, false, false);
+            if s.add(k, Item::new(Message::query(), 0, 30)) {
+                evictions += 1;
+            }
+        }
+        assert!(s.len() <= 1024, "{}", s.len());
+        assert_eq!(s.len() + evictions, 1_000_000);
+    }
+
+    #[test]
+    fn keys_tell_apart_what_coredns_does() {
+        let base = key("a.test.", 1, 1, false, false);
+        assert_eq!(base, key("a.test.", 1, 1, false, false));
+        assert_ne!(base, key("a.test.", 28, 1, false, false));
+        assert_ne!(base, key("a.test.", 1, 1, true, false));
+        assert_ne!(base, key("a.test.", 1, 1, false, true));
+        assert_ne!(base, key("b.test.", 1, 1, false, false));
+    }
+}

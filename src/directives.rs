@@ -85,7 +85,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("azure"),
     known("clouddns"),
     known("k8s_external"),
-    known_once("kubernetes"),
+    built_once("kubernetes", plugin_kubernetes::setup),
     known("file"),
     known("auto"),
     known("secondary"),

@@ -89,8 +89,8 @@ fn errors() {
             "Corefile:1 - Error during parsing: grpc:// servers are not supported by ferrodns yet; only dns:// is served",
         ),
         (
-            ". {\n cache\n}",
-            "plugin/cache: Corefile:2 - Error during parsing: directive 'cache' is not implemented in ferrodns yet",
+            ". {\n rewrite name a b\n}",
+            "plugin/rewrite: Corefile:2 - Error during parsing: directive 'rewrite' is not implemented in ferrodns yet",
         ),
         (
             ". {\n hosts\n hosts\n}",

@@ -8,6 +8,7 @@ mod default_plugins;
 mod dispatch;
 mod forward;
 mod harness;
+mod kubernetes;
 mod metrics;
 mod probes;
 mod readme;

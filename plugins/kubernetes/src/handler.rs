@@ -1,0 +1,509 @@
+//! Answering: the name is read right to left (`[endpoint|port.proto] service namespace svc|pod`
+//! under the zone) and looked up in the index, following CoreDNS's record table.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use plugin_api::proto::op::ResponseCode;
+use plugin_api::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
+use plugin_api::proto::rr::{Name, RData, Record, RecordType};
+use plugin_api::zone::{addr_from_reverse, longest_match};
+use plugin_api::{Ctx, Next, Plugin, Reply, Request, Serve};
+
+use crate::index::{Index, ReverseTarget};
+use crate::objects::{Endpoint, Kind, Port};
+use crate::setup::{Options, PodMode};
+
+/// The version of the Kubernetes DNS specification served (`dns-version` TXT).
+pub const SCHEMA_VERSION: &str = "1.1.0";
+
+/// The *kubernetes* handler.
+pub struct Kubernetes {
+    pub(crate) o: Arc<Options>,
+    pub(crate) index: Arc<ArcSwap<Index>>,
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+enum Outcome {
+    Records { answer: Vec<Record>, extra: Vec<Record> },
+    NoData,
+    NxDomain,
+}
+
+/// What the labels left of the zone ask for.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Parsed<'a> {
+    pod_or_svc: &'a str,
+    namespace: &'a str,
+    service: &'a str,
+    endpoint: &'a str,
+    port: &'a str,
+    protocol: &'a str,
+}
+
+/// CoreDNS's `parseRequest`; `None` is a name that cannot exist (NXDOMAIN).
+fn parse_labels<'a>(labels: &[&'a str]) -> Option<Parsed<'a>> {
+    let mut p = Parsed::default();
+    let mut rest = labels;
+    let Some((last, before)) = rest.split_last() else { return Some(p) };
+    if *last != "svc" && *last != "pod" {
+        return None;
+    }
+    p.pod_or_svc = last;
+    rest = before;
+    let Some((ns, before)) = rest.split_last() else { return Some(p) };
+    p.namespace = ns;
+    rest = before;
+    let Some((svc, before)) = rest.split_last() else { return Some(p) };
+    p.service = svc;
+    match before {
+        [] => {}
+        [endpoint] => p.endpoint = endpoint,
+        [port, protocol] => {
+            p.port = port.strip_prefix('_').unwrap_or(port);
+            p.protocol = protocol.strip_prefix('_').unwrap_or(protocol);
+        }
+        _ => return None,
+    }
+    Some(p)
+}
+
+/// A backend a Service name resolves to.
+#[derive(Debug, Clone)]
+enum Host {
+    Ip(IpAddr),
+    Name(String),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    host: Host,
+    port: u16,
+    /// The endpoint's name, for endpoint SRV targets.
+    endpoint: Option<String>,
+}
+
+/// The name of an endpoint: its hostname; with `endpoint_pod_names` its pod's name (if under 64
+/// characters); else its address with dashes (`10-244-1-5`, `fd00--1`).
+pub fn endpoint_name(e: &Endpoint, pod_names: bool) -> String {
+    if let Some(h) = &e.hostname {
+        return h.clone();
+    }
+    if pod_names
+        && let Some(pod) = &e.pod
+        && pod.len() < 64
+    {
+        return pod.to_ascii_lowercase();
+    }
+    let mut dashed = match e.ip {
+        IpAddr::V4(v4) => v4.to_string().replace('.', "-"),
+        IpAddr::V6(v6) => v6.to_string().replace(':', "-"),
+    };
+    if dashed.ends_with('-') {
+        dashed.push('0');
+    }
+    if dashed.starts_with('-') {
+        dashed.insert(0, '0');
+    }
+    dashed
+}
+
+/// The address in a pod name: `1-2-3-4`, or an IPv6 address with dashes for colons.
+fn pod_ip(label: &str) -> Option<IpAddr> {
+    if label.matches('-').count() == 3 && !label.contains("--") {
+        return label.replace('-', ".").parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
+    }
+    label.replace('-', ":").parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+}
+
+fn port_matches(p: &Parsed<'_>, port: &Port) -> bool {
+    (p.port.is_empty() || p.port == port.name)
+        && (p.protocol.is_empty() || p.protocol == port.protocol)
+}
+
+/// Ports, or one placeholder when there are none (CoreDNS adds one so that port-less services
+/// still have addresses).
+fn ports_or_placeholder(ports: &[Port]) -> Vec<Port> {
+    if ports.is_empty() {
+        vec![Port { name: String::new(), protocol: String::new(), port: 0 }]
+    } else {
+        ports.to_vec()
+    }
+}
+
+struct Lookup<'a> {
+    o: &'a Options,
+    index: &'a Index,
+    req: &'a Request,
+    /// The zone as the query wrote it.
+    zone: Name,
+    /// The query name as asked: the owner of every answer.
+    qname: Name,
+}
+
+impl Lookup<'_> {
+    fn name(&self, left: &str, zone: &Name) -> Option<Name> {
+        Name::from_ascii(left).ok()?.append_domain(zone).ok()
+    }
+
+    fn ttl(&self) -> u32 {
+        self.o.ttl
+    }
+
+    fn soa(&self) -> Record {
+        let mname = self.name("ns.dns", &self.zone).unwrap_or_else(Name::root);
+        let rname = self.name("hostmaster", &self.zone).unwrap_or_else(Name::root);
+        let soa = SOA::new(mname, rname, self.index.serial, 7200, 1800, 86400, self.ttl());
+        Record::from_rdata(self.zone.clone(), self.ttl().min(300), RData::SOA(soa))
+    }
+
+    fn record(&self, data: RData) -> Record {
+        Record::from_rdata(self.qname.clone(), self.ttl(), data)
+    }
+
+    fn namespace_exposed(&self, ns: &str) -> bool {
+        self.index.has_namespace(ns)
+            && (self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns))
+    }
+
+    /// The name server records of the zone: the kube-dns Service when the cluster has one,
+    /// else `ns.dns.<zone>`; with the addresses as glue.
+    fn ns(&self) -> (Name, Vec<IpAddr>) {
+        if let Some(svc) = self.index.service("kube-system", "kube-dns")
+            && let Kind::ClusterIp(ips) = &svc.kind
+            && let Some(target) = self.name("kube-dns.kube-system.svc", &self.zone)
+        {
+            return (target, ips.clone());
+        }
+        (self.name("ns.dns", &self.zone).unwrap_or_else(Name::root), Vec::new())
+    }
+
+    fn address(&self, owner: Name, ip: IpAddr) -> Record {
+        let data = match ip {
+            IpAddr::V4(v4) => RData::A(A(v4)),
+            IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+        };
+        Record::from_rdata(owner, self.ttl(), data)
+    }
+
+    fn resolve(&self, base: &[&str]) -> Outcome {
+        let qtype = self.req.qtype();
+        if base.is_empty() {
+            return match qtype {
+                RecordType::SOA => Outcome::Records { answer: vec![self.soa()], extra: vec![] },
+                RecordType::NS => {
+                    let (target, glue) = self.ns();
+                    let ns = Record::from_rdata(
+                        self.zone.clone(),
+                        self.ttl(),
+                        RData::NS(NS(target.clone())),
+                    );
+                    let extra =
+                        glue.into_iter().map(|ip| self.address(target.clone(), ip)).collect();
+                    Outcome::Records { answer: vec![ns], extra }
+                }
+                _ => Outcome::NoData,
+            };
+        }
+        if base == ["dns-version"] && qtype == RecordType::TXT {
+            let txt = TXT::new(vec![SCHEMA_VERSION.to_string()]);
+            return Outcome::Records {
+                answer: vec![Record::from_rdata(self.qname.clone(), 28800, RData::TXT(txt))],
+                extra: vec![],
+            };
+        }
+        if base == ["ns", "dns"] {
+            let (_, glue) = self.ns();
+            let answer: Vec<Record> = glue
+                .into_iter()
+                .filter(|ip| {
+                    matches!(
+                        (ip, qtype),
+                        (IpAddr::V4(_), RecordType::A) | (IpAddr::V6(_), RecordType::AAAA)
+                    )
+                })
+                .map(|ip| self.address(self.qname.clone(), ip))
+                .collect();
+            return if answer.is_empty() {
+                Outcome::NoData
+            } else {
+                Outcome::Records { answer, extra: vec![] }
+            };
+        }
+        if self.req.name().ends_with("in-addr.arpa.") || self.req.name().ends_with("ip6.arpa.") {
+            return self.reverse();
+        }
+        let Some(p) = parse_labels(base) else { return Outcome::NxDomain };
+        if p.pod_or_svc.is_empty() || p.namespace.is_empty() {
+            return Outcome::NoData;
+        }
+        if !self.namespace_exposed(p.namespace) {
+            return Outcome::NxDomain;
+        }
+        if p.service.is_empty() {
+            return Outcome::NoData;
+        }
+        let entries =
+            if p.pod_or_svc == "pod" { self.pod_entries(&p) } else { self.service_entries(&p) };
+        if entries.is_empty() {
+            return Outcome::NxDomain;
+        }
+        self.records(&p, &entries)
+    }
+
+    fn reverse(&self) -> Outcome {
+        if self.req.qtype() != RecordType::PTR {
+            return Outcome::NxDomain;
+        }
+        let Some(ip) = addr_from_reverse(self.req.name()) else { return Outcome::NxDomain };
+        let primary = Name::from_ascii(&self.o.primary).unwrap_or_else(|_| Name::root());
+        let exposed =
+            |ns: &str| self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns);
+        let targets = self.index.reverse(ip);
+        let mut answer = Vec::new();
+        if let Some(ReverseTarget::Service { name, namespace }) = targets
+            .iter()
+            .find(|t| matches!(t, ReverseTarget::Service { namespace, .. } if exposed(namespace)))
+            && let Some(target) = self.name(&format!("{name}.{namespace}.svc"), &primary)
+        {
+            answer.push(self.record(RData::PTR(PTR(target))));
+        }
+        if answer.is_empty() {
+            for t in targets {
+                if let ReverseTarget::Endpoint { endpoint, slice, service, namespace } = t
+                    && exposed(namespace)
+                    && let Some(e) = self.index.endpoint(*slice, *endpoint)
+                {
+                    let left = format!(
+                        "{}.{service}.{namespace}.svc",
+                        endpoint_name(e, self.o.endpoint_pod_names)
+                    );
+                    if let Some(target) = self.name(&left, &primary) {
+                        answer.push(self.record(RData::PTR(PTR(target))));
+                    }
+                }
+            }
+        }
+        if answer.is_empty() {
+            Outcome::NxDomain
+        } else {
+            Outcome::Records { answer, extra: vec![] }
+        }
+    }
+
+    fn pod_entries(&self, p: &Parsed<'_>) -> Vec<Entry> {
+        if !p.endpoint.is_empty() || !p.port.is_empty() {
+            return Vec::new();
+        }
+        let Some(ip) = pod_ip(p.service) else { return Vec::new() };
+        let ok = match self.o.pods {
+            PodMode::Disabled => false,
+            PodMode::Insecure => true,
+            PodMode::Verified => self.index.has_pod(p.namespace, ip),
+        };
+        if ok { vec![Entry { host: Host::Ip(ip), port: 0, endpoint: None }] } else { Vec::new() }
+    }
+
+    fn service_entries(&self, p: &Parsed<'_>) -> Vec<Entry> {
+        let Some(svc) = self.index.service(p.namespace, p.service) else { return Vec::new() };
+        let mut out = Vec::new();
+        match &svc.kind {
+            Kind::ExternalName(target) => {
+                if p.endpoint.is_empty() && p.port.is_empty() {
+                    out.push(Entry { host: Host::Name(target.clone()), port: 0, endpoint: None });
+                }
+                return out;
+            }
+            Kind::ClusterIp(ips) if p.endpoint.is_empty() => {
+                if self.o.ignore_empty_service && !self.has_ready_endpoints(p) {
+                    return out;
+                }
+                for ip in ips {
+                    for port in
+                        ports_or_placeholder(&svc.ports).iter().filter(|port| port_matches(p, port))
+                    {
+                        out.push(Entry { host: Host::Ip(*ip), port: port.port, endpoint: None });
+                    }
+                }
+                return out;
+            }
+            _ => {}
+        }
+        if self.o.noendpoints {
+            return out;
+        }
+        for slice in self.index.slices(p.namespace, p.service) {
+            for e in slice.endpoints.iter().filter(|e| e.ready) {
+                let name = endpoint_name(e, self.o.endpoint_pod_names);
+                if !p.endpoint.is_empty() && name != p.endpoint {
+                    continue;
+                }
+                for port in
+                    ports_or_placeholder(&slice.ports).iter().filter(|port| port_matches(p, port))
+                {
+                    out.push(Entry {
+                        host: Host::Ip(e.ip),
+                        port: port.port,
+                        endpoint: Some(name.clone()),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn has_ready_endpoints(&self, p: &Parsed<'_>) -> bool {
+        self.index
+            .slices(p.namespace, p.service)
+            .iter()
+            .any(|s| s.endpoints.iter().any(|e| e.ready))
+    }
+
+    fn records(&self, p: &Parsed<'_>, entries: &[Entry]) -> Outcome {
+        let qtype = self.req.qtype();
+        let mut answer = Vec::new();
+        let mut extra = Vec::new();
+        match qtype {
+            RecordType::A | RecordType::AAAA | RecordType::CNAME => {
+                let mut seen = HashSet::new();
+                for e in entries {
+                    match &e.host {
+                        Host::Name(target) => {
+                            if let Ok(t) = Name::from_ascii(target)
+                                && seen.insert(target.clone())
+                            {
+                                answer.push(self.record(RData::CNAME(CNAME(t))));
+                            }
+                        }
+                        Host::Ip(ip) if qtype != RecordType::CNAME => {
+                            let family_ok = matches!(
+                                (ip, qtype),
+                                (IpAddr::V4(_), RecordType::A) | (IpAddr::V6(_), RecordType::AAAA)
+                            );
+                            if family_ok && seen.insert(ip.to_string()) {
+                                answer.push(self.address(self.qname.clone(), *ip));
+                            }
+                        }
+                        Host::Ip(_) => {}
+                    }
+                }
+            }
+            RecordType::SRV => {
+                let backends: Vec<&Entry> =
+                    entries.iter().filter(|e| matches!(e.host, Host::Ip(_))).collect();
+                let weight = (100 / backends.len().max(1)).max(1) as u16;
+                let mut seen = HashSet::new();
+                for e in backends {
+                    let Host::Ip(ip) = e.host else { continue };
+                    let left = match &e.endpoint {
+                        Some(ep) => format!("{ep}.{}.{}.svc", p.service, p.namespace),
+                        None => format!("{}.{}.svc", p.service, p.namespace),
+                    };
+                    let Some(target) = self.name(&left, &self.zone) else { continue };
+                    if seen.insert((target.to_ascii(), e.port)) {
+                        answer.push(self.record(RData::SRV(SRV::new(
+                            0,
+                            weight,
+                            e.port,
+                            target.clone(),
+                        ))));
+                    }
+                    if seen.insert((format!("{target} {ip}"), 0)) {
+                        extra.push(self.address(target, ip));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if answer.is_empty() { Outcome::NoData } else { Outcome::Records { answer, extra } }
+    }
+}
+
+impl Plugin for Kubernetes {
+    fn name(&self) -> &'static str {
+        crate::NAME
+    }
+
+    fn ready(&self) -> Option<bool> {
+        Some(self.index.load().synced)
+    }
+
+    fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        let name = req.name();
+        let Some(zone) = longest_match(&self.o.zones, name) else { return next.run(ctx, req) };
+        if matches!(req.qtype(), RecordType::AXFR | RecordType::IXFR) {
+            return Serve::Ready(Ok(Reply::Rcode(ResponseCode::Refused)));
+        }
+        let qname = req.qname();
+        let zone_labels = Name::from_ascii(zone).map_or(0, |z| z.num_labels());
+        let index = self.index.load();
+        let lookup = Lookup {
+            o: &self.o,
+            index: &index,
+            req,
+            zone: qname.trim_to(zone_labels as usize),
+            qname,
+        };
+        let base_text = name[..name.len() - zone.len()].trim_end_matches('.');
+        let base: Vec<&str> =
+            if base_text.is_empty() { Vec::new() } else { base_text.split('.').collect() };
+
+        let mut msg = req.reply();
+        msg.metadata.authoritative = true;
+        match lookup.resolve(&base) {
+            Outcome::Records { answer, extra } => {
+                msg.answers = answer;
+                msg.additionals = extra;
+            }
+            Outcome::NoData => msg.authorities = vec![lookup.soa()],
+            Outcome::NxDomain => {
+                if self.o.fall.through(name) {
+                    return next.run(ctx, req);
+                }
+                // Before the first sync a missing name may just not be known yet.
+                msg.metadata.response_code =
+                    if index.synced { ResponseCode::NXDomain } else { ResponseCode::ServFail };
+                msg.authorities = vec![lookup.soa()];
+            }
+        }
+        Serve::Ready(Ok(Reply::message(msg, crate::NAME)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_parse_like_coredns() {
+        assert_eq!(parse_labels(&[]), Some(Parsed::default()));
+        assert_eq!(parse_labels(&["foo"]), None);
+        assert_eq!(parse_labels(&["svc"]).unwrap().pod_or_svc, "svc");
+        let p = parse_labels(&["_http", "_tcp", "web", "default", "svc"]).unwrap();
+        assert_eq!((p.port, p.protocol, p.service, p.namespace), ("http", "tcp", "web", "default"));
+        let p = parse_labels(&["http", "tcp", "web", "default", "svc"]).unwrap();
+        assert_eq!((p.port, p.protocol), ("http", "tcp"));
+        assert_eq!(parse_labels(&["web-0", "nginx", "default", "svc"]).unwrap().endpoint, "web-0");
+        assert_eq!(parse_labels(&["a", "b", "c", "d", "e", "svc"]), None);
+    }
+
+    #[test]
+    fn endpoint_names_and_pod_addresses() {
+        let e = |ip: &str| Endpoint {
+            ip: ip.parse().unwrap(),
+            hostname: None,
+            pod: Some("web-abc".into()),
+            ready: true,
+        };
+        assert_eq!(endpoint_name(&e("10.244.1.5"), false), "10-244-1-5");
+        assert_eq!(endpoint_name(&e("fd00::"), false), "fd00--0");
+        assert_eq!(endpoint_name(&e("10.244.1.5"), true), "web-abc");
+        assert_eq!(pod_ip("1-2-3-4"), Some("1.2.3.4".parse().unwrap()));
+        assert_eq!(pod_ip("fd00--1"), Some("fd00::1".parse().unwrap()));
+        assert_eq!(pod_ip("1-2-3"), None);
+        assert_eq!(pod_ip("not-an-ip-x"), None);
+    }
+}

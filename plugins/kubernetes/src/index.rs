@@ -1,0 +1,120 @@
+//! The index the handler answers from: every object reduced, keyed for the lookups DNS makes.
+//! It is immutable; a change builds a new one that replaces it whole, so queries never lock.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use crate::objects::{Kind, Pod, Service, Slice};
+
+/// What an address's PTR record points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReverseTarget {
+    /// A Service's cluster IP: `<svc>.<ns>.svc.<zone>`.
+    Service { name: String, namespace: String },
+    /// An endpoint: `<endpoint>.<svc>.<ns>.svc.<zone>`.
+    Endpoint { endpoint: usize, slice: usize, service: String, namespace: String },
+}
+
+/// Everything known, ready for lookups.
+#[derive(Debug, Default)]
+pub struct Index {
+    services: HashMap<(String, String), Service>,
+    slices: HashMap<(String, String), Vec<Slice>>,
+    namespaces: HashSet<String>,
+    pods: HashMap<IpAddr, Vec<Pod>>,
+    reverse: HashMap<IpAddr, Vec<ReverseTarget>>,
+    /// All slices in one list, for reverse targets to point into.
+    all_slices: Vec<Slice>,
+    /// Seconds since the epoch when this index was built: the SOA serial.
+    pub serial: u32,
+    /// True once the objects have been read completely (the API synced, the manifests loaded).
+    pub synced: bool,
+}
+
+impl Index {
+    /// Builds the index. Namespaces named by any object exist, as well as those listed.
+    pub fn build(
+        services: Vec<Service>,
+        slices: Vec<Slice>,
+        pods: Vec<Pod>,
+        namespaces: Vec<String>,
+        serial: u32,
+    ) -> Self {
+        let mut index = Self { serial, synced: true, ..Self::default() };
+        index.namespaces.extend(namespaces);
+        for s in services {
+            index.namespaces.insert(s.namespace.clone());
+            if let Kind::ClusterIp(ips) = &s.kind {
+                for ip in ips {
+                    index.reverse.entry(*ip).or_default().push(ReverseTarget::Service {
+                        name: s.name.clone(),
+                        namespace: s.namespace.clone(),
+                    });
+                }
+            }
+            index.services.insert((s.namespace.clone(), s.name.clone()), s);
+        }
+        for (si, slice) in slices.iter().enumerate() {
+            index.namespaces.insert(slice.namespace.clone());
+            for (ei, e) in slice.endpoints.iter().enumerate() {
+                index.reverse.entry(e.ip).or_default().push(ReverseTarget::Endpoint {
+                    endpoint: ei,
+                    slice: si,
+                    service: slice.service.clone(),
+                    namespace: slice.namespace.clone(),
+                });
+            }
+            index
+                .slices
+                .entry((slice.namespace.clone(), slice.service.clone()))
+                .or_default()
+                .push(slice.clone());
+        }
+        index.all_slices = slices;
+        for p in pods {
+            index.namespaces.insert(p.namespace.clone());
+            index.pods.entry(p.ip).or_default().push(p);
+        }
+        index
+    }
+
+    /// An index with nothing in it that has not synced yet.
+    pub fn unsynced() -> Self {
+        Self::default()
+    }
+
+    /// The Service `name` in `namespace`.
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
+        self.services.get(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// The EndpointSlices of a Service.
+    pub fn slices(&self, namespace: &str, service: &str) -> &[Slice] {
+        self.slices.get(&(namespace.to_string(), service.to_string())).map_or(&[], Vec::as_slice)
+    }
+
+    /// True if the namespace is known.
+    pub fn has_namespace(&self, namespace: &str) -> bool {
+        self.namespaces.contains(namespace)
+    }
+
+    /// True if a pod in `namespace` has address `ip`.
+    pub fn has_pod(&self, namespace: &str, ip: IpAddr) -> bool {
+        self.pods.get(&ip).is_some_and(|ps| ps.iter().any(|p| p.namespace == namespace))
+    }
+
+    /// What PTR records `ip` has, in the order objects were indexed.
+    pub fn reverse(&self, ip: IpAddr) -> &[ReverseTarget] {
+        self.reverse.get(&ip).map_or(&[], Vec::as_slice)
+    }
+
+    /// The endpoint a reverse target points at.
+    pub fn endpoint(&self, slice: usize, endpoint: usize) -> Option<&crate::objects::Endpoint> {
+        self.all_slices.get(slice)?.endpoints.get(endpoint)
+    }
+
+    /// How many services, slices and pods the index holds.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.services.len(), self.all_slices.len(), self.pods.values().map(Vec::len).sum())
+    }
+}

@@ -1,0 +1,107 @@
+//! *kubernetes*: answers for the cluster's names, following the Kubernetes DNS specification as
+//! CoreDNS serves it.
+//!
+//! * [`setup`] reads `kubernetes [ZONES...] { options }`.
+//! * [`objects`]: Services, EndpointSlices, Pods and Namespaces reduced to what DNS needs.
+//! * [`index`]: those objects keyed for lookups; replaced whole on every change, read without
+//!   locks.
+//! * [`handler`]: the record table — Service addresses, headless endpoints, endpoint names, SRV,
+//!   ExternalName CNAMEs, PTR, pods, `dns-version`, SOA and NS at the apex, NXDOMAIN versus
+//!   NODATA.
+//! * [`manifests`]: the objects read from YAML files (`manifests PATH...`, beyond CoreDNS), so a
+//!   cluster's names can be served without a cluster.
+//!
+//! Watching a live API server is not built yet: without `manifests` the plugin stays unsynced,
+//! as CoreDNS does when it cannot reach the API (names it would deny are SERVFAIL, `/ready` says
+//! `kubernetes`), and says so in the log.
+
+pub mod handler;
+pub mod index;
+pub mod manifests;
+pub mod objects;
+pub mod setup;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use plugin_api::{ConfigError, Controller, Plugin};
+use tokio::task::AbortHandle;
+
+pub use handler::Kubernetes;
+use index::Index;
+
+/// The directive's name.
+pub const NAME: &str = "kubernetes";
+
+/// How often manifest files are checked for changes.
+pub const MANIFEST_POLL: Duration = Duration::from_secs(1);
+
+/// Reads the directive and builds the handler.
+pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    let o = Arc::new(setup::parse(c)?);
+    let index = Arc::new(ArcSwap::from_pointee(Index::unsynced()));
+    if o.manifests.is_empty() {
+        tracing::warn!(
+            "plugin/kubernetes: watching the Kubernetes API is not built in ferrodns yet; \
+             serving nothing until it is (use `manifests` to serve objects from files)"
+        );
+    } else {
+        if let Some(missing) = o.manifests.iter().find(|p| !std::path::Path::new(p).exists()) {
+            return Err(c.err(format!("manifests: no such file or directory: {missing}")));
+        }
+        let files = manifests::files(&o.manifests);
+        if files.is_empty() {
+            return Err(c.err(format!("no manifest files found in {}", o.manifests.join(" "))));
+        }
+        index.store(Arc::new(load_index(&files)));
+        let watcher: Arc<Mutex<Option<AbortHandle>>> = Arc::default();
+        let (paths, target, slot) = (o.manifests.clone(), index.clone(), watcher.clone());
+        c.on_startup(Box::pin(async move {
+            let task = tokio::spawn(async move {
+                let mut last = manifests::stamp(&manifests::files(&paths));
+                loop {
+                    tokio::time::sleep(MANIFEST_POLL).await;
+                    let files = manifests::files(&paths);
+                    let now = manifests::stamp(&files);
+                    if now != last {
+                        last = now;
+                        let fresh = tokio::task::spawn_blocking(move || load_index(&files)).await;
+                        if let Ok(fresh) = fresh {
+                            target.store(Arc::new(fresh));
+                        }
+                    }
+                }
+            });
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
+            Ok(())
+        }));
+        c.on_shutdown(Box::pin(async move {
+            if let Some(task) = watcher.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                task.abort();
+            }
+            Ok(())
+        }));
+    }
+    Ok(Some(Arc::new(Kubernetes { o, index })))
+}
+
+/// Reads the manifest files into a new index, logging what had to be skipped.
+fn load_index(files: &[std::path::PathBuf]) -> Index {
+    let loaded = manifests::load(files);
+    for p in &loaded.problems {
+        tracing::warn!("plugin/kubernetes: skipping {p}");
+    }
+    let serial = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
+    let index =
+        Index::build(loaded.services, loaded.slices, loaded.pods, loaded.namespaces, serial);
+    let (services, slices, pods) = index.counts();
+    tracing::info!(
+        "plugin/kubernetes: loaded {services} services, {slices} endpoint slices and {pods} pods from {} manifest files",
+        files.len()
+    );
+    index
+}
+
+#[cfg(test)]
+mod tests;

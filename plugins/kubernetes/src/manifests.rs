@@ -1,0 +1,195 @@
+//! Serving without a cluster: Kubernetes objects read from YAML files.
+//!
+//! Accepted: files or folders of `.yaml`/`.yml`/`.json` files, several documents per file, and
+//! `List` documents (what `kubectl get svc,endpointslices,pods,namespaces -A -o yaml` prints).
+//! Services, EndpointSlices, Pods and Namespaces are used; other kinds are passed over. Objects
+//! as people write them work too: a Service without `clusterIP` gets a stable address from
+//! 10.96.0.0/12 (derived from its namespace and name, and logged), an object without a namespace
+//! is in `default`, and a namespace that an object names exists.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use serde_json::Value;
+
+use crate::objects;
+
+/// What the files hold, reduced.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Services.
+    pub services: Vec<objects::Service>,
+    /// EndpointSlices.
+    pub slices: Vec<objects::Slice>,
+    /// Pods.
+    pub pods: Vec<objects::Pod>,
+    /// Namespaces.
+    pub namespaces: Vec<String>,
+    /// Problems, each naming its file and document.
+    pub problems: Vec<String>,
+}
+
+/// Every file a path stands for: itself, or the YAML and JSON files of a folder (sorted).
+pub fn files(paths: &[String]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        let path = Path::new(p);
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| {
+                    matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+                })
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(path.to_path_buf());
+        }
+    }
+    out
+}
+
+/// The modification times of the files, to tell when to read them again.
+pub fn stamp(files: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+    files
+        .iter()
+        .map(|f| {
+            let meta = std::fs::metadata(f).ok();
+            (f.clone(), meta.as_ref().and_then(|m| m.modified().ok()), meta.map_or(0, |m| m.len()))
+        })
+        .collect()
+}
+
+/// Reads and reduces every object of the files.
+pub fn load(files: &[PathBuf]) -> Loaded {
+    let mut loaded = Loaded::default();
+    let mut docs: Vec<(String, Value)> = Vec::new();
+    for file in files {
+        let shown = file.display().to_string();
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                loaded.problems.push(format!("{shown}: {e}"));
+                continue;
+            }
+        };
+        match serde_saphyr::from_multiple::<Value>(&text) {
+            Ok(values) => {
+                for (i, v) in values.into_iter().enumerate() {
+                    flatten(v, &format!("{shown}#{}", i + 1), &mut docs);
+                }
+            }
+            Err(e) => loaded.problems.push(format!("{shown}: {e}")),
+        }
+    }
+    let mut used_ips: HashSet<IpAddr> = HashSet::new();
+    let mut unaddressed = Vec::new();
+    for (place, doc) in docs {
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let result = match kind.as_str() {
+            "Service" => serde_json::from_value::<Service>(doc)
+                .map_err(|e| e.to_string())
+                .and_then(|s| match objects::service(&s) {
+                    Err(e) if e == "no clusterIP" => {
+                        unaddressed.push((place.clone(), s));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                    Ok(svc) => {
+                        if let objects::Kind::ClusterIp(ips) = &svc.kind {
+                            used_ips.extend(ips.iter().copied());
+                        }
+                        loaded.services.push(svc);
+                        Ok(())
+                    }
+                }),
+            "EndpointSlice" => serde_json::from_value::<EndpointSlice>(doc)
+                .map_err(|e| e.to_string())
+                .and_then(|s| objects::slice(&s).map(|s| loaded.slices.push(s))),
+            "Pod" => serde_json::from_value::<Pod>(doc).map_err(|e| e.to_string()).map(|p| {
+                match objects::pod(&p) {
+                    Ok(pod) => loaded.pods.push(pod),
+                    // A pod as written has no status yet: only its namespace counts.
+                    Err(_) => {
+                        let ns = p.metadata.namespace.as_deref().unwrap_or("default");
+                        loaded.namespaces.push(ns.to_ascii_lowercase());
+                    }
+                }
+            }),
+            "Namespace" => serde_json::from_value::<Namespace>(doc)
+                .map_err(|e| e.to_string())
+                .and_then(|n| objects::namespace(&n).map(|n| loaded.namespaces.push(n))),
+            _ => {
+                if let Some(ns) = doc.pointer("/metadata/namespace").and_then(Value::as_str) {
+                    loaded.namespaces.push(ns.to_ascii_lowercase());
+                }
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            loaded.problems.push(format!("{place}: {kind}: {e}"));
+        }
+    }
+    for (place, mut s) in unaddressed {
+        let ns = s.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let name = s.metadata.name.clone().unwrap_or_default();
+        let ip = assign_ip(&ns, &name, &used_ips);
+        used_ips.insert(ip);
+        tracing::info!(
+            "plugin/kubernetes: {place}: Service {ns}/{name} has no clusterIP; serving it at {ip}"
+        );
+        if let Some(spec) = s.spec.as_mut() {
+            spec.cluster_ip = Some(ip.to_string());
+        }
+        match objects::service(&s) {
+            Ok(svc) => loaded.services.push(svc),
+            Err(e) => loaded.problems.push(format!("{place}: Service: {e}")),
+        }
+    }
+    loaded
+}
+
+/// Lists are flattened into their items; nulls (empty documents) are dropped.
+fn flatten(v: Value, place: &str, out: &mut Vec<(String, Value)>) {
+    if v.is_null() {
+        return;
+    }
+    if v.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+        && let Some(items) = v.get("items").and_then(Value::as_array)
+    {
+        for (i, item) in items.iter().enumerate() {
+            flatten(item.clone(), &format!("{place}.items[{i}]"), out);
+        }
+        return;
+    }
+    out.push((place.to_string(), v));
+}
+
+/// A stable address in 10.96.0.0/12 for a Service without one: derived from its namespace and
+/// name, moved along if taken. 10.96.0.0 and 10.96.0.1 (the API server's) are never given.
+pub fn assign_ip(namespace: &str, name: &str, used: &HashSet<IpAddr>) -> IpAddr {
+    // FNV-1a: the same address for the same Service on every run and every build.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in namespace.bytes().chain([b'/']).chain(name.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let size: u32 = 1 << 20;
+    let mut offset = (h % u64::from(size)) as u32;
+    loop {
+        if offset >= 2 {
+            let ip = IpAddr::V4(Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 96, 0, 0)) + offset));
+            if !used.contains(&ip) {
+                return ip;
+            }
+        }
+        offset = (offset + 1) % size;
+    }
+}

@@ -1,0 +1,192 @@
+//! The few fields DNS needs of Kubernetes objects, taken from the API's types.
+//!
+//! Keeping only these (CoreDNS's `object` package does the same) is what keeps memory flat in a
+//! big cluster: a Service is a name, a namespace, its addresses and ports; an EndpointSlice the
+//! ready addresses with their names. An object with a field that does not parse is skipped with a
+//! reason, never half-used.
+
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::{Namespace as K8sNamespace, Pod as K8sPod, Service as K8sService};
+use k8s_openapi::api::discovery::v1::EndpointSlice as K8sSlice;
+
+/// One port of a Service or an EndpointSlice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// The port's name, lower-cased; empty if unnamed.
+    pub name: String,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// The number.
+    pub port: u16,
+}
+
+/// What kind of Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// Has cluster IPs (ClusterIP, NodePort, LoadBalancer).
+    ClusterIp(Vec<IpAddr>),
+    /// `clusterIP: None`: answered with the endpoints' addresses.
+    Headless,
+    /// A CNAME to this name (fully qualified).
+    ExternalName(String),
+}
+
+/// A Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// Lower-cased name.
+    pub name: String,
+    /// Lower-cased namespace.
+    pub namespace: String,
+    /// Addresses or target.
+    pub kind: Kind,
+    /// Its ports.
+    pub ports: Vec<Port>,
+}
+
+/// One address of an EndpointSlice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The address.
+    pub ip: IpAddr,
+    /// `hostname`, if set (StatefulSet pods).
+    pub hostname: Option<String>,
+    /// The pod it belongs to, if the slice says.
+    pub pod: Option<String>,
+    /// Ready, or readiness not reported.
+    pub ready: bool,
+}
+
+/// An EndpointSlice, reduced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slice {
+    /// The slice's own name (several slices can serve one Service).
+    pub name: String,
+    /// Lower-cased namespace.
+    pub namespace: String,
+    /// The Service it belongs to (label `kubernetes.io/service-name`).
+    pub service: String,
+    /// Its endpoints.
+    pub endpoints: Vec<Endpoint>,
+    /// Its ports.
+    pub ports: Vec<Port>,
+}
+
+/// A Pod, reduced to its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pod {
+    /// Lower-cased namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// `status.podIP`.
+    pub ip: IpAddr,
+}
+
+fn lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+fn port_of(name: Option<&String>, protocol: Option<&String>, port: i32) -> Result<Port, String> {
+    let port = u16::try_from(port).map_err(|_| format!("port {port} out of range"))?;
+    Ok(Port {
+        name: name.map(|n| lower(n)).unwrap_or_default(),
+        protocol: protocol.map_or_else(|| "tcp".into(), |p| lower(p)),
+        port,
+    })
+}
+
+/// A Service from the API's object; `Err` says why it cannot be used.
+pub fn service(s: &K8sService) -> Result<Service, String> {
+    let name = s.metadata.name.as_deref().ok_or("no metadata.name")?;
+    if name.len() > 63 {
+        return Err(format!("name {name:?} is longer than a DNS label"));
+    }
+    let namespace = s.metadata.namespace.as_deref().unwrap_or("default");
+    let spec = s.spec.as_ref().ok_or("no spec")?;
+    let mut ports = Vec::new();
+    for p in spec.ports.iter().flatten() {
+        ports.push(port_of(p.name.as_ref(), p.protocol.as_ref(), p.port)?);
+    }
+    let kind = if spec.type_.as_deref() == Some("ExternalName") {
+        let target = spec.external_name.as_deref().ok_or("ExternalName without externalName")?;
+        // An IP literal is no name: CoreDNS ignores such a Service.
+        if target.parse::<IpAddr>().is_ok() {
+            return Err(format!("externalName {target:?} is an IP address"));
+        }
+        let fqdn = plugin_api::zone::normalize(target);
+        if !plugin_api::zone::is_domain_name(&fqdn) {
+            return Err(format!("externalName {target:?} is not a domain name"));
+        }
+        Kind::ExternalName(fqdn)
+    } else {
+        let mut ips: Vec<String> = spec.cluster_ips.clone().unwrap_or_default();
+        if ips.is_empty()
+            && let Some(ip) = &spec.cluster_ip
+        {
+            ips.push(ip.clone());
+        }
+        if ips.iter().any(|ip| ip == "None") {
+            Kind::Headless
+        } else if ips.is_empty() {
+            return Err("no clusterIP".into());
+        } else {
+            let parsed: Result<Vec<IpAddr>, _> =
+                ips.iter().map(|ip| ip.parse::<IpAddr>()).collect();
+            Kind::ClusterIp(parsed.map_err(|_| format!("clusterIPs {ips:?} do not parse"))?)
+        }
+    };
+    Ok(Service { name: lower(name), namespace: lower(namespace), kind, ports })
+}
+
+/// An EndpointSlice from the API's object.
+pub fn slice(s: &K8sSlice) -> Result<Slice, String> {
+    let name = s.metadata.name.clone().unwrap_or_default();
+    let namespace = s.metadata.namespace.as_deref().unwrap_or("default");
+    let service = s
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("kubernetes.io/service-name"))
+        .ok_or("no kubernetes.io/service-name label")?;
+    let mut ports = Vec::new();
+    for p in s.ports.iter().flatten() {
+        if let Some(port) = p.port {
+            ports.push(port_of(p.name.as_ref(), p.protocol.as_ref(), port)?);
+        }
+    }
+    let mut endpoints = Vec::new();
+    for e in &s.endpoints {
+        let ready = e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+        let pod = e
+            .target_ref
+            .as_ref()
+            .filter(|t| t.kind.as_deref() == Some("Pod"))
+            .and_then(|t| t.name.clone());
+        for a in &e.addresses {
+            let ip: IpAddr = a.parse().map_err(|_| format!("address {a:?} does not parse"))?;
+            endpoints.push(Endpoint {
+                ip,
+                hostname: e.hostname.as_ref().map(|h| lower(h)),
+                pod: pod.clone(),
+                ready,
+            });
+        }
+    }
+    Ok(Slice { name, namespace: lower(namespace), service: lower(service), endpoints, ports })
+}
+
+/// A Pod from the API's object (only running pods with an address are of use).
+pub fn pod(p: &K8sPod) -> Result<Pod, String> {
+    let name = p.metadata.name.clone().unwrap_or_default();
+    let namespace = p.metadata.namespace.as_deref().unwrap_or("default");
+    let ip = p.status.as_ref().and_then(|s| s.pod_ip.as_deref()).ok_or("no status.podIP")?;
+    let ip: IpAddr = ip.parse().map_err(|_| format!("podIP {ip:?} does not parse"))?;
+    Ok(Pod { namespace: lower(namespace), name, ip })
+}
+
+/// A namespace's name.
+pub fn namespace(n: &K8sNamespace) -> Result<String, String> {
+    n.metadata.name.as_deref().map(lower).ok_or_else(|| "no metadata.name".into())
+}

@@ -1,0 +1,167 @@
+//! Reading `kubernetes [ZONES...] { options }`.
+
+use std::time::Duration;
+
+use plugin_api::duration::parse_go_duration;
+use plugin_api::fall::Fall;
+use plugin_api::zone::origins_from_args_or_block;
+use plugin_api::{ConfigError, Controller};
+
+/// How pod names (`1-2-3-4.ns.pod.zone`) are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodMode {
+    /// Not at all: NXDOMAIN.
+    Disabled,
+    /// The address in the name, if the namespace exists.
+    Insecure,
+    /// Only if a pod in the namespace has that address.
+    Verified,
+}
+
+/// The plugin's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The zones served; reverse zones among them enable PTR answers.
+    pub zones: Vec<String>,
+    /// The first zone that is not a reverse zone: the one PTR targets are written in.
+    pub primary: String,
+    /// `endpoint URL`.
+    pub endpoint: Option<String>,
+    /// `kubeconfig FILE [CONTEXT]`.
+    pub kubeconfig: Option<(String, Option<String>)>,
+    /// `namespaces NS...`: only these are served.
+    pub namespaces: Vec<String>,
+    /// `pods`.
+    pub pods: PodMode,
+    /// `endpoint_pod_names`.
+    pub endpoint_pod_names: bool,
+    /// `ttl` of every record.
+    pub ttl: u32,
+    /// `noendpoints`: no endpoint records, headless services are NXDOMAIN.
+    pub noendpoints: bool,
+    /// `fallthrough [ZONES...]` (name errors only).
+    pub fall: Fall,
+    /// `ignore empty_service`.
+    pub ignore_empty_service: bool,
+    /// `startup_timeout`.
+    pub startup_timeout: Duration,
+    /// `manifests PATH...` (ferrodns): serve from YAML files instead of the API.
+    pub manifests: Vec<String>,
+}
+
+fn is_reverse(zone: &str) -> bool {
+    zone.ends_with("in-addr.arpa.") || zone.ends_with("ip6.arpa.")
+}
+
+/// Reads the directive.
+pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
+    let mut o = Options {
+        zones: Vec::new(),
+        primary: String::new(),
+        endpoint: None,
+        kubeconfig: None,
+        namespaces: Vec::new(),
+        pods: PodMode::Disabled,
+        endpoint_pod_names: false,
+        ttl: 5,
+        noendpoints: false,
+        fall: Fall::default(),
+        ignore_empty_service: false,
+        startup_timeout: Duration::from_secs(5),
+        manifests: Vec::new(),
+    };
+    while c.next() {
+        let args = c.remaining_args();
+        o.zones = origins_from_args_or_block(&args, c.zones());
+        let Some(primary) = o.zones.iter().find(|z| !is_reverse(z)) else {
+            return Err(c.err("non-reverse zone name must be used"));
+        };
+        o.primary = primary.clone();
+        while c.next_block() {
+            let what = c.val().to_string();
+            let args = c.remaining_args();
+            match what.as_str() {
+                "endpoint_pod_names" => {
+                    if !args.is_empty() {
+                        return Err(c.arg_err());
+                    }
+                    o.endpoint_pod_names = true;
+                }
+                "pods" => {
+                    let [mode] = args.as_slice() else { return Err(c.arg_err()) };
+                    o.pods = match mode.as_str() {
+                        "disabled" => PodMode::Disabled,
+                        "insecure" => PodMode::Insecure,
+                        "verified" => PodMode::Verified,
+                        other => return Err(c.err(format!("wrong value for pods: {other},  must be one of: disabled, verified, insecure"))),
+                    };
+                }
+                "namespaces" => {
+                    if args.is_empty() {
+                        return Err(c.arg_err());
+                    }
+                    o.namespaces = args.iter().map(|n| n.to_ascii_lowercase()).collect();
+                }
+                "endpoint" => {
+                    let Some(first) = args.first() else { return Err(c.arg_err()) };
+                    if args.len() > 1 {
+                        tracing::warn!(
+                            "plugin/kubernetes: Multiple endpoints have been deprecated, only the first specified endpoint '{first}' is used"
+                        );
+                    }
+                    o.endpoint = Some(first.clone());
+                }
+                "tls" => {
+                    if args.len() != 3 {
+                        return Err(c.arg_err());
+                    }
+                }
+                "labels" | "namespace_labels" => {
+                    if args.is_empty() {
+                        return Err(c.arg_err());
+                    }
+                }
+                "fallthrough" => o.fall = Fall::from_args(&args),
+                "ttl" => {
+                    let [t] = args.as_slice() else { return Err(c.arg_err()) };
+                    let ttl: i64 =
+                        t.parse().map_err(|_| c.err(format!("ttl must be an integer: {t}")))?;
+                    if !(0..=3600).contains(&ttl) {
+                        return Err(c.err(format!("ttl must be in range [0, 3600]: {ttl}")));
+                    }
+                    o.ttl = ttl as u32;
+                }
+                "noendpoints" => {
+                    if !args.is_empty() {
+                        return Err(c.arg_err());
+                    }
+                    o.noendpoints = true;
+                }
+                "ignore" => match args.as_slice() {
+                    [x] if x == "empty_service" => o.ignore_empty_service = true,
+                    [x] => return Err(c.err(format!("unable to parse ignore value: '{x}'"))),
+                    _ => return Err(c.arg_err()),
+                },
+                "kubeconfig" => match args.as_slice() {
+                    [file] => o.kubeconfig = Some((file.clone(), None)),
+                    [file, ctx] => o.kubeconfig = Some((file.clone(), Some(ctx.clone()))),
+                    _ => return Err(c.arg_err()),
+                },
+                "startup_timeout" => {
+                    let [d] = args.as_slice() else { return Err(c.arg_err()) };
+                    o.startup_timeout = parse_go_duration(d).map_err(|e| c.err(e))?;
+                }
+                "multicluster" | "apiserver_qps" | "apiserver_burst" | "apiserver_max_inflight" => {
+                }
+                "manifests" => {
+                    if args.is_empty() {
+                        return Err(c.arg_err());
+                    }
+                    o.manifests = args;
+                }
+                other => return Err(c.err(format!("unknown property '{other}'"))),
+            }
+        }
+    }
+    Ok(o)
+}

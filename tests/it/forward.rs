@@ -289,3 +289,59 @@ async fn cache_in_front_of_forward_answers_repeats_from_memory() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dns_over_tls_upstreams_are_verified() {
+    use crate::upstream::{TestPki, start_tls};
+    let pki = TestPki::new("dns.test");
+    let (addr, count, task) = start_tls(&pki, Behaviour::Answer(IP, 60)).await;
+    let dir = crate::binary::Scratch::new("dot");
+    let ca = dir.write("ca.pem", &pki.ca_pem);
+    let s = TestServer::start(&format!(
+        "dot.test:0 {{\n prometheus localhost:0\n forward . tls://127.0.0.1:{}%dns.test {{\n  tls {}\n }}\n}}",
+        addr.port(),
+        ca.display()
+    ))
+    .await;
+    for _ in 0..3 {
+        assert_eq!(first_a(&s.udp("a.dot.test.", RecordType::A).await), Some(IP));
+    }
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let samples = parse_exposition(
+        &http_get(s.instance.http_addr("localhost:0").unwrap(), "/metrics").await.1,
+    );
+    let to = addr.to_string();
+    assert_eq!(
+        metric(
+            &samples,
+            "coredns_proxy_conn_cache_misses_total",
+            &[("to", to.as_str()), ("proto", "tcp-tls")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &samples,
+            "coredns_proxy_conn_cache_hits_total",
+            &[("to", to.as_str()), ("proto", "tcp-tls")]
+        ),
+        Some(2.0),
+        "the TLS connection is reused"
+    );
+    s.stop().await;
+
+    // A certificate for another name is refused: SERVFAIL, nothing answered.
+    let s = TestServer::start(&format!(
+        "dot.test:0 {{\n forward . tls://127.0.0.1:{}%other.test {{\n  tls {}\n }}\n}}",
+        addr.port(),
+        ca.display()
+    ))
+    .await;
+    assert_eq!(
+        s.udp("b.dot.test.", RecordType::A).await.metadata.response_code,
+        ResponseCode::ServFail
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    s.stop().await;
+    task.abort();
+}

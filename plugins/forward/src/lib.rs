@@ -17,6 +17,7 @@
 
 pub mod metrics;
 pub mod setup;
+pub mod tls;
 pub mod upstream;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use plugin_api::{
     ConfigError, Controller, Ctx, Next, Plugin, PluginError, Proto, Reply, Request, Serve,
     ServeResult,
 };
+use rustls::pki_types::ServerName;
 use setup::{Policy, Stanza};
 use upstream::{Settings, Upstream};
 
@@ -43,7 +45,10 @@ pub const DEADLINE: Duration = Duration::from_secs(5);
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let stanzas = setup::parse(c)?;
     metrics::init();
-    let lines = stanzas.into_iter().map(Line::new).collect();
+    let mut lines = Vec::new();
+    for stanza in stanzas {
+        lines.push(Line::new(stanza).map_err(|e| c.err(e))?);
+    }
     Ok(Some(Arc::new(Forward { lines: Arc::new(lines) })))
 }
 
@@ -57,7 +62,7 @@ pub struct Line {
 }
 
 impl Line {
-    fn new(stanza: Stanza) -> Self {
+    fn new(stanza: Stanza) -> Result<Self, String> {
         let settings = Arc::new(Settings {
             expire: stanza.expire,
             max_idle: stanza.max_idle_conns,
@@ -67,9 +72,28 @@ impl Line {
             hc_recursion_desired: stanza.hc_recursion_desired,
             hc_domain: stanza.hc_domain.clone(),
         });
-        let upstreams =
-            stanza.to.iter().map(|a| Arc::new(Upstream::new(*a, settings.clone()))).collect();
-        Self { stanza, upstreams, in_flight: AtomicUsize::new(0), turn: AtomicUsize::new(0) }
+        let config = if stanza.to.iter().any(|t| t.tls) {
+            Some(tls::client_config(&stanza.tls)?)
+        } else {
+            None
+        };
+        let mut upstreams = Vec::new();
+        for to in &stanza.to {
+            let tls = match (&config, to.tls) {
+                (Some(config), true) => {
+                    let name = stanza.tls_servername.clone().or_else(|| to.server_name.clone());
+                    let server_name = match name {
+                        Some(n) => ServerName::try_from(n.clone())
+                            .map_err(|_| format!("invalid TLS server name {n:?}"))?,
+                        None => ServerName::IpAddress(to.addr.ip().into()),
+                    };
+                    Some((config.clone(), server_name))
+                }
+                _ => None,
+            };
+            upstreams.push(Arc::new(Upstream::new(to.addr, settings.clone(), tls)));
+        }
+        Ok(Self { stanza, upstreams, in_flight: AtomicUsize::new(0), turn: AtomicUsize::new(0) })
     }
 
     /// True if this line forwards `name`.
@@ -190,7 +214,8 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
             upstream = &line.upstreams[random_below(n)];
         }
 
-        let mut tcp = s.force_tcp || (!s.prefer_udp && req.proto() == Proto::Tcp);
+        let mut tcp =
+            upstream.is_tls() || s.force_tcp || (!s.prefer_udp && req.proto() == Proto::Tcp);
         let started = Instant::now();
         let remaining = deadline.saturating_duration_since(Instant::now());
         let mut result = upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining)).await;

@@ -11,6 +11,17 @@ use plugin_api::{ConfigError, Controller};
 /// At most this many upstreams per `forward` line.
 pub const MAX_UPSTREAMS: usize = 15;
 
+/// One upstream as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct To {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// DNS over TLS.
+    pub tls: bool,
+    /// The name from `tls://IP%NAME`, checked against its certificate.
+    pub server_name: Option<String>,
+}
+
 /// How the next upstream is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -30,7 +41,11 @@ pub struct Stanza {
     /// Names under `from` that are not forwarded.
     pub except: Vec<String>,
     /// The upstreams.
-    pub to: Vec<SocketAddr>,
+    pub to: Vec<To>,
+    /// `tls [CERT KEY [CA]]`: client certificate and CA files for `tls://` upstreams.
+    pub tls: Vec<String>,
+    /// `tls_servername`: the name every `tls://` upstream's certificate is checked against.
+    pub tls_servername: Option<String>,
     /// Always TCP to the upstream.
     pub force_tcp: bool,
     /// UDP even for TCP clients; TCP again on a truncated reply.
@@ -71,6 +86,8 @@ impl Stanza {
             from,
             except: Vec::new(),
             to: Vec::new(),
+            tls: Vec::new(),
+            tls_servername: None,
             force_tcp: false,
             prefer_udp: false,
             expire: Duration::from_secs(10),
@@ -128,6 +145,13 @@ fn parse_stanza(c: &mut Controller) -> Result<Stanza, ConfigError> {
     for addr in &to {
         s.to.extend(upstreams(c, addr)?);
     }
+    if let Some(global) = &s.tls_servername
+        && let Some(per) = s.to.iter().find_map(|t| t.server_name.as_ref())
+    {
+        return Err(c.err(format!(
+            "both forward ('{global}') and proxy level ('{per}') TLS servernames are set for upstream proxy"
+        )));
+    }
     if s.to.is_empty() {
         return Err(c.err("no valid upstream addresses found"));
     }
@@ -137,14 +161,18 @@ fn parse_stanza(c: &mut Controller) -> Result<Stanza, ConfigError> {
     Ok(s)
 }
 
-/// The upstreams one TO argument stands for: an address, or the `nameserver` lines of a
-/// resolv.conf-style file.
-fn upstreams(c: &Controller, to: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+/// The upstreams one TO argument stands for: an address (`dns://` or `tls://IP[%NAME][:PORT]`),
+/// or the `nameserver` lines of a resolv.conf-style file.
+fn upstreams(c: &Controller, to: &str) -> Result<Vec<To>, ConfigError> {
     let (transport, rest) = split_transport(to);
     match transport {
         Transport::Dns => {}
         Transport::Tls => {
-            return Err(c.err(format!("'tls' upstreams are not supported by ferrodns yet: {to}")));
+            // tls://IP%servername:port — the name sits between the address and the port.
+            let (host, server_name, port) = split_tls(rest);
+            let addr = parse_addr(&format!("{host}{port}"), 853)
+                .ok_or_else(|| c.err(format!("not an IP address: {to:?}")))?;
+            return Ok(vec![To { addr, tls: true, server_name }]);
         }
         other => {
             return Err(c.err(format!(
@@ -153,18 +181,19 @@ fn upstreams(c: &Controller, to: &str) -> Result<Vec<SocketAddr>, ConfigError> {
         }
     }
     if let Some(addr) = parse_addr(rest, 53) {
-        return Ok(vec![addr]);
+        return Ok(vec![To { addr, tls: false, server_name: None }]);
     }
     // Not an address: a file of nameserver lines, as /etc/resolv.conf.
     match std::fs::read_to_string(rest) {
         Ok(text) => {
-            let found: Vec<SocketAddr> = text
+            let found: Vec<To> = text
                 .lines()
                 .filter_map(|l| {
                     let mut f = l.split_whitespace();
                     (f.next() == Some("nameserver")).then(|| f.next()).flatten()
                 })
                 .filter_map(|a| parse_addr(a.split('%').next().unwrap_or(a), 53))
+                .map(|addr| To { addr, tls: false, server_name: None })
                 .collect();
             if found.is_empty() {
                 return Err(c.err(format!("no nameservers found in {rest}")));
@@ -172,6 +201,17 @@ fn upstreams(c: &Controller, to: &str) -> Result<Vec<SocketAddr>, ConfigError> {
             Ok(found)
         }
         Err(_) => Err(c.err(format!("not an IP address or file: {rest:?}"))),
+    }
+}
+
+/// Splits `IP%NAME:PORT` into (`IP`, `NAME`, `:PORT`); each part after the first is optional.
+fn split_tls(s: &str) -> (String, Option<String>, String) {
+    let Some((host, rest)) = s.split_once('%') else { return (s.to_string(), None, String::new()) };
+    match rest.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() => {
+            (host.to_string(), Some(name.to_string()), format!(":{port}"))
+        }
+        _ => (host.to_string(), Some(rest.to_string()), String::new()),
     }
 }
 
@@ -277,9 +317,14 @@ fn parse_option(c: &mut Controller, s: &mut Stanza) -> Result<(), ConfigError> {
             no_args(c)?;
             s.prefer_udp = true;
         }
-        "tls" | "tls_servername" => {
-            return Err(c.err("DNS over TLS upstreams are not supported by ferrodns yet"));
+        "tls" => {
+            let args = c.remaining_args();
+            if args.len() > 3 {
+                return Err(c.arg_err());
+            }
+            s.tls = args;
         }
+        "tls_servername" => s.tls_servername = Some(one_arg(c)?),
         "expire" => s.expire = duration(c)?,
         "max_age" | "doh_method" | "resolver" | "source_address" => {
             // Accepted for CoreDNS Corefiles; these concern transports ferrodns does not have

@@ -16,7 +16,7 @@ fn setup_table() {
     let s =
         &stanzas("forward . 10.0.0.1 10.0.0.2:5300 [2001:db8::1]:53 dns://10.0.0.3").unwrap()[0];
     assert_eq!(s.from, ".");
-    let to: Vec<String> = s.to.iter().map(ToString::to_string).collect();
+    let to: Vec<String> = s.to.iter().map(|t| t.addr.to_string()).collect();
     assert_eq!(to, ["10.0.0.1:53", "10.0.0.2:5300", "[2001:db8::1]:53", "10.0.0.3:53"]);
     assert_eq!(
         (s.max_fails, s.expire, s.read_timeout),
@@ -49,11 +49,37 @@ fn setup_table() {
 }
 
 #[test]
+fn tls_upstreams() {
+    let s = &stanzas("forward . tls://10.0.0.1 tls://10.0.0.2%dns.example:8853 tls://[2001:db8::1]%x.test {\n tls\n}").unwrap()[0];
+    let got: Vec<(String, bool, Option<String>)> =
+        s.to.iter().map(|t| (t.addr.to_string(), t.tls, t.server_name.clone())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("10.0.0.1:853".to_string(), true, None),
+            ("10.0.0.2:8853".to_string(), true, Some("dns.example".to_string())),
+            ("[2001:db8::1]:853".to_string(), true, Some("x.test".to_string())),
+        ]
+    );
+    let err = stanzas("forward . tls://10.0.0.1%a.test {\n tls_servername b.test\n}").unwrap_err();
+    assert!(err.ends_with("both forward ('b.test') and proxy level ('a.test') TLS servernames are set for upstream proxy"), "{err}");
+    assert!(stanzas("forward . tls://10.0.0.1 {\n tls a b c d\n}").is_err());
+    // The CA file is read when the plugin is built.
+    let err = crate::setup(&mut Controller::from_text(
+        "forward . tls://10.0.0.1 {\n tls /nonexistent/ca.pem\n}",
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+}
+
+#[test]
 fn resolv_conf_files() {
     let path = std::env::temp_dir().join(format!("ferrodns-resolv-{}", std::process::id()));
     std::fs::write(&path, "# comment\nsearch example.org\nnameserver 10.9.0.1\nnameserver fe80::1%eth0\noptions ndots:5\n").unwrap();
     let s = &stanzas(&format!("forward . {}", path.display())).unwrap()[0];
-    let to: Vec<String> = s.to.iter().map(ToString::to_string).collect();
+    let to: Vec<String> = s.to.iter().map(|t| t.addr.to_string()).collect();
     assert_eq!(to, ["10.9.0.1:53", "[fe80::1]:53"]);
     let _ = std::fs::remove_file(path);
 }
@@ -76,10 +102,6 @@ fn setup_errors() {
         (
             "forward . https://10.0.0.1",
             "Testfile:1 - Error during parsing: 'https' is not supported as a destination protocol in forward: https://10.0.0.1",
-        ),
-        (
-            "forward . tls://10.0.0.1",
-            "Testfile:1 - Error during parsing: 'tls' upstreams are not supported by ferrodns yet: tls://10.0.0.1",
         ),
         (
             "forward . 10.0.0.1 {\n policy fastest\n}",

@@ -13,9 +13,13 @@ use std::time::{Duration, Instant};
 
 use plugin_api::proto::op::{Message, Query};
 use plugin_api::proto::rr::{Name, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use crate::metrics;
 
@@ -52,11 +56,18 @@ pub struct Upstream {
     probing: AtomicBool,
     udp_idle: Mutex<Vec<(UdpSocket, Instant)>>,
     tcp_idle: Mutex<Vec<(TcpStream, Instant)>>,
+    /// For a `tls://` upstream: how to connect, and the name its certificate must carry.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    tls_idle: Mutex<Vec<(TlsStream<TcpStream>, Instant)>>,
 }
 
 impl Upstream {
-    /// An upstream at `addr`.
-    pub fn new(addr: SocketAddr, settings: Arc<Settings>) -> Self {
+    /// An upstream at `addr`; with `tls`, spoken to over DNS over TLS.
+    pub fn new(
+        addr: SocketAddr,
+        settings: Arc<Settings>,
+        tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    ) -> Self {
         Self {
             addr,
             label: addr.to_string(),
@@ -65,7 +76,14 @@ impl Upstream {
             probing: AtomicBool::new(false),
             udp_idle: Mutex::new(Vec::new()),
             tcp_idle: Mutex::new(Vec::new()),
+            tls: tls.map(|(config, name)| (TlsConnector::from(config), name)),
+            tls_idle: Mutex::new(Vec::new()),
         }
+    }
+
+    /// True for a DNS over TLS upstream.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// True if the upstream failed more health checks than `max_fails` allows.
@@ -83,7 +101,9 @@ impl Upstream {
         tcp: bool,
         read_timeout: Duration,
     ) -> Result<Vec<u8>, String> {
-        if tcp {
+        if self.tls.is_some() {
+            self.exchange_tls(query, id, read_timeout).await
+        } else if tcp {
             self.exchange_tcp(query, id, read_timeout).await
         } else {
             self.exchange_udp(query, id, read_timeout).await
@@ -163,35 +183,69 @@ impl Upstream {
         // A reused connection may have been closed by the upstream meanwhile: then dial anew.
         if let Some(conn) = self.take_idle(&self.tcp_idle) {
             metrics::conn_cache(&self.label, "tcp", true);
-            if let Ok(reply) = self.tcp_round_trip(conn, query, id, read_timeout).await {
+            if let Ok((reply, conn)) = self.round_trip(conn, "tcp", query, id, read_timeout).await {
+                self.put_idle(&self.tcp_idle, conn);
                 return Ok(reply);
             }
         } else {
             metrics::conn_cache(&self.label, "tcp", false);
         }
-        let conn = timeout(read_timeout, TcpStream::connect(self.addr))
-            .await
-            .map_err(|_| format!("dial tcp {}: i/o timeout", self.addr))?
-            .map_err(|e| format!("dial tcp {}: {}", self.addr, go_io(&e)))?;
-        self.tcp_round_trip(conn, query, id, read_timeout).await
+        let conn = self.dial(read_timeout).await?;
+        let (reply, conn) = self.round_trip(conn, "tcp", query, id, read_timeout).await?;
+        self.put_idle(&self.tcp_idle, conn);
+        Ok(reply)
     }
 
-    async fn tcp_round_trip(
+    async fn exchange_tls(
         &self,
-        mut conn: TcpStream,
         query: &[u8],
         id: u16,
         read_timeout: Duration,
     ) -> Result<Vec<u8>, String> {
-        let local = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let op_err = |what: &str, e: &dyn std::fmt::Display| {
-            format!("{what} tcp {local}->{}: {e}", self.addr)
-        };
+        let Some((connector, name)) = &self.tls else { return Err("not a TLS upstream".into()) };
+        if let Some(conn) = self.take_idle(&self.tls_idle) {
+            metrics::conn_cache(&self.label, "tcp-tls", true);
+            if let Ok((reply, conn)) = self.round_trip(conn, "tcp", query, id, read_timeout).await {
+                self.put_idle(&self.tls_idle, conn);
+                return Ok(reply);
+            }
+        } else {
+            metrics::conn_cache(&self.label, "tcp-tls", false);
+        }
+        let tcp = self.dial(read_timeout).await?;
+        let conn = timeout(read_timeout, connector.connect(name.clone(), tcp))
+            .await
+            .map_err(|_| format!("tls handshake with {}: i/o timeout", self.addr))?
+            .map_err(|e| format!("tls: {e}"))?;
+        let (reply, conn) = self.round_trip(conn, "tcp", query, id, read_timeout).await?;
+        self.put_idle(&self.tls_idle, conn);
+        Ok(reply)
+    }
+
+    async fn dial(&self, limit: Duration) -> Result<TcpStream, String> {
+        timeout(limit, TcpStream::connect(self.addr))
+            .await
+            .map_err(|_| format!("dial tcp {}: i/o timeout", self.addr))?
+            .map_err(|e| format!("dial tcp {}: {}", self.addr, go_io(&e)))
+    }
+
+    /// One framed query and its reply on a stream (TCP or TLS); the stream comes back for reuse.
+    async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        mut conn: S,
+        net: &str,
+        query: &[u8],
+        id: u16,
+        read_timeout: Duration,
+    ) -> Result<(Vec<u8>, S), String> {
+        let op_err =
+            |what: &str, e: &dyn std::fmt::Display| format!("{what} {net} {}: {e}", self.addr);
         let len = u16::try_from(query.len()).map_err(|_| "query too large".to_string())?;
         let mut framed = Vec::with_capacity(query.len() + 2);
         framed.extend_from_slice(&len.to_be_bytes());
         framed.extend_from_slice(query);
         conn.write_all(&framed).await.map_err(|e| op_err("write", &go_io(&e)))?;
+        conn.flush().await.map_err(|e| op_err("write", &go_io(&e)))?;
         let deadline = tokio::time::Instant::now() + read_timeout;
         loop {
             let mut len = [0u8; 2];
@@ -207,8 +261,7 @@ impl Upstream {
                 Ok(Ok(_)) => {}
             }
             if reply.len() >= 2 && u16::from_be_bytes([reply[0], reply[1]]) == id {
-                self.put_idle(&self.tcp_idle, conn);
-                return Ok(reply);
+                return Ok((reply, conn));
             }
         }
     }

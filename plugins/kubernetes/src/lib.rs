@@ -11,22 +11,23 @@
 //! * [`manifests`]: the objects read from YAML files (`manifests PATH...`, beyond CoreDNS), so a
 //!   cluster's names can be served without a cluster.
 //!
-//! Watching a live API server is not built yet: without `manifests` the plugin stays unsynced,
-//! as CoreDNS does when it cannot reach the API (names it would deny are SERVFAIL, `/ready` says
-//! `kubernetes`), and says so in the log.
+//! * [`watch`]: without `manifests`, the objects come from the API server through kube's
+//!   watchers (`kubeconfig`, `endpoint`, or the in-cluster service account). Until every watch
+//!   has listed once, names that would be NXDOMAIN are SERVFAIL and `/ready` says `kubernetes`.
 
 pub mod handler;
 pub mod index;
 pub mod manifests;
 pub mod objects;
 pub mod setup;
+pub mod watch;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use plugin_api::{ConfigError, Controller, Plugin};
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 pub use handler::Kubernetes;
 use index::Index;
@@ -42,10 +43,31 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     let o = Arc::new(setup::parse(c)?);
     let index = Arc::new(ArcSwap::from_pointee(Index::unsynced()));
     if o.manifests.is_empty() {
-        tracing::warn!(
-            "plugin/kubernetes: watching the Kubernetes API is not built in ferrodns yet; \
-             serving nothing until it is (use `manifests` to serve objects from files)"
-        );
+        let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let (opts, target, slot) = (o.clone(), index.clone(), tasks.clone());
+        c.on_startup(Box::pin(async move {
+            match watch::client(&opts).await {
+                Ok(client) => {
+                    let started = watch::start(client, &opts, target.clone());
+                    slot.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(started.iter().map(JoinHandle::abort_handle));
+                    wait_for_sync(&target, opts.startup_timeout).await;
+                }
+                // A client that cannot be configured is reported; the server still runs, with
+                // nothing synced, rather than take down every other zone with it.
+                Err(e) => {
+                    tracing::error!("plugin/kubernetes: cannot connect to the Kubernetes API: {e}")
+                }
+            }
+            Ok(())
+        }));
+        c.on_shutdown(Box::pin(async move {
+            for task in tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+                task.abort();
+            }
+            Ok(())
+        }));
     } else {
         if let Some(missing) = o.manifests.iter().find(|p| !std::path::Path::new(p).exists()) {
             return Err(c.err(format!("manifests: no such file or directory: {missing}")));
@@ -84,6 +106,25 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
         }));
     }
     Ok(Some(Arc::new(Kubernetes { o, index })))
+}
+
+/// Waits until the watches have synced, for at most `timeout`, saying so every half second as
+/// CoreDNS does.
+async fn wait_for_sync(index: &ArcSwap<Index>, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut next_log = tokio::time::Instant::now();
+    while !index.load().synced {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            tracing::warn!("plugin/kubernetes: starting server with unsynced Kubernetes API");
+            return;
+        }
+        if now >= next_log {
+            tracing::info!("plugin/kubernetes: waiting for Kubernetes API before starting server");
+            next_log = now + Duration::from_millis(500);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Reads the manifest files into a new index, logging what had to be skipped.

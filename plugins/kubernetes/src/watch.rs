@@ -1,0 +1,243 @@
+//! Keeping the index current from a live API server, with kube's watcher.
+//!
+//! One watch per kind (Services, EndpointSlices and Namespaces always; Pods with `pods
+//! verified`). Each keeps its objects, reduced, in a map; every change marks the index dirty,
+//! and a builder replaces the index at most every [`REBUILD_EVERY`]. A (re)list replaces a
+//! kind's objects only when it is complete, so a relist after `410 Gone` or an API restart never
+//! leaves a gap in answers; while the API is away, the last objects keep answering. The index
+//! counts as synced once every watch has listed once.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::serde::de::DeserializeOwned;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client, Config, Resource};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::index::Index;
+use crate::objects;
+use crate::setup::{Options, PodMode};
+
+/// The index is rebuilt at most this often, however many changes arrive.
+pub const REBUILD_EVERY: Duration = Duration::from_millis(50);
+
+/// The reduced objects of every kind, keyed by namespace and name.
+#[derive(Default)]
+struct Objects {
+    services: HashMap<(String, String), objects::Service>,
+    slices: HashMap<(String, String), objects::Slice>,
+    pods: HashMap<(String, String), objects::Pod>,
+    namespaces: HashSet<String>,
+    /// Kinds that have listed at least once.
+    listed: HashSet<&'static str>,
+}
+
+struct Shared {
+    objects: Mutex<Objects>,
+    dirty: Notify,
+    kinds: Vec<&'static str>,
+}
+
+/// Builds the API client from the options: `kubeconfig`, else `endpoint`, else the usual places
+/// (`$KUBECONFIG`, `~/.kube/config`, the in-cluster service account).
+pub async fn client(o: &Options) -> Result<Client, String> {
+    let config = if let Some((file, context)) = &o.kubeconfig {
+        let kubeconfig = kube::config::Kubeconfig::read_from(file)
+            .map_err(|e| format!("kubeconfig {file}: {e}"))?;
+        let options =
+            kube::config::KubeConfigOptions { context: context.clone(), ..Default::default() };
+        Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| format!("kubeconfig {file}: {e}"))?
+    } else if let Some(endpoint) = &o.endpoint {
+        Config::new(endpoint.parse().map_err(|e| format!("endpoint {endpoint}: {e}"))?)
+    } else {
+        Config::infer().await.map_err(|e| e.to_string())?
+    };
+    Client::try_from(config).map_err(|e| e.to_string())
+}
+
+/// Starts the watches; returns their tasks. `index` is replaced as objects arrive.
+pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<JoinHandle<()>> {
+    let mut kinds = vec!["Service", "EndpointSlice", "Namespace"];
+    if o.noendpoints {
+        kinds.retain(|k| *k != "EndpointSlice");
+    }
+    if o.pods == PodMode::Verified {
+        kinds.push("Pod");
+    }
+    let shared =
+        Arc::new(Shared { objects: Mutex::default(), dirty: Notify::new(), kinds: kinds.clone() });
+    let mut tasks = vec![tokio::spawn(rebuild(shared.clone(), index))];
+    let cfg = watcher::Config::default();
+    for kind in kinds {
+        let s = shared.clone();
+        tasks.push(match kind {
+            "Service" => tokio::spawn(watch(
+                Api::<Service>::all(client.clone()),
+                cfg.clone(),
+                s,
+                kind,
+                |o, svc: &Service, key, gone| {
+                    put(&mut o.services, key, gone, || objects::service(svc));
+                },
+            )),
+            "EndpointSlice" => tokio::spawn(watch(
+                Api::<EndpointSlice>::all(client.clone()),
+                cfg.clone(),
+                s,
+                kind,
+                |o, es: &EndpointSlice, key, gone| {
+                    put(&mut o.slices, key, gone, || objects::slice(es));
+                },
+            )),
+            "Pod" => tokio::spawn(watch(
+                Api::<Pod>::all(client.clone()),
+                cfg.clone(),
+                s,
+                kind,
+                |o, p: &Pod, key, gone| {
+                    put(&mut o.pods, key, gone, || objects::pod(p));
+                },
+            )),
+            _ => tokio::spawn(watch(
+                Api::<Namespace>::all(client.clone()),
+                cfg.clone(),
+                s,
+                kind,
+                |o, _n: &Namespace, key, gone| {
+                    if gone {
+                        o.namespaces.remove(&key.1.to_ascii_lowercase());
+                    } else {
+                        o.namespaces.insert(key.1.to_ascii_lowercase());
+                    }
+                },
+            )),
+        });
+    }
+    tasks
+}
+
+/// Stores or removes one reduced object; an object that cannot be used is removed and logged.
+fn put<T>(
+    map: &mut HashMap<(String, String), T>,
+    key: (String, String),
+    gone: bool,
+    reduce: impl FnOnce() -> Result<T, String>,
+) {
+    if gone {
+        map.remove(&key);
+        return;
+    }
+    match reduce() {
+        Ok(obj) => {
+            map.insert(key, obj);
+        }
+        Err(e) => {
+            tracing::warn!("plugin/kubernetes: skipping {}/{}: {e}", key.0, key.1);
+            map.remove(&key);
+        }
+    }
+}
+
+fn key_of<K: Resource>(obj: &K) -> (String, String) {
+    let meta = obj.meta();
+    (meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default())
+}
+
+/// Follows one kind. A list arrives as Init, InitApply..., InitDone; the kind's objects are
+/// replaced only at InitDone, so answers never see a half list.
+async fn watch<K, F>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    shared: Arc<Shared>,
+    kind: &'static str,
+    apply: F,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: Fn(&mut Objects, &K, (String, String), bool) + Send + Sync + 'static,
+{
+    let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
+    let mut listing: Option<Vec<K>> = None;
+    let mut last_error = String::new();
+    while let Some(event) = stream.next().await {
+        let objects = match event {
+            Err(e) => {
+                let text = e.to_string();
+                if text != last_error {
+                    tracing::warn!("plugin/kubernetes: watching {kind}s: {text}");
+                    last_error = text;
+                }
+                continue;
+            }
+            Ok(Event::Init) => {
+                listing = Some(Vec::new());
+                continue;
+            }
+            Ok(Event::InitApply(obj)) => {
+                listing.get_or_insert_with(Vec::new).push(obj);
+                continue;
+            }
+            Ok(event) => {
+                last_error.clear();
+                let mut objects = shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+                match event {
+                    Event::Apply(obj) => apply(&mut objects, &obj, key_of(&obj), false),
+                    Event::Delete(obj) => apply(&mut objects, &obj, key_of(&obj), true),
+                    _ => {
+                        // InitDone: the list is complete; it replaces what this kind had.
+                        clear(&mut objects, kind);
+                        for obj in listing.take().unwrap_or_default() {
+                            apply(&mut objects, &obj, key_of(&obj), false);
+                        }
+                        objects.listed.insert(kind);
+                    }
+                }
+                objects
+            }
+        };
+        drop(objects);
+        shared.dirty.notify_one();
+    }
+}
+
+fn clear(objects: &mut Objects, kind: &str) {
+    match kind {
+        "Service" => objects.services.clear(),
+        "EndpointSlice" => objects.slices.clear(),
+        "Pod" => objects.pods.clear(),
+        _ => objects.namespaces.clear(),
+    }
+}
+
+/// Replaces the index whenever objects changed, at most every [`REBUILD_EVERY`].
+async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
+    loop {
+        shared.dirty.notified().await;
+        tokio::time::sleep(REBUILD_EVERY).await;
+        let fresh = {
+            let o = shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+            let serial =
+                SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
+            let mut fresh = Index::build(
+                o.services.values().cloned().collect(),
+                o.slices.values().cloned().collect(),
+                o.pods.values().cloned().collect(),
+                o.namespaces.iter().cloned().collect(),
+                serial,
+            );
+            fresh.synced = shared.kinds.iter().all(|k| o.listed.contains(k));
+            fresh
+        };
+        index.store(Arc::new(fresh));
+    }
+}

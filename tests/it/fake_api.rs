@@ -1,0 +1,273 @@
+//! A small HTTP server that speaks the Kubernetes API's list and watch protocol, for the real
+//! `kube` client: JSON lists with a resourceVersion, chunked watch streams of ADDED, MODIFIED,
+//! DELETED and BOOKMARK events, and `410 Gone` as an in-stream ERROR event (as the real API
+//! server sends it). Tests add, change and delete objects through it, stop and restart it, and
+//! expire watches.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
+use hyper::body::{Bytes, Frame};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+/// The collections served, by their path and list kind.
+const COLLECTIONS: [(&str, &str); 4] = [
+    ("/api/v1/services", "ServiceList"),
+    ("/apis/discovery.k8s.io/v1/endpointslices", "EndpointSliceList"),
+    ("/api/v1/namespaces", "NamespaceList"),
+    ("/api/v1/pods", "PodList"),
+];
+
+#[derive(Clone, Debug)]
+enum Change {
+    Event { collection: &'static str, kind: &'static str, object: Value },
+    Expire,
+}
+
+#[derive(Default)]
+struct State {
+    rv: u64,
+    /// (collection, namespace, name) → object.
+    objects: BTreeMap<(&'static str, String, String), Value>,
+    /// Every change, for watches that start from an older resourceVersion.
+    history: Vec<(u64, &'static str, &'static str, Value)>,
+    /// Watches from a resourceVersion below this get 410.
+    compacted: u64,
+}
+
+/// The fake API server.
+pub struct FakeApi {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    changes: broadcast::Sender<Change>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn collection_of(path: &str) -> Option<(&'static str, &'static str)> {
+    COLLECTIONS.iter().copied().find(|(p, _)| *p == path)
+}
+
+fn full(status: u16, body: Value) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())).boxed_unsync())
+        .unwrap()
+}
+
+impl FakeApi {
+    /// Starts the server on a free loopback port.
+    pub async fn start() -> Arc<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (changes, _) = broadcast::channel(4096);
+        let api = Arc::new(Self { addr, state: Arc::default(), changes, task: Mutex::new(None) });
+        api.serve(listener);
+        api
+    }
+
+    fn serve(self: &Arc<Self>, listener: TcpListener) {
+        let me = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let me = me.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let me = me.clone();
+                        async move { Ok::<_, Infallible>(me.handle(req)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        *self.task.lock().unwrap() = Some(task);
+    }
+
+    /// Stops answering (connections are cut), as an API server that goes away.
+    pub fn stop(&self) {
+        if let Some(t) = self.task.lock().unwrap().take() {
+            t.abort();
+        }
+        // Open watch streams end when their senders notice; make them notice now.
+        let _ = self.changes.send(Change::Expire);
+    }
+
+    /// Serves again on the same port, with the same objects.
+    pub async fn restart(self: &Arc<Self>) {
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        self.serve(listener);
+    }
+
+    /// Ends every open watch with `410 Gone` and forgets history, so clients must list again.
+    pub fn expire_watches(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.compacted = s.rv + 1;
+        s.history.clear();
+        drop(s);
+        let _ = self.changes.send(Change::Expire);
+    }
+
+    /// Adds or replaces an object (given without resourceVersion) in `collection`.
+    pub fn apply(&self, collection: &str, mut object: Value) {
+        let (collection, _) = collection_of(collection).expect("known collection");
+        let mut s = self.state.lock().unwrap();
+        s.rv += 1;
+        let rv = s.rv;
+        object["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let ns = object["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+        let name = object["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let kind = if s.objects.insert((collection, ns, name), object.clone()).is_some() {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        s.history.push((rv, collection, kind, object.clone()));
+        drop(s);
+        let _ = self.changes.send(Change::Event { collection, kind, object });
+    }
+
+    /// Deletes an object.
+    pub fn delete(&self, collection: &str, namespace: &str, name: &str) {
+        let (collection, _) = collection_of(collection).expect("known collection");
+        let mut s = self.state.lock().unwrap();
+        let Some(mut object) =
+            s.objects.remove(&(collection, namespace.to_string(), name.to_string()))
+        else {
+            return;
+        };
+        s.rv += 1;
+        object["metadata"]["resourceVersion"] = json!(s.rv.to_string());
+        let rv = s.rv;
+        s.history.push((rv, collection, "DELETED", object.clone()));
+        drop(s);
+        let _ = self.changes.send(Change::Event { collection, kind: "DELETED", object });
+    }
+
+    fn handle(
+        &self,
+        req: Request<hyper::body::Incoming>,
+    ) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
+        let Some((collection, list_kind)) = collection_of(req.uri().path()) else {
+            return full(
+                404,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}),
+            );
+        };
+        let query: BTreeMap<String, String> = req
+            .uri()
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let s = self.state.lock().unwrap();
+        if query.get("watch").map(String::as_str) != Some("true") {
+            let items: Vec<Value> = s
+                .objects
+                .iter()
+                .filter(|((c, _, _), _)| *c == collection)
+                .map(|(_, v)| v.clone())
+                .collect();
+            return full(
+                200,
+                json!({
+                    "kind": list_kind, "apiVersion": "v1",
+                    "metadata": {"resourceVersion": s.rv.to_string()},
+                    "items": items,
+                }),
+            );
+        }
+        let from: u64 = query.get("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1024);
+        let line = |v: Value| Ok(Frame::data(Bytes::from(format!("{v}\n"))));
+        if from < s.compacted {
+            let gone = json!({"type": "ERROR", "object": {
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": "The resourceVersion for the provided watch is too old.",
+                "reason": "Expired", "code": 410}});
+            let _ = tx.try_send(line(gone));
+        } else {
+            for (rv, c, kind, object) in &s.history {
+                if *rv > from && *c == collection {
+                    let _ = tx.try_send(line(json!({"type": kind, "object": object})));
+                }
+            }
+            let mut changes = self.changes.subscribe();
+            let rv_now = s.rv;
+            tokio::spawn(async move {
+                let bookmark_kind = list_kind.trim_end_matches("List");
+                let mut tick = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    tokio::select! {
+                        change = changes.recv() => match change {
+                            Ok(Change::Event { collection: c, kind, object }) if c == collection => {
+                                if tx.send(line(json!({"type": kind, "object": object}))).await.is_err() { return; }
+                            }
+                            Ok(Change::Event { .. }) => {}
+                            Ok(Change::Expire) | Err(_) => {
+                                let gone = json!({"type": "ERROR", "object": {
+                                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                    "message": "The resourceVersion for the provided watch is too old.",
+                                    "reason": "Expired", "code": 410}});
+                                let _ = tx.send(line(gone)).await;
+                                return;
+                            }
+                        },
+                        _ = tick.tick() => {
+                            let bookmark = json!({"type": "BOOKMARK", "object": {
+                                "kind": bookmark_kind, "apiVersion": "v1",
+                                "metadata": {"resourceVersion": rv_now.to_string()}}});
+                            if tx.send(line(bookmark)).await.is_err() { return; }
+                        }
+                    }
+                }
+            });
+        }
+        drop(s);
+        let stream = tokio_stream_from(rx);
+        Response::builder()
+            .status(200)
+            .header("Content-Type", "application/json")
+            .body(BodyExt::boxed_unsync(StreamBody::new(stream)))
+            .unwrap()
+    }
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// A Service object.
+pub fn service(ns: &str, name: &str, cluster_ip: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"clusterIP": cluster_ip, "clusterIPs": [cluster_ip], "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]},
+    })
+}
+
+/// A Namespace object.
+pub fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}

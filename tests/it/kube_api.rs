@@ -1,0 +1,139 @@
+//! The kubernetes plugin against a local server speaking the API's list and watch protocol,
+//! through the real `kube` client: changes show up, outages lose nothing, 410 relists.
+
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::fake_api::{FakeApi, namespace, service};
+use crate::harness::*;
+
+const SERVICES: &str = "/api/v1/services";
+const NAMESPACES: &str = "/api/v1/namespaces";
+
+fn corefile(api: &FakeApi, extra: &str) -> String {
+    format!(
+        ".:0 {{\n ready localhost:0\n kubernetes cluster.local {{\n  endpoint http://{}\n  startup_timeout 3s\n{extra} }}\n}}",
+        api.addr
+    )
+}
+
+async fn rcode(s: &TestServer, name: &str) -> ResponseCode {
+    s.udp(name, RecordType::A).await.metadata.response_code
+}
+
+/// Waits (up to 10 s) until `name` gets `want`; returns how long it took.
+async fn until(s: &TestServer, name: &str, want: ResponseCode) -> Duration {
+    let started = Instant::now();
+    while rcode(s, name).await != want {
+        assert!(started.elapsed() < Duration::from_secs(10), "{name} never became {want}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn services_appear_and_disappear() {
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "kubernetes", "10.96.0.1"));
+    let s = TestServer::start(&corefile(&api, "")).await;
+    let ready = s.instance.http_addr("localhost:0").unwrap();
+    assert_eq!(http_get(ready, "/ready").await, (200, "OK".to_string()), "synced during start-up");
+    let a = s.udp("kubernetes.default.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(a.answers[0].data.to_string(), "10.96.0.1");
+
+    api.apply(SERVICES, service("default", "fresh", "10.96.0.50"));
+    let took = until(&s, "fresh.default.svc.cluster.local.", ResponseCode::NoError).await;
+    assert!(took < Duration::from_secs(1), "a new Service answers within 1 s: {took:?}");
+    api.delete(SERVICES, "default", "fresh");
+    let took = until(&s, "fresh.default.svc.cluster.local.", ResponseCode::NXDomain).await;
+    assert!(took < Duration::from_secs(1), "a deleted Service is NXDOMAIN within 1 s: {took:?}");
+    // A Service whose address does not parse is skipped; the watch goes on.
+    api.apply(SERVICES, service("default", "broken", "not-an-ip"));
+    api.apply(SERVICES, service("default", "after", "10.96.0.51"));
+    until(&s, "after.default.svc.cluster.local.", ResponseCode::NoError).await;
+    assert_eq!(rcode(&s, "broken.default.svc.cluster.local.").await, ResponseCode::NXDomain);
+    s.stop().await;
+    api.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_api_at_start_is_servfail_and_unready_until_it_comes() {
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "web", "10.96.1.1"));
+    api.stop();
+    let s = TestServer::start(&corefile(&api, "  startup_timeout 1s\n")).await;
+    let ready = s.instance.http_addr("localhost:0").unwrap();
+    assert_eq!(rcode(&s, "nosuch.default.svc.cluster.local.").await, ResponseCode::ServFail);
+    assert_eq!(http_get(ready, "/ready").await, (503, "kubernetes".to_string()));
+    api.restart().await;
+    until(&s, "web.default.svc.cluster.local.", ResponseCode::NoError).await;
+    // Ready once every watch (Services, EndpointSlices, Namespaces) has listed.
+    let started = Instant::now();
+    while http_get(ready, "/ready").await.0 != 200 {
+        assert!(started.elapsed() < Duration::from_secs(10), "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rcode(&s, "nosuch.default.svc.cluster.local.").await, ResponseCode::NXDomain);
+    s.stop().await;
+    api.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_outage_loses_nothing_and_410_relists_without_a_gap() {
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "steady", "10.96.2.1"));
+    let s = TestServer::start(&corefile(&api, "")).await;
+    assert_eq!(rcode(&s, "steady.default.svc.cluster.local.").await, ResponseCode::NoError);
+
+    // The API goes away: what was known keeps answering.
+    api.stop();
+    for _ in 0..10 {
+        assert_eq!(rcode(&s, "steady.default.svc.cluster.local.").await, ResponseCode::NoError);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // It comes back with a change made meanwhile.
+    api.apply(SERVICES, service("default", "while-away", "10.96.2.2"));
+    api.restart().await;
+    until(&s, "while-away.default.svc.cluster.local.", ResponseCode::NoError).await;
+
+    // Watches expire (410 Gone): a relist follows, and answers never stop meanwhile.
+    api.apply(SERVICES, service("default", "before-expiry", "10.96.2.3"));
+    api.expire_watches();
+    for _ in 0..20 {
+        assert_eq!(rcode(&s, "steady.default.svc.cluster.local.").await, ResponseCode::NoError);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    until(&s, "before-expiry.default.svc.cluster.local.", ResponseCode::NoError).await;
+    api.apply(SERVICES, service("default", "after-relist", "10.96.2.4"));
+    until(&s, "after-relist.default.svc.cluster.local.", ResponseCode::NoError).await;
+    s.stop().await;
+    api.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubeconfig_files_are_used() {
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("team"));
+    api.apply(SERVICES, service("team", "api", "10.96.3.1"));
+    let dir = crate::binary::Scratch::new("kubeconfig");
+    let kubeconfig = dir.write(
+        "config",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: nobody\ncurrent-context: fake\nusers:\n- name: nobody\n  user: {{}}\n",
+            api.addr
+        ),
+    );
+    let s = TestServer::start(&format!(
+        ".:0 {{\n kubernetes cluster.local {{\n  kubeconfig {} fake\n }}\n}}",
+        kubeconfig.display()
+    ))
+    .await;
+    until(&s, "api.team.svc.cluster.local.", ResponseCode::NoError).await;
+    s.stop().await;
+    api.stop();
+}

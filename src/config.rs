@@ -75,6 +75,11 @@ pub struct Config {
     pub on_shutdown: Vec<Hook>,
     /// HTTP endpoints the plugins asked for.
     pub routes: Vec<HttpRoute>,
+    /// State the plugins of this load share (the *reload* period, for one).
+    pub shared: Shared,
+    /// SHA-512, in hex, of the parsed Corefile: its tokens with their files and lines, so that a
+    /// new comment line changes it and a trailing comment does not (as in CoreDNS).
+    pub fingerprint: String,
 }
 
 /// What setting up the blocks collects besides the blocks themselves.
@@ -94,6 +99,33 @@ struct ZoneAddr {
     key: Token,
 }
 
+/// Only parses `source` (imports and environment expanded) and returns its fingerprint: what
+/// the *reload* check compares. Directive names are not checked here, as in CoreDNS: a file
+/// with an unknown directive is a change, whose reload then fails and is counted.
+pub fn parse_fingerprint(source: &Source, warn: &dyn Fn(&str)) -> Result<String, ConfigError> {
+    let opts =
+        ParseOptions { is_directive: &|_| true, env: &|name| std::env::var(name).ok(), warn };
+    Ok(fingerprint(&parse(&source.filename, &source.text, &opts)?))
+}
+
+/// SHA-512 over the blocks' keys and tokens, each with its file and line.
+fn fingerprint(blocks: &[ServerBlock]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA512);
+    let mut feed = |t: &Token| {
+        for part in [t.file.as_bytes(), t.line.to_string().as_bytes(), t.text.as_bytes()] {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part);
+        }
+    };
+    for block in blocks {
+        block.keys.iter().for_each(&mut feed);
+        for (_, tokens) in &block.directives {
+            tokens.iter().for_each(&mut feed);
+        }
+    }
+    ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Parses and sets up a Corefile. `warn` receives the parser's warnings.
 pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError> {
     let opts = ParseOptions {
@@ -102,6 +134,7 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
         warn,
     };
     let blocks = parse(&source.filename, &source.text, &opts)?;
+    let fingerprint = fingerprint(&blocks);
 
     let mut listeners: Vec<Listener> = Vec::new();
     let mut seen: HashMap<(Transport, String, u16), ()> = HashMap::new();
@@ -148,8 +181,8 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
             listener.zones.push((addr.zone, block.clone()));
         }
     }
-    let Collected { on_startup, on_shutdown, routes, .. } = collected;
-    Ok(Config { listeners, on_startup, on_shutdown, routes })
+    let Collected { on_startup, on_shutdown, routes, shared } = collected;
+    Ok(Config { listeners, on_startup, on_shutdown, routes, shared, fingerprint })
 }
 
 fn key_err(key: &Token, msg: &str) -> ConfigError {

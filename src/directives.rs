@@ -52,7 +52,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("https3"),
     known("timeouts"),
     known("multisocket"),
-    known_once("reload"),
+    built_once("reload", plugin_reload::setup),
     known_once("nsid"),
     known("bufsize"),
     known("bind"),

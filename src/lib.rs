@@ -42,6 +42,10 @@ pub struct Instance {
     servers: Option<Servers>,
     http: http::HttpServers,
     banner: String,
+    /// How often the *reload* plugin wants the Corefile checked; `None` without it.
+    reload_every: Option<Duration>,
+    /// The fingerprint of the running configuration.
+    fingerprint: String,
     on_shutdown: Vec<plugin_api::Hook>,
 }
 
@@ -63,11 +67,23 @@ impl Instance {
         plugin_api::metrics::dns::BUILD_INFO
             .with_label_values(&[version::COREDNS_VERSION, version::COMMIT, version::RUSTC])
             .set(1.0);
-        let Config { on_startup, on_shutdown, .. } = config;
+        let reload_every = reload_period(&config);
+        let Config { on_startup, on_shutdown, fingerprint, .. } = config;
         for hook in on_startup {
             hook.await?;
         }
-        Ok(Self { source, servers: Some(servers), http, banner, on_shutdown })
+        if reload_every.is_some() {
+            announce(&fingerprint);
+        }
+        Ok(Self {
+            source,
+            servers: Some(servers),
+            http,
+            banner,
+            on_shutdown,
+            reload_every,
+            fingerprint,
+        })
     }
 
     /// Starts a Corefile given as text, named `Corefile`, with `-dns.port` 0: for tests.
@@ -130,7 +146,8 @@ impl Instance {
         servers.apply(&config, workers()).map_err(|e| e.to_string())?;
         self.http.apply(&config.routes).map_err(|e| e.to_string())?;
         self.banner = version::banner(&config, servers);
-        let Config { on_startup, on_shutdown, .. } = config;
+        self.reload_every = reload_period(&config);
+        let Config { on_startup, on_shutdown, fingerprint, .. } = config;
         for err in self.run_shutdown_hooks().await {
             tracing::error!("reload shutdown: {err}");
         }
@@ -142,7 +159,46 @@ impl Instance {
             hook.await?;
         }
         self.source = source;
+        if self.reload_every.is_some() {
+            announce(&fingerprint);
+        }
+        self.fingerprint = fingerprint;
         Ok(())
+    }
+
+    /// How often the Corefile is to be checked for changes (the *reload* plugin), if at all.
+    pub fn reload_every(&self) -> Option<Duration> {
+        self.reload_every
+    }
+
+    /// The *reload* plugin's check: reads the Corefile again and, if its parsed tokens changed,
+    /// moves to it. A file that does not parse is a warning; a configuration that fails to start
+    /// is logged and counted, keeps the running one, and is not tried again until the file
+    /// changes again (CoreDNS's rules).
+    pub async fn check_reload(&mut self) {
+        let Ok(source) = source::reread(&self.source) else { return };
+        let fingerprint = match config::parse_fingerprint(&source, &|_| {}) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("plugin/reload: Corefile parse failed: {e}");
+                return;
+            }
+        };
+        if fingerprint == self.fingerprint {
+            return;
+        }
+        let info = &plugin_reload::VERSION_INFO;
+        let _ = info.remove_label_values(&["sha512", &self.fingerprint]);
+        info.with_label_values(&["sha512", &fingerprint]).set(1);
+        self.fingerprint = fingerprint;
+        tracing::info!("Reloading");
+        match self.reload().await {
+            Ok(()) => tracing::info!("Reloading complete"),
+            Err(e) => {
+                tracing::error!("plugin/reload: Corefile changed but reload failed: {e}");
+                plugin_reload::RELOAD_FAILED.inc();
+            }
+        }
     }
 
     /// Stops serving: no new queries, those in progress get up to [`GRACE`] to finish. The
@@ -156,6 +212,15 @@ impl Instance {
         }
         self.http.stop();
     }
+}
+
+fn reload_period(config: &Config) -> Option<Duration> {
+    *config.shared.get::<plugin_reload::Period>().0.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn announce(fingerprint: &str) {
+    tracing::info!("plugin/reload: Running configuration SHA512 = {fingerprint}");
+    plugin_reload::VERSION_INFO.with_label_values(&["sha512", fingerprint]).set(1);
 }
 
 /// The parser's warnings carry their own `[WARNING] ` prefix; the log line adds it again.

@@ -5,6 +5,7 @@
 //! shutdown hook failed.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use ferrodns::cli::{self, Flags};
 use ferrodns::{Instance, directives, logging, source, version};
@@ -91,8 +92,15 @@ async fn wait_for_signals(instance: &mut Instance) -> u8 {
     ) else {
         return fatal("cannot install signal handlers");
     };
+    let mut next_check = instance.reload_every().map(|d| tokio::time::Instant::now() + d);
     loop {
+        let check_at =
+            next_check.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
+            _ = tokio::time::sleep_until(check_at), if next_check.is_some() => {
+                instance.check_reload().await;
+                next_check = instance.reload_every().map(|d| tokio::time::Instant::now() + d);
+            }
             _ = term.recv() => {
                 tracing::info!("SIGTERM: Shutting down servers then terminating");
                 return shutdown(instance, "SIGTERM").await;
@@ -114,6 +122,7 @@ async fn wait_for_signals(instance: &mut Instance) -> u8 {
             _ = usr1.recv() => {
                 tracing::info!("SIGUSR1: Reloading");
                 reload(instance).await;
+                next_check = instance.reload_every().map(|d| tokio::time::Instant::now() + d);
             }
             _ = hup.recv() => {
                 // Ignored, as in CoreDNS: it is sometimes sent outside the operator's control.

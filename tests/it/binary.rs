@@ -85,12 +85,14 @@ impl Running {
         Self { child, lines: rx, seen: Vec::new() }
     }
 
-    /// Waits for a stdout line satisfying `pred` and returns it.
+    /// Waits (at most 20 s in all) for a stdout line satisfying `pred` and returns it.
     pub fn wait_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = self
                 .lines
-                .recv_timeout(Duration::from_secs(20))
+                .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("no matching line; saw {:?}", self.seen));
             self.seen.push(line.clone());
             if pred(&line) {

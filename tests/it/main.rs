@@ -14,5 +14,6 @@ mod kubernetes;
 mod metrics;
 mod probes;
 mod readme;
+mod reload;
 mod tcp;
 mod upstream;

@@ -1,0 +1,93 @@
+//! The *reload* plugin on the real binary: the Corefile changes ten times (once to a broken
+//! file) under a steady stream of UDP and TCP queries; none is lost or answered SERVFAIL, each
+//! change shows within the interval, the broken one is logged and counted.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::binary::{Running, Scratch};
+use crate::harness::*;
+
+fn corefile(version: usize, metrics_port: u16) -> String {
+    format!(
+        "steady.test:0 {{\n    reload 2s 0s\n    prometheus localhost:{metrics_port}\n    whoami\n}}\nv{version}.test:0 {{\n    whoami\n}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_changes_under_load_lose_nothing() {
+    let dir = Scratch::new("reload");
+    let metrics_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = dir.write("Corefile", &corefile(0, metrics_port));
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    p.wait_line(|l| l.starts_with("[INFO] plugin/reload: Running configuration SHA512 = "));
+    let addr = p.port_of("steady.test.");
+
+    // Steady load: UDP and TCP, each query must come back NOERROR.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sent, bad) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut load = Vec::new();
+    for tcp in [false, true] {
+        let (stop, sent, bad) = (stop.clone(), sent.clone(), bad.clone());
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let q = query("a.steady.test.", RecordType::A);
+                let reply =
+                    if tcp { tcp_exchange(addr, &q).await } else { udp_exchange(addr, &q).await };
+                sent.fetch_add(1, Ordering::SeqCst);
+                if reply.map(|r| r.metadata.response_code) != Some(ResponseCode::NoError) {
+                    bad.fetch_add(1, Ordering::SeqCst);
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }));
+    }
+
+    let served = |version: usize| async move {
+        let q = query(&format!("x.v{version}.test."), RecordType::A);
+        udp_exchange(addr, &q).await.map(|r| r.metadata.response_code)
+            == Some(ResponseCode::NoError)
+    };
+    for version in 1..=10 {
+        if version == 5 {
+            std::fs::write(&conf, "steady.test:0 {\n    reload 2s 0s\n    nonsense\n}\n").unwrap();
+            p.wait_line(|l| {
+                l.contains("Corefile changed but reload failed")
+                    && l.contains("Unknown directive 'nonsense'")
+            });
+            assert!(served(4).await, "the running configuration stays");
+            continue;
+        }
+        std::fs::write(&conf, corefile(version, metrics_port)).unwrap();
+        let started = Instant::now();
+        while !served(version).await {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "version {version} within the interval"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!served(version - 1).await || version == 6, "the previous zone is gone");
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in load {
+        t.await.unwrap();
+    }
+    let (sent, bad) = (sent.load(Ordering::SeqCst), bad.load(Ordering::SeqCst));
+    assert!(sent > 1000, "a steady stream: {sent} queries");
+    assert_eq!(bad, 0, "{bad} of {sent} queries lost or failed");
+
+    let metrics: SocketAddr = ([127, 0, 0, 1], metrics_port).into();
+    let samples = parse_exposition(&http_get(metrics, "/metrics").await.1);
+    assert_eq!(metric(&samples, "coredns_reload_failed_total", &[]), Some(1.0));
+    assert_eq!(
+        samples.iter().filter(|s| s.name == "coredns_reload_version_info").count(),
+        1,
+        "one version_info series, the running one"
+    );
+}

@@ -90,7 +90,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("auto"),
     known("secondary"),
     known("etcd"),
-    known_once("loop"),
+    built_once("loop", plugin_loop::setup),
     built("forward", plugin_forward::setup),
     known_once("grpc"),
     known("erratic"),

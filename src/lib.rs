@@ -61,6 +61,7 @@ impl Instance {
         let config = config::load(&source, &|w| tracing::warn!("{}", strip_level(w)))
             .map_err(|e| e.to_string())?;
         let servers = Servers::bind(&config, workers()).map_err(|e| e.to_string())?;
+        record_ports(&config, &servers);
         let mut http = http::HttpServers::default();
         http.apply(&config.routes).map_err(|e| e.to_string())?;
         let banner = version::banner(&config, &servers);
@@ -144,6 +145,7 @@ impl Instance {
             .map_err(|e| e.to_string())?;
         let servers = self.servers.as_mut().ok_or("the server is stopping")?;
         servers.apply(&config, workers()).map_err(|e| e.to_string())?;
+        record_ports(&config, servers);
         self.http.apply(&config.routes).map_err(|e| e.to_string())?;
         self.banner = version::banner(&config, servers);
         self.reload_every = reload_period(&config);
@@ -211,6 +213,15 @@ impl Instance {
             servers.stop(GRACE).await;
         }
         self.http.stop();
+    }
+}
+
+/// Tells the plugins where their listeners ended up (see [`plugin_api::BoundPorts`]).
+fn record_ports(config: &Config, servers: &Servers) {
+    let ports = config.shared.get::<plugin_api::BoundPorts>();
+    let mut map = ports.0.lock().unwrap_or_else(|e| e.into_inner());
+    for b in &servers.bound {
+        map.insert(b.configured_port, b.addr.port());
     }
 }
 

@@ -39,6 +39,12 @@ impl Shared {
     }
 }
 
+/// The ports the listeners are bound to, by the port the Corefile named (they differ when it
+/// named 0). Filled in by the server before the start-up hooks run; *loop* uses it to reach
+/// its own listener.
+#[derive(Default)]
+pub struct BoundPorts(pub Mutex<HashMap<u16, u16>>);
+
 /// The finished chain of a server block, filled in once every directive of the block is set up,
 /// for plugins that need to see the others (*ready* asks them whether they are ready).
 pub type BlockChain = Arc<OnceLock<Chain>>;

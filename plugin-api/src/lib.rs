@@ -37,7 +37,7 @@ pub mod response;
 pub mod test_util;
 pub mod zone;
 
-pub use controller::{BlockChain, Controller, Hook, SetupFn, Shared};
+pub use controller::{BlockChain, BoundPorts, Controller, Hook, SetupFn, Shared};
 pub use error::{ConfigError, PluginError};
 pub use plugin::{BoxServe, Chain, Ctx, Next, OwnedNext, Plugin, Reply, Serve, ServeResult};
 pub use request::{Proto, Request};

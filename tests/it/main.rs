@@ -11,6 +11,7 @@ mod forward;
 mod harness;
 mod kube_api;
 mod kubernetes;
+mod loop_detect;
 mod metrics;
 mod probes;
 mod readme;

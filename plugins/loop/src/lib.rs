@@ -1,0 +1,160 @@
+//! *loop*: finds a forwarding loop at start-up, and stops the server when there is one.
+//!
+//! When serving starts, the plugin sends `<random>.<random>.<zone> HINFO` to its own listener,
+//! trying for up to 30 s until the query is answered (by anything). While it waits, it counts
+//! the queries for exactly that name that pass through it: a server that forwards to itself sees
+//! its probe come back again and again, and on the third sight the process logs
+//! `Loop (CLIENT -> LISTENER) detected for zone "ZONE"` and exits 1, as CoreDNS does. Two
+//! seconds after the probe was answered the plugin turns itself off; only loops present at
+//! start-up are found.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use plugin_api::proto::op::{Message, Query};
+use plugin_api::proto::rr::{Name, RecordType};
+use plugin_api::{BoundPorts, ConfigError, Controller, Ctx, Next, Plugin, Request, Serve};
+
+/// The directive's name.
+pub const NAME: &str = "loop";
+
+/// How long start-up probing goes on at most.
+pub const PROBE_FOR: Duration = Duration::from_secs(30);
+
+/// Reads `loop` (no arguments).
+pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    c.next();
+    if c.next_arg() {
+        return Err(c.arg_err());
+    }
+    let zone = c.zones().first().cloned().unwrap_or_else(|| ".".into());
+    let qname = format!("{}.{}.{}", random(), random(), if zone == "." { "" } else { &zone });
+    let configured: u16 = c
+        .servers()
+        .first()
+        .and_then(|(_, s)| s.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(53);
+    let state = Arc::new(State {
+        zone,
+        qname: qname.to_ascii_lowercase(),
+        seen: AtomicU32::new(0),
+        disabled: AtomicBool::new(false),
+        target: Mutex::new(None),
+    });
+    let (probe, ports) = (state.clone(), c.shared::<BoundPorts>());
+    c.on_startup(Box::pin(async move {
+        let port = ports
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&configured)
+            .copied()
+            .unwrap_or(configured);
+        let target = SocketAddr::from(([127, 0, 0, 1], port));
+        *probe.target.lock().unwrap_or_else(|e| e.into_inner()) = Some(target);
+        tokio::spawn(probe_loop(probe, target));
+        Ok(())
+    }));
+    Ok(Some(Arc::new(Loop { state })))
+}
+
+struct State {
+    zone: String,
+    /// The probe name, lower-cased and fully qualified.
+    qname: String,
+    seen: AtomicU32,
+    disabled: AtomicBool,
+    target: Mutex<Option<SocketAddr>>,
+}
+
+fn random() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(Instant::now()) >> 1
+}
+
+/// Sends the probe until it is answered, then turns the plugin off 2 s later.
+async fn probe_loop(state: Arc<State>, target: SocketAddr) {
+    let deadline = Instant::now() + PROBE_FOR;
+    while Instant::now() < deadline {
+        if exchange(&state.qname, target).await {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            break;
+        }
+        state.seen.store(0, Ordering::Release);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    state.disabled.store(true, Ordering::Release);
+}
+
+async fn exchange(qname: &str, target: SocketAddr) -> bool {
+    let Ok(name) = Name::from_ascii(qname) else { return false };
+    let mut q = Message::query();
+    q.metadata.id = (random() & 0xffff) as u16;
+    q.metadata.recursion_desired = true;
+    q.add_query(Query::query(name, RecordType::HINFO));
+    let Ok(bytes) = q.to_vec() else { return false };
+    let Ok(socket) = tokio::net::UdpSocket::bind("127.0.0.1:0").await else { return false };
+    if socket.send_to(&bytes, target).await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 4096];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), socket.recv_from(&mut buf)).await,
+        Ok(Ok(_))
+    )
+}
+
+/// The *loop* handler: counts its probe as it passes.
+struct Loop {
+    state: Arc<State>,
+}
+
+impl Plugin for Loop {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        let s = &self.state;
+        if req.qtype() == RecordType::HINFO
+            && !s.disabled.load(Ordering::Acquire)
+            && req.name() == s.qname
+        {
+            let seen = s.seen.fetch_add(1, Ordering::AcqRel) + 1;
+            if seen > 2 {
+                let listener = s
+                    .target
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .map_or_else(String::new, |t| t.to_string());
+                // CoreDNS's log.Fatalf: the line, then exit 1.
+                println!(
+                    "[FATAL] plugin/loop: Loop ({} -> {listener}) detected for zone {:?}, see https://coredns.io/plugins/loop#troubleshooting. Query: \"HINFO {}\"",
+                    req.src(),
+                    s.zone,
+                    s.qname
+                );
+                std::process::exit(1);
+            }
+        }
+        next.run(ctx, req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takes_no_arguments() {
+        assert!(setup(&mut Controller::from_text("loop")).unwrap().is_some());
+        let err = setup(&mut Controller::from_text("loop 1")).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "Testfile:1 - Error during parsing: Wrong argument count or unexpected line ending after '1'"
+        );
+    }
+}

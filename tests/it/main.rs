@@ -5,6 +5,7 @@
 mod bad_input;
 mod binary;
 mod default_plugins;
+mod deploy;
 mod dispatch;
 mod fake_api;
 mod forward;

@@ -144,22 +144,42 @@ impl Instance {
         let config = config::load(&source, &|w| tracing::warn!("{}", strip_level(w)))
             .map_err(|e| e.to_string())?;
         let servers = self.servers.as_mut().ok_or("the server is stopping")?;
-        servers.apply(&config, workers()).map_err(|e| e.to_string())?;
-        record_ports(&config, servers);
-        self.http.apply(&config.routes).map_err(|e| e.to_string())?;
+        // Bind what is new and start the new plugins (a kubernetes index syncs here) while the
+        // running configuration still answers every query.
+        let staged = servers.stage(&config, workers()).map_err(|e| e.to_string())?;
+        record_port_pairs(&config, &servers.ports(Some(&staged)));
+        if let Err(e) = self.http.apply(&config.routes) {
+            staged.discard();
+            return Err(e.to_string());
+        }
+        let Config { on_startup, on_shutdown, fingerprint, listeners, shared, .. } = config;
+        plugin_api::metrics::dns::PLUGIN_ENABLED.reset();
+        for hook in on_startup {
+            if let Err(e) = hook.await {
+                staged.discard();
+                for hook in on_shutdown {
+                    let _ = hook.await;
+                }
+                return Err(e);
+            }
+        }
+        // Now the swap, then the old plugins stop.
+        let config = Config {
+            listeners,
+            on_startup: Vec::new(),
+            on_shutdown: Vec::new(),
+            routes: Vec::new(),
+            shared,
+            fingerprint: String::new(),
+        };
+        let servers = self.servers.as_mut().ok_or("the server is stopping")?;
+        servers.commit(staged, &config);
         self.banner = version::banner(&config, servers);
         self.reload_every = reload_period(&config);
-        let Config { on_startup, on_shutdown, fingerprint, .. } = config;
         for err in self.run_shutdown_hooks().await {
             tracing::error!("reload shutdown: {err}");
         }
         self.on_shutdown = on_shutdown;
-        // As CoreDNS does on restart: the new configuration's plugins set their series again, so
-        // the series of removed plugins disappear.
-        plugin_api::metrics::dns::PLUGIN_ENABLED.reset();
-        for hook in on_startup {
-            hook.await?;
-        }
         self.source = source;
         if self.reload_every.is_some() {
             announce(&fingerprint);
@@ -218,11 +238,13 @@ impl Instance {
 
 /// Tells the plugins where their listeners ended up (see [`plugin_api::BoundPorts`]).
 fn record_ports(config: &Config, servers: &Servers) {
+    record_port_pairs(config, &servers.ports(None));
+}
+
+fn record_port_pairs(config: &Config, pairs: &[(u16, u16)]) {
     let ports = config.shared.get::<plugin_api::BoundPorts>();
     let mut map = ports.0.lock().unwrap_or_else(|e| e.into_inner());
-    for b in &servers.bound {
-        map.insert(b.configured_port, b.addr.port());
-    }
+    map.extend(pairs.iter().copied());
 }
 
 fn reload_period(config: &Config) -> Option<Duration> {

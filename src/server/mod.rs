@@ -65,6 +65,18 @@ pub struct Bound {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Listeners bound for a configuration that is not in service yet.
+pub struct Staged {
+    added: Vec<Bound>,
+}
+
+impl Staged {
+    /// Closes the staged listeners: the configuration they were for is not used.
+    pub fn discard(self) {
+        self.added.iter().for_each(Bound::abort);
+    }
+}
+
 /// All listeners of a running configuration.
 pub struct Servers {
     /// The listeners, in the order of the configuration.
@@ -84,16 +96,37 @@ impl Servers {
         Ok(Self { bound, in_flight })
     }
 
-    /// Moves to `config` without closing a socket that stays in use: listeners on ports that
-    /// remain get the new dispatcher in one atomic swap, new ports are bound first (so a port
-    /// that cannot be bound changes nothing), ports no longer named stop.
-    pub fn apply(&mut self, config: &Config, workers: usize) -> io::Result<()> {
+    /// First half of moving to `config`: binds the ports it names that are not bound yet (all of
+    /// them, or none if one fails). Nothing running changes until [`Servers::commit`].
+    pub fn stage(&self, config: &Config, workers: usize) -> io::Result<Staged> {
         let mut added = Vec::new();
         for listener in &config.listeners {
             if !self.bound.iter().any(|b| b.configured_port == listener.port) {
-                added.push(start_listener(listener, workers, &self.in_flight)?);
+                match start_listener(listener, workers, &self.in_flight) {
+                    Ok(b) => added.push(b),
+                    Err(e) => {
+                        added.iter().for_each(Bound::abort);
+                        return Err(e);
+                    }
+                }
             }
         }
+        Ok(Staged { added })
+    }
+
+    /// The bound port of each configured port, counting the staged listeners too.
+    pub fn ports(&self, staged: Option<&Staged>) -> Vec<(u16, u16)> {
+        self.bound
+            .iter()
+            .chain(staged.map_or(&[][..], |s| s.added.as_slice()))
+            .map(|b| (b.configured_port, b.addr.port()))
+            .collect()
+    }
+
+    /// Second half: listeners on ports that stay get the new dispatcher in one atomic swap
+    /// (their sockets stay open, so no query is lost), the staged ones join, ports no longer
+    /// named stop.
+    pub fn commit(&mut self, staged: Staged, config: &Config) {
         let mut kept = Vec::new();
         for b in std::mem::take(&mut self.bound) {
             match config.listeners.iter().find(|l| l.port == b.configured_port) {
@@ -104,13 +137,12 @@ impl Servers {
                 None => b.abort(),
             }
         }
-        kept.extend(added);
+        kept.extend(staged.added);
         // Keep the configuration's order, so the first listener stays first.
         kept.sort_by_key(|b| {
             config.listeners.iter().position(|l| l.port == b.configured_port).unwrap_or(usize::MAX)
         });
         self.bound = kept;
-        Ok(())
     }
 
     /// Stops receiving, then waits up to `grace` for queries and connections in progress.

@@ -137,3 +137,55 @@ async fn kubeconfig_files_are_used() {
     s.stop().await;
     api.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_syncs_the_new_index_before_it_answers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "steady", "10.96.4.1"));
+    let dir = crate::binary::Scratch::new("kube-reload");
+    let text = |extra: &str| {
+        format!(
+            ".:0 {{\n kubernetes cluster.local {{\n  endpoint http://{}\n }}\n}}\n{extra}",
+            api.addr
+        )
+    };
+    let path = dir.write("Corefile", &text(""));
+    let mut instance = ferrodns::Instance::start(ferrodns::config::Source {
+        filename: path.display().to_string(),
+        text: text(""),
+        path: Some(path.display().to_string()),
+        dns_port: "0".into(),
+    })
+    .await
+    .unwrap();
+    let addr = instance.dns_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let bad = Arc::new(AtomicUsize::new(0));
+    let (s2, b2) = (stop.clone(), bad.clone());
+    let load = tokio::spawn(async move {
+        let mut sent = 0;
+        while !s2.load(Ordering::SeqCst) {
+            let r = udp_exchange(addr, &query("steady.default.svc.cluster.local.", RecordType::A))
+                .await;
+            if r.map(|m| m.metadata.response_code) != Some(ResponseCode::NoError) {
+                b2.fetch_add(1, Ordering::SeqCst);
+            }
+            sent += 1;
+        }
+        sent
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    std::fs::write(&path, text("extra.test:0 {\n whoami\n}\n")).unwrap();
+    instance.reload().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::SeqCst);
+    let sent = load.await.unwrap();
+    assert!(sent > 50, "{sent}");
+    assert_eq!(bad.load(Ordering::SeqCst), 0, "no query failed across the reload");
+    instance.stop().await;
+    api.stop();
+}

@@ -89,3 +89,23 @@ async fn sigterm_with_lameduck_keeps_answering_and_flips_ready() {
     assert!(answered_late, "DNS was answered 1.5 s into a 2 s lameduck");
     p.wait_line(|l| l == "[INFO] plugin/health: Going into lameduck mode for 2s");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sigint_during_lameduck_forces_exit_2() {
+    let dir = Scratch::new("sigint2");
+    let hp = free_port();
+    let conf = dir.write(
+        "Corefile",
+        &format!(
+            ".:0 {{\n    health localhost:{hp} {{\n        lameduck 10s\n    }}\n    whoami\n}}\n"
+        ),
+    );
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    p.port_of(".");
+    p.wait_line(|l| l.starts_with("CoreDNS-"));
+    p.signal("INT");
+    p.wait_line(|l| l == "[INFO] plugin/health: Going into lameduck mode for 10s");
+    p.signal("INT");
+    assert_eq!(p.wait_exit(), 2, "the second SIGINT forces exit 2");
+    p.wait_line(|l| l == "[INFO] SIGINT: Force quit");
+}

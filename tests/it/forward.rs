@@ -345,3 +345,40 @@ async fn dns_over_tls_upstreams_are_verified() {
     s.stop().await;
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn round_robin_and_random_spread_queries() {
+    for policy in ["round_robin", "random"] {
+        let a = Upstream::start(Behaviour::Answer(IP, 60)).await;
+        let b = Upstream::start(Behaviour::Answer(IP, 60)).await;
+        let s = TestServer::start(&format!(
+            ".:0 {{\n forward . {} {} {{\n  policy {policy}\n }}\n}}",
+            a.addr, b.addr
+        ))
+        .await;
+        for i in 0..40 {
+            s.udp(&format!("q{i}.spread.example."), RecordType::A).await;
+        }
+        let (qa, qb) = (a.queries(), b.queries());
+        assert_eq!(qa + qb, 40, "{policy}");
+        if policy == "round_robin" {
+            assert_eq!((qa, qb), (20, 20), "round_robin alternates");
+        } else {
+            assert!(qa >= 5 && qb >= 5, "random uses both: {qa}/{qb}");
+        }
+        s.stop().await;
+    }
+    // sequential: always the first while it answers.
+    let a = Upstream::start(Behaviour::Answer(IP, 60)).await;
+    let b = Upstream::start(Behaviour::Answer(IP, 60)).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n forward . {} {} {{\n  policy sequential\n }}\n}}",
+        a.addr, b.addr
+    ))
+    .await;
+    for i in 0..10 {
+        s.udp(&format!("s{i}.spread.example."), RecordType::A).await;
+    }
+    assert_eq!((a.queries(), b.queries()), (10, 0));
+    s.stop().await;
+}

@@ -10,10 +10,21 @@ use crate::binary::{Running, Scratch};
 use crate::harness::*;
 use crate::upstream::{Behaviour, Upstream};
 
+/// A port free for both UDP and TCP right now.
+fn free_dns_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("::", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarding_to_itself_exits_1() {
     let dir = Scratch::new("loop");
-    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_dns_port();
     let conf = dir
         .write("Corefile", &format!(".:{port} {{\n    loop\n    forward . 127.0.0.1:{port}\n}}\n"));
     let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);

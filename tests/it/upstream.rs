@@ -88,11 +88,25 @@ impl Upstream {
         Self::start_at("127.0.0.1:0".parse().unwrap(), b).await
     }
 
-    /// Starts an upstream at `addr`.
+    /// Starts an upstream at `addr`. With port 0, UDP and TCP get one free port between them
+    /// (another is tried when the UDP port's TCP twin is taken, as can happen with many tests
+    /// running at once).
     pub async fn start_at(addr: SocketAddr, b: Behaviour) -> Self {
-        let udp = UdpSocket::bind(addr).await.unwrap();
+        let mut attempts = 0;
+        let (udp, tcp) = loop {
+            attempts += 1;
+            let udp = UdpSocket::bind(addr).await.unwrap();
+            let bound = udp.local_addr().unwrap();
+            match TcpListener::bind(bound).await {
+                Ok(tcp) => break (udp, Some(tcp)),
+                Err(_) if addr.port() == 0 && attempts < 50 => continue,
+                // A fixed port whose TCP twin is busy: serve UDP only (the callers that fix the
+                // port only use UDP).
+                Err(_) if addr.port() != 0 => break (udp, None),
+                Err(e) => panic!("TCP on {bound}: {e}"),
+            }
+        };
         let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).await.unwrap();
         let (udp_queries, tcp_queries) =
             (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let counter = udp_queries.clone();
@@ -115,6 +129,7 @@ impl Upstream {
         });
         let counter = tcp_queries.clone();
         let tcp_task = tokio::spawn(async move {
+            let Some(tcp) = tcp else { return };
             loop {
                 let Ok((mut stream, _)) = tcp.accept().await else { continue };
                 let counter = counter.clone();

@@ -151,6 +151,25 @@ impl Controller {
         self.on_shutdown.push(hook);
     }
 
+    /// Runs `task` in the background from the moment serving starts until this configuration
+    /// stops or is replaced (a file watcher, a self-check): the task is spawned by a start-up
+    /// hook and aborted by a shutdown hook.
+    pub fn background(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        let handle: Arc<Mutex<Option<tokio::task::AbortHandle>>> = Arc::default();
+        let slot = handle.clone();
+        self.on_startup(Box::pin(async move {
+            let spawned = tokio::spawn(task);
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(spawned.abort_handle());
+            Ok(())
+        }));
+        self.on_shutdown(Box::pin(async move {
+            if let Some(task) = handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                task.abort();
+            }
+            Ok(())
+        }));
+    }
+
     /// Takes the hooks registered so far: (startup, shutdown).
     pub fn take_hooks(&mut self) -> (Vec<Hook>, Vec<Hook>) {
         (std::mem::take(&mut self.on_startup), std::mem::take(&mut self.on_shutdown))

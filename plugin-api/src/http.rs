@@ -42,6 +42,18 @@ pub struct HttpRoute {
     pub handler: HttpHandler,
 }
 
+/// Checks a listen address the way Go's `net.SplitHostPort` does, with its words:
+/// `HOST:PORT`, `:PORT`, `[IPv6]:PORT`.
+pub fn check_listen_addr(addr: &str) -> Result<(), String> {
+    let Some((host, _port)) = addr.rsplit_once(':') else {
+        return Err(format!("address {addr}: missing port in address"));
+    };
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(format!("address {addr}: too many colons in address"));
+    }
+    Ok(())
+}
+
 /// Set once the process has been told to stop, before the shutdown hooks run: `/ready` then
 /// answers 503 so that endpoints are taken out of rotation while DNS is still served.
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);

@@ -14,6 +14,7 @@
 //! * [`zone`]: zone names, server-block keys, reverse zones from CIDRs.
 //! * [`duration`]: Go's duration syntax, which every duration option uses.
 //! * [`fall`]: `fallthrough [ZONES...]`.
+//! * [`random`]: cheap per-thread randomness for spreading load.
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
 //! * [`response`]: sorting replies into CoreDNS's types and classes (log, cache).
 //! * [`metrics`]: the process-wide Prometheus registry and CoreDNS's buckets.
@@ -31,6 +32,7 @@ pub mod http;
 pub mod metrics;
 pub mod names;
 pub mod plugin;
+pub mod random;
 pub mod request;
 pub mod response;
 #[cfg(feature = "test-util")]

@@ -151,6 +151,19 @@ impl Request {
         self.wire_len == 0
     }
 
+    /// True if `reply` answers this query's question: same type and class, and the same name
+    /// ignoring case. A reply that does not is not to be trusted or cached.
+    pub fn answers(&self, reply: &Message) -> bool {
+        match (self.question(), reply.queries.first()) {
+            (Some(q), Some(r)) => {
+                q.query_type() == r.query_type()
+                    && q.query_class() == r.query_class()
+                    && lower_name(r.name()) == self.name
+            }
+            _ => false,
+        }
+    }
+
     /// A reply to this query with nothing in it yet: same id and opcode, QR set, RD and CD copied
     /// for a standard query, the first question echoed, NOERROR (miekg/dns `SetReply`).
     pub fn reply(&self) -> Message {

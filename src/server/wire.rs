@@ -128,22 +128,7 @@ fn opt_len(edns: &Edns) -> usize {
 /// the longest prefix of each section that fits, with room kept for the OPT record, and gets the
 /// TC bit (miekg/dns `Truncate`, which CoreDNS's scrub writer uses).
 pub fn encode_fitting(msg: &mut Message, limit: u16, out: &mut Vec<u8>) -> Result<(), String> {
-    out.clear();
-    let header = {
-        let mut enc = BinEncoder::new(out);
-        enc.set_max_size(limit);
-        hickory_proto::op::emit_message_parts(
-            &msg.metadata,
-            &mut msg.queries.iter(),
-            &mut msg.answers.iter(),
-            &mut msg.authorities.iter(),
-            &mut msg.additionals.iter(),
-            msg.edns.as_ref(),
-            None,
-            &mut enc,
-        )
-        .map_err(|e| e.to_string())?
-    };
+    let header = emit_limited(msg, true, limit, out)?;
     let c = &header.counts;
     let opt = usize::from(msg.edns.is_some());
     let complete = usize::from(c.answers) == msg.answers.len()
@@ -156,23 +141,7 @@ pub fn encode_fitting(msg: &mut Message, limit: u16, out: &mut Vec<u8>) -> Resul
     // Too large. Find how many records of each section fit when the OPT's room is kept free.
     let reserve = msg.edns.as_ref().map_or(0, opt_len);
     let budget = u16::try_from(usize::from(limit).saturating_sub(reserve)).unwrap_or(limit);
-    out.clear();
-    let counts = {
-        let mut enc = BinEncoder::new(out);
-        enc.set_max_size(budget);
-        hickory_proto::op::emit_message_parts(
-            &msg.metadata,
-            &mut msg.queries.iter(),
-            &mut msg.answers.iter(),
-            &mut msg.authorities.iter(),
-            &mut msg.additionals.iter(),
-            None,
-            None,
-            &mut enc,
-        )
-        .map_err(|e| e.to_string())?
-        .counts
-    };
+    let counts = emit_limited(msg, false, budget, out)?.counts;
     msg.answers.truncate(usize::from(counts.answers));
     msg.authorities.truncate(usize::from(counts.authorities));
     msg.additionals.truncate(usize::from(counts.additionals));
@@ -181,6 +150,30 @@ pub fn encode_fitting(msg: &mut Message, limit: u16, out: &mut Vec<u8>) -> Resul
     let mut enc = BinEncoder::new(out);
     enc.set_max_size(limit);
     msg.emit(&mut enc).map_err(|e| e.to_string())
+}
+
+/// Encodes `msg` into `out` (cleared first) with at most `limit` octets, with or without its
+/// OPT record; sections are cut where they stop fitting. Returns the header as written.
+fn emit_limited(
+    msg: &Message,
+    with_opt: bool,
+    limit: u16,
+    out: &mut Vec<u8>,
+) -> Result<Header, String> {
+    out.clear();
+    let mut enc = BinEncoder::new(out);
+    enc.set_max_size(limit);
+    hickory_proto::op::emit_message_parts(
+        &msg.metadata,
+        &mut msg.queries.iter(),
+        &mut msg.answers.iter(),
+        &mut msg.authorities.iter(),
+        &mut msg.additionals.iter(),
+        if with_opt { msg.edns.as_ref() } else { None },
+        None,
+        &mut enc,
+    )
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -224,7 +224,7 @@ impl Inner {
         set_ttls(&mut msg, ttl);
         if ttl > 0 && cacheable(&msg, kind) {
             let m = self.metrics.for_server(server);
-            if !same_question(req, &msg) {
+            if !req.answers(&msg) {
                 m.drops.inc();
             } else {
                 let k = query_key(req);
@@ -310,17 +310,6 @@ fn set_ttls(msg: &mut Message, ttl: u32) {
         msg.answers.iter_mut().chain(msg.authorities.iter_mut()).chain(msg.additionals.iter_mut())
     {
         r.ttl = ttl;
-    }
-}
-
-fn same_question(req: &Request, reply: &Message) -> bool {
-    match (req.question(), reply.queries.first()) {
-        (Some(q), Some(r)) => {
-            q.query_type() == r.query_type()
-                && q.query_class() == r.query_class()
-                && plugin_api::request::lower_name(r.name()) == req.name()
-        }
-        _ => false,
     }
 }
 

@@ -111,7 +111,7 @@ impl Line {
             Policy::RoundRobin => order.rotate_left(self.turn.fetch_add(1, Ordering::Relaxed) % n),
             Policy::Random => {
                 for i in (1..n).rev() {
-                    order.swap(i, random_below(i + 1));
+                    order.swap(i, plugin_api::random::below(i + 1));
                 }
             }
         }
@@ -211,7 +211,7 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
             if s.failfast_all_unhealthy {
                 break;
             }
-            upstream = &line.upstreams[random_below(n)];
+            upstream = &line.upstreams[plugin_api::random::below(n)];
         }
 
         let mut tcp =
@@ -258,7 +258,7 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
             ])
             .observe(started.elapsed().as_secs_f64());
 
-        if !same_question(req, &reply) {
+        if !req.answers(&reply) {
             let mut formerr = req.reply();
             formerr.metadata.response_code = ResponseCode::FormErr;
             return Ok(formerr);
@@ -272,33 +272,6 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
         return Ok(reply);
     }
     Err(PluginError::servfail(last_error.unwrap_or_else(|| "no healthy proxies".to_string())))
-}
-
-/// True if the reply answers the query's question (name case-insensitively, type, class).
-fn same_question(req: &Request, reply: &Message) -> bool {
-    match (req.question(), reply.queries.first()) {
-        (Some(q), Some(r)) => {
-            q.query_type() == r.query_type()
-                && q.query_class() == r.query_class()
-                && plugin_api::request::lower_name(r.name()) == req.name()
-        }
-        _ => false,
-    }
-}
-
-fn random_below(n: usize) -> usize {
-    use std::hash::{BuildHasher, RandomState};
-    thread_local! {
-        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(RandomState::new().hash_one(0u8) | 1);
-    }
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        (x % n as u64) as usize
-    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //!   D` and waits D before the listeners close, so queries keep being answered while the
 //!   endpoints are taken out of rotation. A reload does not wait.
 
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use plugin_api::duration::{format_go_duration, parse_go_duration};
@@ -16,7 +16,6 @@ use plugin_api::metrics;
 use plugin_api::{ConfigError, Controller, Plugin};
 use prometheus::{Histogram, HistogramOpts, IntCounter, Opts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::task::AbortHandle;
 
 /// The directive's name.
 pub const NAME: &str = "health";
@@ -41,9 +40,7 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
         match args.as_slice() {
             [] => {}
             [a] => {
-                if !a.contains(':') {
-                    return Err(c.err(format!("address {a}: missing port in address")));
-                }
+                plugin_api::http::check_listen_addr(a).map_err(|e| c.err(e))?;
                 options.addr.clone_from(a);
             }
             _ => return Err(c.arg_err()),
@@ -91,14 +88,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     LazyLock::force(&FAILURES);
     c.http(&options.addr, "/health", NAME, Arc::new(|| HttpResponse::text(200, "OK")));
 
-    let checker: Arc<Mutex<Option<AbortHandle>>> = Arc::default();
-    let start_checker = checker.clone();
-    let addr = options.addr.clone();
-    c.on_startup(Box::pin(async move {
-        let task = tokio::spawn(self_check(addr));
-        *start_checker.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
-        Ok(())
-    }));
+    c.background(self_check(options.addr.clone()));
     let lameduck = options.lameduck;
     c.on_shutdown(Box::pin(async move {
         // Only a final stop waits; a reload replaces the configuration at once.
@@ -108,9 +98,6 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
                 format_go_duration(lameduck)
             );
             tokio::time::sleep(lameduck).await;
-        }
-        if let Some(task) = checker.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            task.abort();
         }
         Ok(())
     }));

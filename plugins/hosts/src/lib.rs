@@ -28,7 +28,6 @@ use plugin_api::zone::{addr_from_reverse, longest_match, origins_from_args_or_bl
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 use prometheus::{Gauge, IntGaugeVec, Opts};
 use table::{Entries, Table};
-use tokio::task::AbortHandle;
 
 /// The directive's name.
 pub const NAME: &str = "hosts";
@@ -223,30 +222,18 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     let state = Arc::new(State::new(options));
     state.refresh();
 
-    let watcher: Arc<Mutex<Option<AbortHandle>>> = Arc::default();
     if !state.options.reload.is_zero() {
-        let (s, w) = (state.clone(), watcher.clone());
-        c.on_startup(Box::pin(async move {
-            let every = s.options.reload;
-            let task = tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
+        let s = state.clone();
+        c.background(async move {
+            let mut tick = tokio::time::interval(s.options.reload);
+            tick.tick().await;
+            loop {
                 tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    let s = s.clone();
-                    let _ = tokio::task::spawn_blocking(move || s.refresh()).await;
-                }
-            });
-            *w.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
-            Ok(())
-        }));
+                let s = s.clone();
+                let _ = tokio::task::spawn_blocking(move || s.refresh()).await;
+            }
+        });
     }
-    c.on_shutdown(Box::pin(async move {
-        if let Some(task) = watcher.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            task.abort();
-        }
-        Ok(())
-    }));
     Ok(Some(Arc::new(Hosts { state })))
 }
 

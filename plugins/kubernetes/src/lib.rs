@@ -77,33 +77,22 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             return Err(c.err(format!("no manifest files found in {}", o.manifests.join(" "))));
         }
         index.store(Arc::new(load_index(&files)));
-        let watcher: Arc<Mutex<Option<AbortHandle>>> = Arc::default();
-        let (paths, target, slot) = (o.manifests.clone(), index.clone(), watcher.clone());
-        c.on_startup(Box::pin(async move {
-            let task = tokio::spawn(async move {
-                let mut last = manifests::stamp(&manifests::files(&paths));
-                loop {
-                    tokio::time::sleep(MANIFEST_POLL).await;
-                    let files = manifests::files(&paths);
-                    let now = manifests::stamp(&files);
-                    if now != last {
-                        last = now;
-                        let fresh = tokio::task::spawn_blocking(move || load_index(&files)).await;
-                        if let Ok(fresh) = fresh {
-                            target.store(Arc::new(fresh));
-                        }
+        let (paths, target) = (o.manifests.clone(), index.clone());
+        c.background(async move {
+            let mut last = manifests::stamp(&manifests::files(&paths));
+            loop {
+                tokio::time::sleep(MANIFEST_POLL).await;
+                let files = manifests::files(&paths);
+                let now = manifests::stamp(&files);
+                if now != last {
+                    last = now;
+                    if let Ok(fresh) = tokio::task::spawn_blocking(move || load_index(&files)).await
+                    {
+                        target.store(Arc::new(fresh));
                     }
                 }
-            });
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
-            Ok(())
-        }));
-        c.on_shutdown(Box::pin(async move {
-            if let Some(task) = watcher.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                task.abort();
             }
-            Ok(())
-        }));
+        });
     }
     Ok(Some(Arc::new(Kubernetes { o, index })))
 }

@@ -1,26 +1,39 @@
 //! Reordering a section's records, as CoreDNS's *loadbalance* does.
 
-use std::cell::Cell;
-use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 
 use plugin_api::proto::rr::{RData, Record, RecordType};
 
-thread_local! {
-    /// A per-thread xorshift generator: shuffling needs speed, not cryptographic strength.
-    static RNG: Cell<u64> = Cell::new(RandomState::new().hash_one(std::thread::current().id()) | 1);
+/// A pseudo-random number below `limit`.
+pub fn random_below(limit: usize) -> usize {
+    plugin_api::random::below(limit)
 }
 
-/// A pseudo-random number below `limit` (which must not be 0).
-pub fn random_below(limit: usize) -> usize {
-    RNG.with(|state| {
-        let mut x = state.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        state.set(x);
-        (x % limit as u64) as usize
-    })
+/// A section split by record type, each group in its original order.
+#[derive(Default)]
+pub struct Groups {
+    /// CNAME records.
+    pub cname: Vec<Record>,
+    /// A and AAAA records.
+    pub address: Vec<Record>,
+    /// MX records.
+    pub mx: Vec<Record>,
+    /// Everything else.
+    pub rest: Vec<Record>,
+}
+
+/// Empties `section` into its groups.
+pub fn split(section: &mut Vec<Record>) -> Groups {
+    let mut g = Groups::default();
+    for r in section.drain(..) {
+        match r.record_type() {
+            RecordType::CNAME => g.cname.push(r),
+            RecordType::A | RecordType::AAAA => g.address.push(r),
+            RecordType::MX => g.mx.push(r),
+            _ => g.rest.push(r),
+        }
+    }
+    g
 }
 
 fn is_address(r: &Record) -> bool {
@@ -41,22 +54,13 @@ pub fn round_robin(section: &mut Vec<Record>) {
         shuffle(section);
         return;
     }
-    let (mut cname, mut address, mut mx, mut rest) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for r in section.drain(..) {
-        match r.record_type() {
-            RecordType::CNAME => cname.push(r),
-            RecordType::A | RecordType::AAAA => address.push(r),
-            RecordType::MX => mx.push(r),
-            _ => rest.push(r),
-        }
-    }
-    shuffle(&mut address);
-    shuffle(&mut mx);
-    section.extend(cname);
-    section.extend(rest);
-    section.extend(address);
-    section.extend(mx);
+    let mut g = split(section);
+    shuffle(&mut g.address);
+    shuffle(&mut g.mx);
+    section.extend(g.cname);
+    section.extend(g.rest);
+    section.extend(g.address);
+    section.extend(g.mx);
 }
 
 /// A Fisher–Yates shuffle.
@@ -72,16 +76,8 @@ pub fn prefer(section: &mut Vec<Record>, subnets: &[(IpAddr, u8)]) {
     if !section.iter().any(is_address) {
         return;
     }
-    let (mut cname, mut address, mut mx, mut rest) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for r in section.drain(..) {
-        match r.record_type() {
-            RecordType::CNAME => cname.push(r),
-            RecordType::A | RecordType::AAAA => address.push(Some(r)),
-            RecordType::MX => mx.push(r),
-            _ => rest.push(r),
-        }
-    }
+    let g = split(section);
+    let mut address: Vec<Option<Record>> = g.address.into_iter().map(Some).collect();
     let mut sorted = Vec::with_capacity(address.len());
     for subnet in subnets {
         for slot in address.iter_mut() {
@@ -91,10 +87,10 @@ pub fn prefer(section: &mut Vec<Record>, subnets: &[(IpAddr, u8)]) {
         }
     }
     sorted.extend(address.into_iter().flatten());
-    section.extend(cname);
+    section.extend(g.cname);
     section.extend(sorted);
-    section.extend(mx);
-    section.extend(rest);
+    section.extend(g.mx);
+    section.extend(g.rest);
 }
 
 /// The address an A or AAAA record holds.

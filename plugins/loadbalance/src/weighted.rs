@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use plugin_api::proto::rr::{Record, RecordType};
 
-use crate::shuffle::{address_of, random_below};
+use crate::shuffle::{address_of, random_below, split};
 
 /// Weights per owner name (lower-case, fully qualified).
 pub type Weights = HashMap<String, Vec<(IpAddr, u8)>>;
@@ -68,23 +68,14 @@ pub fn apply(section: &mut Vec<Record>, weights: &Weights) {
     if !section.iter().any(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA)) {
         return;
     }
-    let (mut cname, mut address, mut mx, mut rest) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for r in section.drain(..) {
-        match r.record_type() {
-            RecordType::CNAME => cname.push(r),
-            RecordType::A | RecordType::AAAA => address.push(r),
-            RecordType::MX => mx.push(r),
-            _ => rest.push(r),
-        }
+    let mut g = split(section);
+    if let Some(top) = pick(&g.address, weights) {
+        g.address.swap(0, top);
     }
-    if let Some(top) = pick(&address, weights) {
-        address.swap(0, top);
-    }
-    section.extend(cname);
-    section.extend(rest);
-    section.extend(address);
-    section.extend(mx);
+    section.extend(g.cname);
+    section.extend(g.rest);
+    section.extend(g.address);
+    section.extend(g.mx);
 }
 
 /// The index of the address to put first.

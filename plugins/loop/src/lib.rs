@@ -71,8 +71,7 @@ struct State {
 }
 
 fn random() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(Instant::now()) >> 1
+    plugin_api::random::next_u64() >> 1
 }
 
 /// Sends the probe until it is answered, then turns the plugin off 2 s later.

@@ -37,7 +37,7 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
         match args.as_slice() {
             [] => {}
             [a] => {
-                check_addr(a).map_err(|e| c.err(e))?;
+                plugin_api::http::check_listen_addr(a).map_err(|e| c.err(e))?;
                 addr.clone_from(a);
             }
             _ => return Err(c.arg_err()),
@@ -56,17 +56,6 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
         }
     }
     Ok(Options { addr })
-}
-
-/// Go's `net.SplitHostPort` checks, with its words.
-fn check_addr(addr: &str) -> Result<(), String> {
-    let Some((host, _port)) = addr.rsplit_once(':') else {
-        return Err(format!("address {addr}: missing port in address"));
-    };
-    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
-        return Err(format!("address {addr}: too many colons in address"));
-    }
-    Ok(())
 }
 
 /// Sets up `/metrics` and the block's `coredns_plugin_enabled` series.

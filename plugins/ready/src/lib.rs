@@ -46,9 +46,7 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
         match args.as_slice() {
             [] => {}
             [a] => {
-                if !a.contains(':') {
-                    return Err(c.err(format!("address {a}: missing port in address")));
-                }
+                plugin_api::http::check_listen_addr(a).map_err(|e| c.err(e))?;
                 options.addr.clone_from(a);
             }
             _ => return Err(c.arg_err()),

@@ -82,11 +82,7 @@ pub fn parse(c: &mut Controller, random: f64) -> Result<Duration, ConfigError> {
 
 /// Sets up reloading: the period goes to the server through the shared state.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
-    let random = {
-        use std::hash::{BuildHasher, RandomState};
-        (RandomState::new().hash_one(0u8) % 1_000_000) as f64 / 1_000_000.0
-    };
-    let period = parse(c, random)?;
+    let period = parse(c, plugin_api::random::unit())?;
     LazyLock::force(&RELOAD_FAILED);
     LazyLock::force(&VERSION_INFO);
     *c.shared::<Period>().0.lock().unwrap_or_else(|e| e.into_inner()) = Some(period);

@@ -14,16 +14,16 @@ pub mod weighted;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use plugin_api::corefile::dispenser::parse_error;
 use plugin_api::duration::parse_go_duration;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::RecordType;
 use plugin_api::zone::parse_cidr;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
-use tokio::task::AbortHandle;
 
 /// The directive's name.
 pub const NAME: &str = "loadbalance";
@@ -108,46 +108,39 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
 
 /// Sets up the handler; a weight file is read at start-up and checked every `reload`.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    // Errors found after parsing point at the directive, not at the end of its block.
+    let (source, line) =
+        c.tokens().first().map_or(("".into(), 0), |t| (t.file.to_string(), t.line));
     let options = parse(c)?;
     let weights: Arc<ArcSwap<weighted::Weights>> = Arc::default();
     if let Policy::Weighted { file, reload } = &options.policy {
         let (file, reload) = (file.clone(), *reload);
-        let watcher: Arc<Mutex<Option<AbortHandle>>> = Arc::default();
-        let (w, task_slot) = (weights.clone(), watcher.clone());
-        c.on_startup(Box::pin(async move {
-            let mut last = None;
-            match load_weights(&file, &mut last) {
-                Ok(Some(new)) => w.store(Arc::new(new)),
-                Ok(None) => {}
-                Err(e) if reload.is_zero() => return Err(format!("plugin/loadbalance: {e}")),
-                Err(e) => tracing::warn!(
-                    "plugin/loadbalance: Failed to open weight file:{e}. Will try again in {}",
-                    plugin_api::duration::format_go_duration(reload)
-                ),
-            }
-            if !reload.is_zero() {
-                let task = tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(reload);
+        let w = weights.clone();
+        let mut last = None;
+        // The first read happens at setup: a broken file without reload is an error at once.
+        match load_weights(&file, &mut last) {
+            Ok(Some(new)) => w.store(Arc::new(new)),
+            Ok(None) => {}
+            Err(e) if reload.is_zero() => return Err(parse_error(&source, line, &e)),
+            Err(e) => tracing::warn!(
+                "plugin/loadbalance: Failed to open weight file:{e}. Will try again in {}",
+                plugin_api::duration::format_go_duration(reload)
+            ),
+        }
+        if !reload.is_zero() {
+            c.background(async move {
+                let mut tick = tokio::time::interval(reload);
+                tick.tick().await;
+                loop {
                     tick.tick().await;
-                    loop {
-                        tick.tick().await;
-                        match load_weights(&file, &mut last) {
-                            Ok(Some(new)) => w.store(Arc::new(new)),
-                            Ok(None) => {}
-                            Err(e) => tracing::error!("plugin/loadbalance: {e}"),
-                        }
+                    match load_weights(&file, &mut last) {
+                        Ok(Some(new)) => w.store(Arc::new(new)),
+                        Ok(None) => {}
+                        Err(e) => tracing::error!("plugin/loadbalance: {e}"),
                     }
-                });
-                *task_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
-            }
-            Ok(())
-        }));
-        c.on_shutdown(Box::pin(async move {
-            if let Some(task) = watcher.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                task.abort();
-            }
-            Ok(())
-        }));
+                }
+            });
+        }
     }
     Ok(Some(Arc::new(LoadBalance { inner: Arc::new(Inner { options, weights }) })))
 }
@@ -290,6 +283,18 @@ mod tests {
         for (input, want) in rows {
             assert_eq!(opts(input).unwrap_err(), want, "{input}");
         }
+    }
+
+    #[test]
+    fn unreadable_weight_file_without_reload_is_a_setup_error() {
+        let input = "loadbalance weighted /nonexistent/weights {\n reload 0\n}";
+        let err = setup(&mut Controller::from_text(input)).err().expect("setup must fail");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("Testfile:1 - Error during parsing: weight file open error"),
+            "{text}"
+        );
+        assert!(text.contains("/nonexistent/weights"), "{text}");
     }
 
     struct Many;

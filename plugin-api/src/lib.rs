@@ -18,6 +18,7 @@
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
 //! * [`response`]: sorting replies into CoreDNS's types and classes (log, cache).
 //! * [`metrics`]: the process-wide Prometheus registry and CoreDNS's buckets.
+//! * [`upstream`]: nested lookups through the block's chain (ExternalName targets).
 //! * [`http`]: HTTP routes plugins ask the server for, and the shutting-down flag.
 //! * `test_util` (feature `test-util`): fixed test addresses, `Case` tables, record builders.
 
@@ -37,6 +38,7 @@ pub mod request;
 pub mod response;
 #[cfg(feature = "test-util")]
 pub mod test_util;
+pub mod upstream;
 pub mod zone;
 
 pub use controller::{BlockChain, BoundPorts, Controller, Hook, SetupFn, Shared};

@@ -123,6 +123,8 @@ pub struct Ctx {
     pub server: Arc<str>,
     /// The server block zone that matched the query, e.g. `cluster.local.`.
     pub zone: Arc<str>,
+    /// 0 for a client's query; one more for each nested [`crate::upstream`] lookup.
+    pub depth: u8,
 }
 
 /// One enabled directive in a server block's chain.

@@ -47,7 +47,7 @@ pub fn request_with(
 
 /// The context a test query is served in: server `dns://:53`, zone `.`.
 pub fn ctx() -> Ctx {
-    Ctx { server: Arc::from("dns://:53"), zone: Arc::from(".") }
+    Ctx { server: Arc::from("dns://:53"), zone: Arc::from("."), depth: 0 }
 }
 
 /// Serves `req` with the plugins of `chain` in order, waiting if it has to.

@@ -59,7 +59,7 @@ impl Mux {
             .zones
             .iter()
             .map(|(zone, block)| {
-                let ctx = Ctx { server: server.clone(), zone: Arc::from(zone.as_str()) };
+                let ctx = Ctx { server: server.clone(), zone: Arc::from(zone.as_str()), depth: 0 };
                 let metrics = block.directives.contains(&"prometheus").then(|| {
                     let names: Vec<&'static str> = block.chain.iter().map(|p| p.name()).collect();
                     Arc::new(ZoneMetrics::new(server.clone(), ctx.zone.clone(), &names))

@@ -7,6 +7,7 @@ mod binary;
 mod default_plugins;
 mod deploy;
 mod dispatch;
+mod external_name;
 mod fake_api;
 mod forward;
 mod harness;

@@ -6,9 +6,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use plugin_api::proto::op::ResponseCode;
+use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use plugin_api::proto::rr::{Name, RData, Record, RecordType};
+use plugin_api::upstream::Upstream;
 use plugin_api::zone::{addr_from_reverse, longest_match};
 use plugin_api::{Ctx, Next, Plugin, Reply, Request, Serve};
 
@@ -23,6 +24,8 @@ pub const SCHEMA_VERSION: &str = "1.1.0";
 pub struct Kubernetes {
     pub(crate) o: Arc<Options>,
     pub(crate) index: Arc<ArcSwap<Index>>,
+    /// The block's chain, to resolve ExternalName targets through.
+    pub(crate) upstream: Arc<Upstream>,
 }
 
 /// What a lookup found.
@@ -469,7 +472,33 @@ impl Plugin for Kubernetes {
                 msg.authorities = vec![lookup.soa()];
             }
         }
+        if let Some(target) = external_target(&msg, req.qtype())
+            && let Some(nested) = self.upstream.lookup(ctx, req, target, req.qtype())
+        {
+            // The target's records follow the CNAME, as CoreDNS's upstream lookup adds them.
+            // A failed lookup leaves the CNAME alone: the client can still chase it.
+            return nested.map(move |result| {
+                if let Ok(Reply::Message { msg: found, .. }) = result {
+                    msg.answers.extend(found.answers);
+                }
+                Ok(Reply::message(msg, crate::NAME))
+            });
+        }
         Serve::Ready(Ok(Reply::message(msg, crate::NAME)))
+    }
+}
+
+/// The target of an ExternalName answer to an address query: the reply's lone CNAME.
+fn external_target(msg: &Message, qtype: RecordType) -> Option<Name> {
+    if !matches!(qtype, RecordType::A | RecordType::AAAA) {
+        return None;
+    }
+    match msg.answers.as_slice() {
+        [only] => match &only.data {
+            RData::CNAME(CNAME(target)) => Some(target.clone()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

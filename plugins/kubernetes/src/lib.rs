@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
+use plugin_api::upstream::Upstream;
 use plugin_api::{ConfigError, Controller, Plugin};
 use tokio::task::{AbortHandle, JoinHandle};
 
@@ -94,7 +95,8 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             }
         });
     }
-    Ok(Some(Arc::new(Kubernetes { o, index })))
+    let upstream = Upstream::new(c);
+    Ok(Some(Arc::new(Kubernetes { o, index, upstream })))
 }
 
 /// Waits until the watches have synced, for at most `timeout`, saying so every half second as

@@ -83,7 +83,11 @@ fn index() -> Index {
 fn plugin(corefile: &str, index: Index) -> Arc<dyn plugin_api::Plugin> {
     let mut c = Controller::from_text(corefile);
     let o = setup::parse(&mut c).unwrap();
-    Arc::new(Kubernetes { o: Arc::new(o), index: Arc::new(ArcSwap::from_pointee(index)) })
+    Arc::new(Kubernetes {
+        o: Arc::new(o),
+        index: Arc::new(ArcSwap::from_pointee(index)),
+        upstream: Arc::default(),
+    })
 }
 
 const COREFILE: &str =

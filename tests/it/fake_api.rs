@@ -179,12 +179,13 @@ impl FakeApi {
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let wanted = Labels::from_query(query.get("labelSelector"));
         let s = self.state.lock().unwrap();
         if query.get("watch").map(String::as_str) != Some("true") {
             let items: Vec<Value> = s
                 .objects
                 .iter()
-                .filter(|((c, _, _), _)| *c == collection)
+                .filter(|((c, _, _), v)| *c == collection && wanted.select(v))
                 .map(|(_, v)| v.clone())
                 .collect();
             return full(
@@ -207,7 +208,7 @@ impl FakeApi {
             let _ = tx.try_send(line(gone));
         } else {
             for (rv, c, kind, object) in &s.history {
-                if *rv > from && *c == collection {
+                if *rv > from && *c == collection && wanted.select(object) {
                     let _ = tx.try_send(line(json!({"type": kind, "object": object})));
                 }
             }
@@ -219,7 +220,7 @@ impl FakeApi {
                 loop {
                     tokio::select! {
                         change = changes.recv() => match change {
-                            Ok(Change::Event { collection: c, kind, object }) if c == collection => {
+                            Ok(Change::Event { collection: c, kind, object }) if c == collection && wanted.select(&object) => {
                                 if tx.send(line(json!({"type": kind, "object": object}))).await.is_err() { return; }
                             }
                             Ok(Change::Event { .. }) => {}
@@ -252,6 +253,51 @@ impl FakeApi {
     }
 }
 
+/// A `labelSelector` of `key=value` pairs, the form the tests send (the real API server knows
+/// the whole syntax; ferrodns passes the text through unchanged).
+struct Labels(Vec<(String, String)>);
+
+impl Labels {
+    fn from_query(selector: Option<&String>) -> Self {
+        let decoded = percent_decode(selector.map_or("", String::as_str));
+        let pairs = decoded
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        Self(pairs)
+    }
+
+    fn select(&self, object: &Value) -> bool {
+        let labels = &object["metadata"]["labels"];
+        self.0.iter().all(|(k, v)| labels[k].as_str() == Some(v))
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn tokio_stream_from<T: Send + 'static>(
     mut rx: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send + 'static {
@@ -270,4 +316,12 @@ pub fn service(ns: &str, name: &str, cluster_ip: &str) -> Value {
 /// A Namespace object.
 pub fn namespace(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+/// `object` with `labels` set.
+pub fn labelled(mut object: Value, labels: &[(&str, &str)]) -> Value {
+    let map: serde_json::Map<String, Value> =
+        labels.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+    object["metadata"]["labels"] = Value::Object(map);
+    object
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::fake_api::{FakeApi, namespace, service};
+use crate::fake_api::{FakeApi, labelled, namespace, service};
 use crate::harness::*;
 
 const SERVICES: &str = "/api/v1/services";
@@ -187,5 +187,28 @@ async fn a_reload_syncs_the_new_index_before_it_answers() {
     assert!(sent > 50, "{sent}");
     assert_eq!(bad.load(Ordering::SeqCst), 0, "no query failed across the reload");
     instance.stop().await;
+    api.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn label_selectors_pick_services_and_namespaces() {
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, labelled(namespace("shown"), &[("team", "dns")]));
+    api.apply(NAMESPACES, namespace("hidden"));
+    api.apply(SERVICES, labelled(service("shown", "web", "10.96.3.1"), &[("app", "web")]));
+    api.apply(SERVICES, labelled(service("shown", "db", "10.96.3.2"), &[("app", "db")]));
+    api.apply(SERVICES, labelled(service("hidden", "web", "10.96.3.3"), &[("app", "web")]));
+    let s =
+        TestServer::start(&corefile(&api, "  labels app=web\n  namespace_labels team=dns\n")).await;
+    assert_eq!(rcode(&s, "web.shown.svc.cluster.local.").await, ResponseCode::NoError);
+    assert_eq!(rcode(&s, "db.shown.svc.cluster.local.").await, ResponseCode::NXDomain);
+    assert_eq!(rcode(&s, "web.hidden.svc.cluster.local.").await, ResponseCode::NXDomain);
+    // A Service relabelled to match appears; the watch carries the selector too.
+    api.apply(SERVICES, labelled(service("shown", "db", "10.96.3.2"), &[("app", "web")]));
+    until(&s, "db.shown.svc.cluster.local.", ResponseCode::NoError).await;
+    // A namespace that gains the label is served from then on.
+    api.apply(NAMESPACES, labelled(namespace("hidden"), &[("team", "dns")]));
+    until(&s, "web.hidden.svc.cluster.local.", ResponseCode::NoError).await;
+    s.stop().await;
     api.stop();
 }

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use crate::objects::{Kind, Pod, Service, Slice};
+use crate::selector::Filter;
 
 /// What an address's PTR record points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +77,25 @@ impl Index {
             index.pods.entry(p.ip).or_default().push(p);
         }
         index
+    }
+
+    /// Builds the index from the objects `filter` lets through: with `namespace_labels`, only
+    /// objects in the listed (matched) namespaces.
+    pub fn build_filtered(
+        mut services: Vec<Service>,
+        mut slices: Vec<Slice>,
+        mut pods: Vec<Pod>,
+        namespaces: Vec<String>,
+        serial: u32,
+        filter: &Filter,
+    ) -> Self {
+        if filter.strict_namespaces() {
+            let known: HashSet<&str> = namespaces.iter().map(String::as_str).collect();
+            services.retain(|s| known.contains(s.namespace.as_str()));
+            slices.retain(|s| known.contains(s.namespace.as_str()));
+            pods.retain(|p| known.contains(p.namespace.as_str()));
+        }
+        Self::build(services, slices, pods, namespaces, serial)
     }
 
     /// An index with nothing in it that has not synced yet.

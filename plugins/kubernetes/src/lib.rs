@@ -3,6 +3,7 @@
 //!
 //! * [`setup`] reads `kubernetes [ZONES...] { options }`.
 //! * [`objects`]: Services, EndpointSlices, Pods and Namespaces reduced to what DNS needs.
+//! * [`selector`]: label selectors for `labels` and `namespace_labels`.
 //! * [`index`]: those objects keyed for lookups; replaced whole on every change, read without
 //!   locks.
 //! * [`handler`]: the record table — Service addresses, headless endpoints, endpoint names, SRV,
@@ -19,6 +20,7 @@ pub mod handler;
 pub mod index;
 pub mod manifests;
 pub mod objects;
+pub mod selector;
 pub mod setup;
 pub mod watch;
 
@@ -77,8 +79,9 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
         if files.is_empty() {
             return Err(c.err(format!("no manifest files found in {}", o.manifests.join(" "))));
         }
-        index.store(Arc::new(load_index(&files)));
-        let (paths, target) = (o.manifests.clone(), index.clone());
+        index.store(Arc::new(load_index(&files, &o.filter)));
+        let (paths, target, filter) =
+            (o.manifests.clone(), index.clone(), Arc::new(o.filter.clone()));
         c.background(async move {
             let mut last = manifests::stamp(&manifests::files(&paths));
             loop {
@@ -87,8 +90,9 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
                 let now = manifests::stamp(&files);
                 if now != last {
                     last = now;
-                    if let Ok(fresh) = tokio::task::spawn_blocking(move || load_index(&files)).await
-                    {
+                    let filter = filter.clone();
+                    let load = tokio::task::spawn_blocking(move || load_index(&files, &filter));
+                    if let Ok(fresh) = load.await {
                         target.store(Arc::new(fresh));
                     }
                 }
@@ -119,14 +123,20 @@ async fn wait_for_sync(index: &ArcSwap<Index>, timeout: Duration) {
 }
 
 /// Reads the manifest files into a new index, logging what had to be skipped.
-fn load_index(files: &[std::path::PathBuf]) -> Index {
-    let loaded = manifests::load(files);
+fn load_index(files: &[std::path::PathBuf], filter: &selector::Filter) -> Index {
+    let loaded = manifests::load(files, filter);
     for p in &loaded.problems {
         tracing::warn!("plugin/kubernetes: skipping {p}");
     }
     let serial = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
-    let index =
-        Index::build(loaded.services, loaded.slices, loaded.pods, loaded.namespaces, serial);
+    let index = Index::build_filtered(
+        loaded.services,
+        loaded.slices,
+        loaded.pods,
+        loaded.namespaces,
+        serial,
+        filter,
+    );
     let (services, slices, pods) = index.counts();
     tracing::info!(
         "plugin/kubernetes: loaded {services} services, {slices} endpoint slices and {pods} pods from {} manifest files",

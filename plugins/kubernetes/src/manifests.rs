@@ -17,6 +17,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::Value;
 
 use crate::objects;
+use crate::selector::Filter;
 
 /// What the files hold, reduced.
 #[derive(Debug, Default)]
@@ -69,7 +70,7 @@ pub fn stamp(files: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
 }
 
 /// Reads and reduces every object of the files.
-pub fn load(files: &[PathBuf]) -> Loaded {
+pub fn load(files: &[PathBuf], filter: &Filter) -> Loaded {
     let mut loaded = Loaded::default();
     let mut docs: Vec<(String, Value)> = Vec::new();
     for file in files {
@@ -98,6 +99,7 @@ pub fn load(files: &[PathBuf]) -> Loaded {
             "Service" => serde_json::from_value::<Service>(doc)
                 .map_err(|e| e.to_string())
                 .and_then(|s| match objects::service(&s) {
+                    _ if !filter.object(s.metadata.labels.as_ref()) => Ok(()),
                     Err(e) if e == "no clusterIP" => {
                         unaddressed.push((place.clone(), s));
                         Ok(())
@@ -113,20 +115,32 @@ pub fn load(files: &[PathBuf]) -> Loaded {
                 }),
             "EndpointSlice" => serde_json::from_value::<EndpointSlice>(doc)
                 .map_err(|e| e.to_string())
-                .and_then(|s| objects::slice(&s).map(|s| loaded.slices.push(s))),
+                .and_then(|s| {
+                    if !filter.object(s.metadata.labels.as_ref()) {
+                        return Ok(());
+                    }
+                    objects::slice(&s).map(|s| loaded.slices.push(s))
+                }),
             "Pod" => serde_json::from_value::<Pod>(doc).map_err(|e| e.to_string()).map(|p| {
                 match objects::pod(&p) {
                     Ok(pod) => loaded.pods.push(pod),
                     // A pod as written has no status yet: only its namespace counts.
+                    Err(_) if filter.strict_namespaces() => {}
                     Err(_) => {
                         let ns = p.metadata.namespace.as_deref().unwrap_or("default");
                         loaded.namespaces.push(ns.to_ascii_lowercase());
                     }
                 }
             }),
-            "Namespace" => serde_json::from_value::<Namespace>(doc)
-                .map_err(|e| e.to_string())
-                .and_then(|n| objects::namespace(&n).map(|n| loaded.namespaces.push(n))),
+            "Namespace" => {
+                serde_json::from_value::<Namespace>(doc).map_err(|e| e.to_string()).and_then(|n| {
+                    if !filter.namespace(n.metadata.labels.as_ref()) {
+                        return Ok(());
+                    }
+                    objects::namespace(&n).map(|n| loaded.namespaces.push(n))
+                })
+            }
+            _ if filter.strict_namespaces() => Ok(()),
             _ => {
                 if let Some(ns) = doc.pointer("/metadata/namespace").and_then(Value::as_str) {
                     loaded.namespaces.push(ns.to_ascii_lowercase());

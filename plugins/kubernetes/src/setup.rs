@@ -7,6 +7,8 @@ use plugin_api::fall::Fall;
 use plugin_api::zone::origins_from_args_or_block;
 use plugin_api::{ConfigError, Controller};
 
+use crate::selector::{Filter, Selector};
+
 /// How pod names (`1-2-3-4.ns.pod.zone`) are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PodMode {
@@ -39,6 +41,8 @@ pub struct Options {
     pub ttl: u32,
     /// `noendpoints`: no endpoint records, headless services are NXDOMAIN.
     pub noendpoints: bool,
+    /// `labels SELECTOR` and `namespace_labels SELECTOR`.
+    pub filter: Filter,
     /// `fallthrough [ZONES...]` (name errors only).
     pub fall: Fall,
     /// `ignore empty_service`.
@@ -65,6 +69,7 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
         endpoint_pod_names: false,
         ttl: 5,
         noendpoints: false,
+        filter: Filter::default(),
         fall: Fall::default(),
         ignore_empty_service: false,
         startup_timeout: Duration::from_secs(5),
@@ -119,6 +124,15 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
                 "labels" | "namespace_labels" => {
                     if args.is_empty() {
                         return Err(c.arg_err());
+                    }
+                    let text = args.join(" ");
+                    let selector = Selector::parse(&text).map_err(|e| {
+                        c.err(format!("unable to parse label selector value: '{text}': {e}"))
+                    })?;
+                    if what == "labels" {
+                        o.filter.labels = Some(selector);
+                    } else {
+                        o.filter.namespace_labels = Some(selector);
                     }
                 }
                 "fallthrough" => o.fall = Fall::from_args(&args),

@@ -420,6 +420,10 @@ fn setup_errors() {
             "Testfile:2 - Error during parsing: unknown property 'upstream'",
         ),
         (
+            "kubernetes cluster.local {\n namespace_labels env in prod\n}",
+            "Testfile:2 - Error during parsing: unable to parse label selector value: 'env in prod': expected a parenthesised list of values in \"env in prod\"",
+        ),
+        (
             "kubernetes cluster.local {\n tls a b\n}",
             "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'b'",
         ),
@@ -468,7 +472,7 @@ items:
     std::fs::write(dir.join("b.yml"), "not: [valid").unwrap();
     let files = crate::manifests::files(&[dir.display().to_string()]);
     assert_eq!(files.len(), 2);
-    let loaded = crate::manifests::load(&files);
+    let loaded = crate::manifests::load(&files, &Default::default());
     let names: Vec<&str> = loaded.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["listed", "web"], "addressed ones first, then those given an address");
     assert_eq!(loaded.problems.len(), 2, "{:?}", loaded.problems);
@@ -476,11 +480,65 @@ items:
     assert!(loaded.namespaces.contains(&"other".to_string()), "a namespace an object names exists");
     let web = &loaded.services[1];
     let Kind::ClusterIp(addr) = &web.kind else { panic!() };
-    let again = crate::manifests::load(&files);
+    let again = crate::manifests::load(&files, &Default::default());
     assert_eq!(
         again.services[1].kind,
         Kind::ClusterIp(addr.clone()),
         "the same address every time"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn manifests_honour_label_selectors() {
+    let dir = std::env::temp_dir().join(format!("ferrodns-k8s-labels-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("objects.yaml"),
+        "\
+apiVersion: v1
+kind: Namespace
+metadata: {name: shown, labels: {team: dns}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: hidden}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shown, labels: {app: web}}
+spec: {clusterIP: 10.96.6.1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shown, labels: {app: db}}
+spec: {clusterIP: 10.96.6.2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: hidden, labels: {app: web}}
+spec: {clusterIP: 10.96.6.3}
+",
+    )
+    .unwrap();
+    let files = crate::manifests::files(&[dir.display().to_string()]);
+    let filter = crate::selector::Filter {
+        labels: Some(crate::selector::Selector::parse("app in (web)").unwrap()),
+        namespace_labels: Some(crate::selector::Selector::parse("team=dns").unwrap()),
+    };
+    let loaded = crate::manifests::load(&files, &filter);
+    assert_eq!(loaded.namespaces, ["shown"]);
+    let index = Index::build_filtered(
+        loaded.services,
+        loaded.slices,
+        loaded.pods,
+        loaded.namespaces,
+        1,
+        &filter,
+    );
+    assert!(index.service("shown", "web").is_some());
+    assert!(index.service("shown", "db").is_none(), "labels leaves db out");
+    assert!(index.service("hidden", "web").is_none(), "namespace_labels leaves hidden out");
+    assert!(!index.has_namespace("hidden"));
     let _ = std::fs::remove_dir_all(dir);
 }

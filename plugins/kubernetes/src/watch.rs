@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::index::Index;
 use crate::objects;
+use crate::selector::{Filter, Selector};
 use crate::setup::{Options, PodMode};
 
 /// The index is rebuilt at most this often, however many changes arrive.
@@ -45,6 +46,7 @@ struct Shared {
     objects: Mutex<Objects>,
     dirty: Notify,
     kinds: Vec<&'static str>,
+    filter: Filter,
 }
 
 /// Builds the API client from the options: `kubeconfig`, else `endpoint`, else the usual places
@@ -75,16 +77,28 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
     if o.pods == PodMode::Verified {
         kinds.push("Pod");
     }
-    let shared =
-        Arc::new(Shared { objects: Mutex::default(), dirty: Notify::new(), kinds: kinds.clone() });
+    let shared = Arc::new(Shared {
+        objects: Mutex::default(),
+        dirty: Notify::new(),
+        kinds: kinds.clone(),
+        filter: o.filter.clone(),
+    });
     let mut tasks = vec![tokio::spawn(rebuild(shared.clone(), index))];
     let cfg = watcher::Config::default();
+    // The API server applies the selectors to lists and watches, so unselected objects never
+    // reach this process.
+    let selected = |s: &Option<Selector>| match s {
+        Some(s) => cfg.clone().labels(s.as_str()),
+        None => cfg.clone(),
+    };
+    let (object_cfg, namespace_cfg) =
+        (selected(&o.filter.labels), selected(&o.filter.namespace_labels));
     for kind in kinds {
         let s = shared.clone();
         tasks.push(match kind {
             "Service" => tokio::spawn(watch(
                 Api::<Service>::all(client.clone()),
-                cfg.clone(),
+                object_cfg.clone(),
                 s,
                 kind,
                 |o, svc: &Service, key, gone| {
@@ -93,7 +107,7 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
             )),
             "EndpointSlice" => tokio::spawn(watch(
                 Api::<EndpointSlice>::all(client.clone()),
-                cfg.clone(),
+                object_cfg.clone(),
                 s,
                 kind,
                 |o, es: &EndpointSlice, key, gone| {
@@ -111,7 +125,7 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
             )),
             _ => tokio::spawn(watch(
                 Api::<Namespace>::all(client.clone()),
-                cfg.clone(),
+                namespace_cfg.clone(),
                 s,
                 kind,
                 |o, _n: &Namespace, key, gone| {
@@ -228,12 +242,13 @@ async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
             let o = shared.objects.lock().unwrap_or_else(|e| e.into_inner());
             let serial =
                 SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
-            let mut fresh = Index::build(
+            let mut fresh = Index::build_filtered(
                 o.services.values().cloned().collect(),
                 o.slices.values().cloned().collect(),
                 o.pods.values().cloned().collect(),
                 o.namespaces.iter().cloned().collect(),
                 serial,
+                &shared.filter,
             );
             fresh.synced = shared.kinds.iter().all(|k| o.listed.contains(k));
             fresh

@@ -212,3 +212,61 @@ async fn label_selectors_pick_services_and_namespaces() {
     s.stop().await;
     api.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_changes_of_headless_services_feed_the_programming_histogram() {
+    const SLICES: &str = "/apis/discovery.k8s.io/v1/endpointslices";
+    const COUNT: &str = "coredns_kubernetes_dns_programming_duration_seconds_count";
+    const SUM: &str = "coredns_kubernetes_dns_programming_duration_seconds_sum";
+    let kind = [("service_kind", "headless_with_selector")];
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "peers", "None"));
+    let s = TestServer::start(&format!(
+        ".:0 {{\n prometheus localhost:0\n kubernetes cluster.local {{\n  endpoint http://{}\n }}\n}}",
+        api.addr
+    ))
+    .await;
+    let metrics = s.instance.http_addr("localhost:0").unwrap();
+    let read = || async {
+        let samples = parse_exposition(&http_get(metrics, "/metrics").await.1);
+        (metric(&samples, COUNT, &kind).unwrap_or(0.0), metric(&samples, SUM, &kind).unwrap_or(0.0))
+    };
+    let (count_before, sum_before) = read().await;
+    // The endpoint controller stamps the change that caused the slice: here 2 s ago.
+    let triggered = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(2);
+    let slice = serde_json::json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {
+            "name": "peers-abc", "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "peers"},
+            "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": triggered.to_string()},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.244.0.7"], "conditions": {"ready": true}}],
+    });
+    api.apply(SLICES, slice.clone());
+    until(&s, "peers.default.svc.cluster.local.", ResponseCode::NoError).await;
+    let started = Instant::now();
+    let (count, sum) = loop {
+        let now = read().await;
+        if now.0 > count_before || started.elapsed() > Duration::from_secs(5) {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(count - count_before, 1.0, "one slice change observed");
+    assert!(sum - sum_before >= 2.0, "the 2 s since the trigger are counted: {}", sum - sum_before);
+    // A ClusterIP Service's slices are not counted, as in CoreDNS.
+    api.apply(SERVICES, service("default", "plain", "10.96.4.4"));
+    until(&s, "plain.default.svc.cluster.local.", ResponseCode::NoError).await;
+    let mut plain_slice = slice.clone();
+    plain_slice["metadata"]["name"] = "plain-abc".into();
+    plain_slice["metadata"]["labels"]["kubernetes.io/service-name"] = "plain".into();
+    plain_slice["endpoints"][0]["addresses"][0] = "10.244.0.8".into();
+    api.apply(SLICES, plain_slice);
+    until(&s, "10-244-0-8.plain.default.svc.cluster.local.", ResponseCode::NoError).await;
+    assert_eq!(read().await.0, count, "no observation for a ClusterIP Service");
+    s.stop().await;
+    api.stop();
+}

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
@@ -20,6 +20,8 @@ use k8s_openapi::serde::de::DeserializeOwned;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Config, Resource};
+use plugin_api::metrics::prometheus::exponential_buckets;
+use plugin_api::metrics::{self, prometheus::HistogramOpts, prometheus::HistogramVec};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -40,6 +42,9 @@ struct Objects {
     namespaces: HashSet<String>,
     /// Kinds that have listed at least once.
     listed: HashSet<&'static str>,
+    /// When the changes waiting for the next index were triggered (EndpointSlices of headless
+    /// Services that carry `endpoints.kubernetes.io/last-change-trigger-time`).
+    triggered: Vec<SystemTime>,
 }
 
 struct Shared {
@@ -101,8 +106,8 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                 object_cfg.clone(),
                 s,
                 kind,
-                |o, svc: &Service, key, gone| {
-                    put(&mut o.services, key, gone, || objects::service(svc));
+                |o, svc: &Service, key, op| {
+                    put(&mut o.services, key, op, || objects::service(svc));
                 },
             )),
             "EndpointSlice" => tokio::spawn(watch(
@@ -110,8 +115,13 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                 object_cfg.clone(),
                 s,
                 kind,
-                |o, es: &EndpointSlice, key, gone| {
-                    put(&mut o.slices, key, gone, || objects::slice(es));
+                |o, es: &EndpointSlice, key, op| {
+                    if op == Op::Changed
+                        && let Some(at) = programming_trigger(o, es)
+                    {
+                        o.triggered.push(at);
+                    }
+                    put(&mut o.slices, key, op, || objects::slice(es));
                 },
             )),
             "Pod" => tokio::spawn(watch(
@@ -119,8 +129,8 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                 cfg.clone(),
                 s,
                 kind,
-                |o, p: &Pod, key, gone| {
-                    put(&mut o.pods, key, gone, || objects::pod(p));
+                |o, p: &Pod, key, op| {
+                    put(&mut o.pods, key, op, || objects::pod(p));
                 },
             )),
             _ => tokio::spawn(watch(
@@ -128,8 +138,8 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                 namespace_cfg.clone(),
                 s,
                 kind,
-                |o, _n: &Namespace, key, gone| {
-                    if gone {
+                |o, _n: &Namespace, key, op| {
+                    if op == Op::Deleted {
                         o.namespaces.remove(&key.1.to_ascii_lowercase());
                     } else {
                         o.namespaces.insert(key.1.to_ascii_lowercase());
@@ -141,14 +151,25 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
     tasks
 }
 
+/// What happened to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// Part of a (re)list.
+    Listed,
+    /// Added or modified, as the watch reported it.
+    Changed,
+    /// Deleted.
+    Deleted,
+}
+
 /// Stores or removes one reduced object; an object that cannot be used is removed and logged.
 fn put<T>(
     map: &mut HashMap<(String, String), T>,
     key: (String, String),
-    gone: bool,
+    op: Op,
     reduce: impl FnOnce() -> Result<T, String>,
 ) {
-    if gone {
+    if op == Op::Deleted {
         map.remove(&key);
         return;
     }
@@ -178,7 +199,7 @@ async fn watch<K, F>(
     apply: F,
 ) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    F: Fn(&mut Objects, &K, (String, String), bool) + Send + Sync + 'static,
+    F: Fn(&mut Objects, &K, (String, String), Op) + Send + Sync + 'static,
 {
     let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
     let mut listing: Option<Vec<K>> = None;
@@ -205,13 +226,13 @@ async fn watch<K, F>(
                 last_error.clear();
                 let mut objects = shared.objects.lock().unwrap_or_else(|e| e.into_inner());
                 match event {
-                    Event::Apply(obj) => apply(&mut objects, &obj, key_of(&obj), false),
-                    Event::Delete(obj) => apply(&mut objects, &obj, key_of(&obj), true),
+                    Event::Apply(obj) => apply(&mut objects, &obj, key_of(&obj), Op::Changed),
+                    Event::Delete(obj) => apply(&mut objects, &obj, key_of(&obj), Op::Deleted),
                     _ => {
                         // InitDone: the list is complete; it replaces what this kind had.
                         clear(&mut objects, kind);
                         for obj in listing.take().unwrap_or_default() {
-                            apply(&mut objects, &obj, key_of(&obj), false);
+                            apply(&mut objects, &obj, key_of(&obj), Op::Listed);
                         }
                         objects.listed.insert(kind);
                     }
@@ -253,6 +274,45 @@ async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
             fresh.synced = shared.kinds.iter().all(|k| o.listed.contains(k));
             fresh
         };
+        let triggered =
+            std::mem::take(&mut shared.objects.lock().unwrap_or_else(|e| e.into_inner()).triggered);
         index.store(Arc::new(fresh));
+        let now = SystemTime::now();
+        for at in triggered {
+            let took = now.duration_since(at).unwrap_or_default();
+            DNS_PROGRAMMING
+                .with_label_values(&["headless_with_selector"])
+                .observe(took.as_secs_f64());
+        }
     }
+}
+
+/// `coredns_kubernetes_dns_programming_duration_seconds{service_kind}`: from the change that made
+/// the endpoint controller write an EndpointSlice to the index that answers with it.
+pub static DNS_PROGRAMMING: LazyLock<HistogramVec> = LazyLock::new(|| {
+    let opts = HistogramOpts::new(
+        "dns_programming_duration_seconds",
+        "Histogram of the time (in seconds) it took to program a dns instance.",
+    )
+    .namespace("coredns")
+    .subsystem("kubernetes")
+    .buckets(exponential_buckets(0.001, 2.0, 20).expect("valid buckets"));
+    metrics::register(HistogramVec::new(opts, &["service_kind"]).expect("valid metric"))
+});
+
+/// The trigger time of a changed EndpointSlice, counted as CoreDNS counts it: only for a headless
+/// Service (whose slices the endpoint controller writes, so a selector exists) and only when the
+/// annotation is there and parses.
+fn programming_trigger(o: &Objects, es: &EndpointSlice) -> Option<SystemTime> {
+    let meta = &es.metadata;
+    let service = meta.labels.as_ref()?.get("kubernetes.io/service-name")?;
+    let namespace = meta.namespace.clone().unwrap_or_default();
+    let svc = o.services.get(&(namespace, service.clone()))?;
+    if svc.kind != objects::Kind::Headless {
+        return None;
+    }
+    let stamp =
+        meta.annotations.as_ref()?.get("endpoints.kubernetes.io/last-change-trigger-time")?;
+    let at: jiff::Timestamp = stamp.parse().ok()?;
+    Some(SystemTime::from(at))
 }

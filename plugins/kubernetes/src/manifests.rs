@@ -71,18 +71,28 @@ pub fn stamp(files: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
 
 /// Reads and reduces every object of the files.
 pub fn load(files: &[PathBuf], filter: &Filter) -> Loaded {
-    let mut loaded = Loaded::default();
-    let mut docs: Vec<(String, Value)> = Vec::new();
+    let mut problems = Vec::new();
+    let mut texts = Vec::new();
     for file in files {
         let shown = file.display().to_string();
-        let text = match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(e) => {
-                loaded.problems.push(format!("{shown}: {e}"));
-                continue;
-            }
-        };
-        match serde_saphyr::from_multiple::<Value>(&text) {
+        match std::fs::read_to_string(file) {
+            Ok(text) => texts.push((shown, text)),
+            Err(e) => problems.push(format!("{shown}: {e}")),
+        }
+    }
+    let mut loaded = load_texts(&texts, filter);
+    problems.append(&mut loaded.problems);
+    loaded.problems = problems;
+    loaded
+}
+
+/// Reads manifests already in memory, each named for the problems it may report: what
+/// [`load`] does after reading the files (and what the fuzz target feeds).
+pub fn load_texts(texts: &[(String, String)], filter: &Filter) -> Loaded {
+    let mut loaded = Loaded::default();
+    let mut docs: Vec<(String, Value)> = Vec::new();
+    for (shown, text) in texts {
+        match serde_saphyr::from_multiple::<Value>(text) {
             Ok(values) => {
                 for (i, v) in values.into_iter().enumerate() {
                     flatten(v, &format!("{shown}#{}", i + 1), &mut docs);

@@ -19,8 +19,10 @@ pub enum ReverseTarget {
 /// Everything known, ready for lookups.
 #[derive(Debug, Default)]
 pub struct Index {
-    services: HashMap<(String, String), Service>,
-    slices: HashMap<(String, String), Vec<Slice>>,
+    /// namespace → name → Service: nested so that a lookup by `&str` allocates nothing.
+    services: HashMap<String, HashMap<String, Service>>,
+    /// namespace → Service name → its EndpointSlices.
+    slices: HashMap<String, HashMap<String, Vec<Slice>>>,
     namespaces: HashSet<String>,
     pods: HashMap<IpAddr, Vec<Pod>>,
     reverse: HashMap<IpAddr, Vec<ReverseTarget>>,
@@ -53,7 +55,7 @@ impl Index {
                     });
                 }
             }
-            index.services.insert((s.namespace.clone(), s.name.clone()), s);
+            index.services.entry(s.namespace.clone()).or_default().insert(s.name.clone(), s);
         }
         for (si, slice) in slices.iter().enumerate() {
             index.namespaces.insert(slice.namespace.clone());
@@ -67,7 +69,9 @@ impl Index {
             }
             index
                 .slices
-                .entry((slice.namespace.clone(), slice.service.clone()))
+                .entry(slice.namespace.clone())
+                .or_default()
+                .entry(slice.service.clone())
                 .or_default()
                 .push(slice.clone());
         }
@@ -105,12 +109,12 @@ impl Index {
 
     /// The Service `name` in `namespace`.
     pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
-        self.services.get(&(namespace.to_string(), name.to_string()))
+        self.services.get(namespace)?.get(name)
     }
 
     /// The EndpointSlices of a Service.
     pub fn slices(&self, namespace: &str, service: &str) -> &[Slice] {
-        self.slices.get(&(namespace.to_string(), service.to_string())).map_or(&[], Vec::as_slice)
+        self.slices.get(namespace).and_then(|s| s.get(service)).map_or(&[], Vec::as_slice)
     }
 
     /// True if the namespace is known.
@@ -135,6 +139,10 @@ impl Index {
 
     /// How many services, slices and pods the index holds.
     pub fn counts(&self) -> (usize, usize, usize) {
-        (self.services.len(), self.all_slices.len(), self.pods.values().map(Vec::len).sum())
+        (
+            self.services.values().map(HashMap::len).sum(),
+            self.all_slices.len(),
+            self.pods.values().map(Vec::len).sum(),
+        )
     }
 }

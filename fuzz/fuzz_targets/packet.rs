@@ -1,5 +1,6 @@
 //! Any bytes, as a UDP datagram and as a TCP message, through the dispatcher of a real
-//! Corefile: nothing may panic, and any reply must be a well-formed message that fits.
+//! Corefile (cache, loadbalance, hosts and kubernetes in one chain): nothing may panic, and any
+//! reply must be a well-formed message that fits.
 
 #![no_main]
 
@@ -11,24 +12,43 @@ use ferrodns::server::wire;
 use libfuzzer_sys::fuzz_target;
 use plugin_api::Proto;
 
-const COREFILE: &str = "\
-. {
+/// The kubeadm chain's in-memory parts (cache, loadbalance, hosts, kubernetes serving the seed
+/// cluster from its manifests) in front of whoami, plus a zone with log and an empty reverse zone.
+fn corefile() -> String {
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/../corefile-examples/seed/manifests");
+    format!(
+        "\
+. {{
+    cache 30
+    loadbalance
+    hosts {{
+        172.16.0.3 webservice1.com
+        fd00::3 webservice6.com
+        fallthrough
+    }}
+    kubernetes cluster.local in-addr.arpa ip6.arpa {{
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        manifests {manifests}
+    }}
     whoami
-}
-example.org {
-    log example.org {
+}}
+example.org {{
+    log example.org {{
         class error
-    }
+    }}
     whoami
+}}
+10.0.0.0/24 {{
+}}
+"
+    )
 }
-10.0.0.0/24 {
-}
-";
 
 static MUX: LazyLock<Mux> = LazyLock::new(|| {
     let source = Source {
         filename: "Corefile".into(),
-        text: COREFILE.into(),
+        text: corefile().into(),
         path: None,
         dns_port: "53".into(),
     };

@@ -43,7 +43,8 @@ async fn ten_changes_under_load_lose_nothing() {
                 if reply.map(|r| r.metadata.response_code) != Some(ResponseCode::NoError) {
                     bad.fetch_add(1, Ordering::SeqCst);
                 }
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                // As fast as one client per transport can go: thousands of queries a second.
+                tokio::task::yield_now().await;
             }
         }));
     }
@@ -79,7 +80,7 @@ async fn ten_changes_under_load_lose_nothing() {
         t.await.unwrap();
     }
     let (sent, bad) = (sent.load(Ordering::SeqCst), bad.load(Ordering::SeqCst));
-    assert!(sent > 1000, "a steady stream: {sent} queries");
+    assert!(sent > 10_000, "a steady stream: {sent} queries");
     assert_eq!(bad, 0, "{bad} of {sent} queries lost or failed");
 
     let metrics: SocketAddr = ([127, 0, 0, 1], metrics_port).into();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
@@ -82,6 +82,36 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
+/// Answers length-prefixed queries on one stream connection (TCP or TLS) until it closes.
+async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    b: Behaviour,
+    counter: Arc<AtomicUsize>,
+) {
+    loop {
+        let mut len = [0u8; 2];
+        if stream.read_exact(&mut len).await.is_err() {
+            return;
+        }
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if stream.read_exact(&mut buf).await.is_err() {
+            return;
+        }
+        let Ok(q) = Message::from_vec(&buf) else { return };
+        counter.fetch_add(1, Ordering::SeqCst);
+        if let Behaviour::Slow(d, _) = b {
+            tokio::time::sleep(d).await;
+        }
+        let reply = answer(&q, b, true);
+        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&reply);
+        // TLS holds written bytes until flushed.
+        if stream.write_all(&framed).await.is_err() || stream.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
 impl Upstream {
     /// Starts an upstream on 127.0.0.1, UDP and TCP on one port.
     pub async fn start(b: Behaviour) -> Self {
@@ -131,31 +161,9 @@ impl Upstream {
         let tcp_task = tokio::spawn(async move {
             let Some(tcp) = tcp else { return };
             loop {
-                let Ok((mut stream, _)) = tcp.accept().await else { continue };
+                let Ok((stream, _)) = tcp.accept().await else { continue };
                 let counter = counter.clone();
-                tokio::spawn(async move {
-                    loop {
-                        let mut len = [0u8; 2];
-                        if stream.read_exact(&mut len).await.is_err() {
-                            return;
-                        }
-                        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                        if stream.read_exact(&mut buf).await.is_err() {
-                            return;
-                        }
-                        let Ok(q) = Message::from_vec(&buf) else { return };
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        if let Behaviour::Slow(d, _) = b {
-                            tokio::time::sleep(d).await;
-                        }
-                        let reply = answer(&q, b, true);
-                        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
-                        framed.extend_from_slice(&reply);
-                        if stream.write_all(&framed).await.is_err() {
-                            return;
-                        }
-                    }
-                });
+                tokio::spawn(serve_stream(stream, b, counter));
             }
         });
         Self { addr, udp_queries, tcp_queries, tasks: vec![udp_task, tcp_task] }
@@ -220,25 +228,8 @@ pub async fn start_tls(
             let Ok((tcp, _)) = listener.accept().await else { continue };
             let (acceptor, counter) = (acceptor.clone(), counter.clone());
             tokio::spawn(async move {
-                let Ok(mut stream) = acceptor.accept(tcp).await else { return };
-                loop {
-                    let mut len = [0u8; 2];
-                    if stream.read_exact(&mut len).await.is_err() {
-                        return;
-                    }
-                    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                    if stream.read_exact(&mut buf).await.is_err() {
-                        return;
-                    }
-                    let Ok(q) = Message::from_vec(&buf) else { return };
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let reply = answer(&q, b, true);
-                    let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
-                    framed.extend_from_slice(&reply);
-                    if stream.write_all(&framed).await.is_err() || stream.flush().await.is_err() {
-                        return;
-                    }
-                }
+                let Ok(stream) = acceptor.accept(tcp).await else { return };
+                serve_stream(stream, b, counter).await;
             });
         }
     });

@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::{ConfigError, Controller};
+
 /// A reply to an HTTP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
@@ -40,6 +42,20 @@ pub struct HttpRoute {
     pub owner: &'static str,
     /// What answers.
     pub handler: HttpHandler,
+}
+
+/// Reads the rest of an HTTP directive's line (*health*, *ready*, *prometheus*): nothing, or one
+/// listen address, which replaces `addr` once [`check_listen_addr`] accepts it.
+pub fn listen_addr_arg(c: &mut Controller, addr: &mut String) -> Result<(), ConfigError> {
+    match c.remaining_args().as_slice() {
+        [] => Ok(()),
+        [a] => {
+            check_listen_addr(a).map_err(|e| c.err(e))?;
+            addr.clone_from(a);
+            Ok(())
+        }
+        _ => Err(c.arg_err()),
+    }
 }
 
 /// Checks a listen address the way Go's `net.SplitHostPort` does, with its words:

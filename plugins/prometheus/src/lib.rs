@@ -33,15 +33,7 @@ pub struct Options {
 pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
     let mut addr = DEFAULT_ADDR.to_string();
     while c.next() {
-        let args = c.remaining_args();
-        match args.as_slice() {
-            [] => {}
-            [a] => {
-                plugin_api::http::check_listen_addr(a).map_err(|e| c.err(e))?;
-                addr.clone_from(a);
-            }
-            _ => return Err(c.arg_err()),
-        }
+        plugin_api::http::listen_addr_arg(c, &mut addr)?;
         while c.next_block() {
             match c.val() {
                 // Go runtime metrics have no Rust counterpart; accepted so that Corefiles

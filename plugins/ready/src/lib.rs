@@ -42,15 +42,7 @@ pub struct Options {
 pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
     let mut options = Options { addr: DEFAULT_ADDR.into(), monitor: Monitor::UntilReady };
     while c.next() {
-        let args = c.remaining_args();
-        match args.as_slice() {
-            [] => {}
-            [a] => {
-                plugin_api::http::check_listen_addr(a).map_err(|e| c.err(e))?;
-                options.addr.clone_from(a);
-            }
-            _ => return Err(c.arg_err()),
-        }
+        plugin_api::http::listen_addr_arg(c, &mut options.addr)?;
         while c.next_block() {
             match c.val() {
                 "monitor" => {

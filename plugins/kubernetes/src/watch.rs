@@ -259,8 +259,10 @@ async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
     loop {
         shared.dirty.notified().await;
         tokio::time::sleep(REBUILD_EVERY).await;
-        let fresh = {
-            let o = shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+        // The trigger times are taken under the same lock as the objects, so each one belongs
+        // to a change this index holds.
+        let (fresh, triggered) = {
+            let mut o = shared.objects.lock().unwrap_or_else(|e| e.into_inner());
             let serial =
                 SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
             let mut fresh = Index::build_filtered(
@@ -272,10 +274,8 @@ async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
                 &shared.filter,
             );
             fresh.synced = shared.kinds.iter().all(|k| o.listed.contains(k));
-            fresh
+            (fresh, std::mem::take(&mut o.triggered))
         };
-        let triggered =
-            std::mem::take(&mut shared.objects.lock().unwrap_or_else(|e| e.into_inner()).triggered);
         index.store(Arc::new(fresh));
         let now = SystemTime::now();
         for at in triggered {

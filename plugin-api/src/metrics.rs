@@ -5,11 +5,15 @@
 //! start over or clash with themselves. A plugin therefore keeps its metrics in a `static`
 //! initialised once with [`register`], and only looks them up (or, better, keeps the child for
 //! its labels) at setup time, never per query.
+//!
+//! A child is created on its first use, not at setup ([`Series`]): like CoreDNS, `/metrics`
+//! shows only the label sets that have happened, and a configuration that is loaded but never
+//! served (a failed reload, a fuzzer feeding the loader) adds no series to the process.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use prometheus::Registry;
-use prometheus::core::Collector;
+use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 
 pub use prometheus;
 
@@ -72,10 +76,60 @@ pub fn type_index(rtype: hickory_proto::rr::RecordType) -> usize {
     }
 }
 
+/// A metric family whose children are looked up by label values: any `prometheus` `*Vec`.
+pub trait Family: Sync + 'static {
+    /// The metric of one label set.
+    type Child: Send + Sync;
+    /// The child for `labels`, created if it does not exist.
+    fn child(&self, labels: &[Box<str>]) -> Self::Child;
+}
+
+impl<B: MetricVecBuilder + 'static> Family for MetricVec<B> {
+    type Child = B::M;
+    fn child(&self, labels: &[Box<str>]) -> B::M {
+        self.with_label_values(labels)
+    }
+}
+
+/// One label set of a metric family, resolved to its child the first time it is used and kept.
+///
+/// Setting up costs a copy of the labels; every later use is one atomic load and the child's
+/// own atomic update. Write `Series<IntCounterVec>`, `Series<HistogramVec>` and so on.
+pub struct Series<F: Family> {
+    family: &'static F,
+    labels: Box<[Box<str>]>,
+    child: OnceLock<F::Child>,
+}
+
+impl<F: Family> Series<F> {
+    /// The series of `family` with `labels`, not yet created.
+    pub fn new(family: &'static F, labels: &[&str]) -> Self {
+        let labels = labels.iter().map(|l| Box::from(*l)).collect();
+        Self { family, labels, child: OnceLock::new() }
+    }
+
+    /// The child, created (and so shown by `/metrics`) on the first call.
+    pub fn get(&self) -> &F::Child {
+        self.child.get_or_init(|| self.family.child(&self.labels))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use hickory_proto::rr::RecordType;
+
+    #[test]
+    fn series_appear_on_first_use() {
+        static FAMILY: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
+            prometheus::IntCounterVec::new(prometheus::Opts::new("t", "t"), &["a", "b"]).unwrap()
+        });
+        let series: Series<prometheus::IntCounterVec> = Series::new(&FAMILY, &["x", "y"]);
+        assert_eq!(FAMILY.collect()[0].get_metric().len(), 0, "nothing before first use");
+        series.get().inc();
+        series.get().inc();
+        assert_eq!(FAMILY.with_label_values(&["x", "y"]).get(), 2);
+    }
 
     #[test]
     fn buckets_match_coredns() {

@@ -117,3 +117,24 @@ fn a_block_without_directives_has_an_empty_chain() {
     let c = load_text("a.test {\n}\nb.test").unwrap();
     assert!(c.listeners[0].zones.iter().all(|(_, b)| b.chain.is_empty()));
 }
+
+/// A configuration that is loaded but never served (a failed reload, the fuzzer) must not leave
+/// metric series behind: they appear when queries make them, as in CoreDNS. Loading used to
+/// create every zone's series up front, which grew without bound under the Corefile fuzzer.
+#[test]
+fn loading_creates_no_metric_series() {
+    for i in 0..50 {
+        let text = format!(
+            "series-probe-{i}.test {{\n prometheus localhost:0\n cache 30\n forward . 127.0.0.1:9\n}}"
+        );
+        load_text(&text).unwrap();
+    }
+    let families = plugin_api::metrics::registry().gather();
+    let leaked = families
+        .iter()
+        .flat_map(|f| f.get_metric().iter())
+        .flat_map(|m| m.get_label().iter())
+        .filter(|l| l.value().contains("series-probe-"))
+        .count();
+    assert_eq!(leaked, 0);
+}

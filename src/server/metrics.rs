@@ -3,10 +3,10 @@
 //! CoreDNS counts these in its *prometheus* plugin, which wraps everything after it in the
 //! chain. Nothing that can answer a query runs before it, so ferrodns counts at the server, where
 //! the reply's final size is known without encoding it twice, for every block that enables
-//! *prometheus*. Every label combination a query can produce is resolved to its counter when
-//! the configuration is built, so a query costs a few atomic additions and no label lookup.
+//! *prometheus*. Every label combination a query can produce has a slot, filled with its counter
+//! on first use, so a query costs a few atomic loads and additions and no label lookup.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use hickory_proto::op::ResponseCode;
@@ -22,23 +22,27 @@ use prometheus::{Histogram, IntCounter};
 /// when they happen, which is rare.
 const COMMON_RCODES: usize = 6;
 
-/// The counters of one zone on one listener.
+/// The counters of one zone on one listener. Each is created on its first use (so `/metrics`
+/// lists what happened, as CoreDNS's does) and kept, so later queries touch atomics only.
 pub struct ZoneMetrics {
     server: Arc<str>,
     zone: Arc<str>,
     /// `[proto][family][type]`.
-    requests: Vec<IntCounter>,
-    do_requests: IntCounter,
-    duration: Histogram,
+    requests: Box<[OnceLock<IntCounter>]>,
+    do_requests: OnceLock<IntCounter>,
+    duration: OnceLock<Histogram>,
     /// `[proto]`.
-    request_size: [Histogram; 2],
+    request_size: [OnceLock<Histogram>; 2],
     /// `[proto]`.
-    response_size: [Histogram; 2],
+    response_size: [OnceLock<Histogram>; 2],
     /// The plugin names that can write a reply, `""` (the server) first.
     plugins: Vec<&'static str>,
     /// `[rcode][plugin]` for the common rcodes.
-    responses: Vec<IntCounter>,
+    responses: Box<[OnceLock<IntCounter>]>,
 }
+
+const PROTOS: [&str; 2] = ["udp", "tcp"];
+const FAMILIES: [&str; 2] = ["1", "2"];
 
 fn proto_index(p: Proto) -> usize {
     match p {
@@ -47,41 +51,23 @@ fn proto_index(p: Proto) -> usize {
     }
 }
 
+fn unset<T>(n: usize) -> Box<[OnceLock<T>]> {
+    (0..n).map(|_| OnceLock::new()).collect()
+}
+
 impl ZoneMetrics {
-    /// Resolves every counter of `zone` on `server` for a block whose chain has `plugins`.
+    /// The counters of `zone` on `server` for a block whose chain has `plugins`.
     pub fn new(server: Arc<str>, zone: Arc<str>, plugins: &[&'static str]) -> Self {
-        let (s, z) = (&*server, &*zone);
-        let mut requests = Vec::with_capacity(2 * 2 * MONITORED_TYPES.len());
-        for proto in ["udp", "tcp"] {
-            for family in ["1", "2"] {
-                for qtype in MONITORED_TYPES {
-                    requests.push(REQUESTS.with_label_values(&[s, z, "", proto, family, qtype]));
-                }
-            }
-        }
         let mut names = vec![""];
         names.extend(plugins.iter().copied().filter(|p| !p.is_empty()));
-        let mut responses = Vec::with_capacity(COMMON_RCODES * names.len());
-        for rcode in 0..COMMON_RCODES as u16 {
-            let label = rcode_label(ResponseCode::from(0, rcode as u8));
-            for plugin in &names {
-                responses.push(RESPONSES.with_label_values(&[s, z, "", &label, plugin]));
-            }
-        }
         Self {
-            do_requests: DO_REQUESTS.with_label_values(&[s, z, ""]),
-            duration: DURATION.with_label_values(&[s, z, ""]),
-            request_size: [
-                REQUEST_SIZE.with_label_values(&[s, z, "", "udp"]),
-                REQUEST_SIZE.with_label_values(&[s, z, "", "tcp"]),
-            ],
-            response_size: [
-                RESPONSE_SIZE.with_label_values(&[s, z, "", "udp"]),
-                RESPONSE_SIZE.with_label_values(&[s, z, "", "tcp"]),
-            ],
-            requests,
+            requests: unset(PROTOS.len() * FAMILIES.len() * MONITORED_TYPES.len()),
+            do_requests: OnceLock::new(),
+            duration: OnceLock::new(),
+            request_size: [OnceLock::new(), OnceLock::new()],
+            response_size: [OnceLock::new(), OnceLock::new()],
+            responses: unset(COMMON_RCODES * names.len()),
             plugins: names,
-            responses,
             server,
             zone,
         }
@@ -97,23 +83,36 @@ impl ZoneMetrics {
         size: usize,
         start: Instant,
     ) {
+        let (s, z) = (&*self.server, &*self.zone);
         let proto = proto_index(req.proto());
         let family = usize::from(req.family() == 2);
-        let types = MONITORED_TYPES.len();
-        self.requests[(proto * 2 + family) * types + type_index(req.qtype())].inc();
+        let qtype = type_index(req.qtype());
+        let slot = (proto * FAMILIES.len() + family) * MONITORED_TYPES.len() + qtype;
+        self.requests[slot]
+            .get_or_init(|| {
+                let labels = [s, z, "", PROTOS[proto], FAMILIES[family], MONITORED_TYPES[qtype]];
+                REQUESTS.with_label_values(&labels)
+            })
+            .inc();
         if req.dnssec_ok() {
-            self.do_requests.inc();
+            self.do_requests.get_or_init(|| DO_REQUESTS.with_label_values(&[s, z, ""])).inc();
         }
-        self.duration.observe(start.elapsed().as_secs_f64());
-        self.request_size[proto].observe(req.len() as f64);
-        self.response_size[proto].observe(size as f64);
+        let elapsed = start.elapsed().as_secs_f64();
+        self.duration.get_or_init(|| DURATION.with_label_values(&[s, z, ""])).observe(elapsed);
+        self.request_size[proto]
+            .get_or_init(|| REQUEST_SIZE.with_label_values(&[s, z, "", PROTOS[proto]]))
+            .observe(req.len() as f64);
+        self.response_size[proto]
+            .get_or_init(|| RESPONSE_SIZE.with_label_values(&[s, z, "", PROTOS[proto]]))
+            .observe(size as f64);
 
         let code = u16::from(rcode) as usize;
+        let label = || rcode_label(rcode);
         match self.plugins.iter().position(|p| *p == plugin) {
-            Some(i) if code < COMMON_RCODES => self.responses[code * self.plugins.len() + i].inc(),
-            _ => RESPONSES
-                .with_label_values(&[&self.server, &self.zone, "", &rcode_label(rcode), plugin])
+            Some(i) if code < COMMON_RCODES => self.responses[code * self.plugins.len() + i]
+                .get_or_init(|| RESPONSES.with_label_values(&[s, z, "", &label(), plugin]))
                 .inc(),
+            _ => RESPONSES.with_label_values(&[s, z, "", &label(), plugin]).inc(),
         }
     }
 }

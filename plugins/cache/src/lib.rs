@@ -122,7 +122,7 @@ impl Plugin for Cache {
             return next.run(ctx, req);
         }
         let m = inner.metrics.for_server(&ctx.server);
-        m.requests.inc();
+        m.requests.get().inc();
         let now = inner.clock.now();
         let k = query_key(req);
         let stale_window = inner.o.serve_stale.map_or(0, |d| d.as_secs() as i64);
@@ -136,7 +136,7 @@ impl Plugin for Cache {
                     .then_some((item, hits))
             });
         let Some((item, hits)) = found else {
-            m.misses.inc();
+            m.misses.get().inc();
             let fill = self.inner.clone();
             let req = req.clone();
             let server = ctx.server.clone();
@@ -144,7 +144,7 @@ impl Plugin for Cache {
                 .run(ctx, &req.clone())
                 .map(move |result| fill.store(&server, &req, result));
         };
-        hits.inc();
+        hits.get().inc();
 
         let left = item.remaining(now);
         if left <= 0 {
@@ -160,16 +160,16 @@ impl Plugin for Cache {
                     if good {
                         return fill.store(&server, &req2, result);
                     }
-                    fill.metrics.for_server(&server).served_stale.inc();
+                    fill.metrics.for_server(&server).served_stale.get().inc();
                     Ok(Reply::message(to_reply(&stale, &req2, 0), NAME))
                 });
             }
-            m.served_stale.inc();
+            m.served_stale.get().inc();
             self.refresh(ctx, req, next, &item);
             return Serve::Ready(Ok(Reply::message(to_reply(&item, req, 0), NAME)));
         }
         if self.should_prefetch(&item, now) {
-            m.prefetches.inc();
+            m.prefetches.get().inc();
             self.refresh(ctx, req, next, &item);
         }
         let ttl = if inner.o.keepttl { item.ttl } else { left as u32 };
@@ -225,7 +225,7 @@ impl Inner {
         if ttl > 0 && cacheable(&msg, kind) {
             let m = self.metrics.for_server(server);
             if !req.answers(&msg) {
-                m.drops.inc();
+                m.drops.get().inc();
             } else {
                 let k = query_key(req);
                 let success = matches!(kind, Type::NoError | Type::Delegation);
@@ -238,13 +238,13 @@ impl Inner {
                     let mut stored = msg.clone();
                     stored.edns = None;
                     if store.add(k, Item::new(stored, self.clock.now(), ttl)) {
-                        evictions.inc();
+                        evictions.get().inc();
                     }
                     if success {
                         self.denial.remove(k);
                     }
-                    m.success_entries.set(self.success.len() as i64);
-                    m.denial_entries.set(self.denial.len() as i64);
+                    m.success_entries.get().set(self.success.len() as i64);
+                    m.denial_entries.get().set(self.denial.len() as i64);
                 }
             }
         }

@@ -3,8 +3,8 @@
 
 use std::sync::LazyLock;
 
-use plugin_api::metrics::register;
-use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
+use plugin_api::metrics::{Series, register};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts};
 
 fn opts(name: &str, help: &str) -> Opts {
     Opts::new(name, help).namespace("coredns").subsystem("cache")
@@ -93,27 +93,27 @@ pub struct ForServer {
     /// The label.
     pub server: String,
     /// Requests.
-    pub requests: IntCounter,
+    pub requests: Series<IntCounterVec>,
     /// Hits on the success cache.
-    pub success_hits: IntCounter,
+    pub success_hits: Series<IntCounterVec>,
     /// Hits on the denial cache.
-    pub denial_hits: IntCounter,
+    pub denial_hits: Series<IntCounterVec>,
     /// Misses.
-    pub misses: IntCounter,
+    pub misses: Series<IntCounterVec>,
     /// Prefetches.
-    pub prefetches: IntCounter,
+    pub prefetches: Series<IntCounterVec>,
     /// Replies not cached because their question was not the query's.
-    pub drops: IntCounter,
+    pub drops: Series<IntCounterVec>,
     /// Stale answers.
-    pub served_stale: IntCounter,
+    pub served_stale: Series<IntCounterVec>,
     /// Evictions from the success cache.
-    pub success_evictions: IntCounter,
+    pub success_evictions: Series<IntCounterVec>,
     /// Evictions from the denial cache.
-    pub denial_evictions: IntCounter,
+    pub denial_evictions: Series<IntCounterVec>,
     /// Items in the success cache.
-    pub success_entries: IntGauge,
+    pub success_entries: Series<IntGaugeVec>,
     /// Items in the denial cache.
-    pub denial_entries: IntGauge,
+    pub denial_entries: Series<IntGaugeVec>,
 }
 
 impl ForServer {
@@ -121,17 +121,17 @@ impl ForServer {
         let (s, z) = (server, zones);
         Self {
             server: server.to_string(),
-            requests: REQUESTS.with_label_values(&[s, z, ""]),
-            success_hits: HITS.with_label_values(&[s, "success", z, ""]),
-            denial_hits: HITS.with_label_values(&[s, "denial", z, ""]),
-            misses: MISSES.with_label_values(&[s, z, ""]),
-            prefetches: PREFETCH.with_label_values(&[s, z, ""]),
-            drops: DROPS.with_label_values(&[s, z, ""]),
-            served_stale: SERVED_STALE.with_label_values(&[s, z, ""]),
-            success_evictions: EVICTIONS.with_label_values(&[s, "success", z, ""]),
-            denial_evictions: EVICTIONS.with_label_values(&[s, "denial", z, ""]),
-            success_entries: ENTRIES.with_label_values(&[s, "success", z, ""]),
-            denial_entries: ENTRIES.with_label_values(&[s, "denial", z, ""]),
+            requests: Series::new(&REQUESTS, &[s, z, ""]),
+            success_hits: Series::new(&HITS, &[s, "success", z, ""]),
+            denial_hits: Series::new(&HITS, &[s, "denial", z, ""]),
+            misses: Series::new(&MISSES, &[s, z, ""]),
+            prefetches: Series::new(&PREFETCH, &[s, z, ""]),
+            drops: Series::new(&DROPS, &[s, z, ""]),
+            served_stale: Series::new(&SERVED_STALE, &[s, z, ""]),
+            success_evictions: Series::new(&EVICTIONS, &[s, "success", z, ""]),
+            denial_evictions: Series::new(&EVICTIONS, &[s, "denial", z, ""]),
+            success_entries: Series::new(&ENTRIES, &[s, "success", z, ""]),
+            denial_entries: Series::new(&ENTRIES, &[s, "denial", z, ""]),
         }
     }
 }

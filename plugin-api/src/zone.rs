@@ -147,6 +147,17 @@ pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
     Some((mask(addr, prefix), prefix))
 }
 
+/// True if `ip` is inside `net/prefix` (as [`parse_cidr`] returns it). An address of the other
+/// family is never inside; an IPv4-mapped IPv6 address counts as its IPv4 address.
+pub fn cidr_contains((net, prefix): (IpAddr, u8), ip: IpAddr) -> bool {
+    match (net, ip.to_canonical()) {
+        (IpAddr::V4(_), ip @ IpAddr::V4(_)) | (IpAddr::V6(_), ip @ IpAddr::V6(_)) => {
+            mask(ip, prefix) == net
+        }
+        _ => false,
+    }
+}
+
 fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
@@ -272,6 +283,19 @@ mod tests {
 
     fn hosts(s: &str) -> Vec<String> {
         split_host_port(s).unwrap().0
+    }
+
+    #[test]
+    fn cidr_membership() {
+        let net = |s| parse_cidr(s).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(cidr_contains(net("10.1.0.0/16"), ip("10.1.255.3")));
+        assert!(!cidr_contains(net("10.1.0.0/16"), ip("10.2.0.1")));
+        assert!(cidr_contains(net("0.0.0.0/0"), ip("192.0.2.1")));
+        assert!(!cidr_contains(net("0.0.0.0/0"), ip("2001:db8::1")), "families never mix");
+        assert!(cidr_contains(net("::/0"), ip("2001:db8::1")));
+        assert!(cidr_contains(net("192.0.2.7/32"), ip("::ffff:192.0.2.7")), "v4-mapped is v4");
+        assert!(cidr_contains(net("2001:db8::/127"), ip("2001:db8::1")));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use plugin_api::proto::rr::{RData, Record, RecordType};
+use plugin_api::zone::cidr_contains;
 
 /// A pseudo-random number below `limit`.
 pub fn random_below(limit: usize) -> usize {
@@ -81,7 +82,7 @@ pub fn prefer(section: &mut Vec<Record>, subnets: &[(IpAddr, u8)]) {
     let mut sorted = Vec::with_capacity(address.len());
     for subnet in subnets {
         for slot in address.iter_mut() {
-            if slot.as_ref().and_then(address_of).is_some_and(|ip| contains(*subnet, ip)) {
+            if slot.as_ref().and_then(address_of).is_some_and(|ip| cidr_contains(*subnet, ip)) {
                 sorted.extend(slot.take());
             }
         }
@@ -99,21 +100,6 @@ pub fn address_of(r: &Record) -> Option<IpAddr> {
         RData::A(a) => Some(IpAddr::V4(a.0)),
         RData::AAAA(a) => Some(IpAddr::V6(a.0)),
         _ => None,
-    }
-}
-
-/// True if `ip` is inside `net/prefix`.
-pub fn contains((net, prefix): (IpAddr, u8), ip: IpAddr) -> bool {
-    match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => {
-            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
-            u32::from(n) & m == u32::from(i) & m
-        }
-        (IpAddr::V6(n), IpAddr::V6(i)) => {
-            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
-            u128::from(n) & m == u128::from(i) & m
-        }
-        _ => false,
     }
 }
 

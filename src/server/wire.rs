@@ -108,9 +108,8 @@ pub fn size_and_do(req: &Request, reply: &mut Message) {
     });
     edns.set_version(0);
     edns.set_max_payload(req_edns.max_payload());
-    let dnssec_ok = edns.flags().dnssec_ok || req_edns.flags().dnssec_ok;
     *edns.flags_mut() = Default::default();
-    edns.set_dnssec_ok(dnssec_ok);
+    edns.set_dnssec_ok(req_edns.flags().dnssec_ok);
     reply.edns = Some(edns);
 }
 

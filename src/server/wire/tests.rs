@@ -88,6 +88,38 @@ fn size_and_do_echoes_size_do_and_known_options() {
     assert!(reply.edns.is_none());
 }
 
+/// A plugin's own OPT (acl writes one with DO set and an EDE option) keeps its options but
+/// takes the client's size and the client's DO bit, as CoreDNS's `SizeAndDo` clears the flags.
+#[test]
+fn size_and_do_keeps_a_reply_opt_with_the_clients_do() {
+    let own_opt = || {
+        let mut e = Edns::new();
+        e.set_max_payload(4096);
+        e.set_dnssec_ok(true);
+        e.options_mut().insert(EdnsOption::Unknown(15, vec![0, 15]));
+        e
+    };
+    let mut q = query("a.test.");
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    q.set_edns(edns);
+    let req = request(q, Proto::Udp);
+    let mut reply = req.reply();
+    reply.edns = Some(own_opt());
+    size_and_do(&req, &mut reply);
+    let e = reply.edns.expect("OPT kept");
+    assert_eq!(e.max_payload(), 1232);
+    assert!(!e.flags().dnssec_ok, "DO is the client's");
+    assert!(e.options().get(EdnsCode::from(15)).is_some(), "EDE kept");
+
+    // No EDNS in the query: CoreDNS leaves the plugin's OPT as it wrote it.
+    let req = request(query("a.test."), Proto::Udp);
+    let mut reply = req.reply();
+    reply.edns = Some(own_opt());
+    size_and_do(&req, &mut reply);
+    assert!(reply.edns.is_some_and(|e| e.flags().dnssec_ok && e.max_payload() == 4096));
+}
+
 #[test]
 fn encode_fitting_keeps_prefixes_and_sets_tc() {
     let mut m = query("t.test.");

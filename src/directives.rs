@@ -67,7 +67,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("dnstap"),
     known("local"),
     known("dns64"),
-    known("acl"),
+    built("acl", plugin_acl::setup),
     known("any"),
     known("chaos"),
     built("loadbalance", plugin_loadbalance::setup),

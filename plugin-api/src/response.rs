@@ -1,9 +1,30 @@
 //! Sorting replies the way CoreDNS's `response` package does: first into a type (NOERROR,
 //! NXDOMAIN, NODATA, …), then the type into a class (success, denial, error) that `class` lines
-//! select on.
+//! select on. [`extended_error`] builds the RFC 8914 option plugins attach to replies they
+//! refuse or filter.
 
-use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
+use hickory_proto::rr::rdata::opt::EdnsOption;
+
+/// EDNS option code of Extended DNS Errors (RFC 8914).
+pub const EDE_OPTION: u16 = 15;
+/// EDE info code 15, Blocked.
+pub const EDE_BLOCKED: u16 = 15;
+/// EDE info code 17, Filtered.
+pub const EDE_FILTERED: u16 = 17;
+
+/// An OPT with a 4096-octet buffer, DO set and one Extended DNS Error with `info_code` and no
+/// text: what miekg/dns's `SetEdns0(4096, true)` plus an `EDNS0_EDE` gives. The server then
+/// fits it to the client (its buffer size and DO bit).
+pub fn extended_error(info_code: u16) -> Edns {
+    let mut edns = Edns::new();
+    edns.set_max_payload(4096);
+    edns.set_dnssec_ok(true);
+    let data = info_code.to_be_bytes().to_vec();
+    edns.options_mut().insert(EdnsOption::Unknown(EDE_OPTION, data));
+    edns
+}
 
 /// What kind of reply a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! real UDP and TCP sockets, and the real binary for flags, exit codes and signals. One binary,
 //! one module per topic.
 
+mod access;
 mod bad_input;
 mod binary;
 mod default_plugins;

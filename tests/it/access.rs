@@ -93,3 +93,63 @@ async fn clients_are_allowed_blocked_filtered_or_dropped() {
     assert_eq!(metric(&samples, "coredns_dns_responses_total", &refused_by_acl), Some(2.0));
     s.stop().await;
 }
+
+/// One client floods past its rate; another asking at a normal pace is answered every time,
+/// and an exempt client is never limited. The flooder gets no more answers than its burst plus
+/// its rate over the time the flood took.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flooding_client_is_held_to_its_rate_and_others_are_answered() {
+    let s = TestServer::start(
+        "rl.test:0 {\n prometheus localhost:0\n ratelimit 100 {\n  burst 50\n  exempt 127.0.0.3\n }\n whoami\n}",
+    )
+    .await;
+    let q = query("x.rl.test.", RecordType::A);
+    let packet = q.to_vec().unwrap();
+    let server = s.addr;
+
+    let started = std::time::Instant::now();
+    let flood = tokio::spawn(async move {
+        let sock = UdpSocket::bind(("127.0.0.2", 0)).await.unwrap();
+        let mut answered = 0u32;
+        let mut buf = vec![0u8; 512];
+        for _ in 0..40 {
+            // 100 queries a round, then read what came back.
+            for _ in 0..100 {
+                sock.send_to(&packet, server).await.unwrap();
+            }
+            while let Ok(Ok(_)) = timeout(Duration::from_millis(20), sock.recv_from(&mut buf)).await
+            {
+                answered += 1;
+            }
+        }
+        answered
+    });
+
+    let mut normal = 0;
+    for _ in 0..50 {
+        let reply = ask_from("127.0.0.1", server, &q, Duration::from_secs(2)).await;
+        normal +=
+            usize::from(reply.is_some_and(|r| r.metadata.response_code == ResponseCode::NoError));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let flooded = flood.await.unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(normal, 50, "the client at a normal pace is always answered");
+    let allowed = 50.0 + 100.0 * elapsed + 1.0;
+    assert!(f64::from(flooded) <= allowed, "flooder got {flooded} answers in {elapsed:.2}s");
+    assert!(flooded >= 50, "the flooder still gets its burst ({flooded})");
+
+    for i in 0..300 {
+        let reply = ask_from("127.0.0.3", server, &q, Duration::from_secs(2)).await;
+        assert!(reply.is_some(), "exempt query {i} unanswered");
+    }
+
+    let metrics = s.instance.http_addr("localhost:0").unwrap();
+    let samples = parse_exposition(&http_get(metrics, "/metrics").await.1);
+    let labels = [("server", "dns://:0"), ("zone", "rl.test."), ("view", "")];
+    let dropped = metric(&samples, "coredns_ratelimit_dropped_requests_total", &labels).unwrap();
+    // Every query the server got was answered or counted; a few may be lost on the way in.
+    assert!(dropped + f64::from(flooded) <= 4000.0, "dropped {dropped}");
+    assert!(dropped >= 2000.0, "dropped {dropped} of 4000");
+    s.stop().await;
+}

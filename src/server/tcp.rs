@@ -6,11 +6,18 @@
 //! query must arrive complete within the read timeout (3 s), each later one within the idle
 //! timeout (10 s), and every write within the write timeout (5 s), CoreDNS's defaults; a client
 //! that trickles bytes cannot keep a connection past its deadline.
+//!
+//! Beyond CoreDNS, which has no limit: at most [`connection_limit`] connections are served at
+//! once, process-wide, half the open-file limit. Past it a new connection is closed as soon as
+//! it is accepted, so a flood of idle connections cannot take the descriptors that upstream
+//! sockets, files and the API watch need, and UDP is not touched at all. An idle connection
+//! holds about a kilobyte: buffers grow only as far as the messages that arrive.
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use futures::StreamExt;
@@ -18,6 +25,7 @@ use futures::stream::FuturesUnordered;
 use plugin_api::Proto;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::InFlight;
@@ -47,6 +55,43 @@ impl Default for Timeouts {
 /// Most queries of one connection that may wait at once; past it, reading pauses.
 const MAX_PENDING_PER_CONNECTION: usize = 128;
 
+/// Most TCP connections served at once by the process: half the soft open-file limit (at
+/// least 16, at most 2^20), or 1024 if the limit cannot be read.
+pub fn connection_limit() -> usize {
+    static LIMIT: LazyLock<usize> =
+        LazyLock::new(|| open_file_limit().map_or(1024, |n| n / 2).clamp(16, 1 << 20));
+    *LIMIT
+}
+
+/// The soft `RLIMIT_NOFILE`, from `/proc/self/limits` (no `unsafe` needed to read it).
+fn open_file_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("Max open files"))?;
+    match line.split_whitespace().next()? {
+        "unlimited" => Some(usize::MAX),
+        soft => soft.parse().ok(),
+    }
+}
+
+/// The connection slots every listener takes from.
+static SLOTS: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(connection_limit())));
+
+/// Logs that the limit was reached, at most once every ten seconds.
+fn warn_limit_reached() {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    if now >= last + 10
+        && LAST.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        tracing::warn!(
+            "TCP connection limit ({}) reached: closing new connections until some end",
+            connection_limit()
+        );
+    }
+}
+
 /// Accepts connections on `listener` until the task is aborted.
 pub async fn serve(
     listener: TcpListener,
@@ -58,11 +103,16 @@ pub async fn serve(
     loop {
         match listener.accept().await {
             Ok((stream, src)) => {
+                let Ok(slot) = SLOTS.clone().try_acquire_owned() else {
+                    drop(stream);
+                    warn_limit_reached();
+                    continue;
+                };
                 let mux = mux.clone();
                 let guard = in_flight.enter();
                 tokio::spawn(async move {
                     connection(stream, src, local, mux, timeouts).await;
-                    drop(guard);
+                    drop((guard, slot));
                 });
             }
             // Out of file descriptors and the like: back off briefly instead of spinning.
@@ -80,9 +130,8 @@ async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.split();
-    let mut inbuf: Vec<u8> = Vec::with_capacity(1024);
-    let mut chunk = vec![0u8; 16 * 1024];
-    let mut out = Vec::with_capacity(1024);
+    let mut inbuf: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
     let mut waiting = FuturesUnordered::new();
     let mut deadline = Instant::now() + timeouts.read;
     let mut reading = true;
@@ -120,8 +169,8 @@ async fn connection(
         }
         let can_read = reading && waiting.len() < MAX_PENDING_PER_CONNECTION;
         tokio::select! {
-            read = timeout_at(deadline, rd.read(&mut chunk)), if can_read => match read {
-                Ok(Ok(n)) if n > 0 => inbuf.extend_from_slice(&chunk[..n]),
+            read = timeout_at(deadline, read_some(&mut rd, &mut inbuf)), if can_read => match read {
+                Ok(Ok(n)) if n > 0 => {}
                 // End of stream, an error, or the deadline: stop reading, finish what waits.
                 _ => reading = false,
             },
@@ -135,6 +184,20 @@ async fn connection(
         }
     }
     let _ = wr.shutdown().await;
+}
+
+/// Reads what has arrived onto the end of `buf`, with room for the rest of the message being
+/// read (a length prefix says how much), or 512 octets when no message is under way.
+async fn read_some(
+    rd: &mut (impl AsyncReadExt + Unpin),
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let want = match buf.as_slice() {
+        [hi, lo, ..] => (2 + usize::from(u16::from_be_bytes([*hi, *lo]))).saturating_sub(buf.len()),
+        _ => 0,
+    };
+    buf.reserve(want.max(512));
+    rd.read_buf(buf).await
 }
 
 /// The length of the first message in `buf` if all of it has arrived.

@@ -60,9 +60,22 @@ impl Running {
     }
 
     pub fn spawn_env(args: &[&str], dir: &Path, stdin: Option<&str>, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .envs(env.iter().copied())
+        let mut command = Command::new(BIN);
+        command.args(args).envs(env.iter().copied());
+        Self::from_command(command, dir, stdin)
+    }
+
+    /// Runs the binary with its open-file limit lowered to `limit` (the shell `exec`s it, so
+    /// the pid, and the signals sent to it, are the binary's own).
+    pub fn spawn_with_fd_limit(args: &[&str], dir: &Path, limit: u32) -> Self {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\"")).arg(BIN);
+        command.args(args);
+        Self::from_command(command, dir, None)
+    }
+
+    fn from_command(mut command: Command, dir: &Path, stdin: Option<&str>) -> Self {
+        let mut child = command
             .current_dir(dir)
             .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())

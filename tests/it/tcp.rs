@@ -72,3 +72,66 @@ async fn silent_and_zero_length_connections_are_closed() {
     assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed by the server: {read:?}");
     s.stop().await;
 }
+
+/// Hundreds of connections that never send a byte, against the real binary with its open-file
+/// limit lowered to 64 (so the connection limit is 32). Past the limit new connections are
+/// closed at once instead of waiting in the backlog; UDP and forwarding (which needs a fresh
+/// socket per query) carry on; once the idle ones go, TCP serves again.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connection_flood_is_capped_and_udp_goes_on() {
+    use crate::binary::{Running, Scratch};
+    use crate::upstream::{Behaviour, Upstream};
+
+    let upstream = Upstream::start(Behaviour::Answer([192, 0, 2, 80].into(), 60)).await;
+    let dir = Scratch::new("tcp-flood");
+    let conf = dir.write("Corefile", &format!(".:0 {{\n    forward . {}\n}}\n", upstream.addr));
+    let mut p = Running::spawn_with_fd_limit(&["-conf", conf.to_str().unwrap()], &dir.0, 64);
+    let dns = p.port_of(".");
+    p.wait_line(|l| l.starts_with("CoreDNS-"));
+
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(TcpStream::connect(dns).await.expect("the kernel accepts into the backlog"));
+    }
+    // Connections past the limit are closed by the server well before any read timeout.
+    let mut closed = 0;
+    let mut open = 0;
+    for stream in &mut idle {
+        let mut byte = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => closed += 1,
+            Ok(Ok(_)) => panic!("the server sent bytes unasked"),
+            Err(_) => open += 1,
+        }
+    }
+    assert!(open <= 32, "{open} connections held open past the limit of 32");
+    assert!(closed >= 200 - 32, "only {closed} closed");
+    p.wait_line(|l| l.contains("TCP connection limit (32) reached"));
+
+    // UDP answers through forward while the TCP slots are full.
+    for i in 0..20 {
+        let reply = udp_exchange(dns, &query(&format!("u{i}.example."), RecordType::A))
+            .await
+            .expect("UDP answered during the flood");
+        assert_eq!(reply.answers.len(), 1, "forwarded answer");
+    }
+
+    drop(idle);
+    // Slots come back as the server notices the closed connections.
+    let mut served = false;
+    for _ in 0..50 {
+        if let Ok(Some(reply)) = tokio::time::timeout(
+            Duration::from_secs(1),
+            tcp_exchange(dns, &query("after.example.", RecordType::A)),
+        )
+        .await
+        {
+            served = reply.answers.len() == 1;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "TCP serves again once the idle connections are gone");
+    p.signal("TERM");
+    assert_eq!(p.wait_exit(), 0);
+}

@@ -145,3 +145,73 @@ async fn random_and_truncated_packets_never_stop_the_server() {
     assert!(answered, "the valid query after the garbage was answered");
     s.stop().await;
 }
+
+/// Names that never end: compression pointers to themselves, to each other, past the end of
+/// the packet, and chains of pointers whose labels add up to more than 255 octets. Each gets
+/// FORMERR with its id (the header reads); none makes the server loop, and 10 000 of them in a
+/// row leave it answering.
+#[tokio::test(flavor = "multi_thread")]
+async fn compression_pointer_loops_are_formerr() {
+    let s = TestServer::start(".:0 {\n whoami\n}").await;
+    let with_question = |id: u16, name: &[u8]| {
+        let mut p = header(id, 0x0100, 1, 0, 0, 0);
+        p.extend_from_slice(name);
+        p.extend_from_slice(&[0, 1, 0, 1]);
+        p
+    };
+    let mut packets = vec![
+        // The question's name points at itself.
+        with_question(1, &[0xC0, 12]),
+        // A label, then a pointer back to that label.
+        with_question(2, &[3, b'a', b'b', b'c', 0xC0, 12]),
+        // Two pointers pointing at each other.
+        with_question(3, &[0xC0, 14, 0xC0, 12]),
+        // A pointer past the end of the packet.
+        with_question(4, &[0xC0, 0xFF]),
+        // The reserved label types 0b01 and 0b10.
+        with_question(5, &[0x40, 1, 0]),
+        with_question(6, &[0x80, 1, 0]),
+    ];
+    // Fifty 63-octet labels after the question, each pointing back to the previous; the
+    // question points at the last. Every pointer is legal, but the name they spell is far over
+    // 255 octets.
+    let mut q = header(7, 0x0100, 1, 0, 0, 0);
+    let labels_at = 12 + 2 + 4;
+    let mut relocated = Vec::new();
+    let mut prev: Option<u16> = None;
+    for _ in 0..50 {
+        let at = labels_at + relocated.len() as u16;
+        relocated.push(63);
+        relocated.extend_from_slice(&[b'x'; 63]);
+        match prev {
+            Some(p) => relocated.extend_from_slice(&(0xC000 | p).to_be_bytes()),
+            None => relocated.push(0),
+        }
+        prev = Some(at);
+    }
+    q.extend_from_slice(&(0xC000 | prev.unwrap()).to_be_bytes());
+    q.extend_from_slice(&[0, 1, 0, 1]);
+    q.extend_from_slice(&relocated);
+    packets.push(q);
+    // A looping name in an additional record (an OPT owner pointing at itself).
+    let mut opt = query("ok.example.", RecordType::A).to_vec().unwrap();
+    opt[11] = 1; // ARCOUNT 1
+    let at = opt.len() as u16;
+    opt.extend_from_slice(&(0xC000 | at).to_be_bytes());
+    opt.extend_from_slice(&[0, 41, 4, 0, 0, 0, 0, 0, 0, 0]);
+    packets.push(opt);
+
+    for packet in &packets {
+        let id = u16::from_be_bytes([packet[0], packet[1]]);
+        let bytes = udp_raw(s.addr, packet, Duration::from_secs(2)).await.expect("a reply");
+        let reply = Message::from_vec(&bytes).expect("the reply itself is well-formed");
+        assert_eq!(reply.metadata.id, id);
+        assert_eq!(reply.metadata.response_code, ResponseCode::FormErr, "packet {id}");
+    }
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for i in 0..10_000 {
+        sock.send_to(&packets[i % packets.len()], s.addr).await.unwrap();
+    }
+    expect_alive(&s).await;
+    s.stop().await;
+}

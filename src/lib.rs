@@ -46,6 +46,8 @@ pub struct Instance {
     reload_every: Option<Duration>,
     /// The fingerprint of the running configuration.
     fingerprint: String,
+    /// True while the Corefile cannot be read (said once, not at every check).
+    corefile_unreadable: bool,
     on_shutdown: Vec<plugin_api::Hook>,
 }
 
@@ -84,6 +86,7 @@ impl Instance {
             on_shutdown,
             reload_every,
             fingerprint,
+            corefile_unreadable: false,
         })
     }
 
@@ -197,8 +200,25 @@ impl Instance {
     /// moves to it. A file that does not parse is a warning; a configuration that fails to start
     /// is logged and counted, keeps the running one, and is not tried again until the file
     /// changes again (CoreDNS's rules).
+    ///
+    /// Beyond CoreDNS, which says nothing: a Corefile that cannot be read (a ConfigMap being
+    /// replaced, a file deleted) is a warning when it happens and a note when it is back.
     pub async fn check_reload(&mut self) {
-        let Ok(source) = source::reread(&self.source) else { return };
+        let source = match source::reread(&self.source) {
+            Ok(source) => source,
+            Err(e) => {
+                if !self.corefile_unreadable {
+                    tracing::warn!(
+                        "plugin/reload: Corefile unreadable, the running configuration stays: {e}"
+                    );
+                    self.corefile_unreadable = true;
+                }
+                return;
+            }
+        };
+        if std::mem::take(&mut self.corefile_unreadable) {
+            tracing::info!("plugin/reload: Corefile readable again");
+        }
         let fingerprint = match config::parse_fingerprint(&source, &|_| {}) {
             Ok(f) => f,
             Err(e) => {

@@ -92,3 +92,43 @@ async fn ten_changes_under_load_lose_nothing() {
         "one version_info series, the running one"
     );
 }
+
+/// The Corefile and a hosts file deleted under a running server: it keeps answering from what
+/// it loaded, says once that the Corefile is gone, and picks up a new Corefile when one comes.
+#[tokio::test(flavor = "multi_thread")]
+async fn deleted_corefile_and_hosts_file_keep_serving() {
+    let dir = Scratch::new("deleted");
+    let hosts = dir.write("hosts", "10.20.30.40 kept.files.test\n");
+    let text = format!(
+        "files.test:0 {{\n    reload 2s 0s\n    hosts {} {{\n        reload 1s\n    }}\n}}\n",
+        hosts.display()
+    );
+    let conf = dir.write("Corefile", &text);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    p.wait_line(|l| l.starts_with("[INFO] plugin/reload: Running configuration SHA512 = "));
+    let addr = p.port_of("files.test.");
+    let kept = || async move {
+        let reply = udp_exchange(addr, &query("kept.files.test.", RecordType::A)).await;
+        reply
+            .is_some_and(|r| r.answers.first().is_some_and(|a| a.data.to_string() == "10.20.30.40"))
+    };
+    assert!(kept().await);
+
+    std::fs::remove_file(&hosts).unwrap();
+    std::fs::remove_file(&conf).unwrap();
+    p.wait_line(|l| {
+        l.contains("plugin/reload: Corefile unreadable, the running configuration stays")
+    });
+    // Past both reload periods: still answering from what was loaded.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(kept().await, "answers from the loaded hosts file");
+
+    // A new Corefile (with a new zone) is picked up.
+    std::fs::write(&conf, text.replace("files.test:0", "files.test:0 back.test:0")).unwrap();
+    p.wait_line(|l| l.contains("plugin/reload: Corefile readable again"));
+    p.wait_line(|l| l.contains("Reloading complete"));
+    let back = udp_exchange(addr, &query("x.back.test.", RecordType::A)).await.expect("reply");
+    assert_ne!(back.metadata.response_code, ResponseCode::Refused, "the new zone is served");
+    p.signal("TERM");
+    assert_eq!(p.wait_exit(), 0);
+}

@@ -1,8 +1,9 @@
 //! A small HTTP server that speaks the Kubernetes API's list and watch protocol, for the real
 //! `kube` client: JSON lists with a resourceVersion, chunked watch streams of ADDED, MODIFIED,
-//! DELETED and BOOKMARK events, and `410 Gone` as an in-stream ERROR event (as the real API
-//! server sends it). Tests add, change and delete objects through it, stop and restart it, and
-//! expire watches.
+//! DELETED and BOOKMARK events, `410 Gone` as an in-stream ERROR event (as the real API server
+//! sends it), and paged lists (`limit` and `continue`, as the client asks 500 at a time). Tests
+//! add, change and delete objects through it, stop and restart it, expire watches, and make it
+//! answer every request with an error status.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -43,6 +44,12 @@ struct State {
     history: Vec<(u64, &'static str, &'static str, Value)>,
     /// Watches from a resourceVersion below this get 410.
     compacted: u64,
+    /// When set, every request is answered with this status.
+    failing: Option<u16>,
+    /// List pages served with a `continue` token (paging in use).
+    continued_pages: usize,
+    /// Requests answered with the failing status.
+    failed_requests: usize,
 }
 
 /// The fake API server.
@@ -125,6 +132,25 @@ impl FakeApi {
         let _ = self.changes.send(Change::Expire);
     }
 
+    /// From now on answers every request with `status` (a `Status` object, as the real API
+    /// server sends with a 500), and ends open watches; `None` serves normally again.
+    pub fn set_failing(&self, status: Option<u16>) {
+        self.state.lock().unwrap().failing = status;
+        if status.is_some() {
+            let _ = self.changes.send(Change::Expire);
+        }
+    }
+
+    /// How many list pages were asked for with a `continue` token.
+    pub fn continued_pages(&self) -> usize {
+        self.state.lock().unwrap().continued_pages
+    }
+
+    /// How many requests were answered with the failing status.
+    pub fn failed_requests(&self) -> usize {
+        self.state.lock().unwrap().failed_requests
+    }
+
     /// Adds or replaces an object (given without resourceVersion) in `collection`.
     pub fn apply(&self, collection: &str, mut object: Value) {
         let (collection, _) = collection_of(collection).expect("known collection");
@@ -180,21 +206,43 @@ impl FakeApi {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let wanted = Labels::from_query(query.get("labelSelector"));
-        let s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap();
+        if let Some(code) = s.failing {
+            s.failed_requests += 1;
+            return full(
+                code,
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                       "message": "the test made this server fail", "reason": "InternalError", "code": code}),
+            );
+        }
         if query.get("watch").map(String::as_str) != Some("true") {
-            let items: Vec<Value> = s
+            // `continue` is "resourceVersion:offset" of the list it continues; a page holds
+            // `limit` items and names the next one while more remain.
+            let token = query.get("continue").map(|c| percent_decode(c));
+            let (rv, offset) = match token.as_deref().and_then(|c| c.split_once(':')) {
+                Some((rv, offset)) => {
+                    s.continued_pages += 1;
+                    (rv.parse().unwrap_or(s.rv), offset.parse().unwrap_or(0))
+                }
+                None => (s.rv, 0),
+            };
+            let limit: usize =
+                query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(usize::MAX);
+            let all: Vec<&Value> = s
                 .objects
                 .iter()
                 .filter(|((c, _, _), v)| *c == collection && wanted.select(v))
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v)
                 .collect();
+            let page: Vec<Value> =
+                all.iter().skip(offset).take(limit).map(|v| (*v).clone()).collect();
+            let mut metadata = json!({"resourceVersion": rv.to_string()});
+            if offset + page.len() < all.len() {
+                metadata["continue"] = json!(format!("{rv}:{}", offset + page.len()));
+            }
             return full(
                 200,
-                json!({
-                    "kind": list_kind, "apiVersion": "v1",
-                    "metadata": {"resourceVersion": s.rv.to_string()},
-                    "items": items,
-                }),
+                json!({"kind": list_kind, "apiVersion": "v1", "metadata": metadata, "items": page}),
             );
         }
         let from: u64 = query.get("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);

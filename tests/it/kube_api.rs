@@ -270,3 +270,57 @@ async fn endpoint_changes_of_headless_services_feed_the_programming_histogram() 
     s.stop().await;
     api.stop();
 }
+
+/// More Services than fit on one page of the client's list (it asks 500 at a time): every one
+/// is served, which takes following the `continue` tokens to the end.
+#[tokio::test(flavor = "multi_thread")]
+async fn paged_lists_are_read_to_the_end() {
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    for i in 0..1200u32 {
+        let ip = format!("10.97.{}.{}", i / 250, i % 250 + 1);
+        api.apply(SERVICES, service("default", &format!("svc-{i}"), &ip));
+    }
+    let s = TestServer::start(&corefile(&api, "")).await;
+    for i in [0u32, 499, 500, 999, 1000, 1199] {
+        let name = format!("svc-{i}.default.svc.cluster.local.");
+        let reply = s.udp(&name, RecordType::A).await;
+        let want = format!("10.97.{}.{}", i / 250, i % 250 + 1);
+        assert_eq!(reply.answers.first().map(|a| a.data.to_string()), Some(want), "{name}");
+    }
+    assert!(api.continued_pages() >= 2, "the list came in pages: {}", api.continued_pages());
+    s.stop().await;
+    api.stop();
+}
+
+/// The API server answering 500 to every list and watch for a while: the last data keeps
+/// answering, and once it recovers, changes show again without a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_errors_keep_the_last_data_and_recover() {
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "steady", "10.96.7.7"));
+    let s = TestServer::start(&corefile(&api, "")).await;
+    until(&s, "steady.default.svc.cluster.local.", ResponseCode::NoError).await;
+
+    api.set_failing(Some(500));
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        let reply = s.udp("steady.default.svc.cluster.local.", RecordType::A).await;
+        assert_eq!(reply.answers.first().map(|a| a.data.to_string()).as_deref(), Some("10.96.7.7"));
+        assert_eq!(rcode(&s, "nosuch.default.svc.cluster.local.").await, ResponseCode::NXDomain);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(api.failed_requests() > 0, "the client met the errors");
+    api.set_failing(None);
+    api.apply(SERVICES, service("default", "later", "10.96.7.8"));
+    // The client backs off while the server fails; it comes back by itself.
+    let started = Instant::now();
+    while rcode(&s, "later.default.svc.cluster.local.").await != ResponseCode::NoError {
+        assert!(started.elapsed() < Duration::from_secs(30), "never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rcode(&s, "steady.default.svc.cluster.local.").await, ResponseCode::NoError);
+    s.stop().await;
+    api.stop();
+}

@@ -16,10 +16,12 @@
 //! * [`server`]: sockets, the UDP and TCP loops, the per-listener dispatcher, wire rules.
 //! * [`http`]: the listeners behind `/metrics`, `/health` and `/ready`.
 //! * [`logging`]: `[INFO] …` log lines. [`version`]: the version and banner text.
+//! * [`fuzzing`]: the properties the fuzz targets check, shared with the regression tests.
 
 pub mod cli;
 pub mod config;
 pub mod directives;
+pub mod fuzzing;
 pub mod http;
 pub mod logging;
 pub mod server;

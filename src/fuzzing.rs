@@ -1,0 +1,123 @@
+//! The properties the fuzz targets check, here so that the inputs they have found (fuzz/corpus,
+//! minimised into fuzz/regressions) are checked again by `cargo test` on every change. Each
+//! function panics when the property does not hold.
+//!
+//! * [`packet`]: any bytes through a real dispatcher (cache, loadbalance, hosts and kubernetes
+//!   serving the seed cluster, in one chain) over UDP and TCP: no panic, and any reply is a
+//!   well-formed response of at most 65535 octets.
+//! * [`corefile`]: any text as a Corefile: a configuration or an error that says something.
+//! * [`hosts`]: any text as a hosts file: entries or skipped lines naming a line that exists.
+//! * [`manifests`]: any text as a manifest file: objects or problems naming the file, and an
+//!   index built from what was kept.
+
+use std::sync::LazyLock;
+
+use plugin_api::Proto;
+
+use crate::config::{self, Source};
+use crate::server::mux::{Mux, Outcome};
+use crate::server::wire;
+
+/// The kubeadm chain's in-memory parts in front of whoami, a zone with log, and an empty
+/// reverse zone.
+fn packet_corefile() -> String {
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/corefile-examples/seed/manifests");
+    format!(
+        "\
+. {{
+    cache 30
+    loadbalance
+    hosts {{
+        172.16.0.3 webservice1.com
+        fd00::3 webservice6.com
+        fallthrough
+    }}
+    kubernetes cluster.local in-addr.arpa ip6.arpa {{
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        manifests {manifests}
+    }}
+    whoami
+}}
+example.org {{
+    log example.org {{
+        class error
+    }}
+    whoami
+}}
+10.0.0.0/24 {{
+}}
+"
+    )
+}
+
+static MUX: LazyLock<Mux> = LazyLock::new(|| {
+    let source = Source {
+        filename: "Corefile".into(),
+        text: packet_corefile(),
+        path: None,
+        dns_port: "53".into(),
+    };
+    let config = config::load(&source, &|_| {}).expect("the fuzz Corefile loads");
+    Mux::new(&config.listeners[0])
+});
+
+/// `data` as a UDP datagram and as a TCP message.
+pub fn packet(data: &[u8]) {
+    let src = "10.1.2.3:4444".parse().expect("address");
+    let local = "10.0.0.1:53".parse().expect("address");
+    for proto in [Proto::Udp, Proto::Tcp] {
+        let mut out = Vec::new();
+        let bytes = match MUX.serve_packet(data, src, local, proto, &mut out) {
+            Outcome::Send => out,
+            Outcome::Drop => continue,
+            Outcome::Wait(fut) => match futures::executor::block_on(fut) {
+                Some(b) => b,
+                None => continue,
+            },
+        };
+        assert!(bytes.len() <= 65535);
+        assert!(matches!(wire::decode(&bytes), wire::Decoded::Drop), "replies are responses");
+        plugin_api::proto::op::Message::from_vec(&bytes).expect("a reply decodes");
+    }
+}
+
+/// `data` as a Corefile, through lexing, parsing and every directive's setup.
+pub fn corefile(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let source = Source {
+        filename: "Corefile".into(),
+        text: text.into(),
+        path: None,
+        dns_port: "53".into(),
+    };
+    if let Err(e) = config::load(&source, &|_| {}) {
+        assert!(!e.to_string().is_empty(), "an error says what is wrong");
+    }
+}
+
+/// `data` as a hosts file.
+pub fn hosts(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let zones = vec![".".to_string()];
+    let (entries, skipped) = plugin_hosts::table::parse(&text, &zones);
+    let lines = text.lines().count().max(1);
+    for (line, reason) in &skipped {
+        assert!(*line >= 1 && *line <= lines, "skipped line {line} of {lines}: {reason}");
+    }
+    for (name, _) in &entries.names {
+        assert!(name.ends_with('.') && *name == name.to_lowercase(), "{name:?}");
+    }
+}
+
+/// `data` as a manifest file, then indexed.
+pub fn manifests(data: &[u8]) {
+    use plugin_kubernetes::{index::Index, manifests};
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let loaded = manifests::load_texts(&[("fuzz.yaml".into(), text.into())], &Default::default());
+    for p in &loaded.problems {
+        assert!(p.starts_with("fuzz.yaml"), "a problem names its file: {p}");
+    }
+    let index = Index::build(loaded.services, loaded.slices, loaded.pods, loaded.namespaces, 1);
+    let _ = index.counts();
+}

@@ -11,6 +11,7 @@ mod dispatch;
 mod external_name;
 mod fake_api;
 mod forward;
+mod fuzz_regressions;
 mod harness;
 mod kube_api;
 mod kubernetes;

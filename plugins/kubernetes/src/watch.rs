@@ -202,7 +202,9 @@ async fn watch<K, F>(
     F: Fn(&mut Objects, &K, (String, String), Op) + Send + Sync + 'static,
 {
     let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
-    let mut listing: Option<Vec<K>> = None;
+    // A list in progress, already reduced: holding the API's full objects until the list ends
+    // would cost kilobytes per Pod, and the allocator keeps such a peak long after.
+    let mut listing: Option<Objects> = None;
     let mut last_error = String::new();
     while let Some(event) = stream.next().await {
         let objects = match event {
@@ -215,11 +217,12 @@ async fn watch<K, F>(
                 continue;
             }
             Ok(Event::Init) => {
-                listing = Some(Vec::new());
+                listing = Some(Objects::default());
                 continue;
             }
             Ok(Event::InitApply(obj)) => {
-                listing.get_or_insert_with(Vec::new).push(obj);
+                let staged = listing.get_or_insert_with(Objects::default);
+                apply(staged, &obj, key_of(&obj), Op::Listed);
                 continue;
             }
             Ok(event) => {
@@ -230,10 +233,7 @@ async fn watch<K, F>(
                     Event::Delete(obj) => apply(&mut objects, &obj, key_of(&obj), Op::Deleted),
                     _ => {
                         // InitDone: the list is complete; it replaces what this kind had.
-                        clear(&mut objects, kind);
-                        for obj in listing.take().unwrap_or_default() {
-                            apply(&mut objects, &obj, key_of(&obj), Op::Listed);
-                        }
+                        replace_kind(&mut objects, listing.take().unwrap_or_default(), kind);
                         objects.listed.insert(kind);
                     }
                 }
@@ -245,12 +245,13 @@ async fn watch<K, F>(
     }
 }
 
-fn clear(objects: &mut Objects, kind: &str) {
+/// Puts `listed`'s objects of `kind` in place of those `objects` had.
+fn replace_kind(objects: &mut Objects, listed: Objects, kind: &str) {
     match kind {
-        "Service" => objects.services.clear(),
-        "EndpointSlice" => objects.slices.clear(),
-        "Pod" => objects.pods.clear(),
-        _ => objects.namespaces.clear(),
+        "Service" => objects.services = listed.services,
+        "EndpointSlice" => objects.slices = listed.slices,
+        "Pod" => objects.pods = listed.pods,
+        _ => objects.namespaces = listed.namespaces,
     }
 }
 

@@ -55,6 +55,8 @@ struct State {
 /// The fake API server.
 pub struct FakeApi {
     pub addr: SocketAddr,
+    /// Serves HTTPS with this when set.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<Mutex<State>>,
     changes: broadcast::Sender<Change>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -75,10 +77,20 @@ fn full(status: u16, body: Value) -> Response<UnsyncBoxBody<Bytes, Infallible>> 
 impl FakeApi {
     /// Starts the server on a free loopback port.
     pub async fn start() -> Arc<Self> {
+        Self::start_with(None).await
+    }
+
+    /// Starts the server speaking HTTPS with `config` (which may demand client certificates).
+    pub async fn start_tls(config: Arc<rustls::ServerConfig>) -> Arc<Self> {
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(config))).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Arc<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (changes, _) = broadcast::channel(4096);
-        let api = Arc::new(Self { addr, state: Arc::default(), changes, task: Mutex::new(None) });
+        let state = Arc::default();
+        let api = Arc::new(Self { addr, tls, state, changes, task: Mutex::new(None) });
         api.serve(listener);
         api
     }
@@ -90,17 +102,32 @@ impl FakeApi {
                 let Ok((stream, _)) = listener.accept().await else { continue };
                 let me = me.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let me = me.clone();
-                        async move { Ok::<_, Infallible>(me.handle(req)) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    match me.tls.clone() {
+                        // A client without an acceptable certificate fails the handshake here.
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                me.serve_connection(stream).await;
+                            }
+                        }
+                        None => me.serve_connection(stream).await,
+                    }
                 });
             }
         });
         *self.task.lock().unwrap() = Some(task);
+    }
+
+    async fn serve_connection(
+        self: Arc<Self>,
+        stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    ) {
+        let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+            let me = self.clone();
+            async move { Ok::<_, Infallible>(me.handle(req)) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), svc)
+            .await;
     }
 
     /// Stops answering (connections are cut), as an API server that goes away.

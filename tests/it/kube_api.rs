@@ -324,3 +324,41 @@ async fn api_errors_keep_the_last_data_and_recover() {
     s.stop().await;
     api.stop();
 }
+
+/// `endpoint https://…` with `tls CERT KEY CACERT`: the API server demands a client certificate
+/// from its CA. With the right files the watch syncs; with a CA that did not sign the server,
+/// nothing syncs and the zone says SERVFAIL rather than inventing answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_endpoint_with_a_client_certificate() {
+    use crate::binary::Scratch;
+    use crate::upstream::MutualPki;
+
+    let pki = MutualPki::new("localhost");
+    let api = FakeApi::start_tls(pki.server_config.clone()).await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "secure", "10.96.9.9"));
+    let dir = Scratch::new("kube-tls");
+    let cert = dir.write("client.crt", &pki.client_cert_pem);
+    let key = dir.write("client.key", &pki.client_key_pem);
+    let ca = dir.write("ca.crt", &pki.ca_pem);
+    let with = |ca: &std::path::Path| {
+        format!(
+            ".:0 {{\n kubernetes cluster.local {{\n  endpoint https://{}\n  tls {} {} {}\n  startup_timeout 2s\n }}\n}}",
+            api.addr,
+            cert.display(),
+            key.display(),
+            ca.display()
+        )
+    };
+    let s = TestServer::start(&with(&ca)).await;
+    let a = s.udp("secure.default.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(a.answers.first().map(|r| r.data.to_string()).as_deref(), Some("10.96.9.9"));
+    s.stop().await;
+
+    let stranger = MutualPki::new("localhost");
+    let wrong_ca = dir.write("other-ca.crt", &stranger.ca_pem);
+    let s = TestServer::start(&with(&wrong_ca)).await;
+    assert_eq!(rcode(&s, "secure.default.svc.cluster.local.").await, ResponseCode::ServFail);
+    s.stop().await;
+    api.stop();
+}

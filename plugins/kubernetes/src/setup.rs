@@ -29,6 +29,8 @@ pub struct Options {
     pub primary: String,
     /// `endpoint URL`.
     pub endpoint: Option<String>,
+    /// `tls CERT KEY CACERT`: the client certificate, its key and the CA for `endpoint`.
+    pub tls: Option<(String, String, String)>,
     /// `kubeconfig FILE [CONTEXT]`.
     pub kubeconfig: Option<(String, Option<String>)>,
     /// `namespaces NS...`: only these are served.
@@ -63,6 +65,7 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
         zones: Vec::new(),
         primary: String::new(),
         endpoint: None,
+        tls: None,
         kubeconfig: None,
         namespaces: Vec::new(),
         pods: PodMode::Disabled,
@@ -116,11 +119,10 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
                     }
                     o.endpoint = Some(first.clone());
                 }
-                "tls" => {
-                    if args.len() != 3 {
-                        return Err(c.arg_err());
-                    }
-                }
+                "tls" => match args.as_slice() {
+                    [cert, key, ca] => o.tls = Some((cert.clone(), key.clone(), ca.clone())),
+                    _ => return Err(c.arg_err()),
+                },
                 "labels" | "namespace_labels" => {
                     if args.is_empty() {
                         return Err(c.arg_err());

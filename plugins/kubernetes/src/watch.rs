@@ -66,11 +66,31 @@ pub async fn client(o: &Options) -> Result<Client, String> {
             .await
             .map_err(|e| format!("kubeconfig {file}: {e}"))?
     } else if let Some(endpoint) = &o.endpoint {
-        Config::new(endpoint.parse().map_err(|e| format!("endpoint {endpoint}: {e}"))?)
+        let mut config =
+            Config::new(endpoint.parse().map_err(|e| format!("endpoint {endpoint}: {e}"))?);
+        if let Some((cert, key, ca)) = &o.tls {
+            config.root_cert = Some(ca_certificates(ca)?);
+            config.auth_info.client_certificate = Some(cert.clone());
+            config.auth_info.client_key = Some(key.clone());
+        }
+        config
     } else {
         Config::infer().await.map_err(|e| e.to_string())?
     };
     Client::try_from(config).map_err(|e| e.to_string())
+}
+
+/// The certificates of a PEM file, in DER, as the client's trust roots.
+fn ca_certificates(path: &str) -> Result<Vec<Vec<u8>>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.map(|c| c.map(|c| c.to_vec())).collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("tls CA {path}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("tls CA {path}: no certificate in the file"));
+    }
+    Ok(certs)
 }
 
 /// Starts the watches; returns their tasks. `index` is replaced as objects arrive.

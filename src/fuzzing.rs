@@ -112,12 +112,12 @@ pub fn hosts(data: &[u8]) {
 
 /// `data` as a manifest file, then indexed.
 pub fn manifests(data: &[u8]) {
-    use plugin_kubernetes::{index::Index, manifests};
+    use plugin_kubernetes::manifests;
     let Ok(text) = std::str::from_utf8(data) else { return };
     let loaded = manifests::load_texts(&[("fuzz.yaml".into(), text.into())], &Default::default());
     for p in &loaded.problems {
         assert!(p.starts_with("fuzz.yaml"), "a problem names its file: {p}");
     }
-    let index = Index::build(loaded.services, loaded.slices, loaded.pods, loaded.namespaces, 1);
+    let index = loaded.into_index(1, &Default::default());
     let _ = index.counts();
 }

@@ -267,22 +267,25 @@ impl Lookup<'_> {
             |ns: &str| self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns);
         let targets = self.index.reverse(ip);
         let mut answer = Vec::new();
-        if let Some(ReverseTarget::Service { name, namespace }) = targets
+        if let Some(ReverseTarget::Service(svc)) = targets
             .iter()
-            .find(|t| matches!(t, ReverseTarget::Service { namespace, .. } if exposed(namespace)))
-            && let Some(target) = self.name(&format!("{name}.{namespace}.svc"), &primary)
+            .find(|t| matches!(t, ReverseTarget::Service(_)) && exposed(t.namespace()))
+            && let Some(target) =
+                self.name(&format!("{}.{}.svc", svc.name, svc.namespace), &primary)
         {
             answer.push(self.record(RData::PTR(PTR(target))));
         }
         if answer.is_empty() {
             for t in targets {
-                if let ReverseTarget::Endpoint { endpoint, slice, service, namespace } = t
-                    && exposed(namespace)
-                    && let Some(e) = self.index.endpoint(*slice, *endpoint)
+                if let ReverseTarget::Endpoint { slice, endpoint } = t
+                    && exposed(&slice.namespace)
+                    && let Some(e) = slice.endpoints.get(*endpoint)
                 {
                     let left = format!(
-                        "{}.{service}.{namespace}.svc",
-                        endpoint_name(e, self.o.endpoint_pod_names)
+                        "{}.{}.{}.svc",
+                        endpoint_name(e, self.o.endpoint_pod_names),
+                        slice.service,
+                        slice.namespace
                     );
                     if let Some(target) = self.name(&left, &primary) {
                         answer.push(self.record(RData::PTR(PTR(target))));

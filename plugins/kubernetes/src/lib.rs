@@ -129,14 +129,7 @@ fn load_index(files: &[std::path::PathBuf], filter: &selector::Filter) -> Index 
         tracing::warn!("plugin/kubernetes: skipping {p}");
     }
     let serial = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
-    let index = Index::build_filtered(
-        loaded.services,
-        loaded.slices,
-        loaded.pods,
-        loaded.namespaces,
-        serial,
-        filter,
-    );
+    let index = loaded.into_index(serial, filter);
     let (services, slices, pods) = index.counts();
     tracing::info!(
         "plugin/kubernetes: loaded {services} services, {slices} endpoint slices and {pods} pods from {} manifest files",

@@ -34,6 +34,20 @@ pub struct Loaded {
     pub problems: Vec<String>,
 }
 
+impl Loaded {
+    /// The index of what was loaded, with `filter`'s namespace rule applied.
+    pub fn into_index(self, serial: u32, filter: &Filter) -> crate::index::Index {
+        crate::index::Index::build_filtered(
+            self.services.into_iter().map(std::sync::Arc::new).collect(),
+            self.slices.into_iter().map(std::sync::Arc::new).collect(),
+            self.pods.iter().map(|p| (p.namespace.as_str(), p.ip)).collect(),
+            self.namespaces,
+            serial,
+            filter,
+        )
+    }
+}
+
 /// Every file a path stands for: itself, or the YAML and JSON files of a folder (sorted).
 pub fn files(paths: &[String]) -> Vec<PathBuf> {
     let mut out = Vec::new();

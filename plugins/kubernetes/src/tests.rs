@@ -10,7 +10,7 @@ use plugin_api::test_util::{self, Case, assert_case, reply_message, rr};
 
 use crate::handler::Kubernetes;
 use crate::index::Index;
-use crate::objects::{Endpoint, Kind, Pod, Port, Service, Slice};
+use crate::objects::{Endpoint, Kind, Port, Service, Slice};
 use crate::setup;
 
 fn port(name: &str, protocol: &str, port: u16) -> Port {
@@ -72,11 +72,9 @@ fn index() -> Index {
             ports: vec![port("https", "tcp", 6443)],
         },
     ];
-    let pods = vec![Pod {
-        namespace: "default".into(),
-        name: "p".into(),
-        ip: "10.244.3.3".parse().unwrap(),
-    }];
+    let pods = vec![("default", "10.244.3.3".parse().unwrap())];
+    let services = services.into_iter().map(Arc::new).collect();
+    let slices = slices.into_iter().map(Arc::new).collect();
     Index::build(services, slices, pods, vec!["empty-ns".into()], 1_700_000_000)
 }
 
@@ -351,7 +349,12 @@ fn options_change_answers() {
     // ignore empty_service.
     let svcs = || {
         Index::build(
-            vec![svc("default", "idle", ips(&["10.96.0.50"]), vec![port("http", "tcp", 80)])],
+            vec![Arc::new(svc(
+                "default",
+                "idle",
+                ips(&["10.96.0.50"]),
+                vec![port("http", "tcp", 80)],
+            ))],
             vec![],
             vec![],
             vec![],
@@ -528,14 +531,7 @@ spec: {clusterIP: 10.96.6.3}
     };
     let loaded = crate::manifests::load(&files, &filter);
     assert_eq!(loaded.namespaces, ["shown"]);
-    let index = Index::build_filtered(
-        loaded.services,
-        loaded.slices,
-        loaded.pods,
-        loaded.namespaces,
-        1,
-        &filter,
-    );
+    let index = loaded.into_index(1, &filter);
     assert!(index.service("shown", "web").is_some());
     assert!(index.service("shown", "db").is_none(), "labels leaves db out");
     assert!(index.service("hidden", "web").is_none(), "namespace_labels leaves hidden out");

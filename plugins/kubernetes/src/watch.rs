@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
+use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,9 +37,10 @@ pub const REBUILD_EVERY: Duration = Duration::from_millis(50);
 /// The reduced objects of every kind, keyed by namespace and name.
 #[derive(Default)]
 struct Objects {
-    services: HashMap<(String, String), objects::Service>,
-    slices: HashMap<(String, String), objects::Slice>,
-    pods: HashMap<(String, String), objects::Pod>,
+    services: HashMap<(String, String), Arc<objects::Service>>,
+    slices: HashMap<(String, String), Arc<objects::Slice>>,
+    /// (namespace, name) → the Pod's address: all `pods verified` needs.
+    pods: HashMap<(String, String), IpAddr>,
     namespaces: HashSet<String>,
     /// Kinds that have listed at least once.
     listed: HashSet<&'static str>,
@@ -127,7 +129,7 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                 s,
                 kind,
                 |o, svc: &Service, key, op| {
-                    put(&mut o.services, key, op, || objects::service(svc));
+                    put(&mut o.services, key, op, || objects::service(svc).map(Arc::new));
                 },
             )),
             "EndpointSlice" => tokio::spawn(watch(
@@ -141,7 +143,7 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                     {
                         o.triggered.push(at);
                     }
-                    put(&mut o.slices, key, op, || objects::slice(es));
+                    put(&mut o.slices, key, op, || objects::slice(es).map(Arc::new));
                 },
             )),
             "Pod" => tokio::spawn(watch(
@@ -150,7 +152,7 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                 s,
                 kind,
                 |o, p: &Pod, key, op| {
-                    put(&mut o.pods, key, op, || objects::pod(p));
+                    put(&mut o.pods, key, op, || objects::pod(p).map(|p| p.ip));
                 },
             )),
             _ => tokio::spawn(watch(
@@ -289,7 +291,7 @@ async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
             let mut fresh = Index::build_filtered(
                 o.services.values().cloned().collect(),
                 o.slices.values().cloned().collect(),
-                o.pods.values().cloned().collect(),
+                o.pods.iter().map(|((ns, _), ip)| (ns.as_str(), *ip)).collect(),
                 o.namespaces.iter().cloned().collect(),
                 serial,
                 &shared.filter,

@@ -19,6 +19,7 @@
 //! * [`response`]: sorting replies into CoreDNS's types and classes (log, cache).
 //! * [`metrics`]: the process-wide Prometheus registry and CoreDNS's buckets.
 //! * [`upstream`]: nested lookups through the block's chain (ExternalName targets).
+//! * [`wire`]: replies kept and handed on in wire form (cache hits), patched per query.
 //! * [`http`]: HTTP routes plugins ask the server for, and the shutting-down flag.
 //! * `test_util` (feature `test-util`): fixed test addresses, `Case` tables, record builders.
 
@@ -39,6 +40,7 @@ pub mod response;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 pub mod upstream;
+pub mod wire;
 pub mod zone;
 
 pub use controller::{BlockChain, BoundPorts, Controller, Hook, SetupFn, Shared};

@@ -10,6 +10,11 @@
 //!   it after fitting it to the client (EDNS echoed, truncated to the client's buffer with TC set).
 //!   The reply is not sent by the plugin itself, so plugins before it in the chain (*log*,
 //!   *cache*, *loadbalance*, metrics) see it on the way back and may change it.
+//! * **answers in wire form**: returns `Ok(Reply::Wire { .. })` with a [`WireReply`]: the
+//!   complete reply already encoded, its id and question the query's, and no OPT record. Only
+//!   *cache* does this, so that a hit is a copy of stored bytes. The server appends the OPT the
+//!   client should get, and decodes it to truncate only if it does not fit. A plugin that looks
+//!   inside replies decodes it ([`Reply::into_message`]); one that cannot handle it passes it on.
 //! * **passes the query on**: returns what `next.run(ctx, req)` returns, possibly changed. When no
 //!   plugin follows, `next.run` yields [`PluginError::no_next`] (SERVFAIL, "plugin/<name>: no next
 //!   plugin found"), which is CoreDNS's `NextOrFailure`.
@@ -37,6 +42,7 @@ use std::sync::Arc;
 
 use hickory_proto::op::{Message, ResponseCode};
 
+use crate::wire::WireReply;
 use crate::{PluginError, Request};
 
 /// The outcome of serving a query.
@@ -57,6 +63,13 @@ pub enum Reply {
         /// The plugin that wrote it.
         by: &'static str,
     },
+    /// A complete reply already encoded (see the module docs), and the plugin that wrote it.
+    Wire {
+        /// The reply.
+        wire: WireReply,
+        /// The plugin that wrote it.
+        by: &'static str,
+    },
     /// Nothing written: the server answers with a bare reply carrying this rcode.
     Rcode(ResponseCode),
     /// Nothing is sent to the client at all.
@@ -67,6 +80,26 @@ impl Reply {
     /// A reply written by plugin `by`.
     pub fn message(msg: Message, by: &'static str) -> Self {
         Self::Message { msg, by }
+    }
+
+    /// The reply as a message and who wrote it, decoding a wire reply; `None` for a reply that
+    /// was not written (an rcode, a drop) or wire bytes that do not decode.
+    pub fn into_message(self) -> Option<(Message, &'static str)> {
+        match self {
+            Self::Message { msg, by } => Some((msg, by)),
+            Self::Wire { wire, by } => Some((wire.decode()?, by)),
+            Self::Rcode(_) | Self::Drop => None,
+        }
+    }
+
+    /// The rcode of a written reply, without decoding a wire one.
+    pub fn rcode(&self) -> Option<ResponseCode> {
+        match self {
+            Self::Message { msg, .. } => Some(msg.metadata.response_code),
+            Self::Wire { wire, .. } => Some(wire.rcode()),
+            Self::Rcode(rcode) => Some(*rcode),
+            Self::Drop => None,
+        }
     }
 }
 

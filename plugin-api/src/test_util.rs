@@ -61,6 +61,7 @@ pub fn serve(chain: Vec<Arc<dyn Plugin>>, req: Request) -> ServeResult {
 pub fn reply_message(result: ServeResult) -> Message {
     match result {
         Ok(Reply::Message { msg, .. }) => msg,
+        Ok(Reply::Wire { wire, .. }) => wire.decode().expect("wire reply decodes"),
         other => panic!("expected a reply message, got {other:?}"),
     }
 }

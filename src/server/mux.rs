@@ -196,6 +196,7 @@ fn finish_counted(
     let Some(metrics) = metrics else { return finish(result, req, out) };
     let (rcode, by) = match &result {
         Ok(Reply::Message { msg, by }) => (msg.metadata.response_code, *by),
+        Ok(Reply::Wire { wire, by }) => (wire.rcode(), *by),
         Ok(Reply::Rcode(rcode)) => (*rcode, ""),
         Ok(Reply::Drop) => (ResponseCode::NoError, ""),
         Err(e) => (e.rcode(), ""),
@@ -212,6 +213,18 @@ fn finish(result: ServeResult, req: &Request, out: &mut Vec<u8>) -> Outcome {
         Ok(Reply::Message { mut msg, .. }) => {
             wire::size_and_do(req, &mut msg);
             encode(&mut msg, req.size(), out)
+        }
+        Ok(Reply::Wire { wire, by }) => {
+            if wire.as_bytes().len() + wire::opt_len_for(req) > usize::from(req.size()) {
+                // Too big for the client: the usual path, which truncates record by record.
+                return match wire.decode() {
+                    Some(msg) => finish(Ok(Reply::Message { msg, by }), req, out),
+                    None => finish_error(req, ResponseCode::ServFail, out),
+                };
+            }
+            *out = wire.into_bytes();
+            wire::append_opt(out, req);
+            Outcome::Send
         }
         Ok(Reply::Rcode(rcode)) => finish_error(req, rcode, out),
         Ok(Reply::Drop) => Outcome::Drop,

@@ -113,6 +113,49 @@ pub fn size_and_do(req: &Request, reply: &mut Message) {
     reply.edns = Some(edns);
 }
 
+/// The options of the request's OPT that a reply's OPT echoes.
+fn echoed(req: &Request) -> impl Iterator<Item = (&EdnsCode, &EdnsOption)> {
+    let options = req.message().edns.as_ref().map(|e| e.options().options.as_slice());
+    options
+        .unwrap_or_default()
+        .iter()
+        .filter(|(code, _)| ECHOED_OPTIONS.contains(&u16::from(*code)))
+        .map(|(code, option)| (code, option))
+}
+
+/// The octets [`append_opt`] adds for `req`: none without EDNS.
+pub fn opt_len_for(req: &Request) -> usize {
+    if req.message().edns.is_none() {
+        return 0;
+    }
+    11 + echoed(req).map(|(_, o)| 4 + usize::from(o.len())).sum::<usize>()
+}
+
+/// Appends to an encoded reply without an OPT the OPT [`size_and_do`] would give it: version
+/// 0, the client's buffer size and DO bit, the echoed options; and counts it in ARCOUNT. Does
+/// nothing when the request had no EDNS.
+pub fn append_opt(reply: &mut Vec<u8>, req: &Request) {
+    let Some(req_edns) = req.message().edns.as_ref() else { return };
+    let arcount = u16::from_be_bytes([reply[10], reply[11]]);
+    let Some(arcount) = arcount.checked_add(1) else { return };
+    reply[10..12].copy_from_slice(&arcount.to_be_bytes());
+    let flags: u16 = if req_edns.flags().dnssec_ok { 0x8000 } else { 0 };
+    let rdlen: usize = echoed(req).map(|(_, o)| 4 + usize::from(o.len())).sum();
+    reply.push(0); // the root
+    reply.extend_from_slice(&41u16.to_be_bytes());
+    reply.extend_from_slice(&req_edns.max_payload().to_be_bytes());
+    reply.extend_from_slice(&[0, 0]); // extended rcode, version 0
+    reply.extend_from_slice(&flags.to_be_bytes());
+    reply.extend_from_slice(&(rdlen as u16).to_be_bytes());
+    for (code, option) in echoed(req) {
+        reply.extend_from_slice(&u16::from(*code).to_be_bytes());
+        reply.extend_from_slice(&option.len().to_be_bytes());
+        if let Ok(data) = option.to_bytes() {
+            reply.extend_from_slice(&data);
+        }
+    }
+}
+
 /// The octets an OPT record takes: root name, type, class, TTL, rdlength, and the options.
 fn opt_len(edns: &Edns) -> usize {
     11 + edns

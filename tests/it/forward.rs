@@ -382,3 +382,59 @@ async fn round_robin_and_random_spread_queries() {
     assert_eq!((a.queries(), b.queries()), (10, 0));
     s.stop().await;
 }
+
+/// Cache hits are stored bytes fitted to each client: the OPT the client should get (its buffer
+/// size, its DO bit, its cookie echoed) or none, the client's letter case in the question, the
+/// TTL counting down; too big for a 512-octet client, truncated with TC; and *loadbalance*
+/// (before the cache, as in the kubeadm Corefile) still shuffles the addresses of every hit.
+#[tokio::test(flavor = "multi_thread")]
+async fn cache_hits_are_stored_bytes_fitted_to_each_client() {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+
+    let up = Upstream::start(Behaviour::Many(40)).await;
+    let s = TestServer::start(&format!(
+        "hits.test:0 {{\n loadbalance\n cache 30\n forward . {}\n}}",
+        up.addr
+    ))
+    .await;
+    let name = "a.hits.test.";
+    let big = with_edns(query(name, RecordType::A), 4096, 0);
+    let first = udp_exchange(s.addr, &big).await.expect("miss answered");
+    assert_eq!(first.answers.len(), 40);
+
+    // EDNS with a cookie and no DO: an OPT with the client's size, the cookie back, DO clear.
+    let mut cookie = with_edns(query(name, RecordType::A), 1400, 0);
+    let opt = cookie.edns.as_mut().unwrap();
+    opt.options_mut().insert(EdnsOption::Unknown(10, vec![1, 2, 3, 4, 5, 6, 7, 8]));
+    let hit = udp_exchange(s.addr, &cookie).await.expect("hit");
+    assert_eq!(hit.answers.len(), 40);
+    assert!(hit.metadata.authoritative, "AA on hits, as CoreDNS");
+    let opt = hit.edns.as_ref().expect("OPT on the hit");
+    assert_eq!((opt.max_payload(), opt.flags().dnssec_ok), (1400, false));
+    assert!(opt.options().get(EdnsCode::Cookie).is_some(), "cookie echoed");
+
+    // No EDNS and 512 octets: too big, so truncated with TC; over TCP, all of it, no OPT.
+    let small = udp_exchange(s.addr, &query(name, RecordType::A)).await.expect("hit");
+    assert!(small.metadata.truncation && small.answers.len() < 40);
+    assert!(small.edns.is_none());
+    let whole = tcp_exchange(s.addr, &query("A.HITS.test.", RecordType::A)).await.expect("hit");
+    assert_eq!(whole.answers.len(), 40);
+    assert!(whole.edns.is_none());
+    assert_eq!(whole.queries[0].name().to_ascii(), "A.HITS.test.", "the client's case");
+    assert!(whole.answers.iter().all(|r| r.ttl <= 30), "TTL capped by cache 30 and counting");
+
+    // Every hit is shuffled; the addresses are always the same forty.
+    let mut orders = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let hit = udp_exchange(s.addr, &big).await.expect("hit");
+        let ips: Vec<String> = hit.answers.iter().map(|r| r.data.to_string()).collect();
+        let mut sorted = ips.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 40);
+        orders.insert(ips);
+    }
+    assert!(orders.len() > 15, "hits are shuffled: {} orders in 20", orders.len());
+    assert_eq!(up.queries(), 1, "one query upstream; everything else came from the cache");
+    s.stop().await;
+}

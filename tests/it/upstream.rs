@@ -29,6 +29,8 @@ pub enum Behaviour {
     Garbage,
     /// A reply for another name.
     WrongQuestion,
+    /// Answers this many A records, 10.9.0.1 upwards, TTL 300.
+    Many(u8),
 }
 
 /// A running upstream.
@@ -77,6 +79,12 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
         }
         Behaviour::WrongQuestion => {
             m.queries[0].set_name(Name::from_ascii("somewhere.else.").unwrap());
+        }
+        Behaviour::Many(n) => {
+            for i in 1..=n {
+                let ip = Ipv4Addr::new(10, 9, 0, i);
+                m.add_answer(Record::from_rdata(owner.clone(), 300, RData::A(A(ip))));
+            }
         }
     }
     m.to_vec().unwrap()

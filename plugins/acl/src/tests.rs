@@ -207,7 +207,8 @@ fn policies_parse_to_what_they_say() {
 #[test]
 fn counts_each_outcome_under_its_zone() {
     const SERVER: &str = "dns://:5301";
-    let text = "acl guarded.test {\n block net 10.0.0.1\n filter net 10.0.0.2\n drop net 10.0.0.3\n}";
+    let text =
+        "acl guarded.test {\n block net 10.0.0.1\n filter net 10.0.0.2\n drop net 10.0.0.3\n}";
     let servers = vec![("guarded.test.".to_string(), SERVER.to_string())];
     let mut c = controller(text, &["guarded.test."]).with_block(servers, Default::default());
     let plugin = setup(&mut c).unwrap().unwrap();

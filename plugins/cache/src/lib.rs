@@ -6,8 +6,10 @@
 //!   NODATA and SERVFAIL (denial).
 //! * [`Cache`] is the handler. A miss goes to the next plugin; its reply is stored for the
 //!   clamped minimum TTL of its records (or the SOA minimum, for a denial; `servfail` for a
-//!   SERVFAIL), and every record's TTL is set to that. A hit is answered with the TTLs counting
-//!   down, AA set, the query's id and question. Entries about to expire that are asked often are
+//!   SERVFAIL), and every record's TTL is set to that. It is kept in wire form
+//!   ([`plugin_api::wire::Stored`]); a hit copies those bytes and patches the id, flags, the
+//!   question's letter case and the TTLs (counting down), and hands them on as
+//!   [`Reply::Wire`], so no message is rebuilt or encoded per hit. Entries about to expire that are asked often are
 //!   fetched again in the background (`prefetch`); expired ones can be served while they are
 //!   refreshed (`serve_stale`).
 //!
@@ -26,6 +28,7 @@ use std::time::Instant;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::RecordType;
 use plugin_api::response::{Type, typify};
+use plugin_api::wire::Stored;
 use plugin_api::zone::longest_match;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
 use setup::{MAX_TTL, MIN_TTL, Options};
@@ -161,19 +164,19 @@ impl Plugin for Cache {
                         return fill.store(&server, &req2, result);
                     }
                     fill.metrics.for_server(&server).served_stale.get().inc();
-                    Ok(Reply::message(to_reply(&stale, &req2, 0), NAME))
+                    Ok(to_reply(&stale, &req2, 0))
                 });
             }
             m.served_stale.get().inc();
             self.refresh(ctx, req, next, &item);
-            return Serve::Ready(Ok(Reply::message(to_reply(&item, req, 0), NAME)));
+            return Serve::Ready(Ok(to_reply(&item, req, 0)));
         }
         if self.should_prefetch(&item, now) {
             m.prefetches.get().inc();
             self.refresh(ctx, req, next, &item);
         }
         let ttl = if inner.o.keepttl { item.ttl } else { left as u32 };
-        Serve::Ready(Ok(Reply::message(to_reply(&item, req, ttl), NAME)))
+        Serve::Ready(Ok(to_reply(&item, req, ttl)))
     }
 }
 
@@ -234,10 +237,10 @@ impl Inner {
                 } else {
                     (&self.denial, &self.o.disable_denial, &m.denial_evictions)
                 };
-                if longest_match(except, req.name()).is_none() {
-                    let mut stored = msg.clone();
-                    stored.edns = None;
-                    if store.add(k, Item::new(stored, self.clock.now(), ttl)) {
+                if longest_match(except, req.name()).is_none()
+                    && let Some(wire) = Stored::new(&msg)
+                {
+                    if store.add(k, Item::new(wire, self.clock.now(), ttl)) {
                         evictions.get().inc();
                     }
                     if success {
@@ -316,21 +319,8 @@ fn set_ttls(msg: &mut Message, ttl: u32) {
 /// The reply to `req` from a stored item: the query's id, question and RD/CD bits, the stored
 /// rcode, RA and records with `ttl`, AA set (as CoreDNS sets it: some clients drop replies
 /// without it), AD only if the client asked with DO or AD.
-fn to_reply(item: &Item, req: &Request, ttl: u32) -> Message {
-    let mut m = item.msg.clone();
-    let q = &req.message().metadata;
-    m.metadata.id = q.id;
-    m.metadata.recursion_desired = q.recursion_desired;
-    m.metadata.checking_disabled = q.checking_disabled;
-    m.metadata.authoritative = true;
-    if !req.dnssec_ok() && !q.authentic_data {
-        m.metadata.authentic_data = false;
-    }
-    if let Some(question) = req.question() {
-        m.queries = vec![question.clone()];
-    }
-    set_ttls(&mut m, ttl);
-    m
+fn to_reply(item: &Item, req: &Request, ttl: u32) -> Reply {
+    Reply::Wire { wire: item.wire.reply_to(req, ttl), by: NAME }
 }
 
 #[cfg(test)]

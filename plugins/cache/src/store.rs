@@ -7,15 +7,16 @@ use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, RwLock};
 
-use plugin_api::proto::op::Message;
+use plugin_api::wire::Stored;
 
 const SHARDS: usize = 256;
 
 /// A cached reply.
 #[derive(Debug)]
 pub struct Item {
-    /// The reply as stored (records' TTLs already the stored duration).
-    pub msg: Message,
+    /// The reply as stored, in wire form (records' TTLs already the stored duration): a hit
+    /// copies these bytes and patches them.
+    pub wire: Stored,
     /// When it was stored, in clock seconds.
     pub stored: u64,
     /// The TTL it was stored with.
@@ -30,9 +31,9 @@ pub struct Item {
 
 impl Item {
     /// A new item.
-    pub fn new(msg: Message, stored: u64, ttl: u32) -> Self {
+    pub fn new(wire: Stored, stored: u64, ttl: u32) -> Self {
         Self {
-            msg,
+            wire,
             stored,
             ttl,
             hits: AtomicU64::new(0),
@@ -129,9 +130,10 @@ mod tests {
     fn never_holds_more_than_its_capacity() {
         let s = Store::new(1024);
         let mut evictions = 0;
+        let wire = Stored::new(&plugin_api::proto::op::Message::query()).unwrap();
         for i in 0..1_000_000u64 {
             let k = key(&format!("n{i}.test."), 1, 1, false, false);
-            if s.add(k, Item::new(Message::query(), 0, 30)) {
+            if s.add(k, Item::new(wire.clone(), 0, 30)) {
                 evictions += 1;
             }
         }

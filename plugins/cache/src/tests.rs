@@ -312,3 +312,20 @@ fn capacity_holds_under_many_names() {
     assert!(success <= 2048, "{success}");
     assert_eq!(denial, 0);
 }
+
+/// A hit is the stored bytes, patched: the reply comes back in wire form, written by cache,
+/// and no message is built for it.
+#[test]
+fn hits_are_wire_replies() {
+    let rig = Rig::new("cache", a_300);
+    let chain = || -> Vec<Arc<dyn Plugin>> { vec![rig.cache.clone(), rig.upstream.clone()] };
+    let miss = test_util::serve(chain(), test_util::request("wire.example.", RecordType::A));
+    assert!(matches!(miss, Ok(Reply::Message { by: "upstream", .. })), "a miss relays the message");
+    let hit = test_util::serve(chain(), test_util::request("Wire.Example.", RecordType::A));
+    let Ok(Reply::Wire { wire, by: "cache" }) = hit else { panic!("a hit is wire: {hit:?}") };
+    let m = wire.decode().unwrap();
+    assert_eq!(m.queries[0].name().to_ascii(), "Wire.Example.");
+    assert_eq!(m.metadata.id, 4242);
+    assert_eq!(m.answers[0].data.to_string(), "192.0.2.1");
+    assert_eq!(rig.upstream.calls.load(Ordering::SeqCst), 1);
+}

@@ -218,11 +218,32 @@ impl Plugin for LoadBalance {
 }
 
 fn reorder(inner: &Inner, result: plugin_api::ServeResult) -> plugin_api::ServeResult {
-    let mut result = result;
-    if let Ok(Reply::Message { msg, .. }) = &mut result {
-        inner.reorder(msg);
+    match result {
+        Ok(Reply::Message { mut msg, by }) => {
+            inner.reorder(&mut msg);
+            Ok(Reply::Message { msg, by })
+        }
+        // A cache hit in wire form: round robin swaps the addresses in place when the sections
+        // allow it (the common case: addresses of one name, maybe after CNAMEs); anything else
+        // is decoded and reordered as a message.
+        Ok(Reply::Wire { mut wire, by }) => {
+            let plain_round_robin =
+                inner.options.policy == Policy::RoundRobin && inner.options.prefer.is_empty();
+            if wire.rcode() != ResponseCode::NoError
+                || (plain_round_robin && wire.shuffle_addresses(shuffle::random_below))
+            {
+                return Ok(Reply::Wire { wire, by });
+            }
+            match wire.decode() {
+                Some(mut msg) => {
+                    inner.reorder(&mut msg);
+                    Ok(Reply::Message { msg, by })
+                }
+                None => Ok(Reply::Wire { wire, by }),
+            }
+        }
+        other => other,
     }
-    result
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plugin_api::proto::op::Message;
+use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::serialize::binary::{BinEncodable, BinEncoder};
 use plugin_api::zone::{is_subdomain, normalize};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
@@ -121,8 +121,15 @@ impl Plugin for Log {
 pub fn line(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration) -> Option<String> {
     // A chain that declined or failed is logged as the bare reply the server will write.
     let built;
+    let mut wire_len = None;
     let reply: Option<&Message> = match result {
         Ok(Reply::Message { msg, .. }) => Some(msg),
+        // A cache hit in wire form: decoded for the line (log is not on the fast path).
+        Ok(Reply::Wire { wire, .. }) => {
+            wire_len = Some(wire.as_bytes().len());
+            built = wire.decode().unwrap_or_else(|| error_reply(req, ResponseCode::ServFail));
+            Some(&built)
+        }
         Ok(Reply::Rcode(rcode)) => {
             built = error_reply(req, *rcode);
             Some(&built)
@@ -137,11 +144,12 @@ pub fn line(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration)
     if !rule.classes.is_empty() && !rule.classes.contains(&class) {
         return None;
     }
-    let outcome = Outcome { reply, size: reply.map_or(0, encoded_len), duration: elapsed };
+    let size = wire_len.unwrap_or_else(|| reply.map_or(0, encoded_len));
+    let outcome = Outcome { reply, size, duration: elapsed };
     Some(rule.format.render(req, &outcome))
 }
 
-fn error_reply(req: &Request, rcode: plugin_api::proto::op::ResponseCode) -> Message {
+fn error_reply(req: &Request, rcode: ResponseCode) -> Message {
     let mut m = req.reply();
     m.metadata.response_code = rcode;
     m

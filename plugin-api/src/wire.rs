@@ -1,0 +1,253 @@
+//! Replies already in wire form: what *cache* hands back on a hit, so that a hit is a copy of
+//! stored bytes with a few fields patched, not a message rebuilt record by record and encoded
+//! again.
+//!
+//! * [`WireReply`] is such a reply: a complete DNS message without an OPT record, its id and
+//!   question already those of the query. The server appends the OPT the client should get.
+//!   Plugins that need to look inside decode it ([`WireReply::decode`]); *loadbalance* can
+//!   shuffle address records in place ([`WireReply::shuffle_addresses`]).
+//! * [`Stored`] is the form a reply is kept in: the bytes plus where every record's TTL sits,
+//!   and [`Stored::reply_to`] makes the [`WireReply`] for one query.
+//!
+//! The walker here reads only what our own encoder wrote (names are labels, or a pointer at the
+//! end); anything else makes it give up, and the caller falls back to decoding.
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+
+use crate::Request;
+
+const HEADER: usize = 12;
+
+/// A complete reply in wire form, without an OPT record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireReply(Vec<u8>);
+
+impl WireReply {
+    /// Wraps `bytes`, which must hold at least a header.
+    pub fn new(bytes: Vec<u8>) -> Option<Self> {
+        (bytes.len() >= HEADER).then_some(Self(bytes))
+    }
+
+    /// The octets.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The octets, to send or extend.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
+    /// The reply's rcode (the header's four bits; there is no OPT to extend it).
+    pub fn rcode(&self) -> ResponseCode {
+        ResponseCode::from(0, self.0[3] & 0x0f)
+    }
+
+    /// The reply as a message, for plugins that need to look inside.
+    pub fn decode(&self) -> Option<Message> {
+        Message::from_vec(&self.0).ok()
+    }
+
+    /// Shuffles the address records of each section in place, as *loadbalance*'s round robin
+    /// orders them, when that can be done by swapping their addresses: the section is some
+    /// CNAMEs followed by A (or AAAA) records of one owner, class and TTL. Returns false, having
+    /// changed nothing, when some section is not like that; the caller then decodes.
+    pub fn shuffle_addresses(&mut self, mut random_below: impl FnMut(usize) -> usize) -> bool {
+        let Some(mut at) = skip_question(&self.0) else { return false };
+        let mut runs = [(0usize, 0usize, 0usize); 3];
+        for (section, run) in runs.iter_mut().enumerate() {
+            let count = section_count(&self.0, section);
+            match address_run(&self.0, at, count) {
+                Some((next, found)) => {
+                    *run = found;
+                    at = next;
+                }
+                None => return false,
+            }
+        }
+        for (first, stride, n) in runs {
+            let len = if n > 1 { rdata_len(&self.0, first) } else { 0 };
+            for i in (1..n).rev() {
+                let j = random_below(i + 1);
+                if i != j {
+                    let (a, b) = (first + i * stride, first + j * stride);
+                    for k in 0..len {
+                        self.0.swap(a + k, b + k);
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+/// A reply kept for later: its bytes (no OPT) and the offset of every record's TTL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    bytes: Box<[u8]>,
+    ttls: Box<[u16]>,
+}
+
+impl Stored {
+    /// Encodes `msg` (whose OPT, if any, is left out). `None` if it does not encode or is too
+    /// big to patch (over 64 KiB).
+    pub fn new(msg: &Message) -> Option<Self> {
+        let mut plain = msg.clone();
+        plain.edns = None;
+        let bytes = plain.to_vec().ok()?;
+        let ttls = ttl_offsets(&bytes)?;
+        Some(Self { bytes: bytes.into(), ttls: ttls.into() })
+    }
+
+    /// The octets as stored.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The stored message, decoded.
+    pub fn decode(&self) -> Option<Message> {
+        Message::from_vec(&self.bytes).ok()
+    }
+
+    /// The reply to `req`: the stored bytes with the query's id, RD and CD bits and question
+    /// (in the query's letter case), AA set, AD cleared unless the client asked for DNSSEC or
+    /// AD, and every record's TTL set to `ttl`.
+    pub fn reply_to(&self, req: &Request, ttl: u32) -> WireReply {
+        let mut b = self.bytes.to_vec();
+        let q = &req.message().metadata;
+        b[..2].copy_from_slice(&q.id.to_be_bytes());
+        b[2] = (b[2] & !0x01) | 0x04 | u8::from(q.recursion_desired);
+        b[3] = (b[3] & !0x10) | if q.checking_disabled { 0x10 } else { 0 };
+        if !req.dnssec_ok() && !q.authentic_data {
+            b[3] &= !0x20;
+        }
+        if let Some(question) = req.question() {
+            // Same name but for case, so the same length: copy the client's labels over ours.
+            let mut at = HEADER;
+            for label in question.name().iter() {
+                if b.get(at).map(|l| usize::from(*l)) != Some(label.len())
+                    || at + 1 + label.len() > b.len()
+                {
+                    break;
+                }
+                b[at + 1..at + 1 + label.len()].copy_from_slice(label);
+                at += 1 + label.len();
+            }
+        }
+        let ttl = ttl.to_be_bytes();
+        for &at in self.ttls.iter() {
+            let at = usize::from(at);
+            b[at..at + 4].copy_from_slice(&ttl);
+        }
+        WireReply(b)
+    }
+}
+
+fn section_count(b: &[u8], section: usize) -> usize {
+    let at = 6 + 2 * section;
+    usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
+}
+
+/// The offset just past the name at `at`.
+fn skip_name(b: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *b.get(at)?;
+        match len & 0xc0 {
+            0x00 if len == 0 => return Some(at + 1),
+            0x00 => at += 1 + usize::from(len),
+            0xc0 => return b.get(at + 1).map(|_| at + 2),
+            _ => return None,
+        }
+    }
+}
+
+/// The offset just past the question section.
+fn skip_question(b: &[u8]) -> Option<usize> {
+    let mut at = HEADER;
+    for _ in 0..u16::from_be_bytes([*b.get(4)?, *b.get(5)?]) {
+        at = skip_name(b, at)? + 4;
+    }
+    (at <= b.len()).then_some(at)
+}
+
+/// One record's layout: where its owner ends (type, class, TTL follow) and where it ends.
+struct Rr {
+    owner_end: usize,
+    end: usize,
+}
+
+fn read_rr(b: &[u8], at: usize) -> Option<Rr> {
+    let owner_end = skip_name(b, at)?;
+    let fixed = b.get(owner_end..owner_end + 10)?;
+    let rdlen = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+    let end = owner_end + 10 + rdlen;
+    (end <= b.len()).then_some(Rr { owner_end, end })
+}
+
+fn rtype(b: &[u8], rr: &Rr) -> RecordType {
+    RecordType::from(u16::from_be_bytes([b[rr.owner_end], b[rr.owner_end + 1]]))
+}
+
+fn rdata_len(b: &[u8], rdata_at: usize) -> usize {
+    usize::from(u16::from_be_bytes([b[rdata_at - 2], b[rdata_at - 1]]))
+}
+
+/// Checks a section of `count` records from `at`: CNAMEs, then address records that differ
+/// only in their address. Returns where the section ends and the run to shuffle: the offset of
+/// the first address, the distance between addresses, and how many there are.
+fn address_run(b: &[u8], mut at: usize, count: usize) -> Option<(usize, (usize, usize, usize))> {
+    let mut first: Option<(usize, Rr)> = None;
+    let mut n = 0;
+    let mut stride = 0;
+    for _ in 0..count {
+        let rr = read_rr(b, at)?;
+        let kind = rtype(b, &rr);
+        match &first {
+            None if kind == RecordType::CNAME => {}
+            None if matches!(kind, RecordType::A | RecordType::AAAA) => {
+                first = Some((at, Rr { owner_end: rr.owner_end, end: rr.end }));
+                n = 1;
+            }
+            None => return None,
+            Some((start, head)) => {
+                let len = head.end - start;
+                // Owner, type, class, TTL and length all the same bytes: only the address differs.
+                let same = rr.end - at == len
+                    && b[at..at + (head.owner_end - start) + 10]
+                        == b[*start..*start + (head.owner_end - start) + 10];
+                if !same {
+                    return None;
+                }
+                stride = len;
+                n += 1;
+            }
+        }
+        at = rr.end;
+    }
+    let run = first.map_or((0, 0, 0), |(_, head)| (head.owner_end + 10, stride, n));
+    Some((at, run))
+}
+
+/// Where each record's TTL sits, every section; `None` if the message cannot be walked or is
+/// too long for 16-bit offsets.
+fn ttl_offsets(b: &[u8]) -> Option<Vec<u16>> {
+    if b.len() > usize::from(u16::MAX) {
+        return None;
+    }
+    let mut at = skip_question(b)?;
+    let mut out = Vec::new();
+    for section in 0..3 {
+        for _ in 0..section_count(b, section) {
+            let rr = read_rr(b, at)?;
+            if rtype(b, &rr) != RecordType::OPT {
+                out.push(u16::try_from(rr.owner_end + 4).ok()?);
+            }
+            at = rr.end;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;

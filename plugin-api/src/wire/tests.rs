@@ -1,0 +1,173 @@
+use std::collections::HashSet;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::*;
+use crate::Proto;
+
+fn name(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+fn reply(qname: &str, answers: Vec<Record>) -> Message {
+    let mut m = Message::response(1, OpCode::Query);
+    m.metadata.message_type = MessageType::Response;
+    m.metadata.recursion_available = true;
+    m.metadata.authentic_data = true;
+    m.add_query(Query::query(name(qname), RecordType::A));
+    m.answers = answers;
+    m.edns = Some(Edns::new());
+    m
+}
+
+fn a(owner: &str, ttl: u32, ip: [u8; 4]) -> Record {
+    Record::from_rdata(name(owner), ttl, RData::A(A(ip.into())))
+}
+
+fn request(qname: &str, id: u16, rd: bool, cd: bool, dnssec_ok: bool) -> Request {
+    let mut m = Message::query();
+    m.metadata.id = id;
+    m.metadata.recursion_desired = rd;
+    m.metadata.checking_disabled = cd;
+    m.add_query(Query::query(name(qname), RecordType::A));
+    if dnssec_ok {
+        let mut e = Edns::new();
+        e.set_dnssec_ok(true);
+        m.set_edns(e);
+    }
+    let len = m.to_vec().unwrap().len();
+    Request::new(
+        m,
+        "10.0.0.2:5300".parse().unwrap(),
+        "10.0.0.1:53".parse().unwrap(),
+        Proto::Udp,
+        len,
+    )
+}
+
+#[test]
+fn a_stored_reply_is_patched_for_each_query() {
+    let stored = Stored::new(&reply(
+        "www.example.org.",
+        vec![
+            Record::from_rdata(
+                name("www.example.org."),
+                300,
+                RData::CNAME(CNAME(name("web.example.org."))),
+            ),
+            a("web.example.org.", 300, [192, 0, 2, 1]),
+            a("web.example.org.", 300, [192, 0, 2, 2]),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(stored.ttls.len(), 3, "one TTL per record, the OPT left out");
+
+    let req = request("WWW.Example.ORG.", 0xabcd, true, true, false);
+    let wire = stored.reply_to(&req, 42);
+    let m = wire.decode().expect("decodes");
+    assert_eq!(m.metadata.id, 0xabcd);
+    assert!(
+        m.metadata.authoritative && m.metadata.recursion_desired && m.metadata.checking_disabled
+    );
+    assert!(!m.metadata.authentic_data, "AD cleared: neither DO nor AD in the query");
+    assert!(m.edns.is_none());
+    assert_eq!(m.queries[0].name().to_ascii(), "WWW.Example.ORG.", "the query's case");
+    assert!(m.answers.iter().all(|r| r.ttl == 42));
+    assert_eq!(m.answers.len(), 3);
+    assert_eq!(wire.rcode(), ResponseCode::NoError);
+
+    // DO in the query keeps AD; RD and CD follow the query.
+    let m =
+        stored.reply_to(&request("www.example.org.", 7, false, false, true), 1).decode().unwrap();
+    assert!(
+        m.metadata.authentic_data && !m.metadata.recursion_desired && !m.metadata.checking_disabled
+    );
+}
+
+#[test]
+fn address_records_are_shuffled_in_place() {
+    let ips: Vec<[u8; 4]> = (1..=8).map(|i| [10, 0, 0, i]).collect();
+    let answers = ips.iter().map(|ip| a("many.example.org.", 60, *ip)).collect();
+    let stored = Stored::new(&reply("many.example.org.", answers)).unwrap();
+    let req = request("many.example.org.", 1, true, false, false);
+    let mut orders = HashSet::new();
+    let mut seed = 0x9e37_79b9_u64;
+    for _ in 0..50 {
+        let mut wire = stored.reply_to(&req, 60);
+        let rng = |limit: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed as usize) % limit
+        };
+        assert!(wire.shuffle_addresses(rng));
+        let m = wire.decode().unwrap();
+        let got: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+        let mut sorted = got.clone();
+        sorted.sort();
+        let mut want: Vec<String> =
+            ips.iter().map(|ip| format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])).collect();
+        want.sort();
+        assert_eq!(sorted, want, "the same addresses, none lost or duplicated");
+        assert!(m.answers.iter().all(|r| r.name.to_ascii() == "many.example.org." && r.ttl == 60));
+        orders.insert(got);
+    }
+    assert!(orders.len() > 10, "orders vary: {}", orders.len());
+}
+
+#[test]
+fn mixed_sections_are_left_to_the_decoder() {
+    let req = request("mix.example.org.", 1, true, false, false);
+    let mixed = [
+        // A then AAAA: not one run.
+        vec![
+            a("mix.example.org.", 60, [10, 0, 0, 1]),
+            Record::from_rdata(
+                name("mix.example.org."),
+                60,
+                RData::AAAA(AAAA("fd00::1".parse().unwrap())),
+            ),
+        ],
+        // Two owners.
+        vec![a("mix.example.org.", 60, [10, 0, 0, 1]), a("other.example.org.", 60, [10, 0, 0, 2])],
+        // Different TTLs (a stored reply patches them equal, but the walker does not assume so).
+        vec![a("mix.example.org.", 60, [10, 0, 0, 1]), a("mix.example.org.", 61, [10, 0, 0, 2])],
+        // An MX after addresses.
+        vec![
+            a("mix.example.org.", 60, [10, 0, 0, 1]),
+            Record::from_rdata(
+                name("mix.example.org."),
+                60,
+                RData::MX(MX::new(1, name("mx.example.org."))),
+            ),
+        ],
+    ];
+    for answers in mixed {
+        let m = reply("mix.example.org.", answers);
+        let mut wire = WireReply::new(m.to_vec().unwrap()).unwrap();
+        let before = wire.clone();
+        assert!(!wire.shuffle_addresses(|_| 0), "{:?}", before.decode().unwrap().answers);
+        assert_eq!(wire, before, "nothing changed");
+    }
+    // A single address, or none, is trivially fine.
+    let one = Stored::new(&reply("one.example.org.", vec![a("one.example.org.", 5, [1, 2, 3, 4])]))
+        .unwrap();
+    assert!(one.reply_to(&req, 5).shuffle_addresses(|_| 0));
+}
+
+#[test]
+fn broken_bytes_are_not_walked() {
+    assert!(WireReply::new(vec![0; 5]).is_none());
+    // A header claiming an answer that is not there.
+    let mut header = vec![0u8; 12];
+    header[7] = 1;
+    let mut wire = WireReply::new(header.clone()).unwrap();
+    assert!(!wire.shuffle_addresses(|_| 0));
+    assert!(ttl_offsets(&header).is_none());
+    // A label type that is neither a label nor a pointer.
+    assert_eq!(skip_name(&[0x40, 1, 0], 0), None);
+    assert_eq!(skip_name(&[0xc0], 0), None);
+    assert_eq!(skip_name(&[3, b'a', b'b', b'c', 0], 0), Some(5));
+}

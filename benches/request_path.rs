@@ -1,0 +1,90 @@
+//! The request path in process, no sockets: packet bytes in, through the dispatcher and a real
+//! plugin chain, reply bytes out (`Mux::serve_packet`, what the UDP loop calls). Answers from
+//! *hosts*, from a *cache* hit (behind *loadbalance*, as in the kubeadm Corefile), and from
+//! *kubernetes* serving the seed cluster, plus an NXDOMAIN; each with the time per query and,
+//! through divan's allocation profiler, the allocations per query.
+//!
+//! `cargo bench --bench request_path`. Regressions show here without the network's noise.
+
+use std::net::SocketAddr;
+
+use divan::AllocProfiler;
+use ferrodns::config::{self, Source};
+use ferrodns::server::mux::{Mux, Outcome};
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+use plugin_api::Proto;
+
+#[global_allocator]
+static ALLOC: AllocProfiler = AllocProfiler::system();
+
+fn main() {
+    divan::main();
+}
+
+fn mux() -> Mux {
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/corefile-examples/seed/manifests");
+    let text = format!(
+        "hosts.bench {{\n hosts {{\n  10.0.0.1 a.hosts.bench\n }}\n}}\n\
+         cached.bench {{\n loadbalance\n cache 300\n hosts {{\n  10.0.0.1 a.cached.bench\n  10.0.0.2 a.cached.bench\n  10.0.0.3 a.cached.bench\n }}\n}}\n\
+         cluster.local {{\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n"
+    );
+    let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
+    let config = config::load(&source, &|_| {}).expect("the bench Corefile loads");
+    Mux::new(&config.listeners[0])
+}
+
+fn packet(name: &str, qtype: RecordType) -> Vec<u8> {
+    let mut m = Message::query();
+    m.metadata.id = 7;
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    m.to_vec().expect("encodes")
+}
+
+fn serve(mux: &Mux, packet: &[u8], out: &mut Vec<u8>) {
+    let src: SocketAddr = "10.1.2.3:5300".parse().expect("address");
+    let local: SocketAddr = "10.0.0.53:53".parse().expect("address");
+    out.clear();
+    match mux.serve_packet(packet, src, local, Proto::Udp, out) {
+        Outcome::Send => {}
+        _ => panic!("answered from memory, at once"),
+    }
+}
+
+fn bench_query(bencher: divan::Bencher<'_, '_>, name: &str, qtype: RecordType) {
+    let mux = mux();
+    let packet = packet(name, qtype);
+    let mut out = Vec::with_capacity(512);
+    serve(&mux, &packet, &mut out); // fills the cache where there is one
+    bencher.bench_local(|| serve(&mux, divan::black_box(&packet), &mut out));
+}
+
+#[divan::bench]
+fn hosts_a(bencher: divan::Bencher<'_, '_>) {
+    bench_query(bencher, "a.hosts.bench.", RecordType::A);
+}
+
+#[divan::bench]
+fn cache_hit_through_loadbalance(bencher: divan::Bencher<'_, '_>) {
+    bench_query(bencher, "a.cached.bench.", RecordType::A);
+}
+
+#[divan::bench]
+fn kubernetes_service_a(bencher: divan::Bencher<'_, '_>) {
+    bench_query(bencher, "nginx-service.default.svc.cluster.local.", RecordType::A);
+}
+
+#[divan::bench]
+fn kubernetes_service_srv(bencher: divan::Bencher<'_, '_>) {
+    bench_query(
+        bencher,
+        "_name-of-service-port._tcp.nginx-service.default.svc.cluster.local.",
+        RecordType::SRV,
+    );
+}
+
+#[divan::bench]
+fn kubernetes_nxdomain(bencher: divan::Bencher<'_, '_>) {
+    bench_query(bencher, "nosuch.default.svc.cluster.local.", RecordType::A);
+}

@@ -133,17 +133,45 @@ async fn max_concurrent_refuses_the_excess() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_upstream_replies_never_reach_the_client() {
     let garbage = Upstream::start(Behaviour::Garbage).await;
-    let s = TestServer::start(&format!(".:0 {{\n forward . {}\n}}", garbage.addr)).await;
+    let s = TestServer::start(&format!(
+        "garbage.test:0 {{\n prometheus localhost:0\n forward . {} {{\n  health_check 100ms\n }}\n}}",
+        garbage.addr
+    ))
+    .await;
     assert_eq!(
-        s.udp("g.example.", RecordType::A).await.metadata.response_code,
+        s.udp("g.garbage.test.", RecordType::A).await.metadata.response_code,
         ResponseCode::ServFail
     );
+    // Counted: the failed exchange sends a health probe, which fails too, and the SERVFAIL.
+    let to = garbage.addr.to_string();
+    let metrics = s.instance.http_addr("localhost:0").unwrap();
+    let mut failures = None;
+    for _ in 0..250 {
+        let samples = parse_exposition(&http_get(metrics, "/metrics").await.1);
+        failures = metric(&samples, "coredns_proxy_healthcheck_failures_total", &[("to", &to)]);
+        if failures.is_some() {
+            let servfail = [("zone", "garbage.test."), ("rcode", "SERVFAIL")];
+            assert_eq!(metric(&samples, "coredns_dns_responses_total", &servfail), Some(1.0));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(failures.is_some_and(|f| f >= 1.0), "the garbage upstream's probe failure is counted");
     s.stop().await;
+
     let wrong = Upstream::start(Behaviour::WrongQuestion).await;
-    let s = TestServer::start(&format!(".:0 {{\n forward . {}\n}}", wrong.addr)).await;
-    let reply = s.udp("w.example.", RecordType::A).await;
+    let s = TestServer::start(&format!(
+        "wrong.test:0 {{\n prometheus localhost:0\n forward . {}\n}}",
+        wrong.addr
+    ))
+    .await;
+    let reply = s.udp("w.wrong.test.", RecordType::A).await;
     assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
-    assert_eq!(reply.queries[0].name().to_string(), "w.example.");
+    assert_eq!(reply.queries[0].name().to_string(), "w.wrong.test.");
+    let metrics = s.instance.http_addr("localhost:0").unwrap();
+    let samples = parse_exposition(&http_get(metrics, "/metrics").await.1);
+    let formerr = [("zone", "wrong.test."), ("rcode", "FORMERR"), ("plugin", "forward")];
+    assert_eq!(metric(&samples, "coredns_dns_responses_total", &formerr), Some(1.0));
     s.stop().await;
 }
 

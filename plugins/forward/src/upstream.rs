@@ -302,7 +302,9 @@ impl Upstream {
         let Ok(name) = Name::from_ascii(&self.settings.hc_domain) else { return false };
         q.add_query(Query::query(name, RecordType::NS));
         let Ok(bytes) = q.to_vec() else { return false };
-        self.exchange(&bytes, q.metadata.id, self.settings.hc_tcp, HEALTH_TIMEOUT).await.is_ok()
+        // A reply that does not decode is a failed probe, as a failed unpack is in CoreDNS.
+        let reply = self.exchange(&bytes, q.metadata.id, self.settings.hc_tcp, HEALTH_TIMEOUT);
+        reply.await.is_ok_and(|r| Message::from_vec(&r).is_ok())
     }
 }
 

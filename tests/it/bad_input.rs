@@ -227,3 +227,34 @@ async fn compression_pointer_loops_are_formerr() {
     expect_alive(&s).await;
     s.stop().await;
 }
+
+/// EDNS buffer sizes at the edges: 65535 gets the whole 200-address answer in one datagram;
+/// a size below 512 counts as 512 (RFC 6891), as does no EDNS, and the reply is cut with TC;
+/// over TCP the whole answer comes.
+#[tokio::test(flavor = "multi_thread")]
+async fn edns_buffer_sizes_at_the_edges() {
+    let lines: String =
+        (0..200).map(|i| format!("  10.7.{}.{} big.test\n", i / 250, i % 250 + 1)).collect();
+    let s = TestServer::start(&format!("big.test:0 {{\n hosts {{\n{lines} }}\n}}")).await;
+    let q = || query("big.test.", RecordType::A);
+
+    let bytes =
+        udp_raw(s.addr, &with_edns(q(), 65535, 0).to_vec().unwrap(), Duration::from_secs(2))
+            .await
+            .expect("reply");
+    let whole = Message::from_vec(&bytes).unwrap();
+    assert_eq!(whole.answers.len(), 200);
+    assert!(!whole.metadata.truncation && bytes.len() > 512);
+    assert_eq!(whole.edns.as_ref().map(|e| e.max_payload()), Some(65535));
+
+    for (label, packet) in
+        [("EDNS 100", with_edns(q(), 100, 0).to_vec().unwrap()), ("no EDNS", q().to_vec().unwrap())]
+    {
+        let bytes = udp_raw(s.addr, &packet, Duration::from_secs(2)).await.expect("reply");
+        let cut = Message::from_vec(&bytes).unwrap();
+        assert!(bytes.len() <= 512, "{label}: {} octets", bytes.len());
+        assert!(cut.metadata.truncation && cut.answers.len() < 200, "{label}");
+    }
+    assert_eq!(s.tcp("big.test.", RecordType::A).await.answers.len(), 200);
+    s.stop().await;
+}

@@ -466,3 +466,20 @@ async fn cache_hits_are_stored_bytes_fitted_to_each_client() {
     assert_eq!(up.queries(), 1, "one query upstream; everything else came from the cache");
     s.stop().await;
 }
+
+/// An upstream that answers with more than the query's buffer allows (60 addresses to a query
+/// without EDNS, so at most 512 octets) is not relayed: the exchange fails and the client gets
+/// SERVFAIL. Asked with room (EDNS 4096) or over TCP, the same answer comes whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_replies_over_the_advertised_size_are_not_relayed() {
+    let up = Upstream::start(Behaviour::Many(60)).await;
+    let s = TestServer::start(&format!(".:0 {{\n forward . {}\n}}", up.addr)).await;
+    let small = s.udp("big.example.", RecordType::A).await;
+    assert_eq!(small.metadata.response_code, ResponseCode::ServFail);
+    let roomy = udp_exchange(s.addr, &with_edns(query("big.example.", RecordType::A), 4096, 0))
+        .await
+        .expect("reply");
+    assert_eq!(roomy.answers.len(), 60);
+    assert_eq!(s.tcp("big.example.", RecordType::A).await.answers.len(), 60);
+    s.stop().await;
+}

@@ -185,6 +185,7 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
         .to_vec()
         .map_err(|e| PluginError::new(ResponseCode::FormErr, e.to_string()))?;
     let id = req.id();
+    let udp_size = req.message().edns.as_ref().map_or(512, |e| e.max_payload());
     let order = line.order();
     let n = order.len();
     let max_attempts = s.max_connect_attempts.map_or(2 * n, |m| m as usize);
@@ -218,7 +219,8 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
             upstream.is_tls() || s.force_tcp || (!s.prefer_udp && req.proto() == Proto::Tcp);
         let started = Instant::now();
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let mut result = upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining)).await;
+        let mut result =
+            upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining), udp_size).await;
         // A truncated UDP reply with prefer_udp: ask again over TCP.
         if let Ok(bytes) = &result
             && !tcp
@@ -229,7 +231,8 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
         {
             tcp = true;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            result = upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining)).await;
+            result =
+                upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining), udp_size).await;
         }
         let reply = result.and_then(|bytes| {
             Message::from_vec(&bytes)

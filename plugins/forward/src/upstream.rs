@@ -94,19 +94,24 @@ impl Upstream {
 
     /// Sends `query` (whose id is `id`) and returns the reply's bytes; replies with another id
     /// are ignored. Errors are worded as Go words network errors, for the *errors* log.
+    ///
+    /// Over UDP the reply may be at most `udp_size` octets, the buffer the query advertised:
+    /// reading into a buffer of that size rather than 64 KiB keeps hundreds of queries in
+    /// flight from holding tens of megabytes.
     pub async fn exchange(
         &self,
         query: &[u8],
         id: u16,
         tcp: bool,
         read_timeout: Duration,
+        udp_size: u16,
     ) -> Result<Vec<u8>, String> {
         if self.tls.is_some() {
             self.exchange_tls(query, id, read_timeout).await
         } else if tcp {
             self.exchange_tcp(query, id, read_timeout).await
         } else {
-            self.exchange_udp(query, id, read_timeout).await
+            self.exchange_udp(query, id, read_timeout, udp_size).await
         }
     }
 
@@ -132,6 +137,7 @@ impl Upstream {
         query: &[u8],
         id: u16,
         read_timeout: Duration,
+        udp_size: u16,
     ) -> Result<Vec<u8>, String> {
         let socket = match self.take_idle(&self.udp_idle) {
             Some(s) => {
@@ -158,7 +164,9 @@ impl Upstream {
         };
         socket.send(query).await.map_err(|e| op_err("write", &go_io(&e)))?;
         let deadline = tokio::time::Instant::now() + read_timeout;
-        let mut buf = vec![0u8; 65535];
+        // One octet more than allowed, to tell a reply that overflowed from one that fit.
+        let limit = usize::from(udp_size.max(512));
+        let mut buf = vec![0u8; limit + 1];
         loop {
             let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
                 Err(_) => return Err(op_err("read", &"i/o timeout")),
@@ -167,6 +175,9 @@ impl Upstream {
             };
             // A late reply to an earlier query on this socket: skip it.
             if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+                if n > limit {
+                    return Err(op_err("read", &format!("reply larger than {limit} octets")));
+                }
                 buf.truncate(n);
                 self.put_idle(&self.udp_idle, socket);
                 return Ok(buf);
@@ -303,7 +314,7 @@ impl Upstream {
         q.add_query(Query::query(name, RecordType::NS));
         let Ok(bytes) = q.to_vec() else { return false };
         // A reply that does not decode is a failed probe, as a failed unpack is in CoreDNS.
-        let reply = self.exchange(&bytes, q.metadata.id, self.settings.hc_tcp, HEALTH_TIMEOUT);
+        let reply = self.exchange(&bytes, q.metadata.id, self.settings.hc_tcp, HEALTH_TIMEOUT, 512);
         reply.await.is_ok_and(|r| Message::from_vec(&r).is_ok())
     }
 }

@@ -1,7 +1,19 @@
 //! Log lines in CoreDNS's shape: `[INFO] message`, `[WARNING] …`, `[ERROR] …`, on standard
 //! output, with no timestamp (CoreDNS's Go logger runs with flags 0; Kubernetes adds its own).
+//!
+//! Lines reach standard output through one writer thread: each line is handed over a channel,
+//! and the thread writes whatever has queued up in one system call, flushing as soon as the
+//! queue is empty. A quiet server's line is written at once; a busy one (the *log* plugin at
+//! a hundred thousand queries a second) writes many lines per call instead of one each, and
+//! the writer pauses 2 ms between batches so that senders do not wake it for every line.
+//! [`flush`] waits until everything handed over is written; the binary calls it before it
+//! exits.
 
 use std::fmt;
+use std::io::{self, BufWriter, Write};
+use std::sync::OnceLock;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::time::Duration;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -38,11 +50,91 @@ pub fn level_word(level: Level) -> &'static str {
     }
 }
 
+/// How long the writer lets lines gather while they arrive faster than one at a time.
+const BUSY_PAUSE: Duration = Duration::from_millis(2);
+
+enum Output {
+    Text(Vec<u8>),
+    Flush(SyncSender<()>),
+}
+
+static SINK: OnceLock<Sender<Output>> = OnceLock::new();
+
+fn sink() -> &'static Sender<Output> {
+    SINK.get_or_init(|| {
+        let (tx, rx) = mpsc::channel();
+        // Without the thread (none could be started) lines are dropped; the server still serves.
+        let _ = std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || write_out(rx, io::stdout()));
+        tx
+    })
+}
+
+fn write_out(rx: Receiver<Output>, stdout: io::Stdout) {
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    let handle = |o: Output, out: &mut BufWriter<io::Stdout>| match o {
+        Output::Text(bytes) => {
+            let _ = out.write_all(&bytes);
+        }
+        Output::Flush(done) => {
+            let _ = out.flush();
+            let _ = done.send(());
+        }
+    };
+    while let Ok(first) = rx.recv() {
+        handle(first, &mut out);
+        let mut batch = 1;
+        while let Ok(more) = rx.try_recv() {
+            handle(more, &mut out);
+            batch += 1;
+        }
+        let _ = out.flush();
+        // Busy: let lines pile up for a moment rather than be woken for each one. A sender
+        // only pays for a wake-up (a futex call) while this thread waits in `recv`.
+        if batch > 1 {
+            std::thread::sleep(BUSY_PAUSE);
+        }
+    }
+}
+
+/// One formatted event (tracing writes each event with one `write_all`).
+struct ChannelWriter;
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _ = sink().send(Output::Text(buf.to_vec()));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `text` to standard output in order with the log lines (the start-up banner).
+pub fn print(text: &str) {
+    let _ = sink().send(Output::Text(text.as_bytes().to_vec()));
+}
+
+/// Waits (at most a second) until every line handed over so far is written.
+pub fn flush() {
+    let (done, written) = mpsc::sync_channel(1);
+    if sink().send(Output::Flush(done)).is_ok() {
+        let _ = written.recv_timeout(Duration::from_secs(1));
+    }
+}
+
+fn write_line(bytes: Vec<u8>) {
+    let _ = sink().send(Output::Text(bytes));
+}
+
 /// Sends log lines to standard output at INFO and above. Safe to call more than once.
 pub fn init() {
+    plugin_api::output::set_writer(write_line);
     let _ = tracing_subscriber::fmt()
         .with_max_level(Level::INFO)
-        .with_writer(std::io::stdout)
+        .with_writer(|| ChannelWriter)
         .event_format(CorednsFormat)
         .try_init();
 }

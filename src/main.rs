@@ -47,6 +47,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(run(flags));
     // Tasks still running (a connection past its grace) must not hold the exit.
     runtime.shutdown_background();
+    logging::flush();
     ExitCode::from(code)
 }
 
@@ -65,7 +66,7 @@ async fn run(flags: Flags) -> u8 {
         return fatal(&format!("Could not write pidfile: {e}"));
     }
     if !flags.quiet {
-        print!("{}", instance.banner());
+        logging::print(instance.banner());
     }
     let code = wait_for_signals(&mut instance).await;
     if let Some(path) = &flags.pidfile {
@@ -110,6 +111,7 @@ async fn wait_for_signals(instance: &mut Instance) -> u8 {
                 tokio::spawn(async move {
                     if int.recv().await.is_some() {
                         tracing::info!("SIGINT: Force quit");
+                        logging::flush();
                         std::process::exit(2);
                     }
                 });

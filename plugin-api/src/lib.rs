@@ -18,6 +18,7 @@
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
 //! * [`response`]: sorting replies into CoreDNS's types and classes (log, cache).
 //! * [`metrics`]: the process-wide Prometheus registry and CoreDNS's buckets.
+//! * [`output`]: per-query log lines, straight to the server's log writer.
 //! * [`upstream`]: nested lookups through the block's chain (ExternalName targets).
 //! * [`wire`]: replies kept and handed on in wire form (cache hits), patched per query.
 //! * [`http`]: HTTP routes plugins ask the server for, and the shutting-down flag.
@@ -33,6 +34,7 @@ pub mod fall;
 pub mod http;
 pub mod metrics;
 pub mod names;
+pub mod output;
 pub mod plugin;
 pub mod random;
 pub mod request;

@@ -109,7 +109,7 @@ impl Plugin for Log {
         let req = req.clone();
         next.run(ctx, &req.clone()).map(move |result| {
             if let Some(line) = line(&rules[index], &req, &result, start.elapsed()) {
-                tracing::info!("{line}");
+                plugin_api::output::info_line(&line);
             }
             result
         })

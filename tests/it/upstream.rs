@@ -206,43 +206,64 @@ pub struct MutualPki {
     pub client_key_pem: String,
 }
 
+/// A CA made for one test, and what it signs.
+struct TestCa {
+    cert: rcgen::Certificate,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Self { cert, issuer: Issuer::new(params, key) }
+    }
+
+    /// A certificate for `names` and its key.
+    fn sign(&self, names: &[&str]) -> (rcgen::Certificate, rcgen::KeyPair) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let cert =
+            rcgen::CertificateParams::new(names).unwrap().signed_by(&key, &self.issuer).unwrap();
+        (cert, key)
+    }
+
+    /// A server configuration presenting a certificate for `name` and 127.0.0.1; with
+    /// `client_auth`, it accepts only clients with a certificate from this CA.
+    fn server_config(&self, name: &str, client_auth: bool) -> Arc<rustls::ServerConfig> {
+        let (cert, key) = self.sign(&[name, "127.0.0.1"]);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = if client_auth {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(self.cert.der().clone()).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        Arc::new(builder.with_single_cert(vec![cert.der().clone()], key).unwrap())
+    }
+}
+
 impl MutualPki {
     pub fn new(name: &str) -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let server_key = KeyPair::generate().unwrap();
-        let server = CertificateParams::new(vec![name.to_string(), "127.0.0.1".to_string()])
-            .unwrap()
-            .signed_by(&server_key, &issuer)
-            .unwrap();
-        let client_key = KeyPair::generate().unwrap();
-        let client = CertificateParams::new(vec!["ferrodns-client".to_string()])
-            .unwrap()
-            .signed_by(&client_key, &issuer)
-            .unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca_cert.der().clone()).unwrap();
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            Arc::new(roots),
-            provider.clone(),
-        )
-        .build()
-        .unwrap();
-        let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
-        let server_config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(vec![server.der().clone()], key)
-            .unwrap();
+        let ca = TestCa::new();
+        let (client, client_key) = ca.sign(&["ferrodns-client"]);
         Self {
-            ca_pem: ca_cert.pem(),
-            server_config: Arc::new(server_config),
+            ca_pem: ca.cert.pem(),
+            server_config: ca.server_config(name, true),
             client_cert_pem: client.pem(),
             client_key_pem: client_key.serialize_pem(),
         }
@@ -251,25 +272,8 @@ impl MutualPki {
 
 impl TestPki {
     pub fn new(name: &str) -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf_params =
-            CertificateParams::new(vec![name.to_string(), "127.0.0.1".to_string()]).unwrap();
-        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
-        let server_config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![leaf.der().clone()], key)
-            .unwrap();
-        Self { ca_pem: ca_cert.pem(), server_config: Arc::new(server_config) }
+        let ca = TestCa::new();
+        Self { ca_pem: ca.cert.pem(), server_config: ca.server_config(name, false) }
     }
 }
 

@@ -34,13 +34,16 @@ use crate::setup::{Options, PodMode};
 /// The index is rebuilt at most this often, however many changes arrive.
 pub const REBUILD_EVERY: Duration = Duration::from_millis(50);
 
-/// The reduced objects of every kind, keyed by namespace and name.
+/// An object's key: `namespace/name` in one string (one allocation per object, not two).
+type Key = Box<str>;
+
+/// The reduced objects of every kind, keyed by [`Key`].
 #[derive(Default)]
 struct Objects {
-    services: HashMap<(String, String), Arc<objects::Service>>,
-    slices: HashMap<(String, String), Arc<objects::Slice>>,
-    /// (namespace, name) → the Pod's address: all `pods verified` needs.
-    pods: HashMap<(String, String), IpAddr>,
+    services: HashMap<Key, Arc<objects::Service>>,
+    slices: HashMap<Key, Arc<objects::Slice>>,
+    /// The Pod's address: all `pods verified` needs.
+    pods: HashMap<Key, IpAddr>,
     namespaces: HashSet<String>,
     /// Kinds that have listed at least once.
     listed: HashSet<&'static str>,
@@ -160,11 +163,12 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                 namespace_cfg.clone(),
                 s,
                 kind,
-                |o, _n: &Namespace, key, op| {
+                |o, n: &Namespace, _key, op| {
+                    let name = n.metadata.name.as_deref().unwrap_or("").to_ascii_lowercase();
                     if op == Op::Deleted {
-                        o.namespaces.remove(&key.1.to_ascii_lowercase());
+                        o.namespaces.remove(&name);
                     } else {
-                        o.namespaces.insert(key.1.to_ascii_lowercase());
+                        o.namespaces.insert(name);
                     }
                 },
             )),
@@ -185,12 +189,7 @@ enum Op {
 }
 
 /// Stores or removes one reduced object; an object that cannot be used is removed and logged.
-fn put<T>(
-    map: &mut HashMap<(String, String), T>,
-    key: (String, String),
-    op: Op,
-    reduce: impl FnOnce() -> Result<T, String>,
-) {
+fn put<T>(map: &mut HashMap<Key, T>, key: Key, op: Op, reduce: impl FnOnce() -> Result<T, String>) {
     if op == Op::Deleted {
         map.remove(&key);
         return;
@@ -200,15 +199,21 @@ fn put<T>(
             map.insert(key, obj);
         }
         Err(e) => {
-            tracing::warn!("plugin/kubernetes: skipping {}/{}: {e}", key.0, key.1);
+            tracing::warn!("plugin/kubernetes: skipping {key}: {e}");
             map.remove(&key);
         }
     }
 }
 
-fn key_of<K: Resource>(obj: &K) -> (String, String) {
+fn key_of<K: Resource>(obj: &K) -> Key {
     let meta = obj.meta();
-    (meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default())
+    let (ns, name) = (meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or(""));
+    format!("{ns}/{name}").into_boxed_str()
+}
+
+/// The namespace part of a [`Key`].
+fn namespace_of(key: &str) -> &str {
+    key.split_once('/').map_or("", |(ns, _)| ns)
 }
 
 /// Follows one kind. A list arrives as Init, InitApply..., InitDone; the kind's objects are
@@ -221,7 +226,7 @@ async fn watch<K, F>(
     apply: F,
 ) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    F: Fn(&mut Objects, &K, (String, String), Op) + Send + Sync + 'static,
+    F: Fn(&mut Objects, &K, Key, Op) + Send + Sync + 'static,
 {
     let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
     // A list in progress, already reduced: holding the API's full objects until the list ends
@@ -291,7 +296,7 @@ async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
             let mut fresh = Index::build_filtered(
                 o.services.values().cloned().collect(),
                 o.slices.values().cloned().collect(),
-                o.pods.iter().map(|((ns, _), ip)| (ns.as_str(), *ip)).collect(),
+                o.pods.iter().map(|(key, ip)| (namespace_of(key), *ip)).collect(),
                 o.namespaces.iter().cloned().collect(),
                 serial,
                 &shared.filter,
@@ -329,8 +334,8 @@ pub static DNS_PROGRAMMING: LazyLock<HistogramVec> = LazyLock::new(|| {
 fn programming_trigger(o: &Objects, es: &EndpointSlice) -> Option<SystemTime> {
     let meta = &es.metadata;
     let service = meta.labels.as_ref()?.get("kubernetes.io/service-name")?;
-    let namespace = meta.namespace.clone().unwrap_or_default();
-    let svc = o.services.get(&(namespace, service.clone()))?;
+    let namespace = meta.namespace.as_deref().unwrap_or("");
+    let svc = o.services.get(format!("{namespace}/{service}").as_str())?;
     if svc.kind != objects::Kind::Headless {
         return None;
     }

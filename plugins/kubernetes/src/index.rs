@@ -31,6 +31,42 @@ impl ReverseTarget {
     }
 }
 
+/// What one address maps to: nearly always one thing, kept inline; a list only when shared.
+#[derive(Debug, Clone)]
+enum OneOrMore<T> {
+    One(T),
+    More(Vec<T>),
+}
+
+impl<T> OneOrMore<T> {
+    fn push(&mut self, item: T) {
+        match self {
+            Self::More(items) => items.push(item),
+            Self::One(_) => {
+                if let Self::One(first) = std::mem::replace(self, Self::More(Vec::new())) {
+                    *self = Self::More(vec![first, item]);
+                }
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Self::One(item) => std::slice::from_ref(item),
+            Self::More(items) => items,
+        }
+    }
+}
+
+fn add<K: std::hash::Hash + Eq, T>(map: &mut HashMap<K, OneOrMore<T>>, key: K, item: T) {
+    match map.entry(key) {
+        std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(item),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(OneOrMore::One(item));
+        }
+    }
+}
+
 /// Everything known, ready for lookups.
 #[derive(Debug, Default)]
 pub struct Index {
@@ -40,8 +76,8 @@ pub struct Index {
     slices: HashMap<String, HashMap<String, Vec<Arc<Slice>>>>,
     namespaces: HashSet<String>,
     /// Pod address → the namespaces of the pods with it (one string per namespace, shared).
-    pods: HashMap<IpAddr, Vec<Arc<str>>>,
-    reverse: HashMap<IpAddr, Vec<ReverseTarget>>,
+    pods: HashMap<IpAddr, OneOrMore<Arc<str>>>,
+    reverse: HashMap<IpAddr, OneOrMore<ReverseTarget>>,
     slice_count: usize,
     /// Seconds since the epoch when this index was built: the SOA serial.
     pub serial: u32,
@@ -64,7 +100,7 @@ impl Index {
             index.namespaces.insert(s.namespace.clone());
             if let Kind::ClusterIp(ips) = &s.kind {
                 for ip in ips {
-                    index.reverse.entry(*ip).or_default().push(ReverseTarget::Service(s.clone()));
+                    add(&mut index.reverse, *ip, ReverseTarget::Service(s.clone()));
                 }
             }
             let by_name = index.services.entry(s.namespace.clone()).or_default();
@@ -75,7 +111,7 @@ impl Index {
             index.namespaces.insert(slice.namespace.clone());
             for (endpoint, e) in slice.endpoints.iter().enumerate() {
                 let target = ReverseTarget::Endpoint { slice: slice.clone(), endpoint };
-                index.reverse.entry(e.ip).or_default().push(target);
+                add(&mut index.reverse, e.ip, target);
             }
             index
                 .slices
@@ -91,7 +127,7 @@ impl Index {
                 index.namespaces.insert(namespace.to_string());
                 Arc::from(namespace)
             });
-            index.pods.entry(ip).or_default().push(ns.clone());
+            add(&mut index.pods, ip, ns.clone());
         }
         index
     }
@@ -137,12 +173,12 @@ impl Index {
 
     /// True if a pod in `namespace` has address `ip`.
     pub fn has_pod(&self, namespace: &str, ip: IpAddr) -> bool {
-        self.pods.get(&ip).is_some_and(|ns| ns.iter().any(|n| &**n == namespace))
+        self.pods.get(&ip).is_some_and(|ns| ns.as_slice().iter().any(|n| &**n == namespace))
     }
 
     /// What PTR records `ip` has, in the order objects were indexed.
     pub fn reverse(&self, ip: IpAddr) -> &[ReverseTarget] {
-        self.reverse.get(&ip).map_or(&[], Vec::as_slice)
+        self.reverse.get(&ip).map_or(&[], OneOrMore::as_slice)
     }
 
     /// How many services, slices and pods the index holds.
@@ -150,7 +186,24 @@ impl Index {
         (
             self.services.values().map(HashMap::len).sum(),
             self.slice_count,
-            self.pods.values().map(Vec::len).sum(),
+            self.pods.values().map(|p| p.as_slice().len()).sum(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_or_more_keeps_every_item_in_order() {
+        let mut map: HashMap<u8, OneOrMore<&str>> = HashMap::new();
+        add(&mut map, 1, "a");
+        assert_eq!(map[&1].as_slice(), ["a"]);
+        add(&mut map, 1, "b");
+        add(&mut map, 1, "c");
+        add(&mut map, 2, "z");
+        assert_eq!(map[&1].as_slice(), ["a", "b", "c"]);
+        assert_eq!(map[&2].as_slice(), ["z"]);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use plugin_api::wire::Stored;
@@ -52,13 +52,17 @@ impl Item {
 pub struct Store {
     shards: Vec<RwLock<HashMap<u64, Arc<Item>>>>,
     per_shard: usize,
+    /// Items stored, kept as they come and go: summing the shards (256 locks) on every store,
+    /// to set the entries gauge, took a sixth of a cache miss's CPU.
+    count: AtomicUsize,
 }
 
 impl Store {
     /// A store for about `capacity` items.
     pub fn new(capacity: usize) -> Self {
         let per_shard = (capacity / SHARDS).max(4);
-        Self { shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(), per_shard }
+        let shards = (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect();
+        Self { shards, per_shard, count: AtomicUsize::new(0) }
     }
 
     /// The most items the store holds.
@@ -86,18 +90,23 @@ impl Store {
                 evicted = true;
             }
         }
-        shard.insert(key, Arc::new(item));
+        if shard.insert(key, Arc::new(item)).is_none() && !evicted {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
         evicted
     }
 
     /// Removes the item under `key`.
     pub fn remove(&self, key: u64) {
-        self.shard(key).write().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        let removed = self.shard(key).write().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        if removed.is_some() {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// How many items are stored.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len()).sum()
+        self.count.load(Ordering::Relaxed)
     }
 
     /// True if nothing is stored.
@@ -139,6 +148,14 @@ mod tests {
         }
         assert!(s.len() <= 1024, "{}", s.len());
         assert_eq!(s.len() + evictions, 1_000_000);
+        let held = |s: &Store| s.shards.iter().map(|x| x.read().unwrap().len()).sum::<usize>();
+        assert_eq!(s.len(), held(&s), "the count is what the shards hold");
+        // Replacing and removing keep it so.
+        let k = key("n999999.test.", 1, 1, false, false);
+        s.add(k, Item::new(wire.clone(), 0, 30));
+        s.remove(k);
+        s.remove(k);
+        assert_eq!(s.len(), held(&s));
     }
 
     #[test]

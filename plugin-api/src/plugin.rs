@@ -91,16 +91,6 @@ impl Reply {
             Self::Rcode(_) | Self::Drop => None,
         }
     }
-
-    /// The rcode of a written reply, without decoding a wire one.
-    pub fn rcode(&self) -> Option<ResponseCode> {
-        match self {
-            Self::Message { msg, .. } => Some(msg.metadata.response_code),
-            Self::Wire { wire, .. } => Some(wire.rcode()),
-            Self::Rcode(rcode) => Some(*rcode),
-            Self::Drop => None,
-        }
-    }
 }
 
 /// A served query's result, now or later.

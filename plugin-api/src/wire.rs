@@ -100,16 +100,6 @@ impl Stored {
         Some(Self { bytes: bytes.into(), ttls: ttls.into() })
     }
 
-    /// The octets as stored.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// The stored message, decoded.
-    pub fn decode(&self) -> Option<Message> {
-        Message::from_vec(&self.bytes).ok()
-    }
-
     /// The reply to `req`: the stored bytes with the query's id, RD and CD bits and question
     /// (in the query's letter case), AA set, AD cleared unless the client asked for DNSSEC or
     /// AD, and every record's TTL set to `ttl`.

@@ -90,12 +90,14 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// Encodes `msg` (whose OPT, if any, is left out). `None` if it does not encode or is too
-    /// big to patch (over 64 KiB).
-    pub fn new(msg: &Message) -> Option<Self> {
-        let mut plain = msg.clone();
-        plain.edns = None;
-        let bytes = plain.to_vec().ok()?;
+    /// Encodes `msg` with its OPT, if any, left out (taken off for the encoding and put back,
+    /// rather than copying the whole message). `None` if it does not encode or is too big to
+    /// patch (over 64 KiB).
+    pub fn new(msg: &mut Message) -> Option<Self> {
+        let edns = msg.edns.take();
+        let bytes = msg.to_vec();
+        msg.edns = edns;
+        let bytes = bytes.ok()?;
         let ttls = ttl_offsets(&bytes)?;
         Some(Self { bytes: bytes.into(), ttls: ttls.into() })
     }

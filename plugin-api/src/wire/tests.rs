@@ -49,7 +49,7 @@ fn request(qname: &str, id: u16, rd: bool, cd: bool, dnssec_ok: bool) -> Request
 
 #[test]
 fn a_stored_reply_is_patched_for_each_query() {
-    let stored = Stored::new(&reply(
+    let stored = Stored::new(&mut reply(
         "www.example.org.",
         vec![
             Record::from_rdata(
@@ -90,7 +90,7 @@ fn a_stored_reply_is_patched_for_each_query() {
 fn address_records_are_shuffled_in_place() {
     let ips: Vec<[u8; 4]> = (1..=8).map(|i| [10, 0, 0, i]).collect();
     let answers = ips.iter().map(|ip| a("many.example.org.", 60, *ip)).collect();
-    let stored = Stored::new(&reply("many.example.org.", answers)).unwrap();
+    let stored = Stored::new(&mut reply("many.example.org.", answers)).unwrap();
     let req = request("many.example.org.", 1, true, false, false);
     let mut orders = HashSet::new();
     let mut seed = 0x9e37_79b9_u64;
@@ -152,8 +152,9 @@ fn mixed_sections_are_left_to_the_decoder() {
         assert_eq!(wire, before, "nothing changed");
     }
     // A single address, or none, is trivially fine.
-    let one = Stored::new(&reply("one.example.org.", vec![a("one.example.org.", 5, [1, 2, 3, 4])]))
-        .unwrap();
+    let one =
+        Stored::new(&mut reply("one.example.org.", vec![a("one.example.org.", 5, [1, 2, 3, 4])]))
+            .unwrap();
     assert!(one.reply_to(&req, 5).shuffle_addresses(|_| 0));
 }
 

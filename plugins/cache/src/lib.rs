@@ -238,7 +238,7 @@ impl Inner {
                     (&self.denial, &self.o.disable_denial, &m.denial_evictions)
                 };
                 if longest_match(except, req.name()).is_none()
-                    && let Some(wire) = Stored::new(&msg)
+                    && let Some(wire) = Stored::new(&mut msg)
                 {
                     if store.add(k, Item::new(wire, self.clock.now(), ttl)) {
                         evictions.get().inc();

@@ -142,7 +142,7 @@ mod tests {
     fn never_holds_more_than_its_capacity() {
         let s = Store::new(1024);
         let mut evictions = 0;
-        let wire = Stored::new(&plugin_api::proto::op::Message::query()).unwrap();
+        let wire = Stored::new(&mut plugin_api::proto::op::Message::query()).unwrap();
         for i in 0..1_000_000u64 {
             let k = key(&format!("n{i}.test."), 1, 1, false, false);
             if s.add(k, Item::new(wire.clone(), 0, 30)) {
@@ -182,7 +182,7 @@ mod eviction_tests {
     #[test]
     fn a_working_set_settles_after_a_flood() {
         let s = Store::new(9984);
-        let wire = Stored::new(&plugin_api::proto::op::Message::query()).unwrap();
+        let wire = Stored::new(&mut plugin_api::proto::op::Message::query()).unwrap();
         for i in 0..100_000u64 {
             s.add(
                 key(&format!("junk{i}.test."), 1, 1, false, false),

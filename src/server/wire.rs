@@ -99,11 +99,7 @@ pub fn size_and_do(req: &Request, reply: &mut Message) {
     let Some(req_edns) = req.message().edns.as_ref() else { return };
     let mut edns = reply.edns.take().unwrap_or_else(|| {
         let mut e = Edns::new();
-        for (code, option) in &req_edns.options().options {
-            if ECHOED_OPTIONS.contains(&u16::from(*code)) {
-                e.options_mut().options.push((*code, option.clone()));
-            }
-        }
+        e.options_mut().options.extend(echoed(req).map(|(code, option)| (*code, option.clone())));
         e
     });
     edns.set_version(0);
@@ -123,12 +119,17 @@ fn echoed(req: &Request) -> impl Iterator<Item = (&EdnsCode, &EdnsOption)> {
         .map(|(code, option)| (code, option))
 }
 
+/// The octets the echoed options take in an OPT's data: code, length and value each.
+fn echoed_len(req: &Request) -> usize {
+    echoed(req).map(|(_, o)| 4 + usize::from(o.len())).sum()
+}
+
 /// The octets [`append_opt`] adds for `req`: none without EDNS.
 pub fn opt_len_for(req: &Request) -> usize {
     if req.message().edns.is_none() {
         return 0;
     }
-    11 + echoed(req).map(|(_, o)| 4 + usize::from(o.len())).sum::<usize>()
+    11 + echoed_len(req)
 }
 
 /// Appends to an encoded reply without an OPT the OPT [`size_and_do`] would give it: version
@@ -140,7 +141,7 @@ pub fn append_opt(reply: &mut Vec<u8>, req: &Request) {
     let Some(arcount) = arcount.checked_add(1) else { return };
     reply[10..12].copy_from_slice(&arcount.to_be_bytes());
     let flags: u16 = if req_edns.flags().dnssec_ok { 0x8000 } else { 0 };
-    let rdlen: usize = echoed(req).map(|(_, o)| 4 + usize::from(o.len())).sum();
+    let rdlen = echoed_len(req);
     reply.push(0); // the root
     reply.extend_from_slice(&41u16.to_be_bytes());
     reply.extend_from_slice(&req_edns.max_payload().to_be_bytes());

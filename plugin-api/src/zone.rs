@@ -147,6 +147,19 @@ pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
     Some((mask(addr, prefix), prefix))
 }
 
+/// `s` in CIDR notation: a bare address becomes a one-address network (`/32` for IPv4, `/128`
+/// for IPv6), as CoreDNS's *acl* normalises it; anything with a `/` is left as it is. Parse the
+/// result with [`parse_cidr`].
+pub fn host_cidr(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('/') {
+        s.into()
+    } else if s.contains(':') {
+        format!("{s}/128").into()
+    } else {
+        format!("{s}/32").into()
+    }
+}
+
 /// True if `ip` is inside `net/prefix` (as [`parse_cidr`] returns it). An address of the other
 /// family is never inside; an IPv4-mapped IPv6 address counts as its IPv4 address.
 pub fn cidr_contains((net, prefix): (IpAddr, u8), ip: IpAddr) -> bool {
@@ -283,6 +296,14 @@ mod tests {
 
     fn hosts(s: &str) -> Vec<String> {
         split_host_port(s).unwrap().0
+    }
+
+    #[test]
+    fn bare_addresses_become_host_networks() {
+        assert_eq!(host_cidr("10.0.0.1"), "10.0.0.1/32");
+        assert_eq!(host_cidr("::1"), "::1/128");
+        assert_eq!(host_cidr("10.0.0.0/8"), "10.0.0.0/8");
+        assert_eq!(parse_cidr(&host_cidr("192.0.2.9")), Some(("192.0.2.9".parse().unwrap(), 32)));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use plugin_api::proto::rr::RecordType;
-use plugin_api::zone::{origins_from_args_or_block, parse_cidr};
+use plugin_api::zone::{host_cidr, origins_from_args_or_block, parse_cidr};
 use plugin_api::{ConfigError, Controller};
 
 /// What a matching policy does with a query.
@@ -154,13 +154,7 @@ fn add_nets(
             *nets = None;
             return Ok(());
         }
-        let cidr = if v.contains('/') {
-            v.clone()
-        } else if v.contains(':') {
-            format!("{v}/128")
-        } else {
-            format!("{v}/32")
-        };
+        let cidr = host_cidr(v);
         let Some(net) = parse_cidr(&cidr) else {
             return Err(c.err(format!("illegal CIDR notation {cidr:?}")));
         };

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use plugin_api::zone::parse_cidr;
+use plugin_api::zone::{host_cidr, parse_cidr};
 use plugin_api::{ConfigError, Controller};
 
 /// What happens to a query over its client's rate.
@@ -130,10 +130,6 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
 
 /// An address (a /32 or /128) or a network.
 fn source(c: &Controller, text: &str) -> Result<(IpAddr, u8), ConfigError> {
-    let net = if text.contains('/') {
-        parse_cidr(text)
-    } else {
-        text.parse::<IpAddr>().ok().map(|ip| (ip, if ip.is_ipv4() { 32 } else { 128 }))
-    };
-    net.ok_or_else(|| c.err(format!("not an address or a network: {text:?}")))
+    parse_cidr(&host_cidr(text))
+        .ok_or_else(|| c.err(format!("not an address or a network: {text:?}")))
 }

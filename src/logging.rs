@@ -114,7 +114,7 @@ impl Write for ChannelWriter {
 
 /// Writes `text` to standard output in order with the log lines (the start-up banner).
 pub fn print(text: &str) {
-    let _ = sink().send(Output::Text(text.as_bytes().to_vec()));
+    write_line(text.as_bytes().to_vec());
 }
 
 /// Waits (at most a second) until every line handed over so far is written.

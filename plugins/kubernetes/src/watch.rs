@@ -205,10 +205,13 @@ fn put<T>(map: &mut HashMap<Key, T>, key: Key, op: Op, reduce: impl FnOnce() -> 
     }
 }
 
+fn key(namespace: &str, name: &str) -> Key {
+    format!("{namespace}/{name}").into_boxed_str()
+}
+
 fn key_of<K: Resource>(obj: &K) -> Key {
     let meta = obj.meta();
-    let (ns, name) = (meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or(""));
-    format!("{ns}/{name}").into_boxed_str()
+    key(meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or(""))
 }
 
 /// The namespace part of a [`Key`].
@@ -335,7 +338,7 @@ fn programming_trigger(o: &Objects, es: &EndpointSlice) -> Option<SystemTime> {
     let meta = &es.metadata;
     let service = meta.labels.as_ref()?.get("kubernetes.io/service-name")?;
     let namespace = meta.namespace.as_deref().unwrap_or("");
-    let svc = o.services.get(format!("{namespace}/{service}").as_str())?;
+    let svc = o.services.get(&key(namespace, service))?;
     if svc.kind != objects::Kind::Headless {
         return None;
     }

@@ -46,13 +46,18 @@ pub static REFUSED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter("refused_requests_total", "Counter of DNS requests refused for going over the rate.")
 });
 
+/// The counter family an over-limit query of `action` is counted in.
+fn family(action: Action) -> &'static IntCounterVec {
+    match action {
+        Action::Drop => &DROPPED,
+        Action::Refuse => &REFUSED,
+    }
+}
+
 /// Reads the directive and returns the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let o = parse(c)?;
-    let family = match o.action {
-        Action::Drop => &*DROPPED,
-        Action::Refuse => &*REFUSED,
-    };
+    let family = family(o.action);
     let counters = c
         .servers()
         .iter()
@@ -94,13 +99,7 @@ impl RateLimit {
         let found = self.counters.iter().find(|(s, z, _)| **s == *ctx.server && **z == *ctx.zone);
         match found {
             Some((_, _, series)) => series.get().inc(),
-            None => {
-                let family = match self.o.action {
-                    Action::Drop => &*DROPPED,
-                    Action::Refuse => &*REFUSED,
-                };
-                family.with_label_values(&[&*ctx.server, &*ctx.zone, ""]).inc();
-            }
+            None => family(self.o.action).with_label_values(&[&*ctx.server, &*ctx.zone, ""]).inc(),
         }
     }
 

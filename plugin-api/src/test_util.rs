@@ -12,7 +12,24 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::{Chain, Ctx, Next, Plugin, Proto, Reply, Request, ServeResult};
+use crate::{Chain, Ctx, Next, Plugin, Proto, Reply, Request, Serve, ServeResult};
+
+/// The rest of a chain, for plugins that pass queries on: answers every query with an empty,
+/// authoritative NOERROR written by `"rest"`, so a test can tell it passed from what the
+/// plugin wrote itself.
+pub struct Rest;
+
+impl Plugin for Rest {
+    fn name(&self) -> &'static str {
+        "rest"
+    }
+
+    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
+        let mut msg = req.reply();
+        msg.metadata.authoritative = true;
+        Serve::Ready(Ok(Reply::message(msg, "rest")))
+    }
+}
 
 /// The client address every test request comes from.
 pub const CLIENT: &str = "10.240.0.1:40212";

@@ -6,24 +6,10 @@ use std::net::SocketAddr;
 use plugin_api::corefile::dispenser::Dispenser;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::RecordType;
-use plugin_api::test_util::{self, request_with};
+use plugin_api::test_util::{self, Rest, request_with};
 use plugin_api::{Proto, ServeResult};
 
 use super::*;
-
-/// Answers every query NOERROR, authoritative: stands for the rest of the chain.
-struct Rest;
-
-impl Plugin for Rest {
-    fn name(&self) -> &'static str {
-        "rest"
-    }
-    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
-        let mut msg = req.reply();
-        msg.metadata.authoritative = true;
-        Serve::Ready(Ok(Reply::message(msg, "rest")))
-    }
-}
 
 fn controller(text: &str, zones: &[&str]) -> Controller {
     let zones = zones.iter().map(|z| z.to_string()).collect();

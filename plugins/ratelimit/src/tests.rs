@@ -6,8 +6,8 @@ use std::sync::Arc;
 use plugin_api::corefile::dispenser::Dispenser;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::RecordType;
-use plugin_api::test_util::{self, request_with};
-use plugin_api::{Controller, Ctx, Next, Plugin, Proto, Reply, Request, Serve};
+use plugin_api::test_util::{self, Rest, request_with};
+use plugin_api::{Controller, Plugin, Proto, Reply};
 
 use super::table::{Table, client_key};
 use super::*;
@@ -145,18 +145,6 @@ fn bad_options_name_the_line() {
         let err = parse(&mut controller(text)).expect_err(text).to_string();
         assert!(err.starts_with("Testfile:"), "{err}");
         assert!(err.contains(want), "{text:?}: got {err}, want {want}");
-    }
-}
-
-/// Answers NOERROR: the rest of the chain.
-struct Rest;
-
-impl Plugin for Rest {
-    fn name(&self) -> &'static str {
-        "rest"
-    }
-    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
-        Serve::Ready(Ok(Reply::message(req.reply(), "rest")))
     }
 }
 

@@ -3,8 +3,9 @@
 //! * [`Servers::bind`] opens, for each listener of a [`Config`], `workers` UDP sockets and one TCP
 //!   socket on the same port, all with `SO_REUSEPORT` (dual-stack `[::]` where the host has
 //!   IPv6, else `0.0.0.0`). Port 0 picks a free port and uses it for UDP and TCP alike.
-//! * [`udp`] and [`tcp`] are the loops; [`mux`] turns a packet into a reply; [`wire`] holds the
-//!   wire-level rules (what is a query, error replies, fitting a reply to the client).
+//! * The loops: [`udp_batch`] on Linux (a thread per UDP socket, `recvmmsg`/`sendmmsg`), [`udp`]
+//!   elsewhere (a tokio task per socket), [`tcp`]. [`mux`] turns a packet into a reply; [`wire`]
+//!   holds the wire-level rules (what is a query, error replies, fitting a reply to the client).
 //! * [`Servers::stop`] stops receiving, then lets queries and connections in progress finish,
 //!   for at most the grace period.
 
@@ -12,6 +13,8 @@ pub mod metrics;
 pub mod mux;
 pub mod tcp;
 pub mod udp;
+#[cfg(target_os = "linux")]
+pub mod udp_batch;
 pub mod wire;
 
 use std::io;
@@ -22,7 +25,9 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
+#[cfg(not(target_os = "linux"))]
+use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -63,6 +68,9 @@ pub struct Bound {
     /// The dispatcher, swapped whole on reload.
     pub mux: Arc<ArcSwap<Mux>>,
     tasks: Vec<JoinHandle<()>>,
+    /// The UDP loops that run on threads of their own.
+    #[cfg(target_os = "linux")]
+    udp_loops: Vec<udp_batch::Loop>,
 }
 
 /// Listeners bound for a configuration that is not in service yet.
@@ -162,6 +170,16 @@ impl Bound {
         for t in &self.tasks {
             t.abort();
         }
+        #[cfg(target_os = "linux")]
+        self.udp_loops.iter().for_each(udp_batch::Loop::stop);
+    }
+}
+
+impl Drop for Bound {
+    /// A listener nobody holds stops serving: its UDP threads would otherwise run on.
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        self.udp_loops.iter().for_each(udp_batch::Loop::stop);
     }
 }
 
@@ -175,8 +193,17 @@ fn start_listener(
     let addr = tcp.local_addr()?;
     let mux = Arc::new(ArcSwap::from_pointee(Mux::new(listener)));
     let mut tasks = Vec::new();
-    for socket in udp {
-        tasks.push(tokio::spawn(udp::serve(Arc::new(socket), mux.clone(), in_flight.clone())));
+    #[cfg(target_os = "linux")]
+    let mut udp_loops = Vec::new();
+    for (index, socket) in udp.into_iter().enumerate() {
+        #[cfg(target_os = "linux")]
+        udp_loops.push(udp_batch::Loop::start(socket, mux.clone(), in_flight.clone(), index)?);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = index;
+            let socket = Arc::new(UdpSocket::from_std(socket)?);
+            tasks.push(tokio::spawn(udp::serve(socket, mux.clone(), in_flight.clone())));
+        }
     }
     tasks.push(tokio::spawn(tcp::serve(
         tcp,
@@ -184,12 +211,19 @@ fn start_listener(
         in_flight.clone(),
         tcp::Timeouts::default(),
     )));
-    Ok(Bound { addr, configured_port: listener.port, mux, tasks })
+    Ok(Bound {
+        addr,
+        configured_port: listener.port,
+        mux,
+        tasks,
+        #[cfg(target_os = "linux")]
+        udp_loops,
+    })
 }
 
 /// Binds `workers` UDP sockets and one TCP listener on one port. With port 0 the kernel picks
 /// the UDP port and TCP takes the same one; if TCP finds it taken, another port is tried.
-fn bind_port(port: u16, workers: usize) -> io::Result<(Vec<UdpSocket>, TcpListener)> {
+fn bind_port(port: u16, workers: usize) -> io::Result<(Vec<std::net::UdpSocket>, TcpListener)> {
     let mut attempts = if port == 0 { 20 } else { 1 };
     loop {
         attempts -= 1;
@@ -200,7 +234,7 @@ fn bind_port(port: u16, workers: usize) -> io::Result<(Vec<UdpSocket>, TcpListen
     }
 }
 
-fn try_bind_port(port: u16, workers: usize) -> io::Result<(Vec<UdpSocket>, TcpListener)> {
+fn try_bind_port(port: u16, workers: usize) -> io::Result<(Vec<std::net::UdpSocket>, TcpListener)> {
     let first = bind_udp(port)?;
     let port = first.local_addr()?.port();
     let mut udp = vec![first];
@@ -226,7 +260,8 @@ fn wildcard_sockets(port: u16, ty: Type, proto: Protocol) -> io::Result<(Socket,
     }
 }
 
-fn bind_udp(port: u16) -> io::Result<UdpSocket> {
+/// A non-blocking UDP socket on `port`, for [`udp_batch`] or, wrapped, for [`udp`].
+fn bind_udp(port: u16) -> io::Result<std::net::UdpSocket> {
     let (socket, addr) = wildcard_sockets(port, Type::DGRAM, Protocol::UDP)?;
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
@@ -239,15 +274,15 @@ fn bind_udp(port: u16) -> io::Result<UdpSocket> {
         }
         Err(e) => return Err(e),
     }
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }
 
-fn bind_udp_v4(port: u16) -> io::Result<UdpSocket> {
+fn bind_udp_v4(port: u16) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }
 
 fn bind_tcp(port: u16) -> io::Result<TcpListener> {

@@ -39,8 +39,11 @@ pub enum Outcome {
     /// Send nothing.
     Drop,
     /// A plugin has to wait: run this to get the bytes to send, if any.
-    Wait(Pin<Box<dyn Future<Output = Option<Vec<u8>>> + Send>>),
+    Wait(WaitReply),
 }
+
+/// The reply of a query whose plugin has to wait: the bytes to send, if any.
+pub type WaitReply = Pin<Box<dyn Future<Output = Option<Vec<u8>>> + Send>>;
 
 /// The zones of one listener and the blocks that serve them.
 pub struct Mux {

@@ -21,4 +21,5 @@ mod probes;
 mod readme;
 mod reload;
 mod tcp;
+mod udp;
 mod upstream;

@@ -53,9 +53,18 @@ pub struct Instance {
     on_shutdown: Vec<plugin_api::Hook>,
 }
 
-/// The number of UDP sockets (and worker threads) to use: one per available core.
+/// The number of UDP sockets (and worker threads) to use: `GOMAXPROCS` when it is set to a
+/// positive number, as CoreDNS's Go runtime would honour it, else one per core this process may
+/// use (the standard library reads the cgroup CPU quota, as CoreDNS's automaxprocs does).
 pub fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    workers_from(std::env::var("GOMAXPROCS").ok().as_deref())
+}
+
+fn workers_from(gomaxprocs: Option<&str>) -> usize {
+    gomaxprocs
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 impl Instance {

@@ -291,3 +291,18 @@ fn announce(fingerprint: &str) {
 fn strip_level(w: &str) -> &str {
     w.strip_prefix("[WARNING] ").unwrap_or(w)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::workers_from;
+
+    #[test]
+    fn gomaxprocs_sets_the_workers_when_it_is_a_positive_number() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(workers_from(Some("3")), 3);
+        assert_eq!(workers_from(Some(" 7 ")), 7);
+        for ignored in [None, Some("0"), Some("-2"), Some("two"), Some("")] {
+            assert_eq!(workers_from(ignored), cores, "{ignored:?}");
+        }
+    }
+}

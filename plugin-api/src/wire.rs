@@ -6,6 +6,8 @@
 //!   question already those of the query. The server appends the OPT the client should get.
 //!   Plugins that need to look inside decode it ([`WireReply::decode`]); *loadbalance* can
 //!   shuffle address records in place ([`WireReply::shuffle_addresses`]).
+//! * [`AddressAnswer`] writes an authoritative address answer directly, for plugins that know
+//!   the addresses before the query comes (*hosts*, *kubernetes*).
 //! * [`Stored`] is the form a reply is kept in: the bytes plus where every record's TTL sits,
 //!   and [`Stored::reply_to`] makes the [`WireReply`] for one query.
 //!
@@ -16,6 +18,9 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::Request;
+
+mod answer;
+pub use answer::AddressAnswer;
 
 const HEADER: usize = 12;
 

@@ -172,3 +172,65 @@ fn broken_bytes_are_not_walked() {
     assert_eq!(skip_name(&[0xc0], 0), None);
     assert_eq!(skip_name(&[3, b'a', b'b', b'c', 0], 0), Some(5));
 }
+
+/// What the encoder writes for the same reply, the reference `AddressAnswer` must match.
+fn encoded_answer(req: &Request, answers: Vec<Record>) -> Message {
+    let mut m = req.reply();
+    m.metadata.authoritative = true;
+    m.answers = answers;
+    Message::from_vec(&m.to_vec().unwrap()).unwrap()
+}
+
+fn aaaa(owner: &str, ttl: u32, ip: &str) -> Record {
+    Record::from_rdata(name(owner), ttl, RData::AAAA(AAAA(ip.parse().unwrap())))
+}
+
+#[test]
+fn an_address_answer_is_the_bytes_the_encoder_writes() {
+    for (rd, cd) in [(true, false), (false, true)] {
+        let req = request("web.example.org.", 0x1234, rd, cd, false);
+        let mut w = AddressAnswer::new(&req).unwrap();
+        w.a(30, [192, 0, 2, 1].into());
+        w.a(30, [192, 0, 2, 2].into());
+        let expected = encoded_answer(
+            &req,
+            vec![
+                a("web.example.org.", 30, [192, 0, 2, 1]),
+                a("web.example.org.", 30, [192, 0, 2, 2]),
+            ],
+        );
+        let wire = w.finish();
+        // Lower case: the owner is a pointer to the question, as the encoder compresses it.
+        assert_eq!(wire.as_bytes(), expected.to_vec().unwrap().as_slice());
+        assert_eq!(wire.decode().unwrap(), expected);
+    }
+}
+
+#[test]
+fn an_address_answer_keeps_the_question_case_and_owns_records_in_lower_case() {
+    let req = request("Web.EXAMPLE.org.", 7, true, false, false);
+    let mut w = AddressAnswer::new(&req).unwrap();
+    w.aaaa(5, "2001:db8::1".parse().unwrap());
+    w.aaaa(5, "2001:db8::2".parse().unwrap());
+    let got = w.finish().decode().unwrap();
+    assert_eq!(got.queries[0].name().to_ascii(), "Web.EXAMPLE.org.");
+    assert_eq!(
+        got.answers,
+        vec![
+            aaaa("web.example.org.", 5, "2001:db8::1"),
+            aaaa("web.example.org.", 5, "2001:db8::2")
+        ]
+    );
+    for r in &got.answers {
+        assert_eq!(r.name.to_ascii(), "web.example.org.");
+    }
+    assert!(got.metadata.authoritative && got.metadata.recursion_desired);
+}
+
+#[test]
+fn an_address_answer_without_records_is_an_empty_noerror() {
+    let req = request("a.b.", 9, false, false, true);
+    let got = AddressAnswer::new(&req).unwrap().finish();
+    assert_eq!(got.rcode(), ResponseCode::NoError);
+    assert_eq!(got.decode().unwrap(), encoded_answer(&req, vec![]));
+}

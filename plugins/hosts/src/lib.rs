@@ -14,6 +14,7 @@
 
 pub mod table;
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,12 +23,14 @@ use arc_swap::ArcSwap;
 use plugin_api::duration::parse_go_duration;
 use plugin_api::fall::Fall;
 use plugin_api::metrics;
-use plugin_api::proto::op::ResponseCode;
-use plugin_api::proto::rr::RecordType;
+use plugin_api::proto::op::{Message, ResponseCode};
+use plugin_api::proto::rr::rdata::{A, AAAA};
+use plugin_api::proto::rr::{RData, Record, RecordType};
+use plugin_api::wire::AddressAnswer;
 use plugin_api::zone::{addr_from_reverse, longest_match, origins_from_args_or_block};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 use prometheus::{Gauge, IntGaugeVec, Opts};
-use table::{Entries, Table};
+use table::{Addresses, Entries, Table};
 
 /// The directive's name.
 pub const NAME: &str = "hosts";
@@ -257,35 +260,52 @@ impl Plugin for Hosts {
         }
         let table = self.state.table.load();
         let known = table.lookup(name);
-        let answers = match qtype {
+        let name_exists = known.is_some_and(Addresses::exist);
+        match qtype {
             RecordType::PTR => {
                 let ptr = addr_from_reverse(name).and_then(|ip| table.ptr(&lower_qname(req), ip));
-                match ptr {
-                    Some(records) => records,
-                    None => return next.run(ctx, req),
-                }
+                let Some(records) = ptr else { return next.run(ctx, req) };
+                let mut msg = req.reply();
+                msg.metadata.authoritative = true;
+                msg.answers = records;
+                return Serve::Ready(Ok(Reply::message(msg, NAME)));
             }
-            RecordType::A => known.as_ref().map(|k| k.a.clone()).unwrap_or_default(),
-            RecordType::AAAA => known.as_ref().map(|k| k.aaaa.clone()).unwrap_or_default(),
-            _ => {
-                if o.fallthrough_unsupported && o.fall.through(name) {
-                    return next.run(ctx, req);
-                }
-                Vec::new()
-            }
+            RecordType::A | RecordType::AAAA => {}
+            _ if o.fallthrough_unsupported && o.fall.through(name) => return next.run(ctx, req),
+            _ => {}
+        }
+        let (v4, v6) = match (qtype, known) {
+            (RecordType::A, Some(k)) => (&k.v4[..], &[][..]),
+            (RecordType::AAAA, Some(k)) => (&[][..], &k.v6[..]),
+            _ => (&[][..], &[][..]),
         };
-        let name_exists = known.is_some_and(|k| !k.a.is_empty() || !k.aaaa.is_empty());
-        if answers.is_empty() && !name_exists {
+        if v4.is_empty() && v6.is_empty() && !name_exists {
             if o.fall.through(name) {
                 return next.run(ctx, req);
             }
             return Serve::Ready(Ok(Reply::Rcode(ResponseCode::ServFail)));
         }
-        let mut msg = req.reply();
-        msg.metadata.authoritative = true;
-        msg.answers = answers;
-        Serve::Ready(Ok(Reply::message(msg, NAME)))
+        let ttl = table.ttl();
+        // The addresses go straight into the reply's bytes: no records built, nothing encoded.
+        let Some(mut answer) = AddressAnswer::new(req) else {
+            // Not class IN (a listener that also serves CHAOS): the general path.
+            return Serve::Ready(Ok(Reply::message(message_answer(req, ttl, v4, v6), NAME)));
+        };
+        v4.iter().for_each(|ip| answer.a(ttl, *ip));
+        v6.iter().for_each(|ip| answer.aaaa(ttl, *ip));
+        Serve::Ready(Ok(Reply::Wire { wire: answer.finish(), by: NAME }))
     }
+}
+
+/// The same answer as a message, owned by the lower-cased query name.
+fn message_answer(req: &Request, ttl: u32, v4: &[Ipv4Addr], v6: &[Ipv6Addr]) -> Message {
+    let owner = lower_qname(req);
+    let mut msg = req.reply();
+    msg.metadata.authoritative = true;
+    let v4 = v4.iter().map(|ip| RData::A(A(*ip)));
+    let v6 = v6.iter().map(|ip| RData::AAAA(AAAA(*ip)));
+    msg.answers = v4.chain(v6).map(|data| Record::from_rdata(owner.clone(), ttl, data)).collect();
+    msg
 }
 
 /// The query name lower-cased: CoreDNS's hosts answers are owned by `state.Name()`.

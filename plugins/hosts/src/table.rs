@@ -7,13 +7,13 @@
 //! A name listed in both the file and the inline lines answers with the file's addresses
 //! followed by the inline ones, as in CoreDNS.
 //!
-//! The table is built whole on every (re)load and swapped in, so lookups never lock; answers are
-//! kept as records, ready to copy.
+//! The table is built whole on every (re)load and swapped in, so lookups never lock; a name's
+//! addresses are kept as they are, and the handler writes them straight into the reply.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use plugin_api::proto::rr::rdata::{A, AAAA, PTR};
+use plugin_api::proto::rr::rdata::PTR;
 use plugin_api::proto::rr::{Name, RData, Record};
 use plugin_api::zone::{longest_match, normalize};
 
@@ -80,21 +80,35 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
     Some(ip.to_canonical())
 }
 
-/// The answers for one name.
-#[derive(Debug, Default, Clone)]
-pub struct NameRecords {
-    /// A records, TTL and owner set.
-    pub a: Vec<Record>,
-    /// AAAA records.
-    pub aaaa: Vec<Record>,
+/// The addresses of one name.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Addresses {
+    /// For A answers, in file order.
+    pub v4: Vec<Ipv4Addr>,
+    /// For AAAA answers.
+    pub v6: Vec<Ipv6Addr>,
+}
+
+impl Addresses {
+    fn push(&mut self, addr: IpAddr) {
+        match addr {
+            IpAddr::V4(v4) => self.v4.push(v4),
+            IpAddr::V6(v6) => self.v6.push(v6),
+        }
+    }
+
+    /// True if the name has an address of either family, so that it exists.
+    pub fn exist(&self) -> bool {
+        !self.v4.is_empty() || !self.v6.is_empty()
+    }
 }
 
 /// Everything the handler answers from.
 #[derive(Debug, Default)]
 pub struct Table {
-    names: HashMap<String, NameRecords>,
+    names: HashMap<String, Addresses>,
     /// Wildcards, keyed by the name with its first label replaced by `*`.
-    wild: HashMap<String, (Vec<IpAddr>, Vec<IpAddr>)>,
+    wild: HashMap<String, Addresses>,
     /// PTR targets per address.
     reverse: HashMap<IpAddr, Vec<Name>>,
     ttl: u32,
@@ -107,22 +121,11 @@ impl Table {
         for entries in sources {
             for (name, addr) in &entries.names {
                 if name.starts_with("*.") && name.len() > 2 {
-                    let (v4, v6) = table.wild.entry(name.clone()).or_default();
-                    if addr.is_ipv4() {
-                        v4.push(*addr)
-                    } else {
-                        v6.push(*addr)
-                    }
+                    table.wild.entry(name.clone()).or_default().push(*addr);
                     continue;
                 }
                 let Ok(owner) = Name::from_ascii(name) else { continue };
-                let records = table.names.entry(name.clone()).or_default();
-                let record = address_record(owner.clone(), *addr, ttl);
-                if addr.is_ipv4() {
-                    records.a.push(record)
-                } else {
-                    records.aaaa.push(record)
-                }
+                table.names.entry(name.clone()).or_default().push(*addr);
                 if reverse {
                     table.reverse.entry(*addr).or_default().push(owner);
                 }
@@ -131,22 +134,28 @@ impl Table {
         table
     }
 
-    /// The records of `name` (lower-case, fully qualified), wildcards included; `None` if the
-    /// table does not know the name at all.
-    pub fn lookup(&self, name: &str) -> Option<NameRecords> {
-        if let Some(r) = self.names.get(name) {
-            return Some(r.clone());
+    /// The TTL of every answer.
+    pub fn ttl(&self) -> u32 {
+        self.ttl
+    }
+
+    /// The addresses of `name` (lower-case, fully qualified), wildcards included; `None` if the
+    /// table does not know the name at all. No copy and no allocation: this is every query's
+    /// path.
+    pub fn lookup(&self, name: &str) -> Option<&Addresses> {
+        if let Some(found) = self.names.get(name) {
+            return Some(found);
         }
         let (_, rest) = name.split_once('.')?;
         if rest.is_empty() {
             return None;
         }
-        let (v4, v6) = self.wild.get(&format!("*.{rest}"))?;
-        let owner = Name::from_ascii(name).ok()?;
-        Some(NameRecords {
-            a: v4.iter().map(|ip| address_record(owner.clone(), *ip, self.ttl)).collect(),
-            aaaa: v6.iter().map(|ip| address_record(owner.clone(), *ip, self.ttl)).collect(),
-        })
+        // The wildcard's key is `*.` and the rest; built on the stack, not with format!.
+        let mut key = [0u8; 256];
+        let len = 2 + rest.len();
+        key[..2].copy_from_slice(b"*.");
+        key.get_mut(2..len)?.copy_from_slice(rest.as_bytes());
+        self.wild.get(std::str::from_utf8(&key[..len]).ok()?)
     }
 
     /// PTR records answering `qname` for `addr`.
@@ -159,14 +168,6 @@ impl Table {
                 .collect(),
         )
     }
-}
-
-fn address_record(owner: Name, addr: IpAddr, ttl: u32) -> Record {
-    let data = match addr {
-        IpAddr::V4(v4) => RData::A(A(v4)),
-        IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
-    };
-    Record::from_rdata(owner, ttl, data)
 }
 
 #[cfg(test)]
@@ -228,9 +229,8 @@ onlyone
         let (inline, _) = parse("10.0.0.2 a.test", &root());
         let t = Table::build(&[&file, &inline], 3600, true);
         let a = t.lookup("a.test.").unwrap();
-        let ips: Vec<String> = a.a.iter().map(|r| r.data.to_string()).collect();
-        assert_eq!(ips, ["10.0.0.1", "10.0.0.2"]);
-        assert_eq!(t.lookup("x.w.test.").unwrap().a.len(), 1);
+        assert_eq!(a.v4, [Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)]);
+        assert_eq!(t.lookup("x.w.test.").unwrap().v4, [Ipv4Addr::new(10, 0, 0, 5)]);
         assert!(t.lookup("w.test.").is_none(), "a wildcard does not match the name itself");
         assert!(t.lookup("y.x.w.test.").is_none(), "a wildcard matches one label");
         let q = Name::from_ascii("1.0.0.10.in-addr.arpa.").unwrap();

@@ -6,7 +6,7 @@
 //!   question already those of the query. The server appends the OPT the client should get.
 //!   Plugins that need to look inside decode it ([`WireReply::decode`]); *loadbalance* can
 //!   shuffle address records in place ([`WireReply::shuffle_addresses`]).
-//! * [`AddressAnswer`] writes an authoritative address answer directly, for plugins that know
+//! * [`ReplyWriter`] writes an authoritative address answer directly, for plugins that know
 //!   the addresses before the query comes (*hosts*, *kubernetes*).
 //! * [`Stored`] is the form a reply is kept in: the bytes plus where every record's TTL sits,
 //!   and [`Stored::reply_to`] makes the [`WireReply`] for one query.
@@ -19,8 +19,8 @@ use hickory_proto::rr::RecordType;
 
 use crate::Request;
 
-mod answer;
-pub use answer::AddressAnswer;
+mod reply_writer;
+pub use reply_writer::ReplyWriter;
 
 const HEADER: usize = 12;
 

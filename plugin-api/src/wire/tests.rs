@@ -173,7 +173,7 @@ fn broken_bytes_are_not_walked() {
     assert_eq!(skip_name(&[3, b'a', b'b', b'c', 0], 0), Some(5));
 }
 
-/// What the encoder writes for the same reply, the reference `AddressAnswer` must match.
+/// What the encoder writes for the same reply, the reference `ReplyWriter` must match.
 fn encoded_answer(req: &Request, answers: Vec<Record>) -> Message {
     let mut m = req.reply();
     m.metadata.authoritative = true;
@@ -189,7 +189,7 @@ fn aaaa(owner: &str, ttl: u32, ip: &str) -> Record {
 fn an_address_answer_is_the_bytes_the_encoder_writes() {
     for (rd, cd) in [(true, false), (false, true)] {
         let req = request("web.example.org.", 0x1234, rd, cd, false);
-        let mut w = AddressAnswer::new(&req).unwrap();
+        let mut w = ReplyWriter::new(&req).unwrap();
         w.a(30, [192, 0, 2, 1].into());
         w.a(30, [192, 0, 2, 2].into());
         let expected = encoded_answer(
@@ -209,7 +209,7 @@ fn an_address_answer_is_the_bytes_the_encoder_writes() {
 #[test]
 fn an_address_answer_keeps_the_question_case_and_owns_records_in_lower_case() {
     let req = request("Web.EXAMPLE.org.", 7, true, false, false);
-    let mut w = AddressAnswer::new(&req).unwrap();
+    let mut w = ReplyWriter::new(&req).unwrap();
     w.aaaa(5, "2001:db8::1".parse().unwrap());
     w.aaaa(5, "2001:db8::2".parse().unwrap());
     let got = w.finish().decode().unwrap();
@@ -230,7 +230,7 @@ fn an_address_answer_keeps_the_question_case_and_owns_records_in_lower_case() {
 #[test]
 fn an_address_answer_without_records_is_an_empty_noerror() {
     let req = request("a.b.", 9, false, false, true);
-    let got = AddressAnswer::new(&req).unwrap().finish();
+    let got = ReplyWriter::new(&req).unwrap().finish();
     assert_eq!(got.rcode(), ResponseCode::NoError);
     assert_eq!(got.decode().unwrap(), encoded_answer(&req, vec![]));
 }

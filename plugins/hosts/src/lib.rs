@@ -26,7 +26,7 @@ use plugin_api::metrics;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::rdata::{A, AAAA};
 use plugin_api::proto::rr::{RData, Record, RecordType};
-use plugin_api::wire::AddressAnswer;
+use plugin_api::wire::ReplyWriter;
 use plugin_api::zone::{addr_from_reverse, longest_match, origins_from_args_or_block};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 use prometheus::{Gauge, IntGaugeVec, Opts};
@@ -287,7 +287,7 @@ impl Plugin for Hosts {
         }
         let ttl = table.ttl();
         // The addresses go straight into the reply's bytes: no records built, nothing encoded.
-        let Some(mut answer) = AddressAnswer::new(req) else {
+        let Some(mut answer) = ReplyWriter::new(req) else {
             // Not class IN (a listener that also serves CHAOS): the general path.
             return Serve::Ready(Ok(Reply::message(message_answer(req, ttl, v4, v6), NAME)));
         };

@@ -1,7 +1,7 @@
 //! Address answers written straight to wire form.
 //!
 //! The commonest reply a cluster DNS server sends is "these addresses for the name you asked":
-//! *hosts* and *kubernetes* know the addresses before the query comes. [`AddressAnswer`] writes
+//! *hosts* and *kubernetes* know the addresses before the query comes. [`ReplyWriter`] writes
 //! that reply byte by byte into one buffer (header, the query's question, one record per
 //! address), where building a `Message` of `Record`s and encoding it cost a dozen allocations,
 //! label comparisons for compression, and a third of the user-space time of a query.
@@ -23,7 +23,7 @@ const HEADER: usize = 12;
 const QUESTION_NAME: [u8; 2] = [0xc0, 0x0c];
 
 /// An authoritative NOERROR reply being written, answers last.
-pub struct AddressAnswer {
+pub struct ReplyWriter {
     buf: Vec<u8>,
     /// How each answer's owner is written: a pointer, or the lower-cased name in full the
     /// first time and a pointer to it after.
@@ -36,7 +36,7 @@ enum Owner {
     FirstInFull,
 }
 
-impl AddressAnswer {
+impl ReplyWriter {
     /// Starts the reply to `req`: its id, RD and CD, QR and AA, and its question. `None` when
     /// the query has no question or is not in class IN.
     pub fn new(req: &Request) -> Option<Self> {

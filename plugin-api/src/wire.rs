@@ -20,7 +20,7 @@ use hickory_proto::rr::RecordType;
 use crate::Request;
 
 mod reply_writer;
-pub use reply_writer::ReplyWriter;
+pub use reply_writer::{ReplyWriter, ZoneSoa};
 
 const HEADER: usize = 12;
 

@@ -225,6 +225,12 @@ fn an_address_answer_keeps_the_question_case_and_owns_records_in_lower_case() {
         assert_eq!(r.name.to_ascii(), "web.example.org.");
     }
     assert!(got.metadata.authoritative && got.metadata.recursion_desired);
+
+    // Owned as asked: the question's spelling, by a pointer to it.
+    let mut w = ReplyWriter::new(&req).unwrap().owned_as_asked();
+    w.a(5, [192, 0, 2, 9].into());
+    let got = w.finish().decode().unwrap();
+    assert_eq!(got.answers[0].name.to_ascii(), "Web.EXAMPLE.org.");
 }
 
 #[test]
@@ -233,4 +239,66 @@ fn an_address_answer_without_records_is_an_empty_noerror() {
     let got = ReplyWriter::new(&req).unwrap().finish();
     assert_eq!(got.rcode(), ResponseCode::NoError);
     assert_eq!(got.decode().unwrap(), encoded_answer(&req, vec![]));
+}
+
+fn soa_record(owner: &str, ttl: u32, mname: &str, rname: &str, serial: u32) -> Record {
+    use hickory_proto::rr::rdata::SOA;
+    let soa = SOA::new(name(mname), name(rname), serial, 7200, 1800, 86400, 5);
+    Record::from_rdata(name(owner), ttl, RData::SOA(soa))
+}
+
+#[test]
+fn a_negative_reply_carries_the_zone_soa_in_the_clients_spelling() {
+    let req = request("Nope.Default.svc.Cluster.Local.", 3, true, false, false);
+    let mut w = ReplyWriter::new(&req).unwrap();
+    w.rcode(ResponseCode::NXDomain);
+    w.soa(&ZoneSoa {
+        zone_labels: 2,
+        ttl: 5,
+        mname: "ns.dns",
+        rname: "hostmaster",
+        serial: 42,
+        refresh: 7200,
+        retry: 1800,
+        expire: 86400,
+        minimum: 5,
+    });
+    let got = w.finish();
+    assert_eq!(got.rcode(), ResponseCode::NXDomain);
+    let mut expected = req.reply();
+    expected.metadata.authoritative = true;
+    expected.metadata.response_code = ResponseCode::NXDomain;
+    expected.authorities = vec![soa_record(
+        "Cluster.Local.",
+        5,
+        "ns.dns.Cluster.Local.",
+        "hostmaster.Cluster.Local.",
+        42,
+    )];
+    let decoded = got.decode().unwrap();
+    assert_eq!(decoded, Message::from_vec(&expected.to_vec().unwrap()).unwrap());
+    assert_eq!(decoded.authorities[0].name.to_ascii(), "Cluster.Local.");
+}
+
+#[test]
+fn an_soa_for_the_root_zone_and_for_a_zone_longer_than_the_name() {
+    let req = request("a.b.", 3, false, false, false);
+    let soa = |zone_labels| ZoneSoa {
+        zone_labels,
+        ttl: 1,
+        mname: "ns",
+        rname: "h",
+        serial: 1,
+        refresh: 2,
+        retry: 3,
+        expire: 4,
+        minimum: 5,
+    };
+    let mut w = ReplyWriter::new(&req).unwrap();
+    w.soa(&soa(0));
+    let got = w.finish().decode().unwrap();
+    assert_eq!(got.authorities[0].name, Name::root());
+    let mut w = ReplyWriter::new(&req).unwrap();
+    w.soa(&soa(3));
+    assert!(w.finish().decode().unwrap().authorities.is_empty());
 }

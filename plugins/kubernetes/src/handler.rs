@@ -10,6 +10,7 @@ use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use plugin_api::proto::rr::{Name, RData, Record, RecordType};
 use plugin_api::upstream::Upstream;
+use plugin_api::wire::{ReplyWriter, ZoneSoa};
 use plugin_api::zone::{addr_from_reverse, longest_match};
 use plugin_api::{Ctx, Next, Plugin, Reply, Request, Serve};
 
@@ -141,13 +142,36 @@ struct Lookup<'a> {
     o: &'a Options,
     index: &'a Index,
     req: &'a Request,
-    /// The zone as the query wrote it.
-    zone: Name,
-    /// The query name as asked: the owner of every answer.
-    qname: Name,
+    /// How many labels of the query name are the zone.
+    zone_labels: usize,
 }
 
 impl Lookup<'_> {
+    /// The zone as the query wrote it.
+    fn zone(&self) -> Name {
+        self.req.qname().trim_to(self.zone_labels)
+    }
+
+    /// The query name as asked: the owner of every answer.
+    fn qname(&self) -> Name {
+        self.req.qname()
+    }
+
+    /// The zone's SOA, for the authority section of negative answers.
+    fn zone_soa(&self) -> ZoneSoa<'static> {
+        ZoneSoa {
+            zone_labels: self.zone_labels,
+            ttl: self.ttl().min(300),
+            mname: "ns.dns",
+            rname: "hostmaster",
+            serial: self.index.serial,
+            refresh: 7200,
+            retry: 1800,
+            expire: 86400,
+            minimum: self.ttl(),
+        }
+    }
+
     fn name(&self, left: &str, zone: &Name) -> Option<Name> {
         Name::from_ascii(left).ok()?.append_domain(zone).ok()
     }
@@ -157,14 +181,16 @@ impl Lookup<'_> {
     }
 
     fn soa(&self) -> Record {
-        let mname = self.name("ns.dns", &self.zone).unwrap_or_else(Name::root);
-        let rname = self.name("hostmaster", &self.zone).unwrap_or_else(Name::root);
-        let soa = SOA::new(mname, rname, self.index.serial, 7200, 1800, 86400, self.ttl());
-        Record::from_rdata(self.zone.clone(), self.ttl().min(300), RData::SOA(soa))
+        let (zone, z) = (self.zone(), self.zone_soa());
+        let mname = self.name(z.mname, &zone).unwrap_or_else(Name::root);
+        let rname = self.name(z.rname, &zone).unwrap_or_else(Name::root);
+        let (refresh, retry, expire) = (z.refresh as i32, z.retry as i32, z.expire as i32);
+        let soa = SOA::new(mname, rname, z.serial, refresh, retry, expire, z.minimum);
+        Record::from_rdata(zone, z.ttl, RData::SOA(soa))
     }
 
     fn record(&self, data: RData) -> Record {
-        Record::from_rdata(self.qname.clone(), self.ttl(), data)
+        Record::from_rdata(self.qname(), self.ttl(), data)
     }
 
     fn namespace_exposed(&self, ns: &str) -> bool {
@@ -177,11 +203,11 @@ impl Lookup<'_> {
     fn ns(&self) -> (Name, Vec<IpAddr>) {
         if let Some(svc) = self.index.service("kube-system", "kube-dns")
             && let Kind::ClusterIp(ips) = &svc.kind
-            && let Some(target) = self.name("kube-dns.kube-system.svc", &self.zone)
+            && let Some(target) = self.name("kube-dns.kube-system.svc", &self.zone())
         {
             return (target, ips.clone());
         }
-        (self.name("ns.dns", &self.zone).unwrap_or_else(Name::root), Vec::new())
+        (self.name("ns.dns", &self.zone()).unwrap_or_else(Name::root), Vec::new())
     }
 
     fn address(&self, owner: Name, ip: IpAddr) -> Record {
@@ -192,6 +218,26 @@ impl Lookup<'_> {
         Record::from_rdata(owner, self.ttl(), data)
     }
 
+    /// The fast path: the cluster IPs of `service.namespace.svc` for an A or AAAA query, when
+    /// that is all the answer is (no port or endpoint label, a ClusterIP Service, not hidden
+    /// by `ignore empty_service`). Everything else takes [`Lookup::resolve`].
+    fn cluster_ips(&self, base: &[&str]) -> Option<&[IpAddr]> {
+        if !matches!(self.req.qtype(), RecordType::A | RecordType::AAAA) {
+            return None;
+        }
+        let [service, namespace, "svc"] = base else { return None };
+        if !self.namespace_exposed(namespace) {
+            return None;
+        }
+        let svc = self.index.service(namespace, service)?;
+        let Kind::ClusterIp(ips) = &svc.kind else { return None };
+        let p = Parsed { pod_or_svc: "svc", namespace, service, ..Parsed::default() };
+        if self.o.ignore_empty_service && !self.has_ready_endpoints(&p) {
+            return None;
+        }
+        Some(ips)
+    }
+
     fn resolve(&self, base: &[&str]) -> Outcome {
         let qtype = self.req.qtype();
         if base.is_empty() {
@@ -199,11 +245,8 @@ impl Lookup<'_> {
                 RecordType::SOA => Outcome::Records { answer: vec![self.soa()], extra: vec![] },
                 RecordType::NS => {
                     let (target, glue) = self.ns();
-                    let ns = Record::from_rdata(
-                        self.zone.clone(),
-                        self.ttl(),
-                        RData::NS(NS(target.clone())),
-                    );
+                    let ns =
+                        Record::from_rdata(self.zone(), self.ttl(), RData::NS(NS(target.clone())));
                     let extra =
                         glue.into_iter().map(|ip| self.address(target.clone(), ip)).collect();
                     Outcome::Records { answer: vec![ns], extra }
@@ -214,7 +257,7 @@ impl Lookup<'_> {
         if base == ["dns-version"] && qtype == RecordType::TXT {
             let txt = TXT::new(vec![SCHEMA_VERSION.to_string()]);
             return Outcome::Records {
-                answer: vec![Record::from_rdata(self.qname.clone(), 28800, RData::TXT(txt))],
+                answer: vec![Record::from_rdata(self.qname(), 28800, RData::TXT(txt))],
                 extra: vec![],
             };
         }
@@ -228,7 +271,7 @@ impl Lookup<'_> {
                         (IpAddr::V4(_), RecordType::A) | (IpAddr::V6(_), RecordType::AAAA)
                     )
                 })
-                .map(|ip| self.address(self.qname.clone(), ip))
+                .map(|ip| self.address(self.qname(), ip))
                 .collect();
             return if answer.is_empty() {
                 Outcome::NoData
@@ -390,7 +433,7 @@ impl Lookup<'_> {
                                 (IpAddr::V4(_), RecordType::A) | (IpAddr::V6(_), RecordType::AAAA)
                             );
                             if family_ok && seen.insert(ip.to_string()) {
-                                answer.push(self.address(self.qname.clone(), *ip));
+                                answer.push(self.address(self.qname(), *ip));
                             }
                         }
                         Host::Ip(_) => {}
@@ -401,6 +444,7 @@ impl Lookup<'_> {
                 let backends: Vec<&Entry> =
                     entries.iter().filter(|e| matches!(e.host, Host::Ip(_))).collect();
                 let weight = (100 / backends.len().max(1)).max(1) as u16;
+                let zone = self.zone();
                 let mut seen = HashSet::new();
                 for e in backends {
                     let Host::Ip(ip) = e.host else { continue };
@@ -408,7 +452,7 @@ impl Lookup<'_> {
                         Some(ep) => format!("{ep}.{}.{}.svc", p.service, p.namespace),
                         None => format!("{}.{}.svc", p.service, p.namespace),
                     };
-                    let Some(target) = self.name(&left, &self.zone) else { continue };
+                    let Some(target) = self.name(&left, &zone) else { continue };
                     if seen.insert((target.to_ascii(), e.port)) {
                         answer.push(self.record(RData::SRV(SRV::new(
                             0,
@@ -443,37 +487,50 @@ impl Plugin for Kubernetes {
         if matches!(req.qtype(), RecordType::AXFR | RecordType::IXFR) {
             return Serve::Ready(Ok(Reply::Rcode(ResponseCode::Refused)));
         }
-        let qname = req.qname();
-        let zone_labels = Name::from_ascii(zone).map_or(0, |z| z.num_labels());
         let index = self.index.load();
-        let lookup = Lookup {
-            o: &self.o,
-            index: &index,
-            req,
-            zone: qname.trim_to(zone_labels as usize),
-            qname,
-        };
+        let lookup = Lookup { o: &self.o, index: &index, req, zone_labels: label_count(zone) };
         let base_text = name[..name.len() - zone.len()].trim_end_matches('.');
-        let base: Vec<&str> =
-            if base_text.is_empty() { Vec::new() } else { base_text.split('.').collect() };
+        let mut fixed = [""; MAX_FIXED_LABELS];
+        let spilled: Vec<&str>;
+        let base: &[&str] = match split_labels(base_text, &mut fixed) {
+            Some(n) => &fixed[..n],
+            None => {
+                spilled = base_text.split('.').collect();
+                &spilled
+            }
+        };
+        if let Some(ips) = lookup.cluster_ips(base)
+            && let Some(reply) = address_reply(req, lookup.ttl(), ips)
+        {
+            return Serve::Ready(Ok(reply));
+        }
 
+        let outcome = lookup.resolve(base);
+        let rcode = match outcome {
+            Outcome::Records { .. } => ResponseCode::NoError,
+            Outcome::NoData => ResponseCode::NoError,
+            Outcome::NxDomain if self.o.fall.through(name) => return next.run(ctx, req),
+            // Before the first sync a missing name may just not be known yet.
+            Outcome::NxDomain if !index.synced => ResponseCode::ServFail,
+            Outcome::NxDomain => ResponseCode::NXDomain,
+        };
+        if !matches!(outcome, Outcome::Records { .. })
+            && let Some(mut reply) = ReplyWriter::new(req)
+        {
+            // Negative answers, the commonest kind (search paths), go straight to wire form.
+            reply.rcode(rcode);
+            reply.soa(&lookup.zone_soa());
+            return Serve::Ready(Ok(Reply::Wire { wire: reply.finish(), by: crate::NAME }));
+        }
         let mut msg = req.reply();
         msg.metadata.authoritative = true;
-        match lookup.resolve(&base) {
+        msg.metadata.response_code = rcode;
+        match outcome {
             Outcome::Records { answer, extra } => {
                 msg.answers = answer;
                 msg.additionals = extra;
             }
-            Outcome::NoData => msg.authorities = vec![lookup.soa()],
-            Outcome::NxDomain => {
-                if self.o.fall.through(name) {
-                    return next.run(ctx, req);
-                }
-                // Before the first sync a missing name may just not be known yet.
-                msg.metadata.response_code =
-                    if index.synced { ResponseCode::NXDomain } else { ResponseCode::ServFail };
-                msg.authorities = vec![lookup.soa()];
-            }
+            Outcome::NoData | Outcome::NxDomain => msg.authorities = vec![lookup.soa()],
         }
         if let Some(target) = external_target(&msg, req.qtype())
             && let Some(nested) = self.upstream.lookup(ctx, req, target, req.qtype())
@@ -489,6 +546,51 @@ impl Plugin for Kubernetes {
         }
         Serve::Ready(Ok(Reply::message(msg, crate::NAME)))
     }
+}
+
+/// Base names longer than this (reverse names in ip6.arpa) are split into a `Vec`.
+const MAX_FIXED_LABELS: usize = 8;
+
+/// Splits `text` into `out`; `None` when it has more labels than `out` holds.
+fn split_labels<'a>(text: &'a str, out: &mut [&'a str]) -> Option<usize> {
+    if text.is_empty() {
+        return Some(0);
+    }
+    let mut n = 0;
+    for label in text.split('.') {
+        *out.get_mut(n)? = label;
+        n += 1;
+    }
+    Some(n)
+}
+
+/// The number of labels of a zone in presentation form (`.` has none).
+fn label_count(zone: &str) -> usize {
+    zone.split('.').filter(|l| !l.is_empty()).count()
+}
+
+/// The A or AAAA answer for a Service's cluster IPs, written straight to wire form; `None` if
+/// none is of the asked family (a NODATA, left to the general path) or the query is not IN.
+fn address_reply(req: &Request, ttl: u32, ips: &[IpAddr]) -> Option<Reply> {
+    let wanted = |ip: &IpAddr| match req.qtype() {
+        RecordType::A => ip.is_ipv4(),
+        _ => ip.is_ipv6(),
+    };
+    if !ips.iter().any(wanted) {
+        return None;
+    }
+    let mut reply = ReplyWriter::new(req)?.owned_as_asked();
+    for (i, ip) in ips.iter().enumerate() {
+        // The same address twice is answered once, as the general path's `seen` does.
+        if !wanted(ip) || ips[..i].contains(ip) {
+            continue;
+        }
+        match ip {
+            IpAddr::V4(v4) => reply.a(ttl, *v4),
+            IpAddr::V6(v6) => reply.aaaa(ttl, *v6),
+        }
+    }
+    Some(Reply::Wire { wire: reply.finish(), by: crate::NAME })
 }
 
 /// The target of an ExternalName answer to an address query: the reply's lone CNAME.

@@ -100,13 +100,29 @@ pub fn load(files: &[PathBuf], filter: &Filter) -> Loaded {
     loaded
 }
 
+/// The YAML parser's limits for a file of `len` bytes. Its defaults (1 024 documents, 250 000
+/// nodes) reject what `kubectl get -A -o yaml` prints for a real cluster; without aliases a
+/// document, node or event takes at least a byte or so of input, so limits that grow with the
+/// input accept every honest file, while the alias and anchor budgets, which guard against
+/// expansion bombs, keep their defaults.
+fn yaml_options(len: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = budget.max_documents.max(len / 2);
+    budget.max_nodes = budget.max_nodes.max(len);
+    budget.max_events = budget.max_events.max(4 * len);
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
 /// Reads manifests already in memory, each named for the problems it may report: what
 /// [`load`] does after reading the files (and what the fuzz target feeds).
 pub fn load_texts(texts: &[(String, String)], filter: &Filter) -> Loaded {
     let mut loaded = Loaded::default();
     let mut docs: Vec<(String, Value)> = Vec::new();
     for (shown, text) in texts {
-        match serde_saphyr::from_multiple::<Value>(text) {
+        match serde_saphyr::from_multiple_with_options::<Value>(text, yaml_options(text.len())) {
             Ok(values) => {
                 for (i, v) in values.into_iter().enumerate() {
                     flatten(v, &format!("{shown}#{}", i + 1), &mut docs);

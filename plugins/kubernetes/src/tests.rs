@@ -538,3 +538,36 @@ spec: {clusterIP: 10.96.6.3}
     assert!(!index.has_namespace("hidden"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_manifest_file_with_thousands_of_documents_loads_whole() {
+    // The YAML parser's default budget stops at 1 024 documents and 250 000 nodes: a file of
+    // 3 000 Services (as `kubectl get svc -A -o yaml` prints for a large cluster) was refused.
+    let text: String = (0..3000)
+        .map(|i| {
+            format!(
+                "---\napiVersion: v1\nkind: Service\nmetadata: {{name: s{i}, namespace: default}}\n\
+                 spec: {{clusterIP: 10.96.{}.{}, ports: [{{name: http, port: 80}}]}}\n",
+                i >> 8,
+                i & 255
+            )
+        })
+        .collect();
+    let loaded =
+        crate::manifests::load_texts(&[("big.yaml".to_string(), text)], &Default::default());
+    assert_eq!(loaded.problems, Vec::<String>::new());
+    assert_eq!(loaded.services.len(), 3000);
+}
+
+#[test]
+fn an_alias_bomb_in_a_manifest_is_still_refused() {
+    let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 0..12 {
+        let prev = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
+        text.push_str(&format!("b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+    }
+    let loaded =
+        crate::manifests::load_texts(&[("bomb.yaml".to_string(), text)], &Default::default());
+    assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
+    assert!(loaded.problems[0].starts_with("bomb.yaml: "), "{}", loaded.problems[0]);
+}

@@ -12,9 +12,11 @@
 //! (CoreDNS's *hosts* owns them by `state.Name()`; [`ReplyWriter::owned_as_asked`] keeps the
 //! client's spelling, as its *kubernetes* does), compressed to a pointer at the question when
 //! the client asked in lower case; an SOA owned by the zone as the client wrote it (a pointer into
-//! the question), its names ending in the same pointer.
+//! the question), its names ending in the same pointer; SRV and PTR targets in full, as RFC
+//! 2782 forbids compressing the SRV target, with the additional addresses of an SRV target
+//! owned by a pointer to it.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RecordType};
@@ -26,15 +28,21 @@ const HEADER: usize = 12;
 /// A pointer to offset 12, where the question's name starts.
 const QUESTION_NAME: [u8; 2] = [0xc0, 0x0c];
 
-/// An authoritative reply being written: answers first, then the authority section.
+/// An authoritative reply being written, section by section: answers, then authority, then
+/// additional records. A record for an earlier section after a later one is ignored (and
+/// flagged in debug builds): the counts in the header would no longer describe the bytes.
 pub struct ReplyWriter {
     buf: Vec<u8>,
     /// How each answer's owner is written: a pointer, or the lower-cased name in full the
     /// first time and a pointer to it after.
     owner: Owner,
-    answers: u16,
-    authorities: u16,
+    /// Records in the answer, authority and additional sections.
+    counts: [u16; 3],
 }
+
+const ANSWER: usize = 0;
+const AUTHORITY: usize = 1;
+const ADDITIONAL: usize = 2;
 
 /// The SOA of a zone that is a suffix of the query name: its names are given as the labels
 /// before the zone (`ns.dns`, `hostmaster`), the zone itself is the client's spelling.
@@ -90,7 +98,7 @@ impl ReplyWriter {
         buf.extend_from_slice(&u16::from(question.query_type()).to_be_bytes());
         buf.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
         let owner = if lower { Owner::Pointer(QUESTION_NAME) } else { Owner::FirstInFull };
-        Some(Self { buf, owner, answers: 0, authorities: 0 })
+        Some(Self { buf, owner, counts: [0; 3] })
     }
 
     /// Owns the answers by the query name exactly as the client wrote it, as *kubernetes* does
@@ -105,36 +113,156 @@ impl ReplyWriter {
         self.buf[3] = (self.buf[3] & 0xf0) | (u16::from(rcode) & 0x0f) as u8;
     }
 
-    /// Adds `soa` to the authority section; answers added after it would land in the wrong
-    /// section, so it comes last. Does nothing if the query name has fewer labels than the
-    /// zone.
+    /// Adds an A answer.
+    pub fn a(&mut self, ttl: u32, addr: Ipv4Addr) {
+        if let Some(at) = self.answer(RecordType::A, ttl) {
+            self.buf.extend_from_slice(&addr.octets());
+            self.end(at);
+        }
+    }
+
+    /// Adds an AAAA answer.
+    pub fn aaaa(&mut self, ttl: u32, addr: Ipv6Addr) {
+        if let Some(at) = self.answer(RecordType::AAAA, ttl) {
+            self.buf.extend_from_slice(&addr.octets());
+            self.end(at);
+        }
+    }
+
+    /// Adds an SRV answer whose target is `labels` followed by the last `zone_labels` labels
+    /// of the question's name, written in full. Returns where the target sits, for
+    /// [`ReplyWriter::additional_address`]; `None` (nothing written) if the question has fewer
+    /// labels than the zone or the section is past.
+    pub fn srv(
+        &mut self,
+        ttl: u32,
+        (priority, weight, port): (u16, u16, u16),
+        labels: &[&str],
+        zone_labels: usize,
+    ) -> Option<usize> {
+        let zone = self.zone_offset(zone_labels)?;
+        let at = self.answer(RecordType::SRV, ttl)?;
+        for value in [priority, weight, port] {
+            self.buf.extend_from_slice(&value.to_be_bytes());
+        }
+        let target = self.buf.len();
+        self.labels(labels.iter().copied());
+        let zone_end = self.question_name_end();
+        self.buf.extend_from_within(zone..zone_end);
+        self.end(at);
+        Some(target)
+    }
+
+    /// Adds a PTR answer pointing at the name made of `labels` (the root is added).
+    pub fn ptr<'a>(&mut self, ttl: u32, labels: impl IntoIterator<Item = &'a str>) {
+        if let Some(at) = self.answer(RecordType::PTR, ttl) {
+            self.labels(labels);
+            self.buf.push(0);
+            self.end(at);
+        }
+    }
+
+    /// Adds `soa` to the authority section. Does nothing if the query name has fewer labels
+    /// than the zone.
     pub fn soa(&mut self, soa: &ZoneSoa<'_>) {
-        let Some(zone) = self.zone_pointer(soa.zone_labels) else { return };
-        self.buf.extend_from_slice(&zone);
-        self.buf.extend_from_slice(&u16::from(RecordType::SOA).to_be_bytes());
-        self.buf.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
-        self.buf.extend_from_slice(&soa.ttl.to_be_bytes());
-        let length_at = self.buf.len();
-        self.buf.extend_from_slice(&[0, 0]);
+        let Some(zone) = self.zone_offset(soa.zone_labels) else { return };
+        let zone = pointer(zone);
+        let Some(at) = self.begin(AUTHORITY, &zone, RecordType::SOA, soa.ttl) else { return };
         for name in [soa.mname, soa.rname] {
-            for label in name.split('.').filter(|l| !l.is_empty()) {
-                self.buf.push(label.len().min(63) as u8);
-                self.buf.extend_from_slice(&label.as_bytes()[..label.len().min(63)]);
-            }
+            self.labels(name.split('.').filter(|l| !l.is_empty()));
             self.buf.extend_from_slice(&zone);
         }
         for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
             self.buf.extend_from_slice(&value.to_be_bytes());
         }
-        let rdata_len = (self.buf.len() - length_at - 2) as u16;
-        self.buf[length_at..length_at + 2].copy_from_slice(&rdata_len.to_be_bytes());
-        self.authorities += 1;
+        self.end(at);
     }
 
-    /// A pointer to the last `labels` labels of the question's name (for the root zone, to the
+    /// Adds an A or AAAA record to the additional section, owned by the name written at
+    /// `owner` (what [`ReplyWriter::srv`] returned).
+    pub fn additional_address(&mut self, owner: usize, ttl: u32, addr: IpAddr) {
+        let (rtype, octets): (_, &[u8]) = match &addr {
+            IpAddr::V4(v4) => (RecordType::A, &v4.octets()),
+            IpAddr::V6(v6) => (RecordType::AAAA, &v6.octets()),
+        };
+        if let Some(at) = self.begin(ADDITIONAL, &pointer(owner), rtype, ttl) {
+            self.buf.extend_from_slice(octets);
+            self.end(at);
+        }
+    }
+
+    /// The finished reply.
+    pub fn finish(mut self) -> WireReply {
+        for (section, count) in self.counts.into_iter().enumerate() {
+            let at = 6 + 2 * section;
+            self.buf[at..at + 2].copy_from_slice(&count.to_be_bytes());
+        }
+        WireReply(self.buf)
+    }
+
+    /// Starts an answer owned by the query name: see [`Owner`].
+    fn answer(&mut self, rtype: RecordType, ttl: u32) -> Option<usize> {
+        let owner = match self.owner {
+            Owner::Pointer(pointer) => pointer,
+            Owner::FirstInFull => {
+                if self.counts[AUTHORITY] + self.counts[ADDITIONAL] > 0 {
+                    return None;
+                }
+                let at = self.buf.len();
+                // The question's name, lower-cased: same labels, so copy and fold (length
+                // octets are below 64, never an upper-case letter).
+                let name_end = self.question_name_end();
+                self.buf.extend_from_within(HEADER..name_end);
+                self.buf[at..].make_ascii_lowercase();
+                // Right after one question, so well below the 0x3fff a pointer can reach.
+                self.owner = Owner::Pointer(pointer(at));
+                return self.begin(ANSWER, &[], rtype, ttl);
+            }
+        };
+        self.begin(ANSWER, &owner, rtype, ttl)
+    }
+
+    /// Writes a record's owner (already-encoded octets), type, class and TTL, and room for its
+    /// length; returns where the length goes, for [`ReplyWriter::end`].
+    fn begin(
+        &mut self,
+        section: usize,
+        owner: &[u8],
+        rtype: RecordType,
+        ttl: u32,
+    ) -> Option<usize> {
+        if self.counts[section + 1..].iter().any(|&c| c > 0) {
+            debug_assert!(false, "a record for section {section} after a later section");
+            return None;
+        }
+        self.buf.extend_from_slice(owner);
+        self.buf.extend_from_slice(&u16::from(rtype).to_be_bytes());
+        self.buf.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        self.buf.extend_from_slice(&[0, 0]);
+        self.counts[section] += 1;
+        Some(self.buf.len() - 2)
+    }
+
+    /// Fills in the length of the record whose length field is at `at`.
+    fn end(&mut self, at: usize) {
+        let len = (self.buf.len() - at - 2) as u16;
+        self.buf[at..at + 2].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Writes labels (cut to 63 octets, the most a label holds), without the root.
+    fn labels<'a>(&mut self, labels: impl IntoIterator<Item = &'a str>) {
+        for label in labels {
+            let label = &label.as_bytes()[..label.len().min(63)];
+            self.buf.push(label.len() as u8);
+            self.buf.extend_from_slice(label);
+        }
+    }
+
+    /// Where the last `labels` labels of the question's name start (for the root zone, the
     /// name's final zero octet); `None` if the name has fewer labels. A name of at most 255
     /// octets has at most 127 labels.
-    fn zone_pointer(&self, labels: usize) -> Option<[u8; 2]> {
+    fn zone_offset(&self, labels: usize) -> Option<usize> {
         let mut starts = [0usize; 128];
         let mut n = 0;
         let mut at = HEADER;
@@ -144,48 +272,7 @@ impl ReplyWriter {
             at += 1 + usize::from(self.buf[at]);
         }
         let first = n.checked_sub(labels)?;
-        // The root zone is the question name's final zero octet.
-        let offset = if first == n { at } else { starts[first] };
-        Some((0xc000 | offset as u16).to_be_bytes())
-    }
-
-    /// Adds an A record.
-    pub fn a(&mut self, ttl: u32, addr: Ipv4Addr) {
-        self.record(RecordType::A, ttl, &addr.octets());
-    }
-
-    /// Adds an AAAA record.
-    pub fn aaaa(&mut self, ttl: u32, addr: Ipv6Addr) {
-        self.record(RecordType::AAAA, ttl, &addr.octets());
-    }
-
-    /// The finished reply.
-    pub fn finish(mut self) -> WireReply {
-        self.buf[6..8].copy_from_slice(&self.answers.to_be_bytes());
-        self.buf[8..10].copy_from_slice(&self.authorities.to_be_bytes());
-        WireReply(self.buf)
-    }
-
-    fn record(&mut self, rtype: RecordType, ttl: u32, rdata: &[u8]) {
-        match self.owner {
-            Owner::Pointer(pointer) => self.buf.extend_from_slice(&pointer),
-            Owner::FirstInFull => {
-                let at = self.buf.len();
-                // The question's name, lower-cased: same labels, so copy and fold.
-                let name_end = self.question_name_end();
-                self.buf.extend_from_within(HEADER..name_end);
-                self.buf[at..].make_ascii_lowercase();
-                // Offsets past 0x3fff cannot be pointed at; a name that far never is here, as
-                // the header and one question take at most 12 + 255 + 4 octets.
-                self.owner = Owner::Pointer((0xc000 | at as u16).to_be_bytes());
-            }
-        }
-        self.buf.extend_from_slice(&u16::from(rtype).to_be_bytes());
-        self.buf.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
-        self.buf.extend_from_slice(&ttl.to_be_bytes());
-        self.buf.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        self.buf.extend_from_slice(rdata);
-        self.answers += 1;
+        Some(if first == n { at } else { starts[first] })
     }
 
     /// Where the question's name ends (just past its root label).
@@ -196,4 +283,9 @@ impl ReplyWriter {
         }
         at + 1
     }
+}
+
+/// A compression pointer to `offset`.
+fn pointer(offset: usize) -> [u8; 2] {
+    (0xc000 | offset as u16).to_be_bytes()
 }

@@ -302,3 +302,75 @@ fn an_soa_for_the_root_zone_and_for_a_zone_longer_than_the_name() {
     w.soa(&soa(3));
     assert!(w.finish().decode().unwrap().authorities.is_empty());
 }
+
+#[test]
+fn srv_answers_carry_their_targets_in_full_and_addresses_in_additional() {
+    use hickory_proto::rr::rdata::SRV;
+    let mut m = Message::query();
+    m.metadata.id = 11;
+    m.add_query(Query::query(name("_http._tcp.Web.default.svc.Cluster.Local."), RecordType::SRV));
+    let req = Request::new(
+        m,
+        "10.0.0.2:5300".parse().unwrap(),
+        "10.0.0.1:53".parse().unwrap(),
+        Proto::Udp,
+        60,
+    );
+    let mut w = ReplyWriter::new(&req).unwrap().owned_as_asked();
+    let target = w.srv(5, (0, 50, 80), &["web", "default", "svc"], 2).unwrap();
+    w.srv(5, (0, 50, 8080), &["web", "default", "svc"], 2).unwrap();
+    w.additional_address(target, 5, "10.96.0.7".parse().unwrap());
+    w.additional_address(target, 5, "fd00::7".parse().unwrap());
+    // An answer after the additional section started would break the counts: ignored.
+    if !cfg!(debug_assertions) {
+        w.a(5, [1, 2, 3, 4].into());
+    }
+    let wire = w.finish();
+
+    let owner = "_http._tcp.Web.default.svc.Cluster.Local.";
+    let t = name("web.default.svc.Cluster.Local.");
+    let mut expected = req.reply();
+    expected.metadata.authoritative = true;
+    expected.answers = vec![
+        Record::from_rdata(name(owner), 5, RData::SRV(SRV::new(0, 50, 80, t.clone()))),
+        Record::from_rdata(name(owner), 5, RData::SRV(SRV::new(0, 50, 8080, t.clone()))),
+    ];
+    expected.additionals = vec![
+        Record::from_rdata(t.clone(), 5, RData::A(A([10, 96, 0, 7].into()))),
+        Record::from_rdata(t.clone(), 5, RData::AAAA(AAAA("fd00::7".parse().unwrap()))),
+    ];
+    let decoded = wire.decode().unwrap();
+    assert_eq!(decoded, Message::from_vec(&expected.to_vec().unwrap()).unwrap());
+    assert_eq!(decoded.answers[0].name.to_ascii(), owner);
+    // The target is written in full: no compression pointer inside the SRV's RDATA.
+    let rdata_start = wire.as_bytes().windows(4).position(|w| w == [0, 0, 0, 50]).unwrap() + 6;
+    assert_eq!(wire.as_bytes()[rdata_start], 3, "the target starts with the label 'web'");
+    assert!(wire.as_bytes()[rdata_start..rdata_start + 30].iter().all(|&b| b & 0xc0 != 0xc0));
+}
+
+#[test]
+fn ptr_answers_point_at_the_names_given() {
+    use hickory_proto::rr::rdata::PTR;
+    let mut m = Message::query();
+    m.add_query(Query::query(name("7.0.96.10.in-addr.arpa."), RecordType::PTR));
+    let req = Request::new(
+        m,
+        "10.0.0.2:5300".parse().unwrap(),
+        "10.0.0.1:53".parse().unwrap(),
+        Proto::Udp,
+        40,
+    );
+    let mut w = ReplyWriter::new(&req).unwrap().owned_as_asked();
+    w.ptr(5, ["web", "default", "svc", "cluster", "local"]);
+    let mut expected = req.reply();
+    expected.metadata.authoritative = true;
+    expected.answers = vec![Record::from_rdata(
+        name("7.0.96.10.in-addr.arpa."),
+        5,
+        RData::PTR(PTR(name("web.default.svc.cluster.local."))),
+    )];
+    assert_eq!(
+        w.finish().decode().unwrap(),
+        Message::from_vec(&expected.to_vec().unwrap()).unwrap()
+    );
+}

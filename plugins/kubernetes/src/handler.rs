@@ -18,6 +18,8 @@ use crate::index::{Index, ReverseTarget};
 use crate::objects::{Endpoint, Kind, Port};
 use crate::setup::{Options, PodMode};
 
+mod fast;
+
 /// The version of the Kubernetes DNS specification served (`dns-version` TXT).
 pub const SCHEMA_VERSION: &str = "1.1.0";
 
@@ -27,6 +29,10 @@ pub struct Kubernetes {
     pub(crate) index: Arc<ArcSwap<Index>>,
     /// The block's chain, to resolve ExternalName targets through.
     pub(crate) upstream: Arc<Upstream>,
+    /// Whether the commonest answers are written straight to wire form ([`fast`]). Always on
+    /// when serving; the handler's tests run every case with it off too, so that both paths
+    /// must give the same answers.
+    pub(crate) fast_path: bool,
 }
 
 /// What a lookup found.
@@ -216,26 +222,6 @@ impl Lookup<'_> {
             IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
         };
         Record::from_rdata(owner, self.ttl(), data)
-    }
-
-    /// The fast path: the cluster IPs of `service.namespace.svc` for an A or AAAA query, when
-    /// that is all the answer is (no port or endpoint label, a ClusterIP Service, not hidden
-    /// by `ignore empty_service`). Everything else takes [`Lookup::resolve`].
-    fn cluster_ips(&self, base: &[&str]) -> Option<&[IpAddr]> {
-        if !matches!(self.req.qtype(), RecordType::A | RecordType::AAAA) {
-            return None;
-        }
-        let [service, namespace, "svc"] = base else { return None };
-        if !self.namespace_exposed(namespace) {
-            return None;
-        }
-        let svc = self.index.service(namespace, service)?;
-        let Kind::ClusterIp(ips) = &svc.kind else { return None };
-        let p = Parsed { pod_or_svc: "svc", namespace, service, ..Parsed::default() };
-        if self.o.ignore_empty_service && !self.has_ready_endpoints(&p) {
-            return None;
-        }
-        Some(ips)
     }
 
     fn resolve(&self, base: &[&str]) -> Outcome {
@@ -499,8 +485,8 @@ impl Plugin for Kubernetes {
                 &spilled
             }
         };
-        if let Some(ips) = lookup.cluster_ips(base)
-            && let Some(reply) = address_reply(req, lookup.ttl(), ips)
+        if self.fast_path
+            && let Some(reply) = lookup.fast_reply(base)
         {
             return Serve::Ready(Ok(reply));
         }
@@ -567,30 +553,6 @@ fn split_labels<'a>(text: &'a str, out: &mut [&'a str]) -> Option<usize> {
 /// The number of labels of a zone in presentation form (`.` has none).
 fn label_count(zone: &str) -> usize {
     zone.split('.').filter(|l| !l.is_empty()).count()
-}
-
-/// The A or AAAA answer for a Service's cluster IPs, written straight to wire form; `None` if
-/// none is of the asked family (a NODATA, left to the general path) or the query is not IN.
-fn address_reply(req: &Request, ttl: u32, ips: &[IpAddr]) -> Option<Reply> {
-    let wanted = |ip: &IpAddr| match req.qtype() {
-        RecordType::A => ip.is_ipv4(),
-        _ => ip.is_ipv6(),
-    };
-    if !ips.iter().any(wanted) {
-        return None;
-    }
-    let mut reply = ReplyWriter::new(req)?.owned_as_asked();
-    for (i, ip) in ips.iter().enumerate() {
-        // The same address twice is answered once, as the general path's `seen` does.
-        if !wanted(ip) || ips[..i].contains(ip) {
-            continue;
-        }
-        match ip {
-            IpAddr::V4(v4) => reply.a(ttl, *v4),
-            IpAddr::V6(v6) => reply.aaaa(ttl, *v6),
-        }
-    }
-    Some(Reply::Wire { wire: reply.finish(), by: crate::NAME })
 }
 
 /// The target of an ExternalName answer to an address query: the reply's lone CNAME.

@@ -100,7 +100,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
         });
     }
     let upstream = Upstream::new(c);
-    Ok(Some(Arc::new(Kubernetes { o, index, upstream })))
+    Ok(Some(Arc::new(Kubernetes { o, index, upstream, fast_path: true })))
 }
 
 /// Waits until the watches have synced, for at most `timeout`, saying so every half second as

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use plugin_api::Controller;
 use plugin_api::proto::op::ResponseCode;
-use plugin_api::proto::rr::RecordType;
+use plugin_api::proto::rr::rdata::SRV;
+use plugin_api::proto::rr::{Name, RData, Record, RecordType};
 use plugin_api::test_util::{self, Case, assert_case, reply_message, rr};
 
 use crate::handler::Kubernetes;
@@ -79,30 +80,38 @@ fn index() -> Index {
 }
 
 fn plugin(corefile: &str, index: Index) -> Arc<dyn plugin_api::Plugin> {
+    plugin_with(corefile, index, true)
+}
+
+fn plugin_with(corefile: &str, index: Index, fast_path: bool) -> Arc<dyn plugin_api::Plugin> {
     let mut c = Controller::from_text(corefile);
     let o = setup::parse(&mut c).unwrap();
     Arc::new(Kubernetes {
         o: Arc::new(o),
         index: Arc::new(ArcSwap::from_pointee(index)),
         upstream: Arc::default(),
+        fast_path,
     })
 }
 
 const COREFILE: &str =
     "kubernetes cluster.local in-addr.arpa ip6.arpa {\n pods insecure\n ttl 30\n}";
 
-fn soa() -> plugin_api::proto::rr::Record {
+fn soa() -> Record {
     rr(
         "cluster.local. 30 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 30",
     )
 }
 
+/// Runs every case through the wire-form fast path and through the general path alone.
 fn run(cases: &[Case], corefile: &str, index_fn: fn() -> Index) {
-    let p = plugin(corefile, index_fn());
-    for case in cases {
-        let msg = reply_message(test_util::serve(vec![p.clone()], case.request()));
-        assert!(msg.metadata.authoritative, "{} {}", case.qname, case.qtype);
-        assert_case(case, &msg);
+    for fast_path in [true, false] {
+        let p = plugin_with(corefile, index_fn(), fast_path);
+        for case in cases {
+            let msg = reply_message(test_util::serve(vec![p.clone()], case.request()));
+            assert!(msg.metadata.authoritative, "{} {} fast {fast_path}", case.qname, case.qtype);
+            assert_case(case, &msg);
+        }
     }
 }
 
@@ -231,6 +240,26 @@ fn srv_records() {
             extra: vec![rr("kubernetes.default.svc.cluster.local. 30 IN A 10.96.0.1")],
             ..Case::new(
                 "https.tcp.kubernetes.default.svc.cluster.local.",
+                RecordType::SRV,
+                ResponseCode::NoError,
+            )
+        },
+        // The query's case: kept in the owner and in the zone part of the target, as CoreDNS
+        // keeps it in state.Zone. (Built by hand: the rdata parser behind `rr` lower-cases.)
+        Case {
+            answer: vec![Record::from_rdata(
+                Name::from_ascii("_HTTPS._tcp.Kubernetes.default.svc.Cluster.Local.").unwrap(),
+                30,
+                RData::SRV(SRV::new(
+                    0,
+                    100,
+                    443,
+                    Name::from_ascii("kubernetes.default.svc.Cluster.Local.").unwrap(),
+                )),
+            )],
+            extra: vec![rr("kubernetes.default.svc.Cluster.Local. 30 IN A 10.96.0.1")],
+            ..Case::new(
+                "_HTTPS._tcp.Kubernetes.default.svc.Cluster.Local.",
                 RecordType::SRV,
                 ResponseCode::NoError,
             )

@@ -98,12 +98,13 @@ fn write_out(rx: Receiver<Output>, stdout: io::Stdout) {
     }
 }
 
-/// One formatted event (tracing writes each event with one `write_all`).
+/// One formatted event (tracing writes each event with one `write_all`), through
+/// [`plugin_api::output::raw`] so that it keeps its place among the query log lines of a batch.
 struct ChannelWriter;
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let _ = sink().send(Output::Text(buf.to_vec()));
+        plugin_api::output::raw(buf);
         Ok(buf.len())
     }
 

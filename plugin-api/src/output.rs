@@ -5,7 +5,12 @@
 //! than the line itself; the server registers its writer here ([`set_writer`]) and a line goes
 //! to it as `[INFO] LINE` with no further formatting. Without a writer (in tests), lines go to
 //! `tracing` as before.
+//!
+//! A loop that serves queries in batches wraps each batch in [`batch`]: the lines written meanwhile
+//! on that thread are gathered and handed over together when the batch ends, one allocation and
+//! one channel message per batch instead of per query.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 /// Takes one complete output line, newline included.
@@ -18,16 +23,124 @@ pub fn set_writer(writer: Writer) {
     let _ = WRITER.set(writer);
 }
 
-/// Writes `[INFO] line`.
+thread_local! {
+    /// The lines of the batch this thread is in, if it is in one.
+    static PENDING: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
+
+/// Writes `[INFO] line`, at the end of the current batch if there is one.
 pub fn info_line(line: &str) {
-    match WRITER.get() {
-        Some(write) => {
-            let mut bytes = Vec::with_capacity(line.len() + 8);
-            bytes.extend_from_slice(b"[INFO] ");
-            bytes.extend_from_slice(line.as_bytes());
-            bytes.push(b'\n');
-            write(bytes);
+    let Some(write) = WRITER.get() else {
+        tracing::info!("{line}");
+        return;
+    };
+    let append = |bytes: &mut Vec<u8>| {
+        bytes.extend_from_slice(b"[INFO] ");
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+    };
+    let batched = PENDING.with(|p| match p.borrow_mut().as_mut() {
+        Some(pending) => {
+            append(pending);
+            true
         }
-        None => tracing::info!("{line}"),
+        None => false,
+    });
+    if !batched {
+        let mut bytes = Vec::with_capacity(line.len() + 8);
+        append(&mut bytes);
+        write(bytes);
+    }
+}
+
+/// Writes `bytes` (whole lines, already formatted) through the registered writer, at the end of
+/// the current batch if there is one: the server's other log output goes this way too, so that
+/// the lines of one thread keep their order. Without a writer, nothing is written.
+pub fn raw(bytes: &[u8]) {
+    let Some(write) = WRITER.get() else { return };
+    let batched = PENDING.with(|p| match p.borrow_mut().as_mut() {
+        Some(pending) => {
+            pending.extend_from_slice(bytes);
+            true
+        }
+        None => false,
+    });
+    if !batched {
+        write(bytes.to_vec());
+    }
+}
+
+/// Runs `f`, gathering the lines it writes on this thread, and writes them when it returns.
+/// Nested calls join the outer batch.
+pub fn batch<R>(f: impl FnOnce() -> R) -> R {
+    let outer = PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        let outer = p.is_some();
+        if !outer {
+            *p = Some(Vec::new());
+        }
+        outer
+    });
+    // Written even if `f` unwinds, so no line is lost with the panic.
+    struct Flush(bool);
+    impl Drop for Flush {
+        fn drop(&mut self) {
+            if self.0 {
+                return;
+            }
+            let lines = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
+            if let (false, Some(write)) = (lines.is_empty(), WRITER.get()) {
+                write(lines);
+            }
+        }
+    }
+    let _flush = Flush(outer);
+    f()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    static WRITTEN: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+    fn record(bytes: Vec<u8>) {
+        WRITTEN.lock().unwrap().push(bytes);
+    }
+
+    fn written() -> Vec<String> {
+        WRITTEN.lock().unwrap().drain(..).map(|b| String::from_utf8(b).unwrap()).collect()
+    }
+
+    #[test]
+    fn lines_of_a_batch_are_written_together_when_it_ends() {
+        set_writer(record);
+        written();
+        info_line("alone");
+        assert_eq!(written(), ["[INFO] alone\n"]);
+        batch(|| {
+            info_line("a");
+            batch(|| info_line("b"));
+            assert!(written().is_empty(), "nothing before the outer batch ends");
+        });
+        assert_eq!(written(), ["[INFO] a\n[INFO] b\n"]);
+        // Other output written in a batch keeps its place among the lines.
+        batch(|| {
+            info_line("first");
+            raw(b"[ERROR] second\n");
+        });
+        assert_eq!(written(), ["[INFO] first\n[ERROR] second\n"]);
+        let unwound = std::panic::catch_unwind(|| {
+            batch(|| {
+                info_line("before the panic");
+                panic!("boom");
+            })
+        });
+        assert!(unwound.is_err());
+        assert_eq!(written(), ["[INFO] before the panic\n"]);
+        batch(|| {});
+        assert!(written().is_empty(), "an empty batch writes nothing");
     }
 }

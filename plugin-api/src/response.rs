@@ -3,7 +3,7 @@
 //! select on. [`extended_error`] builds the RFC 8914 option plugins attach to replies they
 //! refuse or filter.
 
-use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Message, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::EdnsOption;
 
@@ -89,34 +89,64 @@ impl Class {
     }
 }
 
+/// What sorting a reply and logging it need to know: the header, the question's type, and
+/// what the answer and authority sections hold. Read from a message, or from wire bytes
+/// without decoding them ([`crate::wire::WireReply::facts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    /// The header's flags, opcode and rcode.
+    pub metadata: Metadata,
+    /// The type of the first question.
+    pub qtype: Option<RecordType>,
+    /// Records in the answer section.
+    pub answers: usize,
+    /// True if the authority section holds an SOA.
+    pub soa: bool,
+    /// NS records in the authority section.
+    pub ns: usize,
+}
+
+impl Facts {
+    /// The facts of `m`.
+    pub fn of(m: &Message) -> Self {
+        Self {
+            metadata: m.metadata,
+            qtype: m.queries.first().map(|q| q.query_type()),
+            answers: m.answers.len(),
+            soa: m.authorities.iter().any(|r| r.record_type() == RecordType::SOA),
+            ns: m.authorities.iter().filter(|r| r.record_type() == RecordType::NS).count(),
+        }
+    }
+}
+
 /// The type of `reply` (CoreDNS's `response.Typify`, without its check of expired signatures).
 pub fn typify(reply: Option<&Message>) -> Type {
+    type_of(reply.map(Facts::of).as_ref())
+}
+
+/// [`typify`] from a reply's [`Facts`].
+pub fn type_of(reply: Option<&Facts>) -> Type {
     let Some(m) = reply else { return Type::OtherError };
     match m.metadata.op_code {
         OpCode::Update => return Type::Update,
         OpCode::Notify => return Type::Meta,
         _ => {}
     }
-    if m.queries
-        .first()
-        .is_some_and(|q| matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR))
-    {
+    if matches!(m.qtype, Some(RecordType::AXFR | RecordType::IXFR)) {
         return Type::Meta;
     }
     let rcode = m.metadata.response_code;
-    if !m.answers.is_empty() {
+    if m.answers > 0 {
         return match rcode {
             ResponseCode::NoError => Type::NoError,
             _ => Type::OtherError,
         };
     }
-    let soa = m.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
-    let ns = m.authorities.iter().filter(|r| r.record_type() == RecordType::NS).count();
     match rcode {
-        ResponseCode::NoError if soa => Type::NoData,
+        ResponseCode::NoError if m.soa => Type::NoData,
         ResponseCode::NXDomain => Type::NameError,
         ResponseCode::ServFail | ResponseCode::NotImp => Type::ServerError,
-        ResponseCode::NoError if ns > 0 => Type::Delegation,
+        ResponseCode::NoError if m.ns > 0 => Type::Delegation,
         ResponseCode::NoError => Type::NoError,
         _ => Type::OtherError,
     }

@@ -14,10 +14,12 @@
 //! The walker here reads only what our own encoder wrote (names are labels, or a pointer at the
 //! end); anything else makes it give up, and the caller falls back to decoding.
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Header, Message, ResponseCode};
 use hickory_proto::rr::RecordType;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::Request;
+use crate::response::Facts;
 
 mod reply_writer;
 pub use reply_writer::{ReplyWriter, ZoneSoa};
@@ -52,6 +54,35 @@ impl WireReply {
     /// The reply as a message, for plugins that need to look inside.
     pub fn decode(&self) -> Option<Message> {
         Message::from_vec(&self.0).ok()
+    }
+
+    /// What sorting and logging the reply need, read in place: the header, the question's
+    /// type, and the answer and authority sections' record types. `None` if the bytes cannot be
+    /// walked; the caller then decodes.
+    pub fn facts(&self) -> Option<Facts> {
+        let b = &self.0;
+        let header = Header::read(&mut BinDecoder::new(b.get(..HEADER)?)).ok()?;
+        let qtype = (section_count_at(b, 4) > 0)
+            .then(|| skip_name(b, HEADER))
+            .flatten()
+            .and_then(|end| b.get(end..end + 2))
+            .map(|t| RecordType::from(u16::from_be_bytes([t[0], t[1]])));
+        let mut at = skip_question(b)?;
+        let answers = section_count(b, 0);
+        for _ in 0..answers {
+            at = read_rr(b, at)?.end;
+        }
+        let (mut soa, mut ns) = (false, 0);
+        for _ in 0..section_count(b, 1) {
+            let rr = read_rr(b, at)?;
+            match rtype(b, &rr) {
+                RecordType::SOA => soa = true,
+                RecordType::NS => ns += 1,
+                _ => {}
+            }
+            at = rr.end;
+        }
+        Some(Facts { metadata: header.metadata, qtype, answers, soa, ns })
     }
 
     /// Shuffles the address records of each section in place, as *loadbalance*'s round robin
@@ -142,7 +173,11 @@ impl Stored {
 }
 
 fn section_count(b: &[u8], section: usize) -> usize {
-    let at = 6 + 2 * section;
+    section_count_at(b, 6 + 2 * section)
+}
+
+/// The 16-bit count at `at` in the header (4: questions, 6, 8, 10: the record sections).
+fn section_count_at(b: &[u8], at: usize) -> usize {
     usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
 }
 

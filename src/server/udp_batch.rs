@@ -138,8 +138,13 @@ impl Worker {
         }
     }
 
-    /// Serves the first `n` slots and sends what they produced.
+    /// Serves the first `n` slots and sends what they produced; their log lines go to the
+    /// writer together.
     fn serve(&mut self, n: usize) {
+        plugin_api::output::batch(|| self.serve_batch(n));
+    }
+
+    fn serve_batch(&mut self, n: usize) {
         let mux = self.mux.load();
         let mut outgoing = 0;
         for i in 0..n {

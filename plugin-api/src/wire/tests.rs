@@ -374,3 +374,36 @@ fn ptr_answers_point_at_the_names_given() {
         Message::from_vec(&expected.to_vec().unwrap()).unwrap()
     );
 }
+
+#[test]
+fn facts_read_in_place_match_those_of_the_decoded_message() {
+    use crate::response::Facts;
+    let req = request("Nope.Default.svc.Cluster.Local.", 3, true, true, false);
+    let mut negative = ReplyWriter::new(&req).unwrap();
+    negative.rcode(ResponseCode::NXDomain);
+    negative.soa(&ZoneSoa {
+        zone_labels: 2,
+        ttl: 5,
+        mname: "ns.dns",
+        rname: "hostmaster",
+        serial: 1,
+        refresh: 2,
+        retry: 3,
+        expire: 4,
+        minimum: 5,
+    });
+    let mut positive = ReplyWriter::new(&req).unwrap();
+    positive.a(5, [10, 0, 0, 1].into());
+    let stored =
+        Stored::new(&mut reply("www.example.org.", vec![a("www.example.org.", 9, [1, 2, 3, 4])]))
+            .unwrap()
+            .reply_to(&req, 9);
+    for wire in [negative.finish(), positive.finish(), stored] {
+        let facts = wire.facts().expect("our own bytes can be walked");
+        assert_eq!(facts, Facts::of(&wire.decode().unwrap()));
+    }
+    let mut truncated = request("a.b.", 1, false, false, false).reply();
+    truncated.metadata.truncation = true;
+    let cut = WireReply::new(truncated.to_vec().unwrap()[..12].to_vec()).unwrap();
+    assert!(cut.facts().is_none(), "a header promising a question that is not there");
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use plugin_api::Request;
 use plugin_api::names::{class_name, flags_text, rcode_name, type_name};
-use plugin_api::proto::op::Message;
+use plugin_api::response::Facts;
 
 /// `{remote}:{port} - {>id} "{type} {class} {name} {proto} {size} {>do} {>bufsize}" {rcode}
 /// {>rflags} {rsize} {duration}`: CoreDNS's default.
@@ -83,9 +83,9 @@ pub struct Format {
 }
 
 /// What a line reports about the reply.
-pub struct Outcome<'a> {
+pub struct Outcome {
     /// The reply as written, if one was.
-    pub reply: Option<&'a Message>,
+    pub reply: Option<Facts>,
     /// Its size in octets.
     pub size: usize,
     /// Time from the query reaching the plugin to the reply coming back.
@@ -125,7 +125,7 @@ impl Format {
     }
 
     /// Writes the line for `req` and its outcome.
-    pub fn render(&self, req: &Request, out: &Outcome<'_>) -> String {
+    pub fn render(&self, req: &Request, out: &Outcome) -> String {
         let mut line = String::with_capacity(128);
         for piece in &self.pieces {
             match piece {
@@ -138,7 +138,7 @@ impl Format {
     }
 }
 
-fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome<'_>) {
+fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome) {
     let _ = match label {
         Label::Type => write!(line, "{}", type_name(req.qtype())),
         Label::Name => write!(line, "{}", req.name()),
@@ -152,7 +152,7 @@ fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome<'_>
         Label::Opcode => write!(line, "{}", u8::from(req.message().metadata.op_code)),
         Label::Do => write!(line, "{}", req.dnssec_ok()),
         Label::Bufsize => write!(line, "{}", req.size()),
-        Label::Rcode => match out.reply {
+        Label::Rcode => match &out.reply {
             None => write!(line, "{EMPTY}"),
             Some(m) => match rcode_name(m.metadata.response_code) {
                 Some(name) => write!(line, "{name}"),
@@ -160,12 +160,31 @@ fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome<'_>
             },
         },
         Label::Rsize => write!(line, "{}", out.size),
-        Label::Duration => write!(line, "{}s", out.duration.as_secs_f64()),
-        Label::Rflags => match out.reply {
+        Label::Duration => write_seconds(line, out.duration),
+        Label::Rflags => match &out.reply {
             None => write!(line, "{EMPTY}"),
             Some(m) => write!(line, "{}", flags_text(&m.metadata)),
         },
     };
+}
+
+/// A duration as Go's `strconv.FormatFloat(d.Seconds(), 'f', -1, 64)` and an `s` print it:
+/// plain decimal, no trailing zeros (`0.000123s`, `1.5s`, `2s`). Written from the integer
+/// nanoseconds: the shortest decimal that reads back as the float is those nine digits
+/// trimmed, and integer digits cost a fraction of float formatting.
+fn write_seconds(line: &mut String, d: Duration) -> std::fmt::Result {
+    write!(line, "{}", d.as_secs())?;
+    let mut nanos = d.subsec_nanos();
+    if nanos > 0 {
+        let mut digits = 9;
+        while nanos.is_multiple_of(10) {
+            nanos /= 10;
+            digits -= 1;
+        }
+        write!(line, ".{nanos:0digits$}")?;
+    }
+    line.push('s');
+    Ok(())
 }
 
 /// IPv6 addresses in brackets, as in a URL (RFC 3986).
@@ -178,6 +197,26 @@ fn write_addr(line: &mut String, ip: IpAddr) -> std::fmt::Result {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_print_as_go_prints_seconds() {
+        let cases = [
+            (Duration::from_nanos(123_000), "0.000123s"),
+            (Duration::from_nanos(1), "0.000000001s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(2), "2s"),
+            (Duration::ZERO, "0s"),
+            (Duration::new(3, 40_506_000), "3.040506s"),
+        ];
+        for (d, want) in cases {
+            let mut line = String::new();
+            write_seconds(&mut line, d).unwrap();
+            assert_eq!(line, want);
+            // And it is the shortest decimal that reads back as the same float.
+            let float: f64 = want.trim_end_matches('s').parse().unwrap();
+            assert_eq!(float, d.as_secs_f64());
+        }
+    }
+
     use super::*;
 
     fn lit(s: &str) -> Piece {

@@ -18,7 +18,7 @@ use plugin_api::zone::{is_subdomain, normalize};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
 
 use format::{Format, Outcome};
-use plugin_api::response::{Class, classify, typify};
+use plugin_api::response::{Class, Facts, classify, type_of};
 
 /// The directive's name.
 pub const NAME: &str = "log";
@@ -105,14 +105,28 @@ impl Plugin for Log {
             return next.run(ctx, req);
         };
         let start = Instant::now();
-        let rules = self.rules.clone();
-        let req = req.clone();
-        next.run(ctx, &req.clone()).map(move |result| {
-            if let Some(line) = line(&rules[index], &req, &result, start.elapsed()) {
-                plugin_api::output::info_line(&line);
+        match next.run(ctx, req) {
+            Serve::Ready(result) => {
+                write_line(&self.rules[index], req, &result, start);
+                Serve::Ready(result)
             }
-            result
-        })
+            // Only a query that waits takes the rules and the request along: cloning the shared
+            // Arc on every query made the threads fight over its counter's cache line.
+            Serve::Pending(fut) => {
+                let (rules, req) = (self.rules.clone(), req.clone());
+                Serve::pending(async move {
+                    let result = fut.await;
+                    write_line(&rules[index], &req, &result, start);
+                    result
+                })
+            }
+        }
+    }
+}
+
+fn write_line(rule: &Rule, req: &Request, result: &ServeResult, start: Instant) {
+    if let Some(line) = line(rule, req, result, start.elapsed()) {
+        plugin_api::output::info_line(&line);
     }
 }
 
@@ -120,33 +134,28 @@ impl Plugin for Log {
 /// not one the rule logs.
 pub fn line(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration) -> Option<String> {
     // A chain that declined or failed is logged as the bare reply the server will write.
-    let built;
-    let mut wire_len = None;
-    let reply: Option<&Message> = match result {
-        Ok(Reply::Message { msg, .. }) => Some(msg),
-        // A cache hit in wire form: decoded for the line (log is not on the fast path).
+    let (reply, size) = match result {
+        Ok(Reply::Message { msg, .. }) => (Some(Facts::of(msg)), encoded_len(msg)),
+        // Wire bytes (cache hits, hosts and kubernetes answers) are read in place, not decoded.
         Ok(Reply::Wire { wire, .. }) => {
-            wire_len = Some(wire.as_bytes().len());
-            built = wire.decode().unwrap_or_else(|| error_reply(req, ResponseCode::ServFail));
-            Some(&built)
+            let facts = wire.facts().or_else(|| wire.decode().as_ref().map(Facts::of));
+            (facts, wire.as_bytes().len())
         }
-        Ok(Reply::Rcode(rcode)) => {
-            built = error_reply(req, *rcode);
-            Some(&built)
-        }
-        Err(e) => {
-            built = error_reply(req, e.rcode());
-            Some(&built)
-        }
-        Ok(Reply::Drop) => None,
+        Ok(Reply::Rcode(rcode)) => bare(req, *rcode),
+        Err(e) => bare(req, e.rcode()),
+        Ok(Reply::Drop) => (None, 0),
     };
-    let class = classify(typify(reply));
-    if !rule.classes.is_empty() && !rule.classes.contains(&class) {
+    if !rule.classes.is_empty() && !rule.classes.contains(&classify(type_of(reply.as_ref()))) {
         return None;
     }
-    let size = wire_len.unwrap_or_else(|| reply.map_or(0, encoded_len));
     let outcome = Outcome { reply, size, duration: elapsed };
     Some(rule.format.render(req, &outcome))
+}
+
+/// The facts and size of the error reply the server writes for `rcode`.
+fn bare(req: &Request, rcode: ResponseCode) -> (Option<Facts>, usize) {
+    let reply = error_reply(req, rcode);
+    (Some(Facts::of(&reply)), encoded_len(&reply))
 }
 
 fn error_reply(req: &Request, rcode: ResponseCode) -> Message {

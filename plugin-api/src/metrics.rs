@@ -9,6 +9,10 @@
 //! A child is created on its first use, not at setup ([`Series`]): like CoreDNS, `/metrics`
 //! shows only the label sets that have happened, and a configuration that is loaded but never
 //! served (a failed reload, a fuzzer feeding the loader) adds no series to the process.
+//!
+//! The histograms every query observes are [`sharded`]: one copy of the counters per thread.
+
+pub mod sharded;
 
 use std::sync::{LazyLock, OnceLock};
 
@@ -152,10 +156,9 @@ mod tests {
 pub mod dns {
     use std::sync::LazyLock;
 
-    use prometheus::{
-        GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    };
+    use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts};
 
+    use super::sharded::ShardedHistogramVec;
     use super::{SIZE_BUCKETS, register, time_buckets};
 
     fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -163,10 +166,17 @@ pub mod dns {
         register(IntCounterVec::new(opts, labels).expect("valid metric"))
     }
 
-    fn histogram_vec(name: &str, help: &str, buckets: Vec<f64>, labels: &[&str]) -> HistogramVec {
-        let opts =
-            HistogramOpts::new(name, help).namespace("coredns").subsystem("dns").buckets(buckets);
-        register(HistogramVec::new(opts, labels).expect("valid metric"))
+    /// A per-query histogram: sharded, as every UDP thread observes it on every query.
+    fn histogram_vec(
+        name: &str,
+        help: &str,
+        buckets: Vec<f64>,
+        labels: &[&str],
+        units_per_unit: f64,
+    ) -> ShardedHistogramVec {
+        let name = format!("coredns_dns_{name}");
+        let vec = ShardedHistogramVec::new(&name, help, labels, buckets, units_per_unit);
+        register(vec.expect("valid metric"))
     }
 
     /// `coredns_dns_requests_total{server,zone,view,proto,family,type}`.
@@ -178,33 +188,36 @@ pub mod dns {
         )
     });
 
-    /// `coredns_dns_request_duration_seconds{server,zone,view}`.
-    pub static DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    /// `coredns_dns_request_duration_seconds{server,zone,view}`, observed in nanoseconds.
+    pub static DURATION: LazyLock<ShardedHistogramVec> = LazyLock::new(|| {
         histogram_vec(
             "request_duration_seconds",
             "Histogram of the time (in seconds) each request took per zone.",
             time_buckets(),
             &["server", "zone", "view"],
+            1e9,
         )
     });
 
     /// `coredns_dns_request_size_bytes{server,zone,view,proto}`.
-    pub static REQUEST_SIZE: LazyLock<HistogramVec> = LazyLock::new(|| {
+    pub static REQUEST_SIZE: LazyLock<ShardedHistogramVec> = LazyLock::new(|| {
         histogram_vec(
             "request_size_bytes",
             "Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.",
             SIZE_BUCKETS.to_vec(),
             &["server", "zone", "view", "proto"],
+            1.0,
         )
     });
 
     /// `coredns_dns_response_size_bytes{server,zone,view,proto}`.
-    pub static RESPONSE_SIZE: LazyLock<HistogramVec> = LazyLock::new(|| {
+    pub static RESPONSE_SIZE: LazyLock<ShardedHistogramVec> = LazyLock::new(|| {
         histogram_vec(
             "response_size_bytes",
             "Size of the returned response in bytes.",
             SIZE_BUCKETS.to_vec(),
             &["server", "zone", "view", "proto"],
+            1.0,
         )
     });
 
@@ -273,9 +286,9 @@ pub mod dns {
             DO_REQUESTS.with_label_values(&[server, zone, ""]).inc();
         }
         REQUESTS.with_label_values(&[server, zone, "", proto, family, qtype]).inc();
-        DURATION.with_label_values(&[server, zone, ""]).observe(0.0);
-        RESPONSE_SIZE.with_label_values(&[server, zone, "", proto]).observe(size as f64);
-        REQUEST_SIZE.with_label_values(&[server, zone, "", proto]).observe(req.len() as f64);
+        DURATION.with_label_values(&[server, zone, ""]).observe(0);
+        RESPONSE_SIZE.with_label_values(&[server, zone, "", proto]).observe(size as u64);
+        REQUEST_SIZE.with_label_values(&[server, zone, "", proto]).observe(req.len() as u64);
         let rcode = crate::names::rcode_label(rcode);
         RESPONSES.with_label_values(&[server, zone, "", &rcode, ""]).inc();
     }

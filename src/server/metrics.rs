@@ -13,10 +13,11 @@ use hickory_proto::op::ResponseCode;
 use plugin_api::metrics::dns::{
     DO_REQUESTS, DURATION, REQUEST_SIZE, REQUESTS, RESPONSE_SIZE, RESPONSES,
 };
+use plugin_api::metrics::sharded::ShardedHistogram;
 use plugin_api::metrics::{MONITORED_TYPES, type_index};
 use plugin_api::names::rcode_label;
 use plugin_api::{Proto, Request};
-use prometheus::{Histogram, IntCounter};
+use prometheus::IntCounter;
 
 /// Rcodes whose counters are resolved ahead: NOERROR to REFUSED. Others are looked up by label
 /// when they happen, which is rare.
@@ -30,11 +31,11 @@ pub struct ZoneMetrics {
     /// `[proto][family][type]`.
     requests: Box<[OnceLock<IntCounter>]>,
     do_requests: OnceLock<IntCounter>,
-    duration: OnceLock<Histogram>,
+    duration: OnceLock<Arc<ShardedHistogram>>,
     /// `[proto]`.
-    request_size: [OnceLock<Histogram>; 2],
+    request_size: [OnceLock<Arc<ShardedHistogram>>; 2],
     /// `[proto]`.
-    response_size: [OnceLock<Histogram>; 2],
+    response_size: [OnceLock<Arc<ShardedHistogram>>; 2],
     /// The plugin names that can write a reply, `""` (the server) first.
     plugins: Vec<&'static str>,
     /// `[rcode][plugin]` for the common rcodes.
@@ -97,14 +98,14 @@ impl ZoneMetrics {
         if req.dnssec_ok() {
             self.do_requests.get_or_init(|| DO_REQUESTS.with_label_values(&[s, z, ""])).inc();
         }
-        let elapsed = start.elapsed().as_secs_f64();
+        let elapsed = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.duration.get_or_init(|| DURATION.with_label_values(&[s, z, ""])).observe(elapsed);
         self.request_size[proto]
             .get_or_init(|| REQUEST_SIZE.with_label_values(&[s, z, "", PROTOS[proto]]))
-            .observe(req.len() as f64);
+            .observe(req.len() as u64);
         self.response_size[proto]
             .get_or_init(|| RESPONSE_SIZE.with_label_values(&[s, z, "", PROTOS[proto]]))
-            .observe(size as f64);
+            .observe(size as u64);
 
         let code = u16::from(rcode) as usize;
         let label = || rcode_label(rcode);

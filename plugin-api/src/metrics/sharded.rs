@@ -1,0 +1,233 @@
+//! Histograms that threads answering queries can all observe without sharing a cache line.
+//!
+//! Every query observes three histograms (duration, request size, response size). The
+//! `prometheus` crate's histogram keeps one set of atomics per series, so with a thread per
+//! UDP socket each observation moved its cache lines from core to core: the prometheus plugin
+//! cost a sixth of the server's throughput. Here each series has [`SHARDS`] copies of its
+//! counters, each on its own cache lines; a thread always writes the copy its index picks, and
+//! a scrape adds the copies up. Observations are integers in a fixed unit (nanoseconds, bytes),
+//! so every write is one `fetch_add`; the scrape divides the sum by the unit.
+//!
+//! [`ShardedHistogramVec`] is a `prometheus` collector: registered like a `HistogramVec`, its
+//! series appear in `/metrics` exactly as a `HistogramVec`'s would.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto;
+
+/// Copies of each series' counters. A power of two above the cores a DNS server usually gets;
+/// threads beyond it share copies, which stays correct, only slower.
+pub const SHARDS: usize = 16;
+
+/// One thread's copy of a series: its bucket counts, count and sum, padded to its own lines.
+#[repr(align(128))]
+struct Shard {
+    /// Observations at or below each upper bound, not cumulated (one `fetch_add` each).
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+    sum: AtomicU64,
+}
+
+/// One series: a histogram with fixed upper bounds, observed in integer units.
+pub struct ShardedHistogram {
+    /// Upper bounds in units (bytes, nanoseconds): what an observation is compared with.
+    bounds: Box<[u64]>,
+    shards: Box<[Shard]>,
+}
+
+thread_local! {
+    /// This thread's shard, given out in turn the first time a thread observes.
+    static SHARD: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
+    };
+}
+
+impl ShardedHistogram {
+    fn new(bounds: &[u64]) -> Self {
+        let shard = || Shard {
+            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
+        };
+        Self { bounds: bounds.into(), shards: (0..SHARDS).map(|_| shard()).collect() }
+    }
+
+    /// Records one observation of `value` units.
+    pub fn observe(&self, value: u64) {
+        let shard = &self.shards[SHARD.with(|s| *s)];
+        if let Some(i) = self.bounds.iter().position(|&b| value <= b) {
+            shard.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        shard.count.fetch_add(1, Ordering::Relaxed);
+        shard.sum.fetch_add(value, Ordering::Relaxed);
+    }
+
+    /// The series as the exposition format wants it: cumulative buckets, count, sum in the
+    /// metric's unit (`units_per_unit` of ours make one of its).
+    fn proto(&self, upper_bounds: &[f64], units_per_unit: f64) -> proto::Histogram {
+        let (mut count, mut sum) = (0u64, 0u64);
+        let mut per_bucket = vec![0u64; self.bounds.len()];
+        for shard in self.shards.iter() {
+            count += shard.count.load(Ordering::Relaxed);
+            sum = sum.wrapping_add(shard.sum.load(Ordering::Relaxed));
+            for (total, b) in per_bucket.iter_mut().zip(shard.buckets.iter()) {
+                *total += b.load(Ordering::Relaxed);
+            }
+        }
+        let mut h = proto::Histogram::default();
+        h.set_sample_count(count);
+        h.set_sample_sum(sum as f64 / units_per_unit);
+        let mut cumulative = 0;
+        let buckets = per_bucket
+            .iter()
+            .zip(upper_bounds)
+            .map(|(n, upper)| {
+                cumulative += n;
+                let mut b = proto::Bucket::default();
+                b.set_cumulative_count(cumulative);
+                b.set_upper_bound(*upper);
+                b
+            })
+            .collect();
+        h.set_bucket(buckets);
+        h
+    }
+}
+
+/// A family of [`ShardedHistogram`]s told apart by label values, like a `HistogramVec`.
+#[derive(Clone)]
+pub struct ShardedHistogramVec {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    desc: Desc,
+    label_names: Vec<String>,
+    /// Upper bounds as exposed (seconds, bytes).
+    upper_bounds: Vec<f64>,
+    /// The same, in observation units.
+    bounds: Vec<u64>,
+    units_per_unit: f64,
+    /// Series by label values; looked up when a series is first used, not per observation.
+    children: Mutex<BTreeMap<Vec<String>, Arc<ShardedHistogram>>>,
+}
+
+impl ShardedHistogramVec {
+    /// A family `name` with `labels`, buckets `upper_bounds` (in the metric's unit) and
+    /// observations in units of which `units_per_unit` make one of the metric's (1e9 for
+    /// seconds observed in nanoseconds, 1 for bytes).
+    pub fn new(
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        upper_bounds: Vec<f64>,
+        units_per_unit: f64,
+    ) -> prometheus::Result<Self> {
+        let label_names: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+        let desc =
+            Desc::new(name.to_string(), help.to_string(), label_names.clone(), Default::default())?;
+        let bounds = upper_bounds.iter().map(|b| (b * units_per_unit).round() as u64).collect();
+        let inner = Inner {
+            desc,
+            label_names,
+            upper_bounds,
+            bounds,
+            units_per_unit,
+            children: Mutex::new(BTreeMap::new()),
+        };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// The series with these label values, created on first use. Keep what it returns: this
+    /// takes a lock, [`ShardedHistogram::observe`] does not.
+    pub fn with_label_values(&self, values: &[&str]) -> Arc<ShardedHistogram> {
+        debug_assert_eq!(values.len(), self.inner.label_names.len());
+        let key: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        let mut children = self.inner.children.lock().unwrap_or_else(|e| e.into_inner());
+        children
+            .entry(key)
+            .or_insert_with(|| Arc::new(ShardedHistogram::new(&self.inner.bounds)))
+            .clone()
+    }
+
+    /// Drops the series with these label values, if there is one.
+    pub fn remove_label_values(&self, values: &[&str]) {
+        let key: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        self.inner.children.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+    }
+}
+
+impl Collector for ShardedHistogramVec {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.inner.desc]
+    }
+
+    fn collect(&self) -> Vec<proto::MetricFamily> {
+        let inner = &self.inner;
+        let children = inner.children.lock().unwrap_or_else(|e| e.into_inner());
+        let metrics = children
+            .iter()
+            .map(|(values, series)| {
+                let labels = inner
+                    .label_names
+                    .iter()
+                    .zip(values)
+                    .map(|(name, value)| {
+                        let mut pair = proto::LabelPair::default();
+                        pair.set_name(name.clone());
+                        pair.set_value(value.clone());
+                        pair
+                    })
+                    .collect();
+                let mut m = proto::Metric::from_label(labels);
+                m.set_histogram(series.proto(&inner.upper_bounds, inner.units_per_unit));
+                m
+            })
+            .collect();
+        let mut family = proto::MetricFamily::default();
+        family.set_name(inner.desc.fq_name.clone());
+        family.set_help(inner.desc.help.clone());
+        family.set_field_type(proto::MetricType::HISTOGRAM);
+        family.set_metric(metrics);
+        vec![family]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observations_from_many_threads_add_up_in_cumulative_buckets() {
+        let vec =
+            ShardedHistogramVec::new("t_seconds", "help", &["zone"], vec![0.001, 0.01, 0.1], 1e9)
+                .unwrap();
+        let series = vec.with_label_values(&["a."]);
+        std::thread::scope(|s| {
+            for t in 0..8u64 {
+                let series = series.clone();
+                s.spawn(move || {
+                    for _ in 0..1000 {
+                        // 0.5 ms, 5 ms, 50 ms and 500 ms, by thread.
+                        series.observe(500_000 * 10u64.pow((t % 4) as u32));
+                    }
+                });
+            }
+        });
+        let families = vec.collect();
+        let h = families[0].get_metric()[0].get_histogram();
+        assert_eq!(h.get_sample_count(), 8000);
+        let cumulative: Vec<u64> =
+            h.get_bucket().iter().map(|b| b.cumulative_count()).collect();
+        assert_eq!(cumulative, [2000, 4000, 6000], "500 ms is above every bound: only in count");
+        let expected_sum = 2000.0 * (0.0005 + 0.005 + 0.05 + 0.5);
+        assert!((h.get_sample_sum() - expected_sum).abs() < 1e-6, "{}", h.get_sample_sum());
+        assert_eq!(families[0].get_metric()[0].get_label()[0].value(), "a.");
+        vec.remove_label_values(&["a."]);
+        assert!(vec.collect()[0].get_metric().is_empty());
+    }
+}

@@ -182,11 +182,60 @@ impl Request {
 }
 
 /// The lower-cased presentation form of `name`, always ending in a dot.
+///
+/// Names made of letters, digits, `-` and `_` (nearly every query) are written byte by byte;
+/// anything that may need escaping takes hickory's presentation code, the reference.
 pub fn lower_name(name: &Name) -> String {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
+    let mut s = String::with_capacity(64);
+    for label in name.iter() {
+        if !label.iter().all(plain) {
+            return lower_name_escaped(name);
+        }
+        s.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase())));
+        s.push('.');
+    }
+    if s.is_empty() {
+        s.push('.');
+    }
+    s
+}
+
+fn lower_name_escaped(name: &Name) -> String {
     let mut s = name.to_ascii();
     s.make_ascii_lowercase();
     if !s.ends_with('.') {
         s.push('.');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_names_match_the_escaping_presentation_form() {
+        let names = [
+            ".",
+            "Example.ORG.",
+            "_http._tcp.Web-0.default.svc.cluster.local.",
+            "*.wild.test.",
+            "a\\.b.example.",
+            "xn--bcher-kva.example.",
+            "9.8.7.6.in-addr.arpa.",
+        ];
+        for text in names {
+            let name = Name::from_ascii(text).unwrap();
+            assert_eq!(lower_name(&name), lower_name_escaped(&name), "{text}");
+        }
+        for labels in [
+            vec![b"A.B".to_vec(), b"C".to_vec()],
+            vec![b"sp ace".to_vec()],
+            vec![vec![255, 0, b'X']],
+        ] {
+            let raw = Name::from_labels(labels).unwrap();
+            assert_eq!(lower_name(&raw), lower_name_escaped(&raw), "{raw:?}");
+        }
+    }
 }

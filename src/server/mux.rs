@@ -7,7 +7,9 @@
 //! resort, REFUSED when nothing matches or the block has no plugins. The chain's reply is fitted
 //! to the client; a panic inside the chain is answered SERVFAIL and counted.
 
-use std::collections::HashMap;
+// foldhash, not SipHash: every query looks up each suffix of its name; the keys are the
+// Corefile's zones.
+use foldhash::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -50,6 +52,8 @@ pub struct Mux {
     zones: HashMap<String, Route>,
     /// True if any block here loads a plugin that takes non-IN classes.
     any_class: bool,
+    /// The length of the longest zone: longer suffixes of a query name cannot match.
+    longest_zone: usize,
     /// The `server` label: `dns://:53`.
     server: Arc<str>,
 }
@@ -71,7 +75,8 @@ impl Mux {
             })
             .collect();
         let any_class = listener.zones.iter().any(|(_, b)| b.allows_any_class());
-        Self { zones, any_class, server }
+        let longest_zone = listener.zones.iter().map(|(z, _)| z.len()).max().unwrap_or(0);
+        Self { zones, any_class, longest_zone, server }
     }
 
     /// The `server` label of this listener.
@@ -84,7 +89,9 @@ impl Mux {
         let mut ds_route = None;
         let mut offset = 0;
         loop {
-            if let Some(route) = self.zones.get(&name[offset..]) {
+            if name.len() - offset <= self.longest_zone
+                && let Some(route) = self.zones.get(&name[offset..])
+            {
                 if route.block.chain.is_empty() {
                     // A zone without plugins refuses, even if a parent zone has some.
                     return None;

@@ -221,8 +221,7 @@ mod tests {
         let families = vec.collect();
         let h = families[0].get_metric()[0].get_histogram();
         assert_eq!(h.get_sample_count(), 8000);
-        let cumulative: Vec<u64> =
-            h.get_bucket().iter().map(|b| b.cumulative_count()).collect();
+        let cumulative: Vec<u64> = h.get_bucket().iter().map(|b| b.cumulative_count()).collect();
         assert_eq!(cumulative, [2000, 4000, 6000], "500 ms is above every bound: only in count");
         let expected_sum = 2000.0 * (0.0005 + 0.005 + 0.05 + 0.5);
         assert!((h.get_sample_sum() - expected_sum).abs() < 1e-6, "{}", h.get_sample_sum());

@@ -10,7 +10,9 @@
 //! The table is built whole on every (re)load and swapped in, so lookups never lock; a name's
 //! addresses are kept as they are, and the handler writes them straight into the reply.
 
-use std::collections::HashMap;
+// foldhash, not SipHash: every query looks a name up here; the keys come from the hosts file
+// and the Corefile, never from queries.
+use foldhash::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use plugin_api::proto::rr::rdata::PTR;

@@ -5,7 +5,10 @@
 //! before this one, so a rebuild copies keys and pointers, not objects: with 10 000 Services and
 //! 50 000 endpoints that is the difference between one copy of the cluster in memory and three.
 
-use std::collections::{HashMap, HashSet};
+// foldhash, not SipHash: every query hashes a name or two here, and the keys come from the
+// API or manifests, never from queries (which only look up), so a flood of colliding keys
+// cannot be planted through DNS.
+use foldhash::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -121,7 +124,7 @@ impl Index {
                 .or_default()
                 .push(slice);
         }
-        let mut interned: HashMap<&str, Arc<str>> = HashMap::new();
+        let mut interned: HashMap<&str, Arc<str>> = HashMap::default();
         for (namespace, ip) in pods {
             let ns = interned.entry(namespace).or_insert_with(|| {
                 index.namespaces.insert(namespace.to_string());
@@ -197,7 +200,7 @@ mod tests {
 
     #[test]
     fn one_or_more_keeps_every_item_in_order() {
-        let mut map: HashMap<u8, OneOrMore<&str>> = HashMap::new();
+        let mut map: HashMap<u8, OneOrMore<&str>> = HashMap::default();
         add(&mut map, 1, "a");
         assert_eq!(map[&1].as_slice(), ["a"]);
         add(&mut map, 1, "b");

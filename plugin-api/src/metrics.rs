@@ -156,14 +156,15 @@ mod tests {
 pub mod dns {
     use std::sync::LazyLock;
 
-    use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts};
+    use prometheus::{GaugeVec, IntCounter, IntGaugeVec, Opts};
 
-    use super::sharded::ShardedHistogramVec;
+    use super::sharded::{ShardedCounterVec, ShardedHistogramVec};
     use super::{SIZE_BUCKETS, register, time_buckets};
 
-    fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-        let opts = Opts::new(name, help).namespace("coredns").subsystem("dns");
-        register(IntCounterVec::new(opts, labels).expect("valid metric"))
+    /// A per-query counter: sharded, as every UDP thread counts it on every query.
+    fn counter_vec(name: &str, help: &str, labels: &[&str]) -> ShardedCounterVec {
+        let name = format!("coredns_dns_{name}");
+        register(ShardedCounterVec::counters(&name, help, labels).expect("valid metric"))
     }
 
     /// A per-query histogram: sharded, as every UDP thread observes it on every query.
@@ -180,7 +181,7 @@ pub mod dns {
     }
 
     /// `coredns_dns_requests_total{server,zone,view,proto,family,type}`.
-    pub static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    pub static REQUESTS: LazyLock<ShardedCounterVec> = LazyLock::new(|| {
         counter_vec(
             "requests_total",
             "Counter of DNS requests made per zone, protocol and family.",
@@ -222,7 +223,7 @@ pub mod dns {
     });
 
     /// `coredns_dns_do_requests_total{server,zone,view}`.
-    pub static DO_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    pub static DO_REQUESTS: LazyLock<ShardedCounterVec> = LazyLock::new(|| {
         counter_vec(
             "do_requests_total",
             "Counter of DNS requests with DO bit set per zone.",
@@ -231,7 +232,7 @@ pub mod dns {
     });
 
     /// `coredns_dns_responses_total{server,zone,view,rcode,plugin}`.
-    pub static RESPONSES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    pub static RESPONSES: LazyLock<ShardedCounterVec> = LazyLock::new(|| {
         counter_vec(
             "responses_total",
             "Counter of response status codes.",

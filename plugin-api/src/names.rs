@@ -67,6 +67,13 @@ pub fn class_name(class: DNSClass) -> Cow<'static, str> {
 
 /// The header flags as CoreDNS's log writes them: `qr,aa,tc,rd,ra,z,ad,cd`, only those set.
 pub fn flags_text(m: &Metadata) -> String {
+    let mut out = String::new();
+    write_flags(&mut out, m);
+    out
+}
+
+/// Appends [`flags_text`] to `out`, without allocating.
+pub fn write_flags(out: &mut String, m: &Metadata) {
     let flags = [
         (m.message_type == hickory_proto::op::MessageType::Response, "qr"),
         (m.authoritative, "aa"),
@@ -76,8 +83,14 @@ pub fn flags_text(m: &Metadata) -> String {
         (m.authentic_data, "ad"),
         (m.checking_disabled, "cd"),
     ];
-    let set: Vec<&str> = flags.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
-    set.join(",")
+    let mut first = true;
+    for (_, name) in flags.iter().filter(|(on, _)| *on) {
+        if !first {
+            out.push(',');
+        }
+        out.push_str(name);
+        first = false;
+    }
 }
 
 #[cfg(test)]

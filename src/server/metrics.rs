@@ -13,11 +13,10 @@ use hickory_proto::op::ResponseCode;
 use plugin_api::metrics::dns::{
     DO_REQUESTS, DURATION, REQUEST_SIZE, REQUESTS, RESPONSE_SIZE, RESPONSES,
 };
-use plugin_api::metrics::sharded::ShardedHistogram;
+use plugin_api::metrics::sharded::{ShardedCounter, ShardedHistogram};
 use plugin_api::metrics::{MONITORED_TYPES, type_index};
 use plugin_api::names::rcode_label;
 use plugin_api::{Proto, Request};
-use prometheus::IntCounter;
 
 /// Rcodes whose counters are resolved ahead: NOERROR to REFUSED. Others are looked up by label
 /// when they happen, which is rare.
@@ -29,8 +28,8 @@ pub struct ZoneMetrics {
     server: Arc<str>,
     zone: Arc<str>,
     /// `[proto][family][type]`.
-    requests: Box<[OnceLock<IntCounter>]>,
-    do_requests: OnceLock<IntCounter>,
+    requests: Box<[OnceLock<Arc<ShardedCounter>>]>,
+    do_requests: OnceLock<Arc<ShardedCounter>>,
     duration: OnceLock<Arc<ShardedHistogram>>,
     /// `[proto]`.
     request_size: [OnceLock<Arc<ShardedHistogram>>; 2],
@@ -39,7 +38,7 @@ pub struct ZoneMetrics {
     /// The plugin names that can write a reply, `""` (the server) first.
     plugins: Vec<&'static str>,
     /// `[rcode][plugin]` for the common rcodes.
-    responses: Box<[OnceLock<IntCounter>]>,
+    responses: Box<[OnceLock<Arc<ShardedCounter>>]>,
 }
 
 const PROTOS: [&str; 2] = ["udp", "tcp"];

@@ -1,15 +1,17 @@
-//! Histograms that threads answering queries can all observe without sharing a cache line.
+//! Counters and histograms that threads answering queries can all update without sharing a
+//! cache line.
 //!
-//! Every query observes three histograms (duration, request size, response size). The
-//! `prometheus` crate's histogram keeps one set of atomics per series, so with a thread per
-//! UDP socket each observation moved its cache lines from core to core: the prometheus plugin
-//! cost a sixth of the server's throughput. Here each series has [`SHARDS`] copies of its
+//! Every query counts two counters (requests, responses) and observes three histograms
+//! (duration, request size, response size). The `prometheus` crate keeps one set of atomics per
+//! series, so with a thread per UDP socket each update moved its cache lines from core to core:
+//! the prometheus plugin cost a sixth of the server's throughput. Here each series has [`SHARDS`] copies of its
 //! counters, each on its own cache lines; a thread always writes the copy its index picks, and
 //! a scrape adds the copies up. Observations are integers in a fixed unit (nanoseconds, bytes),
 //! so every write is one `fetch_add`; the scrape divides the sum by the unit.
 //!
-//! [`ShardedHistogramVec`] is a `prometheus` collector: registered like a `HistogramVec`, its
-//! series appear in `/metrics` exactly as a `HistogramVec`'s would.
+//! [`ShardedHistogramVec`] and [`ShardedCounterVec`] are `prometheus` collectors: registered
+//! like a `HistogramVec` or an `IntCounterVec`, their series appear in `/metrics` exactly as
+//! those would.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -21,6 +23,11 @@ use prometheus::proto;
 /// Copies of each series' counters. A power of two above the cores a DNS server usually gets;
 /// threads beyond it share copies, which stays correct, only slower.
 pub const SHARDS: usize = 16;
+
+/// Picks this thread's shard.
+fn shard_index() -> usize {
+    SHARD.with(|s| *s)
+}
 
 /// One thread's copy of a series: its bucket counts, count and sum, padded to its own lines.
 #[repr(align(128))]
@@ -58,7 +65,7 @@ impl ShardedHistogram {
 
     /// Records one observation of `value` units.
     pub fn observe(&self, value: u64) {
-        let shard = &self.shards[SHARD.with(|s| *s)];
+        let shard = &self.shards[shard_index()];
         if let Some(i) = self.bounds.iter().position(|&b| value <= b) {
             shard.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
@@ -98,28 +105,101 @@ impl ShardedHistogram {
     }
 }
 
-/// A family of [`ShardedHistogram`]s told apart by label values, like a `HistogramVec`.
-#[derive(Clone)]
-pub struct ShardedHistogramVec {
-    inner: Arc<Inner>,
+/// What a family holds per label set.
+pub trait Series: Send + Sync + 'static {
+    /// The exposition type of the family.
+    const TYPE: proto::MetricType;
+    /// A new series for a family with `bounds` (histograms) in observation units.
+    fn create(bounds: &[u64]) -> Self;
+    /// Fills `metric` with the series' values.
+    fn fill(&self, metric: &mut proto::Metric, upper_bounds: &[f64], units_per_unit: f64);
 }
 
-struct Inner {
+impl Series for ShardedHistogram {
+    const TYPE: proto::MetricType = proto::MetricType::HISTOGRAM;
+
+    fn create(bounds: &[u64]) -> Self {
+        Self::new(bounds)
+    }
+
+    fn fill(&self, metric: &mut proto::Metric, upper_bounds: &[f64], units_per_unit: f64) {
+        metric.set_histogram(self.proto(upper_bounds, units_per_unit));
+    }
+}
+
+/// A counter whose increments land in this thread's copy.
+pub struct ShardedCounter {
+    shards: Box<[PaddedCount]>,
+}
+
+#[repr(align(128))]
+struct PaddedCount(AtomicU64);
+
+impl ShardedCounter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.shards[shard_index()].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The sum of every copy.
+    pub fn get(&self) -> u64 {
+        self.shards.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+impl Series for ShardedCounter {
+    const TYPE: proto::MetricType = proto::MetricType::COUNTER;
+
+    fn create(_: &[u64]) -> Self {
+        Self { shards: (0..SHARDS).map(|_| PaddedCount(AtomicU64::new(0))).collect() }
+    }
+
+    fn fill(&self, metric: &mut proto::Metric, _: &[f64], _: f64) {
+        let mut counter = proto::Counter::default();
+        counter.set_value(self.get() as f64);
+        metric.set_counter(counter);
+    }
+}
+
+/// A family of sharded series told apart by label values, like a `HistogramVec`.
+pub struct ShardedVec<S> {
+    inner: Arc<Inner<S>>,
+}
+
+/// Histograms by label values.
+pub type ShardedHistogramVec = ShardedVec<ShardedHistogram>;
+/// Counters by label values.
+pub type ShardedCounterVec = ShardedVec<ShardedCounter>;
+
+impl<S> Clone for ShardedVec<S> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone() }
+    }
+}
+
+struct Inner<S> {
     desc: Desc,
     label_names: Vec<String>,
-    /// Upper bounds as exposed (seconds, bytes).
+    /// Upper bounds as exposed (seconds, bytes); none for counters.
     upper_bounds: Vec<f64>,
     /// The same, in observation units.
     bounds: Vec<u64>,
     units_per_unit: f64,
-    /// Series by label values; looked up when a series is first used, not per observation.
-    children: Mutex<BTreeMap<Vec<String>, Arc<ShardedHistogram>>>,
+    /// Series by label values; looked up when a series is first used, not per update.
+    children: Mutex<BTreeMap<Vec<String>, Arc<S>>>,
 }
 
-impl ShardedHistogramVec {
-    /// A family `name` with `labels`, buckets `upper_bounds` (in the metric's unit) and
-    /// observations in units of which `units_per_unit` make one of the metric's (1e9 for
-    /// seconds observed in nanoseconds, 1 for bytes).
+impl ShardedCounterVec {
+    /// A counter family `name` with `labels`.
+    pub fn counters(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<Self> {
+        Self::new(name, help, labels, Vec::new(), 1.0)
+    }
+}
+
+impl<S: Series> ShardedVec<S> {
+    /// A family `name` with `labels`, buckets `upper_bounds` (in the metric's unit; none for
+    /// counters) and observations in units of which `units_per_unit` make one of the metric's
+    /// (1e9 for seconds observed in nanoseconds, 1 for bytes).
     pub fn new(
         name: &str,
         help: &str,
@@ -143,15 +223,12 @@ impl ShardedHistogramVec {
     }
 
     /// The series with these label values, created on first use. Keep what it returns: this
-    /// takes a lock, [`ShardedHistogram::observe`] does not.
-    pub fn with_label_values(&self, values: &[&str]) -> Arc<ShardedHistogram> {
+    /// takes a lock, updating the series does not.
+    pub fn with_label_values(&self, values: &[&str]) -> Arc<S> {
         debug_assert_eq!(values.len(), self.inner.label_names.len());
         let key: Vec<String> = values.iter().map(|v| v.to_string()).collect();
         let mut children = self.inner.children.lock().unwrap_or_else(|e| e.into_inner());
-        children
-            .entry(key)
-            .or_insert_with(|| Arc::new(ShardedHistogram::new(&self.inner.bounds)))
-            .clone()
+        children.entry(key).or_insert_with(|| Arc::new(S::create(&self.inner.bounds))).clone()
     }
 
     /// Drops the series with these label values, if there is one.
@@ -161,7 +238,7 @@ impl ShardedHistogramVec {
     }
 }
 
-impl Collector for ShardedHistogramVec {
+impl<S: Series> Collector for ShardedVec<S> {
     fn desc(&self) -> Vec<&Desc> {
         vec![&self.inner.desc]
     }
@@ -184,14 +261,14 @@ impl Collector for ShardedHistogramVec {
                     })
                     .collect();
                 let mut m = proto::Metric::from_label(labels);
-                m.set_histogram(series.proto(&inner.upper_bounds, inner.units_per_unit));
+                series.fill(&mut m, &inner.upper_bounds, inner.units_per_unit);
                 m
             })
             .collect();
         let mut family = proto::MetricFamily::default();
         family.set_name(inner.desc.fq_name.clone());
         family.set_help(inner.desc.help.clone());
-        family.set_field_type(proto::MetricType::HISTOGRAM);
+        family.set_field_type(S::TYPE);
         family.set_metric(metrics);
         vec![family]
     }
@@ -228,5 +305,20 @@ mod tests {
         assert_eq!(families[0].get_metric()[0].get_label()[0].value(), "a.");
         vec.remove_label_values(&["a."]);
         assert!(vec.collect()[0].get_metric().is_empty());
+    }
+
+    #[test]
+    fn counters_add_up_across_threads() {
+        let vec = ShardedCounterVec::counters("t_total", "help", &["rcode"]).unwrap();
+        let series = vec.with_label_values(&["NOERROR"]);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let series = series.clone();
+                s.spawn(move || (0..1000).for_each(|_| series.inc()));
+            }
+        });
+        let families = vec.collect();
+        assert_eq!(families[0].get_field_type(), proto::MetricType::COUNTER);
+        assert_eq!(families[0].get_metric()[0].get_counter().get_value(), 8000.0);
     }
 }

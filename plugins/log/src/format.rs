@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use plugin_api::Request;
-use plugin_api::names::{class_name, flags_text, rcode_name, type_name};
+use plugin_api::names::{class_name, rcode_name, type_name, write_flags};
 use plugin_api::response::Facts;
 
 /// `{remote}:{port} - {>id} "{type} {class} {name} {proto} {size} {>do} {>bufsize}" {rcode}
@@ -138,20 +138,33 @@ impl Format {
     }
 }
 
+/// Appends a number: a line has half a dozen, and `itoa` writes them without the formatting
+/// machinery.
+fn num(line: &mut String, n: impl itoa::Integer) -> std::fmt::Result {
+    line.push_str(itoa::Buffer::new().format(n));
+    Ok(())
+}
+
+/// Appends text.
+fn text(line: &mut String, s: &str) -> std::fmt::Result {
+    line.push_str(s);
+    Ok(())
+}
+
 fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome) {
     let _ = match label {
         Label::Type => write!(line, "{}", type_name(req.qtype())),
-        Label::Name => write!(line, "{}", req.name()),
+        Label::Name => text(line, req.name()),
         Label::Class => write!(line, "{}", class_name(req.qclass())),
-        Label::Proto => write!(line, "{}", req.proto().as_str()),
-        Label::Size => write!(line, "{}", req.len()),
+        Label::Proto => text(line, req.proto().as_str()),
+        Label::Size => num(line, req.len()),
         Label::Remote => write_addr(line, req.ip()),
-        Label::Port => write!(line, "{}", req.port()),
+        Label::Port => num(line, req.port()),
         Label::Local => write_addr(line, req.local().ip().to_canonical()),
-        Label::Id => write!(line, "{}", req.id()),
-        Label::Opcode => write!(line, "{}", u8::from(req.message().metadata.op_code)),
-        Label::Do => write!(line, "{}", req.dnssec_ok()),
-        Label::Bufsize => write!(line, "{}", req.size()),
+        Label::Id => num(line, req.id()),
+        Label::Opcode => num(line, u8::from(req.message().metadata.op_code)),
+        Label::Do => text(line, if req.dnssec_ok() { "true" } else { "false" }),
+        Label::Bufsize => num(line, req.size()),
         Label::Rcode => match &out.reply {
             None => write!(line, "{EMPTY}"),
             Some(m) => match rcode_name(m.metadata.response_code) {
@@ -159,11 +172,14 @@ fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome) {
                 None => write!(line, "{}", u16::from(m.metadata.response_code)),
             },
         },
-        Label::Rsize => write!(line, "{}", out.size),
+        Label::Rsize => num(line, out.size),
         Label::Duration => write_seconds(line, out.duration),
         Label::Rflags => match &out.reply {
             None => write!(line, "{EMPTY}"),
-            Some(m) => write!(line, "{}", flags_text(&m.metadata)),
+            Some(m) => {
+                write_flags(line, &m.metadata);
+                Ok(())
+            }
         },
     };
 }
@@ -173,7 +189,7 @@ fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome) {
 /// nanoseconds: the shortest decimal that reads back as the float is those nine digits
 /// trimmed, and integer digits cost a fraction of float formatting.
 fn write_seconds(line: &mut String, d: Duration) -> std::fmt::Result {
-    write!(line, "{}", d.as_secs())?;
+    num(line, d.as_secs())?;
     let mut nanos = d.subsec_nanos();
     if nanos > 0 {
         let mut digits = 9;
@@ -190,7 +206,15 @@ fn write_seconds(line: &mut String, d: Duration) -> std::fmt::Result {
 /// IPv6 addresses in brackets, as in a URL (RFC 3986).
 fn write_addr(line: &mut String, ip: IpAddr) -> std::fmt::Result {
     match ip {
-        IpAddr::V4(v4) => write!(line, "{v4}"),
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    line.push('.');
+                }
+                num(line, octet)?;
+            }
+            Ok(())
+        }
         IpAddr::V6(v6) => write!(line, "[{v6}]"),
     }
 }

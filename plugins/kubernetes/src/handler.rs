@@ -485,13 +485,11 @@ impl Plugin for Kubernetes {
                 &spilled
             }
         };
-        if self.fast_path
-            && let Some(reply) = lookup.fast_reply(base)
-        {
-            return Serve::Ready(Ok(reply));
-        }
-
-        let outcome = lookup.resolve(base);
+        let outcome = match self.fast_path.then(|| lookup.fast_reply(base)).flatten() {
+            Some(fast::Fast::Reply(reply)) => return Serve::Ready(Ok(reply)),
+            Some(fast::Fast::Missing) => Outcome::NxDomain,
+            None => lookup.resolve(base),
+        };
         let rcode = match outcome {
             Outcome::Records { .. } => ResponseCode::NoError,
             Outcome::NoData => ResponseCode::NoError,

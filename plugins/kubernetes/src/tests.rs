@@ -194,6 +194,11 @@ fn services() {
         nx("_http._tcp.ext.default.svc.cluster.local.", RecordType::SRV),
         // Names that cannot exist, and names that exist without records.
         nx("nosuch.default.svc.cluster.local.", RecordType::A),
+        // A missing Service is NXDOMAIN whatever the type and the labels before it.
+        nx("nosuch.default.svc.cluster.local.", RecordType::MX),
+        nx("nosuch.default.svc.cluster.local.", RecordType::SRV),
+        nx("web-0.nosuch.default.svc.cluster.local.", RecordType::A),
+        nx("_http._tcp.nosuch.default.svc.cluster.local.", RecordType::SRV),
         nx("foo.nonexistent.svc.cluster.local.", RecordType::A),
         nx("foo.cluster.local.", RecordType::A),
         nx("*.default.svc.cluster.local.", RecordType::A),

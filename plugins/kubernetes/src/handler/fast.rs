@@ -17,6 +17,14 @@ use super::{Lookup, Parsed, parse_labels, port_matches};
 use crate::index::ReverseTarget;
 use crate::objects::{Kind, Port, Service};
 
+/// What the fast path found.
+pub(super) enum Fast {
+    /// The reply, written.
+    Reply(Reply),
+    /// The name cannot exist: the handler answers NXDOMAIN (or falls through).
+    Missing,
+}
+
 impl Lookup<'_> {
     /// The ClusterIP Service `base` names, when it is the whole answer: a `svc` name without
     /// an endpoint label, in an exposed namespace, not hidden by `ignore empty_service`.
@@ -38,15 +46,32 @@ impl Lookup<'_> {
         Some((p, svc))
     }
 
-    /// The reply, when one of the fast cases applies.
-    pub(super) fn fast_reply(&self, base: &[&str]) -> Option<Reply> {
+    /// The reply, or the knowledge that the name does not exist, when a fast case applies.
+    pub(super) fn fast_reply(&self, base: &[&str]) -> Option<Fast> {
+        if self.names_missing_service(base) {
+            return Some(Fast::Missing);
+        }
         let reply = match self.req.qtype() {
             RecordType::A | RecordType::AAAA => self.service_addresses(base)?,
             RecordType::SRV => self.service_srv(base)?,
             RecordType::PTR => self.service_ptr(base)?,
             _ => return None,
         };
-        Some(Reply::Wire { wire: reply.finish(), by: crate::NAME })
+        Some(Fast::Reply(Reply::Wire { wire: reply.finish(), by: crate::NAME }))
+    }
+
+    /// True if `base` names a Service (with or without port or endpoint labels) in an exposed
+    /// namespace that has no such Service: whatever the type asked, the general path ends in
+    /// NXDOMAIN, after parsing the name and looking the Service up once more. The search
+    /// paths of every pod ask exactly this.
+    fn names_missing_service(&self, base: &[&str]) -> bool {
+        if base.len() < 3 || base.last() != Some(&"svc") {
+            return false;
+        }
+        let Some(p) = parse_labels(base) else { return false };
+        !p.service.is_empty()
+            && self.namespace_exposed(p.namespace)
+            && self.index.service(p.namespace, p.service).is_none()
     }
 
     /// A/AAAA of `service.namespace.svc`: its cluster IPs of the asked family, each once.

@@ -287,6 +287,8 @@ fn replace_kind(objects: &mut Objects, listed: Objects, kind: &str) {
 
 /// Replaces the index whenever objects changed, at most every [`REBUILD_EVERY`].
 async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
+    let mut trimmer = crate::trim::Trimmer::default();
+    let mut was_synced = false;
     loop {
         shared.dirty.notified().await;
         tokio::time::sleep(REBUILD_EVERY).await;
@@ -307,7 +309,11 @@ async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
             fresh.synced = shared.kinds.iter().all(|k| o.listed.contains(k));
             (fresh, std::mem::take(&mut o.triggered))
         };
+        let synced = fresh.synced;
         index.store(Arc::new(fresh));
+        // The first complete index follows the big lists: trim right away.
+        trimmer.after_rebuild(synced && !was_synced);
+        was_synced |= synced;
         let now = SystemTime::now();
         for at in triggered {
             let took = now.duration_since(at).unwrap_or_default();

@@ -197,3 +197,34 @@ async fn root_fallback_and_refused() {
     assert_eq!(rcode(&m, "a.example.com.", RecordType::A).await, ResponseCode::Refused);
     assert_eq!(rcode(&m, ".", RecordType::NS).await, ResponseCode::Refused);
 }
+
+/// The tokio loop serves where the batched one does not (off Linux); it is checked here so
+/// that it keeps working although Linux servers never run it.
+#[tokio::test]
+async fn the_tokio_udp_loop_answers_now_and_later() {
+    use arc_swap::ArcSwap;
+    use tokio::net::UdpSocket;
+
+    let m = mux(&[("now.", vec![Act::Answer(1)]), ("later.", vec![Act::AnswerLater(2)])]);
+    let server = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let addr = server.local_addr().unwrap();
+    let in_flight = crate::server::InFlight::default();
+    let task = tokio::spawn(crate::server::udp::serve(
+        server,
+        Arc::new(ArcSwap::from_pointee(m)),
+        in_flight.clone(),
+    ));
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for (name, answers) in [("a.now.", 1), ("b.later.", 2)] {
+        client.send_to(&packet(name, RecordType::A, None), addr).await.unwrap();
+        let mut buf = vec![0u8; 512];
+        let len = tokio::time::timeout(std::time::Duration::from_secs(5), client.recv(&mut buf))
+            .await
+            .expect("a reply")
+            .unwrap();
+        let reply = Message::from_vec(&buf[..len]).unwrap();
+        assert_eq!(reply.metadata.id, 77);
+        assert_eq!(reply.answers.len(), answers, "{name}");
+    }
+    task.abort();
+}

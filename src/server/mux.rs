@@ -113,6 +113,23 @@ impl Mux {
         self.zones.get(".").filter(|r| !r.block.chain.is_empty())
     }
 
+    /// [`Mux::serve_packet`] for the listeners' loops: a panic outside the plugin chain (in
+    /// decoding or encoding; the chain's own are answered SERVFAIL) drops the packet instead of
+    /// ending the loop. The fuzz target calls `serve_packet` itself, so that such panics show.
+    pub fn serve_packet_guarded(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        local: SocketAddr,
+        proto: Proto,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.serve_packet(packet, src, local, proto, out)
+        }))
+        .unwrap_or(Outcome::Drop)
+    }
+
     /// Serves one packet from `src`. The reply, if any, is written to `out` (or produced by the
     /// returned future when a plugin has to wait).
     pub fn serve_packet(

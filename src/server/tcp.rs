@@ -14,7 +14,6 @@
 //! holds about a kilobyte: buffers grow only as far as the messages that arrive.
 
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -148,19 +147,17 @@ async fn connection(
             }
             let packet = &inbuf[2..2 + frame_len];
             let mux = mux.load();
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                mux.serve_packet(packet, src, local, Proto::Tcp, &mut out)
-            }));
+            let outcome = mux.serve_packet_guarded(packet, src, local, Proto::Tcp, &mut out);
             inbuf.drain(..2 + frame_len);
             deadline = Instant::now() + timeouts.idle;
             match outcome {
-                Ok(Outcome::Send) => {
+                Outcome::Send => {
                     if write_frame(&mut wr, &out, timeouts.write).await.is_err() {
                         return;
                     }
                 }
-                Ok(Outcome::Drop) | Err(_) => {}
-                Ok(Outcome::Wait(reply)) => waiting.push(reply),
+                Outcome::Drop => {}
+                Outcome::Wait(reply) => waiting.push(reply),
             }
         }
 

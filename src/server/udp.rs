@@ -6,7 +6,6 @@
 //! holds up the loop.
 
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -29,15 +28,12 @@ pub async fn serve(socket: Arc<UdpSocket>, mux: Arc<ArcSwap<Mux>>, in_flight: In
         // so the loop carries on.
         let Ok((len, src)) = socket.recv_from(&mut buf).await else { continue };
         let mux = mux.load();
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            mux.serve_packet(&buf[..len], src, local, Proto::Udp, &mut out)
-        }));
-        match outcome {
-            Ok(Outcome::Send) => {
+        match mux.serve_packet_guarded(&buf[..len], src, local, Proto::Udp, &mut out) {
+            Outcome::Send => {
                 let _ = socket.send_to(&out, src).await;
             }
-            Ok(Outcome::Drop) | Err(_) => {}
-            Ok(Outcome::Wait(reply)) => {
+            Outcome::Drop => {}
+            Outcome::Wait(reply) => {
                 let socket = socket.clone();
                 let guard = in_flight.enter();
                 tokio::spawn(async move {

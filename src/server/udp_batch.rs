@@ -28,7 +28,6 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -152,23 +151,20 @@ impl Worker {
             let packet = self.slots.packet(i);
             let out = &mut self.replies[i];
             out.clear();
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                mux.serve_packet(packet, src, self.local, Proto::Udp, out)
-            }));
-            match outcome {
-                Ok(Outcome::Send) => {
+            match mux.serve_packet_guarded(packet, src, self.local, Proto::Udp, out) {
+                Outcome::Send => {
                     self.slots.mark_reply(outgoing, i, out);
                     outgoing += 1;
                 }
-                Ok(Outcome::Drop) | Err(_) => {}
-                Ok(Outcome::Wait(reply)) => self.answer_later(reply, src),
+                Outcome::Drop => {}
+                Outcome::Wait(reply) => self.answer_later(reply, src),
             }
         }
         self.slots.send(self.socket.as_raw_fd(), outgoing);
     }
 
     /// Runs a waiting query on the runtime; its reply is sent from there.
-    fn answer_later(&mut self, reply: WaitReply, dst: SocketAddr) {
+    fn answer_later(&self, reply: WaitReply, dst: SocketAddr) {
         let socket = self.socket.clone();
         let guard = self.in_flight.enter();
         self.runtime.spawn(async move {

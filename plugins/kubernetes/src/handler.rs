@@ -134,14 +134,13 @@ fn port_matches(p: &Parsed<'_>, port: &Port) -> bool {
         && (p.protocol.is_empty() || p.protocol == port.protocol)
 }
 
+/// The placeholder of a port-less Service or slice.
+static NO_PORT: [Port; 1] = [Port { name: String::new(), protocol: String::new(), port: 0 }];
+
 /// Ports, or one placeholder when there are none (CoreDNS adds one so that port-less services
 /// still have addresses).
-fn ports_or_placeholder(ports: &[Port]) -> Vec<Port> {
-    if ports.is_empty() {
-        vec![Port { name: String::new(), protocol: String::new(), port: 0 }]
-    } else {
-        ports.to_vec()
-    }
+fn ports_or_placeholder(ports: &[Port]) -> &[Port] {
+    if ports.is_empty() { &NO_PORT } else { ports }
 }
 
 struct Lookup<'a> {
@@ -200,8 +199,12 @@ impl Lookup<'_> {
     }
 
     fn namespace_exposed(&self, ns: &str) -> bool {
-        self.index.has_namespace(ns)
-            && (self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns))
+        self.index.has_namespace(ns) && self.namespace_listed(ns)
+    }
+
+    /// True if `namespaces` lets `ns` through (it lists nothing, or lists `ns`).
+    fn namespace_listed(&self, ns: &str) -> bool {
+        self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns)
     }
 
     /// The name server records of the zone: the kube-dns Service when the cluster has one,
@@ -292,8 +295,7 @@ impl Lookup<'_> {
         }
         let Some(ip) = addr_from_reverse(self.req.name()) else { return Outcome::NxDomain };
         let primary = Name::from_ascii(&self.o.primary).unwrap_or_else(|_| Name::root());
-        let exposed =
-            |ns: &str| self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns);
+        let exposed = |ns: &str| self.namespace_listed(ns);
         let targets = self.index.reverse(ip);
         let mut answer = Vec::new();
         if let Some(ReverseTarget::Service(svc)) = targets

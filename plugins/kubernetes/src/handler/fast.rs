@@ -13,9 +13,9 @@ use plugin_api::proto::rr::RecordType;
 use plugin_api::wire::ReplyWriter;
 use plugin_api::zone::addr_from_reverse;
 
-use super::{Lookup, Parsed, parse_labels, port_matches};
+use super::{Lookup, Parsed, parse_labels, port_matches, ports_or_placeholder};
 use crate::index::ReverseTarget;
-use crate::objects::{Kind, Port, Service};
+use crate::objects::{Kind, Port};
 
 /// What the fast path found.
 pub(super) enum Fast {
@@ -25,59 +25,57 @@ pub(super) enum Fast {
     Missing,
 }
 
+/// What the labels of a query name say about Services, read once for every fast case.
+enum Named<'p, 'i> {
+    /// A Service name in an exposed namespace that has no such Service.
+    Missing,
+    /// A ClusterIP Service that is the whole answer: no endpoint label, not hidden by `ignore
+    /// empty_service`.
+    ClusterIp { p: Parsed<'p>, ips: &'i [IpAddr], ports: &'i [Port] },
+    /// Anything else: the general path decides.
+    Other,
+}
+
 impl Lookup<'_> {
-    /// The ClusterIP Service `base` names, when it is the whole answer: a `svc` name without
-    /// an endpoint label, in an exposed namespace, not hidden by `ignore empty_service`.
-    fn cluster_ip_service<'p>(&self, base: &[&'p str]) -> Option<(Parsed<'p>, &Service)> {
-        let p = parse_labels(base)?;
-        if p.pod_or_svc != "svc" || p.service.is_empty() || !p.endpoint.is_empty() {
-            return None;
+    /// Parses `base` and looks its Service up, once.
+    fn named_service<'p>(&self, base: &[&'p str]) -> Named<'p, '_> {
+        if base.len() < 3 || base.last() != Some(&"svc") {
+            return Named::Other;
         }
-        if !self.namespace_exposed(p.namespace) {
-            return None;
+        let Some(p) = parse_labels(base) else { return Named::Other };
+        if p.service.is_empty() || !self.namespace_exposed(p.namespace) {
+            return Named::Other;
         }
-        let svc = self.index.service(p.namespace, p.service)?;
-        if !matches!(svc.kind, Kind::ClusterIp(_)) {
-            return None;
+        // Whatever the type and the labels before it, the general path ends in NXDOMAIN for a
+        // missing Service, after parsing the name and looking it up once more; the search paths
+        // of every pod ask exactly this.
+        let Some(svc) = self.index.service(p.namespace, p.service) else { return Named::Missing };
+        let Kind::ClusterIp(ips) = &svc.kind else { return Named::Other };
+        if !p.endpoint.is_empty() || (self.o.ignore_empty_service && !self.has_ready_endpoints(&p))
+        {
+            return Named::Other;
         }
-        if self.o.ignore_empty_service && !self.has_ready_endpoints(&p) {
-            return None;
-        }
-        Some((p, svc))
+        Named::ClusterIp { p, ips, ports: ports_or_placeholder(&svc.ports) }
     }
 
     /// The reply, or the knowledge that the name does not exist, when a fast case applies.
     pub(super) fn fast_reply(&self, base: &[&str]) -> Option<Fast> {
-        if self.names_missing_service(base) {
-            return Some(Fast::Missing);
-        }
-        let reply = match self.req.qtype() {
-            RecordType::A | RecordType::AAAA => self.service_addresses(base)?,
-            RecordType::SRV => self.service_srv(base)?,
-            RecordType::PTR => self.service_ptr(base)?,
+        let reply = match (self.named_service(base), self.req.qtype()) {
+            (Named::Missing, _) => return Some(Fast::Missing),
+            (Named::ClusterIp { p, ips, .. }, RecordType::A | RecordType::AAAA) => {
+                self.service_addresses(&p, ips)?
+            }
+            (Named::ClusterIp { p, ips, ports }, RecordType::SRV) => {
+                self.service_srv(&p, ips, ports)?
+            }
+            (Named::Other, RecordType::PTR) => self.service_ptr(base)?,
             _ => return None,
         };
         Some(Fast::Reply(Reply::Wire { wire: reply.finish(), by: crate::NAME }))
     }
 
-    /// True if `base` names a Service (with or without port or endpoint labels) in an exposed
-    /// namespace that has no such Service: whatever the type asked, the general path ends in
-    /// NXDOMAIN, after parsing the name and looking the Service up once more. The search
-    /// paths of every pod ask exactly this.
-    fn names_missing_service(&self, base: &[&str]) -> bool {
-        if base.len() < 3 || base.last() != Some(&"svc") {
-            return false;
-        }
-        let Some(p) = parse_labels(base) else { return false };
-        !p.service.is_empty()
-            && self.namespace_exposed(p.namespace)
-            && self.index.service(p.namespace, p.service).is_none()
-    }
-
     /// A/AAAA of `service.namespace.svc`: its cluster IPs of the asked family, each once.
-    fn service_addresses(&self, base: &[&str]) -> Option<ReplyWriter> {
-        let (p, svc) = self.cluster_ip_service(base)?;
-        let Kind::ClusterIp(ips) = &svc.kind else { return None };
+    fn service_addresses(&self, p: &Parsed<'_>, ips: &[IpAddr]) -> Option<ReplyWriter> {
         if !p.port.is_empty() {
             return None;
         }
@@ -104,12 +102,8 @@ impl Lookup<'_> {
     /// SRV of `[_port._proto.]service.namespace.svc`: one record per matching port with the
     /// Service's name as target and CoreDNS's weight (100 shared by the IP × port pairs), then
     /// each cluster IP once as the target's address.
-    fn service_srv(&self, base: &[&str]) -> Option<ReplyWriter> {
-        let (p, svc) = self.cluster_ip_service(base)?;
-        let Kind::ClusterIp(ips) = &svc.kind else { return None };
-        let placeholder = [Port { name: String::new(), protocol: String::new(), port: 0 }];
-        let ports = if svc.ports.is_empty() { &placeholder[..] } else { &svc.ports[..] };
-        let matching = || ports.iter().filter(|port| port_matches(&p, port));
+    fn service_srv(&self, p: &Parsed<'_>, ips: &[IpAddr], ports: &[Port]) -> Option<ReplyWriter> {
+        let matching = || ports.iter().filter(|port| port_matches(p, port));
         let backends = ips.len() * matching().count();
         if backends == 0 {
             return None;
@@ -141,10 +135,8 @@ impl Lookup<'_> {
             return None;
         }
         let ip = addr_from_reverse(name)?;
-        let exposed =
-            |ns: &str| self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns);
         let svc = self.index.reverse(ip).iter().find_map(|t| match t {
-            ReverseTarget::Service(svc) if exposed(&svc.namespace) => Some(svc),
+            ReverseTarget::Service(svc) if self.namespace_listed(&svc.namespace) => Some(svc),
             _ => None,
         })?;
         let mut reply = ReplyWriter::new(self.req)?.owned_as_asked();

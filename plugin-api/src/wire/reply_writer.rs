@@ -38,6 +38,8 @@ pub struct ReplyWriter {
     owner: Owner,
     /// Records in the answer, authority and additional sections.
     counts: [u16; 3],
+    /// Where the question's name ends (just past its root label).
+    qname_end: usize,
 }
 
 const ANSWER: usize = 0;
@@ -95,10 +97,11 @@ impl ReplyWriter {
             lower &= !label.iter().any(u8::is_ascii_uppercase);
         }
         buf.push(0);
+        let qname_end = buf.len();
         buf.extend_from_slice(&u16::from(question.query_type()).to_be_bytes());
         buf.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
         let owner = if lower { Owner::Pointer(QUESTION_NAME) } else { Owner::FirstInFull };
-        Some(Self { buf, owner, counts: [0; 3] })
+        Some(Self { buf, owner, counts: [0; 3], qname_end })
     }
 
     /// Owns the answers by the query name exactly as the client wrote it, as *kubernetes* does
@@ -147,8 +150,7 @@ impl ReplyWriter {
         }
         let target = self.buf.len();
         self.labels(labels.iter().copied());
-        let zone_end = self.question_name_end();
-        self.buf.extend_from_within(zone..zone_end);
+        self.buf.extend_from_within(zone..self.qname_end);
         self.end(at);
         Some(target)
     }
@@ -211,8 +213,7 @@ impl ReplyWriter {
                 let at = self.buf.len();
                 // The question's name, lower-cased: same labels, so copy and fold (length
                 // octets are below 64, never an upper-case letter).
-                let name_end = self.question_name_end();
-                self.buf.extend_from_within(HEADER..name_end);
+                self.buf.extend_from_within(HEADER..self.qname_end);
                 self.buf[at..].make_ascii_lowercase();
                 // Right after one question, so well below the 0x3fff a pointer can reach.
                 self.owner = Owner::Pointer(pointer(at));
@@ -273,15 +274,6 @@ impl ReplyWriter {
         }
         let first = n.checked_sub(labels)?;
         Some(if first == n { at } else { starts[first] })
-    }
-
-    /// Where the question's name ends (just past its root label).
-    fn question_name_end(&self) -> usize {
-        let mut at = HEADER;
-        while self.buf[at] != 0 {
-            at += 1 + usize::from(self.buf[at]);
-        }
-        at + 1
     }
 }
 

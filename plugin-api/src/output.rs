@@ -30,43 +30,39 @@ thread_local! {
 
 /// Writes `[INFO] line`, at the end of the current batch if there is one.
 pub fn info_line(line: &str) {
-    let Some(write) = WRITER.get() else {
+    if WRITER.get().is_none() {
         tracing::info!("{line}");
         return;
-    };
-    let append = |bytes: &mut Vec<u8>| {
+    }
+    emit(line.len() + 8, |bytes| {
         bytes.extend_from_slice(b"[INFO] ");
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
-    };
-    let batched = PENDING.with(|p| match p.borrow_mut().as_mut() {
-        Some(pending) => {
-            append(pending);
-            true
-        }
-        None => false,
     });
-    if !batched {
-        let mut bytes = Vec::with_capacity(line.len() + 8);
-        append(&mut bytes);
-        write(bytes);
-    }
 }
 
 /// Writes `bytes` (whole lines, already formatted) through the registered writer, at the end of
 /// the current batch if there is one: the server's other log output goes this way too, so that
 /// the lines of one thread keep their order. Without a writer, nothing is written.
 pub fn raw(bytes: &[u8]) {
+    emit(bytes.len(), |out| out.extend_from_slice(bytes));
+}
+
+/// Appends what `write_into` writes to this thread's batch, or hands it to the writer now when
+/// there is no batch.
+fn emit(len: usize, write_into: impl FnOnce(&mut Vec<u8>)) {
     let Some(write) = WRITER.get() else { return };
-    let batched = PENDING.with(|p| match p.borrow_mut().as_mut() {
-        Some(pending) => {
-            pending.extend_from_slice(bytes);
-            true
+    // The batch's buffer is taken out while written to, so no borrow is held meanwhile.
+    match PENDING.with(|p| p.borrow_mut().take()) {
+        Some(mut pending) => {
+            write_into(&mut pending);
+            PENDING.with(|p| *p.borrow_mut() = Some(pending));
         }
-        None => false,
-    });
-    if !batched {
-        write(bytes.to_vec());
+        None => {
+            let mut bytes = Vec::with_capacity(len);
+            write_into(&mut bytes);
+            write(bytes);
+        }
     }
 }
 

@@ -241,6 +241,21 @@ fn an_address_answer_without_records_is_an_empty_noerror() {
     assert_eq!(got.decode().unwrap(), encoded_answer(&req, vec![]));
 }
 
+/// The SOA *kubernetes* writes, for a zone of the last `zone_labels` labels of the question.
+fn cluster_soa(zone_labels: usize, serial: u32) -> ZoneSoa<'static> {
+    ZoneSoa {
+        zone_labels,
+        ttl: 5,
+        mname: "ns.dns",
+        rname: "hostmaster",
+        serial,
+        refresh: 7200,
+        retry: 1800,
+        expire: 86400,
+        minimum: 5,
+    }
+}
+
 fn soa_record(owner: &str, ttl: u32, mname: &str, rname: &str, serial: u32) -> Record {
     use hickory_proto::rr::rdata::SOA;
     let soa = SOA::new(name(mname), name(rname), serial, 7200, 1800, 86400, 5);
@@ -252,17 +267,7 @@ fn a_negative_reply_carries_the_zone_soa_in_the_clients_spelling() {
     let req = request("Nope.Default.svc.Cluster.Local.", 3, true, false, false);
     let mut w = ReplyWriter::new(&req).unwrap();
     w.rcode(ResponseCode::NXDomain);
-    w.soa(&ZoneSoa {
-        zone_labels: 2,
-        ttl: 5,
-        mname: "ns.dns",
-        rname: "hostmaster",
-        serial: 42,
-        refresh: 7200,
-        retry: 1800,
-        expire: 86400,
-        minimum: 5,
-    });
+    w.soa(&cluster_soa(2, 42));
     let got = w.finish();
     assert_eq!(got.rcode(), ResponseCode::NXDomain);
     let mut expected = req.reply();
@@ -283,17 +288,7 @@ fn a_negative_reply_carries_the_zone_soa_in_the_clients_spelling() {
 #[test]
 fn an_soa_for_the_root_zone_and_for_a_zone_longer_than_the_name() {
     let req = request("a.b.", 3, false, false, false);
-    let soa = |zone_labels| ZoneSoa {
-        zone_labels,
-        ttl: 1,
-        mname: "ns",
-        rname: "h",
-        serial: 1,
-        refresh: 2,
-        retry: 3,
-        expire: 4,
-        minimum: 5,
-    };
+    let soa = |zone_labels| cluster_soa(zone_labels, 1);
     let mut w = ReplyWriter::new(&req).unwrap();
     w.soa(&soa(0));
     let got = w.finish().decode().unwrap();
@@ -381,17 +376,7 @@ fn facts_read_in_place_match_those_of_the_decoded_message() {
     let req = request("Nope.Default.svc.Cluster.Local.", 3, true, true, false);
     let mut negative = ReplyWriter::new(&req).unwrap();
     negative.rcode(ResponseCode::NXDomain);
-    negative.soa(&ZoneSoa {
-        zone_labels: 2,
-        ttl: 5,
-        mname: "ns.dns",
-        rname: "hostmaster",
-        serial: 1,
-        refresh: 2,
-        retry: 3,
-        expire: 4,
-        minimum: 5,
-    });
+    negative.soa(&cluster_soa(2, 1));
     let mut positive = ReplyWriter::new(&req).unwrap();
     positive.a(5, [10, 0, 0, 1].into());
     let stored =

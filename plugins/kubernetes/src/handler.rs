@@ -299,7 +299,7 @@ impl Lookup<'_> {
         let targets = self.index.reverse(ip);
         let mut answer = Vec::new();
         if let Some(ReverseTarget::Service(svc)) = targets
-            .iter()
+            .clone()
             .find(|t| matches!(t, ReverseTarget::Service(_)) && exposed(t.namespace()))
             && let Some(target) =
                 self.name(&format!("{}.{}.svc", svc.name, svc.namespace), &primary)
@@ -310,7 +310,7 @@ impl Lookup<'_> {
             for t in targets {
                 if let ReverseTarget::Endpoint { slice, endpoint } = t
                     && exposed(&slice.namespace)
-                    && let Some(e) = slice.endpoints.get(*endpoint)
+                    && let Some(e) = slice.endpoints.get(*endpoint as usize)
                 {
                     let left = format!(
                         "{}.{}.{}.svc",

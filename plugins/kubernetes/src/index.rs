@@ -1,19 +1,20 @@
 //! The index the handler answers from: every object reduced, keyed for the lookups DNS makes.
-//! It is immutable; a change builds a new one that replaces it whole, so queries never lock.
 //!
-//! Services and EndpointSlices are shared (`Arc`) with the watch's store and with the index
-//! before this one, so a rebuild copies keys and pointers, not objects: with 10 000 Services and
-//! 50 000 endpoints that is the difference between one copy of the cluster in memory and three.
+//! Queries read a published index through an `ArcSwap` and never lock. The [`store`](crate::store)
+//! keeps a working copy that it changes object by object; publishing clones it, which copies a
+//! pointer per shard ([`sharded`]). The working copy's next change to a shard copies that shard
+//! alone, so an update costs what it touched and the two indexes share everything else.
+//!
+//! Services and EndpointSlices are `Arc`s, shared by every index that holds them: a copied shard
+//! copies pointers, not objects.
 
-// foldhash, not SipHash: every query hashes a name or two here, and the keys come from the
-// API or manifests, never from queries (which only look up), so a flood of colliding keys
-// cannot be planted through DNS.
-use foldhash::{HashMap, HashSet};
+pub(crate) mod sharded;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::objects::{Kind, Service, Slice};
-use crate::selector::Filter;
+use sharded::{Hashed, Sharded, hash_of};
 
 /// What an address's PTR record points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +22,7 @@ pub enum ReverseTarget {
     /// A Service's cluster IP: `<svc>.<ns>.svc.<zone>`.
     Service(Arc<Service>),
     /// An endpoint of a slice: `<endpoint>.<svc>.<ns>.svc.<zone>`.
-    Endpoint { slice: Arc<Slice>, endpoint: usize },
+    Endpoint { slice: Arc<Slice>, endpoint: u32 },
 }
 
 impl ReverseTarget {
@@ -32,9 +33,18 @@ impl ReverseTarget {
             Self::Endpoint { slice, .. } => &slice.namespace,
         }
     }
+
+    /// True if this points into `slice` (the same object, not an equal one).
+    fn is_in(&self, slice: &Arc<Slice>) -> bool {
+        matches!(self, Self::Endpoint { slice: s, .. } if Arc::ptr_eq(s, slice))
+    }
+
+    fn is_service(&self, service: &Arc<Service>) -> bool {
+        matches!(self, Self::Service(s) if Arc::ptr_eq(s, service))
+    }
 }
 
-/// What one address maps to: nearly always one thing, kept inline; a list only when shared.
+/// What one key maps to: nearly always one thing, kept inline; a list only when shared.
 #[derive(Debug, Clone)]
 enum OneOrMore<T> {
     One(T),
@@ -53,6 +63,25 @@ impl<T> OneOrMore<T> {
         }
     }
 
+    /// Removes the first item `matches` picks; false if that leaves nothing (the caller drops
+    /// the whole entry, since a `One` cannot be empty).
+    fn remove_first(&mut self, matches: impl Fn(&T) -> bool) -> bool {
+        match self {
+            Self::One(item) => !matches(item),
+            Self::More(items) => {
+                if let Some(at) = items.iter().position(matches) {
+                    items.remove(at);
+                }
+                if items.len() == 1
+                    && let Some(last) = items.pop()
+                {
+                    *self = Self::One(last);
+                }
+                true
+            }
+        }
+    }
+
     fn as_slice(&self) -> &[T] {
         match self {
             Self::One(item) => std::slice::from_ref(item),
@@ -61,136 +90,268 @@ impl<T> OneOrMore<T> {
     }
 }
 
-fn add<K: std::hash::Hash + Eq, T>(map: &mut HashMap<K, OneOrMore<T>>, key: K, item: T) {
-    match map.entry(key) {
-        std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(item),
-        std::collections::hash_map::Entry::Vacant(e) => {
-            e.insert(OneOrMore::One(item));
-        }
+/// The hash of a `(namespace, name)` key.
+fn name_hash(namespace: &str, name: &str) -> u64 {
+    hash_of(&(namespace, name))
+}
+
+impl Hashed for Arc<Service> {
+    fn hash(&self) -> u64 {
+        name_hash(&self.namespace, &self.name)
     }
 }
 
+/// The EndpointSlices of one Service; never empty.
+#[derive(Debug, Clone)]
+struct ServiceSlices(Vec<Arc<Slice>>);
+
+impl ServiceSlices {
+    fn is_of(&self, namespace: &str, service: &str) -> bool {
+        self.0[0].namespace == namespace && self.0[0].service == service
+    }
+}
+
+impl Hashed for ServiceSlices {
+    fn hash(&self) -> u64 {
+        name_hash(&self.0[0].namespace, &self.0[0].service)
+    }
+}
+
+/// Entries keyed by an address: what PTR records it has, or which namespaces have a pod with it.
+#[derive(Debug, Clone)]
+struct ByAddress<T> {
+    ip: IpAddr,
+    items: OneOrMore<T>,
+}
+
+impl<T> Hashed for ByAddress<T> {
+    fn hash(&self) -> u64 {
+        hash_of(&self.ip)
+    }
+}
+
+impl Hashed for Box<str> {
+    fn hash(&self) -> u64 {
+        hash_of(&**self)
+    }
+}
+
+/// Adds `item` under `ip`.
+fn add_at<T: Clone>(table: &mut Sharded<ByAddress<T>>, ip: IpAddr, item: T) {
+    let hash = hash_of(&ip);
+    match table.find_mut(hash, |e| e.ip == ip) {
+        Some(entry) => entry.items.push(item),
+        None => table.insert_new(hash, ByAddress { ip, items: OneOrMore::One(item) }),
+    }
+}
+
+/// Removes the first item under `ip` that `matches` picks; false if none did.
+fn remove_at<T: Clone>(
+    table: &mut Sharded<ByAddress<T>>,
+    ip: IpAddr,
+    matches: impl Fn(&T) -> bool,
+) -> bool {
+    let hash = hash_of(&ip);
+    let Some(entry) = table.find(hash, |e| e.ip == ip) else { return false };
+    if !entry.items.as_slice().iter().any(&matches) {
+        return false;
+    }
+    let emptied =
+        table.find_mut(hash, |e| e.ip == ip).is_some_and(|e| !e.items.remove_first(matches));
+    if emptied {
+        table.remove(hash, |e| e.ip == ip);
+    }
+    true
+}
+
 /// Everything known, ready for lookups.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Index {
-    /// namespace → name → Service: nested so that a lookup by `&str` allocates nothing.
-    services: HashMap<String, HashMap<String, Arc<Service>>>,
-    /// namespace → Service name → its EndpointSlices.
-    slices: HashMap<String, HashMap<String, Vec<Arc<Slice>>>>,
-    namespaces: HashSet<String>,
-    /// Pod address → the namespaces of the pods with it (one string per namespace, shared).
-    pods: HashMap<IpAddr, OneOrMore<Arc<str>>>,
-    reverse: HashMap<IpAddr, OneOrMore<ReverseTarget>>,
+    services: Sharded<Arc<Service>>,
+    /// By `(namespace, service)`: the slices that serve it.
+    slices: Sharded<ServiceSlices>,
+    /// Namespaces that exist: listed by the API (or manifests), or, unless `strict`, named by an
+    /// object.
+    namespaces: Sharded<Box<str>>,
+    /// Pod address → the namespaces of the pods with it (one shared string per namespace).
+    pods: Sharded<ByAddress<Arc<str>>>,
+    reverse: Sharded<ByAddress<ReverseTarget>>,
+    /// With `namespace_labels`: objects outside the listed namespaces are kept (a namespace's
+    /// labels can change) but not answered for.
+    strict: bool,
     slice_count: usize,
-    /// Seconds since the epoch when this index was built: the SOA serial.
+    pod_count: usize,
+    /// Seconds since the epoch when this index was published: the SOA serial.
     pub serial: u32,
     /// True once the objects have been read completely (the API synced, the manifests loaded).
     pub synced: bool,
 }
 
 impl Index {
-    /// Builds the index. Namespaces named by any object exist, as well as those listed.
-    pub fn build(
-        services: Vec<Arc<Service>>,
-        slices: Vec<Arc<Slice>>,
-        pods: Vec<(&str, IpAddr)>,
-        namespaces: Vec<String>,
-        serial: u32,
-    ) -> Self {
-        let mut index = Self { serial, synced: true, ..Self::default() };
-        index.namespaces.extend(namespaces);
-        for s in services {
-            index.namespaces.insert(s.namespace.clone());
-            if let Kind::ClusterIp(ips) = &s.kind {
-                for ip in ips {
-                    add(&mut index.reverse, *ip, ReverseTarget::Service(s.clone()));
-                }
-            }
-            let by_name = index.services.entry(s.namespace.clone()).or_default();
-            by_name.insert(s.name.clone(), s);
-        }
-        index.slice_count = slices.len();
-        for slice in slices {
-            index.namespaces.insert(slice.namespace.clone());
-            for (endpoint, e) in slice.endpoints.iter().enumerate() {
-                let target = ReverseTarget::Endpoint { slice: slice.clone(), endpoint };
-                add(&mut index.reverse, e.ip, target);
-            }
-            index
-                .slices
-                .entry(slice.namespace.clone())
-                .or_default()
-                .entry(slice.service.clone())
-                .or_default()
-                .push(slice);
-        }
-        let mut interned: HashMap<&str, Arc<str>> = HashMap::default();
-        for (namespace, ip) in pods {
-            let ns = interned.entry(namespace).or_insert_with(|| {
-                index.namespaces.insert(namespace.to_string());
-                Arc::from(namespace)
-            });
-            add(&mut index.pods, ip, ns.clone());
-        }
-        index
-    }
-
-    /// Builds the index from the objects `filter` lets through: with `namespace_labels`, only
-    /// objects in the listed (matched) namespaces.
-    pub fn build_filtered(
-        mut services: Vec<Arc<Service>>,
-        mut slices: Vec<Arc<Slice>>,
-        mut pods: Vec<(&str, IpAddr)>,
-        namespaces: Vec<String>,
-        serial: u32,
-        filter: &Filter,
-    ) -> Self {
-        if filter.strict_namespaces() {
-            let known: HashSet<&str> = namespaces.iter().map(String::as_str).collect();
-            services.retain(|s| known.contains(s.namespace.as_str()));
-            slices.retain(|s| known.contains(s.namespace.as_str()));
-            pods.retain(|(ns, _)| known.contains(ns));
-        }
-        Self::build(services, slices, pods, namespaces, serial)
-    }
-
     /// An index with nothing in it that has not synced yet.
     pub fn unsynced() -> Self {
         Self::default()
     }
 
+    /// An empty index; with `strict`, only objects in namespaces that exist are answered for.
+    pub(crate) fn new(strict: bool) -> Self {
+        Self { strict, ..Self::default() }
+    }
+
+    /// True if answers may name objects of `namespace`.
+    fn visible(&self, namespace: &str) -> bool {
+        !self.strict || self.has_namespace(namespace)
+    }
+
     /// The Service `name` in `namespace`.
     pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
-        self.services.get(namespace)?.get(name).map(|s| &**s)
+        let found = self.any_service(namespace, name)?;
+        self.visible(namespace).then_some(found)
+    }
+
+    /// The Service, visible or not.
+    pub(crate) fn any_service(&self, namespace: &str, name: &str) -> Option<&Arc<Service>> {
+        self.services
+            .find(name_hash(namespace, name), |s| s.name == name && s.namespace == namespace)
     }
 
     /// The EndpointSlices of a Service.
     pub fn slices(&self, namespace: &str, service: &str) -> &[Arc<Slice>] {
-        self.slices.get(namespace).and_then(|s| s.get(service)).map_or(&[], Vec::as_slice)
+        if !self.visible(namespace) {
+            return &[];
+        }
+        self.slices
+            .find(name_hash(namespace, service), |s| s.is_of(namespace, service))
+            .map_or(&[], |s| &s.0)
     }
 
     /// True if the namespace is known.
     pub fn has_namespace(&self, namespace: &str) -> bool {
-        self.namespaces.contains(namespace)
+        self.namespaces.find(hash_of(namespace), |n| **n == *namespace).is_some()
     }
 
     /// True if a pod in `namespace` has address `ip`.
     pub fn has_pod(&self, namespace: &str, ip: IpAddr) -> bool {
-        self.pods.get(&ip).is_some_and(|ns| ns.as_slice().iter().any(|n| &**n == namespace))
+        self.visible(namespace)
+            && self
+                .pods
+                .find(hash_of(&ip), |e| e.ip == ip)
+                .is_some_and(|e| e.items.as_slice().iter().any(|n| &**n == namespace))
     }
 
-    /// What PTR records `ip` has, in the order objects were indexed.
-    pub fn reverse(&self, ip: IpAddr) -> &[ReverseTarget] {
-        self.reverse.get(&ip).map_or(&[], OneOrMore::as_slice)
+    /// What PTR records `ip` has, in the order their objects arrived.
+    pub fn reverse(&self, ip: IpAddr) -> impl Iterator<Item = &ReverseTarget> + Clone {
+        let targets = self.reverse.find(hash_of(&ip), |e| e.ip == ip);
+        targets
+            .map_or(&[][..], |e| e.items.as_slice())
+            .iter()
+            .filter(|t| self.visible(t.namespace()))
+    }
+
+    /// Every Service, visible or not.
+    pub(crate) fn services(&self) -> impl Iterator<Item = &Arc<Service>> {
+        self.services.iter()
     }
 
     /// How many services, slices and pods the index holds.
     pub fn counts(&self) -> (usize, usize, usize) {
-        (
-            self.services.values().map(HashMap::len).sum(),
-            self.slice_count,
-            self.pods.values().map(|p| p.as_slice().len()).sum(),
-        )
+        (self.services.len(), self.slice_count, self.pod_count)
+    }
+
+    /// Adds a Service whose key the index does not hold.
+    pub(crate) fn add_service(&mut self, s: Arc<Service>) {
+        if let Kind::ClusterIp(ips) = &s.kind {
+            for ip in ips {
+                add_at(&mut self.reverse, *ip, ReverseTarget::Service(s.clone()));
+            }
+        }
+        self.services.insert_new(s.hash(), s);
+    }
+
+    /// Takes out the Service `name` in `namespace`.
+    pub(crate) fn remove_service(&mut self, namespace: &str, name: &str) -> Option<Arc<Service>> {
+        let hash = name_hash(namespace, name);
+        let s = self.services.remove(hash, |s| s.name == name && s.namespace == namespace)?;
+        if let Kind::ClusterIp(ips) = &s.kind {
+            for ip in ips {
+                remove_at(&mut self.reverse, *ip, |t| t.is_service(&s));
+            }
+        }
+        Some(s)
+    }
+
+    /// Adds a slice (not yet in the index).
+    pub(crate) fn add_slice(&mut self, slice: Arc<Slice>) {
+        for (endpoint, e) in slice.endpoints.iter().enumerate() {
+            let endpoint = u32::try_from(endpoint).unwrap_or(u32::MAX);
+            add_at(
+                &mut self.reverse,
+                e.ip,
+                ReverseTarget::Endpoint { slice: slice.clone(), endpoint },
+            );
+        }
+        let (namespace, service) = (slice.namespace.as_str(), slice.service.as_str());
+        let hash = name_hash(namespace, service);
+        match self.slices.find_mut(hash, |s| s.is_of(namespace, service)) {
+            Some(group) => group.0.push(slice),
+            None => self.slices.insert_new(hash, ServiceSlices(vec![slice])),
+        }
+        self.slice_count += 1;
+    }
+
+    /// Takes out this slice (the object itself, found by pointer).
+    pub(crate) fn remove_slice(&mut self, slice: &Arc<Slice>) {
+        for e in &slice.endpoints {
+            remove_at(&mut self.reverse, e.ip, |t| t.is_in(slice));
+        }
+        let (namespace, service) = (slice.namespace.as_str(), slice.service.as_str());
+        let hash = name_hash(namespace, service);
+        let is_of = |s: &ServiceSlices| s.is_of(namespace, service);
+        let Some(group) = self.slices.find(hash, is_of) else { return };
+        if !group.0.iter().any(|s| Arc::ptr_eq(s, slice)) {
+            return;
+        }
+        // A group is never left empty: the last slice takes the entry with it.
+        if group.0.len() == 1 {
+            self.slices.remove(hash, is_of);
+        } else if let Some(group) = self.slices.find_mut(hash, is_of) {
+            group.0.retain(|s| !Arc::ptr_eq(s, slice));
+        }
+        self.slice_count -= 1;
+    }
+
+    /// Adds a pod of `namespace` with address `ip`.
+    pub(crate) fn add_pod(&mut self, namespace: Arc<str>, ip: IpAddr) {
+        add_at(&mut self.pods, ip, namespace);
+        self.pod_count += 1;
+    }
+
+    /// Removes one pod of `namespace` with address `ip`.
+    pub(crate) fn remove_pod(&mut self, namespace: &str, ip: IpAddr) {
+        if remove_at(&mut self.pods, ip, |n| &**n == namespace) {
+            self.pod_count -= 1;
+        }
+    }
+
+    /// Says whether `namespace` exists from now on.
+    pub(crate) fn set_namespace(&mut self, namespace: &str, exists: bool) {
+        let hash = hash_of(namespace);
+        let known = self.has_namespace(namespace);
+        if exists && !known {
+            self.namespaces.insert_new(hash, namespace.into());
+        } else if !exists && known {
+            self.namespaces.remove(hash, |n| **n == *namespace);
+        }
+    }
+
+    /// How many of the tables' shards `other` shares with `self` (for tests).
+    #[cfg(test)]
+    pub(crate) fn shared_shards(&self, other: &Self) -> usize {
+        self.services.shared_shards(&other.services)
+            + self.slices.shared_shards(&other.slices)
+            + self.namespaces.shared_shards(&other.namespaces)
+            + self.pods.shared_shards(&other.pods)
+            + self.reverse.shared_shards(&other.reverse)
     }
 }
 
@@ -200,13 +361,15 @@ mod tests {
 
     #[test]
     fn one_or_more_keeps_every_item_in_order() {
-        let mut map: HashMap<u8, OneOrMore<&str>> = HashMap::default();
-        add(&mut map, 1, "a");
-        assert_eq!(map[&1].as_slice(), ["a"]);
-        add(&mut map, 1, "b");
-        add(&mut map, 1, "c");
-        add(&mut map, 2, "z");
-        assert_eq!(map[&1].as_slice(), ["a", "b", "c"]);
-        assert_eq!(map[&2].as_slice(), ["z"]);
+        let mut items = OneOrMore::One("a");
+        items.push("b");
+        items.push("c");
+        assert_eq!(items.as_slice(), ["a", "b", "c"]);
+        assert!(items.remove_first(|i| *i == "b"));
+        assert_eq!(items.as_slice(), ["a", "c"]);
+        assert!(items.remove_first(|i| *i == "a"));
+        assert!(matches!(items, OneOrMore::One("c")));
+        assert!(items.remove_first(|i| *i == "x"), "nothing matched: still holds c");
+        assert!(!items.remove_first(|i| *i == "c"), "the last one goes: the entry must go");
     }
 }

@@ -4,8 +4,10 @@
 //! * [`setup`] reads `kubernetes [ZONES...] { options }`.
 //! * [`objects`]: Services, EndpointSlices, Pods and Namespaces reduced to what DNS needs.
 //! * [`selector`]: label selectors for `labels` and `namespace_labels`.
-//! * [`index`]: those objects keyed for lookups; replaced whole on every change, read without
-//!   locks.
+//! * [`index`]: those objects keyed for lookups, read without locks; published as snapshots
+//!   that share every shard a change did not touch.
+//! * [`store`]: the writer's side: each added, changed or deleted object changes the working
+//!   index in place, and only where it names.
 //! * [`handler`]: the record table — Service addresses, headless endpoints, endpoint names, SRV,
 //!   ExternalName CNAMEs, PTR, pods, `dns-version`, SOA and NS at the apex, NXDOMAIN versus
 //!   NODATA.
@@ -23,6 +25,7 @@ pub mod manifests;
 pub mod objects;
 pub mod selector;
 pub mod setup;
+pub mod store;
 mod trim;
 pub mod watch;
 

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
@@ -37,14 +38,12 @@ pub struct Loaded {
 impl Loaded {
     /// The index of what was loaded, with `filter`'s namespace rule applied.
     pub fn into_index(self, serial: u32, filter: &Filter) -> crate::index::Index {
-        crate::index::Index::build_filtered(
-            self.services.into_iter().map(std::sync::Arc::new).collect(),
-            self.slices.into_iter().map(std::sync::Arc::new).collect(),
-            self.pods.iter().map(|p| (p.namespace.as_str(), p.ip)).collect(),
-            self.namespaces,
-            serial,
-            filter,
-        )
+        use crate::store::{Object, Store};
+        let objects = (self.services.into_iter().map(|s| Object::Service(Arc::new(s))))
+            .chain(self.slices.into_iter().map(|s| Object::Slice(Arc::new(s))))
+            .chain(self.pods.into_iter().map(Object::Pod))
+            .chain(self.namespaces.into_iter().map(Object::Namespace));
+        Store::with(filter.strict_namespaces(), objects).snapshot(serial, true)
     }
 }
 

@@ -61,7 +61,7 @@ pub struct Endpoint {
 /// An EndpointSlice, reduced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slice {
-    /// The slice's own name (several slices can serve one Service).
+    /// The slice's own name, lower-cased (several slices can serve one Service).
     pub name: String,
     /// Lower-cased namespace.
     pub namespace: String,
@@ -78,7 +78,7 @@ pub struct Slice {
 pub struct Pod {
     /// Lower-cased namespace.
     pub namespace: String,
-    /// Its name.
+    /// Its name, lower-cased.
     pub name: String,
     /// `status.podIP`.
     pub ip: IpAddr,
@@ -86,6 +86,11 @@ pub struct Pod {
 
 fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
+}
+
+/// An object's namespace as the index keys it: lower-cased, `default` when not given.
+pub fn namespace_or_default(namespace: Option<&str>) -> String {
+    lower(namespace.unwrap_or("default"))
 }
 
 fn port_of(name: Option<&String>, protocol: Option<&String>, port: i32) -> Result<Port, String> {
@@ -103,7 +108,6 @@ pub fn service(s: &K8sService) -> Result<Service, String> {
     if name.len() > 63 {
         return Err(format!("name {name:?} is longer than a DNS label"));
     }
-    let namespace = s.metadata.namespace.as_deref().unwrap_or("default");
     let spec = s.spec.as_ref().ok_or("no spec")?;
     let mut ports = Vec::new();
     for p in spec.ports.iter().flatten() {
@@ -137,13 +141,14 @@ pub fn service(s: &K8sService) -> Result<Service, String> {
             Kind::ClusterIp(parsed.map_err(|_| format!("clusterIPs {ips:?} do not parse"))?)
         }
     };
-    Ok(Service { name: lower(name), namespace: lower(namespace), kind, ports })
+    let namespace = namespace_or_default(s.metadata.namespace.as_deref());
+    Ok(Service { name: lower(name), namespace, kind, ports })
 }
 
 /// An EndpointSlice from the API's object.
 pub fn slice(s: &K8sSlice) -> Result<Slice, String> {
-    let name = s.metadata.name.clone().unwrap_or_default();
-    let namespace = s.metadata.namespace.as_deref().unwrap_or("default");
+    let name = lower(s.metadata.name.as_deref().unwrap_or_default());
+    let namespace = namespace_or_default(s.metadata.namespace.as_deref());
     let service = s
         .metadata
         .labels
@@ -174,16 +179,16 @@ pub fn slice(s: &K8sSlice) -> Result<Slice, String> {
             });
         }
     }
-    Ok(Slice { name, namespace: lower(namespace), service: lower(service), endpoints, ports })
+    Ok(Slice { name, namespace, service: lower(service), endpoints, ports })
 }
 
 /// A Pod from the API's object (only running pods with an address are of use).
 pub fn pod(p: &K8sPod) -> Result<Pod, String> {
-    let name = p.metadata.name.clone().unwrap_or_default();
-    let namespace = p.metadata.namespace.as_deref().unwrap_or("default");
+    let name = lower(p.metadata.name.as_deref().unwrap_or_default());
+    let namespace = namespace_or_default(p.metadata.namespace.as_deref());
     let ip = p.status.as_ref().and_then(|s| s.pod_ip.as_deref()).ok_or("no status.podIP")?;
     let ip: IpAddr = ip.parse().map_err(|_| format!("podIP {ip:?} does not parse"))?;
-    Ok(Pod { namespace: lower(namespace), name, ip })
+    Ok(Pod { namespace, name, ip })
 }
 
 /// A namespace's name.

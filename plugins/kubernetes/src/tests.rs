@@ -73,7 +73,11 @@ fn index() -> Index {
             ports: vec![port("https", "tcp", 6443)],
         },
     ];
-    let pods = vec![("default", "10.244.3.3".parse().unwrap())];
+    let pods = vec![crate::objects::Pod {
+        namespace: "default".into(),
+        name: "client".into(),
+        ip: "10.244.3.3".parse().unwrap(),
+    }];
     let services = services.into_iter().map(Arc::new).collect();
     let slices = slices.into_iter().map(Arc::new).collect();
     Index::build(services, slices, pods, vec!["empty-ns".into()], 1_700_000_000)

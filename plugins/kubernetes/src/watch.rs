@@ -1,15 +1,15 @@
 //! Keeping the index current from a live API server, with kube's watcher.
 //!
 //! One watch per kind (Services, EndpointSlices and Namespaces always; Pods with `pods
-//! verified`). Each keeps its objects, reduced, in a map; every change marks the index dirty,
-//! and a builder replaces the index at most every [`REBUILD_EVERY`]. A (re)list replaces a
-//! kind's objects only when it is complete, so a relist after `410 Gone` or an API restart never
-//! leaves a gap in answers; while the API is away, the last objects keep answering. The index
-//! counts as synced once every watch has listed once.
+//! verified`). Each event changes the [`Store`] in place (an added, changed or deleted object
+//! replaces what it names and nothing else), and a publisher hands the store's index to the
+//! queries at most every [`PUBLISH_EVERY`]. A (re)list replaces a kind's objects only when it is
+//! complete, so a relist after `410 Gone` or an API restart never leaves a gap in answers, and
+//! objects it finds unchanged cost nothing; while the API is away, the last objects keep
+//! answering. The index counts as synced once every watch has listed once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Debug;
-use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,35 +28,27 @@ use tokio::task::JoinHandle;
 
 use crate::index::Index;
 use crate::objects;
-use crate::selector::{Filter, Selector};
+use crate::selector::Selector;
 use crate::setup::{Options, PodMode};
+use crate::store::{Object, ObjectKind, Store};
 
-/// The index is rebuilt at most this often, however many changes arrive.
-pub const REBUILD_EVERY: Duration = Duration::from_millis(50);
+/// The index is published at most this often, however many changes arrive.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 
-/// An object's key: `namespace/name` in one string (one allocation per object, not two).
-type Key = Box<str>;
-
-/// The reduced objects of every kind, keyed by [`Key`].
-#[derive(Default)]
-struct Objects {
-    services: HashMap<Key, Arc<objects::Service>>,
-    slices: HashMap<Key, Arc<objects::Slice>>,
-    /// The Pod's address: all `pods verified` needs.
-    pods: HashMap<Key, IpAddr>,
-    namespaces: HashSet<String>,
+/// What the watches change and the publisher reads.
+struct State {
+    store: Store,
     /// Kinds that have listed at least once.
-    listed: HashSet<&'static str>,
+    listed: HashSet<ObjectKind>,
     /// When the changes waiting for the next index were triggered (EndpointSlices of headless
     /// Services that carry `endpoints.kubernetes.io/last-change-trigger-time`).
     triggered: Vec<SystemTime>,
 }
 
 struct Shared {
-    objects: Mutex<Objects>,
+    state: Mutex<State>,
     dirty: Notify,
-    kinds: Vec<&'static str>,
-    filter: Filter,
+    kinds: Vec<ObjectKind>,
 }
 
 /// Builds the API client from the options: `kubeconfig`, else `endpoint`, else the usual places
@@ -100,20 +92,21 @@ fn ca_certificates(path: &str) -> Result<Vec<Vec<u8>>, String> {
 
 /// Starts the watches; returns their tasks. `index` is replaced as objects arrive.
 pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<JoinHandle<()>> {
-    let mut kinds = vec!["Service", "EndpointSlice", "Namespace"];
+    let mut kinds = vec![ObjectKind::Service, ObjectKind::Slice, ObjectKind::Namespace];
     if o.noendpoints {
-        kinds.retain(|k| *k != "EndpointSlice");
+        kinds.retain(|k| *k != ObjectKind::Slice);
     }
     if o.pods == PodMode::Verified {
-        kinds.push("Pod");
+        kinds.push(ObjectKind::Pod);
     }
-    let shared = Arc::new(Shared {
-        objects: Mutex::default(),
-        dirty: Notify::new(),
-        kinds: kinds.clone(),
-        filter: o.filter.clone(),
-    });
-    let mut tasks = vec![tokio::spawn(rebuild(shared.clone(), index))];
+    let state = State {
+        store: Store::new(o.filter.strict_namespaces()),
+        listed: HashSet::new(),
+        triggered: Vec::new(),
+    };
+    let shared =
+        Arc::new(Shared { state: Mutex::new(state), dirty: Notify::new(), kinds: kinds.clone() });
+    let mut tasks = vec![tokio::spawn(publish(shared.clone(), index))];
     let cfg = watcher::Config::default();
     // The API server applies the selectors to lists and watches, so unselected objects never
     // reach this process.
@@ -126,188 +119,155 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
     for kind in kinds {
         let s = shared.clone();
         tasks.push(match kind {
-            "Service" => tokio::spawn(watch(
+            ObjectKind::Service => tokio::spawn(watch(
                 Api::<Service>::all(client.clone()),
                 object_cfg.clone(),
                 s,
                 kind,
-                |o, svc: &Service, key, op| {
-                    put(&mut o.services, key, op, || objects::service(svc).map(Arc::new));
-                },
+                |svc: &Service| objects::service(svc).map(|s| Object::Service(Arc::new(s))),
+                no_trigger,
             )),
-            "EndpointSlice" => tokio::spawn(watch(
+            ObjectKind::Slice => tokio::spawn(watch(
                 Api::<EndpointSlice>::all(client.clone()),
                 object_cfg.clone(),
                 s,
                 kind,
-                |o, es: &EndpointSlice, key, op| {
-                    if op == Op::Changed
-                        && let Some(at) = programming_trigger(o, es)
-                    {
-                        o.triggered.push(at);
-                    }
-                    put(&mut o.slices, key, op, || objects::slice(es).map(Arc::new));
-                },
+                |es: &EndpointSlice| objects::slice(es).map(|s| Object::Slice(Arc::new(s))),
+                programming_trigger,
             )),
-            "Pod" => tokio::spawn(watch(
+            ObjectKind::Pod => tokio::spawn(watch(
                 Api::<Pod>::all(client.clone()),
                 cfg.clone(),
                 s,
                 kind,
-                |o, p: &Pod, key, op| {
-                    put(&mut o.pods, key, op, || objects::pod(p).map(|p| p.ip));
-                },
+                |p: &Pod| objects::pod(p).map(Object::Pod),
+                no_trigger,
             )),
-            _ => tokio::spawn(watch(
+            ObjectKind::Namespace => tokio::spawn(watch(
                 Api::<Namespace>::all(client.clone()),
                 namespace_cfg.clone(),
                 s,
                 kind,
-                |o, n: &Namespace, _key, op| {
-                    let name = n.metadata.name.as_deref().unwrap_or("").to_ascii_lowercase();
-                    if op == Op::Deleted {
-                        o.namespaces.remove(&name);
-                    } else {
-                        o.namespaces.insert(name);
-                    }
-                },
+                |n: &Namespace| objects::namespace(n).map(Object::Namespace),
+                no_trigger,
             )),
         });
     }
     tasks
 }
 
-/// What happened to an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    /// Part of a (re)list.
-    Listed,
-    /// Added or modified, as the watch reported it.
-    Changed,
-    /// Deleted.
-    Deleted,
-}
-
-/// Stores or removes one reduced object; an object that cannot be used is removed and logged.
-fn put<T>(map: &mut HashMap<Key, T>, key: Key, op: Op, reduce: impl FnOnce() -> Result<T, String>) {
-    if op == Op::Deleted {
-        map.remove(&key);
-        return;
-    }
-    match reduce() {
-        Ok(obj) => {
-            map.insert(key, obj);
-        }
-        Err(e) => {
-            tracing::warn!("plugin/kubernetes: skipping {key}: {e}");
-            map.remove(&key);
-        }
-    }
-}
-
-fn key(namespace: &str, name: &str) -> Key {
-    format!("{namespace}/{name}").into_boxed_str()
-}
-
-fn key_of<K: Resource>(obj: &K) -> Key {
+/// The key the store holds an object of `kind` under.
+fn key_of<K: Resource>(obj: &K, kind: ObjectKind) -> (String, String) {
     let meta = obj.meta();
-    key(meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or(""))
+    let namespace = match kind {
+        ObjectKind::Namespace => String::new(),
+        _ => objects::namespace_or_default(meta.namespace.as_deref()),
+    };
+    (namespace, meta.name.as_deref().unwrap_or("").to_ascii_lowercase())
 }
 
-/// The namespace part of a [`Key`].
-fn namespace_of(key: &str) -> &str {
-    key.split_once('/').map_or("", |(ns, _)| ns)
+/// Changes of kinds other than EndpointSlices trigger no programming-duration sample.
+fn no_trigger<K>(_: &Store, _: &K) -> Option<SystemTime> {
+    None
 }
 
 /// Follows one kind. A list arrives as Init, InitApply..., InitDone; the kind's objects are
-/// replaced only at InitDone, so answers never see a half list.
-async fn watch<K, F>(
+/// replaced only at InitDone, so answers never see a half list. An object that cannot be used
+/// is logged and takes the place of the one it changes, so a broken update removes the old one.
+async fn watch<K, R, T>(
     api: Api<K>,
     cfg: watcher::Config,
     shared: Arc<Shared>,
-    kind: &'static str,
-    apply: F,
+    kind: ObjectKind,
+    reduce: R,
+    trigger: T,
 ) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    F: Fn(&mut Objects, &K, Key, Op) + Send + Sync + 'static,
+    R: Fn(&K) -> Result<Object, String> + Send + Sync + 'static,
+    T: Fn(&Store, &K) -> Option<SystemTime> + Send + Sync + 'static,
 {
     let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
     // A list in progress, already reduced: holding the API's full objects until the list ends
     // would cost kilobytes per Pod, and the allocator keeps such a peak long after.
-    let mut listing: Option<Objects> = None;
+    let mut listing: Vec<Object> = Vec::new();
     let mut last_error = String::new();
+    let skip = |obj: &K, e: String| {
+        let (namespace, name) = key_of(obj, kind);
+        tracing::warn!("plugin/kubernetes: skipping {namespace}/{name}: {e}");
+        (namespace, name)
+    };
     while let Some(event) = stream.next().await {
-        let objects = match event {
+        let state = match event {
             Err(e) => {
                 let text = e.to_string();
                 if text != last_error {
-                    tracing::warn!("plugin/kubernetes: watching {kind}s: {text}");
+                    tracing::warn!("plugin/kubernetes: watching {kind:?}s: {text}");
                     last_error = text;
                 }
                 continue;
             }
             Ok(Event::Init) => {
-                listing = Some(Objects::default());
+                listing.clear();
                 continue;
             }
             Ok(Event::InitApply(obj)) => {
-                let staged = listing.get_or_insert_with(Objects::default);
-                apply(staged, &obj, key_of(&obj), Op::Listed);
+                match reduce(&obj) {
+                    Ok(o) => listing.push(o),
+                    Err(e) => {
+                        skip(&obj, e);
+                    }
+                }
                 continue;
             }
             Ok(event) => {
                 last_error.clear();
-                let mut objects = shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
                 match event {
-                    Event::Apply(obj) => apply(&mut objects, &obj, key_of(&obj), Op::Changed),
-                    Event::Delete(obj) => apply(&mut objects, &obj, key_of(&obj), Op::Deleted),
+                    Event::Apply(obj) => {
+                        if let Some(at) = trigger(&state.store, &obj) {
+                            state.triggered.push(at);
+                        }
+                        match reduce(&obj) {
+                            Ok(o) => state.store.put(o),
+                            Err(e) => {
+                                let (namespace, name) = skip(&obj, e);
+                                state.store.delete(kind, &namespace, &name);
+                            }
+                        }
+                    }
+                    Event::Delete(obj) => {
+                        let (namespace, name) = key_of(&obj, kind);
+                        state.store.delete(kind, &namespace, &name);
+                    }
                     _ => {
                         // InitDone: the list is complete; it replaces what this kind had.
-                        replace_kind(&mut objects, listing.take().unwrap_or_default(), kind);
-                        objects.listed.insert(kind);
+                        state.store.replace(kind, std::mem::take(&mut listing));
+                        state.listed.insert(kind);
                     }
                 }
-                objects
+                state
             }
         };
-        drop(objects);
+        drop(state);
         shared.dirty.notify_one();
     }
 }
 
-/// Puts `listed`'s objects of `kind` in place of those `objects` had.
-fn replace_kind(objects: &mut Objects, listed: Objects, kind: &str) {
-    match kind {
-        "Service" => objects.services = listed.services,
-        "EndpointSlice" => objects.slices = listed.slices,
-        "Pod" => objects.pods = listed.pods,
-        _ => objects.namespaces = listed.namespaces,
-    }
-}
-
-/// Replaces the index whenever objects changed, at most every [`REBUILD_EVERY`].
-async fn rebuild(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
+/// Publishes the store's index whenever objects changed, at most every [`PUBLISH_EVERY`].
+async fn publish(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
     let mut trimmer = crate::trim::Trimmer::default();
     let mut was_synced = false;
     loop {
         shared.dirty.notified().await;
-        tokio::time::sleep(REBUILD_EVERY).await;
+        tokio::time::sleep(PUBLISH_EVERY).await;
         // The trigger times are taken under the same lock as the objects, so each one belongs
         // to a change this index holds.
         let (fresh, triggered) = {
-            let mut o = shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
             let serial =
                 SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
-            let mut fresh = Index::build_filtered(
-                o.services.values().cloned().collect(),
-                o.slices.values().cloned().collect(),
-                o.pods.iter().map(|(key, ip)| (namespace_of(key), *ip)).collect(),
-                o.namespaces.iter().cloned().collect(),
-                serial,
-                &shared.filter,
-            );
-            fresh.synced = shared.kinds.iter().all(|k| o.listed.contains(k));
-            (fresh, std::mem::take(&mut o.triggered))
+            let synced = shared.kinds.iter().all(|k| state.listed.contains(k));
+            (state.store.snapshot(serial, synced), std::mem::take(&mut state.triggered))
         };
         let synced = fresh.synced;
         index.store(Arc::new(fresh));
@@ -340,11 +300,11 @@ pub static DNS_PROGRAMMING: LazyLock<HistogramVec> = LazyLock::new(|| {
 /// The trigger time of a changed EndpointSlice, counted as CoreDNS counts it: only for a headless
 /// Service (whose slices the endpoint controller writes, so a selector exists) and only when the
 /// annotation is there and parses.
-fn programming_trigger(o: &Objects, es: &EndpointSlice) -> Option<SystemTime> {
+fn programming_trigger(store: &Store, es: &EndpointSlice) -> Option<SystemTime> {
     let meta = &es.metadata;
     let service = meta.labels.as_ref()?.get("kubernetes.io/service-name")?;
-    let namespace = meta.namespace.as_deref().unwrap_or("");
-    let svc = o.services.get(&key(namespace, service))?;
+    let namespace = objects::namespace_or_default(meta.namespace.as_deref());
+    let svc = store.service(&namespace, &service.to_ascii_lowercase())?;
     if svc.kind != objects::Kind::Headless {
         return None;
     }

@@ -135,7 +135,7 @@ impl Lookup<'_> {
             return None;
         }
         let ip = addr_from_reverse(name)?;
-        let svc = self.index.reverse(ip).iter().find_map(|t| match t {
+        let svc = self.index.reverse(ip).find_map(|t| match t {
             ReverseTarget::Service(svc) if self.namespace_listed(&svc.namespace) => Some(svc),
             _ => None,
         })?;

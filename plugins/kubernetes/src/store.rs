@@ -1,0 +1,307 @@
+//! The writer's side of the index: the objects as the API (or the manifests) last gave them,
+//! and the working copy of the [`Index`] that each change updates in place.
+//!
+//! A change replaces what it names and nothing else: a new Service adds its entry and its
+//! reverse entries; a changed EndpointSlice takes out its old endpoints and puts in its new ones;
+//! an object equal to the one held changes nothing. [`Store::snapshot`] hands out the index to
+//! publish, sharing every shard the next changes do not touch.
+//!
+//! A namespace exists while the API lists it or (unless `namespace_labels` makes only listed
+//! namespaces count) while an object names it: the store counts the objects per namespace.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use foldhash::HashMap;
+use hashbrown::HashTable;
+
+use crate::index::Index;
+use crate::index::sharded::hash_of;
+use crate::objects::{Pod, Service, Slice};
+
+/// One reduced object of any kind.
+#[derive(Debug, Clone)]
+pub enum Object {
+    /// A Service.
+    Service(Arc<Service>),
+    /// An EndpointSlice.
+    Slice(Arc<Slice>),
+    /// A Pod.
+    Pod(Pod),
+    /// A Namespace, by name.
+    Namespace(String),
+}
+
+/// The kinds of object the store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    /// Services.
+    Service,
+    /// EndpointSlices.
+    Slice,
+    /// Pods.
+    Pod,
+    /// Namespaces.
+    Namespace,
+}
+
+impl Object {
+    /// Its kind.
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            Self::Service(_) => ObjectKind::Service,
+            Self::Slice(_) => ObjectKind::Slice,
+            Self::Pod(_) => ObjectKind::Pod,
+            Self::Namespace(_) => ObjectKind::Namespace,
+        }
+    }
+
+    /// `(namespace, name)`; a Namespace's own namespace is empty.
+    fn key(&self) -> (&str, &str) {
+        match self {
+            Self::Service(s) => (&s.namespace, &s.name),
+            Self::Slice(s) => (&s.namespace, &s.name),
+            Self::Pod(p) => (&p.namespace, &p.name),
+            Self::Namespace(n) => ("", n),
+        }
+    }
+}
+
+/// A pod as the store keeps it: who it is (for its deletion) and its address.
+#[derive(Debug)]
+struct PodRecord {
+    namespace: Arc<str>,
+    name: Box<str>,
+    ip: IpAddr,
+}
+
+/// Why a namespace exists.
+#[derive(Debug, Default)]
+struct Presence {
+    listed: bool,
+    objects: u32,
+}
+
+/// The objects and the working index.
+#[derive(Debug)]
+pub struct Store {
+    index: Index,
+    /// Every slice by `(namespace, slice name)`: a deletion names the slice, while the index
+    /// finds slices by their Service.
+    slices: HashTable<Arc<Slice>>,
+    /// Every pod by `(namespace, name)`; the index knows pods by address.
+    pods: HashTable<PodRecord>,
+    /// Each namespace listed or named by an object, with the one string its pods share.
+    namespaces: HashMap<Arc<str>, Presence>,
+    strict: bool,
+}
+
+fn key_hash(namespace: &str, name: &str) -> u64 {
+    hash_of(&(namespace, name))
+}
+
+impl Store {
+    /// An empty store. With `strict` (`namespace_labels`), only listed namespaces exist and
+    /// only their objects are answered for.
+    pub fn new(strict: bool) -> Self {
+        Self {
+            index: Index::new(strict),
+            slices: HashTable::new(),
+            pods: HashTable::new(),
+            namespaces: HashMap::default(),
+            strict,
+        }
+    }
+
+    /// A store holding these objects.
+    pub fn with(strict: bool, objects: impl IntoIterator<Item = Object>) -> Self {
+        let mut store = Self::new(strict);
+        for o in objects {
+            store.put(o);
+        }
+        store
+    }
+
+    /// The index to publish, with its SOA serial and whether every kind has listed.
+    pub fn snapshot(&self, serial: u32, synced: bool) -> Index {
+        let mut index = self.index.clone();
+        (index.serial, index.synced) = (serial, synced);
+        index
+    }
+
+    /// The Service `name` in `namespace`, answered for or not.
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&Arc<Service>> {
+        self.index.any_service(namespace, name)
+    }
+
+    /// Adds `object`, or puts it in place of the one with its key. An equal object changes
+    /// nothing.
+    pub fn put(&mut self, object: Object) {
+        match object {
+            Object::Service(s) => {
+                if self.service(&s.namespace, &s.name).is_some_and(|old| **old == *s) {
+                    return;
+                }
+                self.delete(ObjectKind::Service, &s.namespace, &s.name);
+                self.hold(&s.namespace);
+                self.index.add_service(s);
+            }
+            Object::Slice(s) => {
+                let hash = key_hash(&s.namespace, &s.name);
+                let same = |o: &Arc<Slice>| o.name == s.name && o.namespace == s.namespace;
+                if self.slices.find(hash, same).is_some_and(|old| **old == *s) {
+                    return;
+                }
+                self.delete(ObjectKind::Slice, &s.namespace, &s.name);
+                self.hold(&s.namespace);
+                self.index.add_slice(s.clone());
+                self.slices.insert_unique(hash, s, |o| key_hash(&o.namespace, &o.name));
+            }
+            Object::Pod(p) => {
+                let hash = key_hash(&p.namespace, &p.name);
+                let same = |o: &PodRecord| *o.name == *p.name && *o.namespace == *p.namespace;
+                if self.pods.find(hash, same).is_some_and(|old| old.ip == p.ip) {
+                    return;
+                }
+                self.delete(ObjectKind::Pod, &p.namespace, &p.name);
+                let namespace = self.hold(&p.namespace);
+                self.index.add_pod(namespace.clone(), p.ip);
+                let record = PodRecord { namespace, name: p.name.into(), ip: p.ip };
+                self.pods.insert_unique(hash, record, |o| key_hash(&o.namespace, &o.name));
+            }
+            Object::Namespace(n) => {
+                self.namespaces.entry(n.as_str().into()).or_default().listed = true;
+                self.refresh(&n);
+            }
+        }
+    }
+
+    /// Removes the object of `kind` with this key, if held. Namespaces have no namespace: pass
+    /// `""`.
+    pub fn delete(&mut self, kind: ObjectKind, namespace: &str, name: &str) {
+        match kind {
+            ObjectKind::Service => {
+                if self.index.remove_service(namespace, name).is_some() {
+                    self.release(namespace);
+                }
+            }
+            ObjectKind::Slice => {
+                let hash = key_hash(namespace, name);
+                let same = |o: &Arc<Slice>| o.name == name && o.namespace == namespace;
+                if let Ok(entry) = self.slices.find_entry(hash, same) {
+                    let (old, _) = entry.remove();
+                    self.index.remove_slice(&old);
+                    self.release(namespace);
+                }
+            }
+            ObjectKind::Pod => {
+                let hash = key_hash(namespace, name);
+                let same = |o: &PodRecord| *o.name == *name && *o.namespace == *namespace;
+                if let Ok(entry) = self.pods.find_entry(hash, same) {
+                    let (old, _) = entry.remove();
+                    self.index.remove_pod(namespace, old.ip);
+                    self.release(namespace);
+                }
+            }
+            ObjectKind::Namespace => {
+                if let Some(p) = self.namespaces.get_mut(name) {
+                    p.listed = false;
+                    self.refresh(name);
+                }
+            }
+        }
+    }
+
+    /// Makes `listed` the whole of `kind`: what is held and not listed goes, the rest is put.
+    /// Objects of other kinds in `listed` are left out.
+    pub fn replace(&mut self, kind: ObjectKind, listed: Vec<Object>) {
+        let listed: Vec<Object> = listed.into_iter().filter(|o| o.kind() == kind).collect();
+        let keep: HashSet<(&str, &str)> = listed.iter().map(Object::key).collect();
+        let gone: Vec<(String, String)> = self
+            .keys(kind)
+            .filter(|k| !keep.contains(k))
+            .map(|(ns, name)| (ns.to_string(), name.to_string()))
+            .collect();
+        drop(keep);
+        for (namespace, name) in gone {
+            self.delete(kind, &namespace, &name);
+        }
+        for o in listed {
+            self.put(o);
+        }
+    }
+
+    /// The keys of everything held of `kind`.
+    fn keys(&self, kind: ObjectKind) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
+        match kind {
+            ObjectKind::Service => {
+                Box::new(self.index.services().map(|s| (s.namespace.as_str(), s.name.as_str())))
+            }
+            ObjectKind::Slice => {
+                Box::new(self.slices.iter().map(|s| (s.namespace.as_str(), s.name.as_str())))
+            }
+            ObjectKind::Pod => Box::new(self.pods.iter().map(|p| (&*p.namespace, &*p.name))),
+            ObjectKind::Namespace => {
+                Box::new(self.namespaces.iter().filter(|(_, p)| p.listed).map(|(n, _)| ("", &**n)))
+            }
+        }
+    }
+
+    /// Counts one more object in `namespace`; returns the namespace's shared string.
+    fn hold(&mut self, namespace: &str) -> Arc<str> {
+        let name = match self.namespaces.get_key_value(namespace) {
+            Some((name, _)) => name.clone(),
+            None => {
+                let name: Arc<str> = namespace.into();
+                self.namespaces.insert(name.clone(), Presence::default());
+                name
+            }
+        };
+        if let Some(p) = self.namespaces.get_mut(namespace) {
+            p.objects += 1;
+        }
+        self.refresh(namespace);
+        name
+    }
+
+    /// Counts one object fewer in `namespace`.
+    fn release(&mut self, namespace: &str) {
+        if let Some(p) = self.namespaces.get_mut(namespace) {
+            p.objects = p.objects.saturating_sub(1);
+        }
+        self.refresh(namespace);
+    }
+
+    /// Brings the index's word on `namespace` in line with the counts, and forgets a namespace
+    /// nothing keeps.
+    fn refresh(&mut self, namespace: &str) {
+        let (listed, objects) =
+            self.namespaces.get(namespace).map_or((false, 0), |p| (p.listed, p.objects));
+        if !listed && objects == 0 {
+            self.namespaces.remove(namespace);
+        }
+        self.index.set_namespace(namespace, listed || (!self.strict && objects > 0));
+    }
+}
+
+impl Index {
+    /// An index of these objects, not strict: a namespace named by any object exists, as do
+    /// those in `namespaces`.
+    pub fn build(
+        services: Vec<Arc<Service>>,
+        slices: Vec<Arc<Slice>>,
+        pods: Vec<Pod>,
+        namespaces: Vec<String>,
+        serial: u32,
+    ) -> Self {
+        let objects = (services.into_iter().map(Object::Service))
+            .chain(slices.into_iter().map(Object::Slice))
+            .chain(pods.into_iter().map(Object::Pod))
+            .chain(namespaces.into_iter().map(Object::Namespace));
+        Store::with(false, objects).snapshot(serial, true)
+    }
+}
+
+#[cfg(test)]
+mod tests;

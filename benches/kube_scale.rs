@@ -77,6 +77,29 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Resident KiB of `pid` by kind of mapping: the main heap, anonymous mappings (other threads'
+/// malloc arenas, stacks, large allocations) and everything file-backed (the binary, libc).
+fn rss_by_mapping(pid: u32) -> (u64, u64, u64) {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let (mut heap, mut anon, mut file) = (0, 0, 0);
+    let mut kind = 0;
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.first().is_some_and(|f| f.contains('-') && !f.ends_with(':')) {
+            kind = match fields.get(5) {
+                Some(&"[heap]") => 0,
+                None => 1,
+                Some(name) if name.starts_with('[') => 1,
+                Some(_) => 2,
+            };
+        } else if fields.first() == Some(&"Rss:") {
+            let kib: u64 = fields.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            *[&mut heap, &mut anon, &mut file][kind] += kib;
+        }
+    }
+    (heap, anon, file)
+}
+
 /// CPU time (user + system) of `pid` in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -209,13 +232,16 @@ fn main() {
     let sync = began.elapsed();
     std::thread::sleep(Duration::from_secs(1));
     let rss = rss_kib(child.id());
+    let (heap, anon, file) = rss_by_mapping(child.id());
 
     let server: SocketAddr = ([127, 0, 0, 1], dns_port).into();
     let few = mix(0..10);
     let many = mix(0..SERVICES);
     // Two rounds, alternating, so a drift of the machine shows as a difference between rounds.
     let mut rows = Vec::new();
-    for round in 1..=2 {
+    // KUBE_SCALE_QUERIES=0 measures the sync and the memory only.
+    let rounds = if std::env::var("KUBE_SCALE_QUERIES").is_ok_and(|v| v == "0") { 0 } else { 2 };
+    for round in 1..=rounds {
         for (label, names) in [("10 Services", &few), ("all 10 000 Services", &many)] {
             let (qps, latency, lost, cpu) = dnsperf(server, child.id(), names, &dir);
             rows.push(format!(
@@ -238,6 +264,12 @@ fn main() {
         "RSS after sync: {:.1} MiB (the same binary serving whoami: {:.1} MiB)",
         rss as f64 / 1024.0,
         rss_idle as f64 / 1024.0
+    );
+    println!(
+        "  of which: main heap {:.1} MiB, anonymous mappings (other threads' arenas, stacks) {:.1} MiB, files (binary, libraries) {:.1} MiB",
+        heap as f64 / 1024.0,
+        anon as f64 / 1024.0,
+        file as f64 / 1024.0
     );
     println!(
         "CoreDNS's sizing formula, (pods + services)/1000 + 54 MB: {formula_mb:.0} MB; a third of it: {:.0} MB",

@@ -8,6 +8,7 @@
 //! Services and EndpointSlices are `Arc`s, shared by every index that holds them: a copied shard
 //! copies pointers, not objects.
 
+pub(crate) mod dense;
 pub(crate) mod sharded;
 
 use std::net::IpAddr;
@@ -44,42 +45,43 @@ impl ReverseTarget {
     }
 }
 
-/// What one key maps to: nearly always one thing, kept inline; a list only when shared.
+/// What one key maps to: nearly always one thing, kept inline; a list only when shared. The
+/// list is a boxed slice, not a `Vec`, so the whole is 8 bytes smaller for every address of the
+/// cluster; lists change rarely (addresses shared by host-network pods), so resizing is cheap.
 #[derive(Debug, Clone)]
 enum OneOrMore<T> {
     One(T),
-    More(Vec<T>),
+    More(Box<[T]>),
 }
 
 impl<T> OneOrMore<T> {
     fn push(&mut self, item: T) {
-        match self {
-            Self::More(items) => items.push(item),
-            Self::One(_) => {
-                if let Self::One(first) = std::mem::replace(self, Self::More(Vec::new())) {
-                    *self = Self::More(vec![first, item]);
-                }
-            }
-        }
+        let mut items = match std::mem::replace(self, Self::More(Box::default())) {
+            Self::One(first) => vec![first],
+            Self::More(items) => items.into_vec(),
+        };
+        items.push(item);
+        *self = Self::More(items.into_boxed_slice());
     }
 
     /// Removes the first item `matches` picks; false if that leaves nothing (the caller drops
     /// the whole entry, since a `One` cannot be empty).
     fn remove_first(&mut self, matches: impl Fn(&T) -> bool) -> bool {
-        match self {
-            Self::One(item) => !matches(item),
-            Self::More(items) => {
-                if let Some(at) = items.iter().position(matches) {
-                    items.remove(at);
-                }
-                if items.len() == 1
-                    && let Some(last) = items.pop()
-                {
-                    *self = Self::One(last);
-                }
-                true
-            }
+        if let Self::One(item) = self {
+            return !matches(item);
         }
+        let Self::More(items) = std::mem::replace(self, Self::More(Box::default())) else {
+            return true;
+        };
+        let mut items = items.into_vec();
+        if let Some(at) = items.iter().position(matches) {
+            items.remove(at);
+        }
+        *self = match items.len() {
+            1 => Self::One(items.remove(0)),
+            _ => Self::More(items.into_boxed_slice()),
+        };
+        true
     }
 
     fn as_slice(&self) -> &[T] {
@@ -342,6 +344,15 @@ impl Index {
         } else if !exists && known {
             self.namespaces.remove(hash, |n| **n == *namespace);
         }
+    }
+
+    /// Gives back the room a burst of additions left (after a list).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.services.shrink_to_fit();
+        self.slices.shrink_to_fit();
+        self.namespaces.shrink_to_fit();
+        self.pods.shrink_to_fit();
+        self.reverse.shrink_to_fit();
     }
 
     /// How many of the tables' shards `other` shares with `self` (for tests).

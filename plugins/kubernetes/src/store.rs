@@ -13,12 +13,11 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use foldhash::HashMap;
-use hashbrown::HashTable;
-
 use crate::index::Index;
-use crate::index::sharded::hash_of;
+use crate::index::dense::Dense;
+use crate::index::sharded::{Hashed, hash_of};
 use crate::objects::{Pod, Service, Slice};
+use foldhash::HashMap;
 
 /// One reduced object of any kind.
 #[derive(Debug, Clone)]
@@ -89,9 +88,9 @@ pub struct Store {
     index: Index,
     /// Every slice by `(namespace, slice name)`: a deletion names the slice, while the index
     /// finds slices by their Service.
-    slices: HashTable<Arc<Slice>>,
+    slices: Dense<Arc<Slice>>,
     /// Every pod by `(namespace, name)`; the index knows pods by address.
-    pods: HashTable<PodRecord>,
+    pods: Dense<PodRecord>,
     /// Each namespace listed or named by an object, with the one string its pods share.
     namespaces: HashMap<Arc<str>, Presence>,
     strict: bool,
@@ -101,14 +100,27 @@ fn key_hash(namespace: &str, name: &str) -> u64 {
     hash_of(&(namespace, name))
 }
 
+/// The store keeps slices by their own name (the index, by their Service's).
+impl Hashed for Arc<Slice> {
+    fn hash(&self) -> u64 {
+        key_hash(&self.namespace, &self.name)
+    }
+}
+
+impl Hashed for PodRecord {
+    fn hash(&self) -> u64 {
+        key_hash(&self.namespace, &self.name)
+    }
+}
+
 impl Store {
     /// An empty store. With `strict` (`namespace_labels`), only listed namespaces exist and
     /// only their objects are answered for.
     pub fn new(strict: bool) -> Self {
         Self {
             index: Index::new(strict),
-            slices: HashTable::new(),
-            pods: HashTable::new(),
+            slices: Dense::default(),
+            pods: Dense::default(),
             namespaces: HashMap::default(),
             strict,
         }
@@ -156,7 +168,7 @@ impl Store {
                 self.delete(ObjectKind::Slice, &s.namespace, &s.name);
                 self.hold(&s.namespace);
                 self.index.add_slice(s.clone());
-                self.slices.insert_unique(hash, s, |o| key_hash(&o.namespace, &o.name));
+                self.slices.insert_new(hash, s);
             }
             Object::Pod(p) => {
                 let hash = key_hash(&p.namespace, &p.name);
@@ -168,7 +180,7 @@ impl Store {
                 let namespace = self.hold(&p.namespace);
                 self.index.add_pod(namespace.clone(), p.ip);
                 let record = PodRecord { namespace, name: p.name.into(), ip: p.ip };
-                self.pods.insert_unique(hash, record, |o| key_hash(&o.namespace, &o.name));
+                self.pods.insert_new(hash, record);
             }
             Object::Namespace(n) => {
                 self.namespaces.entry(n.as_str().into()).or_default().listed = true;
@@ -189,8 +201,7 @@ impl Store {
             ObjectKind::Slice => {
                 let hash = key_hash(namespace, name);
                 let same = |o: &Arc<Slice>| o.name == name && o.namespace == namespace;
-                if let Ok(entry) = self.slices.find_entry(hash, same) {
-                    let (old, _) = entry.remove();
+                if let Some(old) = self.slices.remove(hash, same) {
                     self.index.remove_slice(&old);
                     self.release(namespace);
                 }
@@ -198,8 +209,7 @@ impl Store {
             ObjectKind::Pod => {
                 let hash = key_hash(namespace, name);
                 let same = |o: &PodRecord| *o.name == *name && *o.namespace == *namespace;
-                if let Ok(entry) = self.pods.find_entry(hash, same) {
-                    let (old, _) = entry.remove();
+                if let Some(old) = self.pods.remove(hash, same) {
                     self.index.remove_pod(namespace, old.ip);
                     self.release(namespace);
                 }
@@ -230,6 +240,10 @@ impl Store {
         for o in listed {
             self.put(o);
         }
+        // A first list grows the tables by doubling; what it left unused would stay.
+        self.index.shrink_to_fit();
+        self.slices.shrink_to_fit();
+        self.pods.shrink_to_fit();
     }
 
     /// The keys of everything held of `kind`.

@@ -8,7 +8,7 @@
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, LazyLock};
 
-use hashbrown::HashTable;
+use super::dense::Dense;
 
 /// Shards per table: with 10 000 Services one holds about 160 of them (about 900 of the 60 000
 /// reverse entries), so the copy an update pays for stays in the kilobytes; cloning the 64
@@ -40,13 +40,13 @@ fn shard_of(hash: u64) -> usize {
 /// test for the entry, so a key made of borrowed parts (`(&str, &str)`) needs no allocation.
 #[derive(Debug, Clone)]
 pub struct Sharded<T> {
-    shards: Box<[Arc<HashTable<T>>]>,
+    shards: Box<[Arc<Dense<T>>]>,
     len: usize,
 }
 
 impl<T> Default for Sharded<T> {
     fn default() -> Self {
-        Self { shards: (0..SHARDS).map(|_| Arc::new(HashTable::new())).collect(), len: 0 }
+        Self { shards: (0..SHARDS).map(|_| Arc::default()).collect(), len: 0 }
     }
 }
 
@@ -65,15 +65,14 @@ impl<T: Hashed + Clone> Sharded<T> {
 
     /// Adds `item`, whose key the table must not hold yet.
     pub fn insert_new(&mut self, hash: u64, item: T) {
-        Arc::make_mut(&mut self.shards[shard_of(hash)]).insert_unique(hash, item, T::hash);
+        Arc::make_mut(&mut self.shards[shard_of(hash)]).insert_new(hash, item);
         self.len += 1;
     }
 
     /// Takes out the entry with `hash` for which `eq` holds.
     pub fn remove(&mut self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<T> {
         self.find(hash, &mut eq)?;
-        let shard = Arc::make_mut(&mut self.shards[shard_of(hash)]);
-        let (item, _) = shard.find_entry(hash, eq).ok()?.remove();
+        let item = Arc::make_mut(&mut self.shards[shard_of(hash)]).remove(hash, eq)?;
         self.len -= 1;
         Some(item)
     }
@@ -86,6 +85,15 @@ impl<T: Hashed + Clone> Sharded<T> {
     /// How many entries.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Gives back the room a burst of additions left, in the shards no snapshot shares.
+    pub fn shrink_to_fit(&mut self) {
+        for shard in &mut self.shards {
+            if let Some(shard) = Arc::get_mut(shard) {
+                shard.shrink_to_fit();
+            }
+        }
     }
 
     /// How many shards `other` shares with `self` (for tests of what an update copies).

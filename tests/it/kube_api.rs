@@ -271,6 +271,62 @@ async fn endpoint_changes_of_headless_services_feed_the_programming_histogram() 
     api.stop();
 }
 
+/// EndpointSlices through the watch change the index in place: with `endpoint_pod_names` an
+/// endpoint answers by its pod's name, a changed slice drops the addresses it lost (names and
+/// PTR) and gains the new ones, and a deleted slice takes its names with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_slices_change_in_place() {
+    const SLICES: &str = "/apis/discovery.k8s.io/v1/endpointslices";
+    let slice = |addresses: &[&str]| {
+        let endpoints: Vec<_> = addresses
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "addresses": [a], "conditions": {"ready": true},
+                    "targetRef": {"kind": "Pod", "namespace": "default",
+                                  "name": format!("peer-{}", a.replace('.', "-"))},
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "peers-abc", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "peers"}},
+            "addressType": "IPv4", "endpoints": endpoints,
+        })
+    };
+    let name = |pod: &str| format!("peer-{pod}.peers.default.svc.cluster.local.");
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "peers", "None"));
+    api.apply(SLICES, slice(&["10.244.0.7", "10.244.0.8"]));
+    let s = TestServer::start(&format!(
+        ".:0 {{\n kubernetes cluster.local in-addr.arpa {{\n  endpoint http://{}\n  endpoint_pod_names\n }}\n}}",
+        api.addr
+    ))
+    .await;
+    assert_eq!(rcode(&s, &name("10-244-0-7")).await, ResponseCode::NoError);
+
+    api.apply(SLICES, slice(&["10.244.0.8", "10.244.0.9"]));
+    until(&s, &name("10-244-0-9"), ResponseCode::NoError).await;
+    assert_eq!(rcode(&s, &name("10-244-0-7")).await, ResponseCode::NXDomain);
+    let a = s.udp("peers.default.svc.cluster.local.", RecordType::A).await;
+    let mut addresses: Vec<String> = a.answers.iter().map(|r| r.data.to_string()).collect();
+    addresses.sort();
+    assert_eq!(addresses, ["10.244.0.8", "10.244.0.9"]);
+    let ptr = s.udp("9.0.244.10.in-addr.arpa.", RecordType::PTR).await;
+    assert_eq!(ptr.answers[0].data.to_string(), name("10-244-0-9"));
+    let gone = s.udp("7.0.244.10.in-addr.arpa.", RecordType::PTR).await;
+    assert_eq!(gone.metadata.response_code, ResponseCode::NXDomain);
+
+    api.delete(SLICES, "default", "peers-abc");
+    until(&s, &name("10-244-0-8"), ResponseCode::NXDomain).await;
+    let gone = s.udp("9.0.244.10.in-addr.arpa.", RecordType::PTR).await;
+    assert_eq!(gone.metadata.response_code, ResponseCode::NXDomain);
+    s.stop().await;
+    api.stop();
+}
+
 /// More Services than fit on one page of the client's list (it asks 500 at a time): every one
 /// is served, which takes following the `continue` tokens to the end.
 #[tokio::test(flavor = "multi_thread")]

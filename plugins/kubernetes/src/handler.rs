@@ -100,7 +100,7 @@ struct Entry {
 /// characters); else its address with dashes (`10-244-1-5`, `fd00--1`).
 pub fn endpoint_name(e: &Endpoint, pod_names: bool) -> String {
     if let Some(h) = &e.hostname {
-        return h.clone();
+        return h.to_string();
     }
     if pod_names
         && let Some(pod) = &e.pod
@@ -135,7 +135,8 @@ fn port_matches(p: &Parsed<'_>, port: &Port) -> bool {
 }
 
 /// The placeholder of a port-less Service or slice.
-static NO_PORT: [Port; 1] = [Port { name: String::new(), protocol: String::new(), port: 0 }];
+static NO_PORT: [Port; 1] =
+    [Port { name: String::new(), protocol: std::borrow::Cow::Borrowed(""), port: 0 }];
 
 /// Ports, or one placeholder when there are none (CoreDNS adds one so that port-less services
 /// still have addresses).

@@ -158,7 +158,7 @@ pub fn load_texts(texts: &[(String, String)], filter: &Filter) -> Loaded {
                     if !filter.object(s.metadata.labels.as_ref()) {
                         return Ok(());
                     }
-                    objects::slice(&s).map(|s| loaded.slices.push(s))
+                    objects::slice(&s, true).map(|s| loaded.slices.push(s))
                 }),
             "Pod" => serde_json::from_value::<Pod>(doc).map_err(|e| e.to_string()).map(|p| {
                 match objects::pod(&p) {

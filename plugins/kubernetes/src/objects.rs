@@ -5,6 +5,7 @@
 //! ready addresses with their names. An object with a field that does not parse is skipped with a
 //! reason, never half-used.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Namespace as K8sNamespace, Pod as K8sPod, Service as K8sService};
@@ -15,8 +16,8 @@ use k8s_openapi::api::discovery::v1::EndpointSlice as K8sSlice;
 pub struct Port {
     /// The port's name, lower-cased; empty if unnamed.
     pub name: String,
-    /// `tcp`, `udp` or `sctp`.
-    pub protocol: String,
+    /// `tcp`, `udp` or `sctp` (the API allows no other, but one is kept as given).
+    pub protocol: Cow<'static, str>,
     /// The number.
     pub port: u16,
 }
@@ -51,9 +52,9 @@ pub struct Endpoint {
     /// The address.
     pub ip: IpAddr,
     /// `hostname`, if set (StatefulSet pods).
-    pub hostname: Option<String>,
+    pub hostname: Option<Box<str>>,
     /// The pod it belongs to, if the slice says.
-    pub pod: Option<String>,
+    pub pod: Option<Box<str>>,
     /// Ready, or readiness not reported.
     pub ready: bool,
 }
@@ -93,11 +94,22 @@ pub fn namespace_or_default(namespace: Option<&str>) -> String {
     lower(namespace.unwrap_or("default"))
 }
 
+/// A protocol's lower-case name; the three the API knows are static strings, since every
+/// port has one.
+fn protocol_of(given: &str) -> Cow<'static, str> {
+    match lower(given).as_str() {
+        "tcp" => Cow::Borrowed("tcp"),
+        "udp" => Cow::Borrowed("udp"),
+        "sctp" => Cow::Borrowed("sctp"),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
 fn port_of(name: Option<&String>, protocol: Option<&String>, port: i32) -> Result<Port, String> {
     let port = u16::try_from(port).map_err(|_| format!("port {port} out of range"))?;
     Ok(Port {
         name: name.map(|n| lower(n)).unwrap_or_default(),
-        protocol: protocol.map_or_else(|| "tcp".into(), |p| lower(p)),
+        protocol: protocol_of(protocol.map_or("tcp", String::as_str)),
         port,
     })
 }
@@ -136,17 +148,21 @@ pub fn service(s: &K8sService) -> Result<Service, String> {
         } else if ips.is_empty() {
             return Err("no clusterIP".into());
         } else {
-            let parsed: Result<Vec<IpAddr>, _> =
-                ips.iter().map(|ip| ip.parse::<IpAddr>()).collect();
-            Kind::ClusterIp(parsed.map_err(|_| format!("clusterIPs {ips:?} do not parse"))?)
+            let mut parsed = Vec::with_capacity(ips.len());
+            for ip in &ips {
+                parsed.push(ip.parse().map_err(|_| format!("clusterIPs {ips:?} do not parse"))?);
+            }
+            Kind::ClusterIp(parsed)
         }
     };
     let namespace = namespace_or_default(s.metadata.namespace.as_deref());
+    ports.shrink_to_fit();
     Ok(Service { name: lower(name), namespace, kind, ports })
 }
 
-/// An EndpointSlice from the API's object.
-pub fn slice(s: &K8sSlice) -> Result<Slice, String> {
+/// An EndpointSlice from the API's object; its endpoints' pod names are kept only if asked for
+/// (`endpoint_pod_names`): 50 000 of them are a few megabytes nothing else reads.
+pub fn slice(s: &K8sSlice, pod_names: bool) -> Result<Slice, String> {
     let name = lower(s.metadata.name.as_deref().unwrap_or_default());
     let namespace = namespace_or_default(s.metadata.namespace.as_deref());
     let service = s
@@ -167,18 +183,23 @@ pub fn slice(s: &K8sSlice) -> Result<Slice, String> {
         let pod = e
             .target_ref
             .as_ref()
-            .filter(|t| t.kind.as_deref() == Some("Pod"))
-            .and_then(|t| t.name.clone());
+            .filter(|t| pod_names && t.kind.as_deref() == Some("Pod"))
+            .and_then(|t| t.name.as_deref())
+            .map(Box::<str>::from);
         for a in &e.addresses {
             let ip: IpAddr = a.parse().map_err(|_| format!("address {a:?} does not parse"))?;
             endpoints.push(Endpoint {
                 ip,
-                hostname: e.hostname.as_ref().map(|h| lower(h)),
+                hostname: e.hostname.as_deref().map(|h| lower(h).into_boxed_str()),
                 pod: pod.clone(),
                 ready,
             });
         }
     }
+    // Exact sizes: a pushed-to vector keeps up to twice its length, for as long as the object
+    // lives (heaptrack on kube_scale: 5.8 MB of endpoint vectors, 2.2 MB of port vectors).
+    ports.shrink_to_fit();
+    endpoints.shrink_to_fit();
     Ok(Slice { name, namespace, service: lower(service), endpoints, ports })
 }
 

@@ -15,7 +15,7 @@ use crate::objects::{Endpoint, Kind, Port, Service, Slice};
 use crate::setup;
 
 fn port(name: &str, protocol: &str, port: u16) -> Port {
-    Port { name: name.into(), protocol: protocol.into(), port }
+    Port { name: name.into(), protocol: protocol.to_string().into(), port }
 }
 
 fn svc(ns: &str, name: &str, kind: Kind, ports: Vec<Port>) -> Service {
@@ -25,8 +25,8 @@ fn svc(ns: &str, name: &str, kind: Kind, ports: Vec<Port>) -> Service {
 fn ep(ip: &str, hostname: Option<&str>, ready: bool) -> Endpoint {
     Endpoint {
         ip: ip.parse().unwrap(),
-        hostname: hostname.map(String::from),
-        pod: Some(format!("pod-{ip}")),
+        hostname: hostname.map(Into::into),
+        pod: Some(format!("pod-{ip}").into()),
         ready,
     }
 }

@@ -116,6 +116,7 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
     };
     let (object_cfg, namespace_cfg) =
         (selected(&o.filter.labels), selected(&o.filter.namespace_labels));
+    let pod_names = o.endpoint_pod_names;
     for kind in kinds {
         let s = shared.clone();
         tasks.push(match kind {
@@ -132,7 +133,9 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                 object_cfg.clone(),
                 s,
                 kind,
-                |es: &EndpointSlice| objects::slice(es).map(|s| Object::Slice(Arc::new(s))),
+                move |es: &EndpointSlice| {
+                    objects::slice(es, pod_names).map(|s| Object::Slice(Arc::new(s)))
+                },
                 programming_trigger,
             )),
             ObjectKind::Pod => tokio::spawn(watch(

@@ -9,7 +9,7 @@
 //! [`TRIM_EVERY`], not after every rebuild.
 //!
 //! The call is the only `unsafe` of this crate (the workspace denies it elsewhere but in the
-//! server's batched UDP loop). Other C libraries (musl) have no `malloc_trim`; there this does
+//! server's batched UDP loop and the arena limit of `src/allocator.rs`). Other C libraries (musl) have no `malloc_trim`; there this does
 //! nothing.
 
 use std::time::{Duration, Instant};

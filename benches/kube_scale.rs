@@ -209,7 +209,11 @@ fn main() {
     };
 
     let began = Instant::now();
-    let mut child = Command::new(bin)
+    // KUBE_SCALE_WRAPPER="heaptrack -o /tmp/kube" runs the server under a profiler.
+    let wrapper = std::env::var("KUBE_SCALE_WRAPPER").unwrap_or_default();
+    let mut command = wrapper.split_whitespace().chain([bin]);
+    let mut child = Command::new(command.next().unwrap_or(bin))
+        .args(command)
         .args(["-conf", dir.join("Corefile").to_str().unwrap()])
         .stdout(Stdio::null())
         .spawn()

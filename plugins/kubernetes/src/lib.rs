@@ -14,7 +14,7 @@
 //! * [`manifests`]: the objects read from YAML files (`manifests PATH...`, beyond CoreDNS), so a
 //!   cluster's names can be served without a cluster.
 //!
-//! * `trim`: freed heap handed back to the system after the lists and rebuilds that freed it.
+//! * `trim`: freed heap handed back to the system after the lists and loads that freed it.
 //! * [`watch`]: without `manifests`, the objects come from the API server through kube's
 //!   watchers (`kubeconfig`, `endpoint`, or the in-cluster service account). Until every watch
 //!   has listed once, names that would be NXDOMAIN are SERVFAIL and `/ready` says `kubernetes`.
@@ -136,7 +136,7 @@ fn load_index(files: &[std::path::PathBuf], filter: &selector::Filter) -> Index 
     let serial = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
     let index = loaded.into_index(serial, filter);
     // The parsed YAML is gone: give its memory back (manifest loads are rare, so always).
-    trim::Trimmer::default().after_rebuild(true);
+    trim::Trimmer::default().after_publish(true);
     let (services, slices, pods) = index.counts();
     tracing::info!(
         "plugin/kubernetes: loaded {services} services, {slices} endpoint slices and {pods} pods from {} manifest files",

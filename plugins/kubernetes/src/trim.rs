@@ -1,15 +1,15 @@
-//! Giving freed heap back to the system after the index is rebuilt.
+//! Giving freed heap back to the system after lists and manifest loads.
 //!
 //! Listing a large cluster deserializes pages of full API objects, reduces them and drops them;
-//! rebuilding the index builds new maps and drops the old ones. glibc keeps what was freed for
-//! later (its trim threshold rises with the large blocks it has seen), so after the first sync
-//! of 10 000 Services, 10 000 EndpointSlices and 50 000 Pods the process held 59.2 MiB, of which
-//! about 10 MiB were free. `malloc_trim` returns that: 48.7 and 51.4 MiB after the same sync
-//! in two runs (`cargo bench --bench kube_scale`). It walks the heap, so it runs at most every
-//! [`TRIM_EVERY`], not after every rebuild.
+//! copy-on-write shards of the index are dropped as their successors are published. glibc keeps
+//! what was freed for later (its trim threshold rises with the large blocks it has seen): after
+//! the first sync of 10 000 Services, 10 000 EndpointSlices and 50 000 Pods, about 10 MiB of the
+//! process were free heap (59.2 MiB before this trim, 48.7 and 51.4 MiB with it, when the index
+//! was still rebuilt whole; `cargo bench --bench kube_scale`). It walks the heap, so it runs at
+//! most every [`TRIM_EVERY`], not after every publication.
 //!
 //! The call is the only `unsafe` of this crate (the workspace denies it elsewhere but in the
-//! server's batched UDP loop and the arena limit of `src/allocator.rs`). Other C libraries (musl) have no `malloc_trim`; there this does
+//! server's batched UDP loop). Other C libraries (musl) have no `malloc_trim`; there this does
 //! nothing.
 
 use std::time::{Duration, Instant};
@@ -17,16 +17,16 @@ use std::time::{Duration, Instant};
 /// The least time between two trims.
 pub const TRIM_EVERY: Duration = Duration::from_secs(10);
 
-/// Trims after a rebuild when the last trim is [`TRIM_EVERY`] old, or when `force` (the first
-/// complete index).
+/// Trims after an index is published when the last trim is [`TRIM_EVERY`] old, or when `force`
+/// (the first complete index, a manifest load).
 #[derive(Debug, Default)]
 pub struct Trimmer {
     last: Option<Instant>,
 }
 
 impl Trimmer {
-    /// Called after each rebuild.
-    pub fn after_rebuild(&mut self, force: bool) {
+    /// Called after each published index.
+    pub fn after_publish(&mut self, force: bool) {
         let due = self.last.is_none_or(|at| at.elapsed() >= TRIM_EVERY);
         if force || due {
             release_free_heap();
@@ -55,11 +55,11 @@ mod tests {
     #[test]
     fn trims_first_then_at_most_every_interval_unless_forced() {
         let mut t = Trimmer::default();
-        t.after_rebuild(false);
-        let first = t.last.expect("the first rebuild trims");
-        t.after_rebuild(false);
+        t.after_publish(false);
+        let first = t.last.expect("the first publication trims");
+        t.after_publish(false);
         assert_eq!(t.last, Some(first), "not again within the interval");
-        t.after_rebuild(true);
+        t.after_publish(true);
         assert!(t.last.unwrap() >= first, "forced");
     }
 }

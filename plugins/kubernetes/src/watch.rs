@@ -275,7 +275,7 @@ async fn publish(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
         let synced = fresh.synced;
         index.store(Arc::new(fresh));
         // The first complete index follows the big lists: trim right away.
-        trimmer.after_rebuild(synced && !was_synced);
+        trimmer.after_publish(synced && !was_synced);
         was_synced |= synced;
         let now = SystemTime::now();
         for at in triggered {

@@ -16,10 +16,8 @@
 //! * [`server`]: sockets, the UDP and TCP loops, the per-listener dispatcher, wire rules.
 //! * [`http`]: the listeners behind `/metrics`, `/health` and `/ready`.
 //! * [`logging`]: `[INFO] …` log lines. [`version`]: the version and banner text.
-//! * [`allocator`]: glibc's arena limit, set before the first thread.
 //! * [`fuzzing`]: the properties the fuzz targets check, shared with the regression tests.
 
-pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod directives;

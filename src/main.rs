@@ -32,11 +32,9 @@ fn main() -> ExitCode {
         println!("{}", directives::implemented().join("\n") + "\n");
         return ExitCode::SUCCESS;
     }
-    let workers = ferrodns::workers();
-    ferrodns::allocator::limit_arenas(workers);
     logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+        .worker_threads(ferrodns::workers())
         .enable_all()
         .build()
     {

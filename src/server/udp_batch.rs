@@ -18,7 +18,7 @@
 //! The socket stays non-blocking; a stop sets a flag and shuts the socket's read side, which
 //! wakes the `poll` at once.
 //!
-//! This is one of the workspace's three `unsafe` modules: `recvmmsg` and `sendmmsg` through `libc`. nix's
+//! This is one of the workspace's two `unsafe` modules: `recvmmsg` and `sendmmsg` through `libc`. nix's
 //! wrappers were tried first, but its multi-message headers keep the address length the kernel
 //! wrote last as the room for the next address, and iterating its `sendmmsg` results reads
 //! addresses it never initialised; the calls are short enough to own, with a SAFETY note each.

@@ -155,8 +155,10 @@ impl Store {
                 if self.service(&s.namespace, &s.name).is_some_and(|old| **old == *s) {
                     return;
                 }
-                self.delete(ObjectKind::Service, &s.namespace, &s.name);
+                // Held before the old one is released, so the namespace's count never passes
+                // through zero (which would take it out of the index and put it back).
                 self.hold(&s.namespace);
+                self.delete(ObjectKind::Service, &s.namespace, &s.name);
                 self.index.add_service(s);
             }
             Object::Slice(s) => {
@@ -165,8 +167,8 @@ impl Store {
                 if self.slices.find(hash, same).is_some_and(|old| **old == *s) {
                     return;
                 }
-                self.delete(ObjectKind::Slice, &s.namespace, &s.name);
                 self.hold(&s.namespace);
+                self.delete(ObjectKind::Slice, &s.namespace, &s.name);
                 self.index.add_slice(s.clone());
                 self.slices.insert_new(hash, s);
             }
@@ -176,8 +178,8 @@ impl Store {
                 if self.pods.find(hash, same).is_some_and(|old| old.ip == p.ip) {
                     return;
                 }
-                self.delete(ObjectKind::Pod, &p.namespace, &p.name);
                 let namespace = self.hold(&p.namespace);
+                self.delete(ObjectKind::Pod, &p.namespace, &p.name);
                 self.index.add_pod(namespace.clone(), p.ip);
                 let record = PodRecord { namespace, name: p.name.into(), ip: p.ip };
                 self.pods.insert_new(hash, record);

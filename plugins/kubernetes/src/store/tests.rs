@@ -40,17 +40,22 @@ fn pod(ns: &str, name: &str, address: &str) -> Object {
     Object::Pod(Pod { namespace: ns.into(), name: name.into(), ip: ip(address) })
 }
 
+/// The `i`th Service of [`cluster`]: `svc-i` in `ns-(i % 10)`.
+fn cluster_service(i: usize) -> Object {
+    service(
+        &format!("ns-{}", i % 10),
+        &format!("svc-{i}"),
+        &format!("10.96.{}.{}", i / 200, i % 200),
+    )
+}
+
 /// A thousand Services in ten namespaces, each with a slice of two endpoints.
 fn cluster() -> Store {
     let objects = (0..1000).flat_map(|i| {
-        let ns = format!("ns-{}", i % 10);
-        let name = format!("svc-{i}");
+        let (ns, name) = (format!("ns-{}", i % 10), format!("svc-{i}"));
         let (a, b) =
             (format!("10.1.{}.{}", i / 200, i % 200), format!("10.2.{}.{}", i / 200, i % 200));
-        [
-            service(&ns, &name, &format!("10.96.{}.{}", i / 200, i % 200)),
-            slice(&ns, &format!("{name}-abc"), &name, &[&a, &b]),
-        ]
+        [cluster_service(i), slice(&ns, &format!("{name}-abc"), &name, &[&a, &b])]
     });
     Store::with(false, objects)
 }
@@ -131,16 +136,7 @@ fn a_changed_slice_moves_its_endpoints() {
 fn a_relist_removes_what_it_lacks_and_keeps_what_it_finds_unchanged() {
     let mut store = cluster();
     let before = store.snapshot(1, true);
-    let mut listed: Vec<Object> = (0..1000)
-        .filter(|i| *i != 500)
-        .map(|i| {
-            service(
-                &format!("ns-{}", i % 10),
-                &format!("svc-{i}"),
-                &format!("10.96.{}.{}", i / 200, i % 200),
-            )
-        })
-        .collect();
+    let mut listed: Vec<Object> = (0..1000).filter(|i| *i != 500).map(cluster_service).collect();
     // Objects of another kind in a list are not this kind's business.
     listed.push(pod("ns-0", "stray", "10.9.9.9"));
     store.replace(ObjectKind::Service, listed);

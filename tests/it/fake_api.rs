@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,6 +61,24 @@ pub struct FakeApi {
     state: Arc<Mutex<State>>,
     changes: broadcast::Sender<Change>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Watch streams being served: one ends when a send finds its client gone.
+    watching: Arc<AtomicUsize>,
+}
+
+/// Counts one open watch stream while it lives.
+struct Watching(Arc<AtomicUsize>);
+
+impl Watching {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn collection_of(path: &str) -> Option<(&'static str, &'static str)> {
@@ -90,7 +109,8 @@ impl FakeApi {
         let addr = listener.local_addr().unwrap();
         let (changes, _) = broadcast::channel(4096);
         let state = Arc::default();
-        let api = Arc::new(Self { addr, tls, state, changes, task: Mutex::new(None) });
+        let watching = Arc::default();
+        let api = Arc::new(Self { addr, tls, state, changes, task: Mutex::new(None), watching });
         api.serve(listener);
         api
     }
@@ -171,6 +191,11 @@ impl FakeApi {
     /// How many list pages were asked for with a `continue` token.
     pub fn continued_pages(&self) -> usize {
         self.state.lock().unwrap().continued_pages
+    }
+
+    /// How many watch streams are open (a closed one counts until the next bookmark, 0.5 s).
+    pub fn open_watches(&self) -> usize {
+        self.watching.load(Ordering::SeqCst)
     }
 
     /// How many requests were answered with the failing status.
@@ -289,7 +314,9 @@ impl FakeApi {
             }
             let mut changes = self.changes.subscribe();
             let rv_now = s.rv;
+            let open = Watching::new(&self.watching);
             tokio::spawn(async move {
+                let _open = open;
                 let bookmark_kind = list_kind.trim_end_matches("List");
                 let mut tick = tokio::time::interval(Duration::from_millis(500));
                 loop {

@@ -418,3 +418,66 @@ async fn tls_endpoint_with_a_client_certificate() {
     s.stop().await;
     api.stop();
 }
+
+/// The threads of process `pid` named `name`.
+fn threads_named(pid: u32, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|comm| comm.trim() == name)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits (up to 10 s) for `ok`.
+async fn eventually(what: &str, ok: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !ok() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The watches run on a thread of their own; a reload that drops the kubernetes block ends it
+/// and closes its watches, and a reload that brings the block back starts one thread again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_ends_the_watch_thread_of_the_old_configuration() {
+    use crate::binary::{Running, Scratch};
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "web", "10.96.0.10"));
+    let dir = Scratch::new("kube-thread");
+    let with_kube = format!(
+        "cluster.local:0 {{\n kubernetes cluster.local {{\n  endpoint http://{}\n }}\n}}\n",
+        api.addr
+    );
+    let conf = dir.write("Corefile", &with_kube);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let addr = p.port_of("cluster.local.");
+    let pid = p.child.id();
+    let web = query("web.default.svc.cluster.local.", RecordType::A);
+    let started = Instant::now();
+    while udp_exchange(addr, &web).await.map(|m| m.metadata.response_code)
+        != Some(ResponseCode::NoError)
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "web never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(threads_named(pid, "ferrodns-kube"), 1);
+    eventually("services, slices and namespaces watched", || api.open_watches() == 3).await;
+
+    std::fs::write(&conf, "cluster.local:0 {\n whoami\n}\n").unwrap();
+    p.signal("USR1");
+    eventually("the watch thread ends", || threads_named(pid, "ferrodns-kube") == 0).await;
+    eventually("the watches close", || api.open_watches() == 0).await;
+
+    std::fs::write(&conf, &with_kube).unwrap();
+    p.signal("USR1");
+    eventually("a new watch thread", || threads_named(pid, "ferrodns-kube") == 1).await;
+    eventually("watched again", || api.open_watches() == 3).await;
+    p.signal("TERM");
+    p.wait_exit();
+    api.stop();
+}

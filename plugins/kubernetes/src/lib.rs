@@ -29,13 +29,13 @@ pub mod store;
 mod trim;
 pub mod watch;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use plugin_api::upstream::Upstream;
 use plugin_api::{ConfigError, Controller, Plugin};
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::sync::Notify;
 
 pub use handler::Kubernetes;
 use index::Index;
@@ -51,29 +51,25 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     let o = Arc::new(setup::parse(c)?);
     let index = Arc::new(ArcSwap::from_pointee(Index::unsynced()));
     if o.manifests.is_empty() {
-        let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (opts, target, slot) = (o.clone(), index.clone(), tasks.clone());
+        let stop = Arc::new(Notify::new());
+        let (opts, target, stopping) = (o.clone(), index.clone(), stop.clone());
         c.on_startup(Box::pin(async move {
-            match watch::client(&opts).await {
-                Ok(client) => {
-                    let started = watch::start(client, &opts, target.clone());
-                    slot.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend(started.iter().map(JoinHandle::abort_handle));
-                    wait_for_sync(&target, opts.startup_timeout).await;
-                }
+            let started = watch::spawn(opts.clone(), target.clone(), stopping)
+                .map_err(|e| format!("plugin/kubernetes: cannot start the watch thread: {e}"))?;
+            match started.await {
+                Ok(Ok(())) => wait_for_sync(&target, opts.startup_timeout).await,
                 // A client that cannot be configured is reported; the server still runs, with
                 // nothing synced, rather than take down every other zone with it.
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::error!("plugin/kubernetes: cannot connect to the Kubernetes API: {e}")
                 }
+                Err(_) => tracing::error!("plugin/kubernetes: the watch thread ended"),
             }
             Ok(())
         }));
+        // A permit is kept if the thread is not waiting yet, so a stop is never lost.
         c.on_shutdown(Box::pin(async move {
-            for task in tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-                task.abort();
-            }
+            stop.notify_one();
             Ok(())
         }));
     } else {

@@ -481,3 +481,88 @@ async fn a_reload_ends_the_watch_thread_of_the_old_configuration() {
     p.wait_exit();
     api.stop();
 }
+
+/// Objects the index cannot use, in the first list and in later watch events, are each skipped
+/// with a log line naming them and why; the watches go on and every usable object answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn unusable_objects_are_skipped_with_a_log_line() {
+    use crate::binary::{Running, Scratch};
+    use serde_json::json;
+    const SLICES: &str = "/apis/discovery.k8s.io/v1/endpointslices";
+    const PODS: &str = "/api/v1/pods";
+    let long = "x".repeat(300);
+    let api = FakeApi::start().await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "good", "10.96.1.1"));
+    api.apply(
+        SERVICES,
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "nospec", "namespace": "default"}}),
+    );
+    api.apply(SERVICES, service("default", &long, "10.96.1.2"));
+    let mut wide = service("default", "wideport", "10.96.1.3");
+    wide["spec"]["ports"] = json!([{"name": "http", "port": 70000, "protocol": "TCP"}]);
+    api.apply(SERVICES, wide);
+    api.apply(
+        PODS,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "odd", "namespace": "default"},
+               "status": {"podIP": "10.244.999.1"}}),
+    );
+    let dir = Scratch::new("kube-bad-objects");
+    let conf = dir.write(
+        "Corefile",
+        &format!(
+            "cluster.local:0 {{\n kubernetes cluster.local {{\n  endpoint http://{}\n  pods verified\n }}\n}}\n",
+            api.addr
+        ),
+    );
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let addr = p.port_of("cluster.local.");
+    for (object, why) in [
+        ("default/nospec", "no spec"),
+        (&format!("default/{long}")[..], "is longer than a DNS label"),
+        ("default/wideport", "port 70000 out of range"),
+        ("default/odd", "podIP \"10.244.999.1\" does not parse"),
+    ] {
+        // The kinds are listed side by side, so their lines come in any order.
+        let said = |l: &str| l.contains(&format!("skipping {object}: ")) && l.contains(why);
+        if !p.seen.iter().any(|l| said(l)) {
+            p.wait_line(said);
+        }
+    }
+    let rcode = |name: &'static str| async move {
+        udp_exchange(addr, &query(name, RecordType::A)).await.map(|m| m.metadata.response_code)
+    };
+    assert_eq!(rcode("good.default.svc.cluster.local.").await, Some(ResponseCode::NoError));
+    assert_eq!(rcode("nospec.default.svc.cluster.local.").await, Some(ResponseCode::NXDomain));
+    assert_eq!(rcode("wideport.default.svc.cluster.local.").await, Some(ResponseCode::NXDomain));
+
+    // The same in watch events, after the list.
+    api.apply(
+        SLICES,
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": "stray", "namespace": "default"},
+               "addressType": "IPv4", "endpoints": []}),
+    );
+    p.wait_line(|l| {
+        l.contains("skipping default/stray: ") && l.contains("no kubernetes.io/service-name label")
+    });
+    api.apply(
+        SLICES,
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": "good-x", "namespace": "default",
+                            "labels": {"kubernetes.io/service-name": "good"}},
+               "addressType": "IPv4", "endpoints": [{"addresses": ["10.244.0.300"]}]}),
+    );
+    p.wait_line(|l| l.contains("skipping default/good-x: ") && l.contains("does not parse"));
+    api.apply(SERVICES, service("default", "later", "10.96.1.4"));
+    let started = Instant::now();
+    while rcode("later.default.svc.cluster.local.").await != Some(ResponseCode::NoError) {
+        assert!(started.elapsed() < Duration::from_secs(5), "the watch stopped after bad events");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rcode("good.default.svc.cluster.local.").await, Some(ResponseCode::NoError));
+    p.signal("TERM");
+    assert_eq!(p.wait_exit(), 0);
+    api.stop();
+}

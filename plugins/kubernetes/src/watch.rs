@@ -31,7 +31,6 @@ use kube::{Api, Client, Config, Resource};
 use plugin_api::metrics::prometheus::exponential_buckets;
 use plugin_api::metrics::{self, prometheus::HistogramOpts, prometheus::HistogramVec};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 use crate::index::Index;
 use crate::objects;
@@ -116,7 +115,7 @@ pub fn spawn(
                     return;
                 }
             };
-            let _tasks = start(client, &o, index);
+            start(client, &o, index);
             let _ = started.send(Ok(()));
             stop.notified().await;
         });
@@ -124,9 +123,9 @@ pub fn spawn(
     Ok(started_rx)
 }
 
-/// Starts the watches on the current runtime; returns their tasks. `index` is replaced as
-/// objects arrive.
-pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<JoinHandle<()>> {
+/// Starts the watches on the current runtime, which owns them: dropping it ends them. `index`
+/// is replaced as objects arrive.
+fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) {
     let mut kinds = vec![ObjectKind::Service, ObjectKind::Slice, ObjectKind::Namespace];
     if o.noendpoints {
         kinds.retain(|k| *k != ObjectKind::Slice);
@@ -141,7 +140,7 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
     };
     let shared =
         Arc::new(Shared { state: Mutex::new(state), dirty: Notify::new(), kinds: kinds.clone() });
-    let mut tasks = vec![tokio::spawn(publish(shared.clone(), index))];
+    tokio::spawn(publish(shared.clone(), index));
     let cfg = watcher::Config::default();
     // The API server applies the selectors to lists and watches, so unselected objects never
     // reach this process.
@@ -154,7 +153,7 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
     let pod_names = o.endpoint_pod_names;
     for kind in kinds {
         let s = shared.clone();
-        tasks.push(match kind {
+        match kind {
             ObjectKind::Service => tokio::spawn(watch(
                 Api::<Service>::all(client.clone()),
                 object_cfg.clone(),
@@ -189,9 +188,8 @@ pub fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) -> Vec<Joi
                 |n: &Namespace| objects::namespace(n).map(Object::Namespace),
                 no_trigger,
             )),
-        });
+        };
     }
-    tasks
 }
 
 /// The key the store holds an object of `kind` under.

@@ -5,8 +5,8 @@
 //! throughput, latency and the server's CPU per query against 10 Services versus all 10 000,
 //! next to CoreDNS's sizing formula.
 //!
-//! `cargo bench --bench kube_scale`. Not a test: it asserts
-//! nothing and only reports; plugins/kubernetes/README.md holds the last figures.
+//! `cargo bench --bench kube_scale`. Not a test: it asserts nothing and only reports;
+//! plugins/kubernetes/README.md holds the last figures.
 
 #[path = "../tests/it/fake_api.rs"]
 #[allow(dead_code)]

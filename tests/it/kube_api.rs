@@ -1,6 +1,7 @@
 //! The kubernetes plugin against a local server speaking the API's list and watch protocol,
 //! through the real `kube` client: changes show up, outages lose nothing, 410 relists.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -19,18 +20,28 @@ fn corefile(api: &FakeApi, extra: &str) -> String {
     )
 }
 
-async fn rcode(s: &TestServer, name: &str) -> ResponseCode {
-    s.udp(name, RecordType::A).await.metadata.response_code
+/// The rcode of `name`/A from the server at `addr`.
+async fn rcode_at(addr: SocketAddr, name: &str) -> ResponseCode {
+    udp_exchange(addr, &query(name, RecordType::A)).await.expect("UDP reply").metadata.response_code
 }
 
-/// Waits (up to 10 s) until `name` gets `want`; returns how long it took.
-async fn until(s: &TestServer, name: &str, want: ResponseCode) -> Duration {
+async fn rcode(s: &TestServer, name: &str) -> ResponseCode {
+    rcode_at(s.addr, name).await
+}
+
+/// Waits (up to 10 s) until `name` gets `want` from the server at `addr`; returns how long it
+/// took.
+async fn until_at(addr: SocketAddr, name: &str, want: ResponseCode) -> Duration {
     let started = Instant::now();
-    while rcode(s, name).await != want {
+    while rcode_at(addr, name).await != want {
         assert!(started.elapsed() < Duration::from_secs(10), "{name} never became {want}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     started.elapsed()
+}
+
+async fn until(s: &TestServer, name: &str, want: ResponseCode) -> Duration {
+    until_at(s.addr, name, want).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -457,14 +468,7 @@ async fn a_reload_ends_the_watch_thread_of_the_old_configuration() {
     let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
     let addr = p.port_of("cluster.local.");
     let pid = p.child.id();
-    let web = query("web.default.svc.cluster.local.", RecordType::A);
-    let started = Instant::now();
-    while udp_exchange(addr, &web).await.map(|m| m.metadata.response_code)
-        != Some(ResponseCode::NoError)
-    {
-        assert!(started.elapsed() < Duration::from_secs(10), "web never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_at(addr, "web.default.svc.cluster.local.", ResponseCode::NoError).await;
     assert_eq!(threads_named(pid, "ferrodns-kube"), 1);
     eventually("services, slices and namespaces watched", || api.open_watches() == 3).await;
 
@@ -530,12 +534,9 @@ async fn unusable_objects_are_skipped_with_a_log_line() {
             p.wait_line(said);
         }
     }
-    let rcode = |name: &'static str| async move {
-        udp_exchange(addr, &query(name, RecordType::A)).await.map(|m| m.metadata.response_code)
-    };
-    assert_eq!(rcode("good.default.svc.cluster.local.").await, Some(ResponseCode::NoError));
-    assert_eq!(rcode("nospec.default.svc.cluster.local.").await, Some(ResponseCode::NXDomain));
-    assert_eq!(rcode("wideport.default.svc.cluster.local.").await, Some(ResponseCode::NXDomain));
+    assert_eq!(rcode_at(addr, "good.default.svc.cluster.local.").await, ResponseCode::NoError);
+    assert_eq!(rcode_at(addr, "nospec.default.svc.cluster.local.").await, ResponseCode::NXDomain);
+    assert_eq!(rcode_at(addr, "wideport.default.svc.cluster.local.").await, ResponseCode::NXDomain);
 
     // The same in watch events, after the list.
     api.apply(
@@ -556,12 +557,9 @@ async fn unusable_objects_are_skipped_with_a_log_line() {
     );
     p.wait_line(|l| l.contains("skipping default/good-x: ") && l.contains("does not parse"));
     api.apply(SERVICES, service("default", "later", "10.96.1.4"));
-    let started = Instant::now();
-    while rcode("later.default.svc.cluster.local.").await != Some(ResponseCode::NoError) {
-        assert!(started.elapsed() < Duration::from_secs(5), "the watch stopped after bad events");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(rcode("good.default.svc.cluster.local.").await, Some(ResponseCode::NoError));
+    let took = until_at(addr, "later.default.svc.cluster.local.", ResponseCode::NoError).await;
+    assert!(took < Duration::from_secs(5), "the watch stopped after bad events: {took:?}");
+    assert_eq!(rcode_at(addr, "good.default.svc.cluster.local.").await, ResponseCode::NoError);
     p.signal("TERM");
     assert_eq!(p.wait_exit(), 0);
     api.stop();

@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::{Bytes, Frame};
@@ -63,9 +63,16 @@ pub struct FakeApi {
     task: Mutex<Option<JoinHandle<()>>>,
     /// Watch streams being served: one ends when a send finds its client gone.
     watching: Arc<AtomicUsize>,
+    /// When each request arrived, with its path and query, in order.
+    arrivals: Mutex<Vec<(Instant, String)>>,
+    /// How long every request waits before it is answered.
+    delay: Mutex<Duration>,
+    /// Requests not yet answered (for a watch: until its stream starts), and the most at once.
+    in_flight: Arc<AtomicUsize>,
+    most_in_flight: AtomicUsize,
 }
 
-/// Counts one open watch stream while it lives.
+/// Counts one open watch stream (or request in flight) while it lives.
 struct Watching(Arc<AtomicUsize>);
 
 impl Watching {
@@ -110,7 +117,18 @@ impl FakeApi {
         let (changes, _) = broadcast::channel(4096);
         let state = Arc::default();
         let watching = Arc::default();
-        let api = Arc::new(Self { addr, tls, state, changes, task: Mutex::new(None), watching });
+        let api = Arc::new(Self {
+            addr,
+            tls,
+            state,
+            changes,
+            task: Mutex::new(None),
+            watching,
+            arrivals: Mutex::default(),
+            delay: Mutex::default(),
+            in_flight: Arc::default(),
+            most_in_flight: AtomicUsize::new(0),
+        });
         api.serve(listener);
         api
     }
@@ -143,7 +161,16 @@ impl FakeApi {
     ) {
         let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
             let me = self.clone();
-            async move { Ok::<_, Infallible>(me.handle(req)) }
+            async move {
+                let what = req.uri().path_and_query().map_or(String::new(), |p| p.to_string());
+                me.arrivals.lock().unwrap().push((Instant::now(), what));
+                let flying = Watching::new(&me.in_flight);
+                me.most_in_flight.fetch_max(me.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+                let delay = *me.delay.lock().unwrap();
+                tokio::time::sleep(delay).await;
+                drop(flying);
+                Ok::<_, Infallible>(me.handle(req))
+            }
         });
         let _ = hyper::server::conn::http1::Builder::new()
             .serve_connection(TokioIo::new(stream), svc)
@@ -196,6 +223,21 @@ impl FakeApi {
     /// How many watch streams are open (a closed one counts until the next bookmark, 0.5 s).
     pub fn open_watches(&self) -> usize {
         self.watching.load(Ordering::SeqCst)
+    }
+
+    /// Every request so far: when it arrived, and its path and query.
+    pub fn arrivals(&self) -> Vec<(Instant, String)> {
+        self.arrivals.lock().unwrap().clone()
+    }
+
+    /// Makes every request wait `delay` before its answer starts.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    /// The most requests that were waiting for their answer at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.most_in_flight.load(Ordering::SeqCst)
     }
 
     /// How many requests were answered with the failing status.

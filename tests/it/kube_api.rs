@@ -10,10 +10,10 @@ use hickory_proto::rr::RecordType;
 use crate::fake_api::{FakeApi, labelled, namespace, service};
 use crate::harness::*;
 
-const SERVICES: &str = "/api/v1/services";
-const NAMESPACES: &str = "/api/v1/namespaces";
+pub(crate) const SERVICES: &str = "/api/v1/services";
+pub(crate) const NAMESPACES: &str = "/api/v1/namespaces";
 
-fn corefile(api: &FakeApi, extra: &str) -> String {
+pub(crate) fn corefile(api: &FakeApi, extra: &str) -> String {
     format!(
         ".:0 {{\n ready localhost:0\n kubernetes cluster.local {{\n  endpoint http://{}\n  startup_timeout 3s\n{extra} }}\n}}",
         api.addr
@@ -40,7 +40,7 @@ async fn until_at(addr: SocketAddr, name: &str, want: ResponseCode) -> Duration 
     started.elapsed()
 }
 
-async fn until(s: &TestServer, name: &str, want: ResponseCode) -> Duration {
+pub(crate) async fn until(s: &TestServer, name: &str, want: ResponseCode) -> Duration {
     until_at(s.addr, name, want).await
 }
 
@@ -443,7 +443,7 @@ fn threads_named(pid: u32, name: &str) -> usize {
 }
 
 /// Waits (up to 10 s) for `ok`.
-async fn eventually(what: &str, ok: impl Fn() -> bool) {
+pub(crate) async fn eventually(what: &str, ok: impl Fn() -> bool) {
     let started = Instant::now();
     while !ok() {
         assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");

@@ -14,6 +14,7 @@ mod forward;
 mod fuzz_regressions;
 mod harness;
 mod kube_api;
+mod kube_api_limits;
 mod kubernetes;
 mod loop_detect;
 mod metrics;

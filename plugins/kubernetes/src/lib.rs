@@ -14,6 +14,8 @@
 //! * [`manifests`]: the objects read from YAML files (`manifests PATH...`, beyond CoreDNS), so a
 //!   cluster's names can be served without a cluster.
 //!
+//! * `throttle`: `apiserver_qps`, `apiserver_burst` and `apiserver_max_inflight`, as layers of
+//!   the API client.
 //! * `trim`: freed heap handed back to the system after the lists and loads that freed it.
 //! * [`watch`]: without `manifests`, the objects come from the API server through kube's
 //!   watchers (`kubeconfig`, `endpoint`, or the in-cluster service account). Until every watch
@@ -26,6 +28,7 @@ pub mod objects;
 pub mod selector;
 pub mod setup;
 pub mod store;
+mod throttle;
 mod trim;
 pub mod watch;
 

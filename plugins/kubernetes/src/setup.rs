@@ -53,6 +53,40 @@ pub struct Options {
     pub startup_timeout: Duration,
     /// `manifests PATH...` (ferrodns): serve from YAML files instead of the API.
     pub manifests: Vec<String>,
+    /// `multicluster ZONES...`: zones answered from ServiceImports (the MCS API); each is one of
+    /// `zones`.
+    pub multicluster: Vec<String>,
+    /// `apiserver_qps`, `apiserver_burst`, `apiserver_max_inflight`.
+    pub api_limits: ApiLimits,
+}
+
+/// Client-side limits on requests to the API server; `None` (or 0) is no limit of that kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ApiLimits {
+    /// `apiserver_qps`: requests a second.
+    pub qps: Option<f64>,
+    /// `apiserver_burst`: requests at once beyond the rate.
+    pub burst: Option<u32>,
+    /// `apiserver_max_inflight`: requests waiting for their response at once.
+    pub max_inflight: Option<usize>,
+}
+
+impl ApiLimits {
+    /// The token bucket's rate and burst, if either is set; the other is client-go's default.
+    pub fn rate(&self) -> Option<(f64, u32)> {
+        if self.qps.is_none() && self.burst.is_none() {
+            return None;
+        }
+        let qps = self.qps.unwrap_or(crate::throttle::DEFAULT_QPS);
+        Some((qps, self.burst.unwrap_or(crate::throttle::DEFAULT_BURST)))
+    }
+}
+
+impl Options {
+    /// True if `zone` (one of [`Options::zones`]) is a `multicluster` zone.
+    pub fn is_multicluster(&self, zone: &str) -> bool {
+        self.multicluster.iter().any(|z| z == zone)
+    }
 }
 
 fn is_reverse(zone: &str) -> bool {
@@ -77,6 +111,8 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
         ignore_empty_service: false,
         startup_timeout: Duration::from_secs(5),
         manifests: Vec::new(),
+        multicluster: Vec::new(),
+        api_limits: ApiLimits::default(),
     };
     while c.next() {
         let args = c.remaining_args();
@@ -167,7 +203,33 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
                     let [d] = args.as_slice() else { return Err(c.arg_err()) };
                     o.startup_timeout = parse_go_duration(d).map_err(|e| c.err(e))?;
                 }
-                "multicluster" | "apiserver_qps" | "apiserver_burst" | "apiserver_max_inflight" => {
+                // No arguments: the server block's zones, which CoreDNS does not pass here, so none.
+                "multicluster" => o.multicluster = origins_from_args_or_block(&args, &[]),
+                "apiserver_qps" => {
+                    let [q] = args.as_slice() else { return Err(c.arg_err()) };
+                    let qps: f64 = q.parse().map_err(|_| {
+                        c.err(format!("invalid apiserver_qps \"{q}\": strconv.ParseFloat: parsing \"{q}\": invalid syntax"))
+                    })?;
+                    if qps < 0.0 || !qps.is_finite() {
+                        return Err(c.err("apiserver_qps must be >= 0"));
+                    }
+                    o.api_limits.qps = (qps > 0.0).then_some(qps);
+                }
+                "apiserver_burst" | "apiserver_max_inflight" => {
+                    let [n] = args.as_slice() else { return Err(c.arg_err()) };
+                    let n: i64 = n.parse().map_err(|_| {
+                        c.err(format!(
+                            "invalid {what} \"{n}\": strconv.Atoi: parsing \"{n}\": invalid syntax"
+                        ))
+                    })?;
+                    if n < 0 {
+                        return Err(c.err(format!("{what} must be >= 0")));
+                    }
+                    if what == "apiserver_burst" {
+                        o.api_limits.burst = u32::try_from(n).ok().filter(|n| *n > 0);
+                    } else {
+                        o.api_limits.max_inflight = usize::try_from(n).ok().filter(|n| *n > 0);
+                    }
                 }
                 "manifests" => {
                     if args.is_empty() {
@@ -178,6 +240,15 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
                 other => return Err(c.err(format!("unknown property '{other}'"))),
             }
         }
+    }
+    if !o.namespaces.is_empty() && o.filter.namespace_labels.is_some() {
+        return Err(c.err("namespaces and namespace_labels cannot both be set"));
+    }
+    if let Some(z) = o.multicluster.iter().find(|z| !o.zones.contains(z)) {
+        return Err(c.err(format!(
+            "is not authoritative for the multicluster zone {z} (authoritative zones: [{}])",
+            o.zones.join(" ")
+        )));
     }
     Ok(o)
 }

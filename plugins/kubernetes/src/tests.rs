@@ -468,6 +468,34 @@ fn setup_errors() {
             "kubernetes cluster.local {\n tls a b\n}",
             "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'b'",
         ),
+        (
+            "kubernetes cluster.local {\n apiserver_qps -1\n}",
+            "Testfile:2 - Error during parsing: apiserver_qps must be >= 0",
+        ),
+        (
+            "kubernetes cluster.local {\n apiserver_qps fast\n}",
+            "Testfile:2 - Error during parsing: invalid apiserver_qps \"fast\": strconv.ParseFloat: parsing \"fast\": invalid syntax",
+        ),
+        (
+            "kubernetes cluster.local {\n apiserver_burst 2.5\n}",
+            "Testfile:2 - Error during parsing: invalid apiserver_burst \"2.5\": strconv.Atoi: parsing \"2.5\": invalid syntax",
+        ),
+        (
+            "kubernetes cluster.local {\n apiserver_max_inflight -3\n}",
+            "Testfile:2 - Error during parsing: apiserver_max_inflight must be >= 0",
+        ),
+        (
+            "kubernetes cluster.local {\n apiserver_burst\n}",
+            "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'apiserver_burst'",
+        ),
+        (
+            "kubernetes cluster.local {\n namespaces a\n namespace_labels env=prod\n}",
+            "Testfile:4 - Error during parsing: namespaces and namespace_labels cannot both be set",
+        ),
+        (
+            "kubernetes cluster.local {\n multicluster clusterset.local\n}",
+            "Testfile:3 - Error during parsing: is not authoritative for the multicluster zone clusterset.local. (authoritative zones: [cluster.local.])",
+        ),
     ];
     for (input, want) in rows {
         assert_eq!(
@@ -476,6 +504,23 @@ fn setup_errors() {
             "{input}"
         );
     }
+}
+
+#[test]
+fn apiserver_limits_and_multicluster_zones_are_read() {
+    let parse = |text: &str| setup::parse(&mut Controller::from_text(text)).unwrap();
+    let o = parse("kubernetes cluster.local {\n apiserver_qps 20.5\n apiserver_max_inflight 3\n}");
+    assert_eq!(o.api_limits.rate(), Some((20.5, 10)), "burst: client-go's default");
+    assert_eq!(o.api_limits.max_inflight, Some(3));
+    let o = parse("kubernetes cluster.local {\n apiserver_burst 50\n}");
+    assert_eq!(o.api_limits.rate(), Some((5.0, 50)), "rate: client-go's default");
+    let o = parse("kubernetes cluster.local {\n apiserver_qps 0\n apiserver_max_inflight 0\n}");
+    assert_eq!((o.api_limits.rate(), o.api_limits.max_inflight), (None, None), "0: no limit");
+    let o = parse("kubernetes cluster.local ClusterSet.Local {\n multicluster clusterset.local\n}");
+    assert_eq!(o.multicluster, ["clusterset.local."]);
+    assert!(o.is_multicluster("clusterset.local.") && !o.is_multicluster("cluster.local."));
+    let o = parse("kubernetes cluster.local clusterset.local {\n multicluster\n}");
+    assert!(o.multicluster.is_empty(), "no zones given: none, as in CoreDNS");
 }
 
 #[test]

@@ -25,18 +25,22 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::serde::de::DeserializeOwned;
+use kube::client::ClientBuilder;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Config, Resource};
 use plugin_api::metrics::prometheus::exponential_buckets;
 use plugin_api::metrics::{self, prometheus::HistogramOpts, prometheus::HistogramVec};
 use tokio::sync::Notify;
+use tower::limit::ConcurrencyLimitLayer;
+use tower::util::option_layer;
 
 use crate::index::Index;
 use crate::objects;
 use crate::selector::Selector;
 use crate::setup::{Options, PodMode};
 use crate::store::{Object, ObjectKind, Store};
+use crate::throttle::RateLimitLayer;
 
 /// The index is published at most this often, however many changes arrive.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(50);
@@ -80,7 +84,17 @@ pub async fn client(o: &Options) -> Result<Client, String> {
     } else {
         Config::infer().await.map_err(|e| e.to_string())?
     };
-    Client::try_from(config).map_err(|e| e.to_string())
+    // Limits only when asked for: client-go's default of 5 a second would make a list of a big
+    // cluster, which kube's watcher pages 500 objects at a time, take minutes.
+    let limits = &o.api_limits;
+    let rate = limits.rate().map(|(qps, burst)| RateLimitLayer::new(qps, burst));
+    let inflight = limits.max_inflight.map(ConcurrencyLimitLayer::new);
+    let client = ClientBuilder::try_from(config)
+        .map_err(|e| e.to_string())?
+        .with_layer(&option_layer(inflight))
+        .with_layer(&option_layer(rate))
+        .build();
+    Ok(client)
 }
 
 /// The certificates of a PEM file, in DER, as the client's trust roots.

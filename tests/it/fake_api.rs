@@ -23,11 +23,12 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 /// The collections served, by their path and list kind.
-const COLLECTIONS: [(&str, &str); 4] = [
+const COLLECTIONS: [(&str, &str); 5] = [
     ("/api/v1/services", "ServiceList"),
     ("/apis/discovery.k8s.io/v1/endpointslices", "EndpointSliceList"),
     ("/api/v1/namespaces", "NamespaceList"),
     ("/api/v1/pods", "PodList"),
+    ("/apis/multicluster.x-k8s.io/v1alpha1/serviceimports", "ServiceImportList"),
 ];
 
 #[derive(Clone, Debug)]
@@ -397,24 +398,35 @@ impl FakeApi {
     }
 }
 
-/// A `labelSelector` of `key=value` pairs, the form the tests send (the real API server knows
-/// the whole syntax; ferrodns passes the text through unchanged).
-struct Labels(Vec<(String, String)>);
+/// A `labelSelector` of `key=value`, `key` (exists) and `!key` terms, the forms the tests and
+/// ferrodns's own requirements send (the real API server knows the whole syntax; ferrodns
+/// passes the text through unchanged).
+struct Labels(Vec<(String, Option<String>, bool)>);
 
 impl Labels {
     fn from_query(selector: Option<&String>) -> Self {
         let decoded = percent_decode(selector.map_or("", String::as_str));
-        let pairs = decoded
+        let terms = decoded
             .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| match t.split_once('=') {
+                Some((k, v)) => (k.trim().to_string(), Some(v.trim().to_string()), true),
+                None => match t.strip_prefix('!') {
+                    Some(k) => (k.to_string(), None, false),
+                    None => (t.to_string(), None, true),
+                },
+            })
             .collect();
-        Self(pairs)
+        Self(terms)
     }
 
     fn select(&self, object: &Value) -> bool {
         let labels = &object["metadata"]["labels"];
-        self.0.iter().all(|(k, v)| labels[k].as_str() == Some(v))
+        self.0.iter().all(|(k, v, present)| match v {
+            Some(v) => labels[k].as_str() == Some(v),
+            None => labels.get(k).is_some() == *present,
+        })
     }
 }
 

@@ -542,12 +542,11 @@ async fn unusable_objects_are_skipped_with_a_log_line() {
     api.apply(
         SLICES,
         json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-               "metadata": {"name": "stray", "namespace": "default"},
-               "addressType": "IPv4", "endpoints": []}),
+               "metadata": {"name": "good-wide", "namespace": "default",
+                            "labels": {"kubernetes.io/service-name": "good"}},
+               "addressType": "IPv4", "endpoints": [], "ports": [{"port": 70000}]}),
     );
-    p.wait_line(|l| {
-        l.contains("skipping default/stray: ") && l.contains("no kubernetes.io/service-name label")
-    });
+    p.wait_line(|l| l.contains("skipping default/good-wide: ") && l.contains("port 70000"));
     api.apply(
         SLICES,
         json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",

@@ -15,6 +15,7 @@ mod fuzz_regressions;
 mod harness;
 mod kube_api;
 mod kube_api_limits;
+mod kube_api_multicluster;
 mod kubernetes;
 mod loop_detect;
 mod metrics;

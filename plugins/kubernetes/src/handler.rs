@@ -15,7 +15,7 @@ use plugin_api::zone::{addr_from_reverse, longest_match};
 use plugin_api::{Ctx, Next, Plugin, Reply, Request, Serve};
 
 use crate::index::{Index, ReverseTarget};
-use crate::objects::{Endpoint, Kind, Port};
+use crate::objects::{Endpoint, Kind, Port, Service, Slice};
 use crate::setup::{Options, PodMode};
 
 mod fast;
@@ -50,12 +50,15 @@ struct Parsed<'a> {
     namespace: &'a str,
     service: &'a str,
     endpoint: &'a str,
+    /// In a multicluster zone, the cluster of an endpoint name (`<endpoint>.<cluster>.<svc>…`).
+    cluster: &'a str,
     port: &'a str,
     protocol: &'a str,
 }
 
-/// CoreDNS's `parseRequest`; `None` is a name that cannot exist (NXDOMAIN).
-fn parse_labels<'a>(labels: &[&'a str]) -> Option<Parsed<'a>> {
+/// CoreDNS's `parseRequest`; `None` is a name that cannot exist (NXDOMAIN). In a `multicluster`
+/// zone, two labels left of the Service without underscores are an endpoint and its cluster.
+fn parse_labels<'a>(labels: &[&'a str], multicluster: bool) -> Option<Parsed<'a>> {
     let mut p = Parsed::default();
     let mut rest = labels;
     let Some((last, before)) = rest.split_last() else { return Some(p) };
@@ -72,6 +75,11 @@ fn parse_labels<'a>(labels: &[&'a str]) -> Option<Parsed<'a>> {
     match before {
         [] => {}
         [endpoint] => p.endpoint = endpoint,
+        [endpoint, cluster]
+            if multicluster && !endpoint.starts_with('_') && !cluster.starts_with('_') =>
+        {
+            (p.endpoint, p.cluster) = (endpoint, cluster);
+        }
         [port, protocol] => {
             p.port = port.strip_prefix('_').unwrap_or(port);
             p.protocol = protocol.strip_prefix('_').unwrap_or(protocol);
@@ -150,6 +158,9 @@ struct Lookup<'a> {
     req: &'a Request,
     /// How many labels of the query name are the zone.
     zone_labels: usize,
+    /// The zone is a `multicluster` one: Services are ServiceImports, endpoints those of the
+    /// multicluster EndpointSlices.
+    clusterset: bool,
 }
 
 impl Lookup<'_> {
@@ -272,7 +283,7 @@ impl Lookup<'_> {
         if self.req.name().ends_with("in-addr.arpa.") || self.req.name().ends_with("ip6.arpa.") {
             return self.reverse();
         }
-        let Some(p) = parse_labels(base) else { return Outcome::NxDomain };
+        let Some(p) = parse_labels(base, self.clusterset) else { return Outcome::NxDomain };
         if p.pod_or_svc.is_empty() || p.namespace.is_empty() {
             return Outcome::NoData;
         }
@@ -345,8 +356,26 @@ impl Lookup<'_> {
         if ok { vec![Entry { host: Host::Ip(ip), port: 0, endpoint: None }] } else { Vec::new() }
     }
 
+    /// The Service (or, in a multicluster zone, the ServiceImport) a name is about.
+    fn service(&self, p: &Parsed<'_>) -> Option<&Service> {
+        if self.clusterset {
+            self.index.import(p.namespace, p.service)
+        } else {
+            self.index.service(p.namespace, p.service)
+        }
+    }
+
+    /// The EndpointSlices of the Service a name is about (multicluster ones in such a zone).
+    fn slices(&self, p: &Parsed<'_>) -> &[Arc<Slice>] {
+        if self.clusterset {
+            self.index.clusterset_slices(p.namespace, p.service)
+        } else {
+            self.index.slices(p.namespace, p.service)
+        }
+    }
+
     fn service_entries(&self, p: &Parsed<'_>) -> Vec<Entry> {
-        let Some(svc) = self.index.service(p.namespace, p.service) else { return Vec::new() };
+        let Some(svc) = self.service(p) else { return Vec::new() };
         let mut out = Vec::new();
         match &svc.kind {
             Kind::ExternalName(target) => {
@@ -370,14 +399,23 @@ impl Lookup<'_> {
             }
             _ => {}
         }
-        if self.o.noendpoints {
+        // CoreDNS's `noendpoints` stops the local EndpointSlice watch only.
+        if self.o.noendpoints && !self.clusterset {
             return out;
         }
-        for slice in self.index.slices(p.namespace, p.service) {
+        for slice in self.slices(p) {
+            let cluster = slice.cluster.as_deref().unwrap_or("");
+            if !p.endpoint.is_empty() && self.clusterset && cluster != p.cluster {
+                continue;
+            }
             for e in slice.endpoints.iter().filter(|e| e.ready) {
-                let name = endpoint_name(e, self.o.endpoint_pod_names);
+                let mut name = endpoint_name(e, self.o.endpoint_pod_names);
                 if !p.endpoint.is_empty() && name != p.endpoint {
                     continue;
+                }
+                // In a multicluster zone an endpoint is named within its cluster.
+                if self.clusterset && !cluster.is_empty() {
+                    name = format!("{name}.{cluster}");
                 }
                 for port in
                     ports_or_placeholder(&slice.ports).iter().filter(|port| port_matches(p, port))
@@ -394,10 +432,7 @@ impl Lookup<'_> {
     }
 
     fn has_ready_endpoints(&self, p: &Parsed<'_>) -> bool {
-        self.index
-            .slices(p.namespace, p.service)
-            .iter()
-            .any(|s| s.endpoints.iter().any(|e| e.ready))
+        self.slices(p).iter().any(|s| s.endpoints.iter().any(|e| e.ready))
     }
 
     fn records(&self, p: &Parsed<'_>, entries: &[Entry]) -> Outcome {
@@ -477,7 +512,9 @@ impl Plugin for Kubernetes {
             return Serve::Ready(Ok(Reply::Rcode(ResponseCode::Refused)));
         }
         let index = self.index.load();
-        let lookup = Lookup { o: &self.o, index: &index, req, zone_labels: label_count(zone) };
+        let clusterset = self.o.is_multicluster(zone);
+        let lookup =
+            Lookup { o: &self.o, index: &index, req, zone_labels: label_count(zone), clusterset };
         let base_text = name[..name.len() - zone.len()].trim_end_matches('.');
         let mut fixed = [""; MAX_FIXED_LABELS];
         let spilled: Vec<&str>;
@@ -488,7 +525,9 @@ impl Plugin for Kubernetes {
                 &spilled
             }
         };
-        let outcome = match self.fast_path.then(|| lookup.fast_reply(base)).flatten() {
+        // The fast path knows the local cluster's names only.
+        let fast = self.fast_path && !clusterset;
+        let outcome = match fast.then(|| lookup.fast_reply(base)).flatten() {
             Some(fast::Fast::Reply(reply)) => return Serve::Ready(Ok(reply)),
             Some(fast::Fast::Missing) => Outcome::NxDomain,
             None => lookup.resolve(base),
@@ -576,15 +615,25 @@ mod tests {
 
     #[test]
     fn labels_parse_like_coredns() {
-        assert_eq!(parse_labels(&[]), Some(Parsed::default()));
-        assert_eq!(parse_labels(&["foo"]), None);
-        assert_eq!(parse_labels(&["svc"]).unwrap().pod_or_svc, "svc");
-        let p = parse_labels(&["_http", "_tcp", "web", "default", "svc"]).unwrap();
+        assert_eq!(parse_labels(&[], false), Some(Parsed::default()));
+        assert_eq!(parse_labels(&["foo"], false), None);
+        assert_eq!(parse_labels(&["svc"], false).unwrap().pod_or_svc, "svc");
+        let p = parse_labels(&["_http", "_tcp", "web", "default", "svc"], false).unwrap();
         assert_eq!((p.port, p.protocol, p.service, p.namespace), ("http", "tcp", "web", "default"));
-        let p = parse_labels(&["http", "tcp", "web", "default", "svc"]).unwrap();
+        let p = parse_labels(&["http", "tcp", "web", "default", "svc"], false).unwrap();
         assert_eq!((p.port, p.protocol), ("http", "tcp"));
-        assert_eq!(parse_labels(&["web-0", "nginx", "default", "svc"]).unwrap().endpoint, "web-0");
-        assert_eq!(parse_labels(&["a", "b", "c", "d", "e", "svc"]), None);
+        assert_eq!(
+            parse_labels(&["web-0", "nginx", "default", "svc"], false).unwrap().endpoint,
+            "web-0"
+        );
+        assert_eq!(parse_labels(&["a", "b", "c", "d", "e", "svc"], false), None);
+        // Multicluster zones: an endpoint and its cluster, unless an underscore says port.
+        let p = parse_labels(&["web-0", "east", "nginx", "default", "svc"], true).unwrap();
+        assert_eq!((p.endpoint, p.cluster, p.port), ("web-0", "east", ""));
+        let p = parse_labels(&["_http", "tcp", "nginx", "default", "svc"], true).unwrap();
+        assert_eq!((p.endpoint, p.port, p.protocol), ("", "http", "tcp"));
+        let p = parse_labels(&["http", "_tcp", "nginx", "default", "svc"], true).unwrap();
+        assert_eq!((p.port, p.protocol), ("http", "tcp"));
     }
 
     #[test]

@@ -166,6 +166,34 @@ fn remove_at<T: Clone>(
     true
 }
 
+/// Adds `slice` to its Service's group.
+fn add_to_group(table: &mut Sharded<ServiceSlices>, slice: Arc<Slice>) {
+    let (namespace, service) = (slice.namespace.as_str(), slice.service.as_str());
+    let hash = name_hash(namespace, service);
+    match table.find_mut(hash, |s| s.is_of(namespace, service)) {
+        Some(group) => group.0.push(slice),
+        None => table.insert_new(hash, ServiceSlices(vec![slice])),
+    }
+}
+
+/// Takes `slice` (this object, by pointer) out of its Service's group; false if not there.
+fn remove_from_group(table: &mut Sharded<ServiceSlices>, slice: &Arc<Slice>) -> bool {
+    let (namespace, service) = (slice.namespace.as_str(), slice.service.as_str());
+    let hash = name_hash(namespace, service);
+    let is_of = |s: &ServiceSlices| s.is_of(namespace, service);
+    let Some(group) = table.find(hash, is_of) else { return false };
+    if !group.0.iter().any(|s| Arc::ptr_eq(s, slice)) {
+        return false;
+    }
+    // A group is never left empty: the last slice takes the entry with it.
+    if group.0.len() == 1 {
+        table.remove(hash, is_of);
+    } else if let Some(group) = table.find_mut(hash, is_of) {
+        group.0.retain(|s| !Arc::ptr_eq(s, slice));
+    }
+    true
+}
+
 /// Everything known, ready for lookups.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
@@ -178,6 +206,10 @@ pub struct Index {
     /// Pod address → the namespaces of the pods with it (one shared string per namespace).
     pods: Sharded<ByAddress<Arc<str>>>,
     reverse: Sharded<ByAddress<ReverseTarget>>,
+    /// ServiceImports (`multicluster` zones), as Services: ClusterSetIP or headless.
+    imports: Sharded<Arc<Service>>,
+    /// By `(namespace, imported service)`: the multicluster slices that serve it.
+    clusterset_slices: Sharded<ServiceSlices>,
     /// With `namespace_labels`: objects outside the listed namespaces are kept (a namespace's
     /// labels can change) but not answered for.
     strict: bool,
@@ -219,10 +251,36 @@ impl Index {
 
     /// The EndpointSlices of a Service.
     pub fn slices(&self, namespace: &str, service: &str) -> &[Arc<Slice>] {
+        self.group(&self.slices, namespace, service)
+    }
+
+    /// The ServiceImport `name` in `namespace`, as a Service.
+    pub fn import(&self, namespace: &str, name: &str) -> Option<&Service> {
+        let found = self.any_import(namespace, name)?;
+        self.visible(namespace).then_some(found)
+    }
+
+    /// The ServiceImport, visible or not.
+    pub(crate) fn any_import(&self, namespace: &str, name: &str) -> Option<&Arc<Service>> {
+        self.imports
+            .find(name_hash(namespace, name), |s| s.name == name && s.namespace == namespace)
+    }
+
+    /// The multicluster EndpointSlices of a ServiceImport, from every cluster.
+    pub fn clusterset_slices(&self, namespace: &str, service: &str) -> &[Arc<Slice>] {
+        self.group(&self.clusterset_slices, namespace, service)
+    }
+
+    fn group<'a>(
+        &self,
+        table: &'a Sharded<ServiceSlices>,
+        namespace: &str,
+        service: &str,
+    ) -> &'a [Arc<Slice>] {
         if !self.visible(namespace) {
             return &[];
         }
-        self.slices
+        table
             .find(name_hash(namespace, service), |s| s.is_of(namespace, service))
             .map_or(&[], |s| &s.0)
     }
@@ -253,6 +311,11 @@ impl Index {
     /// Every Service, visible or not.
     pub(crate) fn services(&self) -> impl Iterator<Item = &Arc<Service>> {
         self.services.iter()
+    }
+
+    /// Every ServiceImport, visible or not.
+    pub(crate) fn imports(&self) -> impl Iterator<Item = &Arc<Service>> {
+        self.imports.iter()
     }
 
     /// How many services, slices and pods the index holds.
@@ -292,12 +355,7 @@ impl Index {
                 ReverseTarget::Endpoint { slice: slice.clone(), endpoint },
             );
         }
-        let (namespace, service) = (slice.namespace.as_str(), slice.service.as_str());
-        let hash = name_hash(namespace, service);
-        match self.slices.find_mut(hash, |s| s.is_of(namespace, service)) {
-            Some(group) => group.0.push(slice),
-            None => self.slices.insert_new(hash, ServiceSlices(vec![slice])),
-        }
+        add_to_group(&mut self.slices, slice);
         self.slice_count += 1;
     }
 
@@ -306,20 +364,31 @@ impl Index {
         for e in &slice.endpoints {
             remove_at(&mut self.reverse, e.ip, |t| t.is_in(slice));
         }
-        let (namespace, service) = (slice.namespace.as_str(), slice.service.as_str());
-        let hash = name_hash(namespace, service);
-        let is_of = |s: &ServiceSlices| s.is_of(namespace, service);
-        let Some(group) = self.slices.find(hash, is_of) else { return };
-        if !group.0.iter().any(|s| Arc::ptr_eq(s, slice)) {
-            return;
+        if remove_from_group(&mut self.slices, slice) {
+            self.slice_count -= 1;
         }
-        // A group is never left empty: the last slice takes the entry with it.
-        if group.0.len() == 1 {
-            self.slices.remove(hash, is_of);
-        } else if let Some(group) = self.slices.find_mut(hash, is_of) {
-            group.0.retain(|s| !Arc::ptr_eq(s, slice));
-        }
-        self.slice_count -= 1;
+    }
+
+    /// Adds a ServiceImport (as a Service) whose key the index does not hold.
+    pub(crate) fn add_import(&mut self, s: Arc<Service>) {
+        self.imports.insert_new(s.hash(), s);
+    }
+
+    /// Takes out the ServiceImport `name` in `namespace`.
+    pub(crate) fn remove_import(&mut self, namespace: &str, name: &str) -> Option<Arc<Service>> {
+        let hash = name_hash(namespace, name);
+        self.imports.remove(hash, |s| s.name == name && s.namespace == namespace)
+    }
+
+    /// Adds a multicluster slice (not yet in the index). Its addresses get no PTR records, as
+    /// in CoreDNS: reverse names are the local cluster's.
+    pub(crate) fn add_clusterset_slice(&mut self, slice: Arc<Slice>) {
+        add_to_group(&mut self.clusterset_slices, slice);
+    }
+
+    /// Takes out this multicluster slice (found by pointer).
+    pub(crate) fn remove_clusterset_slice(&mut self, slice: &Arc<Slice>) {
+        remove_from_group(&mut self.clusterset_slices, slice);
     }
 
     /// Adds a pod of `namespace` with address `ip`.
@@ -353,6 +422,8 @@ impl Index {
         self.namespaces.shrink_to_fit();
         self.pods.shrink_to_fit();
         self.reverse.shrink_to_fit();
+        self.imports.shrink_to_fit();
+        self.clusterset_slices.shrink_to_fit();
     }
 
     /// How many of the tables' shards `other` shares with `self` (for tests).
@@ -363,6 +434,8 @@ impl Index {
             + self.namespaces.shared_shards(&other.namespaces)
             + self.pods.shared_shards(&other.pods)
             + self.reverse.shared_shards(&other.reverse)
+            + self.imports.shared_shards(&other.imports)
+            + self.clusterset_slices.shared_shards(&other.clusterset_slices)
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! * [`setup`] reads `kubernetes [ZONES...] { options }`.
 //! * [`objects`]: Services, EndpointSlices, Pods and Namespaces reduced to what DNS needs.
+//! * [`mcs`]: the Multi-Cluster Services API's ServiceImport, for `multicluster` zones.
 //! * [`selector`]: label selectors for `labels` and `namespace_labels`.
 //! * [`index`]: those objects keyed for lookups, read without locks; published as snapshots
 //!   that share every shard a change did not touch.
@@ -24,6 +25,7 @@
 pub mod handler;
 pub mod index;
 pub mod manifests;
+pub mod mcs;
 pub mod objects;
 pub mod selector;
 pub mod setup;

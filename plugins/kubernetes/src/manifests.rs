@@ -2,7 +2,8 @@
 //!
 //! Accepted: files or folders of `.yaml`/`.yml`/`.json` files, several documents per file, and
 //! `List` documents (what `kubectl get svc,endpointslices,pods,namespaces -A -o yaml` prints).
-//! Services, EndpointSlices, Pods and Namespaces are used; other kinds are passed over. Objects
+//! Services, EndpointSlices, Pods and Namespaces are used, and ServiceImports with the
+//! EndpointSlices labelled for them (`multicluster`); other kinds are passed over. Objects
 //! as people write them work too: a Service without `clusterIP` gets a stable address from
 //! 10.96.0.0/12 (derived from its namespace and name, and logged), an object without a namespace
 //! is in `default`, and a namespace that an object names exists.
@@ -17,6 +18,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::Value;
 
+use crate::mcs::{self, ServiceImport};
 use crate::objects;
 use crate::selector::Filter;
 
@@ -31,6 +33,10 @@ pub struct Loaded {
     pub pods: Vec<objects::Pod>,
     /// Namespaces.
     pub namespaces: Vec<String>,
+    /// ServiceImports (for `multicluster` zones), as Services.
+    pub imports: Vec<objects::Service>,
+    /// EndpointSlices labelled `multicluster.kubernetes.io/service-name`.
+    pub clusterset_slices: Vec<objects::Slice>,
     /// Problems, each naming its file and document.
     pub problems: Vec<String>,
 }
@@ -42,7 +48,11 @@ impl Loaded {
         let objects = (self.services.into_iter().map(|s| Object::Service(Arc::new(s))))
             .chain(self.slices.into_iter().map(|s| Object::Slice(Arc::new(s))))
             .chain(self.pods.into_iter().map(Object::Pod))
-            .chain(self.namespaces.into_iter().map(Object::Namespace));
+            .chain(self.namespaces.into_iter().map(Object::Namespace))
+            .chain(self.imports.into_iter().map(|s| Object::Import(Arc::new(s))))
+            .chain(
+                self.clusterset_slices.into_iter().map(|s| Object::ClustersetSlice(Arc::new(s))),
+            );
         Store::with(filter.strict_namespaces(), objects).snapshot(serial, true)
     }
 }
@@ -158,8 +168,20 @@ pub fn load_texts(texts: &[(String, String)], filter: &Filter) -> Loaded {
                     if !filter.object(s.metadata.labels.as_ref()) {
                         return Ok(());
                     }
+                    // A multicluster slice serves a ServiceImport; one with both labels, both.
+                    let labels = s.metadata.labels.as_ref();
+                    let has = |label: &str| labels.is_some_and(|l| l.contains_key(label));
+                    if has(mcs::SERVICE_NAME_LABEL) {
+                        loaded.clusterset_slices.push(objects::clusterset_slice(&s, true)?);
+                        if !has(objects::SERVICE_NAME_LABEL) {
+                            return Ok(());
+                        }
+                    }
                     objects::slice(&s, true).map(|s| loaded.slices.push(s))
                 }),
+            "ServiceImport" => serde_json::from_value::<ServiceImport>(doc)
+                .map_err(|e| e.to_string())
+                .and_then(|si| objects::service_import(&si).map(|s| loaded.imports.push(s))),
             "Pod" => serde_json::from_value::<Pod>(doc).map_err(|e| e.to_string()).map(|p| {
                 match objects::pod(&p) {
                     Ok(pod) => loaded.pods.push(pod),

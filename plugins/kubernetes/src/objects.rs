@@ -11,6 +11,8 @@ use std::net::IpAddr;
 use k8s_openapi::api::core::v1::{Namespace as K8sNamespace, Pod as K8sPod, Service as K8sService};
 use k8s_openapi::api::discovery::v1::EndpointSlice as K8sSlice;
 
+use crate::mcs::{self, ServiceImport};
+
 /// One port of a Service or an EndpointSlice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
@@ -72,6 +74,9 @@ pub struct Slice {
     pub endpoints: Vec<Endpoint>,
     /// Its ports.
     pub ports: Vec<Port>,
+    /// For a multicluster slice, the cluster its endpoints are in (label
+    /// `multicluster.kubernetes.io/source-cluster`), if the slice says.
+    pub cluster: Option<Box<str>>,
 }
 
 /// A Pod, reduced to its address.
@@ -160,17 +165,63 @@ pub fn service(s: &K8sService) -> Result<Service, String> {
     Ok(Service { name: lower(name), namespace, kind, ports })
 }
 
+/// The label naming the Service of an EndpointSlice.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
 /// An EndpointSlice from the API's object; its endpoints' pod names are kept only if asked for
 /// (`endpoint_pod_names`): 50 000 of them are a few megabytes nothing else reads.
 pub fn slice(s: &K8sSlice, pod_names: bool) -> Result<Slice, String> {
+    slice_of(s, pod_names, SERVICE_NAME_LABEL)
+}
+
+/// A multicluster EndpointSlice: one labelled with the ServiceImport it serves and, usually,
+/// the cluster its endpoints are in.
+pub fn clusterset_slice(s: &K8sSlice, pod_names: bool) -> Result<Slice, String> {
+    let mut slice = slice_of(s, pod_names, mcs::SERVICE_NAME_LABEL)?;
+    let labels = s.metadata.labels.as_ref();
+    slice.cluster = labels.and_then(|l| l.get(mcs::SOURCE_CLUSTER_LABEL)).map(|c| lower(c).into());
+    Ok(slice)
+}
+
+/// A ServiceImport, as the Service it stands for: `ClusterSetIP` with its addresses, or
+/// `Headless`.
+pub fn service_import(si: &ServiceImport) -> Result<Service, String> {
+    let name = si.metadata.name.as_deref().ok_or("no metadata.name")?;
+    if name.len() > 63 {
+        return Err(format!("name {name:?} is longer than a DNS label"));
+    }
+    let spec = si.spec.as_ref().ok_or("no spec")?;
+    let mut ports = Vec::with_capacity(spec.ports.len());
+    for p in &spec.ports {
+        ports.push(port_of(p.name.as_ref(), p.protocol.as_ref(), p.port)?);
+    }
+    let kind = match spec.type_.as_deref() {
+        Some("Headless") => Kind::Headless,
+        Some("ClusterSetIP") | None => {
+            if spec.ips.is_empty() {
+                return Err("ClusterSetIP without ips".into());
+            }
+            let mut parsed = Vec::with_capacity(spec.ips.len());
+            for ip in &spec.ips {
+                parsed.push(ip.parse().map_err(|_| format!("ips {:?} do not parse", spec.ips))?);
+            }
+            Kind::ClusterIp(parsed)
+        }
+        Some(other) => return Err(format!("unknown type {other:?}")),
+    };
+    let namespace = namespace_or_default(si.metadata.namespace.as_deref());
+    Ok(Service { name: lower(name), namespace, kind, ports })
+}
+
+fn slice_of(s: &K8sSlice, pod_names: bool, service_label: &str) -> Result<Slice, String> {
     let name = lower(s.metadata.name.as_deref().unwrap_or_default());
     let namespace = namespace_or_default(s.metadata.namespace.as_deref());
     let service = s
         .metadata
         .labels
         .as_ref()
-        .and_then(|l| l.get("kubernetes.io/service-name"))
-        .ok_or("no kubernetes.io/service-name label")?;
+        .and_then(|l| l.get(service_label))
+        .ok_or_else(|| format!("no {service_label} label"))?;
     let mut ports = Vec::new();
     for p in s.ports.iter().flatten() {
         if let Some(port) = p.port {
@@ -200,7 +251,7 @@ pub fn slice(s: &K8sSlice, pod_names: bool) -> Result<Slice, String> {
     // lives (heaptrack on kube_scale: 5.8 MB of endpoint vectors, 2.2 MB of port vectors).
     ports.shrink_to_fit();
     endpoints.shrink_to_fit();
-    Ok(Slice { name, namespace, service: lower(service), endpoints, ports })
+    Ok(Slice { name, namespace, service: lower(service), endpoints, ports, cluster: None })
 }
 
 /// A Pod from the API's object (only running pods with an address are of use).

@@ -30,6 +30,10 @@ pub enum Object {
     Pod(Pod),
     /// A Namespace, by name.
     Namespace(String),
+    /// A ServiceImport (`multicluster`), as the Service it stands for.
+    Import(Arc<Service>),
+    /// A multicluster EndpointSlice: of a ServiceImport, from any cluster.
+    ClustersetSlice(Arc<Slice>),
 }
 
 /// The kinds of object the store holds.
@@ -43,6 +47,10 @@ pub enum ObjectKind {
     Pod,
     /// Namespaces.
     Namespace,
+    /// ServiceImports.
+    Import,
+    /// Multicluster EndpointSlices.
+    ClustersetSlice,
 }
 
 impl Object {
@@ -53,14 +61,16 @@ impl Object {
             Self::Slice(_) => ObjectKind::Slice,
             Self::Pod(_) => ObjectKind::Pod,
             Self::Namespace(_) => ObjectKind::Namespace,
+            Self::Import(_) => ObjectKind::Import,
+            Self::ClustersetSlice(_) => ObjectKind::ClustersetSlice,
         }
     }
 
     /// `(namespace, name)`; a Namespace's own namespace is empty.
     fn key(&self) -> (&str, &str) {
         match self {
-            Self::Service(s) => (&s.namespace, &s.name),
-            Self::Slice(s) => (&s.namespace, &s.name),
+            Self::Service(s) | Self::Import(s) => (&s.namespace, &s.name),
+            Self::Slice(s) | Self::ClustersetSlice(s) => (&s.namespace, &s.name),
             Self::Pod(p) => (&p.namespace, &p.name),
             Self::Namespace(n) => ("", n),
         }
@@ -89,6 +99,8 @@ pub struct Store {
     /// Every slice by `(namespace, slice name)`: a deletion names the slice, while the index
     /// finds slices by their Service.
     slices: Dense<Arc<Slice>>,
+    /// Every multicluster slice by `(namespace, slice name)`.
+    clusterset_slices: Dense<Arc<Slice>>,
     /// Every pod by `(namespace, name)`; the index knows pods by address.
     pods: Dense<PodRecord>,
     /// Each namespace listed or named by an object, with the one string its pods share.
@@ -120,6 +132,7 @@ impl Store {
         Self {
             index: Index::new(strict),
             slices: Dense::default(),
+            clusterset_slices: Dense::default(),
             pods: Dense::default(),
             namespaces: HashMap::default(),
             strict,
@@ -161,16 +174,15 @@ impl Store {
                 self.delete(ObjectKind::Service, &s.namespace, &s.name);
                 self.index.add_service(s);
             }
-            Object::Slice(s) => {
-                let hash = key_hash(&s.namespace, &s.name);
-                let same = |o: &Arc<Slice>| o.name == s.name && o.namespace == s.namespace;
-                if self.slices.find(hash, same).is_some_and(|old| **old == *s) {
+            Object::Slice(s) => self.put_slice(s, false),
+            Object::ClustersetSlice(s) => self.put_slice(s, true),
+            Object::Import(s) => {
+                if self.index.any_import(&s.namespace, &s.name).is_some_and(|old| **old == *s) {
                     return;
                 }
                 self.hold(&s.namespace);
-                self.delete(ObjectKind::Slice, &s.namespace, &s.name);
-                self.index.add_slice(s.clone());
-                self.slices.insert_new(hash, s);
+                self.delete(ObjectKind::Import, &s.namespace, &s.name);
+                self.index.add_import(s);
             }
             Object::Pod(p) => {
                 let hash = key_hash(&p.namespace, &p.name);
@@ -200,11 +212,21 @@ impl Store {
                     self.release(namespace);
                 }
             }
-            ObjectKind::Slice => {
+            ObjectKind::Slice | ObjectKind::ClustersetSlice => {
+                let clusterset = kind == ObjectKind::ClustersetSlice;
                 let hash = key_hash(namespace, name);
                 let same = |o: &Arc<Slice>| o.name == name && o.namespace == namespace;
-                if let Some(old) = self.slices.remove(hash, same) {
-                    self.index.remove_slice(&old);
+                if let Some(old) = self.slice_table(clusterset).remove(hash, same) {
+                    if clusterset {
+                        self.index.remove_clusterset_slice(&old);
+                    } else {
+                        self.index.remove_slice(&old);
+                    }
+                    self.release(namespace);
+                }
+            }
+            ObjectKind::Import => {
+                if self.index.remove_import(namespace, name).is_some() {
                     self.release(namespace);
                 }
             }
@@ -223,6 +245,28 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Adds a slice, or puts it in place of the one with its name.
+    fn put_slice(&mut self, s: Arc<Slice>, clusterset: bool) {
+        let hash = key_hash(&s.namespace, &s.name);
+        let same = |o: &Arc<Slice>| o.name == s.name && o.namespace == s.namespace;
+        if self.slice_table(clusterset).find(hash, same).is_some_and(|old| **old == *s) {
+            return;
+        }
+        self.hold(&s.namespace);
+        let kind = if clusterset { ObjectKind::ClustersetSlice } else { ObjectKind::Slice };
+        self.delete(kind, &s.namespace, &s.name);
+        if clusterset {
+            self.index.add_clusterset_slice(s.clone());
+        } else {
+            self.index.add_slice(s.clone());
+        }
+        self.slice_table(clusterset).insert_new(hash, s);
+    }
+
+    fn slice_table(&mut self, clusterset: bool) -> &mut Dense<Arc<Slice>> {
+        if clusterset { &mut self.clusterset_slices } else { &mut self.slices }
     }
 
     /// Makes `listed` the whole of `kind`: what is held and not listed goes, the rest is put.
@@ -245,6 +289,7 @@ impl Store {
         // A first list grows the tables by doubling; what it left unused would stay.
         self.index.shrink_to_fit();
         self.slices.shrink_to_fit();
+        self.clusterset_slices.shrink_to_fit();
         self.pods.shrink_to_fit();
     }
 
@@ -258,6 +303,12 @@ impl Store {
                 Box::new(self.slices.iter().map(|s| (s.namespace.as_str(), s.name.as_str())))
             }
             ObjectKind::Pod => Box::new(self.pods.iter().map(|p| (&*p.namespace, &*p.name))),
+            ObjectKind::Import => {
+                Box::new(self.index.imports().map(|s| (s.namespace.as_str(), s.name.as_str())))
+            }
+            ObjectKind::ClustersetSlice => Box::new(
+                self.clusterset_slices.iter().map(|s| (s.namespace.as_str(), s.name.as_str())),
+            ),
             ObjectKind::Namespace => {
                 Box::new(self.namespaces.iter().filter(|(_, p)| p.listed).map(|(n, _)| ("", &**n)))
             }

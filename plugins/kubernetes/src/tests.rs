@@ -57,6 +57,7 @@ fn index() -> Index {
                 ep("10.244.1.7", None, false),
             ],
             ports: vec![port("web", "tcp", 80)],
+            cluster: None,
         },
         Slice {
             name: "empty-1".into(),
@@ -64,6 +65,7 @@ fn index() -> Index {
             service: "empty".into(),
             endpoints: vec![ep("10.244.2.1", None, false)],
             ports: vec![],
+            cluster: None,
         },
         Slice {
             name: "kubernetes-1".into(),
@@ -71,6 +73,7 @@ fn index() -> Index {
             service: "kubernetes".into(),
             endpoints: vec![ep("172.18.0.2", None, true)],
             ports: vec![port("https", "tcp", 6443)],
+            cluster: None,
         },
     ];
     let pods = vec![crate::objects::Pod {
@@ -654,3 +657,4 @@ fn an_alias_bomb_in_a_manifest_is_still_refused() {
     assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
     assert!(loaded.problems[0].starts_with("bomb.yaml: "), "{}", loaded.problems[0]);
 }
+mod multicluster;

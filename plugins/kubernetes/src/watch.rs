@@ -1,7 +1,7 @@
 //! Keeping the index current from a live API server, with kube's watcher.
 //!
 //! One watch per kind (Services, EndpointSlices and Namespaces always; Pods with `pods
-//! verified`). Each event changes the [`Store`] in place (an added, changed or deleted object
+//! verified`; ServiceImports and multicluster EndpointSlices with `multicluster`). Each event changes the [`Store`] in place (an added, changed or deleted object
 //! replaces what it names and nothing else), and a publisher hands the store's index to the
 //! queries at most every [`PUBLISH_EVERY`]. A (re)list replaces a kind's objects only when it is
 //! complete, so a relist after `410 Gone` or an API restart never leaves a gap in answers, and
@@ -36,6 +36,7 @@ use tower::limit::ConcurrencyLimitLayer;
 use tower::util::option_layer;
 
 use crate::index::Index;
+use crate::mcs::{self, ServiceImport};
 use crate::objects;
 use crate::selector::Selector;
 use crate::setup::{Options, PodMode};
@@ -147,6 +148,9 @@ fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) {
     if o.pods == PodMode::Verified {
         kinds.push(ObjectKind::Pod);
     }
+    if !o.multicluster.is_empty() {
+        kinds.extend([ObjectKind::Import, ObjectKind::ClustersetSlice]);
+    }
     let state = State {
         store: Store::new(o.filter.strict_namespaces()),
         listed: HashSet::new(),
@@ -157,13 +161,21 @@ fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) {
     tokio::spawn(publish(shared.clone(), index));
     let cfg = watcher::Config::default();
     // The API server applies the selectors to lists and watches, so unselected objects never
-    // reach this process.
-    let selected = |s: &Option<Selector>| match s {
-        Some(s) => cfg.clone().labels(s.as_str()),
-        None => cfg.clone(),
+    // reach this process. EndpointSlices are asked for with the label that says which Service
+    // (or ServiceImport) they serve: those without it cannot be answered for.
+    let selected = |s: &Option<Selector>, required: Option<&str>| {
+        let text = match (s, required) {
+            (Some(s), Some(r)) => format!("{},{r}", s.as_str()),
+            (Some(s), None) => s.as_str().to_string(),
+            (None, Some(r)) => r.to_string(),
+            (None, None) => return cfg.clone(),
+        };
+        cfg.clone().labels(&text)
     };
-    let (object_cfg, namespace_cfg) =
-        (selected(&o.filter.labels), selected(&o.filter.namespace_labels));
+    let object_cfg = selected(&o.filter.labels, None);
+    let namespace_cfg = selected(&o.filter.namespace_labels, None);
+    let slice_cfg = selected(&o.filter.labels, Some(objects::SERVICE_NAME_LABEL));
+    let clusterset_slice_cfg = selected(&o.filter.labels, Some(mcs::SERVICE_NAME_LABEL));
     let pod_names = o.endpoint_pod_names;
     for kind in kinds {
         let s = shared.clone();
@@ -178,7 +190,7 @@ fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) {
             )),
             ObjectKind::Slice => tokio::spawn(watch(
                 Api::<EndpointSlice>::all(client.clone()),
-                object_cfg.clone(),
+                slice_cfg.clone(),
                 s,
                 kind,
                 move |es: &EndpointSlice| {
@@ -200,6 +212,29 @@ fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) {
                 s,
                 kind,
                 |n: &Namespace| objects::namespace(n).map(Object::Namespace),
+                no_trigger,
+            )),
+            // As in CoreDNS, neither `labels` nor `namespace_labels` selects ServiceImports by
+            // their own labels; `namespace_labels` still hides those of unlisted namespaces.
+            ObjectKind::Import => tokio::spawn(watch(
+                Api::<ServiceImport>::all(client.clone()),
+                cfg.clone(),
+                s,
+                kind,
+                |si: &ServiceImport| {
+                    objects::service_import(si).map(|s| Object::Import(Arc::new(s)))
+                },
+                no_trigger,
+            )),
+            ObjectKind::ClustersetSlice => tokio::spawn(watch(
+                Api::<EndpointSlice>::all(client.clone()),
+                clusterset_slice_cfg.clone(),
+                s,
+                kind,
+                move |es: &EndpointSlice| {
+                    objects::clusterset_slice(es, pod_names)
+                        .map(|s| Object::ClustersetSlice(Arc::new(s)))
+                },
                 no_trigger,
             )),
         };

@@ -42,7 +42,7 @@ impl Lookup<'_> {
         if base.len() < 3 || base.last() != Some(&"svc") {
             return Named::Other;
         }
-        let Some(p) = parse_labels(base) else { return Named::Other };
+        let Some(p) = parse_labels(base, false) else { return Named::Other };
         if p.service.is_empty() || !self.namespace_exposed(p.namespace) {
             return Named::Other;
         }

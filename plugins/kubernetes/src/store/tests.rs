@@ -33,6 +33,7 @@ fn slice(ns: &str, name: &str, service: &str, addresses: &[&str]) -> Object {
         service: service.into(),
         endpoints,
         ports: vec![],
+        cluster: None,
     }))
 }
 
@@ -75,8 +76,8 @@ fn slice_names(index: &Index, ns: &str, service: &str) -> Vec<String> {
     index.slices(ns, service).iter().map(|s| s.name.clone()).collect()
 }
 
-/// Shards per table times the five tables.
-const ALL_SHARDS: usize = 64 * 5;
+/// Shards per table times the seven tables.
+const ALL_SHARDS: usize = 64 * 7;
 
 #[test]
 fn a_changed_service_replaces_its_entries_and_copies_only_their_shards() {
@@ -205,4 +206,39 @@ fn with_namespace_labels_only_listed_namespaces_are_answered_for() {
     assert_eq!(reverse(&index, "10.96.0.1"), ["service:web"]);
     store.delete(ObjectKind::Namespace, "", "team");
     assert!(store.snapshot(3, true).service("team", "web").is_none());
+}
+
+#[test]
+fn imports_and_clusterset_slices_are_kept_apart_from_services_and_slices() {
+    let as_import = |o: Object| match o {
+        Object::Service(s) => Object::Import(s),
+        _ => unreachable!(),
+    };
+    let as_clusterset = |o: Object| match o {
+        Object::Slice(s) => Object::ClustersetSlice(s),
+        _ => unreachable!(),
+    };
+    let mut store = Store::new(false);
+    store.put(service("ns", "web", "10.96.0.1"));
+    store.put(as_import(service("ns", "web", "10.100.0.1")));
+    store.put(as_clusterset(slice("ns", "web-east", "web", &["10.1.0.1"])));
+    let index = store.snapshot(1, true);
+    assert_eq!(index.service("ns", "web").unwrap().kind, Kind::ClusterIp(vec![ip("10.96.0.1")]));
+    assert_eq!(index.import("ns", "web").unwrap().kind, Kind::ClusterIp(vec![ip("10.100.0.1")]));
+    let names = |slices: &[Arc<Slice>]| slices.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(index.clusterset_slices("ns", "web")), ["web-east"]);
+    assert!(index.slices("ns", "web").is_empty());
+    assert_eq!(reverse(&index, "10.100.0.1"), Vec::<String>::new(), "imports have no PTR");
+    assert_eq!(reverse(&index, "10.1.0.1"), Vec::<String>::new(), "nor their endpoints");
+    assert!(index.has_namespace("ns"));
+
+    // A relist without them takes them out; the Service stays, and so does its namespace.
+    store.replace(ObjectKind::Import, vec![]);
+    store.replace(ObjectKind::ClustersetSlice, vec![]);
+    let index = store.snapshot(2, true);
+    assert!(index.import("ns", "web").is_none());
+    assert!(index.clusterset_slices("ns", "web").is_empty());
+    assert!(index.service("ns", "web").is_some() && index.has_namespace("ns"));
+    store.delete(ObjectKind::Service, "ns", "web");
+    assert!(!store.snapshot(3, true).has_namespace("ns"), "nothing holds it any more");
 }

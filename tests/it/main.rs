@@ -16,6 +16,7 @@ mod harness;
 mod kube_api;
 mod kube_api_limits;
 mod kube_api_multicluster;
+mod kube_api_zonal;
 mod kubernetes;
 mod loop_detect;
 mod metrics;

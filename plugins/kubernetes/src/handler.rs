@@ -54,11 +54,23 @@ struct Parsed<'a> {
     cluster: &'a str,
     port: &'a str,
     protocol: &'a str,
+    /// With `zonal`, `TOPOZONE.pin|prefer._zone.SVC…`: the topology zone (its labels joined,
+    /// since zone names may hold dots) and whether it is `prefer`.
+    zone: Option<(String, bool)>,
+}
+
+/// The grammar a zone's names follow beyond the standard one.
+#[derive(Debug, Clone, Copy, Default)]
+struct Grammar {
+    /// A `multicluster` zone: `ENDPOINT.CLUSTER.SVC…`.
+    multicluster: bool,
+    /// `zonal`: `TOPOZONE.pin|prefer._zone.SVC…` (not in multicluster zones).
+    zonal: bool,
 }
 
 /// CoreDNS's `parseRequest`; `None` is a name that cannot exist (NXDOMAIN). In a `multicluster`
 /// zone, two labels left of the Service without underscores are an endpoint and its cluster.
-fn parse_labels<'a>(labels: &[&'a str], multicluster: bool) -> Option<Parsed<'a>> {
+fn parse_labels<'a>(labels: &[&'a str], grammar: Grammar) -> Option<Parsed<'a>> {
     let mut p = Parsed::default();
     let mut rest = labels;
     let Some((last, before)) = rest.split_last() else { return Some(p) };
@@ -76,13 +88,21 @@ fn parse_labels<'a>(labels: &[&'a str], multicluster: bool) -> Option<Parsed<'a>
         [] => {}
         [endpoint] => p.endpoint = endpoint,
         [endpoint, cluster]
-            if multicluster && !endpoint.starts_with('_') && !cluster.starts_with('_') =>
+            if grammar.multicluster && !endpoint.starts_with('_') && !cluster.starts_with('_') =>
         {
             (p.endpoint, p.cluster) = (endpoint, cluster);
         }
         [port, protocol] => {
             p.port = port.strip_prefix('_').unwrap_or(port);
             p.protocol = protocol.strip_prefix('_').unwrap_or(protocol);
+        }
+        [zone @ .., directive, "_zone"]
+            if grammar.zonal
+                && !grammar.multicluster
+                && p.pod_or_svc == "svc"
+                && matches!(*directive, "pin" | "prefer") =>
+        {
+            p.zone = Some((zone.join("."), *directive == "prefer"));
         }
         _ => return None,
     }
@@ -283,7 +303,8 @@ impl Lookup<'_> {
         if self.req.name().ends_with("in-addr.arpa.") || self.req.name().ends_with("ip6.arpa.") {
             return self.reverse();
         }
-        let Some(p) = parse_labels(base, self.clusterset) else { return Outcome::NxDomain };
+        let grammar = Grammar { multicluster: self.clusterset, zonal: self.o.zonal };
+        let Some(p) = parse_labels(base, grammar) else { return Outcome::NxDomain };
         if p.pod_or_svc.is_empty() || p.namespace.is_empty() {
             return Outcome::NoData;
         }
@@ -296,6 +317,11 @@ impl Lookup<'_> {
         let entries =
             if p.pod_or_svc == "pod" { self.pod_entries(&p) } else { self.service_entries(&p) };
         if entries.is_empty() {
+            // A zonal name of a headless Service exists whatever its zone holds: NODATA, the
+            // same on every replica, where a drained zone and a mistyped one look alike.
+            if p.zone.is_some() && self.service(&p).is_some_and(|s| s.kind == Kind::Headless) {
+                return Outcome::NoData;
+            }
             return Outcome::NxDomain;
         }
         self.records(&p, &entries)
@@ -376,6 +402,19 @@ impl Lookup<'_> {
 
     fn service_entries(&self, p: &Parsed<'_>) -> Vec<Entry> {
         let Some(svc) = self.service(p) else { return Vec::new() };
+        if let Some((zone, prefer)) = &p.zone {
+            // Zonal names are for headless Services only: a cluster IP has no zone.
+            if svc.kind != Kind::Headless {
+                return Vec::new();
+            }
+            let local = self.endpoint_entries(p, Some(zone));
+            // `prefer` widens to every endpoint when its zone holds none; `pin` never does.
+            return if local.is_empty() && *prefer {
+                self.endpoint_entries(p, None)
+            } else {
+                local
+            };
+        }
         let mut out = Vec::new();
         match &svc.kind {
             Kind::ExternalName(target) => {
@@ -403,12 +442,20 @@ impl Lookup<'_> {
         if self.o.noendpoints && !self.clusterset {
             return out;
         }
+        self.endpoint_entries(p, None)
+    }
+
+    /// The ready endpoints the name selects (all, or the one named), in `zone` if given, with
+    /// every port that matches.
+    fn endpoint_entries(&self, p: &Parsed<'_>, zone: Option<&str>) -> Vec<Entry> {
+        let mut out = Vec::new();
         for slice in self.slices(p) {
             let cluster = slice.cluster.as_deref().unwrap_or("");
             if !p.endpoint.is_empty() && self.clusterset && cluster != p.cluster {
                 continue;
             }
-            for e in slice.endpoints.iter().filter(|e| e.ready) {
+            let in_zone = |e: &Endpoint| zone.is_none() || slice.zone_of(e) == zone;
+            for e in slice.endpoints.iter().filter(|e| e.ready && in_zone(e)) {
                 let mut name = endpoint_name(e, self.o.endpoint_pod_names);
                 if !p.endpoint.is_empty() && name != p.endpoint {
                     continue;
@@ -613,27 +660,46 @@ fn external_target(msg: &Message, qtype: RecordType) -> Option<Name> {
 mod tests {
     use super::*;
 
+    const MC: Grammar = Grammar { multicluster: true, zonal: false };
+    const ZONAL: Grammar = Grammar { multicluster: false, zonal: true };
+
     #[test]
     fn labels_parse_like_coredns() {
-        assert_eq!(parse_labels(&[], false), Some(Parsed::default()));
-        assert_eq!(parse_labels(&["foo"], false), None);
-        assert_eq!(parse_labels(&["svc"], false).unwrap().pod_or_svc, "svc");
-        let p = parse_labels(&["_http", "_tcp", "web", "default", "svc"], false).unwrap();
+        assert_eq!(parse_labels(&[], Grammar::default()), Some(Parsed::default()));
+        assert_eq!(parse_labels(&["foo"], Grammar::default()), None);
+        assert_eq!(parse_labels(&["svc"], Grammar::default()).unwrap().pod_or_svc, "svc");
+        let p =
+            parse_labels(&["_http", "_tcp", "web", "default", "svc"], Grammar::default()).unwrap();
         assert_eq!((p.port, p.protocol, p.service, p.namespace), ("http", "tcp", "web", "default"));
-        let p = parse_labels(&["http", "tcp", "web", "default", "svc"], false).unwrap();
+        let p =
+            parse_labels(&["http", "tcp", "web", "default", "svc"], Grammar::default()).unwrap();
         assert_eq!((p.port, p.protocol), ("http", "tcp"));
         assert_eq!(
-            parse_labels(&["web-0", "nginx", "default", "svc"], false).unwrap().endpoint,
+            parse_labels(&["web-0", "nginx", "default", "svc"], Grammar::default())
+                .unwrap()
+                .endpoint,
             "web-0"
         );
-        assert_eq!(parse_labels(&["a", "b", "c", "d", "e", "svc"], false), None);
+        assert_eq!(parse_labels(&["a", "b", "c", "d", "e", "svc"], Grammar::default()), None);
         // Multicluster zones: an endpoint and its cluster, unless an underscore says port.
-        let p = parse_labels(&["web-0", "east", "nginx", "default", "svc"], true).unwrap();
+        let p = parse_labels(&["web-0", "east", "nginx", "default", "svc"], MC).unwrap();
         assert_eq!((p.endpoint, p.cluster, p.port), ("web-0", "east", ""));
-        let p = parse_labels(&["_http", "tcp", "nginx", "default", "svc"], true).unwrap();
+        let p = parse_labels(&["_http", "tcp", "nginx", "default", "svc"], MC).unwrap();
         assert_eq!((p.endpoint, p.port, p.protocol), ("", "http", "tcp"));
-        let p = parse_labels(&["http", "_tcp", "nginx", "default", "svc"], true).unwrap();
+        let p = parse_labels(&["http", "_tcp", "nginx", "default", "svc"], MC).unwrap();
         assert_eq!((p.port, p.protocol), ("http", "tcp"));
+        // Zonal names: the zone is every label left of the directive.
+        let p = parse_labels(&["us-west-2a", "pin", "_zone", "db", "prod", "svc"], ZONAL).unwrap();
+        assert_eq!((p.service, p.zone), ("db", Some(("us-west-2a".to_string(), false))));
+        let p = parse_labels(&["corp", "example", "prefer", "_zone", "db", "prod", "svc"], ZONAL);
+        assert_eq!(p.unwrap().zone, Some(("corp.example".to_string(), true)));
+        let zonal = ["a", "pin", "_zone", "db", "prod", "svc"];
+        assert_eq!(parse_labels(&zonal, Grammar::default()), None, "option off: too long");
+        assert_eq!(parse_labels(&zonal, Grammar { multicluster: true, zonal: true }), None);
+        assert_eq!(parse_labels(&["a", "near", "_zone", "db", "prod", "svc"], ZONAL), None);
+        let p = parse_labels(&["pin", "_zone", "db", "prod", "svc"], ZONAL).unwrap();
+        assert_eq!((p.port, p.protocol, p.zone), ("pin", "zone", None), "no zone: a port name");
+        assert_eq!(parse_labels(&["a", "pin", "_zone", "1-2-3-4", "prod", "pod"], ZONAL), None);
     }
 
     #[test]
@@ -643,6 +709,7 @@ mod tests {
             hostname: None,
             pod: Some("web-abc".into()),
             ready: true,
+            zone: 0,
         };
         assert_eq!(endpoint_name(&e("10.244.1.5"), false), "10-244-1-5");
         assert_eq!(endpoint_name(&e("fd00::"), false), "fd00--0");

@@ -177,7 +177,8 @@ pub fn load_texts(texts: &[(String, String)], filter: &Filter) -> Loaded {
                             return Ok(());
                         }
                     }
-                    objects::slice(&s, true).map(|s| loaded.slices.push(s))
+                    let keep = objects::Keep { pod_names: true, zones: true };
+                    objects::slice(&s, keep).map(|s| loaded.slices.push(s))
                 }),
             "ServiceImport" => serde_json::from_value::<ServiceImport>(doc)
                 .map_err(|e| e.to_string())

@@ -58,6 +58,8 @@ pub struct Options {
     pub multicluster: Vec<String>,
     /// `apiserver_qps`, `apiserver_burst`, `apiserver_max_inflight`.
     pub api_limits: ApiLimits,
+    /// `zonal`: headless Services answer `TOPOZONE.pin|prefer._zone.SVC.NS.svc.ZONE`.
+    pub zonal: bool,
 }
 
 /// Client-side limits on requests to the API server; `None` (or 0) is no limit of that kind.
@@ -113,6 +115,7 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
         manifests: Vec::new(),
         multicluster: Vec::new(),
         api_limits: ApiLimits::default(),
+        zonal: false,
     };
     while c.next() {
         let args = c.remaining_args();
@@ -183,6 +186,12 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
                     }
                     o.ttl = ttl as u32;
                 }
+                "zonal" => {
+                    if !args.is_empty() {
+                        return Err(c.arg_err());
+                    }
+                    o.zonal = true;
+                }
                 "noendpoints" => {
                     if !args.is_empty() {
                         return Err(c.arg_err());
@@ -243,6 +252,10 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
     }
     if !o.namespaces.is_empty() && o.filter.namespace_labels.is_some() {
         return Err(c.err("namespaces and namespace_labels cannot both be set"));
+    }
+    if o.zonal && o.noendpoints {
+        // Zonal answers come from the endpoints `noendpoints` does not keep.
+        return Err(c.err("zonal requires the endpoint cache; remove noendpoints"));
     }
     if let Some(z) = o.multicluster.iter().find(|z| !o.zones.contains(z)) {
         return Err(c.err(format!(

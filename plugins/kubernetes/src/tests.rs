@@ -28,6 +28,7 @@ fn ep(ip: &str, hostname: Option<&str>, ready: bool) -> Endpoint {
         hostname: hostname.map(Into::into),
         pod: Some(format!("pod-{ip}").into()),
         ready,
+        zone: 0,
     }
 }
 
@@ -58,6 +59,7 @@ fn index() -> Index {
             ],
             ports: vec![port("web", "tcp", 80)],
             cluster: None,
+            zones: Box::default(),
         },
         Slice {
             name: "empty-1".into(),
@@ -66,6 +68,7 @@ fn index() -> Index {
             endpoints: vec![ep("10.244.2.1", None, false)],
             ports: vec![],
             cluster: None,
+            zones: Box::default(),
         },
         Slice {
             name: "kubernetes-1".into(),
@@ -74,6 +77,7 @@ fn index() -> Index {
             endpoints: vec![ep("172.18.0.2", None, true)],
             ports: vec![port("https", "tcp", 6443)],
             cluster: None,
+            zones: Box::default(),
         },
     ];
     let pods = vec![crate::objects::Pod {
@@ -496,6 +500,14 @@ fn setup_errors() {
             "Testfile:4 - Error during parsing: namespaces and namespace_labels cannot both be set",
         ),
         (
+            "kubernetes cluster.local {\n zonal\n noendpoints\n}",
+            "Testfile:4 - Error during parsing: zonal requires the endpoint cache; remove noendpoints",
+        ),
+        (
+            "kubernetes cluster.local {\n zonal us-west-2a\n}",
+            "Testfile:2 - Error during parsing: Wrong argument count or unexpected line ending after 'us-west-2a'",
+        ),
+        (
             "kubernetes cluster.local {\n multicluster clusterset.local\n}",
             "Testfile:3 - Error during parsing: is not authoritative for the multicluster zone clusterset.local. (authoritative zones: [cluster.local.])",
         ),
@@ -658,3 +670,4 @@ fn an_alias_bomb_in_a_manifest_is_still_refused() {
     assert!(loaded.problems[0].starts_with("bomb.yaml: "), "{}", loaded.problems[0]);
 }
 mod multicluster;
+mod zonal;

@@ -177,6 +177,7 @@ fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) {
     let slice_cfg = selected(&o.filter.labels, Some(objects::SERVICE_NAME_LABEL));
     let clusterset_slice_cfg = selected(&o.filter.labels, Some(mcs::SERVICE_NAME_LABEL));
     let pod_names = o.endpoint_pod_names;
+    let keep = objects::Keep { pod_names, zones: o.zonal };
     for kind in kinds {
         let s = shared.clone();
         match kind {
@@ -194,7 +195,7 @@ fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) {
                 s,
                 kind,
                 move |es: &EndpointSlice| {
-                    objects::slice(es, pod_names).map(|s| Object::Slice(Arc::new(s)))
+                    objects::slice(es, keep).map(|s| Object::Slice(Arc::new(s)))
                 },
                 programming_trigger,
             )),

@@ -13,7 +13,7 @@ use plugin_api::proto::rr::RecordType;
 use plugin_api::wire::ReplyWriter;
 use plugin_api::zone::addr_from_reverse;
 
-use super::{Lookup, Parsed, parse_labels, port_matches, ports_or_placeholder};
+use super::{Grammar, Lookup, Parsed, parse_labels, port_matches, ports_or_placeholder};
 use crate::index::ReverseTarget;
 use crate::objects::{Kind, Port};
 
@@ -42,7 +42,7 @@ impl Lookup<'_> {
         if base.len() < 3 || base.last() != Some(&"svc") {
             return Named::Other;
         }
-        let Some(p) = parse_labels(base, false) else { return Named::Other };
+        let Some(p) = parse_labels(base, Grammar::default()) else { return Named::Other };
         if p.service.is_empty() || !self.namespace_exposed(p.namespace) {
             return Named::Other;
         }

@@ -25,7 +25,7 @@ fn service(ns: &str, name: &str, cluster_ip: &str) -> Object {
 fn slice(ns: &str, name: &str, service: &str, addresses: &[&str]) -> Object {
     let endpoints = addresses
         .iter()
-        .map(|a| Endpoint { ip: ip(a), hostname: None, pod: None, ready: true })
+        .map(|a| Endpoint { ip: ip(a), hostname: None, pod: None, ready: true, zone: 0 })
         .collect();
     Object::Slice(Arc::new(Slice {
         name: name.into(),
@@ -34,6 +34,7 @@ fn slice(ns: &str, name: &str, service: &str, addresses: &[&str]) -> Object {
         endpoints,
         ports: vec![],
         cluster: None,
+        zones: Box::default(),
     }))
 }
 

@@ -27,6 +27,7 @@ fn clusterset_slice(
         endpoints: eps,
         ports: vec![port("postgres", "tcp", 5432)],
         cluster: cluster.map(Into::into),
+        zones: Box::default(),
     }))
 }
 

@@ -19,17 +19,21 @@ async fn api_with_a_service() -> std::sync::Arc<FakeApi> {
     api
 }
 
-/// At 4 requests a second with no burst, the start-up's lists and watches arrive at least a
-/// quarter second apart (200 ms allows for the loopback's jitter; unlimited, the three lists
-/// arrive together), and the index still syncs.
+/// At 4 requests a second with no burst, the start-up's three lists arrive at least a quarter
+/// second apart (200 ms allows for the loopback's jitter; unlimited, they arrive together), and
+/// the index still syncs. Watches are not rate limited (client-go's rule): the first list's
+/// watch starts before the last list has gone out.
 #[tokio::test(flavor = "multi_thread")]
-async fn apiserver_qps_and_burst_space_the_requests() {
+async fn apiserver_qps_and_burst_space_the_lists_but_not_the_watches() {
     let api = api_with_a_service().await;
     let s = TestServer::start(&corefile(&api, "  apiserver_qps 4\n  apiserver_burst 1\n")).await;
     until(&s, "web.default.svc.cluster.local.", ResponseCode::NoError).await;
     eventually("every start-up request", || api.arrivals().len() >= START_UP_REQUESTS).await;
     let arrivals = api.arrivals();
-    for pair in arrivals[..START_UP_REQUESTS].windows(2) {
+    let is_watch = |what: &str| what.contains("watch=true");
+    let lists: Vec<_> = arrivals.iter().filter(|(_, what)| !is_watch(what)).collect();
+    assert_eq!(lists.len(), 3, "{arrivals:?}");
+    for pair in lists.windows(2) {
         let gap = pair[1].0 - pair[0].0;
         assert!(
             gap >= Duration::from_millis(200),
@@ -38,6 +42,8 @@ async fn apiserver_qps_and_burst_space_the_requests() {
             pair[0].1
         );
     }
+    let first_watch = arrivals.iter().find(|(_, what)| is_watch(what)).expect("a watch");
+    assert!(first_watch.0 < lists[2].0, "a watch waited for the rate: {arrivals:?}");
     s.stop().await;
     api.stop();
 }
@@ -62,4 +68,58 @@ async fn apiserver_max_inflight_caps_the_requests_waiting_at_once() {
     assert!(unlimited.most_in_flight() > 1, "the control: lists wait together without a cap");
     s.stop().await;
     unlimited.stop();
+}
+
+/// client-go's request metrics, from the layer under the client: each request counted by
+/// status code, method and the API server's `host:port` (`<error>` when nothing came back), and
+/// the duration and rate-limiter histograms for the lists.
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_client_metrics_count_the_requests() {
+    let api = api_with_a_service().await;
+    let corefile = format!(
+        ".:0 {{\n prometheus localhost:0\n kubernetes cluster.local {{\n  endpoint http://{}\n  apiserver_qps 100\n }}\n}}",
+        api.addr
+    );
+    let s = TestServer::start(&corefile).await;
+    until(&s, "web.default.svc.cluster.local.", ResponseCode::NoError).await;
+    eventually("every start-up request", || api.arrivals().len() >= START_UP_REQUESTS).await;
+    let metrics = s.instance.http_addr("localhost:0").unwrap();
+    let host = api.addr.to_string();
+    let scrape = || async { parse_exposition(&http_get(metrics, "/metrics").await.1) };
+    let samples = scrape().await;
+    let ok = [("code", "200"), ("method", "GET"), ("host", host.as_str())];
+    let counted = metric(&samples, "coredns_kubernetes_rest_client_requests_total", &ok);
+    assert!(counted >= Some(START_UP_REQUESTS as f64), "lists and watches: {counted:?}");
+    let lists = [("verb", "GET"), ("host", host.as_str())];
+    for histogram in ["request_duration_seconds", "rate_limiter_duration_seconds"] {
+        let name = format!("coredns_kubernetes_rest_client_{histogram}_count");
+        assert_eq!(metric(&samples, &name, &lists), Some(3.0), "{name}: the three lists");
+    }
+
+    // An API server that answers 500 is counted as such.
+    api.set_failing(Some(500));
+    let failed = [("code", "500"), ("method", "GET"), ("host", host.as_str())];
+    let started = std::time::Instant::now();
+    while metric(&scrape().await, "coredns_kubernetes_rest_client_requests_total", &failed)
+        .is_none()
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "no 500 counted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.stop().await;
+    api.stop();
+
+    // One where nothing listens, as `<error>`.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let corefile = format!(
+        ".:0 {{\n prometheus localhost:0\n kubernetes cluster.local {{\n  endpoint http://{closed}\n  startup_timeout 1s\n }}\n}}"
+    );
+    let s = TestServer::start(&corefile).await;
+    let metrics = s.instance.http_addr("localhost:0").unwrap();
+    let samples = parse_exposition(&http_get(metrics, "/metrics").await.1);
+    let host = closed.to_string();
+    let gone = [("code", "<error>"), ("method", "GET"), ("host", host.as_str())];
+    let errors = metric(&samples, "coredns_kubernetes_rest_client_requests_total", &gone);
+    assert!(errors > Some(0.0), "refused connections: {errors:?}");
+    s.stop().await;
 }

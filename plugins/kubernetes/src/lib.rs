@@ -15,13 +15,15 @@
 //! * [`manifests`]: the objects read from YAML files (`manifests PATH...`, beyond CoreDNS), so a
 //!   cluster's names can be served without a cluster.
 //!
-//! * `throttle`: `apiserver_qps`, `apiserver_burst` and `apiserver_max_inflight`, as layers of
-//!   the API client.
+//! * `api_client`: the API client from `kubeconfig`/`endpoint`/in-cluster, with
+//!   `apiserver_qps`, `apiserver_burst`, `apiserver_max_inflight` and client-go's request metrics
+//!   as a layer under it.
 //! * `trim`: freed heap handed back to the system after the lists and loads that freed it.
 //! * [`watch`]: without `manifests`, the objects come from the API server through kube's
 //!   watchers (`kubeconfig`, `endpoint`, or the in-cluster service account). Until every watch
 //!   has listed once, names that would be NXDOMAIN are SERVFAIL and `/ready` says `kubernetes`.
 
+mod api_client;
 pub mod handler;
 pub mod index;
 pub mod manifests;
@@ -30,7 +32,6 @@ pub mod objects;
 pub mod selector;
 pub mod setup;
 pub mod store;
-mod throttle;
 mod trim;
 pub mod watch;
 

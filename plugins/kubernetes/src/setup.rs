@@ -79,8 +79,8 @@ impl ApiLimits {
         if self.qps.is_none() && self.burst.is_none() {
             return None;
         }
-        let qps = self.qps.unwrap_or(crate::throttle::DEFAULT_QPS);
-        Some((qps, self.burst.unwrap_or(crate::throttle::DEFAULT_BURST)))
+        let qps = self.qps.unwrap_or(crate::api_client::DEFAULT_QPS);
+        Some((qps, self.burst.unwrap_or(crate::api_client::DEFAULT_BURST)))
     }
 }
 

@@ -25,15 +25,12 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::serde::de::DeserializeOwned;
-use kube::client::ClientBuilder;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, Config, Resource};
+use kube::{Api, Client, Resource};
 use plugin_api::metrics::prometheus::exponential_buckets;
 use plugin_api::metrics::{self, prometheus::HistogramOpts, prometheus::HistogramVec};
 use tokio::sync::Notify;
-use tower::limit::ConcurrencyLimitLayer;
-use tower::util::option_layer;
 
 use crate::index::Index;
 use crate::mcs::{self, ServiceImport};
@@ -41,7 +38,6 @@ use crate::objects;
 use crate::selector::Selector;
 use crate::setup::{Options, PodMode};
 use crate::store::{Object, ObjectKind, Store};
-use crate::throttle::RateLimitLayer;
 
 /// The index is published at most this often, however many changes arrive.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(50);
@@ -62,55 +58,6 @@ struct Shared {
     kinds: Vec<ObjectKind>,
 }
 
-/// Builds the API client from the options: `kubeconfig`, else `endpoint`, else the usual places
-/// (`$KUBECONFIG`, `~/.kube/config`, the in-cluster service account).
-pub async fn client(o: &Options) -> Result<Client, String> {
-    let config = if let Some((file, context)) = &o.kubeconfig {
-        let kubeconfig = kube::config::Kubeconfig::read_from(file)
-            .map_err(|e| format!("kubeconfig {file}: {e}"))?;
-        let options =
-            kube::config::KubeConfigOptions { context: context.clone(), ..Default::default() };
-        Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .map_err(|e| format!("kubeconfig {file}: {e}"))?
-    } else if let Some(endpoint) = &o.endpoint {
-        let mut config =
-            Config::new(endpoint.parse().map_err(|e| format!("endpoint {endpoint}: {e}"))?);
-        if let Some((cert, key, ca)) = &o.tls {
-            config.root_cert = Some(ca_certificates(ca)?);
-            config.auth_info.client_certificate = Some(cert.clone());
-            config.auth_info.client_key = Some(key.clone());
-        }
-        config
-    } else {
-        Config::infer().await.map_err(|e| e.to_string())?
-    };
-    // Limits only when asked for: client-go's default of 5 a second would make a list of a big
-    // cluster, which kube's watcher pages 500 objects at a time, take minutes.
-    let limits = &o.api_limits;
-    let rate = limits.rate().map(|(qps, burst)| RateLimitLayer::new(qps, burst));
-    let inflight = limits.max_inflight.map(ConcurrencyLimitLayer::new);
-    let client = ClientBuilder::try_from(config)
-        .map_err(|e| e.to_string())?
-        .with_layer(&option_layer(inflight))
-        .with_layer(&option_layer(rate))
-        .build();
-    Ok(client)
-}
-
-/// The certificates of a PEM file, in DER, as the client's trust roots.
-fn ca_certificates(path: &str) -> Result<Vec<Vec<u8>>, String> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.map(|c| c.map(|c| c.to_vec())).collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("tls CA {path}: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!("tls CA {path}: no certificate in the file"));
-    }
-    Ok(certs)
-}
-
 /// Starts the watches on a thread named `ferrodns-kube` with a runtime of its own. The receiver
 /// gets `Ok` once they are running, or why the API client could not be configured (the thread
 /// then ends). `stop` ends them: the thread drops its runtime and every task with it.
@@ -123,7 +70,7 @@ pub fn spawn(
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     std::thread::Builder::new().name("ferrodns-kube".into()).spawn(move || {
         runtime.block_on(async move {
-            let client = match client(&o).await {
+            let client = match crate::api_client::client(&o).await {
                 Ok(client) => client,
                 Err(e) => {
                     let _ = started.send(Err(e));

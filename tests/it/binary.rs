@@ -74,6 +74,25 @@ impl Running {
         Self::from_command(command, dir, None)
     }
 
+    /// Runs the binary in a mount namespace of its own (root only) after the shell commands
+    /// `setup` ran there, with `env` set and `unset` removed; the shell `exec`s the binary.
+    pub fn spawn_in_mount_namespace(
+        setup: &str,
+        args: &[&str],
+        dir: &Path,
+        env: &[(&str, &str)],
+        unset: &[&str],
+    ) -> Self {
+        let mut command = Command::new("unshare");
+        command.args(["--mount", "--propagation", "private", "sh", "-c"]);
+        command.arg(format!("{setup} && exec \"$0\" \"$@\"")).arg(BIN).args(args);
+        command.envs(env.iter().copied());
+        for name in unset {
+            command.env_remove(name);
+        }
+        Self::from_command(command, dir, None)
+    }
+
     fn from_command(mut command: Command, dir: &Path, stdin: Option<&str>) -> Self {
         let mut child = command
             .current_dir(dir)

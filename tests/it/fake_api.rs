@@ -66,6 +66,8 @@ pub struct FakeApi {
     watching: Arc<AtomicUsize>,
     /// When each request arrived, with its path and query, in order.
     arrivals: Mutex<Vec<(Instant, String)>>,
+    /// The `Authorization` header of each request that had one.
+    authorizations: Mutex<Vec<String>>,
     /// How long every request waits before it is answered.
     delay: Mutex<Duration>,
     /// Requests not yet answered (for a watch: until its stream starts), and the most at once.
@@ -126,6 +128,7 @@ impl FakeApi {
             task: Mutex::new(None),
             watching,
             arrivals: Mutex::default(),
+            authorizations: Mutex::default(),
             delay: Mutex::default(),
             in_flight: Arc::default(),
             most_in_flight: AtomicUsize::new(0),
@@ -165,6 +168,10 @@ impl FakeApi {
             async move {
                 let what = req.uri().path_and_query().map_or(String::new(), |p| p.to_string());
                 me.arrivals.lock().unwrap().push((Instant::now(), what));
+                if let Some(auth) = req.headers().get("authorization").and_then(|v| v.to_str().ok())
+                {
+                    me.authorizations.lock().unwrap().push(auth.to_string());
+                }
                 let flying = Watching::new(&me.in_flight);
                 me.most_in_flight.fetch_max(me.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
                 let delay = *me.delay.lock().unwrap();
@@ -229,6 +236,11 @@ impl FakeApi {
     /// Every request so far: when it arrived, and its path and query.
     pub fn arrivals(&self) -> Vec<(Instant, String)> {
         self.arrivals.lock().unwrap().clone()
+    }
+
+    /// The `Authorization` headers the requests carried.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.authorizations.lock().unwrap().clone()
     }
 
     /// Makes every request wait `delay` before its answer starts.

@@ -17,6 +17,7 @@ mod kube_api;
 mod kube_api_limits;
 mod kube_api_multicluster;
 mod kube_api_zonal;
+mod kube_in_cluster;
 mod kubernetes;
 mod loop_detect;
 mod metrics;

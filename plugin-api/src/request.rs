@@ -53,12 +53,29 @@ impl Request {
         proto: Proto,
         wire_len: usize,
     ) -> Self {
-        let name = match msg.queries.first() {
-            Some(q) => lower_name(q.name()),
-            None => ".".to_string(),
-        };
-        let src = SocketAddr::new(src.ip().to_canonical(), src.port());
-        Self { msg, name, src, local, proto, wire_len }
+        let name = String::with_capacity(64);
+        let mut req = Self { msg, name, src, local, proto, wire_len };
+        req.rebind(src, local, proto, wire_len);
+        req
+    }
+
+    /// The message, to decode the next query into, reusing its buffers: the server keeps one
+    /// `Request` per thread for the queries answered at once, so that they allocate nothing.
+    /// Call [`Request::rebind`] after changing it.
+    pub fn message_mut(&mut self) -> &mut Message {
+        &mut self.msg
+    }
+
+    /// Says where the message (as [`Request::message_mut`] left it) came from, and recomputes
+    /// the lower-cased name into the string it already has.
+    pub fn rebind(&mut self, src: SocketAddr, local: SocketAddr, proto: Proto, wire_len: usize) {
+        self.name.clear();
+        match self.msg.queries.first() {
+            Some(q) => lower_name_into(q.name(), &mut self.name),
+            None => self.name.push('.'),
+        }
+        self.src = SocketAddr::new(src.ip().to_canonical(), src.port());
+        (self.local, self.proto, self.wire_len) = (local, proto, wire_len);
     }
 
     /// The decoded query message.
@@ -186,11 +203,19 @@ impl Request {
 /// Names made of letters, digits, `-` and `_` (nearly every query) are written byte by byte;
 /// anything that may need escaping takes hickory's presentation code, the reference.
 pub fn lower_name(name: &Name) -> String {
-    let plain = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
     let mut s = String::with_capacity(64);
+    lower_name_into(name, &mut s);
+    s
+}
+
+/// [`lower_name`], written into `s` (which must be empty) to reuse its room.
+fn lower_name_into(name: &Name, s: &mut String) {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
     for label in name.iter() {
         if !label.iter().all(plain) {
-            return lower_name_escaped(name);
+            s.clear();
+            s.push_str(&lower_name_escaped(name));
+            return;
         }
         s.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase())));
         s.push('.');
@@ -198,7 +223,6 @@ pub fn lower_name(name: &Name) -> String {
     if s.is_empty() {
         s.push('.');
     }
-    s
 }
 
 fn lower_name_escaped(name: &Name) -> String {

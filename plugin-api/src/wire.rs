@@ -26,6 +26,31 @@ pub use reply_writer::{ReplyWriter, ZoneSoa};
 
 const HEADER: usize = 12;
 
+/// The largest buffer kept for reuse: a UDP reply's worth and then some.
+const SPARE_LIMIT: usize = 4096;
+
+thread_local! {
+    /// The buffer of the reply this thread sent last, for the next reply to write into: with
+    /// [`recycle_buffer`] a query answered from memory allocates no reply buffer.
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// An empty buffer with room for `capacity` octets: this thread's spare if it has one.
+pub(crate) fn reply_buffer(capacity: usize) -> Vec<u8> {
+    let mut buf = SPARE.take();
+    buf.clear();
+    buf.reserve(capacity);
+    buf
+}
+
+/// Gives a buffer whose reply went out back to this thread, for the next reply. (The server
+/// calls it when it puts a [`WireReply`]'s bytes in place of the ones it sent before.)
+pub fn recycle_buffer(buf: Vec<u8>) {
+    if buf.capacity() <= SPARE_LIMIT {
+        SPARE.set(buf);
+    }
+}
+
 /// A complete reply in wire form, without an OPT record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireReply(Vec<u8>);
@@ -142,7 +167,8 @@ impl Stored {
     /// (in the query's letter case), AA set, AD cleared unless the client asked for DNSSEC or
     /// AD, and every record's TTL set to `ttl`.
     pub fn reply_to(&self, req: &Request, ttl: u32) -> WireReply {
-        let mut b = self.bytes.to_vec();
+        let mut b = reply_buffer(self.bytes.len());
+        b.extend_from_slice(&self.bytes);
         let q = &req.message().metadata;
         b[..2].copy_from_slice(&q.id.to_be_bytes());
         b[2] = (b[2] & !0x01) | 0x04 | u8::from(q.recursion_desired);

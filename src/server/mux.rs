@@ -23,7 +23,7 @@ use hickory_proto::rr::{DNSClass, RecordType};
 use plugin_api::{Ctx, Next, Proto, Reply, Request, Serve, ServeResult};
 
 use super::metrics::ZoneMetrics;
-use super::wire::{self, Decoded};
+use super::wire::{self, Accepted};
 use crate::config::{Block, Listener};
 
 /// Where a zone's queries go.
@@ -141,38 +141,56 @@ impl Mux {
         out: &mut Vec<u8>,
     ) -> Outcome {
         let start = Instant::now();
-        let msg = match wire::decode(packet) {
-            Decoded::Drop => return Outcome::Drop,
-            Decoded::Reject(mut reply) => return encode(&mut reply, 512, out),
-            Decoded::Query(msg) => msg,
-        };
-        let req = Request::new(msg, src, local, proto, packet.len());
+        // This thread's spare request, refilled in place: a query answered at once allocates
+        // nothing for its message, name or `Arc`.
+        let mut req = spare::take();
+        let fresh = Arc::make_mut(&mut req);
+        match wire::decode_into(packet, fresh.message_mut()) {
+            Accepted::Query => fresh.rebind(src, local, proto, packet.len()),
+            Accepted::Drop => {
+                spare::keep(req);
+                return Outcome::Drop;
+            }
+            Accepted::Reject(mut reply) => {
+                spare::keep(req);
+                return encode(&mut reply, 512, out);
+            }
+        }
+        let outcome = self.serve_request(&req, start, out);
+        match outcome {
+            Outcome::Wait(_) => {}
+            _ => spare::keep(req),
+        }
+        outcome
+    }
 
+    /// Everything after decoding: class, EDNS version, the route, the chain.
+    fn serve_request(&self, req: &Arc<Request>, start: Instant, out: &mut Vec<u8>) -> Outcome {
         if req.qclass() != DNSClass::IN && !self.any_class {
-            return self.dropped(&req, ResponseCode::Refused, out);
+            return self.dropped(req, ResponseCode::Refused, out);
         }
         if req.message().edns.as_ref().is_some_and(|e| e.version() > 0) {
-            let mut reply = wire::badvers_reply(&req);
+            let mut reply = wire::badvers_reply(req);
             return encode(&mut reply, req.size(), out);
         }
         let Some(route) = self.route(req.name(), req.qtype()) else {
-            return self.dropped(&req, ResponseCode::Refused, out);
+            return self.dropped(req, ResponseCode::Refused, out);
         };
 
-        let req = Arc::new(req);
         let chain = &route.block.chain;
         let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            Next::new("", chain, 0).run(&route.ctx, &req)
+            Next::new("", chain, 0).run(&route.ctx, req)
         }));
         match served {
             Err(panic) => {
                 log_panic(&self.server, &*panic);
-                self.dropped(&req, ResponseCode::ServFail, out)
+                self.dropped(req, ResponseCode::ServFail, out)
             }
             Ok(Serve::Ready(result)) => {
-                finish_counted(result, &req, route.metrics.as_deref(), start, out)
+                finish_counted(result, req, route.metrics.as_deref(), start, out)
             }
             Ok(Serve::Pending(fut)) => {
+                let req = req.clone();
                 let server = self.server.clone();
                 let metrics = route.metrics.clone();
                 Outcome::Wait(Box::pin(async move {
@@ -249,7 +267,8 @@ fn finish(result: ServeResult, req: &Request, out: &mut Vec<u8>) -> Outcome {
                     None => finish_error(req, ResponseCode::ServFail, out),
                 };
             }
-            *out = wire.into_bytes();
+            // The bytes sent last go back to this thread for the next reply to write into.
+            plugin_api::wire::recycle_buffer(std::mem::replace(out, wire.into_bytes()));
             wire::append_opt(out, req);
             Outcome::Send
         }
@@ -284,3 +303,34 @@ fn encode(msg: &mut Message, limit: u16, out: &mut Vec<u8>) -> Outcome {
 
 #[cfg(test)]
 mod tests;
+
+/// One [`Request`] per thread, refilled by each query that is answered at once: its message's
+/// vectors, its name's string and the `Arc` around it are allocated once per thread, not once
+/// per query. A request a plugin still holds (an answer that waits) is not taken back.
+mod spare {
+    use std::cell::Cell;
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::sync::Arc;
+
+    use hickory_proto::op::Message;
+    use plugin_api::{Proto, Request};
+
+    thread_local! {
+        static SPARE: Cell<Option<Arc<Request>>> = const { Cell::new(None) };
+    }
+
+    /// This thread's spare request, or a new one.
+    pub(super) fn take() -> Arc<Request> {
+        SPARE.take().unwrap_or_else(|| {
+            let nowhere = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+            Arc::new(Request::new(Message::query(), nowhere, nowhere, Proto::Udp, 0))
+        })
+    }
+
+    /// Keeps `req` as the spare, if nothing else holds it.
+    pub(super) fn keep(req: Arc<Request>) {
+        if Arc::strong_count(&req) == 1 && Arc::weak_count(&req) == 0 {
+            SPARE.set(Some(req));
+        }
+    }
+}

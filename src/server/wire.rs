@@ -9,7 +9,9 @@
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
+use hickory_proto::serialize::binary::{
+    BinDecodable, BinDecoder, BinEncodable, BinEncoder, DecodeError,
+};
 use plugin_api::Request;
 
 /// What a packet turned out to be.
@@ -25,30 +27,81 @@ pub enum Decoded {
 
 /// Sorts a received packet into dropped, rejected or a query.
 pub fn decode(packet: &[u8]) -> Decoded {
+    let mut msg = Message::query();
+    match decode_into(packet, &mut msg) {
+        Accepted::Drop => Decoded::Drop,
+        Accepted::Reject(reply) => Decoded::Reject(reply),
+        Accepted::Query => Decoded::Query(msg),
+    }
+}
+
+/// What [`decode_into`] made of a packet.
+#[derive(Debug)]
+pub enum Accepted {
+    /// Not answered at all.
+    Drop,
+    /// Rejected: this reply goes back as it is.
+    Reject(Message),
+    /// A query to serve, decoded into the message given.
+    Query,
+}
+
+/// [`decode`], into a message whose vectors are reused: a plain query (one question, at most
+/// one additional record, the OPT) is read field by field into `msg`, so that a server
+/// decoding into the same message each time allocates nothing for it; any other shape is
+/// decoded whole. Either way `msg` ends up what `Message::from_vec` makes of the packet.
+pub fn decode_into(packet: &[u8], msg: &mut Message) -> Accepted {
     let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
-        return Decoded::Drop;
+        return Accepted::Drop;
     };
     let meta = &header.metadata;
     if meta.message_type == MessageType::Response {
-        return Decoded::Drop;
+        return Accepted::Drop;
     }
     if !matches!(meta.op_code, OpCode::Query | OpCode::Notify) {
-        return Decoded::Reject(reject(&header, None, ResponseCode::NotImp));
+        return Accepted::Reject(reject(&header, None, ResponseCode::NotImp));
     }
     let counts = &header.counts;
     if counts.queries != 1 || counts.answers > 1 || counts.authorities > 1 || counts.additionals > 2
     {
-        return Decoded::Reject(reject(&header, None, ResponseCode::FormErr));
+        return Accepted::Reject(reject(&header, None, ResponseCode::FormErr));
     }
-    match Message::from_vec(packet) {
-        Ok(msg) => Decoded::Query(msg),
+    let decoded = if counts.answers == 0 && counts.authorities == 0 && counts.additionals <= 1 {
+        read_plain(packet, msg)
+    } else {
+        Message::from_vec(packet).map(|whole| *msg = whole)
+    };
+    match decoded {
+        Ok(()) => Accepted::Query,
         Err(_) => {
             // Echo the question if it at least decodes, as miekg/dns does.
             let mut d = BinDecoder::new(packet);
             let question = Header::read(&mut d).ok().and_then(|_| Query::read(&mut d).ok());
-            Decoded::Reject(reject(&header, question, ResponseCode::FormErr))
+            Accepted::Reject(reject(&header, question, ResponseCode::FormErr))
         }
     }
+}
+
+/// Reads a query of one question and at most one additional record into `msg`, as
+/// `Message::read` would, keeping `msg`'s vectors.
+fn read_plain(packet: &[u8], msg: &mut Message) -> Result<(), DecodeError> {
+    let mut d = BinDecoder::new(packet);
+    let Header { mut metadata, counts } = Header::read(&mut d)?;
+    let query = Query::read(&mut d)?;
+    let (additionals, edns, signature) = match counts.additionals {
+        0 => (Vec::new(), None, None),
+        n => Message::read_records(&mut d, usize::from(n), true, metadata.op_code)?,
+    };
+    if let Some(edns) = &edns {
+        metadata.merge_response_code(edns.rcode_high());
+    }
+    msg.metadata = metadata;
+    msg.queries.clear();
+    msg.queries.push(query);
+    msg.answers.clear();
+    msg.authorities.clear();
+    (msg.additionals, msg.edns, msg.signature) = (additionals, edns, signature);
+    Ok(())
 }
 
 /// A rejection: the request's header flags with QR set, AA cleared, the given rcode, no records.

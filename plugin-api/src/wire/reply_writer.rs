@@ -84,7 +84,7 @@ impl ReplyWriter {
             return None;
         }
         let q = &req.message().metadata;
-        let mut buf = Vec::with_capacity(HEADER + req.name().len() + 6 + 4 * 28);
+        let mut buf = super::reply_buffer(HEADER + req.name().len() + 6 + 4 * 28);
         buf.extend_from_slice(&q.id.to_be_bytes());
         // QR, opcode QUERY, AA, RD as asked; RA clear; AD clear; CD as asked; NOERROR.
         buf.push(0x84 | u8::from(q.recursion_desired));

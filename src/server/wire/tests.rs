@@ -169,3 +169,46 @@ fn badvers_has_an_opt_of_version_zero() {
     assert_eq!(u16::from(back.metadata.response_code), 16);
     assert_eq!(back.edns.unwrap().version(), 0);
 }
+
+/// The field-by-field read of plain queries gives exactly what decoding the whole message
+/// gives, into a message left over from any earlier query.
+#[test]
+fn decoding_into_a_reused_message_equals_decoding_afresh() {
+    let plain = query("Plain.Test.");
+    let mut with_opt = query("edns.test.");
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    edns.set_dnssec_ok(true);
+    edns.options_mut().insert(EdnsOption::Unknown(10, vec![1, 2, 3, 4, 5, 6, 7, 8]));
+    with_opt.edns = Some(edns);
+    let mut with_answer = query("notify.test.");
+    with_answer.metadata.op_code = OpCode::Notify;
+    with_answer.add_answer(Record::from_rdata(
+        Name::from_ascii("notify.test.").unwrap(),
+        60,
+        RData::A(A::new(192, 0, 2, 1)),
+    ));
+    let mut with_extra = query("extra.test.");
+    with_extra.add_additional(Record::from_rdata(
+        Name::from_ascii("extra.test.").unwrap(),
+        60,
+        RData::TXT(TXT::new(vec!["x".into()])),
+    ));
+    let packets: Vec<Vec<u8>> =
+        [plain, with_opt, with_answer, with_extra].iter().map(|m| m.to_vec().unwrap()).collect();
+    let mut reused = Message::query();
+    // Every order, so each shape is decoded over each other one's leftovers.
+    for first in &packets {
+        for second in &packets {
+            for packet in [first, second] {
+                assert!(matches!(decode_into(packet, &mut reused), Accepted::Query));
+                assert_eq!(reused, Message::from_vec(packet).unwrap());
+            }
+        }
+    }
+    // A plain query cut short is FORMERR, as before, and leaves nothing half-read behind.
+    let before = reused.clone();
+    let cut = &packets[0][..packets[0].len() - 2];
+    assert!(matches!(decode_into(cut, &mut reused), Accepted::Reject(_)));
+    assert_eq!(reused, before);
+}

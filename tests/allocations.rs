@@ -1,0 +1,106 @@
+//! The fast path's promise (../shared/docs/architecture.md): a query answered from memory
+//! allocates nothing. The real dispatcher and plugin chains, in process, with a global
+//! allocator that counts: after the first query of each kind (which fills the cache and the
+//! thread's spare request and reply buffer), serving the same packet again allocates nothing
+//! for *hosts*, a *cache* hit behind *loadbalance*, and *kubernetes* answers and NXDOMAIN.
+//!
+//! One exception is measured rather than hidden: hickory's `Name` keeps 32 octets of labels
+//! inline, so decoding a longer query name allocates once.
+//!
+//! Unsafe code, the workspace's third exception: a global allocator is an `unsafe impl`; it
+//! only counts and hands every call to the system allocator.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ferrodns::config::{self, Source};
+use ferrodns::server::mux::{Mux, Outcome};
+use hickory_proto::op::{Message, Query, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+use plugin_api::Proto;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed to the system allocator unchanged; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on as it is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above, that is from `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `alloc`; `ptr` came from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn mux() -> Mux {
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/corefile-examples/seed/manifests");
+    let text = format!(
+        "hosts.test {{\n hosts {{\n  10.0.0.1 a.hosts.test\n }}\n}}\n\
+         cached.test {{\n loadbalance\n cache 300\n hosts {{\n  10.0.0.1 a.cached.test\n  10.0.0.2 a.cached.test\n }}\n}}\n\
+         cluster.local {{\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n"
+    );
+    let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
+    let config = config::load(&source, &|_| {}).expect("the Corefile loads");
+    Mux::new(&config.listeners[0])
+}
+
+fn packet(name: &str, qtype: RecordType) -> Vec<u8> {
+    let mut m = Message::query();
+    m.metadata.id = 7;
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    m.to_vec().expect("encodes")
+}
+
+/// Allocations per query over 100 queries of `name`, after one to warm up; and the rcode.
+fn allocations_per_query(mux: &Mux, name: &str, qtype: RecordType) -> (usize, ResponseCode) {
+    let src: SocketAddr = "10.1.2.3:5300".parse().expect("address");
+    let local: SocketAddr = "10.0.0.53:53".parse().expect("address");
+    let packet = packet(name, qtype);
+    let mut out = Vec::with_capacity(512);
+    let serve = |out: &mut Vec<u8>| {
+        out.clear();
+        assert!(matches!(mux.serve_packet(&packet, src, local, Proto::Udp, out), Outcome::Send));
+    };
+    serve(&mut out);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        serve(&mut out);
+    }
+    let per_query = (ALLOCATIONS.load(Ordering::Relaxed) - before) / 100;
+    (per_query, Message::from_vec(&out).expect("a reply").metadata.response_code)
+}
+
+// One test, so that no other test's allocations land in the count.
+#[test]
+fn queries_answered_from_memory_allocate_nothing() {
+    let mux = mux();
+    let rows = [
+        ("a.hosts.test.", RecordType::A, ResponseCode::NoError, 0),
+        ("a.cached.test.", RecordType::A, ResponseCode::NoError, 0),
+        ("nosuch.default.svc.cluster.local.", RecordType::A, ResponseCode::NXDomain, 0),
+        ("my-svc.default.svc.cluster.local.", RecordType::A, ResponseCode::NXDomain, 0),
+        // 35 octets of labels: hickory's `Name` spills to the heap, once.
+        ("nginx-service.default.svc.cluster.local.", RecordType::A, ResponseCode::NoError, 1),
+    ];
+    for (name, qtype, rcode, want) in rows {
+        let (allocations, got) = allocations_per_query(&mux, name, qtype);
+        assert_eq!(got, rcode, "{name}");
+        assert_eq!(allocations, want, "{name} {qtype}: allocations per query");
+    }
+}

@@ -1,7 +1,8 @@
 //! The request path in process, no sockets: packet bytes in, through the dispatcher and a real
 //! plugin chain, reply bytes out (`Mux::serve_packet`, what the UDP loop calls). Answers from
 //! *hosts*, from a *cache* hit (behind *loadbalance*, as in the kubeadm Corefile), and from
-//! *kubernetes* serving the seed cluster, plus an NXDOMAIN; each with the time per query and,
+//! *kubernetes* serving the seed cluster, plus an NXDOMAIN, and the hosts answer again with *log*
+//! and *prometheus* in the chain; each with the time per query and,
 //! through divan's allocation profiler, the allocations per query.
 //!
 //! `cargo bench --bench request_path`. Regressions show here without the network's noise.
@@ -19,6 +20,8 @@ use plugin_api::Proto;
 static ALLOC: AllocProfiler = AllocProfiler::system();
 
 fn main() {
+    // Log lines go where the server's go, minus the writing thread: handed over and dropped.
+    plugin_api::output::set_writer(drop);
     divan::main();
 }
 
@@ -27,7 +30,8 @@ fn mux() -> Mux {
     let text = format!(
         "hosts.bench {{\n hosts {{\n  10.0.0.1 a.hosts.bench\n }}\n}}\n\
          cached.bench {{\n loadbalance\n cache 300\n hosts {{\n  10.0.0.1 a.cached.bench\n  10.0.0.2 a.cached.bench\n  10.0.0.3 a.cached.bench\n }}\n}}\n\
-         cluster.local {{\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n"
+         cluster.local {{\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n\
+         observed.bench {{\n log\n prometheus localhost:0\n hosts {{\n  10.0.0.1 a.observed.bench\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
     let config = config::load(&source, &|_| {}).expect("the bench Corefile loads");
@@ -63,6 +67,19 @@ fn bench_query(bencher: divan::Bencher<'_, '_>, name: &str, qtype: RecordType) {
 #[divan::bench]
 fn hosts_a(bencher: divan::Bencher<'_, '_>) {
     bench_query(bencher, "a.hosts.bench.", RecordType::A);
+}
+
+/// `hosts_a` with *log* and *prometheus* in the chain (bench/run's AUTH+OBS): their cost.
+#[divan::bench]
+fn hosts_a_logged_and_counted(bencher: divan::Bencher<'_, '_>) {
+    let mux = mux();
+    let packet = packet("a.observed.bench.", RecordType::A);
+    let mut out = Vec::with_capacity(512);
+    serve(&mux, &packet, &mut out);
+    // Each query is its own batch of log lines, as a batch of one in the UDP loop.
+    bencher.bench_local(|| {
+        plugin_api::output::batch(|| serve(&mux, divan::black_box(&packet), &mut out))
+    });
 }
 
 #[divan::bench]

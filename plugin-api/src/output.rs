@@ -13,6 +13,9 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+/// The room a batch's buffer gets at its first line: about 32 lines of the common format.
+const BATCH_ROOM: usize = 4096;
+
 /// Takes one complete output line, newline included.
 pub type Writer = fn(Vec<u8>);
 
@@ -55,6 +58,11 @@ fn emit(len: usize, write_into: impl FnOnce(&mut Vec<u8>)) {
     // The batch's buffer is taken out while written to, so no borrow is held meanwhile.
     match PENDING.with(|p| p.borrow_mut().take()) {
         Some(mut pending) => {
+            // A batch's buffer starts empty (a batch without lines costs nothing) and gets
+            // room for a batch of lines at its first, rather than doubling its way there.
+            if pending.capacity() == 0 {
+                pending.reserve(BATCH_ROOM.max(len));
+            }
             write_into(&mut pending);
             PENDING.with(|p| *p.borrow_mut() = Some(pending));
         }

@@ -124,17 +124,22 @@ impl Format {
         Self { pieces }
     }
 
-    /// Writes the line for `req` and its outcome.
+    /// The line for `req` and its outcome.
     pub fn render(&self, req: &Request, out: &Outcome) -> String {
         let mut line = String::with_capacity(128);
+        self.render_into(req, out, &mut line);
+        line
+    }
+
+    /// Appends the line for `req` and its outcome to `line`.
+    pub fn render_into(&self, req: &Request, out: &Outcome, line: &mut String) {
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(text) => line.push_str(text),
                 Piece::Metadata(_) => line.push_str(EMPTY),
-                Piece::Label(label) => write_label(&mut line, *label, req, out),
+                Piece::Label(label) => write_label(line, *label, req, out),
             }
         }
-        line
     }
 }
 

@@ -124,15 +124,35 @@ impl Plugin for Log {
     }
 }
 
+thread_local! {
+    /// The line being written: one string per thread, so that a query's line allocates nothing.
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(256));
+}
+
 fn write_line(rule: &Rule, req: &Request, result: &ServeResult, start: Instant) {
-    if let Some(line) = line(rule, req, result, start.elapsed()) {
-        plugin_api::output::info_line(&line);
-    }
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        if line_into(rule, req, result, start.elapsed(), line) {
+            plugin_api::output::info_line(line);
+        }
+    });
 }
 
 /// The line `rule` writes for `req` and the chain's `result`, or `None` if the reply's class is
 /// not one the rule logs.
 pub fn line(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration) -> Option<String> {
+    let mut line = String::with_capacity(128);
+    line_into(rule, req, result, elapsed, &mut line).then_some(line)
+}
+
+/// [`line`], appended to `line`; false (and nothing appended) if the rule does not log it.
+fn line_into(
+    rule: &Rule,
+    req: &Request,
+    result: &ServeResult,
+    elapsed: Duration,
+    line: &mut String,
+) -> bool {
     // A chain that declined or failed is logged as the bare reply the server will write.
     let (reply, size) = match result {
         Ok(Reply::Message { msg, .. }) => (Some(Facts::of(msg)), encoded_len(msg)),
@@ -146,10 +166,11 @@ pub fn line(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration)
         Ok(Reply::Drop) => (None, 0),
     };
     if !rule.classes.is_empty() && !rule.classes.contains(&classify(type_of(reply.as_ref()))) {
-        return None;
+        return false;
     }
     let outcome = Outcome { reply, size, duration: elapsed };
-    Some(rule.format.render(req, &outcome))
+    rule.format.render_into(req, &outcome, line);
+    true
 }
 
 /// The facts and size of the error reply the server writes for `rcode`.

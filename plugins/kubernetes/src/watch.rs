@@ -162,8 +162,9 @@ fn start(client: Client, o: &Options, index: Arc<ArcSwap<Index>>) {
                 |n: &Namespace| objects::namespace(n).map(Object::Namespace),
                 no_trigger,
             )),
-            // As in CoreDNS, neither `labels` nor `namespace_labels` selects ServiceImports by
-            // their own labels; `namespace_labels` still hides those of unlisted namespaces.
+            // Not selected by their own labels: `labels` is for Services (as in CoreDNS), and
+            // `namespace_labels` hides the imports of unselected namespaces through the index
+            // (CoreDNS applies it to the imports' own labels; README says why not here).
             ObjectKind::Import => tokio::spawn(watch(
                 Api::<ServiceImport>::all(client.clone()),
                 cfg.clone(),

@@ -166,6 +166,15 @@ fn remove_at<T: Clone>(
     true
 }
 
+/// The Service `name` in `namespace` of `table` (Services, or ServiceImports).
+fn named<'a>(
+    table: &'a Sharded<Arc<Service>>,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a Arc<Service>> {
+    table.find(name_hash(namespace, name), |s| s.name == name && s.namespace == namespace)
+}
+
 /// Adds `slice` to its Service's group.
 fn add_to_group(table: &mut Sharded<ServiceSlices>, slice: Arc<Slice>) {
     let (namespace, service) = (slice.namespace.as_str(), slice.service.as_str());
@@ -245,8 +254,7 @@ impl Index {
 
     /// The Service, visible or not.
     pub(crate) fn any_service(&self, namespace: &str, name: &str) -> Option<&Arc<Service>> {
-        self.services
-            .find(name_hash(namespace, name), |s| s.name == name && s.namespace == namespace)
+        named(&self.services, namespace, name)
     }
 
     /// The EndpointSlices of a Service.
@@ -262,8 +270,7 @@ impl Index {
 
     /// The ServiceImport, visible or not.
     pub(crate) fn any_import(&self, namespace: &str, name: &str) -> Option<&Arc<Service>> {
-        self.imports
-            .find(name_hash(namespace, name), |s| s.name == name && s.namespace == namespace)
+        named(&self.imports, namespace, name)
     }
 
     /// The multicluster EndpointSlices of a ServiceImport, from every cluster.

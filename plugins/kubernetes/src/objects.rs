@@ -142,12 +142,18 @@ fn port_of(name: Option<&String>, protocol: Option<&String>, port: i32) -> Resul
     })
 }
 
-/// A Service from the API's object; `Err` says why it cannot be used.
-pub fn service(s: &K8sService) -> Result<Service, String> {
-    let name = s.metadata.name.as_deref().ok_or("no metadata.name")?;
+/// A Service's (or ServiceImport's) name, which is one label of the names answered for it.
+fn label_name(name: Option<&str>) -> Result<&str, String> {
+    let name = name.ok_or("no metadata.name")?;
     if name.len() > 63 {
         return Err(format!("name {name:?} is longer than a DNS label"));
     }
+    Ok(name)
+}
+
+/// A Service from the API's object; `Err` says why it cannot be used.
+pub fn service(s: &K8sService) -> Result<Service, String> {
+    let name = label_name(s.metadata.name.as_deref())?;
     let spec = s.spec.as_ref().ok_or("no spec")?;
     let mut ports = Vec::new();
     for p in spec.ports.iter().flatten() {
@@ -212,10 +218,7 @@ pub fn clusterset_slice(s: &K8sSlice, pod_names: bool) -> Result<Slice, String> 
 /// A ServiceImport, as the Service it stands for: `ClusterSetIP` with its addresses, or
 /// `Headless`.
 pub fn service_import(si: &ServiceImport) -> Result<Service, String> {
-    let name = si.metadata.name.as_deref().ok_or("no metadata.name")?;
-    if name.len() > 63 {
-        return Err(format!("name {name:?} is longer than a DNS label"));
-    }
+    let name = label_name(si.metadata.name.as_deref())?;
     let spec = si.spec.as_ref().ok_or("no spec")?;
     let mut ports = Vec::with_capacity(spec.ports.len());
     for p in &spec.ports {

@@ -164,26 +164,10 @@ impl Store {
     /// nothing.
     pub fn put(&mut self, object: Object) {
         match object {
-            Object::Service(s) => {
-                if self.service(&s.namespace, &s.name).is_some_and(|old| **old == *s) {
-                    return;
-                }
-                // Held before the old one is released, so the namespace's count never passes
-                // through zero (which would take it out of the index and put it back).
-                self.hold(&s.namespace);
-                self.delete(ObjectKind::Service, &s.namespace, &s.name);
-                self.index.add_service(s);
-            }
+            Object::Service(s) => self.put_service(s, false),
+            Object::Import(s) => self.put_service(s, true),
             Object::Slice(s) => self.put_slice(s, false),
             Object::ClustersetSlice(s) => self.put_slice(s, true),
-            Object::Import(s) => {
-                if self.index.any_import(&s.namespace, &s.name).is_some_and(|old| **old == *s) {
-                    return;
-                }
-                self.hold(&s.namespace);
-                self.delete(ObjectKind::Import, &s.namespace, &s.name);
-                self.index.add_import(s);
-            }
             Object::Pod(p) => {
                 let hash = key_hash(&p.namespace, &p.name);
                 let same = |o: &PodRecord| *o.name == *p.name && *o.namespace == *p.namespace;
@@ -244,6 +228,30 @@ impl Store {
                     self.refresh(name);
                 }
             }
+        }
+    }
+
+    /// Adds a Service (or, with `import`, a ServiceImport), or puts it in place of the one with
+    /// its name.
+    fn put_service(&mut self, s: Arc<Service>, import: bool) {
+        let (namespace, name) = (s.namespace.as_str(), s.name.as_str());
+        let held = if import {
+            self.index.any_import(namespace, name)
+        } else {
+            self.index.any_service(namespace, name)
+        };
+        if held.is_some_and(|old| **old == *s) {
+            return;
+        }
+        // Held before the old one is released, so the namespace's count never passes through
+        // zero (which would take it out of the index and put it back).
+        self.hold(&s.namespace);
+        let kind = if import { ObjectKind::Import } else { ObjectKind::Service };
+        self.delete(kind, &s.namespace, &s.name);
+        if import {
+            self.index.add_import(s);
+        } else {
+            self.index.add_service(s);
         }
     }
 

@@ -53,6 +53,14 @@ fn index() -> Index {
     Store::with(false, objects).snapshot(1_700_000_000, true)
 }
 
+/// An A query of `q` answered with exactly `answers`.
+fn a(q: &'static str, answers: &[&str]) -> Case {
+    Case {
+        answer: answers.iter().map(|r| rr(r)).collect(),
+        ..Case::new(q, RecordType::A, ResponseCode::NoError)
+    }
+}
+
 fn soa() -> Record {
     rr(
         "clusterset.local. 30 IN SOA ns.dns.clusterset.local. hostmaster.clusterset.local. 1700000000 7200 1800 86400 30",
@@ -63,10 +71,6 @@ fn soa() -> Record {
 fn imports_answer_in_the_clusterset_zone_and_services_in_the_local_one() {
     let nx =
         |q: &'static str, t| Case { ns: vec![soa()], ..Case::new(q, t, ResponseCode::NXDomain) };
-    let a = |q: &'static str, answers: &[&str]| Case {
-        answer: answers.iter().map(|r| rr(r)).collect(),
-        ..Case::new(q, RecordType::A, ResponseCode::NoError)
-    };
     let cases = vec![
         a(
             "web.default.svc.clusterset.local.",
@@ -166,10 +170,6 @@ fn example_index() -> Index {
 #[test]
 fn the_multicluster_example_answers_as_its_comments_say() {
     let corefile = "kubernetes cluster.local clusterset.local {\n multicluster clusterset.local\n}";
-    let a = |q: &'static str, answers: &[&str]| Case {
-        answer: answers.iter().map(|r| rr(r)).collect(),
-        ..Case::new(q, RecordType::A, ResponseCode::NoError)
-    };
     let cases = vec![
         a(
             "checkout.shop.svc.cluster.local.",

@@ -48,6 +48,18 @@ async fn imports_and_their_slices_answer_in_the_clusterset_zone() {
     let s = TestServer::start(&config).await;
     let ready = s.instance.http_addr("localhost:0").unwrap();
     assert_eq!(http_get(ready, "/ready").await.0, 200, "synced with the two more watches");
+    // Each EndpointSlice watch asks the API server only for the slices it can use: those
+    // labelled with their Service, or with their ServiceImport.
+    let slice_lists: Vec<String> = api
+        .arrivals()
+        .into_iter()
+        .map(|(_, what)| what)
+        .filter(|what| what.starts_with(SLICES) && !what.contains("watch=true"))
+        .collect();
+    for label in ["kubernetes.io%2Fservice-name", "multicluster.kubernetes.io%2Fservice-name"] {
+        let asked = slice_lists.iter().any(|w| w.contains(&format!("labelSelector={label}")));
+        assert!(asked, "a slice list selecting {label}: {slice_lists:?}");
+    }
 
     let a = |m: hickory_proto::op::Message| {
         m.answers.iter().map(|r| r.data.to_string()).collect::<Vec<_>>()

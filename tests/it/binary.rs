@@ -133,6 +133,15 @@ impl Running {
         }
     }
 
+    /// Takes every stdout line printed so far into `seen`, without waiting: for a failure's
+    /// message.
+    pub fn drain(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
+    }
+
     /// Reads the banner line `<zone>:<port>` for `zone` and returns the server's address.
     pub fn port_of(&mut self, zone: &str) -> SocketAddr {
         let line = self.wait_line(|l| l.starts_with(zone) && l[zone.len()..].starts_with(':'));

@@ -3,7 +3,9 @@
 //! *hosts*, from a *cache* hit (behind *loadbalance*, as in the kubeadm Corefile), and from
 //! *kubernetes* serving the seed cluster, plus an NXDOMAIN, and the hosts answer again with *log*
 //! and *prometheus* in the chain; each with the time per query and,
-//! through divan's allocation profiler, the allocations per query.
+//! through divan's allocation profiler, the allocations per query. One case, `kubernetes_mix_
+//! of_10k_services`, is bench/run's KUBE scenario in process: 10 000 Services, queries going round
+//! A, SRV and PTR of every tenth, so what the index's layout costs in cache misses shows too.
 //!
 //! `cargo bench --bench request_path`. Regressions show here without the network's noise.
 
@@ -104,4 +106,50 @@ fn kubernetes_service_srv(bencher: divan::Bencher<'_, '_>) {
 #[divan::bench]
 fn kubernetes_nxdomain(bencher: divan::Bencher<'_, '_>) {
     bench_query(bencher, "nosuch.default.svc.cluster.local.", RecordType::A);
+}
+
+/// bench/run's KUBE scenario without the network: 10 000 Services from manifests, and 3 000
+/// queries (A, SRV and PTR of every tenth Service) served in turn, each iteration the next one
+/// (a sample is one round of all 3 000, so every sample has the same mix).
+#[divan::bench(sample_size = 3000)]
+fn kubernetes_mix_of_10k_services(bencher: divan::Bencher<'_, '_>) {
+    const SERVICES: usize = 10_000;
+    let dir = std::env::temp_dir().join(format!("ferrodns-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let mut yaml = String::new();
+    for i in 0..SERVICES {
+        yaml += &format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: svc{i}, namespace: default}}\n\
+             spec: {{clusterIP: 10.96.{}.{}, ports: [{{name: http, port: 80, protocol: TCP}}]}}\n",
+            i >> 8,
+            i & 255
+        );
+    }
+    std::fs::write(dir.join("services.yaml"), yaml).expect("manifests written");
+    let text = format!(
+        ".:53 {{\n kubernetes cluster.local in-addr.arpa {{\n  manifests {}\n }}\n}}\n",
+        dir.display()
+    );
+    let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
+    let config = config::load(&source, &|_| {}).expect("the bench Corefile loads");
+    let mux = Mux::new(&config.listeners[0]);
+    std::fs::remove_dir_all(&dir).expect("the temporary directory removed");
+    let packets: Vec<Vec<u8>> = (0..SERVICES)
+        .step_by(10)
+        .flat_map(|i| {
+            [
+                packet(&format!("svc{i}.default.svc.cluster.local."), RecordType::A),
+                packet(&format!("_http._tcp.svc{i}.default.svc.cluster.local."), RecordType::SRV),
+                packet(&format!("{}.{}.96.10.in-addr.arpa.", i & 255, i >> 8), RecordType::PTR),
+            ]
+        })
+        .collect();
+    let mut out = Vec::with_capacity(512);
+    for packet in &packets {
+        serve(&mux, packet, &mut out);
+        let reply = Message::from_vec(&out).expect("a reply");
+        assert_eq!(reply.answers.len(), 1, "every name of the mix has its answer");
+    }
+    let mut next = packets.iter().cycle();
+    bencher.bench_local(|| serve(&mux, divan::black_box(next.next().expect("cycles")), &mut out));
 }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use compact_str::CompactString;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use plugin_api::proto::rr::{Name, RData, Record, RecordType};
@@ -66,8 +67,11 @@ struct Entry {
 }
 
 /// The placeholder of a port-less Service or slice.
-static NO_PORT: [Port; 1] =
-    [Port { name: String::new(), protocol: std::borrow::Cow::Borrowed(""), port: 0 }];
+static NO_PORT: [Port; 1] = [Port {
+    name: CompactString::const_new(""),
+    protocol: std::borrow::Cow::Borrowed(""),
+    port: 0,
+}];
 
 /// Ports, or one placeholder when there are none (CoreDNS adds one so that port-less services
 /// still have addresses).
@@ -149,7 +153,7 @@ impl Lookup<'_> {
             && let Kind::ClusterIp(ips) = &svc.kind
             && let Some(target) = self.name("kube-dns.kube-system.svc", &self.zone())
         {
-            return (target, ips.clone());
+            return (target, ips.to_vec());
         }
         (self.name("ns.dns", &self.zone()).unwrap_or_else(Name::root), Vec::new())
     }

@@ -9,12 +9,14 @@
 //! copies pointers, not objects.
 
 pub(crate) mod dense;
+pub(crate) mod direct;
 pub(crate) mod sharded;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::objects::{Kind, Service, Slice};
+use direct::Direct;
 use sharded::{Hashed, Sharded, hash_of};
 
 /// What an address's PTR record points at.
@@ -168,7 +170,7 @@ fn remove_at<T: Clone>(
 
 /// The Service `name` in `namespace` of `table` (Services, or ServiceImports).
 fn named<'a>(
-    table: &'a Sharded<Arc<Service>>,
+    table: &'a Sharded<Arc<Service>, Direct<Arc<Service>>>,
     namespace: &str,
     name: &str,
 ) -> Option<&'a Arc<Service>> {
@@ -206,7 +208,7 @@ fn remove_from_group(table: &mut Sharded<ServiceSlices>, slice: &Arc<Slice>) -> 
 /// Everything known, ready for lookups.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
-    services: Sharded<Arc<Service>>,
+    services: Sharded<Arc<Service>, Direct<Arc<Service>>>,
     /// By `(namespace, service)`: the slices that serve it.
     slices: Sharded<ServiceSlices>,
     /// Namespaces that exist: listed by the API (or manifests), or, unless `strict`, named by an
@@ -216,7 +218,7 @@ pub struct Index {
     pods: Sharded<ByAddress<Arc<str>>>,
     reverse: Sharded<ByAddress<ReverseTarget>>,
     /// ServiceImports (`multicluster` zones), as Services: ClusterSetIP or headless.
-    imports: Sharded<Arc<Service>>,
+    imports: Sharded<Arc<Service>, Direct<Arc<Service>>>,
     /// By `(namespace, imported service)`: the multicluster slices that serve it.
     clusterset_slices: Sharded<ServiceSlices>,
     /// With `namespace_labels`: objects outside the listed namespaces are kept (a namespace's

@@ -8,8 +8,10 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use compact_str::CompactString;
 use k8s_openapi::api::core::v1::{Namespace as K8sNamespace, Pod as K8sPod, Service as K8sService};
 use k8s_openapi::api::discovery::v1::EndpointSlice as K8sSlice;
+use smallvec::SmallVec;
 
 use crate::mcs::{self, ServiceImport};
 
@@ -17,18 +19,21 @@ use crate::mcs::{self, ServiceImport};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
     /// The port's name, lower-cased; empty if unnamed.
-    pub name: String,
+    pub name: CompactString,
     /// `tcp`, `udp` or `sctp` (the API allows no other, but one is kept as given).
     pub protocol: Cow<'static, str>,
     /// The number.
     pub port: u16,
 }
 
+/// A Service's cluster IPs, the first inline.
+pub type ClusterIps = SmallVec<[IpAddr; 1]>;
+
 /// What kind of Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    /// Has cluster IPs (ClusterIP, NodePort, LoadBalancer).
-    ClusterIp(Vec<IpAddr>),
+    /// Has cluster IPs (ClusterIP, NodePort, LoadBalancer): one, or two when dual-stack.
+    ClusterIp(ClusterIps),
     /// `clusterIP: None`: answered with the endpoints' addresses.
     Headless,
     /// A CNAME to this name (fully qualified).
@@ -39,9 +44,9 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
     /// Lower-cased name.
-    pub name: String,
+    pub name: CompactString,
     /// Lower-cased namespace.
-    pub namespace: String,
+    pub namespace: CompactString,
     /// Addresses or target.
     pub kind: Kind,
     /// Its ports.
@@ -69,11 +74,11 @@ pub struct Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slice {
     /// The slice's own name, lower-cased (several slices can serve one Service).
-    pub name: String,
+    pub name: CompactString,
     /// Lower-cased namespace.
-    pub namespace: String,
+    pub namespace: CompactString,
     /// The Service it belongs to (label `kubernetes.io/service-name`).
-    pub service: String,
+    pub service: CompactString,
     /// Its endpoints.
     pub endpoints: Vec<Endpoint>,
     /// Its ports.
@@ -106,9 +111,9 @@ pub struct Keep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pod {
     /// Lower-cased namespace.
-    pub namespace: String,
+    pub namespace: CompactString,
     /// Its name, lower-cased.
-    pub name: String,
+    pub name: CompactString,
     /// `status.podIP`.
     pub ip: IpAddr,
 }
@@ -117,9 +122,16 @@ fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
+/// `s` lower-cased, inline when it is short.
+fn lower_compact(s: &str) -> CompactString {
+    let mut lowered = CompactString::new(s);
+    lowered.make_ascii_lowercase();
+    lowered
+}
+
 /// An object's namespace as the index keys it: lower-cased, `default` when not given.
-pub fn namespace_or_default(namespace: Option<&str>) -> String {
-    lower(namespace.unwrap_or("default"))
+pub fn namespace_or_default(namespace: Option<&str>) -> CompactString {
+    lower_compact(namespace.unwrap_or("default"))
 }
 
 /// A protocol's lower-case name; the three the API knows are static strings, since every
@@ -136,7 +148,7 @@ fn protocol_of(given: &str) -> Cow<'static, str> {
 fn port_of(name: Option<&String>, protocol: Option<&String>, port: i32) -> Result<Port, String> {
     let port = u16::try_from(port).map_err(|_| format!("port {port} out of range"))?;
     Ok(Port {
-        name: name.map(|n| lower(n)).unwrap_or_default(),
+        name: name.map(|n| lower_compact(n)).unwrap_or_default(),
         protocol: protocol_of(protocol.map_or("tcp", String::as_str)),
         port,
     })
@@ -182,7 +194,7 @@ pub fn service(s: &K8sService) -> Result<Service, String> {
         } else if ips.is_empty() {
             return Err("no clusterIP".into());
         } else {
-            let mut parsed = Vec::with_capacity(ips.len());
+            let mut parsed = ClusterIps::with_capacity(ips.len());
             for ip in &ips {
                 parsed.push(ip.parse().map_err(|_| format!("clusterIPs {ips:?} do not parse"))?);
             }
@@ -191,7 +203,7 @@ pub fn service(s: &K8sService) -> Result<Service, String> {
     };
     let namespace = namespace_or_default(s.metadata.namespace.as_deref());
     ports.shrink_to_fit();
-    Ok(Service { name: lower(name), namespace, kind, ports })
+    Ok(Service { name: lower_compact(name), namespace, kind, ports })
 }
 
 /// The label naming the Service of an EndpointSlice.
@@ -230,7 +242,7 @@ pub fn service_import(si: &ServiceImport) -> Result<Service, String> {
             if spec.ips.is_empty() {
                 return Err("ClusterSetIP without ips".into());
             }
-            let mut parsed = Vec::with_capacity(spec.ips.len());
+            let mut parsed = ClusterIps::with_capacity(spec.ips.len());
             for ip in &spec.ips {
                 parsed.push(ip.parse().map_err(|_| format!("ips {:?} do not parse", spec.ips))?);
             }
@@ -239,11 +251,11 @@ pub fn service_import(si: &ServiceImport) -> Result<Service, String> {
         Some(other) => return Err(format!("unknown type {other:?}")),
     };
     let namespace = namespace_or_default(si.metadata.namespace.as_deref());
-    Ok(Service { name: lower(name), namespace, kind, ports })
+    Ok(Service { name: lower_compact(name), namespace, kind, ports })
 }
 
 fn slice_of(s: &K8sSlice, keep: Keep, service_label: &str) -> Result<Slice, String> {
-    let name = lower(s.metadata.name.as_deref().unwrap_or_default());
+    let name = lower_compact(s.metadata.name.as_deref().unwrap_or_default());
     let namespace = namespace_or_default(s.metadata.namespace.as_deref());
     let service = s
         .metadata
@@ -297,12 +309,20 @@ fn slice_of(s: &K8sSlice, keep: Keep, service_label: &str) -> Result<Slice, Stri
     ports.shrink_to_fit();
     endpoints.shrink_to_fit();
     let zones = zones.into_boxed_slice();
-    Ok(Slice { name, namespace, service: lower(service), endpoints, ports, cluster: None, zones })
+    Ok(Slice {
+        name,
+        namespace,
+        service: lower_compact(service),
+        endpoints,
+        ports,
+        cluster: None,
+        zones,
+    })
 }
 
 /// A Pod from the API's object (only running pods with an address are of use).
 pub fn pod(p: &K8sPod) -> Result<Pod, String> {
-    let name = lower(p.metadata.name.as_deref().unwrap_or_default());
+    let name = lower_compact(p.metadata.name.as_deref().unwrap_or_default());
     let namespace = namespace_or_default(p.metadata.namespace.as_deref());
     let ip = p.status.as_ref().and_then(|s| s.pod_ip.as_deref()).ok_or("no status.podIP")?;
     let ip: IpAddr = ip.parse().map_err(|_| format!("podIP {ip:?} does not parse"))?;

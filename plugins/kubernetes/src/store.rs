@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::index::Index;
 use crate::index::dense::Dense;
+use crate::index::sharded::Shard;
 use crate::index::sharded::{Hashed, hash_of};
 use crate::objects::{Pod, Service, Slice};
 use foldhash::HashMap;

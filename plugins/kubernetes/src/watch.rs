@@ -195,7 +195,7 @@ fn key_of<K: Resource>(obj: &K, kind: ObjectKind) -> (String, String) {
     let meta = obj.meta();
     let namespace = match kind {
         ObjectKind::Namespace => String::new(),
-        _ => objects::namespace_or_default(meta.namespace.as_deref()),
+        _ => objects::namespace_or_default(meta.namespace.as_deref()).into(),
     };
     (namespace, meta.name.as_deref().unwrap_or("").to_ascii_lowercase())
 }

@@ -8,7 +8,7 @@
 
 use hashbrown::HashTable;
 
-use super::sharded::Hashed;
+use super::sharded::{Hashed, Shard};
 
 /// Entries of `T`, found by hash and a test, in no particular order.
 #[derive(Debug)]
@@ -33,22 +33,19 @@ impl<T: Clone> Clone for Dense<T> {
     }
 }
 
-impl<T: Hashed> Dense<T> {
-    /// The entry with `hash` for which `eq` holds.
-    pub fn find(&self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<&T> {
+impl<T: Hashed> Shard<T> for Dense<T> {
+    fn find(&self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<&T> {
         let at = *self.slots.find(hash, |&i| eq(&self.entries[i as usize]))?;
         Some(&self.entries[at as usize])
     }
 
-    /// The entry with `hash` for which `eq` holds, to change (its key must stay the same).
-    pub fn find_mut(&mut self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<&mut T> {
+    fn find_mut(&mut self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<&mut T> {
         let entries = &self.entries;
         let at = *self.slots.find(hash, |&i| eq(&entries[i as usize]))?;
         Some(&mut self.entries[at as usize])
     }
 
-    /// Adds `item`, whose key the table must not hold yet.
-    pub fn insert_new(&mut self, hash: u64, item: T) {
+    fn insert_new(&mut self, hash: u64, item: T) {
         // Four thousand million entries would need some 200 GB: a cluster that size is not
         // served from one process.
         let at = u32::try_from(self.entries.len()).expect("fewer than 2^32 entries");
@@ -57,8 +54,7 @@ impl<T: Hashed> Dense<T> {
         self.slots.insert_unique(hash, at, |&i| entries[i as usize].hash());
     }
 
-    /// Takes out the entry with `hash` for which `eq` holds.
-    pub fn remove(&mut self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<T> {
+    fn remove(&mut self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<T> {
         let entries = &self.entries;
         let slot = self.slots.find_entry(hash, |&i| eq(&entries[i as usize])).ok()?;
         let (at, _) = slot.remove();
@@ -73,22 +69,25 @@ impl<T: Hashed> Dense<T> {
         Some(item)
     }
 
-    /// Every entry.
-    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+    fn iter<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
         self.entries.iter()
     }
 
+    fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        let entries = &self.entries;
+        self.slots.shrink_to_fit(|&i| entries[i as usize].hash());
+    }
+}
+
+impl<T> Dense<T> {
     /// How many entries.
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// Gives back the room a burst of additions left (after a list).
-    pub fn shrink_to_fit(&mut self) {
-        self.entries.shrink_to_fit();
-        let entries = &self.entries;
-        self.slots.shrink_to_fit(|&i| entries[i as usize].hash());
     }
 }
 

@@ -6,6 +6,7 @@
 //! an update costs what it changed, not the size of the cluster.
 
 use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
 use std::sync::{Arc, LazyLock};
 
 use super::dense::Dense;
@@ -30,27 +31,54 @@ pub trait Hashed {
     fn hash(&self) -> u64;
 }
 
+/// What a shard of a [`Sharded`] table is: a hash table of `T` whose lookups take the key's hash
+/// and a test for the entry. Two layouts: [`Dense`](super::dense::Dense) for entries larger than
+/// a pointer, [`Direct`](super::direct::Direct) for pointers.
+pub trait Shard<T>: Default {
+    /// The entry with `hash` for which `eq` holds.
+    fn find(&self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&T>;
+
+    /// The entry with `hash` for which `eq` holds, to change (its key must stay the same).
+    fn find_mut(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&mut T>;
+
+    /// Adds `item`, whose key the table must not hold yet.
+    fn insert_new(&mut self, hash: u64, item: T);
+
+    /// Takes out the entry with `hash` for which `eq` holds.
+    fn remove(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<T>;
+
+    /// Every entry, in no particular order.
+    fn iter<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a;
+
+    /// Gives back the room a burst of additions left (after a list).
+    fn shrink_to_fit(&mut self);
+}
+
 /// The shard of a hash. The middle bits: a shard's table places entries by the low bits and
 /// tags them with the top seven, so both must still vary among the entries of one shard.
 fn shard_of(hash: u64) -> usize {
     (hash >> 32) as usize % SHARDS
 }
 
-/// A hash table of `T` in [`SHARDS`] copy-on-write shards. Lookups take the key's hash and a
-/// test for the entry, so a key made of borrowed parts (`(&str, &str)`) needs no allocation.
+/// A hash table of `T` in [`SHARDS`] copy-on-write shards of layout `S`. Lookups take the key's
+/// hash and a test for the entry, so a key made of borrowed parts (`(&str, &str)`) needs no
+/// allocation.
 #[derive(Debug, Clone)]
-pub struct Sharded<T> {
-    shards: Box<[Arc<Dense<T>>]>,
+pub struct Sharded<T, S = Dense<T>> {
+    shards: Box<[Arc<S>]>,
     len: usize,
+    entries: PhantomData<T>,
 }
 
-impl<T> Default for Sharded<T> {
+impl<T, S: Default> Default for Sharded<T, S> {
     fn default() -> Self {
-        Self { shards: (0..SHARDS).map(|_| Arc::default()).collect(), len: 0 }
+        Self { shards: (0..SHARDS).map(|_| Arc::default()).collect(), len: 0, entries: PhantomData }
     }
 }
 
-impl<T: Hashed + Clone> Sharded<T> {
+impl<T, S: Shard<T> + Clone> Sharded<T, S> {
     /// The entry with `hash` for which `eq` holds.
     pub fn find(&self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&T> {
         self.shards[shard_of(hash)].find(hash, eq)

@@ -13,7 +13,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn service(ns: &str, name: &str, cluster_ip: &str) -> Object {
-    let kind = Kind::ClusterIp(vec![ip(cluster_ip)]);
+    let kind = Kind::ClusterIp(smallvec::smallvec![ip(cluster_ip)]);
     Object::Service(Arc::new(Service {
         name: name.into(),
         namespace: ns.into(),
@@ -74,7 +74,7 @@ fn reverse(index: &Index, address: &str) -> Vec<String> {
 }
 
 fn slice_names(index: &Index, ns: &str, service: &str) -> Vec<String> {
-    index.slices(ns, service).iter().map(|s| s.name.clone()).collect()
+    index.slices(ns, service).iter().map(|s| s.name.to_string()).collect()
 }
 
 /// Shards per table times the seven tables.
@@ -224,8 +224,14 @@ fn imports_and_clusterset_slices_are_kept_apart_from_services_and_slices() {
     store.put(as_import(service("ns", "web", "10.100.0.1")));
     store.put(as_clusterset(slice("ns", "web-east", "web", &["10.1.0.1"])));
     let index = store.snapshot(1, true);
-    assert_eq!(index.service("ns", "web").unwrap().kind, Kind::ClusterIp(vec![ip("10.96.0.1")]));
-    assert_eq!(index.import("ns", "web").unwrap().kind, Kind::ClusterIp(vec![ip("10.100.0.1")]));
+    assert_eq!(
+        index.service("ns", "web").unwrap().kind,
+        Kind::ClusterIp(smallvec::smallvec![ip("10.96.0.1")])
+    );
+    assert_eq!(
+        index.import("ns", "web").unwrap().kind,
+        Kind::ClusterIp(smallvec::smallvec![ip("10.100.0.1")])
+    );
     let names = |slices: &[Arc<Slice>]| slices.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
     assert_eq!(names(index.clusterset_slices("ns", "web")), ["web-east"]);
     assert!(index.slices("ns", "web").is_empty());

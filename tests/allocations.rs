@@ -2,7 +2,7 @@
 //! allocates nothing. The real dispatcher and plugin chains, in process, with a global
 //! allocator that counts: after the first query of each kind (which fills the cache and the
 //! thread's spare request and reply buffer), serving the same packet again allocates nothing
-//! for *hosts*, a *cache* hit behind *loadbalance*, and *kubernetes* answers and NXDOMAIN; with
+//! for *hosts*, a *cache* hit behind *loadbalance*, and *kubernetes* answers, PTR and NXDOMAIN; with
 //! *log* and *prometheus*, only the buffer that carries a batch's log lines to the writer.
 //!
 //! One exception is measured rather than hidden: hickory's `Name` keeps 32 octets of labels
@@ -54,7 +54,7 @@ fn mux() -> Mux {
     let text = format!(
         "hosts.test {{\n hosts {{\n  10.0.0.1 a.hosts.test\n }}\n}}\n\
          cached.test {{\n loadbalance\n cache 300\n hosts {{\n  10.0.0.1 a.cached.test\n  10.0.0.2 a.cached.test\n }}\n}}\n\
-         cluster.local {{\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n\
+         cluster.local 96.10.in-addr.arpa {{\n kubernetes cluster.local 96.10.in-addr.arpa {{\n  manifests {manifests}\n }}\n}}\n\
          observed.test {{\n log\n prometheus localhost:0\n hosts {{\n  10.0.0.1 a.observed.test\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
@@ -103,6 +103,8 @@ fn queries_answered_from_memory_allocate_nothing() {
         ("a.cached.test.", RecordType::A, ResponseCode::NoError, 0),
         ("nosuch.default.svc.cluster.local.", RecordType::A, ResponseCode::NXDomain, 0),
         ("my-svc.default.svc.cluster.local.", RecordType::A, ResponseCode::NXDomain, 0),
+        // The PTR of a cluster IP (kube-dns's).
+        ("10.0.96.10.in-addr.arpa.", RecordType::PTR, ResponseCode::NoError, 0),
         // 35 octets of labels: hickory's `Name` spills to the heap, once.
         ("nginx-service.default.svc.cluster.local.", RecordType::A, ResponseCode::NoError, 1),
         // With *log* and *prometheus*: the batch's buffer of lines, handed to the writer (once

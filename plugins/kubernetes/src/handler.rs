@@ -12,7 +12,7 @@ use plugin_api::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use plugin_api::proto::rr::{Name, RData, Record, RecordType};
 use plugin_api::upstream::Upstream;
 use plugin_api::wire::{ReplyWriter, ZoneSoa};
-use plugin_api::zone::{addr_from_reverse, longest_match};
+use plugin_api::zone::{addr_from_reverse, longest_match, split_dots};
 use plugin_api::{Ctx, Next, Plugin, Reply, Request, Serve};
 
 use crate::index::{Index, ReverseTarget};
@@ -475,7 +475,7 @@ impl Plugin for Kubernetes {
         let base: &[&str] = match split_labels(base_text, &mut fixed) {
             Some(n) => &fixed[..n],
             None => {
-                spilled = base_text.split('.').collect();
+                spilled = split_dots(base_text).collect();
                 &spilled
             }
         };

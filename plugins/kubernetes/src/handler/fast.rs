@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use plugin_api::Reply;
 use plugin_api::proto::rr::RecordType;
 use plugin_api::wire::ReplyWriter;
-use plugin_api::zone::addr_from_reverse;
+use plugin_api::zone::{addr_from_reverse, split_dots};
 
 use super::{Grammar, Lookup, Parsed, parse_labels, port_matches, ports_or_placeholder};
 use crate::index::ReverseTarget;
@@ -141,7 +141,7 @@ impl Lookup<'_> {
         })?;
         let mut reply = ReplyWriter::new(self.req)?.owned_as_asked();
         let service = [svc.name.as_str(), svc.namespace.as_str(), "svc"];
-        let primary = self.o.primary.split('.').filter(|l| !l.is_empty());
+        let primary = split_dots(&self.o.primary).filter(|l| !l.is_empty());
         reply.ptr(self.ttl(), service.into_iter().chain(primary));
         Some(reply)
     }

@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use plugin_api::zone::split_dots;
+
 use crate::objects::{Endpoint, Port};
 
 /// What the labels left of the zone ask for.
@@ -119,7 +121,7 @@ pub(super) fn split_labels<'a>(text: &'a str, out: &mut [&'a str]) -> Option<usi
         return Some(0);
     }
     let mut n = 0;
-    for label in text.split('.') {
+    for label in split_dots(text) {
         *out.get_mut(n)? = label;
         n += 1;
     }
@@ -128,7 +130,7 @@ pub(super) fn split_labels<'a>(text: &'a str, out: &mut [&'a str]) -> Option<usi
 
 /// The number of labels of a zone in presentation form (`.` has none).
 pub(super) fn label_count(zone: &str) -> usize {
-    zone.split('.').filter(|l| !l.is_empty()).count()
+    split_dots(zone).filter(|l| !l.is_empty()).count()
 }
 
 #[cfg(test)]

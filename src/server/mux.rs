@@ -87,7 +87,15 @@ impl Mux {
     /// Picks the route for `name` (lower-case, fully qualified), or `None` for REFUSED.
     fn route(&self, name: &str, qtype: RecordType) -> Option<&Route> {
         let mut ds_route = None;
-        let mut offset = 0;
+        // Suffixes longer than the longest zone cannot be one: start at the first label that
+        // begins within that many octets of the end (for `.:53` alone, none does).
+        let mut offset = match name.len().checked_sub(self.longest_zone) {
+            None | Some(0) => 0,
+            Some(from) => match next_label(name, from - 1) {
+                Some(at) => at,
+                None => return self.root_route(),
+            },
+        };
         loop {
             if name.len() - offset <= self.longest_zone
                 && let Some(route) = self.zones.get(&name[offset..])
@@ -102,14 +110,19 @@ impl Mux {
                 // A DS record lives in the parent zone: keep looking for a shorter match.
                 ds_route = Some(route);
             }
-            match name[offset..].find('.') {
-                Some(dot) if offset + dot + 1 < name.len() => offset += dot + 1,
-                _ => break,
+            match next_label(name, offset) {
+                Some(at) => offset = at,
+                None => break,
             }
         }
         if ds_route.is_some() {
             return ds_route;
         }
+        self.root_route()
+    }
+
+    /// The route of the root zone, if it has plugins.
+    fn root_route(&self) -> Option<&Route> {
         self.zones.get(".").filter(|r| !r.block.chain.is_empty())
     }
 
@@ -231,6 +244,13 @@ fn log_panic(server: &str, panic: &(dyn std::any::Any + Send)) {
 }
 
 /// [`finish`], then counts the query in the zone's metrics, if it has them.
+/// Where the label after the first dot at or after `from` starts, if a label (not just the
+/// root) follows. Bytes, not a `char` search: see `plugin_api::zone::split_dots`.
+fn next_label(name: &str, from: usize) -> Option<usize> {
+    let dot = from + name.as_bytes()[from..].iter().position(|&b| b == b'.')?;
+    (dot + 1 < name.len()).then_some(dot + 1)
+}
+
 fn finish_counted(
     result: ServeResult,
     req: &Request,

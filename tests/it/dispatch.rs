@@ -47,6 +47,39 @@ async fn longest_zone_wins_and_empty_blocks_refuse() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn zones_match_whole_labels_of_names_of_any_length() {
+    let s = TestServer::start("example.org:0 {\n whoami\n}").await;
+    let rcode = |m: &hickory_proto::op::Message| m.metadata.response_code;
+    for name in ["example.org.", "a.example.org.", "a.b.c.d.e.f.g.h.i.j.k.l.example.org."] {
+        assert_eq!(rcode(&s.udp(name, RecordType::A).await), ResponseCode::NoError, "{name}");
+    }
+    // The zone's text ends these names, but not at a label's start.
+    for name in ["xexample.org.", "a.xexample.org.", "org.", "rg."] {
+        assert_eq!(rcode(&s.udp(name, RecordType::A).await), ResponseCode::Refused, "{name}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ds_query_goes_to_the_parent_zone() {
+    // As in CoreDNS, the root's block is not a parent here: it is only the last resort.
+    let s = TestServer::start(
+        ".:0 {\n hosts {\n  10.0.0.2 x.org\n }\n}\norg:0 {\n whoami\n}\n\
+         example.org:0 {\n hosts {\n  10.0.0.1 example.org\n }\n}\n",
+    )
+    .await;
+    // whoami (org's block) answers with the client's address; hosts has no DS to give.
+    let ds = s.udp("example.org.", RecordType::DS).await;
+    assert!(!ds.additionals.is_empty(), "answered by the parent's whoami: {ds:?}");
+    let a = s.udp("example.org.", RecordType::A).await;
+    assert_eq!(a.answers.len(), 1, "answered by the zone's hosts: {a:?}");
+    assert!(a.additionals.is_empty());
+    let ds = s.udp("org.", RecordType::DS).await;
+    assert!(!ds.additionals.is_empty(), "no parent but the root: the zone's own block");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn no_matching_zone_is_refused() {
     let s = TestServer::start("example.org:0 {\n whoami\n}").await;
     let reply = s.udp("example.com.", RecordType::A).await;

@@ -217,7 +217,10 @@ fn lower_name_into(name: &Name, s: &mut String) {
             s.push_str(&lower_name_escaped(name));
             return;
         }
-        s.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase())));
+        // Plain ASCII, so UTF-8: appended whole and lower-cased in place, not char by char.
+        let start = s.len();
+        s.push_str(std::str::from_utf8(label).unwrap_or_default());
+        s[start..].make_ascii_lowercase();
         s.push('.');
     }
     if s.is_empty() {

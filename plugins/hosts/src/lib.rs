@@ -263,7 +263,7 @@ impl Plugin for Hosts {
         let name_exists = known.is_some_and(Addresses::exist);
         match qtype {
             RecordType::PTR => {
-                let ptr = addr_from_reverse(name).and_then(|ip| table.ptr(&lower_qname(req), ip));
+                let ptr = addr_from_reverse(name).and_then(|ip| table.ptr(|| lower_qname(req), ip));
                 let Some(records) = ptr else { return next.run(ctx, req) };
                 let mut msg = req.reply();
                 msg.metadata.authoritative = true;

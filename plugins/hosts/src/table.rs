@@ -161,8 +161,11 @@ impl Table {
     }
 
     /// PTR records answering `qname` for `addr`.
-    pub fn ptr(&self, qname: &Name, addr: IpAddr) -> Option<Vec<Record>> {
+    /// `qname` is asked for only when `addr` has names: every PTR query of the server passes
+    /// through *hosts*, and building the owner name can allocate.
+    pub fn ptr(&self, qname: impl FnOnce() -> Name, addr: IpAddr) -> Option<Vec<Record>> {
         let targets = self.reverse.get(&addr)?;
+        let qname = qname();
         Some(
             targets
                 .iter()
@@ -236,9 +239,9 @@ onlyone
         assert!(t.lookup("w.test.").is_none(), "a wildcard does not match the name itself");
         assert!(t.lookup("y.x.w.test.").is_none(), "a wildcard matches one label");
         let q = Name::from_ascii("1.0.0.10.in-addr.arpa.").unwrap();
-        assert_eq!(t.ptr(&q, "10.0.0.1".parse().unwrap()).unwrap()[0].data.to_string(), "a.test.");
-        assert!(t.ptr(&q, "10.0.0.5".parse().unwrap()).is_none(), "no PTR for wildcards");
+        assert_eq!(t.ptr(|| q.clone(), "10.0.0.1".parse().unwrap()).unwrap()[0].data.to_string(), "a.test.");
+        assert!(t.ptr(|| q.clone(), "10.0.0.5".parse().unwrap()).is_none(), "no PTR for wildcards");
         let none = Table::build(&[&file], 60, false);
-        assert!(none.ptr(&q, "10.0.0.1".parse().unwrap()).is_none());
+        assert!(none.ptr(|| q.clone(), "10.0.0.1".parse().unwrap()).is_none());
     }
 }

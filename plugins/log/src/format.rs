@@ -88,7 +88,7 @@ pub struct Outcome {
     pub reply: Option<Facts>,
     /// Its size in octets.
     pub size: usize,
-    /// Time from the query reaching the plugin to the reply coming back.
+    /// Time from the server reading the query to the reply coming back to the plugin.
     pub duration: Duration,
 }
 
@@ -158,9 +158,9 @@ fn text(line: &mut String, s: &str) -> std::fmt::Result {
 
 fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome) {
     let _ = match label {
-        Label::Type => write!(line, "{}", type_name(req.qtype())),
+        Label::Type => text(line, &type_name(req.qtype())),
         Label::Name => text(line, req.name()),
-        Label::Class => write!(line, "{}", class_name(req.qclass())),
+        Label::Class => text(line, &class_name(req.qclass())),
         Label::Proto => text(line, req.proto().as_str()),
         Label::Size => num(line, req.len()),
         Label::Remote => write_addr(line, req.ip()),
@@ -171,16 +171,16 @@ fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome) {
         Label::Do => text(line, if req.dnssec_ok() { "true" } else { "false" }),
         Label::Bufsize => num(line, req.size()),
         Label::Rcode => match &out.reply {
-            None => write!(line, "{EMPTY}"),
+            None => text(line, EMPTY),
             Some(m) => match rcode_name(m.metadata.response_code) {
-                Some(name) => write!(line, "{name}"),
-                None => write!(line, "{}", u16::from(m.metadata.response_code)),
+                Some(name) => text(line, name),
+                None => num(line, u16::from(m.metadata.response_code)),
             },
         },
         Label::Rsize => num(line, out.size),
         Label::Duration => write_seconds(line, out.duration),
         Label::Rflags => match &out.reply {
-            None => write!(line, "{EMPTY}"),
+            None => text(line, EMPTY),
             Some(m) => {
                 write_flags(line, &m.metadata);
                 Ok(())
@@ -195,14 +195,13 @@ fn write_label(line: &mut String, label: Label, req: &Request, out: &Outcome) {
 /// trimmed, and integer digits cost a fraction of float formatting.
 fn write_seconds(line: &mut String, d: Duration) -> std::fmt::Result {
     num(line, d.as_secs())?;
-    let mut nanos = d.subsec_nanos();
+    let nanos = d.subsec_nanos();
     if nanos > 0 {
-        let mut digits = 9;
-        while nanos.is_multiple_of(10) {
-            nanos /= 10;
-            digits -= 1;
-        }
-        write!(line, ".{nanos:0digits$}")?;
+        // The nine digits with their leading zeros (10^9 + nanos has ten), trailing ones cut.
+        let mut digits = itoa::Buffer::new();
+        let digits = &digits.format(1_000_000_000 + nanos)[1..];
+        line.push('.');
+        line.push_str(digits.trim_end_matches('0'));
     }
     line.push('s');
     Ok(())

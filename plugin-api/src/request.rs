@@ -6,6 +6,7 @@
 //! returns when something is missing, so a plugin never has to guess.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
@@ -40,6 +41,7 @@ pub struct Request {
     local: SocketAddr,
     proto: Proto,
     wire_len: usize,
+    received: Instant,
 }
 
 impl Request {
@@ -54,8 +56,9 @@ impl Request {
         wire_len: usize,
     ) -> Self {
         let name = String::with_capacity(64);
-        let mut req = Self { msg, name, src, local, proto, wire_len };
-        req.rebind(src, local, proto, wire_len);
+        let received = Instant::now();
+        let mut req = Self { msg, name, src, local, proto, wire_len, received };
+        req.rebind(src, local, proto, wire_len, received);
         req
     }
 
@@ -66,16 +69,30 @@ impl Request {
         &mut self.msg
     }
 
-    /// Says where the message (as [`Request::message_mut`] left it) came from, and recomputes
-    /// the lower-cased name into the string it already has.
-    pub fn rebind(&mut self, src: SocketAddr, local: SocketAddr, proto: Proto, wire_len: usize) {
+    /// Says where and when the message (as [`Request::message_mut`] left it) came from, and
+    /// recomputes the lower-cased name into the string it already has.
+    pub fn rebind(
+        &mut self,
+        src: SocketAddr,
+        local: SocketAddr,
+        proto: Proto,
+        wire_len: usize,
+        received: Instant,
+    ) {
         self.name.clear();
         match self.msg.queries.first() {
             Some(q) => lower_name_into(q.name(), &mut self.name),
             None => self.name.push('.'),
         }
         self.src = SocketAddr::new(src.ip().to_canonical(), src.port());
-        (self.local, self.proto, self.wire_len) = (local, proto, wire_len);
+        (self.local, self.proto, self.wire_len, self.received) = (local, proto, wire_len, received);
+    }
+
+    /// When the server read the query. Plugins that time it (*log*) start here rather than
+    /// read the clock again: at a few hundred thousand queries a second, each clock read is
+    /// about 1 % of a core.
+    pub fn received(&self) -> Instant {
+        self.received
     }
 
     /// The decoded query message.

@@ -104,7 +104,7 @@ impl Plugin for Log {
         let Some(index) = self.rules.iter().position(|r| is_subdomain(&r.name, req.name())) else {
             return next.run(ctx, req);
         };
-        let start = Instant::now();
+        let start = req.received();
         match next.run(ctx, req) {
             Serve::Ready(result) => {
                 write_line(&self.rules[index], req, &result, start);

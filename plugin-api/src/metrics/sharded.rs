@@ -29,13 +29,32 @@ fn shard_index() -> usize {
     SHARD.with(|s| *s)
 }
 
-/// One thread's copy of a series: its bucket counts, count and sum, padded to its own lines.
+/// Counters per [`Line`].
+const CELLS: usize = 16;
+
+/// 128 bytes of counters: two cache lines, since the adjacent-line prefetcher moves lines in
+/// pairs, so a copy that owns both shares neither.
 #[repr(align(128))]
-struct Shard {
-    /// Observations at or below each upper bound, not cumulated (one `fetch_add` each).
-    buckets: Box<[AtomicU64]>,
-    count: AtomicU64,
-    sum: AtomicU64,
+struct Line([AtomicU64; CELLS]);
+
+/// One thread's copy of a histogram, on lines of its own: the sum of the observations, then
+/// per bucket the observations above the bound before and at or below its own (not
+/// cumulated), then those above the last bound. The count is the buckets' total, so an
+/// observation is two `fetch_add`s.
+struct Shard(Box<[Line]>);
+
+/// The cell of the sum; bucket `i`'s is `1 + i`.
+const SUM: usize = 0;
+
+impl Shard {
+    fn new(cells: usize) -> Self {
+        let line = || Line(std::array::from_fn(|_| AtomicU64::new(0)));
+        Self((0..cells.div_ceil(CELLS)).map(|_| line()).collect())
+    }
+
+    fn cell(&self, i: usize) -> &AtomicU64 {
+        &self.0[i / CELLS].0[i % CELLS]
+    }
 }
 
 /// One series: a histogram with fixed upper bounds, observed in integer units.
@@ -55,38 +74,33 @@ thread_local! {
 
 impl ShardedHistogram {
     fn new(bounds: &[u64]) -> Self {
-        let shard = || Shard {
-            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-            count: AtomicU64::new(0),
-            sum: AtomicU64::new(0),
-        };
-        Self { bounds: bounds.into(), shards: (0..SHARDS).map(|_| shard()).collect() }
+        // The sum, the buckets, and the one above the last bound.
+        let cells = 1 + bounds.len() + 1;
+        Self { bounds: bounds.into(), shards: (0..SHARDS).map(|_| Shard::new(cells)).collect() }
     }
 
     /// Records one observation of `value` units.
     pub fn observe(&self, value: u64) {
         let shard = &self.shards[shard_index()];
-        if let Some(i) = self.bounds.iter().position(|&b| value <= b) {
-            shard.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        shard.count.fetch_add(1, Ordering::Relaxed);
-        shard.sum.fetch_add(value, Ordering::Relaxed);
+        let bucket = self.bounds.iter().position(|&b| value <= b).unwrap_or(self.bounds.len());
+        shard.cell(1 + bucket).fetch_add(1, Ordering::Relaxed);
+        shard.cell(SUM).fetch_add(value, Ordering::Relaxed);
     }
 
     /// The series as the exposition format wants it: cumulative buckets, count, sum in the
     /// metric's unit (`units_per_unit` of ours make one of its).
     fn proto(&self, upper_bounds: &[f64], units_per_unit: f64) -> proto::Histogram {
-        let (mut count, mut sum) = (0u64, 0u64);
-        let mut per_bucket = vec![0u64; self.bounds.len()];
+        let mut sum = 0u64;
+        // Each bucket, then the observations above the last bound.
+        let mut per_bucket = vec![0u64; self.bounds.len() + 1];
         for shard in self.shards.iter() {
-            count += shard.count.load(Ordering::Relaxed);
-            sum = sum.wrapping_add(shard.sum.load(Ordering::Relaxed));
-            for (total, b) in per_bucket.iter_mut().zip(shard.buckets.iter()) {
-                *total += b.load(Ordering::Relaxed);
+            sum = sum.wrapping_add(shard.cell(SUM).load(Ordering::Relaxed));
+            for (i, total) in per_bucket.iter_mut().enumerate() {
+                *total += shard.cell(1 + i).load(Ordering::Relaxed);
             }
         }
         let mut h = proto::Histogram::default();
-        h.set_sample_count(count);
+        h.set_sample_count(per_bucket.iter().sum());
         h.set_sample_sum(sum as f64 / units_per_unit);
         let mut cumulative = 0;
         let buckets = per_bucket

@@ -227,17 +227,18 @@ pub fn lower_name(name: &Name) -> String {
 
 /// [`lower_name`], written into `s` (which must be empty) to reuse its room.
 fn lower_name_into(name: &Name, s: &mut String) {
-    let plain = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
+    // Room for the longest name once; the string is reused from query to query.
+    s.reserve(256);
     for label in name.iter() {
-        if !label.iter().all(plain) {
-            s.clear();
-            s.push_str(&lower_name_escaped(name));
-            return;
+        // One pass: a byte that may need escaping sends the whole name the reference way.
+        for &b in label {
+            if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                s.clear();
+                s.push_str(&lower_name_escaped(name));
+                return;
+            }
+            s.push(char::from(b.to_ascii_lowercase()));
         }
-        // Plain ASCII, so UTF-8: appended whole and lower-cased in place, not char by char.
-        let start = s.len();
-        s.push_str(std::str::from_utf8(label).unwrap_or_default());
-        s[start..].make_ascii_lowercase();
         s.push('.');
     }
     if s.is_empty() {

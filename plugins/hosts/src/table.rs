@@ -239,7 +239,10 @@ onlyone
         assert!(t.lookup("w.test.").is_none(), "a wildcard does not match the name itself");
         assert!(t.lookup("y.x.w.test.").is_none(), "a wildcard matches one label");
         let q = Name::from_ascii("1.0.0.10.in-addr.arpa.").unwrap();
-        assert_eq!(t.ptr(|| q.clone(), "10.0.0.1".parse().unwrap()).unwrap()[0].data.to_string(), "a.test.");
+        assert_eq!(
+            t.ptr(|| q.clone(), "10.0.0.1".parse().unwrap()).unwrap()[0].data.to_string(),
+            "a.test."
+        );
         assert!(t.ptr(|| q.clone(), "10.0.0.5".parse().unwrap()).is_none(), "no PTR for wildcards");
         let none = Table::build(&[&file], 60, false);
         assert!(none.ptr(|| q.clone(), "10.0.0.1".parse().unwrap()).is_none());

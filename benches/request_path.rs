@@ -49,8 +49,9 @@ fn packet(name: &str, qtype: RecordType) -> Vec<u8> {
 }
 
 fn serve(mux: &Mux, packet: &[u8], out: &mut Vec<u8>) {
-    let src: SocketAddr = "10.1.2.3:5300".parse().expect("address");
-    let local: SocketAddr = "10.0.0.53:53".parse().expect("address");
+    // Built, not parsed: parsing two addresses was 2 % of a query's time here.
+    let src = SocketAddr::from(([10, 1, 2, 3], 5300));
+    let local = SocketAddr::from(([10, 0, 0, 53], 53));
     out.clear();
     match mux.serve_packet(packet, src, local, Proto::Udp, out) {
         Outcome::Send => {}

@@ -80,6 +80,8 @@ struct Inner {
     o: Options,
     success: Store,
     denial: Store,
+    /// The stores' reclamation domain; reads hold one of its guards.
+    collector: Arc<store::Collector>,
     clock: Clock,
     metrics: metrics::Set,
 }
@@ -88,9 +90,11 @@ impl Cache {
     /// A cache with `options`, counting its metrics under each of `servers`.
     pub fn new(options: Options, servers: &[String], clock: Clock) -> Self {
         let zones_label = options.zones.join(",");
+        let collector = store::collector();
         let inner = Inner {
-            success: Store::new(options.pcap),
-            denial: Store::new(options.ncap),
+            success: Store::new(options.pcap, &collector),
+            denial: Store::new(options.ncap, &collector),
+            collector,
             metrics: metrics::Set::new(servers, &zones_label),
             o: options,
             clock,
@@ -130,15 +134,18 @@ impl Plugin for Cache {
         let k = query_key(req);
         let stale_window = inner.o.serve_stale.map_or(0, |d| d.as_secs() as i64);
 
+        // Held until the reply is built from the item: no copy of the item, no count on it.
+        let guard = inner.collector.enter();
         let found = [(&inner.denial, &m.denial_hits), (&inner.success, &m.success_hits)]
             .into_iter()
             .find_map(|(store, hits)| {
-                let item = store.get(k)?;
+                let item = store.get(k, &guard)?;
                 let left = item.remaining(now);
                 (left > 0 || (inner.o.serve_stale.is_some() && -left < stale_window))
                     .then_some((item, hits))
             });
         let Some((item, hits)) = found else {
+            drop(guard);
             m.misses.get().inc();
             let fill = self.inner.clone();
             let req = req.clone();
@@ -156,7 +163,8 @@ impl Plugin for Cache {
                 let fill = self.inner.clone();
                 let req2 = req.clone();
                 let server = ctx.server.clone();
-                let stale = item.clone();
+                let stale = Arc::clone(item);
+                drop(guard);
                 return next.run(ctx, req).map(move |result| {
                     let good = matches!(&result, Ok(Reply::Message { msg, .. })
                         if msg.metadata.response_code != ResponseCode::ServFail);
@@ -168,15 +176,15 @@ impl Plugin for Cache {
                 });
             }
             m.served_stale.get().inc();
-            self.refresh(ctx, req, next, &item);
-            return Serve::Ready(Ok(to_reply(&item, req, 0)));
+            self.refresh(ctx, req, next, item);
+            return Serve::Ready(Ok(to_reply(item, req, 0)));
         }
-        if self.should_prefetch(&item, now) {
+        if self.should_prefetch(item, now) {
             m.prefetches.get().inc();
-            self.refresh(ctx, req, next, &item);
+            self.refresh(ctx, req, next, item);
         }
         let ttl = if inner.o.keepttl { item.ttl } else { left as u32 };
-        Serve::Ready(Ok(to_reply(&item, req, ttl)))
+        Serve::Ready(Ok(to_reply(item, req, ttl)))
     }
 }
 

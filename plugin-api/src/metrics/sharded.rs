@@ -4,29 +4,92 @@
 //! Every query counts two counters (requests, responses) and observes three histograms
 //! (duration, request size, response size). The `prometheus` crate keeps one set of atomics per
 //! series, so with a thread per UDP socket each update moved its cache lines from core to core:
-//! the prometheus plugin cost a sixth of the server's throughput. Here each series has [`SHARDS`] copies of its
-//! counters, each on its own cache lines; a thread always writes the copy its index picks, and
-//! a scrape adds the copies up. Observations are integers in a fixed unit (nanoseconds, bytes),
-//! so every write is one `fetch_add`; the scrape divides the sum by the unit.
+//! the prometheus plugin cost a sixth of the server's throughput. Here each series has
+//! [`SHARDS`] copies of its counters, each on its own cache lines, plus one more. A thread
+//! claims a copy of its own the first time it counts and gives it back when it exits; with one
+//! writer, an update is a plain load and store rather than a locked read-modify-write (eight
+//! per query, a tenth of what *prometheus* cost). Threads that find every copy claimed share
+//! the extra one and update it with `fetch_add`, which stays correct, only slower. A scrape
+//! adds the copies up. Observations are integers in a fixed unit (nanoseconds, bytes); the
+//! scrape divides the sum by the unit.
 //!
 //! [`ShardedHistogramVec`] and [`ShardedCounterVec`] are `prometheus` collectors: registered
 //! like a `HistogramVec` or an `IntCounterVec`, their series appear in `/metrics` exactly as
 //! those would.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto;
 
-/// Copies of each series' counters. A power of two above the cores a DNS server usually gets;
-/// threads beyond it share copies, which stays correct, only slower.
+/// Copies of each series' counters that threads own, one writer each. A power of two above
+/// the cores a DNS server usually gets.
 pub const SHARDS: usize = 16;
 
-/// Picks this thread's shard.
+/// The copy shared by threads beyond [`SHARDS`], updated with `fetch_add`.
+const SHARED: usize = SHARDS;
+
+/// Copies per series: the owned ones and the shared one.
+const COPIES: usize = SHARDS + 1;
+
+/// Which owned copies are claimed, a bit each.
+static CLAIMED: AtomicU32 = AtomicU32::new(0);
+
+/// A thread's copy: owned (below [`SHARDS`]) until the thread exits, or [`SHARED`].
+struct Claim(usize);
+
+impl Claim {
+    fn take() -> Self {
+        let mut claimed = CLAIMED.load(Ordering::Relaxed);
+        loop {
+            let free = !claimed & ((1 << SHARDS) - 1);
+            if free == 0 {
+                return Self(SHARED);
+            }
+            let bit = free.trailing_zeros();
+            // Acquire: the counts the copy's last owner wrote before giving it back are the
+            // ones this thread's plain updates start from.
+            match CLAIMED.compare_exchange_weak(
+                claimed,
+                claimed | 1 << bit,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Self(bit as usize),
+                Err(now) => claimed = now,
+            }
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.0 < SHARDS {
+            // Release: hands this thread's last counts over with the copy.
+            CLAIMED.fetch_and(!(1 << self.0), Ordering::Release);
+        }
+    }
+}
+
+thread_local! {
+    static SHARD: Claim = Claim::take();
+}
+
+/// Picks this thread's copy; the shared one while the thread is being torn down.
 fn shard_index() -> usize {
-    SHARD.with(|s| *s)
+    SHARD.try_with(|c| c.0).unwrap_or(SHARED)
+}
+
+/// Adds `value` to `cell` of copy `copy`: one writer for an owned copy, so no locked
+/// instruction; several for the shared one.
+fn add(cell: &AtomicU64, value: u64, copy: usize) {
+    if copy == SHARED {
+        cell.fetch_add(value, Ordering::Relaxed);
+    } else {
+        cell.store(cell.load(Ordering::Relaxed).wrapping_add(value), Ordering::Relaxed);
+    }
 }
 
 /// Counters per [`Line`].
@@ -64,27 +127,20 @@ pub struct ShardedHistogram {
     shards: Box<[Shard]>,
 }
 
-thread_local! {
-    /// This thread's shard, given out in turn the first time a thread observes.
-    static SHARD: usize = {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
-    };
-}
-
 impl ShardedHistogram {
     fn new(bounds: &[u64]) -> Self {
         // The sum, the buckets, and the one above the last bound.
         let cells = 1 + bounds.len() + 1;
-        Self { bounds: bounds.into(), shards: (0..SHARDS).map(|_| Shard::new(cells)).collect() }
+        Self { bounds: bounds.into(), shards: (0..COPIES).map(|_| Shard::new(cells)).collect() }
     }
 
     /// Records one observation of `value` units.
     pub fn observe(&self, value: u64) {
-        let shard = &self.shards[shard_index()];
+        let copy = shard_index();
+        let shard = &self.shards[copy];
         let bucket = self.bounds.iter().position(|&b| value <= b).unwrap_or(self.bounds.len());
-        shard.cell(1 + bucket).fetch_add(1, Ordering::Relaxed);
-        shard.cell(SUM).fetch_add(value, Ordering::Relaxed);
+        add(shard.cell(1 + bucket), 1, copy);
+        add(shard.cell(SUM), value, copy);
     }
 
     /// The series as the exposition format wants it: cumulative buckets, count, sum in the
@@ -152,7 +208,8 @@ struct PaddedCount(AtomicU64);
 impl ShardedCounter {
     /// Adds one.
     pub fn inc(&self) {
-        self.shards[shard_index()].0.fetch_add(1, Ordering::Relaxed);
+        let copy = shard_index();
+        add(&self.shards[copy].0, 1, copy);
     }
 
     /// The sum of every copy.
@@ -165,7 +222,7 @@ impl Series for ShardedCounter {
     const TYPE: proto::MetricType = proto::MetricType::COUNTER;
 
     fn create(_: &[u64]) -> Self {
-        Self { shards: (0..SHARDS).map(|_| PaddedCount(AtomicU64::new(0))).collect() }
+        Self { shards: (0..COPIES).map(|_| PaddedCount(AtomicU64::new(0))).collect() }
     }
 
     fn fill(&self, metric: &mut proto::Metric, _: &[f64], _: f64) {
@@ -319,6 +376,38 @@ mod tests {
         assert_eq!(families[0].get_metric()[0].get_label()[0].value(), "a.");
         vec.remove_label_values(&["a."]);
         assert!(vec.collect()[0].get_metric().is_empty());
+    }
+
+    /// More threads than owned copies, in waves: threads beyond the owners share a copy, and an
+    /// exited thread's copy goes to the next with its counts intact. A lost update (two owners
+    /// of one copy, or counts not handed over) makes the totals fall short.
+    #[test]
+    fn counts_add_up_when_threads_outnumber_and_outlive_the_copies() {
+        let counters = ShardedCounterVec::counters("w_total", "help", &["k"]).unwrap();
+        let histograms =
+            ShardedHistogramVec::new("w_seconds", "help", &["k"], vec![0.001], 1e9).unwrap();
+        let (counter, histogram) =
+            (counters.with_label_values(&["x"]), histograms.with_label_values(&["x"]));
+        let (threads, waves, each) = (SHARDS + 8, 3, 2000u64);
+        for _ in 0..waves {
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    let (counter, histogram) = (counter.clone(), histogram.clone());
+                    s.spawn(move || {
+                        for _ in 0..each {
+                            counter.inc();
+                            histogram.observe(1);
+                        }
+                    });
+                }
+            });
+        }
+        let total = (threads * waves) as u64 * each;
+        assert_eq!(counter.get(), total);
+        let h = histograms.collect()[0].get_metric()[0].get_histogram().clone();
+        assert_eq!(h.get_sample_count(), total);
+        assert_eq!(h.get_bucket()[0].cumulative_count(), total);
+        assert!((h.get_sample_sum() - total as f64 / 1e9).abs() < 1e-9);
     }
 
     #[test]

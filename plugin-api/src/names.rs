@@ -67,29 +67,34 @@ pub fn class_name(class: DNSClass) -> Cow<'static, str> {
 
 /// The header flags as CoreDNS's log writes them: `qr,aa,tc,rd,ra,z,ad,cd`, only those set.
 pub fn flags_text(m: &Metadata) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_flags(&mut out, m);
-    out
+    // Only ASCII is written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Appends [`flags_text`] to `out`, without allocating.
-pub fn write_flags(out: &mut String, m: &Metadata) {
+pub fn write_flags(out: &mut Vec<u8>, m: &Metadata) {
     let flags = [
-        (m.message_type == hickory_proto::op::MessageType::Response, "qr"),
-        (m.authoritative, "aa"),
-        (m.truncation, "tc"),
-        (m.recursion_desired, "rd"),
-        (m.recursion_available, "ra"),
-        (m.authentic_data, "ad"),
-        (m.checking_disabled, "cd"),
+        (m.message_type == hickory_proto::op::MessageType::Response, b"qr"),
+        (m.authoritative, b"aa"),
+        (m.truncation, b"tc"),
+        (m.recursion_desired, b"rd"),
+        (m.recursion_available, b"ra"),
+        (m.authentic_data, b"ad"),
+        (m.checking_disabled, b"cd"),
     ];
-    let mut first = true;
-    for (_, name) in flags.iter().filter(|(on, _)| *on) {
-        if !first {
-            out.push(',');
+    // Each set flag with a comma after it, the last comma then taken back: two-byte constant
+    // stores, where an iterator with a "first" flag copied each name with a call.
+    let start = out.len();
+    for (on, name) in flags {
+        if on {
+            out.extend_from_slice(name);
+            out.push(b',');
         }
-        out.push_str(name);
-        first = false;
+    }
+    if out.len() > start {
+        out.pop();
     }
 }
 
@@ -109,5 +114,11 @@ mod tests {
         m.authoritative = true;
         m.recursion_desired = true;
         assert_eq!(flags_text(&m), "qr,aa,rd");
+        let none = hickory_proto::op::Message::query().metadata;
+        assert_eq!(flags_text(&none), "");
+        let mut all = m;
+        (all.truncation, all.recursion_available, all.authentic_data, all.checking_disabled) =
+            (true, true, true, true);
+        assert_eq!(flags_text(&all), "qr,aa,tc,rd,ra,ad,cd");
     }
 }

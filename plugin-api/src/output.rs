@@ -44,6 +44,24 @@ pub fn info_line(line: &str) {
     });
 }
 
+/// Writes `[INFO] ` and what `write_line` appends (without a newline) as one line, at the end of
+/// the current batch if there is one: the line is written straight into the batch's buffer,
+/// not formatted elsewhere and copied. `len` is a guess of the line's length, for a buffer's
+/// first room.
+pub fn info_line_with(len: usize, write_line: impl FnOnce(&mut Vec<u8>)) {
+    if WRITER.get().is_none() {
+        let mut line = Vec::with_capacity(len);
+        write_line(&mut line);
+        tracing::info!("{}", String::from_utf8_lossy(&line));
+        return;
+    }
+    emit(len + 8, |bytes| {
+        bytes.extend_from_slice(b"[INFO] ");
+        write_line(bytes);
+        bytes.push(b'\n');
+    });
+}
+
 /// Writes `bytes` (whole lines, already formatted) through the registered writer, at the end of
 /// the current batch if there is one: the server's other log output goes this way too, so that
 /// the lines of one thread keep their order. Without a writer, nothing is written.

@@ -124,35 +124,24 @@ impl Plugin for Log {
     }
 }
 
-thread_local! {
-    /// The line being written: one string per thread, so that a query's line allocates nothing.
-    static LINE: RefCell<String> = RefCell::new(String::with_capacity(256));
-}
+/// About the length of a common-format line, for a batch buffer's first room.
+const LINE_GUESS: usize = 128;
 
 fn write_line(rule: &Rule, req: &Request, result: &ServeResult, start: Instant) {
-    LINE.with_borrow_mut(|line| {
-        line.clear();
-        if line_into(rule, req, result, start.elapsed(), line) {
-            plugin_api::output::info_line(line);
-        }
+    let Some(outcome) = outcome(rule, req, result, start.elapsed()) else { return };
+    plugin_api::output::info_line_with(LINE_GUESS, |line| {
+        rule.format.render_into(req, &outcome, line);
     });
 }
 
 /// The line `rule` writes for `req` and the chain's `result`, or `None` if the reply's class is
 /// not one the rule logs.
 pub fn line(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration) -> Option<String> {
-    let mut line = String::with_capacity(128);
-    line_into(rule, req, result, elapsed, &mut line).then_some(line)
+    outcome(rule, req, result, elapsed).map(|outcome| rule.format.render(req, &outcome))
 }
 
-/// [`line`], appended to `line`; false (and nothing appended) if the rule does not log it.
-fn line_into(
-    rule: &Rule,
-    req: &Request,
-    result: &ServeResult,
-    elapsed: Duration,
-    line: &mut String,
-) -> bool {
+/// What the line reports about the reply, or `None` if the rule does not log its class.
+fn outcome(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration) -> Option<Outcome> {
     // A chain that declined or failed is logged as the bare reply the server will write.
     let (reply, size) = match result {
         Ok(Reply::Message { msg, .. }) => (Some(Facts::of(msg)), encoded_len(msg)),
@@ -166,11 +155,9 @@ fn line_into(
         Ok(Reply::Drop) => (None, 0),
     };
     if !rule.classes.is_empty() && !rule.classes.contains(&classify(type_of(reply.as_ref()))) {
-        return false;
+        return None;
     }
-    let outcome = Outcome { reply, size, duration: elapsed };
-    rule.format.render_into(req, &outcome, line);
-    true
+    Some(Outcome { reply, size, duration: elapsed })
 }
 
 /// The facts and size of the error reply the server writes for `rcode`.

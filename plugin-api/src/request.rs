@@ -37,6 +37,11 @@ pub struct Request {
     /// The question name lower-cased in presentation form, computed once because every zone
     /// match and every plugin needs it.
     name: String,
+    /// The question name in wire form as the client sent it (uncompressed, case kept), for
+    /// replies that copy the question; empty without a question.
+    qname_wire: Vec<u8>,
+    /// True if `qname_wire` has no upper-case letters.
+    qname_is_lower: bool,
     src: SocketAddr,
     local: SocketAddr,
     proto: Proto,
@@ -55,10 +60,20 @@ impl Request {
         proto: Proto,
         wire_len: usize,
     ) -> Self {
-        let name = String::with_capacity(64);
+        let (name, qname_wire) = (String::with_capacity(64), Vec::with_capacity(64));
         let received = Instant::now();
-        let mut req = Self { msg, name, src, local, proto, wire_len, received };
-        req.rebind(src, local, proto, wire_len, received);
+        let mut req = Self {
+            msg,
+            name,
+            qname_wire,
+            qname_is_lower: true,
+            src,
+            local,
+            proto,
+            wire_len,
+            received,
+        };
+        req.bind(None, src, local, proto, wire_len, received);
         req
     }
 
@@ -69,10 +84,22 @@ impl Request {
         &mut self.msg
     }
 
-    /// Says where and when the message (as [`Request::message_mut`] left it) came from, and
-    /// recomputes the lower-cased name into the string it already has.
+    /// Says where and when the message (as [`Request::message_mut`] left it, decoded from
+    /// `wire`) came from, and recomputes the lower-cased name into the string it already has.
     pub fn rebind(
         &mut self,
+        wire: &[u8],
+        src: SocketAddr,
+        local: SocketAddr,
+        proto: Proto,
+        received: Instant,
+    ) {
+        self.bind(Some(wire), src, local, proto, wire.len(), received);
+    }
+
+    fn bind(
+        &mut self,
+        wire: Option<&[u8]>,
         src: SocketAddr,
         local: SocketAddr,
         proto: Proto,
@@ -80,9 +107,31 @@ impl Request {
         received: Instant,
     ) {
         self.name.clear();
-        match self.msg.queries.first() {
-            Some(q) => lower_name_into(q.name(), &mut self.name),
-            None => self.name.push('.'),
+        self.qname_wire.clear();
+        // The question follows the 12-octet header. Read from there the name costs a pass over
+        // its bytes; through hickory's `Name` it cost three times that (its label iterator).
+        let question = wire.and_then(|w| w.get(12..)).filter(|_| self.msg.queries.len() == 1);
+        match question.and_then(|q| Some((q, lower_wire_name_into(q, &mut self.name)?))) {
+            Some((question, (len, is_lower))) => {
+                self.qname_wire.extend_from_slice(&question[..len]);
+                self.qname_is_lower = is_lower;
+            }
+            None => {
+                self.name.clear();
+                match self.msg.queries.first() {
+                    Some(q) => {
+                        lower_name_into(q.name(), &mut self.name);
+                        self.qname_is_lower = true;
+                        for label in q.name().iter() {
+                            self.qname_wire.push(label.len() as u8);
+                            self.qname_wire.extend_from_slice(label);
+                            self.qname_is_lower &= !label.iter().any(u8::is_ascii_uppercase);
+                        }
+                        self.qname_wire.push(0);
+                    }
+                    None => self.name.push('.'),
+                }
+            }
         }
         self.src = SocketAddr::new(src.ip().to_canonical(), src.port());
         (self.local, self.proto, self.wire_len, self.received) = (local, proto, wire_len, received);
@@ -114,6 +163,18 @@ impl Request {
     /// question.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The question name in wire form exactly as the client sent it (case kept, uncompressed);
+    /// empty if there is no question.
+    pub fn qname_wire(&self) -> &[u8] {
+        &self.qname_wire
+    }
+
+    /// True if the question name as sent has no upper-case letters, so the lower-cased
+    /// [`Request::name`] is also the name as asked.
+    pub fn qname_is_lower(&self) -> bool {
+        self.qname_is_lower
     }
 
     /// The question name exactly as the client sent it (case kept), the root if there is none.
@@ -246,6 +307,61 @@ fn lower_name_into(name: &Name, s: &mut String) {
     }
 }
 
+/// For each byte: its lower-case form if it may stand unescaped in a plain name (letters,
+/// digits, `-`, `_`), else 0. One load per byte, where the tests it stands for were a dozen
+/// instructions.
+static PLAIN_LOWER: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+            table[b] = c.to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    table
+};
+
+/// The name at the start of `question` (a query's bytes after the header), lower-cased in
+/// presentation form, appended to `s`, if it is plain: uncompressed, every label letters,
+/// digits, `-` and `_`. Returns its length on the wire and whether it was already lower-case;
+/// `None` otherwise (the caller then takes [`lower_name_into`], which escapes what needs it),
+/// and what was appended is then garbage for the caller to clear.
+fn lower_wire_name_into(question: &[u8], s: &mut String) -> Option<(usize, bool)> {
+    // A name is at most 255 octets on the wire, so at most 254 in presentation form.
+    let mut text = [0u8; 255];
+    let (mut len, mut at, mut upper) = (0, 0, false);
+    loop {
+        let size = usize::from(*question.get(at)?);
+        if size == 0 {
+            break;
+        }
+        // 64 and above: a compression pointer or an extended label type.
+        if size > 63 {
+            return None;
+        }
+        let label = question.get(at + 1..at + 1 + size)?;
+        let out = text.get_mut(len..len + size + 1)?;
+        for (o, &b) in out.iter_mut().zip(label) {
+            let lower = PLAIN_LOWER[usize::from(b)];
+            if lower == 0 {
+                return None;
+            }
+            upper |= lower != b;
+            *o = lower;
+        }
+        out[size] = b'.';
+        (len, at) = (len + size + 1, at + size + 1);
+    }
+    if len == 0 {
+        (text[0], len) = (b'.', 1);
+    }
+    // Only ASCII was written: this cannot fail, and checking is a fraction of the loop above.
+    s.push_str(std::str::from_utf8(&text[..len]).ok()?);
+    Some((at + 1, !upper))
+}
+
 fn lower_name_escaped(name: &Name) -> String {
     let mut s = name.to_ascii();
     s.make_ascii_lowercase();
@@ -282,5 +398,58 @@ mod tests {
             let raw = Name::from_labels(labels).unwrap();
             assert_eq!(lower_name(&raw), lower_name_escaped(&raw), "{raw:?}");
         }
+    }
+
+    /// A request's name read from the query's bytes is the one read from the decoded message,
+    /// for names that take the byte path and for those that must be escaped or are compressed.
+    #[test]
+    fn names_read_from_the_wire_match_the_decoded_ones() {
+        use hickory_proto::op::{Message, Query};
+        use hickory_proto::rr::RecordType;
+        use hickory_proto::serialize::binary::BinEncodable;
+
+        let mut names: Vec<Name> = [
+            ".",
+            "Example.ORG.",
+            "_http._tcp.Web-0.default.svc.cluster.local.",
+            "*.wild.test.",
+            "a\\.b.example.",
+            "9.8.7.6.in-addr.arpa.",
+        ]
+        .iter()
+        .map(|text| Name::from_ascii(text).unwrap())
+        .collect();
+        names.push(Name::from_labels(vec![b"sp ace".to_vec(), b"X".to_vec()]).unwrap());
+        let long =
+            vec![b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-".to_vec(); 3];
+        names.push(Name::from_labels(long).unwrap());
+        let addr = "10.0.0.1:53".parse().unwrap();
+        for name in names {
+            let mut msg = Message::query();
+            msg.add_query(Query::query(name.clone(), RecordType::A));
+            let wire = msg.to_bytes().unwrap();
+            let decoded = Message::from_vec(&wire).unwrap();
+            let mut req = Request::new(decoded.clone(), addr, addr, Proto::Udp, wire.len());
+            let from_message = req.name().to_string();
+            let wire_from_message = (req.qname_wire().to_vec(), req.qname_is_lower());
+            *req.message_mut() = decoded;
+            req.rebind(&wire, addr, addr, Proto::Udp, Instant::now());
+            assert_eq!(req.name(), from_message, "{name:?}");
+            assert_eq!(req.name(), lower_name(&name), "{name:?}");
+            assert_eq!((req.qname_wire().to_vec(), req.qname_is_lower()), wire_from_message);
+            assert_eq!(req.qname_wire(), name.to_bytes().unwrap(), "{name:?}");
+        }
+        // Truncated or compressed question bytes are left to the decoded name.
+        for question in [&b"\x03abc"[..], b"\x03ab", b"\xc0\x0c", b"\x40abc\x00", b""] {
+            let mut s = String::new();
+            assert_eq!(lower_wire_name_into(question, &mut s), None, "{question:?}");
+        }
+        let mut s = String::new();
+        assert_eq!(lower_wire_name_into(b"\x01A\x02bC\x00\x00\x01", &mut s), Some((6, false)));
+        assert_eq!(s, "a.bc.");
+        s.clear();
+        assert_eq!(lower_wire_name_into(b"\x01a\x00", &mut s), Some((3, true)));
+        assert_eq!(lower_wire_name_into(b"\x00", &mut s), Some((1, true)));
+        assert_eq!(s, "a..");
     }
 }

@@ -159,7 +159,7 @@ impl Mux {
         let mut req = spare::take();
         let fresh = Arc::make_mut(&mut req);
         match wire::decode_into(packet, fresh.message_mut()) {
-            Accepted::Query => fresh.rebind(src, local, proto, packet.len(), start),
+            Accepted::Query => fresh.rebind(packet, src, local, proto, start),
             Accepted::Drop => {
                 spare::keep(req);
                 return Outcome::Drop;

@@ -90,13 +90,9 @@ impl ReplyWriter {
         buf.push(0x84 | u8::from(q.recursion_desired));
         buf.push(if q.checking_disabled { 0x10 } else { 0 });
         buf.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-        let mut lower = true;
-        for label in question.name().iter() {
-            buf.push(label.len() as u8);
-            buf.extend_from_slice(label);
-            lower &= !label.iter().any(u8::is_ascii_uppercase);
-        }
-        buf.push(0);
+        // The name as the client sent it, kept by the request in wire form: one copy.
+        buf.extend_from_slice(req.qname_wire());
+        let lower = req.qname_is_lower();
         let qname_end = buf.len();
         buf.extend_from_slice(&u16::from(question.query_type()).to_be_bytes());
         buf.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());

@@ -176,18 +176,13 @@ impl Stored {
         if !req.dnssec_ok() && !q.authentic_data {
             b[3] &= !0x20;
         }
-        if let Some(question) = req.question() {
-            // Same name but for case, so the same length: copy the client's labels over ours.
-            let mut at = HEADER;
-            for label in question.name().iter() {
-                if b.get(at).map(|l| usize::from(*l)) != Some(label.len())
-                    || at + 1 + label.len() > b.len()
-                {
-                    break;
-                }
-                b[at + 1..at + 1 + label.len()].copy_from_slice(label);
-                at += 1 + label.len();
-            }
+        // Same name but for case (the cache's key is the lower-cased name), so the same wire
+        // form but for case: the client's, kept by the request, goes over ours in one copy.
+        let asked = req.qname_wire();
+        if let Some(ours) = b.get_mut(HEADER..HEADER + asked.len())
+            && ours.eq_ignore_ascii_case(asked)
+        {
+            ours.copy_from_slice(asked);
         }
         let ttl = ttl.to_be_bytes();
         for &at in self.ttls.iter() {

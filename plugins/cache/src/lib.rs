@@ -229,7 +229,17 @@ impl Inner {
     /// Stores the reply to `req` if it may be cached, and returns it with its TTLs set to the
     /// stored duration.
     fn store(&self, server: &str, req: &Request, result: ServeResult) -> ServeResult {
-        let Ok(Reply::Message { mut msg, by }) = result else { return result };
+        let (mut msg, by) = match result {
+            Ok(Reply::Message { msg, by }) => (msg, by),
+            // Answers written in wire form (*hosts*, *kubernetes*) are kept like any other, as
+            // CoreDNS's cache keeps what the plugins after it answer (its hit and miss counters
+            // count them): decoded once here, on the miss, and served as wire from then on.
+            Ok(Reply::Wire { wire, by }) => match wire.decode() {
+                Some(msg) => (msg, by),
+                None => return Ok(Reply::Wire { wire, by }),
+            },
+            other => return other,
+        };
         let kind = typify(Some(&msg));
         let Some(ttl) = self.duration(&msg, kind) else { return Ok(Reply::Message { msg, by }) };
         set_ttls(&mut msg, ttl);

@@ -329,3 +329,35 @@ fn hits_are_wire_replies() {
     assert_eq!(m.answers[0].data.to_string(), "192.0.2.1");
     assert_eq!(rig.upstream.calls.load(Ordering::SeqCst), 1);
 }
+
+/// Answers the plugins after the cache write in wire form (*hosts*, *kubernetes*) are cached as
+/// CoreDNS caches what its kubernetes plugin answers: the second query is a hit, counting down.
+#[test]
+fn wire_answers_are_cached_too() {
+    struct WireUpstream(AtomicUsize);
+    impl Plugin for WireUpstream {
+        fn name(&self) -> &'static str {
+            "wire-upstream"
+        }
+        fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            let mut reply = plugin_api::wire::ReplyWriter::new(req).unwrap();
+            reply.a(120, "192.0.2.7".parse().unwrap());
+            Serve::Ready(Ok(Reply::Wire { wire: reply.finish(), by: "wire-upstream" }))
+        }
+    }
+    let rig = Rig::new("cache 300", a_300);
+    let upstream = Arc::new(WireUpstream(AtomicUsize::new(0)));
+    let chain = || -> Vec<Arc<dyn Plugin>> { vec![rig.cache.clone(), upstream.clone()] };
+    let ask = || {
+        reply_message(test_util::serve(chain(), test_util::request("w.example.", RecordType::A)))
+    };
+    let miss = ask();
+    assert_eq!(miss.answers[0].ttl, 120);
+    rig.advance(20);
+    let hit = ask();
+    assert_eq!(upstream.0.load(Ordering::SeqCst), 1, "the second query is answered from the cache");
+    assert_eq!(hit.answers[0].data.to_string(), "192.0.2.7");
+    assert_eq!(hit.answers[0].ttl, 100);
+    assert_eq!(rig.cache.len(), (1, 0));
+}

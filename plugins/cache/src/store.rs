@@ -82,9 +82,11 @@ type Map = papaya::HashMap<u64, Arc<Item>, KeyIsHash>;
 
 struct Shard {
     items: Map,
-    /// Held by writers; counts the items, so that a full shard is known without summing
-    /// papaya's per-thread counters.
-    writer: Mutex<usize>,
+    /// Held by writers: the keys the shard holds, in no order. Their number says when the
+    /// shard is full (without summing papaya's per-thread counters), and a random victim is
+    /// one index into them; walking the map's table to the n-th key was most of a store's time
+    /// on a stream of new names.
+    writer: Mutex<Vec<u64>>,
 }
 
 /// The store.
@@ -108,7 +110,7 @@ impl Store {
                     .shared_collector(collector.clone())
                     .capacity(0)
                     .build(),
-                writer: Mutex::new(0),
+                writer: Mutex::new(Vec::new()),
             })
             .collect();
         Self { shards, per_shard, count: AtomicUsize::new(0) }
@@ -133,23 +135,20 @@ impl Store {
     /// Stores `item`; true if another item had to be evicted to make room.
     pub fn add(&self, key: u64, item: Item) -> bool {
         let shard = self.shard(key);
-        let mut len = shard.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys = shard.writer.lock().unwrap_or_else(|e| e.into_inner());
         let guard = shard.items.guard();
         let mut evicted = false;
-        if *len >= self.per_shard && shard.items.get(&key, &guard).is_none() {
+        if keys.len() >= self.per_shard && shard.items.get(&key, &guard).is_none() {
             // A random victim, as CoreDNS's (Go's map order is random at each iteration).
             // Always taking the first key evicted the same slots again and again, and a working
             // set that fit kept evicting itself after a flood of one-off names.
-            let nth = plugin_api::random::below(*len);
-            if let Some(victim) = shard.items.keys(&guard).nth(nth).copied()
-                && shard.items.remove(&victim, &guard).is_some()
-            {
-                *len -= 1;
-                evicted = true;
-            }
+            let nth = plugin_api::random::below(keys.len());
+            let victim = keys.swap_remove(nth);
+            shard.items.remove(&victim, &guard);
+            evicted = true;
         }
         if shard.items.insert(key, Arc::new(item), &guard).is_none() {
-            *len += 1;
+            keys.push(key);
             if !evicted {
                 self.count.fetch_add(1, Ordering::Relaxed);
             }
@@ -160,9 +159,11 @@ impl Store {
     /// Removes the item under `key`.
     pub fn remove(&self, key: u64) {
         let shard = self.shard(key);
-        let mut len = shard.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys = shard.writer.lock().unwrap_or_else(|e| e.into_inner());
         if shard.items.remove(&key, &shard.items.guard()).is_some() {
-            *len -= 1;
+            if let Some(at) = keys.iter().position(|k| *k == key) {
+                keys.swap_remove(at);
+            }
             self.count.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -242,10 +243,14 @@ mod tests {
         assert!(s.len() <= 1024, "{}", s.len());
         assert_eq!(s.len() + evictions, 1_000_000);
         let held = |s: &Store| {
-            let counted = s.shards.iter().map(|x| *x.writer.lock().unwrap()).sum::<usize>();
-            let held = s.shards.iter().map(|x| x.items.len()).sum::<usize>();
-            assert_eq!(counted, held, "each shard's count is what it holds");
-            held
+            for shard in s.shards.iter() {
+                let mut listed = shard.writer.lock().unwrap().clone();
+                let mut stored: Vec<u64> = shard.items.pin().keys().copied().collect();
+                listed.sort();
+                stored.sort();
+                assert_eq!(listed, stored, "each shard lists exactly the keys it holds");
+            }
+            s.shards.iter().map(|x| x.items.len()).sum::<usize>()
         };
         assert_eq!(s.len(), held(&s), "the count is what the shards hold");
         // Replacing and removing keep it so.
@@ -318,7 +323,7 @@ mod concurrency_tests {
                 }
             });
         });
-        let counted = s.shards.iter().map(|x| *x.writer.lock().unwrap()).sum::<usize>();
+        let counted = s.shards.iter().map(|x| x.writer.lock().unwrap().len()).sum::<usize>();
         assert_eq!(s.len(), counted);
         assert_eq!(s.len(), s.shards.iter().map(|x| x.items.len()).sum::<usize>());
         assert!(s.len() <= s.capacity());

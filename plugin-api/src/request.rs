@@ -116,22 +116,19 @@ impl Request {
                 self.qname_wire.extend_from_slice(&question[..len]);
                 self.qname_is_lower = is_lower;
             }
-            None => {
-                self.name.clear();
-                match self.msg.queries.first() {
-                    Some(q) => {
-                        lower_name_into(q.name(), &mut self.name);
-                        self.qname_is_lower = true;
-                        for label in q.name().iter() {
-                            self.qname_wire.push(label.len() as u8);
-                            self.qname_wire.extend_from_slice(label);
-                            self.qname_is_lower &= !label.iter().any(u8::is_ascii_uppercase);
-                        }
-                        self.qname_wire.push(0);
+            None => match self.msg.queries.first() {
+                Some(q) => {
+                    lower_name_into(q.name(), &mut self.name);
+                    self.qname_is_lower = true;
+                    for label in q.name().iter() {
+                        self.qname_wire.push(label.len() as u8);
+                        self.qname_wire.extend_from_slice(label);
+                        self.qname_is_lower &= !label.iter().any(u8::is_ascii_uppercase);
                     }
-                    None => self.name.push('.'),
+                    self.qname_wire.push(0);
                 }
-            }
+                None => self.name.push('.'),
+            },
         }
         self.src = SocketAddr::new(src.ip().to_canonical(), src.port());
         (self.local, self.proto, self.wire_len, self.received) = (local, proto, wire_len, received);
@@ -293,12 +290,13 @@ fn lower_name_into(name: &Name, s: &mut String) {
     for label in name.iter() {
         // One pass: a byte that may need escaping sends the whole name the reference way.
         for &b in label {
-            if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            let lower = PLAIN_LOWER[usize::from(b)];
+            if lower == 0 {
                 s.clear();
                 s.push_str(&lower_name_escaped(name));
                 return;
             }
-            s.push(char::from(b.to_ascii_lowercase()));
+            s.push(char::from(lower));
         }
         s.push('.');
     }
@@ -326,8 +324,8 @@ static PLAIN_LOWER: [u8; 256] = {
 /// The name at the start of `question` (a query's bytes after the header), lower-cased in
 /// presentation form, appended to `s`, if it is plain: uncompressed, every label letters,
 /// digits, `-` and `_`. Returns its length on the wire and whether it was already lower-case;
-/// `None` otherwise (the caller then takes [`lower_name_into`], which escapes what needs it),
-/// and what was appended is then garbage for the caller to clear.
+/// `None` otherwise, with nothing appended (the caller then takes [`lower_name_into`], which
+/// escapes what needs it).
 fn lower_wire_name_into(question: &[u8], s: &mut String) -> Option<(usize, bool)> {
     // A name is at most 255 octets on the wire, so at most 254 in presentation form.
     let mut text = [0u8; 255];

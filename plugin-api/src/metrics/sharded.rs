@@ -103,7 +103,7 @@ struct Line([AtomicU64; CELLS]);
 /// One thread's copy of a histogram, on lines of its own: the sum of the observations, then
 /// per bucket the observations above the bound before and at or below its own (not
 /// cumulated), then those above the last bound. The count is the buckets' total, so an
-/// observation is two `fetch_add`s.
+/// observation is two additions ([`add`]).
 struct Shard(Box<[Line]>);
 
 /// The cell of the sum; bucket `i`'s is `1 + i`.

@@ -82,11 +82,11 @@ type Map = papaya::HashMap<u64, Arc<Item>, KeyIsHash>;
 
 struct Shard {
     items: Map,
-    /// Held by writers: the keys the shard holds, in no order. Their number says when the
-    /// shard is full (without summing papaya's per-thread counters), and a random victim is
-    /// one index into them; walking the map's table to the n-th key was most of a store's time
-    /// on a stream of new names.
-    writer: Mutex<Vec<u64>>,
+    /// The keys the shard holds, in no order, under the lock that orders its writers. Their
+    /// number says when the shard is full (without summing papaya's per-thread counters), and
+    /// a random victim is one index into them; walking the map's table to the n-th key was
+    /// most of a store's time on a stream of new names.
+    keys: Mutex<Vec<u64>>,
 }
 
 /// The store.
@@ -110,7 +110,7 @@ impl Store {
                     .shared_collector(collector.clone())
                     .capacity(0)
                     .build(),
-                writer: Mutex::new(Vec::new()),
+                keys: Mutex::new(Vec::new()),
             })
             .collect();
         Self { shards, per_shard, count: AtomicUsize::new(0) }
@@ -135,7 +135,7 @@ impl Store {
     /// Stores `item`; true if another item had to be evicted to make room.
     pub fn add(&self, key: u64, item: Item) -> bool {
         let shard = self.shard(key);
-        let mut keys = shard.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys = shard.keys.lock().unwrap_or_else(|e| e.into_inner());
         let guard = shard.items.guard();
         let mut evicted = false;
         if keys.len() >= self.per_shard && shard.items.get(&key, &guard).is_none() {
@@ -159,7 +159,7 @@ impl Store {
     /// Removes the item under `key`.
     pub fn remove(&self, key: u64) {
         let shard = self.shard(key);
-        let mut keys = shard.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys = shard.keys.lock().unwrap_or_else(|e| e.into_inner());
         if shard.items.remove(&key, &shard.items.guard()).is_some() {
             if let Some(at) = keys.iter().position(|k| *k == key) {
                 keys.swap_remove(at);
@@ -218,6 +218,19 @@ pub fn key(name: &str, qtype: u16, qclass: u16, dnssec_ok: bool, checking_disabl
     h.finish()
 }
 
+/// Items the shards hold, after checking that each shard lists exactly the keys its map holds.
+#[cfg(test)]
+fn held(s: &Store) -> usize {
+    for shard in s.shards.iter() {
+        let mut listed = shard.keys.lock().unwrap().clone();
+        let mut stored: Vec<u64> = shard.items.pin().keys().copied().collect();
+        listed.sort();
+        stored.sort();
+        assert_eq!(listed, stored, "each shard lists exactly the keys it holds");
+    }
+    s.shards.iter().map(|x| x.items.len()).sum::<usize>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,16 +255,6 @@ mod tests {
         }
         assert!(s.len() <= 1024, "{}", s.len());
         assert_eq!(s.len() + evictions, 1_000_000);
-        let held = |s: &Store| {
-            for shard in s.shards.iter() {
-                let mut listed = shard.writer.lock().unwrap().clone();
-                let mut stored: Vec<u64> = shard.items.pin().keys().copied().collect();
-                listed.sort();
-                stored.sort();
-                assert_eq!(listed, stored, "each shard lists exactly the keys it holds");
-            }
-            s.shards.iter().map(|x| x.items.len()).sum::<usize>()
-        };
         assert_eq!(s.len(), held(&s), "the count is what the shards hold");
         // Replacing and removing keep it so.
         let k = key("n999999.test.", 1, 1, false, false);
@@ -323,9 +326,7 @@ mod concurrency_tests {
                 }
             });
         });
-        let counted = s.shards.iter().map(|x| x.writer.lock().unwrap().len()).sum::<usize>();
-        assert_eq!(s.len(), counted);
-        assert_eq!(s.len(), s.shards.iter().map(|x| x.items.len()).sum::<usize>());
+        assert_eq!(s.len(), held(s));
         assert!(s.len() <= s.capacity());
     }
 }

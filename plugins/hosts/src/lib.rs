@@ -259,8 +259,6 @@ impl Plugin for Hosts {
             return next.run(ctx, req);
         }
         let table = self.state.table.load();
-        let known = table.lookup(name);
-        let name_exists = known.is_some_and(Addresses::exist);
         match qtype {
             RecordType::PTR => {
                 let ptr = addr_from_reverse(name).and_then(|ip| table.ptr(|| lower_qname(req), ip));
@@ -274,6 +272,10 @@ impl Plugin for Hosts {
             _ if o.fallthrough_unsupported && o.fall.through(name) => return next.run(ctx, req),
             _ => {}
         }
+        // Looked up only past the PTR case, which needs the address, not the name: this plugin
+        // sees every reverse query of the server, in its zones or not.
+        let known = table.lookup(name);
+        let name_exists = known.is_some_and(Addresses::exist);
         let (v4, v6) = match (qtype, known) {
             (RecordType::A, Some(k)) => (&k.v4[..], &[][..]),
             (RecordType::AAAA, Some(k)) => (&[][..], &k.v6[..]),

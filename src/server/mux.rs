@@ -243,7 +243,6 @@ fn log_panic(server: &str, panic: &(dyn std::any::Any + Send)) {
     tracing::error!("Recovered from panic in server: {server:?} {what}");
 }
 
-/// [`finish`], then counts the query in the zone's metrics, if it has them.
 /// Where the label after the first dot at or after `from` starts, if a label (not just the
 /// root) follows. Bytes, not a `char` search: see `plugin_api::zone::split_dots`.
 fn next_label(name: &str, from: usize) -> Option<usize> {
@@ -251,6 +250,7 @@ fn next_label(name: &str, from: usize) -> Option<usize> {
     (dot + 1 < name.len()).then_some(dot + 1)
 }
 
+/// [`finish`], then counts the query in the zone's metrics, if it has them.
 fn finish_counted(
     result: ServeResult,
     req: &Request,

@@ -182,7 +182,7 @@ impl Mux {
         if req.qclass() != DNSClass::IN && !self.any_class {
             return self.dropped(req, ResponseCode::Refused, out);
         }
-        if req.message().edns.as_ref().is_some_and(|e| e.version() > 0) {
+        if req.edns().is_some_and(|e| e.version() > 0) {
             let mut reply = wire::badvers_reply(req);
             return encode(&mut reply, req.size(), out);
         }

@@ -13,6 +13,7 @@ use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, DecodeError,
 };
 use plugin_api::Request;
+use plugin_api::request::plain_question_len;
 
 /// What a packet turned out to be.
 #[derive(Debug)]
@@ -25,13 +26,21 @@ pub enum Decoded {
     Query(Message),
 }
 
-/// Sorts a received packet into dropped, rejected or a query.
+/// Sorts a received packet into dropped, rejected or a query, decoded whole.
 pub fn decode(packet: &[u8]) -> Decoded {
     let mut msg = Message::query();
     match decode_into(packet, &mut msg) {
         Accepted::Drop => Decoded::Drop,
         Accepted::Reject(reply) => Decoded::Reject(reply),
-        Accepted::Query => Decoded::Query(msg),
+        Accepted::Query => {
+            // A plain question was stepped over. It is valid and uncompressed, so hickory reads
+            // it the same from where it starts.
+            if msg.queries.is_empty() {
+                let question = packet.get(12..).unwrap_or_default();
+                msg.queries.extend(Query::read(&mut BinDecoder::new(question)).ok());
+            }
+            Decoded::Query(msg)
+        }
     }
 }
 
@@ -49,7 +58,9 @@ pub enum Accepted {
 /// [`decode`], into a message whose vectors are reused: a plain query (one question, at most
 /// one additional record, the OPT) is read field by field into `msg`, so that a server
 /// decoding into the same message each time allocates nothing for it; any other shape is
-/// decoded whole. Either way `msg` ends up what `Message::from_vec` makes of the packet.
+/// decoded whole. Either way `msg` ends up what `Message::from_vec` makes of the packet, but
+/// for a plain question, which is left out of it for [`Request::rebind`] to read from the bytes
+/// ([`decode`] puts it back).
 pub fn decode_into(packet: &[u8], msg: &mut Message) -> Accepted {
     let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
         return Accepted::Drop;
@@ -83,11 +94,19 @@ pub fn decode_into(packet: &[u8], msg: &mut Message) -> Accepted {
 }
 
 /// Reads a query of one question and at most one additional record into `msg`, as
-/// `Message::read` would, keeping `msg`'s vectors.
+/// `Message::read` would, keeping `msg`'s vectors; except that a plain question (see
+/// `plugin_api::request::plain_question_len`) is only stepped over: the `Request` reads it from
+/// the bytes, without building hickory's `Name`.
 fn read_plain(packet: &[u8], msg: &mut Message) -> Result<(), DecodeError> {
     let mut d = BinDecoder::new(packet);
     let Header { mut metadata, counts } = Header::read(&mut d)?;
-    let query = Query::read(&mut d)?;
+    let query = match packet.get(12..).and_then(plain_question_len) {
+        Some(len) => {
+            d.read_slice(len + 4)?;
+            None
+        }
+        None => Some(Query::read(&mut d)?),
+    };
     let (additionals, edns, signature) = match counts.additionals {
         0 => (Vec::new(), None, None),
         n => Message::read_records(&mut d, usize::from(n), true, metadata.op_code)?,
@@ -97,7 +116,7 @@ fn read_plain(packet: &[u8], msg: &mut Message) -> Result<(), DecodeError> {
     }
     msg.metadata = metadata;
     msg.queries.clear();
-    msg.queries.push(query);
+    msg.queries.extend(query);
     msg.answers.clear();
     msg.authorities.clear();
     (msg.additionals, msg.edns, msg.signature) = (additionals, edns, signature);
@@ -149,7 +168,7 @@ const ECHOED_OPTIONS: [u16; 5] = [3, 9, 10, 11, 12];
 /// the request had EDNS, the reply carries an OPT (its own, or the request's with only the echoed
 /// options) with version 0, the client's buffer size and the client's DO bit.
 pub fn size_and_do(req: &Request, reply: &mut Message) {
-    let Some(req_edns) = req.message().edns.as_ref() else { return };
+    let Some(req_edns) = req.edns() else { return };
     let mut edns = reply.edns.take().unwrap_or_else(|| {
         let mut e = Edns::new();
         e.options_mut().options.extend(echoed(req).map(|(code, option)| (*code, option.clone())));
@@ -164,7 +183,7 @@ pub fn size_and_do(req: &Request, reply: &mut Message) {
 
 /// The options of the request's OPT that a reply's OPT echoes.
 fn echoed(req: &Request) -> impl Iterator<Item = (&EdnsCode, &EdnsOption)> {
-    let options = req.message().edns.as_ref().map(|e| e.options().options.as_slice());
+    let options = req.edns().map(|e| e.options().options.as_slice());
     options
         .unwrap_or_default()
         .iter()
@@ -179,7 +198,7 @@ fn echoed_len(req: &Request) -> usize {
 
 /// The octets [`append_opt`] adds for `req`: none without EDNS.
 pub fn opt_len_for(req: &Request) -> usize {
-    if req.message().edns.is_none() {
+    if req.edns().is_none() {
         return 0;
     }
     11 + echoed_len(req)
@@ -189,7 +208,7 @@ pub fn opt_len_for(req: &Request) -> usize {
 /// 0, the client's buffer size and DO bit, the echoed options; and counts it in ARCOUNT. Does
 /// nothing when the request had no EDNS.
 pub fn append_opt(reply: &mut Vec<u8>, req: &Request) {
-    let Some(req_edns) = req.message().edns.as_ref() else { return };
+    let Some(req_edns) = req.edns() else { return };
     let arcount = u16::from_be_bytes([reply[10], reply[11]]);
     let Some(arcount) = arcount.checked_add(1) else { return };
     reply[10..12].copy_from_slice(&arcount.to_be_bytes());

@@ -79,11 +79,10 @@ impl ReplyWriter {
     /// Starts the reply to `req`: its id, RD and CD, QR and AA, and its question. `None` when
     /// the query has no question or is not in class IN.
     pub fn new(req: &Request) -> Option<Self> {
-        let question = req.question()?;
-        if question.query_class() != DNSClass::IN {
+        if req.qclass() != DNSClass::IN || req.qname_wire().is_empty() {
             return None;
         }
-        let q = &req.message().metadata;
+        let q = &req.metadata();
         let mut buf = super::reply_buffer(HEADER + req.name().len() + 6 + 4 * 28);
         buf.extend_from_slice(&q.id.to_be_bytes());
         // QR, opcode QUERY, AA, RD as asked; RA clear; AD clear; CD as asked; NOERROR.
@@ -94,7 +93,7 @@ impl ReplyWriter {
         buf.extend_from_slice(req.qname_wire());
         let lower = req.qname_is_lower();
         let qname_end = buf.len();
-        buf.extend_from_slice(&u16::from(question.query_type()).to_be_bytes());
+        buf.extend_from_slice(&u16::from(req.qtype()).to_be_bytes());
         buf.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
         let owner = if lower { Owner::Pointer(QUESTION_NAME) } else { Owner::FirstInFull };
         Some(Self { buf, owner, counts: [0; 3], qname_end })

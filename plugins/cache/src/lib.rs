@@ -114,7 +114,7 @@ impl Cache {
 }
 
 fn query_key(req: &Request) -> u64 {
-    let cd = req.message().metadata.checking_disabled;
+    let cd = req.metadata().checking_disabled;
     key(req.name(), u16::from(req.qtype()), u16::from(req.qclass()), req.dnssec_ok(), cd)
 }
 
@@ -269,7 +269,7 @@ impl Inner {
                 }
             }
         }
-        if !req.dnssec_ok() && !req.message().metadata.authentic_data {
+        if !req.dnssec_ok() && !req.metadata().authentic_data {
             msg.metadata.authentic_data = false;
         }
         Ok(Reply::Message { msg, by })

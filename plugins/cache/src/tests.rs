@@ -230,7 +230,7 @@ fn do_bit_keeps_separate_entries() {
     let rig = Rig::new("cache", a_300);
     rig.ask_name("do.example.");
     let mut req = test_util::request("do.example.", RecordType::A);
-    let mut msg = req.message().clone();
+    let mut msg = req.to_message();
     let mut edns = Edns::new();
     edns.set_dnssec_ok(true);
     msg.set_edns(edns);

@@ -232,7 +232,7 @@ fn write_label(line: &mut Vec<u8>, label: Label, req: &Request, out: &Outcome) {
         Label::Port => num(line, req.port()),
         Label::Local => write_addr(line, req.local().ip().to_canonical()),
         Label::Id => num(line, req.id()),
-        Label::Opcode => num(line, u8::from(req.message().metadata.op_code)),
+        Label::Opcode => num(line, u8::from(req.metadata().op_code)),
         Label::Do => text(line, if req.dnssec_ok() { "true" } else { "false" }),
         Label::Bufsize => num(line, req.size()),
         Label::Rcode => match &out.reply {

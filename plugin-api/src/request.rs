@@ -36,7 +36,8 @@ impl Proto {
 #[derive(Debug, Clone)]
 pub struct Request {
     /// The header, EDNS and additional records. Its question is taken out into the fields below
-    /// (a plain question is never decoded into it, see [`plain_question_len`]).
+    /// (an uncompressed question is not decoded into it, see
+    /// [`uncompressed_question_len`]).
     msg: Message,
     /// The question as hickory's `Query`, built from the fields below the first time a plugin
     /// asks: answers written in wire form never need it, and decoding it was a sixth of the
@@ -95,8 +96,8 @@ impl Request {
     /// The message, to decode the next query into, reusing its buffers: the server keeps one
     /// `Request` per thread for the queries answered at once, so that they allocate nothing.
     /// Call [`Request::rebind`] after changing it. A decoder may leave the question out of the
-    /// message when [`plain_question_len`] measures it: the request then reads it from the
-    /// bytes.
+    /// message when [`uncompressed_question_len`] measures it: the request then reads it from
+    /// the bytes.
     pub fn message_mut(&mut self) -> &mut Message {
         &mut self.msg
     }
@@ -128,13 +129,12 @@ impl Request {
         self.question = OnceLock::new();
         self.has_question = true;
         match self.msg.queries.pop() {
-            // A question the decoder could not leave to us (compressed, or with bytes that need
-            // escaping): hickory's name is the reference.
+            // A question the decoder could not leave to us (compressed): hickory's name.
             Some(q) => {
                 self.msg.queries.clear();
                 self.bind_decoded(q);
             }
-            // A plain question, after the 12-octet header: read in one pass over its bytes.
+            // A question left in the bytes, after the 12-octet header.
             None => match wire.and_then(|w| w.get(12..)).and_then(|q| self.bind_plain(q)) {
                 Some(()) => {}
                 // Only a caller that decoded no question and gave no bytes gets here.
@@ -149,15 +149,22 @@ impl Request {
         (self.local, self.proto, self.wire_len, self.received) = (local, proto, wire_len, received);
     }
 
-    /// The plain question at the start of `question` (the bytes after the header); `None` if
-    /// it is not plain, which a decoder that left it out of the message has already checked.
+    /// The question at the start of `question` (the bytes after the header), which a decoder
+    /// that left it out of the message has measured: read in one pass over its bytes if plain,
+    /// else by hickory, which escapes what needs it. `None` if it is not there at all.
     fn bind_plain(&mut self, question: &[u8]) -> Option<()> {
+        let len = uncompressed_question_len(question)?;
+        let (wire, fixed) = (&question[..len], &question[len..len + 4]);
         let mut text = [0; MAX_TEXT];
-        let (text_len, len, is_lower) = read_plain_name(question, &mut text)?;
-        let fixed = question.get(len..len + 4)?;
+        let Some((text_len, is_lower)) = lower_plain_name(wire, &mut text) else {
+            // Uncompressed and at most 255 octets: hickory reads it from where it starts.
+            let q = Query::read(&mut BinDecoder::new(question)).ok()?;
+            self.bind_decoded(q);
+            return Some(());
+        };
         // Only ASCII was written: this cannot fail, and checking is a fraction of the reading.
         self.name.push_str(std::str::from_utf8(&text[..text_len]).ok()?);
-        self.qname_wire.extend_from_slice(&question[..len]);
+        self.qname_wire.extend_from_slice(wire);
         self.qname_is_lower = is_lower;
         self.qtype = RecordType::from(u16::from_be_bytes([fixed[0], fixed[1]]));
         self.qclass = DNSClass::from(u16::from_be_bytes([fixed[2], fixed[3]]));
@@ -214,7 +221,7 @@ impl Request {
 
     /// The question as hickory's `Query`, from the bytes `bind` kept.
     fn decode_question(&self) -> Query {
-        // Bytes `read_plain_name` accepted, so a valid uncompressed name.
+        // Bytes `lower_plain_name` accepted, so a valid uncompressed name.
         let name =
             Name::read(&mut BinDecoder::new(&self.qname_wire)).unwrap_or_else(|_| Name::root());
         let mut q = Query::query(name, self.qtype);
@@ -388,50 +395,52 @@ static PLAIN_LOWER: [u8; 256] = {
 };
 
 /// The length on the wire of the name at the start of `question` (a query's bytes after the
-/// header) if it is plain, with the question's type and class after it: the question a decoder
-/// may leave out of the message for the [`Request`] to read from the bytes. Plain is
-/// uncompressed, at most 255 octets, every label letters, digits, `-` and `_`; anything else
-/// goes through hickory, which escapes what needs it and follows compression.
-pub fn plain_question_len(question: &[u8]) -> Option<usize> {
-    let (_, len, _) = read_plain_name(question, &mut [0; MAX_TEXT])?;
-    question.get(len..len + 4)?;
-    Some(len)
+/// header) if it is uncompressed and at most 255 octets, with the question's type and class
+/// after it: the question a decoder may leave out of the message for the [`Request`] to read
+/// from the bytes. Only the length octets are read, one per label.
+pub fn uncompressed_question_len(question: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        match *question.get(at)? {
+            0 => break,
+            // 64 and above: a compression pointer or an extended label type.
+            size @ 1..=63 => at += usize::from(size) + 1,
+            _ => return None,
+        }
+    }
+    let len = at + 1;
+    (len <= 255 && question.len() >= len + 4).then_some(len)
 }
 
 /// A name is at most 255 octets on the wire, so at most 254 in presentation form.
 const MAX_TEXT: usize = 254;
 
-/// The plain name at the start of `question` (see [`plain_question_len`]), lower-cased in
-/// presentation form into `text`: its length there, its length on the wire, and whether it was
-/// already lower-case.
-fn read_plain_name(question: &[u8], text: &mut [u8; MAX_TEXT]) -> Option<(usize, usize, bool)> {
-    let (mut len, mut at, mut upper) = (0, 0, false);
+/// `wire` (a name [`uncompressed_question_len`] measured) lower-cased in presentation form
+/// into `text`, if it is plain (every label letters, digits, `-` and `_`): the length written
+/// and whether it was lower-case already. Branch-free per byte, the bytes tested all at once
+/// per label: names are read on every query.
+fn lower_plain_name(wire: &[u8], text: &mut [u8; MAX_TEXT]) -> Option<(usize, bool)> {
+    let (mut at, mut len, mut plain, mut upper) = (0, 0, true, false);
     loop {
-        let size = usize::from(*question.get(at)?);
+        let size = usize::from(*wire.get(at)?);
         if size == 0 {
             break;
         }
-        // 64 and above: a compression pointer or an extended label type.
-        if size > 63 {
-            return None;
-        }
-        let label = question.get(at + 1..at + 1 + size)?;
+        let label = wire.get(at + 1..at + 1 + size)?;
         let out = text.get_mut(len..len + size + 1)?;
         for (o, &b) in out.iter_mut().zip(label) {
             let lower = PLAIN_LOWER[usize::from(b)];
-            if lower == 0 {
-                return None;
-            }
+            plain &= lower != 0;
             upper |= lower != b;
             *o = lower;
         }
         out[size] = b'.';
-        (len, at) = (len + size + 1, at + size + 1);
+        (at, len) = (at + size + 1, len + size + 1);
     }
     if len == 0 {
         (text[0], len) = (b'.', 1);
     }
-    Some((len, at + 1, !upper))
+    plain.then_some((len, !upper))
 }
 
 fn lower_name_escaped(name: &Name) -> String {
@@ -473,8 +482,8 @@ mod tests {
     }
 
     /// A question read from the query's bytes (the decoder left it out of the message) is the
-    /// one hickory decodes, for every name that takes the byte path; names that must be escaped
-    /// or are compressed are left to hickory.
+    /// one hickory decodes from the whole message, whether the name is plain and read byte by
+    /// byte or must be escaped and is read by hickory from where it starts.
     #[test]
     fn questions_read_from_the_wire_match_the_decoded_ones() {
         use hickory_proto::op::{Message, Query};
@@ -511,11 +520,11 @@ mod tests {
             let by_hickory = Request::new(decoded.clone(), addr, addr, Proto::Udp, wire.len());
             let mut req = by_hickory.clone();
             *req.message_mut() = decoded;
-            if plain_question_len(&wire[12..]).is_some() {
-                req.message_mut().queries.clear();
-                plain += 1;
-            } else {
-                escaped += 1;
+            let len = uncompressed_question_len(&wire[12..]).expect("never compressed here");
+            req.message_mut().queries.clear();
+            match lower_plain_name(&wire[12..12 + len], &mut [0; MAX_TEXT]) {
+                Some(_) => plain += 1,
+                None => escaped += 1,
             }
             req.rebind(&wire, addr, addr, Proto::Udp, Instant::now());
             for r in [&req, &by_hickory] {
@@ -532,21 +541,22 @@ mod tests {
     }
 
     #[test]
-    fn plain_questions_are_measured_and_others_refused() {
-        // Truncated, compressed, escaped or without room for type and class.
+    fn uncompressed_questions_are_measured_and_others_refused() {
+        // Truncated, compressed, an extended label type, or without room for type and class.
         for question in [
             &b"\x03abc"[..],
             b"\x03ab",
             b"\xc0\x0c\x00\x01\x00\x01",
             b"\x40abc\x00\x00\x01\x00\x01",
-            b"\x01 \x00\x00\x01\x00\x01",
             b"\x01a\x00\x00\x01\x00",
             b"",
         ] {
-            assert_eq!(plain_question_len(question), None, "{question:?}");
+            assert_eq!(uncompressed_question_len(question), None, "{question:?}");
         }
-        assert_eq!(plain_question_len(b"\x01A\x02bC\x00\x00\x01\x00\x01"), Some(6));
-        assert_eq!(plain_question_len(b"\x00\x00\x02\x00\x01"), Some(1));
+        assert_eq!(uncompressed_question_len(b"\x01A\x02bC\x00\x00\x01\x00\x01"), Some(6));
+        assert_eq!(uncompressed_question_len(b"\x00\x00\x02\x00\x01"), Some(1));
+        // Escaped names are measured too: hickory reads them from the bytes.
+        assert_eq!(uncompressed_question_len(b"\x01 \x00\x00\x01\x00\x01"), Some(3));
         // 256 octets on the wire: one too many, for hickory too (the server answers FORMERR).
         let mut wire = Vec::new();
         for n in [63, 63, 63, 62] {
@@ -555,11 +565,25 @@ mod tests {
         }
         wire.extend_from_slice(&[0, 0, 1, 0, 1]);
         assert_eq!(wire.len(), 256 + 4);
-        assert_eq!(plain_question_len(&wire), None);
+        assert_eq!(uncompressed_question_len(&wire), None);
         assert!(Query::read(&mut BinDecoder::new(&wire)).is_err());
         wire.remove(0);
         wire[0] = 62;
-        assert_eq!(plain_question_len(&wire), Some(255));
+        assert_eq!(uncompressed_question_len(&wire), Some(255));
+    }
+
+    #[test]
+    fn plain_names_are_lowered_in_one_pass_and_others_refused() {
+        let mut text = [0; MAX_TEXT];
+        assert_eq!(lower_plain_name(b"\x01A\x02bC\x00", &mut text), Some((5, false)));
+        assert_eq!(&text[..5], b"a.bc.");
+        assert_eq!(lower_plain_name(b"\x01a\x01-\x01_\x019\x00", &mut text), Some((8, true)));
+        assert_eq!(lower_plain_name(b"\x00", &mut text), Some((1, true)));
+        assert_eq!(&text[..1], b".");
+        // A byte that needs escaping anywhere, in the first label or the last.
+        for wire in [&b"\x01 \x01a\x00"[..], b"\x01a\x02b.\x00", b"\x02\xffa\x00", b"\x01*\x00"] {
+            assert_eq!(lower_plain_name(wire, &mut text), None, "{wire:?}");
+        }
     }
 
     #[test]

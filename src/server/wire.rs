@@ -13,7 +13,7 @@ use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, DecodeError,
 };
 use plugin_api::Request;
-use plugin_api::request::plain_question_len;
+use plugin_api::request::uncompressed_question_len;
 
 /// What a packet turned out to be.
 #[derive(Debug)]
@@ -33,8 +33,8 @@ pub fn decode(packet: &[u8]) -> Decoded {
         Accepted::Drop => Decoded::Drop,
         Accepted::Reject(reply) => Decoded::Reject(reply),
         Accepted::Query => {
-            // A plain question was stepped over. It is valid and uncompressed, so hickory reads
-            // it the same from where it starts.
+            // An uncompressed question was stepped over: hickory reads it the same from where it
+            // starts.
             if msg.queries.is_empty() {
                 let question = packet.get(12..).unwrap_or_default();
                 msg.queries.extend(Query::read(&mut BinDecoder::new(question)).ok());
@@ -59,7 +59,7 @@ pub enum Accepted {
 /// one additional record, the OPT) is read field by field into `msg`, so that a server
 /// decoding into the same message each time allocates nothing for it; any other shape is
 /// decoded whole. Either way `msg` ends up what `Message::from_vec` makes of the packet, but
-/// for a plain question, which is left out of it for [`Request::rebind`] to read from the bytes
+/// for an uncompressed question, which is left out of it for [`Request::rebind`] to read from the bytes
 /// ([`decode`] puts it back).
 pub fn decode_into(packet: &[u8], msg: &mut Message) -> Accepted {
     let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
@@ -94,13 +94,13 @@ pub fn decode_into(packet: &[u8], msg: &mut Message) -> Accepted {
 }
 
 /// Reads a query of one question and at most one additional record into `msg`, as
-/// `Message::read` would, keeping `msg`'s vectors; except that a plain question (see
-/// `plugin_api::request::plain_question_len`) is only stepped over: the `Request` reads it from
-/// the bytes, without building hickory's `Name`.
+/// `Message::read` would, keeping `msg`'s vectors; except that an uncompressed question (see
+/// `uncompressed_question_len`) is only stepped over: the `Request` reads it from the bytes,
+/// without building hickory's `Name`.
 fn read_plain(packet: &[u8], msg: &mut Message) -> Result<(), DecodeError> {
     let mut d = BinDecoder::new(packet);
     let Header { mut metadata, counts } = Header::read(&mut d)?;
-    let query = match packet.get(12..).and_then(plain_question_len) {
+    let query = match packet.get(12..).and_then(uncompressed_question_len) {
         Some(len) => {
             d.read_slice(len + 4)?;
             None

@@ -363,7 +363,7 @@ fn lower_name_into(name: &Name, s: &mut String) {
     for label in name.iter() {
         // One pass: a byte that may need escaping sends the whole name the reference way.
         for &b in label {
-            let lower = PLAIN_LOWER[usize::from(b)];
+            let lower = PLAIN[usize::from(b)] as u8;
             if lower == 0 {
                 s.clear();
                 s.push_str(&lower_name_escaped(name));
@@ -379,20 +379,27 @@ fn lower_name_into(name: &Name, s: &mut String) {
 }
 
 /// For each byte: its lower-case form if it may stand unescaped in a plain name (letters,
-/// digits, `-`, `_`), else 0. One load per byte, where the tests it stands for were a dozen
-/// instructions.
-static PLAIN_LOWER: [u8; 256] = {
-    let mut table = [0u8; 256];
+/// digits, `-`, `_`), else 0, in the low octet; [`NOT_PLAIN`] and [`UPPER`] above it. One load
+/// per byte, and one `or` to learn both facts of a whole label, where the tests it stands for
+/// were a dozen instructions.
+static PLAIN: [u16; 256] = {
+    let mut table = [NOT_PLAIN; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
         if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
-            table[b] = c.to_ascii_lowercase();
+            let upper = if c.is_ascii_uppercase() { UPPER } else { 0 };
+            table[b] = c.to_ascii_lowercase() as u16 | upper;
         }
         b += 1;
     }
     table
 };
+
+/// In [`PLAIN`]: the byte must be escaped in presentation form.
+const NOT_PLAIN: u16 = 1 << 8;
+/// In [`PLAIN`]: the byte is an upper-case letter.
+const UPPER: u16 = 1 << 9;
 
 /// The length on the wire of the name at the start of `question` (a query's bytes after the
 /// header) if it is uncompressed and at most 255 octets, with the question's type and class
@@ -417,10 +424,10 @@ const MAX_TEXT: usize = 254;
 
 /// `wire` (a name [`uncompressed_question_len`] measured) lower-cased in presentation form
 /// into `text`, if it is plain (every label letters, digits, `-` and `_`): the length written
-/// and whether it was lower-case already. Branch-free per byte, the bytes tested all at once
-/// per label: names are read on every query.
+/// and whether it was lower-case already. Branch-free per byte, the bytes tested all at once:
+/// names are read on every query.
 fn lower_plain_name(wire: &[u8], text: &mut [u8; MAX_TEXT]) -> Option<(usize, bool)> {
-    let (mut at, mut len, mut plain, mut upper) = (0, 0, true, false);
+    let (mut at, mut len, mut seen) = (0, 0, 0);
     loop {
         let size = usize::from(*wire.get(at)?);
         if size == 0 {
@@ -429,10 +436,9 @@ fn lower_plain_name(wire: &[u8], text: &mut [u8; MAX_TEXT]) -> Option<(usize, bo
         let label = wire.get(at + 1..at + 1 + size)?;
         let out = text.get_mut(len..len + size + 1)?;
         for (o, &b) in out.iter_mut().zip(label) {
-            let lower = PLAIN_LOWER[usize::from(b)];
-            plain &= lower != 0;
-            upper |= lower != b;
-            *o = lower;
+            let entry = PLAIN[usize::from(b)];
+            seen |= entry;
+            *o = entry as u8;
         }
         out[size] = b'.';
         (at, len) = (at + size + 1, len + size + 1);
@@ -440,7 +446,7 @@ fn lower_plain_name(wire: &[u8], text: &mut [u8; MAX_TEXT]) -> Option<(usize, bo
     if len == 0 {
         (text[0], len) = (b'.', 1);
     }
-    plain.then_some((len, !upper))
+    (seen & NOT_PLAIN == 0).then_some((len, seen & UPPER == 0))
 }
 
 fn lower_name_escaped(name: &Name) -> String {

@@ -46,6 +46,11 @@ pub struct Request {
     has_question: bool,
     qtype: RecordType,
     qclass: DNSClass,
+    /// The address a reverse name stands for, read once by `bind`: *hosts* and *kubernetes*
+    /// both answer PTR queries, and a cluster's chain runs both. (Not on first use through a
+    /// `OnceLock`: its first `get_or_init` takes two atomic read-modify-writes, more than the
+    /// reading costs.)
+    reverse_addr: Option<IpAddr>,
     /// The question name lower-cased in presentation form, computed once because every zone
     /// match and every plugin needs it.
     name: String,
@@ -80,6 +85,7 @@ impl Request {
             has_question: false,
             qtype: RecordType::Unknown(0),
             qclass: DNSClass::IN,
+            reverse_addr: None,
             name,
             qname_wire,
             qname_is_lower: true,
@@ -145,6 +151,12 @@ impl Request {
                 }
             },
         }
+        // Only names under `arpa.` can be reverse names: the others pay one comparison.
+        self.reverse_addr = if self.name.ends_with("arpa.") {
+            crate::zone::addr_from_reverse(&self.name)
+        } else {
+            None
+        };
         self.src = SocketAddr::new(src.ip().to_canonical(), src.port());
         (self.local, self.proto, self.wire_len, self.received) = (local, proto, wire_len, received);
     }
@@ -233,6 +245,12 @@ impl Request {
     /// question.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The address the question name stands for if it is a reverse name
+    /// ([`addr_from_reverse`](crate::zone::addr_from_reverse)), read once per query.
+    pub fn reverse_addr(&self) -> Option<IpAddr> {
+        self.reverse_addr
     }
 
     /// The question name in wire form exactly as the client sent it (case kept, uncompressed);
@@ -590,6 +608,40 @@ mod tests {
         for wire in [&b"\x01 \x01a\x00"[..], b"\x01a\x02b.\x00", b"\x02\xffa\x00", b"\x01*\x00"] {
             assert_eq!(lower_plain_name(wire, &mut text), None, "{wire:?}");
         }
+    }
+
+    /// The reverse address is read with the question, again for each query of a reused request.
+    #[test]
+    fn reverse_addresses_follow_the_question() {
+        use hickory_proto::serialize::binary::BinEncodable;
+
+        let addr = "10.0.0.1:53".parse().unwrap();
+        let wire = |name: &str| {
+            let mut msg = Message::query();
+            msg.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::PTR));
+            msg.to_bytes().unwrap()
+        };
+        let mut req = Request::new(Message::query(), addr, addr, Proto::Udp, 12);
+        for (name, want) in [
+            ("4.3.2.1.in-addr.arpa.", Some("1.2.3.4")),
+            ("4.3.2.1.IN-ADDR.ARPA.", Some("1.2.3.4")),
+            ("example.org.", None),
+            ("9.0.96.10.in-addr.arpa.", Some("10.96.0.9")),
+        ] {
+            let bytes = wire(name);
+            assert_eq!(decode_question_into(&bytes, req.message_mut()), Some(()));
+            req.rebind(&bytes, addr, addr, Proto::Udp, Instant::now());
+            let want: Option<IpAddr> = want.map(|a| a.parse().unwrap());
+            assert_eq!(req.reverse_addr(), want, "{name}");
+        }
+    }
+
+    /// What the server's decoder does with a plain query: the header fields into the message,
+    /// the question left in the bytes.
+    fn decode_question_into(wire: &[u8], msg: &mut Message) -> Option<()> {
+        *msg = Message::from_vec(wire).ok()?;
+        msg.queries.clear();
+        uncompressed_question_len(wire.get(12..)?).map(|_| ())
     }
 
     #[test]

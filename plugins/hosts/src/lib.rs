@@ -27,7 +27,7 @@ use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::rdata::{A, AAAA};
 use plugin_api::proto::rr::{RData, Record, RecordType};
 use plugin_api::wire::ReplyWriter;
-use plugin_api::zone::{addr_from_reverse, longest_match, origins_from_args_or_block};
+use plugin_api::zone::{longest_match, origins_from_args_or_block};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 use prometheus::{Gauge, IntGaugeVec, Opts};
 use table::{Addresses, Entries, Table};
@@ -261,7 +261,7 @@ impl Plugin for Hosts {
         let table = self.state.table.load();
         match qtype {
             RecordType::PTR => {
-                let ptr = addr_from_reverse(name).and_then(|ip| table.ptr(|| lower_qname(req), ip));
+                let ptr = req.reverse_addr().and_then(|ip| table.ptr(|| lower_qname(req), ip));
                 let Some(records) = ptr else { return next.run(ctx, req) };
                 let mut msg = req.reply();
                 msg.metadata.authoritative = true;

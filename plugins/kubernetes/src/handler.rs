@@ -12,7 +12,7 @@ use plugin_api::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use plugin_api::proto::rr::{Name, RData, Record, RecordType};
 use plugin_api::upstream::Upstream;
 use plugin_api::wire::{ReplyWriter, ZoneSoa};
-use plugin_api::zone::{addr_from_reverse, longest_match, split_dots};
+use plugin_api::zone::{longest_match, split_dots};
 use plugin_api::{Ctx, Next, Plugin, Reply, Request, Serve};
 
 use crate::index::{Index, ReverseTarget};
@@ -238,7 +238,7 @@ impl Lookup<'_> {
         if self.req.qtype() != RecordType::PTR {
             return Outcome::NxDomain;
         }
-        let Some(ip) = addr_from_reverse(self.req.name()) else { return Outcome::NxDomain };
+        let Some(ip) = self.req.reverse_addr() else { return Outcome::NxDomain };
         let primary = Name::from_ascii(&self.o.primary).unwrap_or_else(|_| Name::root());
         let exposed = |ns: &str| self.namespace_listed(ns);
         let targets = self.index.reverse(ip);

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use plugin_api::Reply;
 use plugin_api::proto::rr::RecordType;
 use plugin_api::wire::ReplyWriter;
-use plugin_api::zone::{addr_from_reverse, split_dots};
+use plugin_api::zone::split_dots;
 
 use super::{Grammar, Lookup, Parsed, parse_labels, port_matches, ports_or_placeholder};
 use crate::index::ReverseTarget;
@@ -135,7 +135,7 @@ impl Lookup<'_> {
         if base.is_empty() || !(name.ends_with("in-addr.arpa.") || name.ends_with("ip6.arpa.")) {
             return None;
         }
-        let ip = addr_from_reverse(name)?;
+        let ip = self.req.reverse_addr()?;
         let svc = self.index.reverse(ip).find_map(|t| match t {
             ReverseTarget::Service(svc) if self.namespace_listed(&svc.namespace) => Some(svc),
             _ => None,

@@ -59,8 +59,8 @@ pub enum Accepted {
 /// one additional record, the OPT) is read field by field into `msg`, so that a server
 /// decoding into the same message each time allocates nothing for it; any other shape is
 /// decoded whole. Either way `msg` ends up what `Message::from_vec` makes of the packet, but
-/// for an uncompressed question, which is left out of it for [`Request::rebind`] to read from the bytes
-/// ([`decode`] puts it back).
+/// for an uncompressed question, which is left out of it for [`Request::rebind`] to read from
+/// the bytes ([`decode`] puts it back).
 pub fn decode_into(packet: &[u8], msg: &mut Message) -> Accepted {
     let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
         return Accepted::Drop;
@@ -78,7 +78,7 @@ pub fn decode_into(packet: &[u8], msg: &mut Message) -> Accepted {
         return Accepted::Reject(reject(&header, None, ResponseCode::FormErr));
     }
     let decoded = if counts.answers == 0 && counts.authorities == 0 && counts.additionals <= 1 {
-        read_plain(packet, msg)
+        read_plain(packet, &header, msg)
     } else {
         Message::from_vec(packet).map(|whole| *msg = whole)
     };
@@ -96,10 +96,11 @@ pub fn decode_into(packet: &[u8], msg: &mut Message) -> Accepted {
 /// Reads a query of one question and at most one additional record into `msg`, as
 /// `Message::read` would, keeping `msg`'s vectors; except that an uncompressed question (see
 /// `uncompressed_question_len`) is only stepped over: the `Request` reads it from the bytes,
-/// without building hickory's `Name`.
-fn read_plain(packet: &[u8], msg: &mut Message) -> Result<(), DecodeError> {
+/// without building hickory's `Name`. `header` is the packet's, already read.
+fn read_plain(packet: &[u8], header: &Header, msg: &mut Message) -> Result<(), DecodeError> {
     let mut d = BinDecoder::new(packet);
-    let Header { mut metadata, counts } = Header::read(&mut d)?;
+    d.read_slice(12)?;
+    let (mut metadata, counts) = (header.metadata, &header.counts);
     let query = match packet.get(12..).and_then(uncompressed_question_len) {
         Some(len) => {
             d.read_slice(len + 4)?;

@@ -256,19 +256,22 @@ impl ReplyWriter {
     }
 
     /// Where the last `labels` labels of the question's name start (for the root zone, the
-    /// name's final zero octet); `None` if the name has fewer labels. A name of at most 255
-    /// octets has at most 127 labels.
+    /// name's final zero octet); `None` if the name has fewer labels. Two walks over the
+    /// length octets: a table of label starts was a kilobyte to zero on every SRV answer and
+    /// every negative one.
     fn zone_offset(&self, labels: usize) -> Option<usize> {
-        let mut starts = [0usize; 128];
-        let mut n = 0;
-        let mut at = HEADER;
-        while self.buf[at] != 0 {
-            starts[n] = at;
-            n += 1;
-            at += 1 + usize::from(self.buf[at]);
-        }
-        let first = n.checked_sub(labels)?;
-        Some(if first == n { at } else { starts[first] })
+        let name = &self.buf[HEADER..self.qname_end];
+        let starts = || {
+            let mut at = 0;
+            std::iter::from_fn(move || {
+                let size = usize::from(*name.get(at)?);
+                let start = at;
+                at += 1 + size;
+                (size != 0).then_some(HEADER + start)
+            })
+        };
+        let first = starts().count().checked_sub(labels)?;
+        Some(starts().nth(first).unwrap_or(self.qname_end - 1))
     }
 }
 

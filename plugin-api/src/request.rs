@@ -47,9 +47,9 @@ pub struct Request {
     qtype: RecordType,
     qclass: DNSClass,
     /// The address a reverse name stands for, read once by `bind`: *hosts* and *kubernetes*
-    /// both answer PTR queries, and a cluster's chain runs both. (Not on first use through a
-    /// `OnceLock`: its first `get_or_init` takes two atomic read-modify-writes, more than the
-    /// reading costs.)
+    /// both answer PTR queries, and a cluster's chain runs both. Read there rather than on
+    /// first use through a `OnceLock`, whose first `get_or_init` takes two atomic
+    /// read-modify-writes in every query that asks.
     reverse_addr: Option<IpAddr>,
     /// The question name lower-cased in presentation form, computed once because every zone
     /// match and every plugin needs it.

@@ -169,7 +169,7 @@ impl Stored {
     pub fn reply_to(&self, req: &Request, ttl: u32) -> WireReply {
         let mut b = reply_buffer(self.bytes.len());
         b.extend_from_slice(&self.bytes);
-        let q = &req.metadata();
+        let q = req.metadata();
         b[..2].copy_from_slice(&q.id.to_be_bytes());
         b[2] = (b[2] & !0x01) | 0x04 | u8::from(q.recursion_desired);
         b[3] = (b[3] & !0x10) | if q.checking_disabled { 0x10 } else { 0 };

@@ -82,7 +82,7 @@ impl ReplyWriter {
         if req.qclass() != DNSClass::IN || req.qname_wire().is_empty() {
             return None;
         }
-        let q = &req.metadata();
+        let q = req.metadata();
         let mut buf = super::reply_buffer(HEADER + req.name().len() + 6 + 4 * 28);
         buf.extend_from_slice(&q.id.to_be_bytes());
         // QR, opcode QUERY, AA, RD as asked; RA clear; AD clear; CD as asked; NOERROR.

@@ -43,7 +43,6 @@ pub struct Request {
     /// asks: answers written in wire form never need it, and decoding it was a sixth of the
     /// instructions of a cluster query (with an allocation for names over 32 octets).
     question: OnceLock<Query>,
-    has_question: bool,
     qtype: RecordType,
     qclass: DNSClass,
     /// The address a reverse name stands for, read once by `bind`: *hosts* and *kubernetes*
@@ -82,7 +81,6 @@ impl Request {
         let mut req = Self {
             msg,
             question: OnceLock::new(),
-            has_question: false,
             qtype: RecordType::Unknown(0),
             qclass: DNSClass::IN,
             reverse_addr: None,
@@ -133,7 +131,6 @@ impl Request {
         self.name.clear();
         self.qname_wire.clear();
         self.question = OnceLock::new();
-        self.has_question = true;
         match self.msg.queries.pop() {
             // A question the decoder could not leave to us (compressed): hickory's name.
             Some(q) => {
@@ -145,7 +142,6 @@ impl Request {
                 Some(()) => {}
                 // Only a caller that decoded no question and gave no bytes gets here.
                 None => {
-                    self.has_question = false;
                     (self.qtype, self.qclass) = (RecordType::Unknown(0), DNSClass::IN);
                     self.name.push('.');
                 }
@@ -228,7 +224,9 @@ impl Request {
 
     /// The question, if there is one.
     pub fn question(&self) -> Option<&Query> {
-        self.has_question.then(|| self.question.get_or_init(|| self.decode_question()))
+        // Every question leaves its wire form, the root's included (one zero octet).
+        let has_question = !self.qname_wire.is_empty();
+        has_question.then(|| self.question.get_or_init(|| self.decode_question()))
     }
 
     /// The question as hickory's `Query`, from the bytes `bind` kept.

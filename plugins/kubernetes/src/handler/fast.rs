@@ -131,10 +131,10 @@ impl Lookup<'_> {
 
     /// PTR of a cluster IP: `service.namespace.svc.<primary zone>`.
     fn service_ptr(&self, base: &[&str]) -> Option<ReplyWriter> {
-        let name = self.req.name();
-        if base.is_empty() || !(name.ends_with("in-addr.arpa.") || name.ends_with("ip6.arpa.")) {
+        if base.is_empty() {
             return None;
         }
+        // Only a full reverse name under in-addr.arpa. or ip6.arpa. has an address.
         let ip = self.req.reverse_addr()?;
         let svc = self.index.reverse(ip).find_map(|t| match t {
             ReverseTarget::Service(svc) if self.namespace_listed(&svc.namespace) => Some(svc),

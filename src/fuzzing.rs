@@ -68,14 +68,15 @@ pub fn packet(data: &[u8]) {
     let local = "10.0.0.1:53".parse().expect("address");
     for proto in [Proto::Udp, Proto::Tcp] {
         let mut out = Vec::new();
-        let bytes = match MUX.serve_packet(data, src, local, proto, &mut out) {
-            Outcome::Send => out,
-            Outcome::Drop => continue,
-            Outcome::Wait(fut) => match futures::executor::block_on(fut) {
-                Some(b) => b,
-                None => continue,
-            },
-        };
+        let bytes =
+            match MUX.serve_packet(data, src, local, proto, std::time::Instant::now(), &mut out) {
+                Outcome::Send => out,
+                Outcome::Drop => continue,
+                Outcome::Wait(fut) => match futures::executor::block_on(fut) {
+                    Some(b) => b,
+                    None => continue,
+                },
+            };
         assert!(bytes.len() <= 65535);
         assert!(matches!(wire::decode(&bytes), wire::Decoded::Drop), "replies are responses");
         plugin_api::proto::op::Message::from_vec(&bytes).expect("a reply decodes");

@@ -15,6 +15,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use ferrodns::config::{self, Source};
 use ferrodns::server::mux::{Mux, Outcome};
@@ -79,8 +80,9 @@ fn allocations_per_query(mux: &Mux, name: &str, qtype: RecordType) -> (usize, Re
     // the writer when the batch ends.
     let serve = |out: &mut Vec<u8>| {
         out.clear();
-        let outcome =
-            plugin_api::output::batch(|| mux.serve_packet(&packet, src, local, Proto::Udp, out));
+        let outcome = plugin_api::output::batch(|| {
+            mux.serve_packet(&packet, src, local, Proto::Udp, Instant::now(), out)
+        });
         assert!(matches!(outcome, Outcome::Send));
     };
     serve(&mut out);

@@ -135,31 +135,33 @@ impl Mux {
         src: SocketAddr,
         local: SocketAddr,
         proto: Proto,
+        received: Instant,
         out: &mut Vec<u8>,
     ) -> Outcome {
         std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.serve_packet(packet, src, local, proto, out)
+            self.serve_packet(packet, src, local, proto, received, out)
         }))
         .unwrap_or(Outcome::Drop)
     }
 
-    /// Serves one packet from `src`. The reply, if any, is written to `out` (or produced by the
-    /// returned future when a plugin has to wait).
+    /// Serves one packet from `src`, which arrived at `received` (the start of the query's
+    /// duration in the log and the metrics). The reply, if any, is written to `out` (or
+    /// produced by the returned future when a plugin has to wait).
     pub fn serve_packet(
         &self,
         packet: &[u8],
         src: SocketAddr,
         local: SocketAddr,
         proto: Proto,
+        received: Instant,
         out: &mut Vec<u8>,
     ) -> Outcome {
-        let start = Instant::now();
         // This thread's spare request, refilled in place: a query answered at once allocates
         // nothing for its message, name or `Arc`.
         let mut req = spare::take();
         let fresh = Arc::make_mut(&mut req);
         match wire::decode_into(packet, fresh.message_mut()) {
-            Accepted::Query => fresh.rebind(packet, src, local, proto, start),
+            Accepted::Query => fresh.rebind(packet, src, local, proto, received),
             Accepted::Drop => {
                 spare::keep(req);
                 return Outcome::Drop;
@@ -169,7 +171,7 @@ impl Mux {
                 return encode(&mut reply, 512, out);
             }
         }
-        let outcome = self.serve_request(&req, start, out);
+        let outcome = self.serve_request(&req, received, out);
         match outcome {
             Outcome::Wait(_) => {}
             _ => spare::keep(req),

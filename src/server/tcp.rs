@@ -147,9 +147,17 @@ async fn connection(
             }
             let packet = &inbuf[2..2 + frame_len];
             let mux = mux.load();
-            let outcome = mux.serve_packet_guarded(packet, src, local, Proto::Tcp, &mut out);
+            let received = Instant::now();
+            let outcome = mux.serve_packet_guarded(
+                packet,
+                src,
+                local,
+                Proto::Tcp,
+                received.into_std(),
+                &mut out,
+            );
             inbuf.drain(..2 + frame_len);
-            deadline = Instant::now() + timeouts.idle;
+            deadline = received + timeouts.idle;
             match outcome {
                 Outcome::Send => {
                     if write_frame(&mut wr, &out, timeouts.write).await.is_err() {

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use plugin_api::Proto;
@@ -28,7 +29,14 @@ pub async fn serve(socket: Arc<UdpSocket>, mux: Arc<ArcSwap<Mux>>, in_flight: In
         // so the loop carries on.
         let Ok((len, src)) = socket.recv_from(&mut buf).await else { continue };
         let mux = mux.load();
-        match mux.serve_packet_guarded(&buf[..len], src, local, Proto::Udp, &mut out) {
+        match mux.serve_packet_guarded(
+            &buf[..len],
+            src,
+            local,
+            Proto::Udp,
+            Instant::now(),
+            &mut out,
+        ) {
             Outcome::Send => {
                 let _ = socket.send_to(&out, src).await;
             }

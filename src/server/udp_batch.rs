@@ -30,7 +30,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use plugin_api::Proto;
@@ -145,13 +145,16 @@ impl Worker {
 
     fn serve_batch(&mut self, n: usize) {
         let mux = self.mux.load();
+        // The batch arrived together: one clock reading dates every query in it, and a
+        // query's duration includes its wait behind the earlier ones.
+        let received = Instant::now();
         let mut outgoing = 0;
         for i in 0..n {
             let Some(src) = self.slots.source(i) else { continue };
             let packet = self.slots.packet(i);
             let out = &mut self.replies[i];
             out.clear();
-            match mux.serve_packet_guarded(packet, src, self.local, Proto::Udp, out) {
+            match mux.serve_packet_guarded(packet, src, self.local, Proto::Udp, received, out) {
                 Outcome::Send => {
                     self.slots.mark_reply(outgoing, i, out);
                     outgoing += 1;

@@ -93,7 +93,14 @@ fn packet(name: &str, qtype: RecordType, edns: Option<u16>) -> Vec<u8> {
 async fn serve(mux: &Mux, packet: &[u8], proto: Proto) -> Option<Message> {
     let mut out = Vec::new();
     let src: SocketAddr = SRC.parse().unwrap();
-    let bytes = match mux.serve_packet(packet, src, LOCAL.parse().unwrap(), proto, &mut out) {
+    let bytes = match mux.serve_packet(
+        packet,
+        src,
+        LOCAL.parse().unwrap(),
+        proto,
+        Instant::now(),
+        &mut out,
+    ) {
         Outcome::Send => out,
         Outcome::Drop => return None,
         Outcome::Wait(fut) => fut.await?,
@@ -227,4 +234,44 @@ async fn the_tokio_udp_loop_answers_now_and_later() {
         assert_eq!(reply.answers.len(), answers, "{name}");
     }
     task.abort();
+}
+
+/// The UDP loop dates a whole batch with one clock reading; the duration the metrics report
+/// must count from that moment, not from when the mux got round to the query.
+#[test]
+fn a_querys_duration_counts_from_when_it_arrived() {
+    // A port of its own, so that no other test's queries land in this `server` label.
+    let block = Block {
+        zones: vec![".".into()],
+        chain: vec![Arc::new(TestPlugin(Act::Answer(1))) as Arc<dyn Plugin>].into(),
+        directives: vec!["prometheus", "test"],
+    };
+    let zones = [(".".to_string(), Arc::new(block))].into_iter().collect();
+    let m = Mux::new(&Listener { transport: Transport::Dns, port: 5391, zones });
+    let arrived = Instant::now() - std::time::Duration::from_secs(3);
+    let mut out = Vec::new();
+    let outcome = m.serve_packet(
+        &packet("x.test.", RecordType::A, None),
+        SRC.parse().unwrap(),
+        LOCAL.parse().unwrap(),
+        Proto::Udp,
+        arrived,
+        &mut out,
+    );
+    assert!(matches!(outcome, Outcome::Send));
+
+    let families = plugin_api::metrics::registry().gather();
+    let duration = families
+        .iter()
+        .find(|f| f.name() == "coredns_dns_request_duration_seconds")
+        .expect("the duration histogram is registered");
+    let ours = duration
+        .get_metric()
+        .iter()
+        .find(|m| m.get_label().iter().any(|l| l.value() == "dns://:5391"))
+        .expect("the query was counted under its server")
+        .get_histogram();
+    assert_eq!(ours.get_sample_count(), 1);
+    assert!(ours.get_sample_sum() >= 3.0, "took {} s", ours.get_sample_sum());
+    assert!(ours.get_sample_sum() < 60.0, "took {} s", ours.get_sample_sum());
 }

@@ -14,7 +14,7 @@
 //! The walker here reads only what our own encoder wrote (names are labels, or a pointer at the
 //! end); anything else makes it give up, and the caller falls back to decoding.
 
-use hickory_proto::op::{Header, Message, ResponseCode};
+use hickory_proto::op::{Header, Message, Metadata, ResponseCode};
 use hickory_proto::rr::RecordType;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
@@ -74,6 +74,12 @@ impl WireReply {
     /// The reply's rcode (the header's four bits; there is no OPT to extend it).
     pub fn rcode(&self) -> ResponseCode {
         ResponseCode::from(0, self.0[3] & 0x0f)
+    }
+
+    /// The header's flags, opcode and rcode, or `None` if the bytes are shorter than a header.
+    pub fn metadata(&self) -> Option<Metadata> {
+        let header = Header::read(&mut BinDecoder::new(self.0.get(..HEADER)?)).ok()?;
+        Some(header.metadata)
     }
 
     /// The reply as a message, for plugins that need to look inside.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use plugin_api::Request;
 use plugin_api::names::{class_name, rcode_name, type_name, write_flags};
-use plugin_api::response::Facts;
+use plugin_api::proto::op;
 
 /// `{remote}:{port} - {>id} "{type} {class} {name} {proto} {size} {>do} {>bufsize}" {rcode}
 /// {>rflags} {rsize} {duration}`: CoreDNS's default.
@@ -96,8 +96,8 @@ enum Shape {
 
 /// What a line reports about the reply.
 pub struct Outcome {
-    /// The reply as written, if one was.
-    pub reply: Option<Facts>,
+    /// The header of the reply as written (its flags and rcode), if one was.
+    pub reply: Option<op::Metadata>,
     /// Its size in octets.
     pub size: usize,
     /// Time from the server reading the query to the reply coming back to the plugin.
@@ -237,16 +237,16 @@ fn write_label(line: &mut Vec<u8>, label: Label, req: &Request, out: &Outcome) {
         Label::Bufsize => num(line, req.size()),
         Label::Rcode => match &out.reply {
             None => text(line, EMPTY),
-            Some(m) => match rcode_name(m.metadata.response_code) {
+            Some(m) => match rcode_name(m.response_code) {
                 Some(name) => text(line, name),
-                None => num(line, u16::from(m.metadata.response_code)),
+                None => num(line, u16::from(m.response_code)),
             },
         },
         Label::Rsize => num(line, out.size),
         Label::Duration => write_seconds(line, out.duration),
         Label::Rflags => match &out.reply {
             None => text(line, EMPTY),
-            Some(m) => write_flags(line, &m.metadata),
+            Some(m) => write_flags(line, m),
         },
     }
 }
@@ -369,7 +369,7 @@ mod tests {
             nx.metadata.recursion_available = true;
             let mut odd = Message::query();
             odd.metadata.response_code = ResponseCode::Unknown(3841);
-            [None, Some(Facts::of(&req.reply())), Some(Facts::of(&nx)), Some(Facts::of(&odd))]
+            [None, Some(req.reply().metadata), Some(nx.metadata), Some(odd.metadata)]
         };
         let durations = [
             Duration::ZERO,

@@ -142,22 +142,34 @@ pub fn line(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration)
 
 /// What the line reports about the reply, or `None` if the rule does not log its class.
 fn outcome(rule: &Rule, req: &Request, result: &ServeResult, elapsed: Duration) -> Option<Outcome> {
-    // A chain that declined or failed is logged as the bare reply the server will write.
-    let (reply, size) = match result {
+    // The line shows the header's rcode and flags. A rule that logs every class needs no more
+    // of a reply in wire form (a cache hit, a hosts or kubernetes answer) than its header;
+    // sorting a reply into a class takes its sections.
+    if let (true, Ok(Reply::Wire { wire, .. })) = (rule.classes.is_empty(), result) {
+        let size = wire.as_bytes().len();
+        return Some(Outcome { reply: wire.metadata(), size, duration: elapsed });
+    }
+    let (facts, size) = facts(req, result);
+    if !rule.classes.is_empty() && !rule.classes.contains(&classify(type_of(facts.as_ref()))) {
+        return None;
+    }
+    Some(Outcome { reply: facts.map(|f| f.metadata), size, duration: elapsed })
+}
+
+/// The facts of the reply the client gets, and its size.
+fn facts(req: &Request, result: &ServeResult) -> (Option<Facts>, usize) {
+    match result {
         Ok(Reply::Message { msg, .. }) => (Some(Facts::of(msg)), encoded_len(msg)),
-        // Wire bytes (cache hits, hosts and kubernetes answers) are read in place, not decoded.
+        // Wire bytes are read in place, not decoded.
         Ok(Reply::Wire { wire, .. }) => {
             let facts = wire.facts().or_else(|| wire.decode().as_ref().map(Facts::of));
             (facts, wire.as_bytes().len())
         }
+        // A chain that declined or failed is logged as the bare reply the server will write.
         Ok(Reply::Rcode(rcode)) => bare(req, *rcode),
         Err(e) => bare(req, e.rcode()),
         Ok(Reply::Drop) => (None, 0),
-    };
-    if !rule.classes.is_empty() && !rule.classes.contains(&classify(type_of(reply.as_ref()))) {
-        return None;
     }
-    Some(Outcome { reply, size, duration: elapsed })
 }
 
 /// The facts and size of the error reply the server writes for `rcode`.

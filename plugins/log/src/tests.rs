@@ -6,6 +6,7 @@ use std::time::Duration;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::RecordType;
 use plugin_api::test_util::{self, rr};
+use plugin_api::wire::WireReply;
 use plugin_api::{Controller, PluginError, Proto, Reply};
 
 use super::*;
@@ -122,6 +123,40 @@ fn classes_select_lines() {
         line(errors_only, &req, &Ok(Reply::Rcode(ResponseCode::Refused)), Duration::ZERO).is_some()
     );
     assert_eq!(line(errors_only, &req, &ok, Duration::ZERO), None);
+}
+
+/// A reply in wire form is logged from its header alone when every class is logged, and from
+/// its sections when classes are chosen; either way the line is the decoded reply's.
+#[test]
+fn wire_replies_log_as_their_messages() {
+    let req = test_util::request("example.org.", RecordType::A);
+    let mut nx = req.reply();
+    nx.metadata.response_code = ResponseCode::NXDomain;
+    nx.metadata.recursion_available = true;
+    nx.metadata.authoritative = true;
+    let all = &rules("log").unwrap()[0];
+    let denial_only = &rules("log {\n class denial\n}").unwrap()[0];
+    for msg in [answer(&req), nx] {
+        let bytes = msg.to_vec().unwrap();
+        let wire = Ok(Reply::Wire { wire: WireReply::new(bytes).unwrap(), by: "test" });
+        let message = Ok(Reply::message(msg.clone(), "test"));
+        for rule in [all, denial_only] {
+            assert_eq!(
+                line(rule, &req, &wire, Duration::ZERO),
+                line(rule, &req, &message, Duration::ZERO),
+                "{:?} under {:?}",
+                msg.metadata.response_code,
+                rule.classes
+            );
+        }
+    }
+    // The filter still reads a wire reply's class.
+    let ok = Ok(Reply::Wire {
+        wire: WireReply::new(answer(&req).to_vec().unwrap()).unwrap(),
+        by: "test",
+    });
+    assert_eq!(line(denial_only, &req, &ok, Duration::ZERO), None);
+    assert!(line(all, &req, &ok, Duration::ZERO).unwrap().contains(" NOERROR qr,aa,rd "));
 }
 
 #[test]

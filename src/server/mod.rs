@@ -1,10 +1,14 @@
 //! The DNS listeners: sockets, the loops that serve them, and graceful stop.
 //!
-//! * [`Servers::bind`] opens, for each listener of a [`Config`], `workers` UDP sockets and one TCP
-//!   socket on the same port, all with `SO_REUSEPORT` (dual-stack `[::]` where the host has
-//!   IPv6, else `0.0.0.0`). Port 0 picks a free port and uses it for UDP and TCP alike.
-//! * The loops: [`udp_batch`] on Linux (a thread per UDP socket, `recvmmsg`/`sendmmsg`), [`udp`]
-//!   elsewhere (a tokio task per socket), [`tcp`]. [`mux`] turns a packet into a reply; [`wire`]
+//! * [`Servers::bind`] opens, for each listener of a [`Config`], one UDP socket and one TCP
+//!   socket on the same port (dual-stack `[::]` where the host has IPv6, else `0.0.0.0`). Port 0
+//!   picks a free port and uses it for UDP and TCP alike.
+//! * The loops: `workers` of them read the UDP socket together, [`udp_batch`] on Linux (threads
+//!   with `recvmmsg`/`sendmmsg`), [`udp`] elsewhere (tokio tasks); and [`tcp`]. One socket shared
+//!   rather than one `SO_REUSEPORT` socket per worker: the kernel spreads `SO_REUSEPORT` sockets'
+//!   packets by a hash of the client's address and port, so a few clients (a node-local cache's
+//!   forwarder, a benchmark's ten sockets) could load one worker with 70-80 % of the queries while
+//!   another sat idle. A shared socket lets whichever worker is free take the next packets. [`mux`] turns a packet into a reply; [`wire`]
 //!   holds the wire-level rules (what is a query, error replies, fitting a reply to the client).
 //! * [`Servers::stop`] stops receiving, then lets queries and connections in progress finish,
 //!   for at most the grace period.
@@ -93,7 +97,7 @@ pub struct Servers {
 }
 
 impl Servers {
-    /// Binds and starts every listener of `config`, with `workers` UDP sockets each. Must be
+    /// Binds and starts every listener of `config`, with `workers` UDP loops each. Must be
     /// called inside a Tokio runtime.
     pub fn bind(config: &Config, workers: usize) -> io::Result<Self> {
         let in_flight = InFlight::default();
@@ -183,26 +187,32 @@ impl Drop for Bound {
     }
 }
 
+#[cfg(test)]
+mod tests;
+
 fn start_listener(
     listener: &crate::config::Listener,
     workers: usize,
     in_flight: &InFlight,
 ) -> io::Result<Bound> {
-    let (udp, tcp) = bind_port(listener.port, workers.max(1))
+    let (udp, tcp) = bind_port(listener.port)
         .map_err(|e| io::Error::new(e.kind(), format!("listen tcp :{}: {e}", listener.port)))?;
     let addr = tcp.local_addr()?;
     let mux = Arc::new(ArcSwap::from_pointee(Mux::new(listener)));
     let mut tasks = Vec::new();
     #[cfg(target_os = "linux")]
     let mut udp_loops = Vec::new();
-    for (index, socket) in udp.into_iter().enumerate() {
+    #[cfg(target_os = "linux")]
+    let udp = Arc::new(udp);
+    #[cfg(not(target_os = "linux"))]
+    let udp = Arc::new(UdpSocket::from_std(udp)?);
+    for index in 0..workers.max(1) {
         #[cfg(target_os = "linux")]
-        udp_loops.push(udp_batch::Loop::start(socket, mux.clone(), in_flight.clone(), index)?);
+        udp_loops.push(udp_batch::Loop::start(udp.clone(), mux.clone(), in_flight.clone(), index)?);
         #[cfg(not(target_os = "linux"))]
         {
             let _ = index;
-            let socket = Arc::new(UdpSocket::from_std(socket)?);
-            tasks.push(tokio::spawn(udp::serve(socket, mux.clone(), in_flight.clone())));
+            tasks.push(tokio::spawn(udp::serve(udp.clone(), mux.clone(), in_flight.clone())));
         }
     }
     tasks.push(tokio::spawn(tcp::serve(
@@ -221,27 +231,22 @@ fn start_listener(
     })
 }
 
-/// Binds `workers` UDP sockets and one TCP listener on one port. With port 0 the kernel picks
-/// the UDP port and TCP takes the same one; if TCP finds it taken, another port is tried.
-fn bind_port(port: u16, workers: usize) -> io::Result<(Vec<std::net::UdpSocket>, TcpListener)> {
+/// Binds one UDP socket and one TCP listener on one port. With port 0 the kernel picks the UDP
+/// port and TCP takes the same one; if TCP finds it taken, another port is tried.
+fn bind_port(port: u16) -> io::Result<(std::net::UdpSocket, TcpListener)> {
     let mut attempts = if port == 0 { 20 } else { 1 };
     loop {
         attempts -= 1;
-        match try_bind_port(port, workers) {
+        match try_bind_port(port) {
             Err(e) if attempts > 0 && e.kind() == io::ErrorKind::AddrInUse => continue,
             other => return other,
         }
     }
 }
 
-fn try_bind_port(port: u16, workers: usize) -> io::Result<(Vec<std::net::UdpSocket>, TcpListener)> {
-    let first = bind_udp(port)?;
-    let port = first.local_addr()?.port();
-    let mut udp = vec![first];
-    for _ in 1..workers {
-        udp.push(bind_udp(port)?);
-    }
-    let tcp = bind_tcp(port)?;
+fn try_bind_port(port: u16) -> io::Result<(std::net::UdpSocket, TcpListener)> {
+    let udp = bind_udp(port)?;
+    let tcp = bind_tcp(udp.local_addr()?.port())?;
     Ok((udp, tcp))
 }
 
@@ -281,6 +286,7 @@ fn bind_udp_v4(port: u16) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
+    let _ = socket.set_recv_buffer_size(4 << 20);
     socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
     Ok(socket.into())
 }

@@ -1,4 +1,5 @@
-//! The UDP loop: one per socket, several `SO_REUSEPORT` sockets per listener.
+//! The portable UDP loop (the Linux one is [`super::udp_batch`]): `workers` of them, tokio
+//! tasks, read the listener's one socket together.
 //!
 //! Each loop receives a packet, runs it through the listener's [`Mux`] and sends the reply from
 //! a buffer it reuses. A query answered from memory costs no task and no lock; only a query whose

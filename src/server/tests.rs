@@ -1,0 +1,96 @@
+//! The listeners with real sockets: how the UDP workers share a listener's socket.
+
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+use plugin_api::zone::Transport;
+use plugin_api::{Ctx, Next, Plugin, Reply, Request, Serve};
+
+use super::*;
+use crate::config::{Block, Listener};
+
+/// How long anything here waits before the test gives up; no assertion is about time.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// What the plugin and the test tell each other.
+#[derive(Default)]
+struct Signals {
+    /// The plugin is holding `slow.test.`.
+    slow_started: AtomicBool,
+    /// The test lets it go.
+    released: AtomicBool,
+}
+
+/// Holds its worker thread on `slow.test.` until the test releases it (or [`PATIENCE`]
+/// passes), and answers every query with an empty NOERROR.
+struct HoldsSlow(Arc<Signals>);
+
+impl Plugin for HoldsSlow {
+    fn name(&self) -> &'static str {
+        "holds"
+    }
+
+    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
+        if req.name() == "slow.test." {
+            self.0.slow_started.store(true, Ordering::SeqCst);
+            let deadline = Instant::now() + PATIENCE;
+            while !self.0.released.load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Serve::Ready(Ok(Reply::message(req.reply(), "holds")))
+    }
+}
+
+fn query(name: &str) -> Vec<u8> {
+    let mut m = Message::query();
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    m.to_vec().unwrap()
+}
+
+/// One client (one address and port, so one flow for `SO_REUSEPORT`'s hash) sends a query
+/// that holds its worker, then another: a second worker must take the second query from the
+/// shared socket and answer it while the first is held. With a socket per worker, both queries hashed to one
+/// socket and the second waited behind the first.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_free_worker_takes_the_next_query_while_another_is_held() {
+    let signals = Arc::new(Signals::default());
+    let block = Block {
+        zones: vec!["test.".into()],
+        chain: vec![Arc::new(HoldsSlow(signals.clone())) as Arc<dyn Plugin>].into(),
+        directives: vec!["holds"],
+    };
+    let listener = Listener {
+        transport: Transport::Dns,
+        port: 0,
+        zones: vec![("test.".into(), Arc::new(block))],
+    };
+    let bound = start_listener(&listener, 2, &InFlight::default()).expect("binds");
+    let server = SocketAddr::from((Ipv4Addr::LOCALHOST, bound.addr.port()));
+    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    client.set_read_timeout(Some(PATIENCE * 2)).unwrap();
+
+    client.send_to(&query("slow.test."), server).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while !signals.slow_started.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(signals.slow_started.load(Ordering::SeqCst), "the slow query reached the plugin");
+    client.send_to(&query("fast.test."), server).unwrap();
+
+    let mut buf = [0u8; 512];
+    let mut answered = || {
+        let (len, _) = client.recv_from(&mut buf).expect("the query is answered");
+        Message::from_vec(&buf[..len]).unwrap().queries[0].name().to_string()
+    };
+    // Held until the first reply is in, so the two replies cannot race each other.
+    let first = answered();
+    signals.released.store(true, Ordering::SeqCst);
+    let second = answered();
+    bound.abort();
+    assert_eq!([first, second], ["fast.test.", "slow.test."]);
+}

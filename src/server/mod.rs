@@ -8,8 +8,9 @@
 //!   rather than one `SO_REUSEPORT` socket per worker: the kernel spreads `SO_REUSEPORT` sockets'
 //!   packets by a hash of the client's address and port, so a few clients (a node-local cache's
 //!   forwarder, a benchmark's ten sockets) could load one worker with 70-80 % of the queries while
-//!   another sat idle. A shared socket lets whichever worker is free take the next packets. [`mux`] turns a packet into a reply; [`wire`]
-//!   holds the wire-level rules (what is a query, error replies, fitting a reply to the client).
+//!   another sat idle. A shared socket lets whichever worker is free take the next packets.
+//! * [`mux`] turns a packet into a reply; [`wire`] holds the wire-level rules (what is a query,
+//!   error replies, fitting a reply to the client).
 //! * [`Servers::stop`] stops receiving, then lets queries and connections in progress finish,
 //!   for at most the grace period.
 

@@ -92,7 +92,7 @@ impl WireReply {
     /// walked; the caller then decodes.
     pub fn facts(&self) -> Option<Facts> {
         let b = &self.0;
-        let header = Header::read(&mut BinDecoder::new(b.get(..HEADER)?)).ok()?;
+        let metadata = self.metadata()?;
         let qtype = (section_count_at(b, 4) > 0)
             .then(|| skip_name(b, HEADER))
             .flatten()
@@ -113,7 +113,7 @@ impl WireReply {
             }
             at = rr.end;
         }
-        Some(Facts { metadata: header.metadata, qtype, answers, soa, ns })
+        Some(Facts { metadata, qtype, answers, soa, ns })
     }
 
     /// Shuffles the address records of each section in place, as *loadbalance*'s round robin

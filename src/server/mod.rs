@@ -269,10 +269,7 @@ fn wildcard_sockets(port: u16, ty: Type, proto: Protocol) -> io::Result<(Socket,
 /// A non-blocking UDP socket on `port`, for [`udp_batch`] or, wrapped, for [`udp`].
 fn bind_udp(port: u16) -> io::Result<std::net::UdpSocket> {
     let (socket, addr) = wildcard_sockets(port, Type::DGRAM, Protocol::UDP)?;
-    socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
-    // A larger receive buffer rides out bursts; the kernel may cap it, which is fine.
-    let _ = socket.set_recv_buffer_size(4 << 20);
+    set_udp_options(&socket)?;
     match socket.bind(&addr.into()) {
         Ok(()) => {}
         Err(e) if addr.is_ipv6() && e.kind() == io::ErrorKind::AddrNotAvailable => {
@@ -285,11 +282,18 @@ fn bind_udp(port: u16) -> io::Result<std::net::UdpSocket> {
 
 fn bind_udp_v4(port: u16) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
-    let _ = socket.set_recv_buffer_size(4 << 20);
+    set_udp_options(&socket)?;
     socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
     Ok(socket.into())
+}
+
+/// What both address families' UDP sockets get before they are bound.
+fn set_udp_options(socket: &Socket) -> io::Result<()> {
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    // A larger receive buffer rides out bursts; the kernel may cap it, which is fine.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    Ok(())
 }
 
 fn bind_tcp(port: u16) -> io::Result<TcpListener> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ferrodns::cli::{self, Flags};
 use ferrodns::{Instance, directives, logging, source, version};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 fn main() -> ExitCode {
     let flags = match cli::parse(std::env::args().skip(1)) {
@@ -56,7 +56,17 @@ async fn run(flags: Flags) -> u8 {
         Ok(s) => s,
         Err(e) => return fatal(&e),
     };
-    let mut instance = match Instance::start(source).await {
+    // Trapped before anything starts: a SIGUSR1 that came while a kubernetes index was still
+    // syncing would otherwise kill the process (the default action), and a SIGTERM would not
+    // get its log line.
+    let Some(mut signals) = Signals::install() else {
+        return fatal("cannot install signal handlers");
+    };
+    let started = tokio::select! {
+        started = Instance::start(source) => started,
+        code = signals.stop_while_starting() => return code,
+    };
+    let mut instance = match started {
         Ok(i) => i,
         Err(e) => return fatal(&e),
     };
@@ -68,7 +78,7 @@ async fn run(flags: Flags) -> u8 {
     if !flags.quiet {
         logging::print(instance.banner());
     }
-    let code = wait_for_signals(&mut instance).await;
+    let code = wait_for_signals(&mut instance, signals).await;
     if let Some(path) = &flags.pidfile {
         let _ = std::fs::remove_file(path);
     }
@@ -80,19 +90,44 @@ fn fatal(msg: &str) -> u8 {
     1
 }
 
+/// The signals the process traps, from before the configuration starts until it exits.
+struct Signals {
+    term: Signal,
+    int: Signal,
+    quit: Signal,
+    usr1: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> Option<Self> {
+        Some(Self {
+            term: signal(SignalKind::terminate()).ok()?,
+            int: signal(SignalKind::interrupt()).ok()?,
+            quit: signal(SignalKind::quit()).ok()?,
+            usr1: signal(SignalKind::user_defined1()).ok()?,
+            hup: signal(SignalKind::hangup()).ok()?,
+        })
+    }
+
+    /// Waits for a signal that stops a server still starting, and returns the exit code. There
+    /// is nothing to drain yet, so each exits at once with its usual line. A SIGUSR1 stays
+    /// pending and reloads once the server runs: the Corefile may have changed since it was read.
+    async fn stop_while_starting(&mut self) -> u8 {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM: Shutting down servers then terminating"),
+            _ = self.int.recv() => tracing::info!("SIGINT: Shutting down"),
+            _ = self.quit.recv() => tracing::info!("SIGQUIT: Quitting process immediately"),
+        }
+        0
+    }
+}
+
 /// Serves until a signal says stop; returns the exit code. Signals as Caddy v1 traps them for
 /// CoreDNS: SIGTERM stops gracefully, SIGINT runs the shutdown hooks and exits (a second SIGINT
 /// forces exit 2), SIGQUIT exits at once, SIGUSR1 reloads, SIGHUP is ignored.
-async fn wait_for_signals(instance: &mut Instance) -> u8 {
-    let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr1), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::quit()),
-        signal(SignalKind::user_defined1()),
-        signal(SignalKind::hangup()),
-    ) else {
-        return fatal("cannot install signal handlers");
-    };
+async fn wait_for_signals(instance: &mut Instance, signals: Signals) -> u8 {
+    let Signals { mut term, mut int, mut quit, mut usr1, mut hup } = signals;
     let mut next_check = instance.reload_every().map(|d| tokio::time::Instant::now() + d);
     loop {
         let check_at =

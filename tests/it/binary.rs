@@ -342,3 +342,47 @@ async fn sigusr1_reloads_the_corefile() {
     assert_eq!(rcode_of(addr, "a.second.test.").await, ResponseCode::NoError);
     assert_eq!(rcode_of(addr, "a.first.test.").await, ResponseCode::Refused);
 }
+
+/// A Corefile whose kubernetes block waits (up to `startup_timeout`) for an API where nothing
+/// listens: the server is still starting when the test signals it.
+fn waiting_for_the_api(dir: &Scratch) -> PathBuf {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    dir.write(
+        "Corefile",
+        &format!(
+            "slow.test:0 {{\n whoami\n kubernetes cluster.local {{\n  endpoint http://{closed}\n  startup_timeout 3s\n }}\n}}\n"
+        ),
+    )
+}
+
+/// Signals are trapped before anything starts. A SIGUSR1 that comes while a kubernetes index is
+/// still syncing must not kill the process, as the default action would: the server starts,
+/// then reloads. (A CI run lost a reload test to this: the banner was out, the handlers not.)
+#[tokio::test(flavor = "multi_thread")]
+async fn sigusr1_while_starting_reloads_once_started() {
+    let dir = Scratch::new("usr1-start");
+    let conf = waiting_for_the_api(&dir);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    p.wait_line(|l| l.contains("waiting for Kubernetes API before starting server"));
+    p.signal("USR1");
+    let addr = p.port_of("slow.test.");
+    p.wait_line(|l| l == "[INFO] SIGUSR1: Reloading");
+    assert_eq!(rcode_of(addr, "a.slow.test.").await, ResponseCode::NoError);
+    p.signal("TERM");
+    assert_eq!(p.wait_exit(), 0);
+}
+
+/// A SIGTERM while starting stops at once with its usual line and exit code: there is nothing
+/// to drain yet, and the API wait is not sat out.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_starting_exits_0_before_the_banner() {
+    let dir = Scratch::new("term-start");
+    let conf = waiting_for_the_api(&dir);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    p.wait_line(|l| l.contains("waiting for Kubernetes API before starting server"));
+    p.signal("TERM");
+    assert_eq!(p.wait_exit(), 0);
+    let seen = p.drain().to_vec();
+    assert!(seen.iter().any(|l| l == "[INFO] SIGTERM: Shutting down servers then terminating"));
+    assert!(!seen.iter().any(|l| l.starts_with("slow.test.:")), "no banner: {seen:?}");
+}

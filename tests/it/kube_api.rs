@@ -479,7 +479,8 @@ async fn a_reload_ends_the_watch_thread_of_the_old_configuration() {
 
     std::fs::write(&conf, &with_kube).unwrap();
     p.signal("USR1");
-    // Seen to fail once in a CI run (not again in four full runs since): the log says why.
+    // Failed twice in CI before signals were trapped ahead of the start: the first SIGUSR1 came
+    // before the handlers and killed the process. The log on failure says what it did.
     let started = Instant::now();
     while threads_named(pid, "ferrodns-kube") != 1 {
         if started.elapsed() >= Duration::from_secs(10) {

@@ -158,19 +158,32 @@ impl Servers {
         self.bound = kept;
     }
 
-    /// Stops receiving, then waits up to `grace` for queries and connections in progress.
+    /// Stops receiving, then waits up to `grace` for queries and connections in progress and
+    /// for the loops to end. The sockets close when this returns, unless a loop is still held
+    /// past `grace`: until they close, the kernel queues packets that a loop still between two
+    /// reads would answer.
     pub async fn stop(self, grace: Duration) {
         for b in &self.bound {
             b.abort();
         }
         let deadline = tokio::time::Instant::now() + grace;
-        while self.in_flight.count() > 0 && tokio::time::Instant::now() < deadline {
+        let busy = || self.in_flight.count() > 0 || self.bound.iter().any(Bound::running);
+        while busy() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
 
 impl Bound {
+    /// Whether a loop of this listener still runs (and holds its socket).
+    fn running(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if self.udp_loops.iter().any(|l| !l.is_finished()) {
+            return true;
+        }
+        self.tasks.iter().any(|t| !t.is_finished())
+    }
+
     fn abort(&self) {
         for t in &self.tasks {
             t.abort();

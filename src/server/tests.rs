@@ -45,6 +45,26 @@ impl Plugin for HoldsSlow {
     }
 }
 
+/// A listener on port 0 whose only zone, `test.`, is served by [`HoldsSlow`].
+fn holding(signals: &Arc<Signals>) -> Listener {
+    let block = Block {
+        zones: vec!["test.".into()],
+        chain: vec![Arc::new(HoldsSlow(signals.clone())) as Arc<dyn Plugin>].into(),
+        directives: vec!["holds"],
+    };
+    Listener { transport: Transport::Dns, port: 0, zones: vec![("test.".into(), Arc::new(block))] }
+}
+
+/// Sends `slow.test.` from `client` and returns once a worker holds it.
+fn send_slow_and_wait_until_held(client: &UdpSocket, server: SocketAddr, signals: &Signals) {
+    client.send_to(&query("slow.test."), server).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while !signals.slow_started.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(signals.slow_started.load(Ordering::SeqCst), "the slow query reached the plugin");
+}
+
 fn query(name: &str) -> Vec<u8> {
     let mut m = Message::query();
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
@@ -59,27 +79,12 @@ fn query(name: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_free_worker_takes_the_next_query_while_another_is_held() {
     let signals = Arc::new(Signals::default());
-    let block = Block {
-        zones: vec!["test.".into()],
-        chain: vec![Arc::new(HoldsSlow(signals.clone())) as Arc<dyn Plugin>].into(),
-        directives: vec!["holds"],
-    };
-    let listener = Listener {
-        transport: Transport::Dns,
-        port: 0,
-        zones: vec![("test.".into(), Arc::new(block))],
-    };
-    let bound = start_listener(&listener, 2, &InFlight::default()).expect("binds");
+    let bound = start_listener(&holding(&signals), 2, &InFlight::default()).expect("binds");
     let server = SocketAddr::from((Ipv4Addr::LOCALHOST, bound.addr.port()));
     let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     client.set_read_timeout(Some(PATIENCE * 2)).unwrap();
 
-    client.send_to(&query("slow.test."), server).unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    while !signals.slow_started.load(Ordering::SeqCst) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    assert!(signals.slow_started.load(Ordering::SeqCst), "the slow query reached the plugin");
+    send_slow_and_wait_until_held(&client, server, &signals);
     client.send_to(&query("fast.test."), server).unwrap();
 
     let mut buf = [0u8; 512];
@@ -93,4 +98,35 @@ async fn a_free_worker_takes_the_next_query_while_another_is_held() {
     let second = answered();
     bound.abort();
     assert_eq!([first, second], ["fast.test.", "slow.test."]);
+}
+
+/// A stop waits for a worker still serving its batch, and the port is free when it returns. A
+/// worker between two reads keeps the socket open, and the kernel queues packets for it: a CI
+/// run saw a query sent after the stop answered.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_waits_for_its_workers_and_lets_the_port_go() {
+    let signals = Arc::new(Signals::default());
+    let in_flight = InFlight::default();
+    let bound = start_listener(&holding(&signals), 2, &in_flight).expect("binds");
+    let port = bound.addr.port();
+    let server = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    client.set_read_timeout(Some(PATIENCE * 2)).unwrap();
+    send_slow_and_wait_until_held(&client, server, &signals);
+
+    let release = signals.clone();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        release.released.store(true, Ordering::SeqCst);
+    });
+    Servers { bound: vec![bound], in_flight }.stop(PATIENCE).await;
+    assert!(signals.released.load(Ordering::SeqCst), "the stop waited for the held worker");
+    // The query in progress was answered before the socket closed.
+    let mut buf = [0u8; 512];
+    let (len, _) = client.recv_from(&mut buf).expect("the held query is answered");
+    assert_eq!(Message::from_vec(&buf[..len]).unwrap().queries[0].name().to_string(), "slow.test.");
+    // Nothing holds the port: a socket without SO_REUSEPORT can take it.
+    UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("the port is free after the stop");
+    releaser.join().unwrap();
 }

@@ -64,6 +64,7 @@ pub struct Loop {
     /// Kept so that the descriptor [`Loop::stop`] shuts is still this socket's, even if the
     /// thread has already ended.
     socket: Arc<UdpSocket>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Loop {
@@ -78,11 +79,17 @@ impl Loop {
         let stop = Arc::new(AtomicBool::new(false));
         let runtime = Handle::current();
         let (flag, served) = (stop.clone(), socket.clone());
-        std::thread::Builder::new().name(format!("ferrodns-udp-{index}")).spawn(move || {
-            let _entered = runtime.enter();
-            Worker::new(served, mux, in_flight, runtime.clone(), flag).run();
-        })?;
-        Ok(Self { stop, socket })
+        let thread =
+            std::thread::Builder::new().name(format!("ferrodns-udp-{index}")).spawn(move || {
+                let _entered = runtime.enter();
+                Worker::new(served, mux, in_flight, runtime.clone(), flag).run();
+            })?;
+        Ok(Self { stop, socket, thread })
+    }
+
+    /// Whether the thread has ended, and with it its hold on the socket.
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
     }
 
     /// Asks the thread to finish its batch and let the socket go. The socket stops receiving,

@@ -279,7 +279,8 @@ fn wildcard_sockets(port: u16, ty: Type, proto: Protocol) -> io::Result<(Socket,
     }
 }
 
-/// A non-blocking UDP socket on `port`, for [`udp_batch`] or, wrapped, for [`udp`].
+/// A non-blocking UDP socket on `port`, for [`udp`] to wrap, or for [`udp_batch`], which makes
+/// it blocking to wait inside its reads.
 fn bind_udp(port: u16) -> io::Result<std::net::UdpSocket> {
     let (socket, addr) = wildcard_sockets(port, Type::DGRAM, Protocol::UDP)?;
     set_udp_options(&socket)?;

@@ -306,10 +306,18 @@ async fn sigterm_stops_with_0_and_removes_the_pidfile() {
 async fn sigint_exits_0() {
     let dir = Scratch::new("int");
     let conf = dir.write("Corefile", ".:0 {\n whoami\n}\n");
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap(), "-quiet"], &dir.0, None);
-    // -quiet prints no banner; wait until it answers on some port is not possible, so give it
-    // a moment to install its handlers, then check it has not exited before the signal.
-    std::thread::sleep(Duration::from_millis(500));
+    let pidfile = dir.0.join("pid");
+    let args = ["-conf", conf.to_str().unwrap(), "-quiet", "-pidfile", pidfile.to_str().unwrap()];
+    let mut p = Running::spawn(&args, &dir.0, None);
+    // -quiet prints no banner. The pidfile is written once the server runs, after the signal
+    // handlers went in.
+    for _ in 0..200 {
+        if pidfile.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(pidfile.exists(), "the server started");
     assert!(p.child.try_wait().unwrap().is_none(), "still running");
     p.signal("INT");
     assert_eq!(p.wait_exit(), 0);

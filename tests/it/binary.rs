@@ -351,16 +351,20 @@ async fn sigusr1_reloads_the_corefile() {
     assert_eq!(rcode_of(addr, "a.first.test.").await, ResponseCode::Refused);
 }
 
-/// A Corefile whose kubernetes block waits (up to `startup_timeout`) for an API where nothing
-/// listens: the server is still starting when the test signals it.
-fn waiting_for_the_api(dir: &Scratch) -> PathBuf {
+/// Runs the binary on a Corefile whose kubernetes block waits (up to `startup_timeout`) for an
+/// API where nothing listens, and returns once it says it is waiting: the server is still
+/// starting when the test signals it.
+fn still_starting(dir: &Scratch) -> Running {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    dir.write(
+    let conf = dir.write(
         "Corefile",
         &format!(
             "slow.test:0 {{\n whoami\n kubernetes cluster.local {{\n  endpoint http://{closed}\n  startup_timeout 3s\n }}\n}}\n"
         ),
-    )
+    );
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    p.wait_line(|l| l.contains("waiting for Kubernetes API before starting server"));
+    p
 }
 
 /// Signals are trapped before anything starts. A SIGUSR1 that comes while a kubernetes index is
@@ -369,9 +373,7 @@ fn waiting_for_the_api(dir: &Scratch) -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigusr1_while_starting_reloads_once_started() {
     let dir = Scratch::new("usr1-start");
-    let conf = waiting_for_the_api(&dir);
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
-    p.wait_line(|l| l.contains("waiting for Kubernetes API before starting server"));
+    let mut p = still_starting(&dir);
     p.signal("USR1");
     let addr = p.port_of("slow.test.");
     p.wait_line(|l| l == "[INFO] SIGUSR1: Reloading");
@@ -385,9 +387,7 @@ async fn sigusr1_while_starting_reloads_once_started() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_while_starting_exits_0_before_the_banner() {
     let dir = Scratch::new("term-start");
-    let conf = waiting_for_the_api(&dir);
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
-    p.wait_line(|l| l.contains("waiting for Kubernetes API before starting server"));
+    let mut p = still_starting(&dir);
     p.signal("TERM");
     assert_eq!(p.wait_exit(), 0);
     let seen = p.drain().to_vec();

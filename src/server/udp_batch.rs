@@ -106,7 +106,7 @@ impl Loop {
     pub fn stop(&self) {
         if !self.stop.swap(true, Ordering::AcqRel) {
             // On an unconnected UDP socket this fails with ENOTCONN, but it still wakes every
-            // `poll` on the socket, which is all it is for.
+            // worker blocked in `recvmmsg` on the socket, which is all it is for.
             let _ = socket2::SockRef::from(&*self.socket).shutdown(std::net::Shutdown::Read);
         }
     }

@@ -13,6 +13,7 @@ use plugin_api::corefile::{Dispenser, ParseOptions, ServerBlock, Token, parse};
 use plugin_api::http::HttpRoute;
 use plugin_api::zone::{Transport, normalize, split_host_port, split_transport};
 use plugin_api::{BlockChain, Chain, ConfigError, Controller, Hook, Shared};
+use plugin_multisocket::{Counts, Sockets};
 
 use crate::directives::{self, Directive};
 
@@ -56,6 +57,9 @@ pub struct Listener {
     pub port: u16,
     /// Each zone served here and the block that serves it.
     pub zones: Vec<(String, Arc<Block>)>,
+    /// How many `SO_REUSEPORT` sockets of each kind to open: 1 unless the first block on this
+    /// port uses *multisocket*.
+    pub sockets: usize,
 }
 
 impl Listener {
@@ -174,7 +178,13 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
             {
                 Some(l) => l,
                 None => {
-                    listeners.push(Listener { transport: addr.transport, port, zones: Vec::new() });
+                    let sockets = match collected.shared.get::<Counts>().of(index) {
+                        None => 1,
+                        Some(Sockets::PerWorker) => crate::workers(),
+                        Some(Sockets::Count(n)) => n,
+                    };
+                    let transport = addr.transport;
+                    listeners.push(Listener { transport, port, zones: Vec::new(), sockets });
                     listeners.last_mut().expect("just pushed")
                 }
             };

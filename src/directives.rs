@@ -52,7 +52,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("https"),
     known("https3"),
     known("timeouts"),
-    known("multisocket"),
+    built("multisocket", plugin_multisocket::setup),
     built_once("reload", plugin_reload::setup),
     known_once("nsid"),
     known("bufsize"),

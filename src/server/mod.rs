@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, Listener};
 use mux::Mux;
 
 /// Counts queries and connections still being served, so a stop can wait for them.
@@ -70,6 +70,8 @@ pub struct Bound {
     pub addr: SocketAddr,
     /// The port the Corefile named (0 included), to match listeners on reload.
     pub configured_port: u16,
+    /// How many UDP sockets and TCP listeners share the port (*multisocket*).
+    pub sockets: usize,
     /// The dispatcher, swapped whole on reload.
     pub mux: Arc<ArcSwap<Mux>>,
     tasks: Vec<JoinHandle<()>>,
@@ -104,23 +106,29 @@ impl Servers {
         let in_flight = InFlight::default();
         let mut bound = Vec::new();
         for listener in &config.listeners {
-            bound.push(start_listener(listener, workers, &in_flight)?);
+            bound.push(start_listener(listener, listener.port, workers, &in_flight)?);
         }
         Ok(Self { bound, in_flight })
     }
 
     /// First half of moving to `config`: binds the ports it names that are not bound yet (all of
-    /// them, or none if one fails). Nothing running changes until [`Servers::commit`].
+    /// them, or none if one fails). Nothing running changes until [`Servers::commit`]. A port
+    /// whose number of sockets changes gets its new sockets now, beside the old ones (all are
+    /// `SO_REUSEPORT`), and the old ones stop at the commit.
     pub fn stage(&self, config: &Config, workers: usize) -> io::Result<Staged> {
         let mut added = Vec::new();
         for listener in &config.listeners {
-            if !self.bound.iter().any(|b| b.configured_port == listener.port) {
-                match start_listener(listener, workers, &self.in_flight) {
-                    Ok(b) => added.push(b),
-                    Err(e) => {
-                        added.iter().for_each(Bound::abort);
-                        return Err(e);
-                    }
+            let running = self.bound.iter().find(|b| b.configured_port == listener.port);
+            let port = match running {
+                Some(b) if b.sockets == listener.sockets => continue,
+                Some(b) => b.addr.port(),
+                None => listener.port,
+            };
+            match start_listener(listener, port, workers, &self.in_flight) {
+                Ok(b) => added.push(b),
+                Err(e) => {
+                    added.iter().for_each(Bound::abort);
+                    return Err(e);
                 }
             }
         }
@@ -142,7 +150,8 @@ impl Servers {
     pub fn commit(&mut self, staged: Staged, config: &Config) {
         let mut kept = Vec::new();
         for b in std::mem::take(&mut self.bound) {
-            match config.listeners.iter().find(|l| l.port == b.configured_port) {
+            let same = |l: &&Listener| l.port == b.configured_port && l.sockets == b.sockets;
+            match config.listeners.iter().find(same) {
                 Some(listener) => {
                     b.mux.store(Arc::new(Mux::new(listener)));
                     kept.push(b);
@@ -204,40 +213,50 @@ impl Drop for Bound {
 #[cfg(test)]
 mod tests;
 
+/// Binds `listener` on `port` (its configured port, or on reload the port it is bound to
+/// already) with `listener.sockets` UDP sockets and TCP listeners, and starts serving them: at
+/// least `workers` UDP loops, and one per socket, each reading one socket.
 fn start_listener(
-    listener: &crate::config::Listener,
+    listener: &Listener,
+    port: u16,
     workers: usize,
     in_flight: &InFlight,
 ) -> io::Result<Bound> {
-    let (udp, tcp) = bind_port(listener.port)
-        .map_err(|e| io::Error::new(e.kind(), format!("listen tcp :{}: {e}", listener.port)))?;
-    let addr = tcp.local_addr()?;
+    let in_use = |e: io::Error| io::Error::new(e.kind(), format!("listen tcp :{port}: {e}"));
+    let (first_udp, first_tcp) = bind_port(port).map_err(in_use)?;
+    let addr = first_tcp.local_addr()?;
+    let (mut udps, mut tcps) = (vec![first_udp], vec![first_tcp]);
+    for _ in 1..listener.sockets.max(1) {
+        let (udp, tcp) = try_bind_port(addr.port()).map_err(in_use)?;
+        udps.push(udp);
+        tcps.push(tcp);
+    }
     let mux = Arc::new(ArcSwap::from_pointee(Mux::new(listener)));
     let mut tasks = Vec::new();
     #[cfg(target_os = "linux")]
     let mut udp_loops = Vec::new();
     #[cfg(target_os = "linux")]
-    let udp = Arc::new(udp);
+    let udps: Vec<_> = udps.into_iter().map(Arc::new).collect();
     #[cfg(not(target_os = "linux"))]
-    let udp = Arc::new(UdpSocket::from_std(udp)?);
-    for index in 0..workers.max(1) {
+    let udps = udps
+        .into_iter()
+        .map(|u| UdpSocket::from_std(u).map(Arc::new))
+        .collect::<io::Result<Vec<_>>>()?;
+    for index in 0..workers.max(udps.len()) {
+        let udp = udps[index % udps.len()].clone();
         #[cfg(target_os = "linux")]
-        udp_loops.push(udp_batch::Loop::start(udp.clone(), mux.clone(), in_flight.clone(), index)?);
+        udp_loops.push(udp_batch::Loop::start(udp, mux.clone(), in_flight.clone(), index)?);
         #[cfg(not(target_os = "linux"))]
-        {
-            let _ = index;
-            tasks.push(tokio::spawn(udp::serve(udp.clone(), mux.clone(), in_flight.clone())));
-        }
+        tasks.push(tokio::spawn(udp::serve(udp, mux.clone(), in_flight.clone())));
     }
-    tasks.push(tokio::spawn(tcp::serve(
-        tcp,
-        mux.clone(),
-        in_flight.clone(),
-        tcp::Timeouts::default(),
-    )));
+    for tcp in tcps {
+        let timeouts = tcp::Timeouts::default();
+        tasks.push(tokio::spawn(tcp::serve(tcp, mux.clone(), in_flight.clone(), timeouts)));
+    }
     Ok(Bound {
         addr,
         configured_port: listener.port,
+        sockets: listener.sockets.max(1),
         mux,
         tasks,
         #[cfg(target_os = "linux")]

@@ -52,7 +52,12 @@ fn holding(signals: &Arc<Signals>) -> Listener {
         chain: vec![Arc::new(HoldsSlow(signals.clone())) as Arc<dyn Plugin>].into(),
         directives: vec!["holds"],
     };
-    Listener { transport: Transport::Dns, port: 0, zones: vec![("test.".into(), Arc::new(block))] }
+    Listener {
+        transport: Transport::Dns,
+        port: 0,
+        zones: vec![("test.".into(), Arc::new(block))],
+        sockets: 1,
+    }
 }
 
 /// Sends `slow.test.` from `client` and returns once a worker holds it.
@@ -79,7 +84,7 @@ fn query(name: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_free_worker_takes_the_next_query_while_another_is_held() {
     let signals = Arc::new(Signals::default());
-    let bound = start_listener(&holding(&signals), 2, &InFlight::default()).expect("binds");
+    let bound = start_listener(&holding(&signals), 0, 2, &InFlight::default()).expect("binds");
     let server = SocketAddr::from((Ipv4Addr::LOCALHOST, bound.addr.port()));
     let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     client.set_read_timeout(Some(PATIENCE * 2)).unwrap();
@@ -108,7 +113,7 @@ async fn a_free_worker_takes_the_next_query_while_another_is_held() {
 async fn a_stop_waits_for_its_workers_and_lets_the_port_go() {
     let signals = Arc::new(Signals::default());
     let in_flight = InFlight::default();
-    let bound = start_listener(&holding(&signals), 2, &in_flight).expect("binds");
+    let bound = start_listener(&holding(&signals), 0, 2, &in_flight).expect("binds");
     let port = bound.addr.port();
     let server = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -129,4 +134,118 @@ async fn a_stop_waits_for_its_workers_and_lets_the_port_go() {
     // Nothing holds the port: a socket without SO_REUSEPORT can take it.
     UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("the port is free after the stop");
     releaser.join().unwrap();
+}
+
+/// Packets queued on the socket when it stops are still answered before it closes. The one
+/// worker is held on a query while three more queue up behind it, and the stop comes before it
+/// is let go.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_answers_what_was_queued_before_it() {
+    let signals = Arc::new(Signals::default());
+    let in_flight = InFlight::default();
+    let bound = start_listener(&holding(&signals), 0, 1, &in_flight).expect("binds");
+    let server = SocketAddr::from((Ipv4Addr::LOCALHOST, bound.addr.port()));
+    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    send_slow_and_wait_until_held(&client, server, &signals);
+    for name in ["q1.test.", "q2.test.", "q3.test."] {
+        client.send_to(&query(name), server).unwrap();
+    }
+
+    let release = signals.clone();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        release.released.store(true, Ordering::SeqCst);
+    });
+    Servers { bound: vec![bound], in_flight }.stop(PATIENCE).await;
+    let mut answered = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok((len, _)) = client.recv_from(&mut buf) {
+        answered.push(Message::from_vec(&buf[..len]).unwrap().queries[0].name().to_string());
+        if answered.len() == 4 {
+            break;
+        }
+    }
+    assert_eq!(answered, ["slow.test.", "q1.test.", "q2.test.", "q3.test."]);
+    releaser.join().unwrap();
+}
+
+/// The sockets bound to `port`: UDP ones, and TCP ones listening. From `/proc/net`, so a socket
+/// still held by a thread that has not ended counts.
+#[cfg(target_os = "linux")]
+fn sockets_on(port: u16) -> (usize, usize) {
+    let count = |files: &[&str], listening_only: bool| {
+        files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .flat_map(|table| table.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+            .filter(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let local_port = fields.get(1).and_then(|a| a.rsplit(':').next());
+                local_port == Some(&format!("{port:04X}"))
+                    && (!listening_only || fields.get(3) == Some(&"0A"))
+            })
+            .count()
+    };
+    (
+        count(&["/proc/net/udp", "/proc/net/udp6"], false),
+        count(&["/proc/net/tcp", "/proc/net/tcp6"], true),
+    )
+}
+
+#[cfg(target_os = "linux")]
+fn loaded(corefile: &str) -> Config {
+    let source = crate::config::Source {
+        filename: "Corefile".into(),
+        text: corefile.into(),
+        path: None,
+        dns_port: "0".into(),
+    };
+    crate::config::load(&source, &|_| {}).expect("loads")
+}
+
+/// Waits for the port's sockets to be `want` (a stopped loop lets its socket go when its thread
+/// ends) and asks a question over UDP.
+#[cfg(target_os = "linux")]
+fn settles_and_answers(port: u16, want: (usize, usize)) {
+    let deadline = Instant::now() + PATIENCE;
+    while sockets_on(port) != want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(sockets_on(port), want, "UDP sockets and TCP listeners on the port");
+    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    client.send_to(&query("a.example."), (Ipv4Addr::LOCALHOST, port)).unwrap();
+    let mut buf = [0u8; 512];
+    let (len, _) = client.recv_from(&mut buf).expect("answered");
+    assert_eq!(Message::from_vec(&buf[..len]).unwrap().queries[0].name().to_string(), "a.example.");
+}
+
+/// *multisocket N* opens N UDP sockets and N TCP listeners on the port; a block without it
+/// opens one of each. A reload that changes the count binds the new sockets beside the old
+/// ones, and the old ones close: the port never goes unserved.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn multisocket_opens_its_count_of_sockets_and_a_reload_changes_it() {
+    let three = loaded(".:0 {\n multisocket 3\n whoami\n}\n");
+    assert_eq!(three.listeners[0].sockets, 3);
+    let mut servers = Servers::bind(&three, 2).expect("binds");
+    let port = servers.bound[0].addr.port();
+    tokio::task::block_in_place(|| settles_and_answers(port, (3, 3)));
+
+    // The configured port is 0: the new sockets go to the port bound already.
+    let one = loaded(".:0 {\n whoami\n}\n");
+    assert_eq!(one.listeners[0].sockets, 1);
+    let staged = servers.stage(&one, 2).expect("stages");
+    assert_eq!(sockets_on(port), (4, 4), "the new socket beside the old three");
+    servers.commit(staged, &one);
+    tokio::task::block_in_place(|| settles_and_answers(port, (1, 1)));
+
+    let same = loaded(".:0 {\n whoami\n}\n");
+    let staged = servers.stage(&same, 2).expect("stages");
+    assert_eq!(sockets_on(port), (1, 1), "an unchanged count keeps its sockets");
+    servers.commit(staged, &same);
+    servers.stop(PATIENCE).await;
+    assert_eq!(sockets_on(port), (0, 0));
 }

@@ -57,6 +57,10 @@ const BATCH: usize = 32;
 /// (`MSG_TRUNC`), fails to decode and is answered FORMERR like any malformed packet.
 const SLOT: usize = 4096;
 
+/// The most batches a stopping worker still reads: 4 096 packets, more than the receive buffer
+/// holds.
+const DRAIN_BATCHES: usize = 128;
+
 /// How many times a late reply is offered to a full send buffer, a millisecond apart.
 const LATE_SEND_TRIES: usize = 20;
 
@@ -151,8 +155,23 @@ impl Worker {
         while !self.stop.load(Ordering::Acquire) {
             // An error is the read timeout, EINTR, or an ICMP error from an earlier send that
             // concerns one client only: the loop goes on.
-            if let Ok(n) = self.slots.receive(fd) {
+            if let Ok(n) = self.slots.receive(fd, libc::MSG_WAITFORONE) {
                 self.serve(n);
+            }
+        }
+        // Packets the kernel queued before the stop are answered, not dropped with the socket:
+        // on a reload that changes *multisocket*'s count, these sockets close while the new
+        // ones already serve the port. The kernel still hashes new packets to a socket whose
+        // read side is shut, so the drain ends when a read finds less than a full batch.
+        for _ in 0..DRAIN_BATCHES {
+            let Ok(n) = self.slots.receive(fd, libc::MSG_DONTWAIT) else { break };
+            // After the shutdown an empty socket reads as one message without an address.
+            if (0..n).all(|i| self.slots.source(i).is_none()) {
+                break;
+            }
+            self.serve(n);
+            if n < BATCH {
+                break;
             }
         }
     }
@@ -246,9 +265,9 @@ impl Slots {
         }
     }
 
-    /// Takes up to [`BATCH`] packets, waiting (up to [`READ_TIMEOUT`]) only for the first; returns
-    /// how many.
-    fn receive(&mut self, fd: RawFd) -> io::Result<usize> {
+    /// Takes up to [`BATCH`] packets; returns how many. With `MSG_WAITFORONE` it waits (up to
+    /// [`READ_TIMEOUT`]) for the first, with `MSG_DONTWAIT` not at all.
+    fn receive(&mut self, fd: RawFd, flags: libc::c_int) -> io::Result<usize> {
         for i in 0..BATCH {
             self.iovecs[i] =
                 libc::iovec { iov_base: self.packets[i].as_mut_ptr().cast(), iov_len: SLOT };
@@ -267,7 +286,7 @@ impl Slots {
                 fd,
                 self.headers.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_WAITFORONE,
+                flags,
                 std::ptr::null_mut(),
             )
         };

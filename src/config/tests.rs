@@ -138,3 +138,22 @@ fn loading_creates_no_metric_series() {
         .count();
     assert_eq!(leaked, 0);
 }
+
+/// *multisocket* is per port, and the first block on the port decides, as in CoreDNS, where the
+/// first block's configuration makes the server. Alone it means one socket per worker.
+#[test]
+fn the_first_block_on_a_port_sets_its_sockets() {
+    let c = load_text(
+        "a.test:1053 {\n multisocket 3\n whoami\n}\nb.test:1053 {\n multisocket 5\n whoami\n}\n\
+         c.test:1054 {\n whoami\n}\nd.test:1054 {\n multisocket 2\n whoami\n}\n\
+         e.test:1055 {\n multisocket\n whoami\n}",
+    )
+    .unwrap();
+    let sockets: Vec<(u16, usize)> = c.listeners.iter().map(|l| (l.port, l.sockets)).collect();
+    assert_eq!(sockets, [(1053, 3), (1054, 1), (1055, crate::workers())]);
+    let err = load_text(". {\n multisocket 0\n}").err().expect("refused");
+    assert_eq!(
+        err, "plugin/multisocket: num sockets can not be zero or negative: 0",
+        "CoreDNS's message, in the plugin's name"
+    );
+}

@@ -1,18 +1,22 @@
 //! The DNS listeners: sockets, the loops that serve them, and graceful stop.
 //!
 //! * [`Servers::bind`] opens, for each listener of a [`Config`], one UDP socket and one TCP
-//!   socket on the same port (dual-stack `[::]` where the host has IPv6, else `0.0.0.0`). Port 0
-//!   picks a free port and uses it for UDP and TCP alike.
+//!   socket on the same port (dual-stack `[::]` where the host has IPv6, else `0.0.0.0`), or
+//!   with *multisocket* N of each, all `SO_REUSEPORT`. Port 0 picks a free port and uses it for
+//!   UDP and TCP alike.
 //! * The loops: `workers` of them read the UDP socket together, [`udp_batch`] on Linux (threads
 //!   with `recvmmsg`/`sendmmsg`), [`udp`] elsewhere (tokio tasks); and [`tcp`]. One socket shared
 //!   rather than one `SO_REUSEPORT` socket per worker: the kernel spreads `SO_REUSEPORT` sockets'
 //!   packets by a hash of the client's address and port, so a few clients (a node-local cache's
 //!   forwarder, a benchmark's ten sockets) could load one worker with 70-80 % of the queries while
-//!   another sat idle. A shared socket lets whichever worker is free take the next packets.
+//!   another sat idle. A shared socket lets whichever worker is free take the next packets. With
+//!   *multisocket* there are at least as many loops as sockets, each reading one.
+//! * [`Servers::stage`] and [`Servers::commit`] move to a new configuration on reload: ports
+//!   that stay keep their sockets, unless their number of sockets changes.
 //! * [`mux`] turns a packet into a reply; [`wire`] holds the wire-level rules (what is a query,
 //!   error replies, fitting a reply to the client).
-//! * [`Servers::stop`] stops receiving, then lets queries and connections in progress finish,
-//!   for at most the grace period.
+//! * [`Servers::stop`] stops receiving, then lets the queued packets, and the queries and
+//!   connections in progress, finish, for at most the grace period.
 
 pub mod metrics;
 pub mod mux;

@@ -4,7 +4,7 @@
 //! epoll wake-up, a `recvfrom` and a `sendto` per query, and the scheduler in between. Here each
 //! worker is an OS thread of its own that
 //!
-//! 1. takes up to [`BATCH`] waiting packets with one `recvmmsg`,
+//! 1. takes up to `BATCH` waiting packets with one `recvmmsg`,
 //! 2. runs each through the listener's [`Mux`] into a reply buffer kept for its slot,
 //! 3. sends every reply of the batch with one `sendmmsg`,
 //!
@@ -26,7 +26,7 @@
 //! out with short sleeps.
 //!
 //! The socket is blocking with a read timeout (so a missed stop is seen within
-//! [`READ_TIMEOUT`]); every other call on it says `MSG_DONTWAIT`. A stop sets a flag and shuts
+//! `READ_TIMEOUT`); every other call on it says `MSG_DONTWAIT`. A stop sets a flag and shuts
 //! the socket's read side, which wakes every blocked `recvmmsg` at once.
 //!
 //! This is one of the workspace's two `unsafe` modules: `recvmmsg` and `sendmmsg` through `libc`. nix's

@@ -76,6 +76,57 @@ fn query(name: &str) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
+/// The question's name of the next reply `client` receives, if one comes in time.
+fn next_answer(client: &UdpSocket) -> Option<String> {
+    let mut buf = [0u8; 512];
+    let (len, _) = client.recv_from(&mut buf).ok()?;
+    Some(Message::from_vec(&buf[..len]).unwrap().queries[0].name().to_string())
+}
+
+/// A listener of `workers` loops serving [`HoldsSlow`], with a client whose `slow.test.` query
+/// one of them holds.
+struct Held {
+    signals: Arc<Signals>,
+    in_flight: InFlight,
+    bound: Bound,
+    server: SocketAddr,
+    client: UdpSocket,
+}
+
+impl Held {
+    fn start(workers: usize) -> Self {
+        let signals = Arc::new(Signals::default());
+        let in_flight = InFlight::default();
+        let bound = start_listener(&holding(&signals), 0, workers, &in_flight).expect("binds");
+        let server = SocketAddr::from((Ipv4Addr::LOCALHOST, bound.addr.port()));
+        let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        client.set_read_timeout(Some(PATIENCE * 2)).unwrap();
+        send_slow_and_wait_until_held(&client, server, &signals);
+        Self { signals, in_flight, bound, server, client }
+    }
+
+    fn answered(&self) -> String {
+        next_answer(&self.client).expect("the query is answered")
+    }
+
+    /// Lets the held query go 200 ms from now, from another thread, and stops the listener
+    /// meanwhile. Returns the client.
+    async fn stop_then_release(self) -> UdpSocket {
+        let release = self.signals.clone();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            release.released.store(true, Ordering::SeqCst);
+        });
+        Servers { bound: vec![self.bound], in_flight: self.in_flight }.stop(PATIENCE).await;
+        assert!(
+            self.signals.released.load(Ordering::SeqCst),
+            "the stop waited for the held worker"
+        );
+        releaser.join().unwrap();
+        self.client
+    }
+}
+
 /// One client (one address and port, so one flow for `SO_REUSEPORT`'s hash) sends a query
 /// that holds its worker, then another: a second worker must take the second query from the
 /// shared socket and answer it while the first is held. With a socket per worker, both queries hashed to one
@@ -83,25 +134,13 @@ fn query(name: &str) -> Vec<u8> {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_free_worker_takes_the_next_query_while_another_is_held() {
-    let signals = Arc::new(Signals::default());
-    let bound = start_listener(&holding(&signals), 0, 2, &InFlight::default()).expect("binds");
-    let server = SocketAddr::from((Ipv4Addr::LOCALHOST, bound.addr.port()));
-    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    client.set_read_timeout(Some(PATIENCE * 2)).unwrap();
-
-    send_slow_and_wait_until_held(&client, server, &signals);
-    client.send_to(&query("fast.test."), server).unwrap();
-
-    let mut buf = [0u8; 512];
-    let mut answered = || {
-        let (len, _) = client.recv_from(&mut buf).expect("the query is answered");
-        Message::from_vec(&buf[..len]).unwrap().queries[0].name().to_string()
-    };
+    let held = Held::start(2);
+    held.client.send_to(&query("fast.test."), held.server).unwrap();
     // Held until the first reply is in, so the two replies cannot race each other.
-    let first = answered();
-    signals.released.store(true, Ordering::SeqCst);
-    let second = answered();
-    bound.abort();
+    let first = held.answered();
+    held.signals.released.store(true, Ordering::SeqCst);
+    let second = held.answered();
+    held.bound.abort();
     assert_eq!([first, second], ["fast.test.", "slow.test."]);
 }
 
@@ -111,29 +150,13 @@ async fn a_free_worker_takes_the_next_query_while_another_is_held() {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_waits_for_its_workers_and_lets_the_port_go() {
-    let signals = Arc::new(Signals::default());
-    let in_flight = InFlight::default();
-    let bound = start_listener(&holding(&signals), 0, 2, &in_flight).expect("binds");
-    let port = bound.addr.port();
-    let server = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    client.set_read_timeout(Some(PATIENCE * 2)).unwrap();
-    send_slow_and_wait_until_held(&client, server, &signals);
-
-    let release = signals.clone();
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        release.released.store(true, Ordering::SeqCst);
-    });
-    Servers { bound: vec![bound], in_flight }.stop(PATIENCE).await;
-    assert!(signals.released.load(Ordering::SeqCst), "the stop waited for the held worker");
+    let held = Held::start(2);
+    let port = held.server.port();
+    let client = held.stop_then_release().await;
     // The query in progress was answered before the socket closed.
-    let mut buf = [0u8; 512];
-    let (len, _) = client.recv_from(&mut buf).expect("the held query is answered");
-    assert_eq!(Message::from_vec(&buf[..len]).unwrap().queries[0].name().to_string(), "slow.test.");
+    assert_eq!(next_answer(&client).as_deref(), Some("slow.test."));
     // Nothing holds the port: a socket without SO_REUSEPORT can take it.
     UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("the port is free after the stop");
-    releaser.join().unwrap();
 }
 
 /// Packets queued on the socket when it stops are still answered before it closes. The one
@@ -142,33 +165,13 @@ async fn a_stop_waits_for_its_workers_and_lets_the_port_go() {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_answers_what_was_queued_before_it() {
-    let signals = Arc::new(Signals::default());
-    let in_flight = InFlight::default();
-    let bound = start_listener(&holding(&signals), 0, 1, &in_flight).expect("binds");
-    let server = SocketAddr::from((Ipv4Addr::LOCALHOST, bound.addr.port()));
-    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    send_slow_and_wait_until_held(&client, server, &signals);
+    let held = Held::start(1);
     for name in ["q1.test.", "q2.test.", "q3.test."] {
-        client.send_to(&query(name), server).unwrap();
+        held.client.send_to(&query(name), held.server).unwrap();
     }
-
-    let release = signals.clone();
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        release.released.store(true, Ordering::SeqCst);
-    });
-    Servers { bound: vec![bound], in_flight }.stop(PATIENCE).await;
-    let mut answered = Vec::new();
-    let mut buf = [0u8; 512];
-    while let Ok((len, _)) = client.recv_from(&mut buf) {
-        answered.push(Message::from_vec(&buf[..len]).unwrap().queries[0].name().to_string());
-        if answered.len() == 4 {
-            break;
-        }
-    }
+    let client = held.stop_then_release().await;
+    let answered: Vec<String> = (0..4).map_while(|_| next_answer(&client)).collect();
     assert_eq!(answered, ["slow.test.", "q1.test.", "q2.test.", "q3.test."]);
-    releaser.join().unwrap();
 }
 
 /// The sockets bound to `port`: UDP ones, and TCP ones listening. From `/proc/net`, so a socket
@@ -217,9 +220,7 @@ fn settles_and_answers(port: u16, want: (usize, usize)) {
     let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     client.set_read_timeout(Some(PATIENCE)).unwrap();
     client.send_to(&query("a.example."), (Ipv4Addr::LOCALHOST, port)).unwrap();
-    let mut buf = [0u8; 512];
-    let (len, _) = client.recv_from(&mut buf).expect("answered");
-    assert_eq!(Message::from_vec(&buf[..len]).unwrap().queries[0].name().to_string(), "a.example.");
+    assert_eq!(next_answer(&client).as_deref(), Some("a.example."));
 }
 
 /// *multisocket N* opens N UDP sockets and N TCP listeners on the port; a block without it

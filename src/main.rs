@@ -56,9 +56,9 @@ async fn run(flags: Flags) -> u8 {
         Ok(s) => s,
         Err(e) => return fatal(&e),
     };
-    // Trapped before anything starts: a SIGUSR1 that came while a kubernetes index was still
-    // syncing would otherwise kill the process (the default action), and a SIGTERM would not
-    // get its log line.
+    // Trapped before anything starts: a signal that came while a kubernetes index was still
+    // syncing would otherwise meet the default action, which for SIGUSR1 and SIGTERM alike is
+    // to kill the process, without a log line or an exit code.
     let Some(mut signals) = Signals::install() else {
         return fatal("cannot install signal handlers");
     };

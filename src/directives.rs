@@ -70,7 +70,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("dns64"),
     built("acl", plugin_acl::setup),
     built_once("ratelimit", plugin_ratelimit::setup),
-    known("any"),
+    built("any", plugin_any::setup),
     known("chaos"),
     built("loadbalance", plugin_loadbalance::setup),
     known_once("tsig"),

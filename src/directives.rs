@@ -79,7 +79,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("header"),
     known_once("dnssec"),
     known("autopath"),
-    known("minimal"),
+    built("minimal", plugin_minimal::setup),
     known("template"),
     known("transfer"),
     built_once("hosts", plugin_hosts::setup),

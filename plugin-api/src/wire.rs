@@ -116,6 +116,29 @@ impl WireReply {
         Some(Facts { metadata, qtype, answers, soa, ns })
     }
 
+    /// Whether the authority or additional section holds a record other than the EDNS OPT
+    /// record, read in place; `None` if the bytes cannot be walked. *minimal* asks it, so that a
+    /// reply with nothing to drop is not decoded.
+    pub fn has_records_beyond_answers(&self) -> Option<bool> {
+        let b = &self.0;
+        self.metadata()?;
+        if section_count(b, 1) > 0 {
+            return Some(true);
+        }
+        let mut at = skip_question(b)?;
+        for _ in 0..section_count(b, 0) {
+            at = read_rr(b, at)?.end;
+        }
+        for _ in 0..section_count(b, 2) {
+            let rr = read_rr(b, at)?;
+            if rtype(b, &rr) != RecordType::OPT {
+                return Some(true);
+            }
+            at = rr.end;
+        }
+        Some(false)
+    }
+
     /// Shuffles the address records of each section in place, as *loadbalance*'s round robin
     /// orders them, when that can be done by swapping their addresses: the section is some
     /// CNAMEs followed by A (or AAAA) records of one owner, class and TTL. Returns false, having

@@ -173,6 +173,25 @@ fn broken_bytes_are_not_walked() {
     assert_eq!(skip_name(&[3, b'a', b'b', b'c', 0], 0), Some(5));
 }
 
+/// *minimal*'s question: does anything but OPT follow the answers?
+#[test]
+fn records_beyond_the_answers_are_found_in_place() {
+    let wire = |m: &Message| WireReply::new(m.to_vec().unwrap()).unwrap();
+    let answer_only = reply("a.example.", vec![a("a.example.", 5, [1, 2, 3, 4])]);
+    assert_eq!(wire(&answer_only).has_records_beyond_answers(), Some(false), "OPT alone");
+    let mut glue = answer_only.clone();
+    glue.additionals = vec![a("ns.example.", 5, [5, 6, 7, 8])];
+    assert_eq!(wire(&glue).has_records_beyond_answers(), Some(true));
+    let mut authority = answer_only.clone();
+    authority.authorities = vec![a("ns.example.", 5, [5, 6, 7, 8])];
+    assert_eq!(wire(&authority).has_records_beyond_answers(), Some(true));
+    // A header that promises an answer and an additional record, then ends.
+    let mut header = vec![0u8; 12];
+    header[7] = 1;
+    header[11] = 1;
+    assert_eq!(WireReply::new(header).unwrap().has_records_beyond_answers(), None);
+}
+
 /// What the encoder writes for the same reply, the reference `ReplyWriter` must match.
 fn encoded_answer(req: &Request, answers: Vec<Record>) -> Message {
     let mut m = req.reply();

@@ -1,0 +1,112 @@
+//! What *minimal* drops and keeps, for replies written as messages and as wire bytes.
+
+use plugin_api::proto::op::{Edns, ResponseCode};
+use plugin_api::proto::rr::RecordType;
+use plugin_api::test_util::{self, reply_message, rr};
+use plugin_api::wire::WireReply;
+use plugin_whoami::Whoami;
+
+use super::*;
+
+/// Answers every query with the reply `build` makes, as a message or encoded.
+struct Fixed {
+    build: fn(&Request) -> Message,
+    wire: bool,
+}
+
+impl Plugin for Fixed {
+    fn name(&self) -> &'static str {
+        "fixed"
+    }
+
+    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
+        let msg = (self.build)(req);
+        let reply = if self.wire {
+            let wire = WireReply::new(msg.to_vec().expect("encodes")).expect("a reply");
+            Reply::Wire { wire, by: "fixed" }
+        } else {
+            Reply::message(msg, "fixed")
+        };
+        Serve::Ready(Ok(reply))
+    }
+}
+
+fn through_minimal(build: fn(&Request) -> Message, wire: bool) -> Message {
+    let chain: Vec<Arc<dyn Plugin>> = vec![Arc::new(Minimal), Arc::new(Fixed { build, wire })];
+    reply_message(test_util::serve(chain, test_util::request("svc.example.", RecordType::A)))
+}
+
+fn answer_with_extras(req: &Request) -> Message {
+    let mut m = req.reply();
+    m.answers = vec![rr("svc.example. 30 IN A 10.0.0.1")];
+    m.authorities = vec![rr("example. 30 IN NS ns.example.")];
+    m.additionals = vec![rr("ns.example. 30 IN A 10.0.0.53")];
+    m.edns = Some(Edns::new());
+    m
+}
+
+fn answer_only(req: &Request) -> Message {
+    let mut m = req.reply();
+    m.answers = vec![rr("svc.example. 30 IN A 10.0.0.1")];
+    m.edns = Some(Edns::new());
+    m
+}
+
+fn delegation(req: &Request) -> Message {
+    let mut m = req.reply();
+    m.authorities = vec![rr("example. 30 IN NS ns.example.")];
+    m.additionals = vec![rr("ns.example. 30 IN A 10.0.0.53")];
+    m
+}
+
+fn nxdomain(req: &Request) -> Message {
+    let mut m = req.reply();
+    m.metadata.response_code = ResponseCode::NXDomain;
+    m.authorities =
+        vec![rr("example. 30 IN SOA ns.example. hostmaster.example. 1 7200 1800 86400 30")];
+    m
+}
+
+#[test]
+fn a_successful_answer_loses_its_authority_and_additional_records() {
+    for wire in [false, true] {
+        let m = through_minimal(answer_with_extras, wire);
+        assert_eq!(m.answers, [rr("svc.example. 30 IN A 10.0.0.1")], "wire {wire}");
+        assert!(m.authorities.is_empty() && m.additionals.is_empty(), "wire {wire}: {m:?}");
+        assert!(m.edns.is_some(), "EDNS stays (wire {wire})");
+    }
+}
+
+#[test]
+fn denials_and_delegations_pass_whole() {
+    for wire in [false, true] {
+        assert_eq!(through_minimal(delegation, wire).additionals.len(), 1, "wire {wire}");
+        let m = through_minimal(nxdomain, wire);
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+        assert_eq!(m.authorities.len(), 1, "the SOA of a denial stays (wire {wire})");
+    }
+}
+
+#[test]
+fn a_wire_reply_with_nothing_to_drop_is_not_decoded() {
+    let chain: Vec<Arc<dyn Plugin>> =
+        vec![Arc::new(Minimal), Arc::new(Fixed { build: answer_only, wire: true })];
+    let result = test_util::serve(chain, test_util::request("svc.example.", RecordType::A));
+    assert!(matches!(result, Ok(Reply::Wire { .. })), "still in wire form");
+}
+
+/// An empty NOERROR is a success too, so whoami's additional records go, as in CoreDNS.
+#[test]
+fn whoami_behind_minimal_answers_bare() {
+    let chain: Vec<Arc<dyn Plugin>> = vec![Arc::new(Minimal), Arc::new(Whoami)];
+    let m = reply_message(test_util::serve(chain, test_util::request("a.test.", RecordType::A)));
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(m.additionals.is_empty());
+}
+
+#[test]
+fn setup_takes_no_arguments() {
+    assert!(setup(&mut Controller::from_text("minimal")).unwrap().is_some());
+    let err = setup(&mut Controller::from_text("minimal extra")).err().unwrap();
+    assert!(err.to_string().contains("Wrong argument count or unexpected line ending"));
+}

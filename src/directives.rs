@@ -54,7 +54,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("timeouts"),
     built("multisocket", plugin_multisocket::setup),
     built_once("reload", plugin_reload::setup),
-    known_once("nsid"),
+    built_once("nsid", plugin_nsid::setup),
     known("bufsize"),
     known("bind"),
     known("debug"),

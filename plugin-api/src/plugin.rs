@@ -93,6 +93,27 @@ impl Reply {
     }
 }
 
+/// What [`reply_to_change`] found in a result.
+pub enum ToChange {
+    /// The reply as a message, decoded if it was wire, and who wrote it.
+    Message(Message, &'static str),
+    /// The result as it was: an error, an rcode, a drop, or wire bytes that do not decode.
+    Unchanged(ServeResult),
+}
+
+/// A result's reply as a message to change, for plugins that change what later plugins answer:
+/// a wire reply is decoded.
+pub fn reply_to_change(result: ServeResult) -> ToChange {
+    match result {
+        Ok(Reply::Message { msg, by }) => ToChange::Message(msg, by),
+        Ok(Reply::Wire { wire, by }) => match wire.decode() {
+            Some(msg) => ToChange::Message(msg, by),
+            None => ToChange::Unchanged(Ok(Reply::Wire { wire, by })),
+        },
+        other => ToChange::Unchanged(other),
+    }
+}
+
 /// A served query's result, now or later.
 pub enum Serve {
     /// The result is known without waiting.

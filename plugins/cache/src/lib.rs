@@ -30,7 +30,10 @@ use plugin_api::proto::rr::RecordType;
 use plugin_api::response::{Type, typify};
 use plugin_api::wire::Stored;
 use plugin_api::zone::longest_match;
-use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
+use plugin_api::{
+    ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult, ToChange,
+    reply_to_change,
+};
 use setup::{MAX_TTL, MIN_TTL, Options};
 use store::{Item, Store, key};
 
@@ -229,16 +232,12 @@ impl Inner {
     /// Stores the reply to `req` if it may be cached, and returns it with its TTLs set to the
     /// stored duration.
     fn store(&self, server: &str, req: &Request, result: ServeResult) -> ServeResult {
-        let (mut msg, by) = match result {
-            Ok(Reply::Message { msg, by }) => (msg, by),
-            // Answers written in wire form (*hosts*, *kubernetes*) are kept like any other, as
-            // CoreDNS's cache keeps what the plugins after it answer (its hit and miss counters
-            // count them): decoded once here, on the miss, and served as wire from then on.
-            Ok(Reply::Wire { wire, by }) => match wire.decode() {
-                Some(msg) => (msg, by),
-                None => return Ok(Reply::Wire { wire, by }),
-            },
-            other => return other,
+        // Answers written in wire form (*hosts*, *kubernetes*) are kept like any other, as
+        // CoreDNS's cache keeps what the plugins after it answer (its hit and miss counters
+        // count them): decoded once here, on the miss, and served as wire from then on.
+        let (mut msg, by) = match reply_to_change(result) {
+            ToChange::Message(msg, by) => (msg, by),
+            ToChange::Unchanged(result) => return result,
         };
         let kind = typify(Some(&msg));
         let Some(ttl) = self.duration(&msg, kind) else { return Ok(Reply::Message { msg, by }) };

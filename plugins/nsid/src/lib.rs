@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use plugin_api::proto::op::Edns;
 use plugin_api::proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
-use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
+use plugin_api::{
+    ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult, ToChange,
+    reply_to_change,
+};
 
 /// The directive's name.
 pub const NAME: &str = "nsid";
@@ -63,13 +66,9 @@ impl Plugin for Nsid {
 
 /// The reply with the identifier in its EDNS, replacing any NSID option a later plugin set.
 fn with_nsid(result: ServeResult, payload: NSIDPayload, max_payload: u16) -> ServeResult {
-    let (mut msg, by) = match result {
-        Ok(Reply::Message { msg, by }) => (msg, by),
-        Ok(Reply::Wire { wire, by }) => match wire.decode() {
-            Some(msg) => (msg, by),
-            None => return Ok(Reply::Wire { wire, by }),
-        },
-        other => return other,
+    let (mut msg, by) = match reply_to_change(result) {
+        ToChange::Message(msg, by) => (msg, by),
+        ToChange::Unchanged(result) => return result,
     };
     let edns = msg.edns.get_or_insert_with(|| {
         let mut edns = Edns::new();

@@ -53,9 +53,10 @@ pub struct Instance {
     on_shutdown: Vec<plugin_api::Hook>,
 }
 
-/// The number of UDP workers per listener (and runtime threads) to use: `GOMAXPROCS` when it is set to a
-/// positive number, as CoreDNS's Go runtime would honour it, else one per core this process may
-/// use (the standard library reads the cgroup CPU quota, as CoreDNS's automaxprocs does).
+/// The number of UDP workers per listener (and runtime threads) to use: `GOMAXPROCS` when it is
+/// set to a positive number, as CoreDNS's Go runtime would honour it, else one per core this
+/// process may use (the standard library reads the cgroup CPU quota, as CoreDNS's automaxprocs
+/// does).
 pub fn workers() -> usize {
     workers_from(std::env::var("GOMAXPROCS").ok().as_deref())
 }

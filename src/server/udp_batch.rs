@@ -78,8 +78,8 @@ pub struct Loop {
 }
 
 impl Loop {
-    /// Starts serving `socket` (non-blocking, perhaps served by other loops too) on a thread of
-    /// its own. Waiting queries run on the current tokio runtime.
+    /// Starts serving `socket` (perhaps served by other loops too) on a thread of its own, and
+    /// makes it blocking with `READ_TIMEOUT`. Waiting queries run on the current tokio runtime.
     pub fn start(
         socket: Arc<UdpSocket>,
         mux: Arc<ArcSwap<Mux>>,

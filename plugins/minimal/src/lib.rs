@@ -53,9 +53,10 @@ fn minimize(result: ServeResult) -> ServeResult {
             Ok(Reply::Message { msg, by })
         }
         Ok(Reply::Wire { wire, by }) => {
-            let plain = wire.facts().map(|f| type_of(Some(&f)) == Type::NoError);
-            let worth_decoding =
-                plain != Some(false) && wire.has_records_beyond_answers() != Some(false);
+            // Most wire replies (an answer and OPT) have nothing to drop: one walk says so. Bytes
+            // that cannot be walked are left to the decoder and the check on the message.
+            let worth_decoding = wire.has_records_beyond_answers() != Some(false)
+                && wire.facts().is_none_or(|f| type_of(Some(&f)) == Type::NoError);
             match worth_decoding.then(|| wire.decode()).flatten() {
                 Some(mut msg) if is_plain_success(&msg) => {
                     drop_extra_sections(&mut msg);

@@ -21,14 +21,14 @@ pub const NAME: &str = "nsid";
 
 /// Reads `nsid [DATA...]` and returns the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
-    let mut data = host_name();
+    let mut data = None;
     while c.next() {
         let args = c.remaining_args();
         if !args.is_empty() {
-            data = args.join(" ");
+            data = Some(args.join(" "));
         }
     }
-    let payload = NSIDPayload::new(data.into_bytes())
+    let payload = NSIDPayload::new(data.unwrap_or_else(host_name).into_bytes())
         .map_err(|e| ConfigError::new(format!("nsid: {e}")).in_plugin(NAME))?;
     Ok(Some(Arc::new(Nsid { payload })))
 }

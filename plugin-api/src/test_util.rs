@@ -31,6 +31,34 @@ impl Plugin for Rest {
     }
 }
 
+/// The rest of a chain that answers with the reply `build` makes from the query: as a message,
+/// or with `wire` encoded as a plugin that writes wire bytes would, for plugins that change what
+/// later plugins answer. The writer is `"answers"`.
+pub struct Answers {
+    /// Makes the reply.
+    pub build: fn(&Request) -> Message,
+    /// Whether the reply goes as wire bytes.
+    pub wire: bool,
+}
+
+impl Plugin for Answers {
+    fn name(&self) -> &'static str {
+        "answers"
+    }
+
+    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
+        let msg = (self.build)(req);
+        let reply = if self.wire {
+            let wire = crate::wire::WireReply::new(msg.to_vec().expect("the reply encodes"))
+                .expect("an encoded reply has a header");
+            Reply::Wire { wire, by: "answers" }
+        } else {
+            Reply::message(msg, "answers")
+        };
+        Serve::Ready(Ok(reply))
+    }
+}
+
 /// The client address every test request comes from.
 pub const CLIENT: &str = "10.240.0.1:40212";
 /// The server address every test request reaches.

@@ -2,37 +2,13 @@
 
 use plugin_api::proto::op::{Edns, ResponseCode};
 use plugin_api::proto::rr::RecordType;
-use plugin_api::test_util::{self, reply_message, rr};
-use plugin_api::wire::WireReply;
+use plugin_api::test_util::{self, Answers, reply_message, rr};
 use plugin_whoami::Whoami;
 
 use super::*;
 
-/// Answers every query with the reply `build` makes, as a message or encoded.
-struct Fixed {
-    build: fn(&Request) -> Message,
-    wire: bool,
-}
-
-impl Plugin for Fixed {
-    fn name(&self) -> &'static str {
-        "fixed"
-    }
-
-    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
-        let msg = (self.build)(req);
-        let reply = if self.wire {
-            let wire = WireReply::new(msg.to_vec().expect("encodes")).expect("a reply");
-            Reply::Wire { wire, by: "fixed" }
-        } else {
-            Reply::message(msg, "fixed")
-        };
-        Serve::Ready(Ok(reply))
-    }
-}
-
 fn through_minimal(build: fn(&Request) -> Message, wire: bool) -> Message {
-    let chain: Vec<Arc<dyn Plugin>> = vec![Arc::new(Minimal), Arc::new(Fixed { build, wire })];
+    let chain: Vec<Arc<dyn Plugin>> = vec![Arc::new(Minimal), Arc::new(Answers { build, wire })];
     reply_message(test_util::serve(chain, test_util::request("svc.example.", RecordType::A)))
 }
 
@@ -90,7 +66,7 @@ fn denials_and_delegations_pass_whole() {
 #[test]
 fn a_wire_reply_with_nothing_to_drop_is_not_decoded() {
     let chain: Vec<Arc<dyn Plugin>> =
-        vec![Arc::new(Minimal), Arc::new(Fixed { build: answer_only, wire: true })];
+        vec![Arc::new(Minimal), Arc::new(Answers { build: answer_only, wire: true })];
     let result = test_util::serve(chain, test_util::request("svc.example.", RecordType::A));
     assert!(matches!(result, Ok(Reply::Wire { .. })), "still in wire form");
 }

@@ -3,8 +3,7 @@
 use plugin_api::Proto;
 use plugin_api::proto::op::{Message, Query};
 use plugin_api::proto::rr::{Name, RecordType};
-use plugin_api::test_util::{self, reply_message};
-use plugin_api::wire::WireReply;
+use plugin_api::test_util::{self, Answers, reply_message};
 use plugin_whoami::Whoami;
 
 use super::*;
@@ -36,20 +35,11 @@ fn identifier(msg: &Message) -> Option<Vec<u8>> {
     }
 }
 
-/// Answers with an empty reply in wire form, without EDNS.
-struct WireNoEdns;
-
-impl Plugin for WireNoEdns {
-    fn name(&self) -> &'static str {
-        "wire"
-    }
-
-    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
-        let mut msg = req.reply();
-        msg.edns = None;
-        let wire = WireReply::new(msg.to_vec().unwrap()).unwrap();
-        Serve::Ready(Ok(Reply::Wire { wire, by: "wire" }))
-    }
+/// An empty reply without EDNS, sent as wire bytes.
+fn without_edns(req: &Request) -> Message {
+    let mut msg = req.reply();
+    msg.edns = None;
+    msg
 }
 
 #[test]
@@ -69,7 +59,8 @@ fn a_query_that_does_not_ask_gets_none() {
 
 #[test]
 fn a_wire_reply_without_edns_gets_edns_and_the_identifier() {
-    let chain = vec![nsid("x"), Arc::new(WireNoEdns) as Arc<dyn Plugin>];
+    let without_edns = Answers { build: without_edns, wire: true };
+    let chain = vec![nsid("x"), Arc::new(without_edns) as Arc<dyn Plugin>];
     let msg = reply_message(test_util::serve(chain, query(true)));
     assert_eq!(identifier(&msg).as_deref(), Some(&b"x"[..]));
     assert_eq!(msg.edns.as_ref().map(Edns::max_payload), Some(1232), "the query's size");

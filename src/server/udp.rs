@@ -1,5 +1,5 @@
 //! The portable UDP loop (the Linux one is [`super::udp_batch`]): `workers` of them, tokio
-//! tasks, read the listener's one socket together.
+//! tasks, read the listener's one socket together (with *multisocket*, its sockets in turn).
 //!
 //! Each loop receives a packet, runs it through the listener's [`Mux`] and sends the reply from
 //! a buffer it reuses. A query answered from memory costs no task and no lock; only a query whose

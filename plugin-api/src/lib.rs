@@ -47,10 +47,7 @@ pub mod zone;
 
 pub use controller::{BlockChain, BoundPorts, Controller, Hook, SetupFn, Shared};
 pub use error::{ConfigError, PluginError};
-pub use plugin::{
-    BoxServe, Chain, Ctx, Next, OwnedNext, Plugin, Reply, Serve, ServeResult, ToChange,
-    reply_to_change,
-};
+pub use plugin::{BoxServe, Chain, Ctx, Next, OwnedNext, Plugin, Reply, Serve, ServeResult};
 pub use request::{Proto, Request};
 
 /// The wire codec plugins build replies with, re-exported so every crate uses the same version.

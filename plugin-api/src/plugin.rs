@@ -11,10 +11,11 @@
 //!   The reply is not sent by the plugin itself, so plugins before it in the chain (*log*,
 //!   *cache*, *loadbalance*, metrics) see it on the way back and may change it.
 //! * **answers in wire form**: returns `Ok(Reply::Wire { .. })` with a [`WireReply`]: the
-//!   complete reply already encoded, its id and question the query's, and no OPT record. Only
-//!   *cache* does this, so that a hit is a copy of stored bytes. The server appends the OPT the
-//!   client should get, and decodes it to truncate only if it does not fit. A plugin that looks
-//!   inside replies decodes it ([`Reply::into_message`]); one that cannot handle it passes it on.
+//!   complete reply already encoded, its id and question the query's, and no OPT record. *cache*
+//!   hits (a copy of stored bytes), *hosts* and *kubernetes* answer this way, so that a query
+//!   answered from memory builds no `Message`. The server appends the OPT the client should get,
+//!   and decodes it to truncate only if it does not fit. A plugin after which replies pass reads
+//!   both forms alike (see "Reading replies" below).
 //! * **passes the query on**: returns what `next.run(ctx, req)` returns, possibly changed. When no
 //!   plugin follows, `next.run` yields [`PluginError::no_next`] (SERVFAIL, "plugin/<name>: no next
 //!   plugin found"), which is CoreDNS's `NextOrFailure`.
@@ -34,14 +35,26 @@
 //! [`Serve`] is either a finished result or a future. A plugin that answers from memory returns
 //! [`Serve::Ready`] and costs no allocation and no task; only a plugin that has to wait (a
 //! forwarder) returns [`Serve::Pending`]. Post-processing plugins use [`Serve::map`], which stays
-//! synchronous when the rest of the chain was.
+//! synchronous when the rest of the chain was, or [`Serve::map_with`] when the change needs the
+//! plugin's shared state or the request: it clones them only for a result that is pending.
+//!
+//! # Reading replies
+//!
+//! A plugin that looks at what later plugins answered must read both written forms alike. Ask
+//! the [`Reply`]: [`Reply::rcode`], [`Reply::response_type`], [`Reply::is_success`] and
+//! [`Reply::is_denial`] read a wire reply in place; [`Reply::into_message`] (or
+//! [`Reply::change`]) is the one way to a `Message`. Never match on `Reply::Message` alone to
+//! decide what a reply is: the same answer comes as `Wire` from *hosts*, *kubernetes* and cache
+//! hits. `test_util::Answers` serves both forms, so that every post-processor's tests cover
+//! both.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Message, MessageType, Metadata, OpCode, ResponseCode};
 
+use crate::response::{Class, Facts, Type, classify, type_of};
 use crate::wire::WireReply;
 use crate::{PluginError, Request};
 
@@ -82,35 +95,85 @@ impl Reply {
         Self::Message { msg, by }
     }
 
-    /// The reply as a message and who wrote it, decoding a wire reply; `None` for a reply that
-    /// was not written (an rcode, a drop) or wire bytes that do not decode.
-    pub fn into_message(self) -> Option<(Message, &'static str)> {
+    /// The plugin that wrote the reply; `None` for an rcode or a drop.
+    pub fn by(&self) -> Option<&'static str> {
         match self {
-            Self::Message { msg, by } => Some((msg, by)),
-            Self::Wire { wire, by } => Some((wire.decode()?, by)),
+            Self::Message { by, .. } | Self::Wire { by, .. } => Some(by),
             Self::Rcode(_) | Self::Drop => None,
         }
     }
-}
 
-/// What [`reply_to_change`] found in a result.
-pub enum ToChange {
-    /// The reply as a message, decoded if it was wire, and who wrote it.
-    Message(Message, &'static str),
-    /// The result as it was: an error, an rcode, a drop, or wire bytes that do not decode.
-    Unchanged(ServeResult),
-}
+    /// The rcode the client gets, read the same from both written forms (a wire reply's header
+    /// is read in place); the declined rcode for [`Reply::Rcode`]; `None` for a drop, or wire
+    /// bytes without a header.
+    pub fn rcode(&self) -> Option<ResponseCode> {
+        match self {
+            Self::Message { msg, .. } => Some(msg.metadata.response_code),
+            Self::Wire { wire, .. } => wire.metadata().map(|m| m.response_code),
+            Self::Rcode(code) => Some(*code),
+            Self::Drop => None,
+        }
+    }
 
-/// A result's reply as a message to change, for plugins that change what later plugins answer:
-/// a wire reply is decoded.
-pub fn reply_to_change(result: ServeResult) -> ToChange {
-    match result {
-        Ok(Reply::Message { msg, by }) => ToChange::Message(msg, by),
-        Ok(Reply::Wire { wire, by }) => match wire.decode() {
-            Some(msg) => ToChange::Message(msg, by),
-            None => ToChange::Unchanged(Ok(Reply::Wire { wire, by })),
-        },
-        other => ToChange::Unchanged(other),
+    /// What kind of reply this is (CoreDNS's `response.Typify`), read the same from both
+    /// written forms, without decoding a wire reply whose sections can be walked in place. A
+    /// declined rcode is typed as the bare reply the server writes for it; a drop is `None`.
+    pub fn response_type(&self) -> Option<Type> {
+        let facts = match self {
+            Self::Message { msg, .. } => Facts::of(msg),
+            Self::Wire { wire, .. } => {
+                wire.facts().or_else(|| wire.decode().as_ref().map(Facts::of))?
+            }
+            Self::Rcode(code) => {
+                let mut metadata = Metadata::new(0, MessageType::Response, OpCode::Query);
+                metadata.response_code = *code;
+                Facts { metadata, qtype: None, answers: 0, soa: false, ns: 0 }
+            }
+            Self::Drop => return None,
+        };
+        Some(type_of(Some(&facts)))
+    }
+
+    /// True for a positive answer or a referral (CoreDNS's `response.Success` class).
+    pub fn is_success(&self) -> bool {
+        self.response_type().is_some_and(|t| classify(t) == Class::Success)
+    }
+
+    /// True for NXDOMAIN or NODATA (CoreDNS's `response.Denial` class).
+    pub fn is_denial(&self) -> bool {
+        self.response_type().is_some_and(|t| classify(t) == Class::Denial)
+    }
+
+    /// The reply as a message to read or change, and who wrote it: the one converter between
+    /// the two forms. A wire reply is decoded. An rcode, a drop, or wire bytes that do not
+    /// decode come back unchanged as the error, to be passed on as they are.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error is the reply handed back whole, as large as the message it is not"
+    )]
+    pub fn into_message(self) -> Result<(Message, &'static str), Self> {
+        match self {
+            Self::Message { msg, by } => Ok((msg, by)),
+            Self::Wire { wire, by } => match wire.decode() {
+                Some(msg) => Ok((msg, by)),
+                None => Err(Self::Wire { wire, by }),
+            },
+            other => Err(other),
+        }
+    }
+
+    /// Applies `change` to the reply as a message ([`Reply::into_message`]), keeping who wrote
+    /// it; anything that is not a reply to change is returned as it was. For plugins that
+    /// change every reply they see; one that can often leave a wire reply alone looks first
+    /// ([`Reply::response_type`], the `WireReply` readers) and converts only when it must.
+    pub fn change(self, change: impl FnOnce(&mut Message)) -> Self {
+        match self.into_message() {
+            Ok((mut msg, by)) => {
+                change(&mut msg);
+                Self::Message { msg, by }
+            }
+            Err(unchanged) => unchanged,
+        }
     }
 }
 
@@ -137,6 +200,28 @@ impl Serve {
         match self {
             Self::Ready(r) => Self::Ready(f(r)),
             Self::Pending(fut) => Self::pending(async move { f(fut.await) }),
+        }
+    }
+
+    /// Applies `f` to the result with `state` and the request, cloning them only if the result
+    /// is still pending: the combinator for post-processors (*log*, *errors*, *loadbalance*,
+    /// *cache*). A query answered at once then costs no clone, no reference count that every
+    /// thread touches, and no task. `f` should capture only what is `Copy`; what it shares goes
+    /// in `state` (usually an `Arc` of the plugin's own data).
+    pub fn map_with<S, F>(self, state: &S, req: &Arc<Request>, f: F) -> Self
+    where
+        S: Clone + Send + 'static,
+        F: FnOnce(&S, &Request, ServeResult) -> ServeResult + Send + 'static,
+    {
+        match self {
+            Self::Ready(r) => Self::Ready(f(state, req, r)),
+            Self::Pending(fut) => {
+                let (state, req) = (state.clone(), req.clone());
+                Self::pending(async move {
+                    let result = fut.await;
+                    f(&state, &req, result)
+                })
+            }
         }
     }
 
@@ -242,5 +327,129 @@ impl OwnedNext {
     /// The borrowed form, to run.
     pub fn as_next(&self) -> Next<'_> {
         Next::new(self.caller, &self.chain, self.pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use hickory_proto::op::{Message, Query, ResponseCode};
+    use hickory_proto::rr::rdata::{A, SOA};
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+    use super::*;
+    use crate::Proto;
+    use crate::response::Type;
+
+    fn request() -> Request {
+        let mut msg = Message::query();
+        msg.add_query(Query::query(Name::from_ascii("a.test.").unwrap(), RecordType::A));
+        let addr: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        Request::new(msg, addr, addr, Proto::Udp, 25)
+    }
+
+    fn answer(rcode: ResponseCode, a: bool, soa: bool) -> Message {
+        let mut m = request().reply();
+        m.metadata.response_code = rcode;
+        let owner = Name::from_ascii("a.test.").unwrap();
+        if a {
+            m.add_answer(Record::from_rdata(owner.clone(), 30, RData::A(A::new(10, 0, 0, 1))));
+        }
+        if soa {
+            let (mname, rname) = (Name::from_ascii("ns.test.").unwrap(), owner.clone());
+            let soa = SOA::new(mname, rname, 1, 7200, 1800, 86400, 30);
+            m.add_authority(Record::from_rdata(owner, 30, RData::SOA(soa)));
+        }
+        m
+    }
+
+    /// Both written forms of `msg`.
+    fn both(msg: Message) -> [Reply; 2] {
+        let wire = WireReply::new(msg.to_vec().unwrap()).unwrap();
+        [Reply::message(msg, "m"), Reply::Wire { wire, by: "w" }]
+    }
+
+    /// The accessors read the same facts from a message and from its wire bytes; the values are
+    /// written out, not computed by the code under test.
+    #[test]
+    fn accessors_read_both_forms_alike() {
+        let cases = [
+            (answer(ResponseCode::NoError, true, false), ResponseCode::NoError, Type::NoError),
+            (answer(ResponseCode::NXDomain, false, true), ResponseCode::NXDomain, Type::NameError),
+            (answer(ResponseCode::NoError, false, true), ResponseCode::NoError, Type::NoData),
+            (
+                answer(ResponseCode::ServFail, false, false),
+                ResponseCode::ServFail,
+                Type::ServerError,
+            ),
+            (answer(ResponseCode::Refused, false, false), ResponseCode::Refused, Type::OtherError),
+        ];
+        for (msg, rcode, kind) in cases {
+            for reply in both(msg) {
+                assert_eq!(reply.rcode(), Some(rcode), "{reply:?}");
+                assert_eq!(reply.response_type(), Some(kind), "{reply:?}");
+                assert_eq!(reply.is_success(), kind == Type::NoError, "{reply:?}");
+                let denial = matches!(kind, Type::NameError | Type::NoData);
+                assert_eq!(reply.is_denial(), denial, "{reply:?}");
+            }
+        }
+        let declined = Reply::Rcode(ResponseCode::Refused);
+        assert_eq!(declined.rcode(), Some(ResponseCode::Refused));
+        assert_eq!(declined.response_type(), Some(Type::OtherError));
+        assert_eq!(Reply::Rcode(ResponseCode::ServFail).response_type(), Some(Type::ServerError));
+        assert_eq!((Reply::Drop.rcode(), Reply::Drop.response_type()), (None, None));
+        assert!(!Reply::Drop.is_success() && !Reply::Drop.is_denial());
+    }
+
+    #[test]
+    fn into_message_converts_written_replies_and_hands_back_the_rest() {
+        for reply in both(answer(ResponseCode::NoError, true, false)) {
+            let by = reply.by();
+            let (msg, written_by) = reply.into_message().unwrap();
+            assert_eq!((Some(written_by), msg.answers.len()), (by, 1));
+        }
+        // A header that promises a question and an answer, and nothing after it.
+        let cut = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        let garbled = Reply::Wire { wire: WireReply::new(cut).unwrap(), by: "w" };
+        assert!(matches!(garbled.into_message(), Err(Reply::Wire { by: "w", .. })));
+        assert!(matches!(Reply::Drop.into_message(), Err(Reply::Drop)));
+        let code = Reply::Rcode(ResponseCode::FormErr).into_message();
+        assert!(matches!(code, Err(Reply::Rcode(ResponseCode::FormErr))));
+    }
+
+    #[test]
+    fn change_turns_either_form_into_a_changed_message() {
+        for reply in both(answer(ResponseCode::NoError, true, false)) {
+            let by = reply.by();
+            let changed = reply.change(|m| m.answers.clear());
+            let Reply::Message { msg, by: written_by } = changed else { panic!("{changed:?}") };
+            assert_eq!((msg.answers.len(), Some(written_by)), (0, by));
+        }
+        assert!(matches!(Reply::Drop.change(|_| unreachable!()), Reply::Drop));
+    }
+
+    /// The state and the request are cloned only when the result is pending.
+    #[test]
+    fn map_with_clones_only_for_pending_results() {
+        let (state, req) = (Arc::new(7), Arc::new(request()));
+        let ready = Serve::Ready(Ok(Reply::Drop)).map_with(&state, &req, |s, _, r| {
+            assert_eq!(**s, 7);
+            r
+        });
+        assert!(ready.is_ready());
+        assert_eq!((Arc::strong_count(&state), Arc::strong_count(&req)), (1, 1), "no clone");
+        let pending = Serve::pending(async { Ok(Reply::Rcode(ResponseCode::Refused)) }).map_with(
+            &state,
+            &req,
+            |s, req, r| {
+                assert_eq!((**s, req.name()), (7, "a.test."));
+                r
+            },
+        );
+        assert_eq!(Arc::strong_count(&state), 2, "a pending result takes the state along");
+        let result = futures::executor::block_on(pending.resolve());
+        assert!(matches!(result, Ok(Reply::Rcode(ResponseCode::Refused))));
+        assert_eq!(Arc::strong_count(&state), 1);
     }
 }

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -25,20 +26,60 @@ impl Plugin for Rest {
     }
 
     fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
-        let mut msg = req.reply();
-        msg.metadata.authoritative = true;
-        Serve::Ready(Ok(Reply::message(msg, "rest")))
+        Serve::Ready(Ok(Reply::message(empty_answer(req), "rest")))
     }
 }
 
-/// The rest of a chain that answers with the reply `build` makes from the query: as a message,
-/// or with `wire` encoded as a plugin that writes wire bytes would, for plugins that change what
-/// later plugins answer. The writer is `"answers"`.
+/// The two forms a written reply comes in (see [`crate::plugin`]): a post-processor's tests run
+/// over [`Form::BOTH`], since *hosts*, *kubernetes* and cache hits answer in wire form and most
+/// other plugins with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `Reply::Message`.
+    Message,
+    /// `Reply::Wire`, encoded as a plugin that writes wire bytes would: no OPT record.
+    Wire,
+}
+
+impl Form {
+    /// Both forms, for a test to loop over.
+    pub const BOTH: [Self; 2] = [Self::Message, Self::Wire];
+
+    /// `msg`, written by `by`, in this form. A wire reply loses the message's OPT record, which
+    /// wire replies never carry (the server appends the client's).
+    pub fn reply(self, mut msg: Message, by: &'static str) -> Reply {
+        match self {
+            Self::Message => Reply::message(msg, by),
+            Self::Wire => {
+                msg.edns = None;
+                let bytes = msg.to_vec().expect("the reply encodes");
+                let wire =
+                    crate::wire::WireReply::new(bytes).expect("an encoded reply has a header");
+                Reply::Wire { wire, by }
+            }
+        }
+    }
+}
+
+/// The rest of a chain that answers with the reply `build` makes from the query, in `form`,
+/// and counts the queries it was asked: the stand-in for what follows a plugin that reads or
+/// changes later plugins' replies. The writer is `"answers"`.
 pub struct Answers {
-    /// Makes the reply.
-    pub build: fn(&Request) -> Message,
-    /// Whether the reply goes as wire bytes.
-    pub wire: bool,
+    build: fn(&Request) -> Message,
+    form: Form,
+    calls: AtomicUsize,
+}
+
+impl Answers {
+    /// Answers every query with `build`'s reply in `form`.
+    pub fn new(build: fn(&Request) -> Message, form: Form) -> Self {
+        Self { build, form, calls: AtomicUsize::new(0) }
+    }
+
+    /// How many queries reached it.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
 }
 
 impl Plugin for Answers {
@@ -47,16 +88,16 @@ impl Plugin for Answers {
     }
 
     fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
-        let msg = (self.build)(req);
-        let reply = if self.wire {
-            let wire = crate::wire::WireReply::new(msg.to_vec().expect("the reply encodes"))
-                .expect("an encoded reply has a header");
-            Reply::Wire { wire, by: "answers" }
-        } else {
-            Reply::message(msg, "answers")
-        };
-        Serve::Ready(Ok(reply))
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Serve::Ready(Ok(self.form.reply((self.build)(req), "answers")))
     }
+}
+
+/// The reply [`Rest`] writes, for [`Answers`]: an empty authoritative NOERROR.
+pub fn empty_answer(req: &Request) -> Message {
+    let mut msg = req.reply();
+    msg.metadata.authoritative = true;
+    msg
 }
 
 /// The client address every test request comes from.
@@ -102,11 +143,22 @@ pub fn serve(chain: Vec<Arc<dyn Plugin>>, req: Request) -> ServeResult {
     futures::executor::block_on(Next::new("", &chain, 0).run(&ctx(), &req).resolve())
 }
 
-/// The reply message of a result, panicking with a useful message if there is none.
+/// Serves `req` with `plugin` in front of [`Answers`] writing `build`'s reply in `form`: how a
+/// post-processor's tests run, once for each form of [`Form::BOTH`].
+pub fn serve_before(
+    plugin: Arc<dyn Plugin>,
+    build: fn(&Request) -> Message,
+    form: Form,
+    req: Request,
+) -> ServeResult {
+    serve(vec![plugin, Arc::new(Answers::new(build, form))], req)
+}
+
+/// The reply message of a result in either form ([`Reply::into_message`]), panicking with a
+/// useful message if there is none.
 pub fn reply_message(result: ServeResult) -> Message {
-    match result {
-        Ok(Reply::Message { msg, .. }) => msg,
-        Ok(Reply::Wire { wire, .. }) => wire.decode().expect("wire reply decodes"),
+    match result.map(Reply::into_message) {
+        Ok(Ok((msg, _))) => msg,
         other => panic!("expected a reply message, got {other:?}"),
     }
 }

@@ -5,6 +5,7 @@
 mod access;
 mod bad_input;
 mod binary;
+mod cache;
 mod default_plugins;
 mod deploy;
 mod dispatch;

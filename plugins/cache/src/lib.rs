@@ -30,10 +30,7 @@ use plugin_api::proto::rr::RecordType;
 use plugin_api::response::{Type, typify};
 use plugin_api::wire::Stored;
 use plugin_api::zone::longest_match;
-use plugin_api::{
-    ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult, ToChange,
-    reply_to_change,
-};
+use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
 use setup::{MAX_TTL, MIN_TTL, Options};
 use store::{Item, Store, key};
 
@@ -150,12 +147,10 @@ impl Plugin for Cache {
         let Some((item, hits)) = found else {
             drop(guard);
             m.misses.get().inc();
-            let fill = self.inner.clone();
-            let req = req.clone();
-            let server = ctx.server.clone();
-            return next
-                .run(ctx, &req.clone())
-                .map(move |result| fill.store(&server, &req, result));
+            let fill = (self.inner.clone(), ctx.server.clone());
+            return next.run(ctx, req).map_with(&fill, req, |(fill, server), req, result| {
+                fill.store(server, req, result)
+            });
         };
         hits.get().inc();
 
@@ -163,20 +158,19 @@ impl Plugin for Cache {
         if left <= 0 {
             if inner.o.verify_stale {
                 // Ask upstream first; the stale entry is the fallback.
-                let fill = self.inner.clone();
-                let req2 = req.clone();
-                let server = ctx.server.clone();
-                let stale = Arc::clone(item);
+                let verify = (self.inner.clone(), ctx.server.clone(), Arc::clone(item));
                 drop(guard);
-                return next.run(ctx, req).map(move |result| {
-                    let good = matches!(&result, Ok(Reply::Message { msg, .. })
-                        if msg.metadata.response_code != ResponseCode::ServFail);
-                    if good {
-                        return fill.store(&server, &req2, result);
-                    }
-                    fill.metrics.for_server(&server).served_stale.get().inc();
-                    Ok(to_reply(&stale, &req2, 0))
-                });
+                return next.run(ctx, req).map_with(
+                    &verify,
+                    req,
+                    |(fill, server, stale), req, result| {
+                        if refreshes(&result) {
+                            return fill.store(server, req, result);
+                        }
+                        fill.metrics.for_server(server).served_stale.get().inc();
+                        Ok(to_reply(stale, req, 0))
+                    },
+                );
             }
             m.served_stale.get().inc();
             self.refresh(ctx, req, next, item);
@@ -235,9 +229,10 @@ impl Inner {
         // Answers written in wire form (*hosts*, *kubernetes*) are kept like any other, as
         // CoreDNS's cache keeps what the plugins after it answer (its hit and miss counters
         // count them): decoded once here, on the miss, and served as wire from then on.
-        let (mut msg, by) = match reply_to_change(result) {
-            ToChange::Message(msg, by) => (msg, by),
-            ToChange::Unchanged(result) => return result,
+        let (mut msg, by) = match result.map(Reply::into_message) {
+            Ok(Ok(written)) => written,
+            Ok(Err(unchanged)) => return Ok(unchanged),
+            Err(e) => return Err(e),
         };
         let kind = typify(Some(&msg));
         let Some(ttl) = self.duration(&msg, kind) else { return Ok(Reply::Message { msg, by }) };
@@ -289,6 +284,14 @@ impl Inner {
             _ => return None,
         })
     }
+}
+
+/// Whether a reply fetched to verify a stale entry replaces it: NOERROR or NXDOMAIN, in either
+/// form (RFC 8767 §4, as CoreDNS's `verifyStaleResponseWriter` decides). Anything else, an
+/// error or a drop, leaves the stale entry to answer.
+fn refreshes(result: &ServeResult) -> bool {
+    let rcode = result.as_ref().ok().and_then(Reply::rcode);
+    matches!(rcode, Some(ResponseCode::NoError | ResponseCode::NXDomain))
 }
 
 /// CoreDNS's `key` conditions besides the type: no truncated replies, no denials without SOA.

@@ -5,26 +5,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use plugin_api::proto::op::{Edns, Message, ResponseCode};
 use plugin_api::proto::rr::RecordType;
-use plugin_api::test_util::{self, reply_message, rr};
+use plugin_api::test_util::{self, Answers, Form, reply_message, rr};
 use plugin_api::{Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 
 use super::*;
-
-/// What the rest of the chain answers, and how often it was asked.
-struct Upstream {
-    calls: AtomicUsize,
-    answer: fn(&Request) -> Message,
-}
-
-impl Plugin for Upstream {
-    fn name(&self) -> &'static str {
-        "upstream"
-    }
-    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        Serve::Ready(Ok(Reply::message((self.answer)(req), "upstream")))
-    }
-}
 
 fn a_300(req: &Request) -> Message {
     let mut m = req.reply();
@@ -58,18 +42,25 @@ fn truncated(req: &Request) -> Message {
     m
 }
 
+/// The cache in front of a counting stand-in for the rest of the chain, on a clock the test
+/// moves.
 struct Rig {
     cache: Arc<Cache>,
-    upstream: Arc<Upstream>,
+    upstream: Arc<Answers>,
     now: Arc<AtomicU64>,
 }
 
 impl Rig {
     fn new(corefile: &str, answer: fn(&Request) -> Message) -> Self {
+        Self::answering_in(corefile, answer, Form::Message)
+    }
+
+    /// A rig whose upstream writes its replies in `form`.
+    fn answering_in(corefile: &str, answer: fn(&Request) -> Message, form: Form) -> Self {
         let options = setup::parse(&mut Controller::from_text(corefile)).unwrap();
         let (clock, now) = Clock::manual(1000);
         let cache = Arc::new(Cache::new(options, &["dns://:53".into()], clock));
-        Self { cache, upstream: Arc::new(Upstream { calls: AtomicUsize::new(0), answer }), now }
+        Self { cache, upstream: Arc::new(Answers::new(answer, form)), now }
     }
 
     fn ask(&self, req: Request) -> Message {
@@ -82,7 +73,7 @@ impl Rig {
     }
 
     fn calls(&self) -> usize {
-        self.upstream.calls.load(Ordering::SeqCst)
+        self.upstream.calls()
     }
 
     fn advance(&self, secs: u64) {
@@ -302,6 +293,50 @@ async fn serve_stale_answers_with_ttl_zero_and_refreshes() {
     assert_eq!(rig.calls(), 3, "past the stale window: a plain miss");
 }
 
+/// `serve_stale ... verify` asks the rest of the chain before it serves an expired entry. A fresh
+/// answer, in whichever form it comes, is served and stored again; only a failure leaves the
+/// stale entry to answer.
+#[test]
+fn verify_serves_and_stores_a_fresh_answer_in_either_form() {
+    for form in Form::BOTH {
+        let rig = Rig::answering_in("cache 1 {\n serve_stale 1h verify\n}", a_300, form);
+        assert_eq!(rig.ask_name("v.example.").answers[0].ttl, 1, "{form:?}");
+        rig.advance(5);
+        let verified = rig.ask_name("v.example.");
+        assert_eq!(verified.answers[0].ttl, 1, "the fresh answer, not the stale one ({form:?})");
+        assert_eq!(rig.calls(), 2, "{form:?}");
+        let again = rig.ask_name("v.example.");
+        assert_eq!((again.answers[0].ttl, rig.calls()), (1, 2), "stored again ({form:?})");
+    }
+}
+
+/// Whether [`failing_after_first`] fails now.
+static FAIL_NOW: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn failing_after_first(req: &Request) -> Message {
+    let code = if FAIL_NOW.load(Ordering::SeqCst) {
+        ResponseCode::Refused
+    } else {
+        return a_300(req);
+    };
+    let mut m = req.reply();
+    m.metadata.response_code = code;
+    m
+}
+
+/// A refresh that is neither NOERROR nor NXDOMAIN (REFUSED here) does not replace the stale
+/// entry, as RFC 8767 and CoreDNS have it: the stale answer is served with TTL 0.
+#[test]
+fn verify_keeps_the_stale_entry_when_the_refresh_fails() {
+    let rig = Rig::new("cache 30 {\n serve_stale 1h verify\n}", failing_after_first);
+    rig.ask_name("f.example.");
+    FAIL_NOW.store(true, Ordering::SeqCst);
+    rig.advance(100);
+    let stale = rig.ask_name("f.example.");
+    assert_eq!(stale.metadata.response_code, ResponseCode::NoError);
+    assert_eq!((stale.answers[0].ttl, rig.calls()), (0, 2), "asked, then served stale");
+}
+
 #[test]
 fn capacity_holds_under_many_names() {
     let rig = Rig::new("cache {\n success 2048\n}", a_300);
@@ -320,14 +355,14 @@ fn hits_are_wire_replies() {
     let rig = Rig::new("cache", a_300);
     let chain = || -> Vec<Arc<dyn Plugin>> { vec![rig.cache.clone(), rig.upstream.clone()] };
     let miss = test_util::serve(chain(), test_util::request("wire.example.", RecordType::A));
-    assert!(matches!(miss, Ok(Reply::Message { by: "upstream", .. })), "a miss relays the message");
+    assert!(matches!(miss, Ok(Reply::Message { by: "answers", .. })), "a miss relays the message");
     let hit = test_util::serve(chain(), test_util::request("Wire.Example.", RecordType::A));
     let Ok(Reply::Wire { wire, by: "cache" }) = hit else { panic!("a hit is wire: {hit:?}") };
     let m = wire.decode().unwrap();
     assert_eq!(m.queries[0].name().to_ascii(), "Wire.Example.");
     assert_eq!(m.metadata.id, 4242);
     assert_eq!(m.answers[0].data.to_string(), "192.0.2.1");
-    assert_eq!(rig.upstream.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(rig.calls(), 1);
 }
 
 /// Answers the plugins after the cache write in wire form (*hosts*, *kubernetes*) are cached as

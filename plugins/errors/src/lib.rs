@@ -214,22 +214,14 @@ impl Plugin for Handler {
     }
 
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
-        match next.run(ctx, req) {
-            // The common case, a reply: nothing to hold on to.
-            Serve::Ready(Ok(reply)) => Serve::Ready(Ok(reply)),
-            served => {
-                let errors = self.0.clone();
-                let req = req.clone();
-                served.map(move |result| {
-                    if let Err(e) = &result
-                        && let Some((level, line)) = errors.line(&req, e)
-                    {
-                        level.log(&line);
-                    }
-                    result
-                })
+        next.run(ctx, req).map_with(&self.0, req, |errors, req, result| {
+            if let Err(e) = &result
+                && let Some((level, line)) = errors.line(req, e)
+            {
+                level.log(&line);
             }
-        }
+            result
+        })
     }
 }
 

@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::RecordType;
-use plugin_api::test_util;
-use plugin_api::{Controller, PluginError};
+use plugin_api::test_util::{self, Form};
+use plugin_api::{Controller, PluginError, Reply};
 
 use super::*;
 
@@ -106,9 +106,18 @@ async fn consolidation_absorbs_matching_errors() {
     assert_eq!(f.line(&req, &timeout), None);
 }
 
+/// A reply in either form comes back as the next plugin wrote it; an error comes back too.
 #[test]
 fn passes_replies_through() {
     let plugin = setup(&mut Controller::from_text("errors")).unwrap().unwrap();
+    for form in Form::BOTH {
+        let req = test_util::request("a.test.", RecordType::A);
+        let result = test_util::serve_before(plugin.clone(), test_util::empty_answer, form, req);
+        assert_eq!(matches!(result, Ok(Reply::Wire { .. })), form == Form::Wire, "{form:?}");
+        let msg = test_util::reply_message(result);
+        assert!(msg.metadata.authoritative, "the next plugin's reply ({form:?})");
+        assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    }
     let result = test_util::serve(vec![plugin], test_util::request("a.test.", RecordType::A));
     assert_eq!(result.unwrap_err().to_string(), "plugin/errors: no next plugin found");
 }

@@ -518,7 +518,7 @@ impl Plugin for Kubernetes {
             // The target's records follow the CNAME, as CoreDNS's upstream lookup adds them.
             // A failed lookup leaves the CNAME alone: the client can still chase it.
             return nested.map(move |result| {
-                if let Some((found, _)) = result.ok().and_then(Reply::into_message) {
+                if let Some((found, _)) = result.ok().and_then(|r| r.into_message().ok()) {
                     msg.answers.extend(found.answers);
                 }
                 Ok(Reply::message(msg, crate::NAME))

@@ -207,13 +207,7 @@ impl Plugin for LoadBalance {
     }
 
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
-        match next.run(ctx, req) {
-            Serve::Ready(result) => Serve::Ready(reorder(&self.inner, result)),
-            pending => {
-                let inner = self.inner.clone();
-                pending.map(move |result| reorder(&inner, result))
-            }
-        }
+        next.run(ctx, req).map_with(&self.inner, req, |inner, _, result| reorder(inner, result))
     }
 }
 
@@ -248,7 +242,9 @@ fn reorder(inner: &Inner, result: plugin_api::ServeResult) -> plugin_api::ServeR
 
 #[cfg(test)]
 mod tests {
-    use plugin_api::test_util::{self, rr};
+    use std::collections::HashSet;
+
+    use plugin_api::test_util::{self, Form, rr};
 
     use super::*;
 
@@ -318,32 +314,24 @@ mod tests {
         assert!(text.contains("/nonexistent/weights"), "{text}");
     }
 
-    struct Many;
-
-    impl Plugin for Many {
-        fn name(&self) -> &'static str {
-            "many"
+    /// Four addresses for `a.test.`; NXDOMAIN with them for TXT, which must stay in order.
+    fn many(req: &Request) -> Message {
+        let mut m = req.reply();
+        for i in 1..=4 {
+            m.add_answer(rr(&format!("a.test. 60 IN A 10.0.0.{i}")));
         }
-        fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
-            let mut m = req.reply();
-            for i in 1..=4 {
-                m.add_answer(rr(&format!("a.test. 60 IN A 10.0.0.{i}")));
-            }
-            if req.qtype() == RecordType::TXT {
-                m.metadata.response_code = ResponseCode::NXDomain;
-            }
-            Serve::Ready(Ok(Reply::message(m, "many")))
+        if req.qtype() == RecordType::TXT {
+            m.metadata.response_code = ResponseCode::NXDomain;
         }
+        m
     }
 
-    fn first_answers(qtype: RecordType, rounds: usize) -> std::collections::HashSet<String> {
+    fn first_answers(qtype: RecordType, form: Form, rounds: usize) -> HashSet<String> {
         let lb = setup(&mut Controller::from_text("loadbalance")).unwrap().unwrap();
         (0..rounds)
             .map(|_| {
-                let r = test_util::serve(
-                    vec![lb.clone(), Arc::new(Many)],
-                    test_util::request("a.test.", qtype),
-                );
+                let req = test_util::request("a.test.", qtype);
+                let r = test_util::serve_before(lb.clone(), many, form, req);
                 test_util::reply_message(r).answers[0].data.to_string()
             })
             .collect()
@@ -351,7 +339,11 @@ mod tests {
 
     #[test]
     fn successful_replies_are_shuffled_others_are_not() {
-        assert_eq!(first_answers(RecordType::A, 200).len(), 4, "every address leads sometimes");
-        assert_eq!(first_answers(RecordType::TXT, 50).len(), 1, "NXDOMAIN is left alone");
+        for form in Form::BOTH {
+            let leaders = first_answers(RecordType::A, form, 200);
+            assert_eq!(leaders.len(), 4, "every address leads sometimes ({form:?})");
+            let leaders = first_answers(RecordType::TXT, form, 50);
+            assert_eq!(leaders.len(), 1, "NXDOMAIN is left alone ({form:?})");
+        }
     }
 }

@@ -105,22 +105,12 @@ impl Plugin for Log {
             return next.run(ctx, req);
         };
         let start = req.received();
-        match next.run(ctx, req) {
-            Serve::Ready(result) => {
-                write_line(&self.rules[index], req, &result, start);
-                Serve::Ready(result)
-            }
-            // Only a query that waits takes the rules and the request along: cloning the shared
-            // Arc on every query made the threads fight over its counter's cache line.
-            Serve::Pending(fut) => {
-                let (rules, req) = (self.rules.clone(), req.clone());
-                Serve::pending(async move {
-                    let result = fut.await;
-                    write_line(&rules[index], &req, &result, start);
-                    result
-                })
-            }
-        }
+        // Only a query that waits takes the rules and the request along: cloning the shared Arc
+        // on every query made the threads fight over its counter's cache line.
+        next.run(ctx, req).map_with(&self.rules, req, move |rules, req, result| {
+            write_line(&rules[index], req, &result, start);
+            result
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::RecordType;
-use plugin_api::test_util::{self, rr};
+use plugin_api::test_util::{self, Form, rr};
 use plugin_api::wire::WireReply;
 use plugin_api::{Controller, PluginError, Proto, Reply};
 
@@ -166,28 +166,17 @@ fn dropped_queries_log_dashes() {
     assert_eq!(line(rule, &req, &Ok(Reply::Drop), Duration::ZERO).unwrap(), "- - 0 -");
 }
 
+/// Whatever form the reply comes in, it leaves *log* as it came: same form, same writer.
 #[test]
 fn handler_passes_the_reply_through_unchanged() {
-    struct Answer;
-    impl Plugin for Answer {
-        fn name(&self) -> &'static str {
-            "answer"
-        }
-        fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
-            Serve::Ready(Ok(Reply::message(answer(req), "answer")))
-        }
-    }
     let log: Arc<dyn Plugin> = setup(&mut Controller::from_text("log")).unwrap().unwrap();
-    let result = test_util::serve(
-        vec![log.clone(), Arc::new(Answer)],
-        test_util::request("example.org.", RecordType::A),
-    );
-    match result {
-        Ok(Reply::Message { msg, by }) => {
-            assert_eq!(by, "answer");
-            assert_eq!(msg.answers.len(), 1);
-        }
-        other => panic!("{other:?}"),
+    for form in Form::BOTH {
+        let req = test_util::request("example.org.", RecordType::A);
+        let result = test_util::serve_before(log.clone(), answer, form, req);
+        assert_eq!(result.as_ref().ok().and_then(Reply::by), Some("answers"), "{form:?}");
+        assert_eq!(matches!(result, Ok(Reply::Wire { .. })), form == Form::Wire, "{form:?}");
+        let msg = test_util::reply_message(result);
+        assert_eq!(msg.answers.len(), 1, "{form:?}");
     }
     // Alone, it reports that nothing follows it.
     let alone = test_util::serve(vec![log], test_util::request("example.org.", RecordType::A));

@@ -11,10 +11,7 @@ use std::sync::Arc;
 
 use plugin_api::proto::op::Edns;
 use plugin_api::proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
-use plugin_api::{
-    ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult, ToChange,
-    reply_to_change,
-};
+use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Request, Serve, ServeResult};
 
 /// The directive's name.
 pub const NAME: &str = "nsid";
@@ -66,18 +63,15 @@ impl Plugin for Nsid {
 
 /// The reply with the identifier in its EDNS, replacing any NSID option a later plugin set.
 fn with_nsid(result: ServeResult, payload: NSIDPayload, max_payload: u16) -> ServeResult {
-    let (mut msg, by) = match reply_to_change(result) {
-        ToChange::Message(msg, by) => (msg, by),
-        ToChange::Unchanged(result) => return result,
-    };
-    let edns = msg.edns.get_or_insert_with(|| {
-        let mut edns = Edns::new();
-        edns.set_max_payload(max_payload);
-        edns
-    });
-    edns.options_mut().remove(EdnsCode::NSID);
-    edns.options_mut().insert(EdnsOption::NSID(payload));
-    Ok(Reply::Message { msg, by })
+    Ok(result?.change(|msg| {
+        let edns = msg.edns.get_or_insert_with(|| {
+            let mut edns = Edns::new();
+            edns.set_max_payload(max_payload);
+            edns
+        });
+        edns.options_mut().remove(EdnsCode::NSID);
+        edns.options_mut().insert(EdnsOption::NSID(payload));
+    }))
 }
 
 #[cfg(test)]

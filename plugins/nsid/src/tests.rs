@@ -3,7 +3,7 @@
 use plugin_api::Proto;
 use plugin_api::proto::op::{Message, Query};
 use plugin_api::proto::rr::{Name, RecordType};
-use plugin_api::test_util::{self, Answers, reply_message};
+use plugin_api::test_util::{self, Answers, Form, reply_message};
 use plugin_whoami::Whoami;
 
 use super::*;
@@ -59,7 +59,7 @@ fn a_query_that_does_not_ask_gets_none() {
 
 #[test]
 fn a_wire_reply_without_edns_gets_edns_and_the_identifier() {
-    let without_edns = Answers { build: without_edns, wire: true };
+    let without_edns = Answers::new(without_edns, Form::Wire);
     let chain = vec![nsid("x"), Arc::new(without_edns) as Arc<dyn Plugin>];
     let msg = reply_message(test_util::serve(chain, query(true)));
     assert_eq!(identifier(&msg).as_deref(), Some(&b"x"[..]));

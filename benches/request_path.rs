@@ -24,7 +24,7 @@ static ALLOC: AllocProfiler = AllocProfiler::system();
 
 fn main() {
     // Log lines go where the server's go, minus the writing thread: handed over and dropped.
-    plugin_api::output::set_writer(drop);
+    plugin_api::server::set_log_writer(drop);
     divan::main();
 }
 
@@ -85,7 +85,7 @@ fn hosts_a_logged_and_counted(bencher: divan::Bencher<'_, '_>) {
     serve(&mux, &packet, &mut out);
     // Each query is its own batch of log lines, as a batch of one in the UDP loop.
     bencher.bench_local(|| {
-        plugin_api::output::batch(|| serve(&mux, divan::black_box(&packet), &mut out))
+        plugin_api::server::log_batch(|| serve(&mux, divan::black_box(&packet), &mut out))
     });
 }
 

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use plugin_api::corefile::dispenser::parse_error;
 use plugin_api::corefile::{Dispenser, ParseOptions, ServerBlock, Token, parse};
-use plugin_api::http::HttpRoute;
-use plugin_api::zone::{Transport, normalize, split_host_port, split_transport};
+use plugin_api::pkg::http::HttpRoute;
+use plugin_api::pkg::zone::{Transport, normalize, split_host_port, split_transport};
 use plugin_api::{BlockChain, Chain, ConfigError, Controller, Hook, Shared};
 use plugin_multisocket::{Counts, Sockets};
 

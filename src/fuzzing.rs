@@ -13,10 +13,10 @@
 use std::sync::LazyLock;
 
 use plugin_api::Proto;
+use plugin_api::server::{Decoded, decode};
 
 use crate::config::{self, Source};
 use crate::server::mux::{Mux, Outcome};
-use crate::server::wire;
 
 /// The kubeadm chain's in-memory parts in front of whoami, a zone with log, and an empty
 /// reverse zone.
@@ -78,7 +78,7 @@ pub fn packet(data: &[u8]) {
                 },
             };
         assert!(bytes.len() <= 65535);
-        assert!(matches!(wire::decode(&bytes), wire::Decoded::Drop), "replies are responses");
+        assert!(matches!(decode(&bytes), Decoded::Drop), "replies are responses");
         plugin_api::proto::op::Message::from_vec(&bytes).expect("a reply decodes");
     }
 }

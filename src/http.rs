@@ -18,7 +18,7 @@ use hyper::body::Bytes;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use plugin_api::http::{HttpHandler, HttpResponse, HttpRoute};
+use plugin_api::pkg::http::{HttpHandler, HttpResponse, HttpRoute};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;

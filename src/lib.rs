@@ -79,7 +79,7 @@ impl Instance {
         let mut http = http::HttpServers::default();
         http.apply(&config.routes).map_err(|e| e.to_string())?;
         let banner = version::banner(&config, &servers);
-        plugin_api::metrics::dns::BUILD_INFO
+        plugin_api::server::metrics::BUILD_INFO
             .with_label_values(&[version::COREDNS_VERSION, version::COMMIT, version::RUSTC])
             .set(1.0);
         let reload_every = reload_period(&config);
@@ -168,7 +168,7 @@ impl Instance {
             return Err(e.to_string());
         }
         let Config { on_startup, on_shutdown, fingerprint, listeners, shared, .. } = config;
-        plugin_api::metrics::dns::PLUGIN_ENABLED.reset();
+        plugin_api::server::metrics::PLUGIN_ENABLED.reset();
         for hook in on_startup {
             if let Err(e) = hook.await {
                 staged.discard();

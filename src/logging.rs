@@ -99,12 +99,12 @@ fn write_out(rx: Receiver<Output>, stdout: io::Stdout) {
 }
 
 /// One formatted event (tracing writes each event with one `write_all`), through
-/// [`plugin_api::output::raw`] so that it keeps its place among the query log lines of a batch.
+/// [`plugin_api::pkg::output::raw`] so that it keeps its place among the query log lines of a batch.
 struct ChannelWriter;
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        plugin_api::output::raw(buf);
+        plugin_api::pkg::output::raw(buf);
         Ok(buf.len())
     }
 
@@ -132,7 +132,7 @@ fn write_line(bytes: Vec<u8>) {
 
 /// Sends log lines to standard output at INFO and above. Safe to call more than once.
 pub fn init() {
-    plugin_api::output::set_writer(write_line);
+    plugin_api::server::set_log_writer(write_line);
     let _ = tracing_subscriber::fmt()
         .with_max_level(Level::INFO)
         .with_writer(|| ChannelWriter)

@@ -170,7 +170,7 @@ async fn wait_for_signals(instance: &mut Instance, signals: Signals) -> u8 {
 
 async fn shutdown(instance: &mut Instance, signame: &str) -> u8 {
     // /ready says 503 from now on, while DNS is still answered through any lameduck.
-    plugin_api::http::set_shutting_down();
+    plugin_api::server::set_shutting_down();
     let errors = instance.run_shutdown_hooks().await;
     for e in &errors {
         tracing::error!("{signame} shutdown: {e}");

@@ -80,7 +80,7 @@ fn allocations_per_query(mux: &Mux, name: &str, qtype: RecordType) -> (usize, Re
     // the writer when the batch ends.
     let serve = |out: &mut Vec<u8>| {
         out.clear();
-        let outcome = plugin_api::output::batch(|| {
+        let outcome = plugin_api::server::log_batch(|| {
             mux.serve_packet(&packet, src, local, Proto::Udp, Instant::now(), out)
         });
         assert!(matches!(outcome, Outcome::Send));
@@ -98,7 +98,7 @@ fn allocations_per_query(mux: &Mux, name: &str, qtype: RecordType) -> (usize, Re
 #[test]
 fn queries_answered_from_memory_allocate_nothing() {
     // Log lines go where the server's go, minus the writing thread.
-    plugin_api::output::set_writer(drop);
+    plugin_api::server::set_log_writer(drop);
     let mux = mux();
     let rows = [
         ("a.hosts.test.", RecordType::A, ResponseCode::NoError, 0),

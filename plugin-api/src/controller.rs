@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::corefile::Dispenser;
-use crate::http::{HttpHandler, HttpRoute};
+use crate::pkg::http::{HttpHandler, HttpRoute};
 use crate::{Chain, ConfigError, Plugin};
 
 /// A directive's setup: reads its tokens from the controller and returns the plugin to put in

@@ -17,8 +17,8 @@
 //!   and decodes it to truncate only if it does not fit. A plugin after which replies pass reads
 //!   both forms alike (see "Reading replies" below).
 //! * **passes the query on**: returns what `next.run(ctx, req)` returns, possibly changed. When no
-//!   plugin follows, `next.run` yields [`PluginError::no_next`] (SERVFAIL, "plugin/<name>: no next
-//!   plugin found"), which is CoreDNS's `NextOrFailure`.
+//!   plugin follows, `next.run` yields [`PluginError::no_next`] (SERVFAIL, `plugin/NAME: no next
+//!   plugin found`), which is CoreDNS's `NextOrFailure`.
 //! * **declines with an rcode**: returns `Ok(Reply::Rcode(code))`; nothing is written and the
 //!   server answers with a bare reply carrying `code` (CoreDNS: SERVFAIL, REFUSED, FORMERR and
 //!   NOTIMP returned without writing).
@@ -54,8 +54,8 @@ use std::sync::Arc;
 
 use hickory_proto::op::{Message, MessageType, Metadata, OpCode, ResponseCode};
 
-use crate::response::{Class, Facts, Type, classify, type_of};
-use crate::wire::WireReply;
+use crate::pkg::response::{Class, Facts, Type, classify, type_of};
+use crate::pkg::wire::WireReply;
 use crate::{PluginError, Request};
 
 /// The outcome of serving a query.
@@ -252,7 +252,7 @@ pub struct Ctx {
     pub server: Arc<str>,
     /// The server block zone that matched the query, e.g. `cluster.local.`.
     pub zone: Arc<str>,
-    /// 0 for a client's query; one more for each nested [`crate::upstream`] lookup.
+    /// 0 for a client's query; one more for each nested [`crate::pkg::upstream`] lookup.
     pub depth: u8,
 }
 
@@ -340,7 +340,7 @@ mod tests {
 
     use super::*;
     use crate::Proto;
-    use crate::response::Type;
+    use crate::pkg::response::Type;
 
     fn request() -> Request {
         let mut msg = Message::query();

@@ -102,13 +102,13 @@ impl Request {
     /// Call [`Request::rebind`] after changing it. A decoder may leave the question out of the
     /// message when [`uncompressed_question_len`] measures it: the request then reads it from
     /// the bytes.
-    pub fn message_mut(&mut self) -> &mut Message {
+    pub(crate) fn message_mut(&mut self) -> &mut Message {
         &mut self.msg
     }
 
     /// Says where and when the message (as [`Request::message_mut`] left it, decoded from
     /// `wire`) came from, and reads the question again into the buffers it already has.
-    pub fn rebind(
+    pub(crate) fn rebind(
         &mut self,
         wire: &[u8],
         src: SocketAddr,
@@ -149,7 +149,7 @@ impl Request {
         }
         // Only names under `arpa.` can be reverse names: the others pay one comparison.
         self.reverse_addr = if self.name.ends_with("arpa.") {
-            crate::zone::addr_from_reverse(&self.name)
+            crate::pkg::zone::addr_from_reverse(&self.name)
         } else {
             None
         };
@@ -247,7 +247,7 @@ impl Request {
     }
 
     /// The address the question name stands for if it is a reverse name
-    /// ([`addr_from_reverse`](crate::zone::addr_from_reverse)), read once per query.
+    /// ([`addr_from_reverse`](crate::pkg::zone::addr_from_reverse)), read once per query.
     pub fn reverse_addr(&self) -> Option<IpAddr> {
         self.reverse_addr
     }
@@ -422,7 +422,7 @@ const UPPER: u16 = 1 << 9;
 /// header) if it is uncompressed and at most 255 octets, with the question's type and class
 /// after it: the question a decoder may leave out of the message for the [`Request`] to read
 /// from the bytes. Only the length octets are read, one per label.
-pub fn uncompressed_question_len(question: &[u8]) -> Option<usize> {
+pub(crate) fn uncompressed_question_len(question: &[u8]) -> Option<usize> {
     let mut at = 0;
     loop {
         match *question.get(at)? {

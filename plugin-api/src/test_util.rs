@@ -54,7 +54,7 @@ impl Form {
                 msg.edns = None;
                 let bytes = msg.to_vec().expect("the reply encodes");
                 let wire =
-                    crate::wire::WireReply::new(bytes).expect("an encoded reply has a header");
+                    crate::pkg::wire::WireReply::new(bytes).expect("an encoded reply has a header");
                 Reply::Wire { wire, by }
             }
         }

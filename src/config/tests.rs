@@ -129,7 +129,7 @@ fn loading_creates_no_metric_series() {
         );
         load_text(&text).unwrap();
     }
-    let families = plugin_api::metrics::registry().gather();
+    let families = plugin_api::pkg::metrics::registry().gather();
     let leaked = families
         .iter()
         .flat_map(|f| f.get_metric().iter())

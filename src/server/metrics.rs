@@ -10,12 +10,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use hickory_proto::op::ResponseCode;
-use plugin_api::metrics::dns::{
+use plugin_api::pkg::metrics::sharded::{ShardedCounter, ShardedHistogram};
+use plugin_api::pkg::metrics::{MONITORED_TYPES, type_index};
+use plugin_api::pkg::names::rcode_label;
+use plugin_api::server::metrics::{
     DO_REQUESTS, DURATION, REQUEST_SIZE, REQUESTS, RESPONSE_SIZE, RESPONSES,
 };
-use plugin_api::metrics::sharded::{ShardedCounter, ShardedHistogram};
-use plugin_api::metrics::{MONITORED_TYPES, type_index};
-use plugin_api::names::rcode_label;
 use plugin_api::{Proto, Request};
 
 /// Rcodes whose counters are resolved ahead: NOERROR to REFUSED. Others are looked up by label

@@ -23,7 +23,9 @@ use hickory_proto::rr::{DNSClass, RecordType};
 use plugin_api::{Ctx, Next, Proto, Reply, Request, Serve, ServeResult};
 
 use super::metrics::ZoneMetrics;
-use super::wire::{self, Accepted};
+use plugin_api::server::{Accepted, read_query};
+
+use super::wire;
 use crate::config::{Block, Listener};
 
 /// Where a zone's queries go.
@@ -160,8 +162,8 @@ impl Mux {
         // nothing for its message, name or `Arc`.
         let mut req = spare::take();
         let fresh = Arc::make_mut(&mut req);
-        match wire::decode_into(packet, fresh.message_mut()) {
-            Accepted::Query => fresh.rebind(packet, src, local, proto, received),
+        match read_query(fresh, packet, src, local, proto, received) {
+            Accepted::Query => {}
             Accepted::Drop => {
                 spare::keep(req);
                 return Outcome::Drop;
@@ -230,13 +232,13 @@ impl Mux {
     /// CoreDNS's `errorAndMetricsFunc` counts it.
     fn dropped(&self, req: &Request, rcode: ResponseCode, out: &mut Vec<u8>) -> Outcome {
         let outcome = finish_error(req, rcode, out);
-        plugin_api::metrics::dns::report_dropped(&self.server, req, rcode, out.len());
+        plugin_api::server::metrics::report_dropped(&self.server, req, rcode, out.len());
         outcome
     }
 }
 
 fn log_panic(server: &str, panic: &(dyn std::any::Any + Send)) {
-    plugin_api::metrics::dns::PANICS.inc();
+    plugin_api::server::metrics::PANICS.inc();
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -246,7 +248,7 @@ fn log_panic(server: &str, panic: &(dyn std::any::Any + Send)) {
 }
 
 /// Where the label after the first dot at or after `from` starts, if a label (not just the
-/// root) follows. Bytes, not a `char` search: see `plugin_api::zone::split_dots`.
+/// root) follows. Bytes, not a `char` search: see `plugin_api::pkg::zone::split_dots`.
 fn next_label(name: &str, from: usize) -> Option<usize> {
     let dot = from + name.as_bytes()[from..].iter().position(|&b| b == b'.')?;
     (dot + 1 < name.len()).then_some(dot + 1)
@@ -290,7 +292,7 @@ fn finish(result: ServeResult, req: &Request, out: &mut Vec<u8>) -> Outcome {
                 };
             }
             // The bytes sent last go back to this thread for the next reply to write into.
-            plugin_api::wire::recycle_buffer(std::mem::replace(out, wire.into_bytes()));
+            plugin_api::server::recycle_buffer(std::mem::replace(out, wire.into_bytes()));
             wire::append_opt(out, req);
             Outcome::Send
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
-use plugin_api::zone::Transport;
+use plugin_api::pkg::zone::Transport;
 use plugin_api::{Ctx, Next, Plugin, Reply, Request, Serve};
 
 use super::*;

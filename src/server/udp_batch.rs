@@ -179,7 +179,7 @@ impl Worker {
     /// Serves the first `n` slots and sends what they produced; their log lines go to the
     /// writer together.
     fn serve(&mut self, n: usize) {
-        plugin_api::output::batch(|| self.serve_batch(n));
+        plugin_api::server::log_batch(|| self.serve_batch(n));
     }
 
     fn serve_batch(&mut self, n: usize) {

@@ -16,9 +16,9 @@ pub mod parse;
 
 use std::sync::Arc;
 
+use plugin_api::pkg::response::{EDE_BLOCKED, EDE_FILTERED, extended_error};
+use plugin_api::pkg::zone::longest_match;
 use plugin_api::proto::op::ResponseCode;
-use plugin_api::response::{EDE_BLOCKED, EDE_FILTERED, extended_error};
-use plugin_api::zone::longest_match;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 
 pub use parse::{Action, Policy, Rule, parse};

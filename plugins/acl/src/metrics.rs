@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use plugin_api::metrics::{Series, register};
+use plugin_api::pkg::metrics::{Series, register};
 use prometheus::{IntCounterVec, Opts};
 
 fn family(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {

@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use plugin_api::pkg::zone::{host_cidr, origins_from_args_or_block, parse_cidr};
 use plugin_api::proto::rr::RecordType;
-use plugin_api::zone::{host_cidr, origins_from_args_or_block, parse_cidr};
 use plugin_api::{ConfigError, Controller};
 
 /// What a matching policy does with a query.
@@ -37,10 +37,9 @@ impl Policy {
     pub fn matches(&self, ip: IpAddr, qtype: RecordType) -> bool {
         let type_ok = self.types.as_ref().is_none_or(|t| t.contains(&qtype));
         type_ok
-            && self
-                .nets
-                .as_ref()
-                .is_none_or(|nets| nets.iter().any(|n| plugin_api::zone::cidr_contains(*n, ip)))
+            && self.nets.as_ref().is_none_or(|nets| {
+                nets.iter().any(|n| plugin_api::pkg::zone::cidr_contains(*n, ip))
+            })
     }
 }
 

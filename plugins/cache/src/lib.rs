@@ -7,7 +7,7 @@
 //! * [`Cache`] is the handler. A miss goes to the next plugin; its reply is stored for the
 //!   clamped minimum TTL of its records (or the SOA minimum, for a denial; `servfail` for a
 //!   SERVFAIL), and every record's TTL is set to that. It is kept in wire form
-//!   ([`plugin_api::wire::Stored`]); a hit copies those bytes and patches the id, flags, the
+//!   ([`plugin_api::pkg::wire::Stored`]); a hit copies those bytes and patches the id, flags, the
 //!   question's letter case and the TTLs (counting down), and hands them on as
 //!   [`Reply::Wire`], so no message is rebuilt or encoded per hit. Entries about to expire that are asked often are
 //!   fetched again in the background (`prefetch`); expired ones can be served while they are
@@ -25,11 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use plugin_api::pkg::response::{Type, typify};
+use plugin_api::pkg::wire::Stored;
+use plugin_api::pkg::zone::longest_match;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::RecordType;
-use plugin_api::response::{Type, typify};
-use plugin_api::wire::Stored;
-use plugin_api::zone::longest_match;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
 use setup::{MAX_TTL, MIN_TTL, Options};
 use store::{Item, Store, key};

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use plugin_api::metrics::{Series, register};
+use plugin_api::pkg::metrics::{Series, register};
 use prometheus::{IntCounterVec, IntGaugeVec, Opts};
 
 fn opts(name: &str, help: &str) -> Opts {

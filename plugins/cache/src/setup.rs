@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use plugin_api::duration::parse_go_duration;
-use plugin_api::zone::origins_from_args_or_block;
+use plugin_api::pkg::duration::parse_go_duration;
+use plugin_api::pkg::zone::origins_from_args_or_block;
 use plugin_api::{ConfigError, Controller};
 
 /// The largest positive TTL (CoreDNS's `MaximumDefaultTTL`).

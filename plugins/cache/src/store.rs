@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use papaya::LocalGuard;
-use plugin_api::wire::Stored;
+use plugin_api::pkg::wire::Stored;
 pub use seize::Collector;
 
 const SHARDS: usize = 256;
@@ -142,7 +142,7 @@ impl Store {
             // A random victim, as CoreDNS's (Go's map order is random at each iteration).
             // Always taking the first key evicted the same slots again and again, and a working
             // set that fit kept evicting itself after a flood of one-off names.
-            let nth = plugin_api::random::below(keys.len());
+            let nth = plugin_api::pkg::random::below(keys.len());
             let victim = keys.swap_remove(nth);
             shard.items.remove(&victim, &guard);
             evicted = true;

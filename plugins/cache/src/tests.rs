@@ -376,7 +376,7 @@ fn wire_answers_are_cached_too() {
         }
         fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
             self.0.fetch_add(1, Ordering::SeqCst);
-            let mut reply = plugin_api::wire::ReplyWriter::new(req).unwrap();
+            let mut reply = plugin_api::pkg::wire::ReplyWriter::new(req).unwrap();
             reply.a(120, "192.0.2.7".parse().unwrap());
             Serve::Ready(Ok(Reply::Wire { wire: reply.finish(), by: "wire-upstream" }))
         }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use plugin_api::duration::{format_go_duration, parse_go_duration};
-use plugin_api::names::type_name;
+use plugin_api::pkg::duration::{format_go_duration, parse_go_duration};
+use plugin_api::pkg::names::type_name;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Request, Serve};
 use regex::Regex;
 

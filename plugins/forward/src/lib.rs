@@ -24,9 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use plugin_api::names::rcode_label;
+use plugin_api::pkg::names::rcode_label;
+use plugin_api::pkg::zone::is_subdomain;
 use plugin_api::proto::op::{Message, ResponseCode};
-use plugin_api::zone::is_subdomain;
 use plugin_api::{
     ConfigError, Controller, Ctx, Next, Plugin, PluginError, Proto, Reply, Request, Serve,
     ServeResult,
@@ -111,7 +111,7 @@ impl Line {
             Policy::RoundRobin => order.rotate_left(self.turn.fetch_add(1, Ordering::Relaxed) % n),
             Policy::Random => {
                 for i in (1..n).rev() {
-                    order.swap(i, plugin_api::random::below(i + 1));
+                    order.swap(i, plugin_api::pkg::random::below(i + 1));
                 }
             }
         }
@@ -212,7 +212,7 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
             if s.failfast_all_unhealthy {
                 break;
             }
-            upstream = &line.upstreams[plugin_api::random::below(n)];
+            upstream = &line.upstreams[plugin_api::pkg::random::below(n)];
         }
 
         let mut tcp =

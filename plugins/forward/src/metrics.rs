@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use plugin_api::metrics::{register, time_buckets};
+use plugin_api::pkg::metrics::{register, time_buckets};
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts};
 
 /// `coredns_proxy_request_duration_seconds{proxy_name,to,rcode}`.

@@ -3,9 +3,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use plugin_api::duration::parse_go_duration;
+use plugin_api::pkg::duration::parse_go_duration;
+use plugin_api::pkg::zone::{Transport, normalize, split_host_port, split_transport};
 use plugin_api::proto::op::ResponseCode;
-use plugin_api::zone::{Transport, normalize, split_host_port, split_transport};
 use plugin_api::{ConfigError, Controller};
 
 /// At most this many upstreams per `forward` line.
@@ -268,7 +268,7 @@ pub fn rcode_from_name(s: &str) -> Option<ResponseCode> {
     let upper = s.to_ascii_uppercase();
     (0..=23u16)
         .map(|n| ResponseCode::from((n >> 4) as u8, (n & 0xf) as u8))
-        .find(|rc| plugin_api::names::rcode_name(*rc) == Some(upper.as_str()))
+        .find(|rc| plugin_api::pkg::names::rcode_name(*rc) == Some(upper.as_str()))
 }
 
 fn parse_option(c: &mut Controller, s: &mut Stanza) -> Result<(), ConfigError> {
@@ -300,7 +300,7 @@ fn parse_option(c: &mut Controller, s: &mut Stanza) -> Result<(), ConfigError> {
                     "no_rec" => s.hc_recursion_desired = false,
                     "domain" => {
                         let d = one_arg(c)?;
-                        if !plugin_api::zone::is_domain_name(&d) {
+                        if !plugin_api::pkg::zone::is_domain_name(&d) {
                             return Err(c.err(format!("health_check: invalid domain name {d}")));
                         }
                         s.hc_domain = normalize(&d);
@@ -337,7 +337,7 @@ fn parse_option(c: &mut Controller, s: &mut Stanza) -> Result<(), ConfigError> {
             if d.is_zero() {
                 return Err(c.err(format!(
                     "read_timeout must be positive: {}",
-                    plugin_api::duration::format_go_duration(d)
+                    plugin_api::pkg::duration::format_go_duration(d)
                 )));
             }
             s.read_timeout = d;

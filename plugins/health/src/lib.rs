@@ -10,9 +10,9 @@
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use plugin_api::duration::{format_go_duration, parse_go_duration};
-use plugin_api::http::{HttpResponse, shutting_down};
-use plugin_api::metrics;
+use plugin_api::pkg::duration::{format_go_duration, parse_go_duration};
+use plugin_api::pkg::http::{HttpResponse, shutting_down};
+use plugin_api::pkg::metrics;
 use plugin_api::{ConfigError, Controller, Plugin};
 use prometheus::{Histogram, HistogramOpts, IntCounter, Opts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,7 +36,7 @@ pub struct Options {
 pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
     let mut options = Options { addr: DEFAULT_ADDR.into(), lameduck: Duration::ZERO };
     while c.next() {
-        plugin_api::http::listen_addr_arg(c, &mut options.addr)?;
+        plugin_api::pkg::http::listen_addr_arg(c, &mut options.addr)?;
         while c.next_block() {
             match c.val() {
                 "lameduck" => {

@@ -15,9 +15,9 @@
 use foldhash::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use plugin_api::pkg::zone::{longest_match, normalize};
 use plugin_api::proto::rr::rdata::PTR;
 use plugin_api::proto::rr::{Name, RData, Record};
-use plugin_api::zone::{longest_match, normalize};
 
 /// One line that was skipped, and why: `(line number, reason)`.
 pub type Skipped = (usize, String);

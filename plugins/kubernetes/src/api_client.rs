@@ -24,10 +24,10 @@ use std::time::Duration;
 use http::{Request, Response};
 use kube::client::ClientBuilder;
 use kube::{Client, Config};
-use plugin_api::metrics::prometheus::{
+use plugin_api::pkg::metrics::prometheus::{
     CounterVec, DEFAULT_BUCKETS, HistogramOpts, HistogramVec, Opts,
 };
-use plugin_api::metrics::{self};
+use plugin_api::pkg::metrics::{self};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tower::{Layer, Service};

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use compact_str::CompactString;
+use plugin_api::pkg::upstream::Upstream;
+use plugin_api::pkg::wire::{ReplyWriter, ZoneSoa};
+use plugin_api::pkg::zone::{longest_match, split_dots};
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use plugin_api::proto::rr::{Name, RData, Record, RecordType};
-use plugin_api::upstream::Upstream;
-use plugin_api::wire::{ReplyWriter, ZoneSoa};
-use plugin_api::zone::{longest_match, split_dots};
 use plugin_api::{Ctx, Next, Plugin, Reply, Request, Serve};
 
 use crate::index::{Index, ReverseTarget};

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use plugin_api::upstream::Upstream;
+use plugin_api::pkg::upstream::Upstream;
 use plugin_api::{ConfigError, Controller, Plugin};
 use tokio::sync::Notify;
 

@@ -177,8 +177,8 @@ pub fn service(s: &K8sService) -> Result<Service, String> {
         if target.parse::<IpAddr>().is_ok() {
             return Err(format!("externalName {target:?} is an IP address"));
         }
-        let fqdn = plugin_api::zone::normalize(target);
-        if !plugin_api::zone::is_domain_name(&fqdn) {
+        let fqdn = plugin_api::pkg::zone::normalize(target);
+        if !plugin_api::pkg::zone::is_domain_name(&fqdn) {
             return Err(format!("externalName {target:?} is not a domain name"));
         }
         Kind::ExternalName(fqdn)

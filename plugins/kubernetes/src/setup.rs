@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use plugin_api::duration::parse_go_duration;
-use plugin_api::fall::Fall;
-use plugin_api::zone::origins_from_args_or_block;
+use plugin_api::pkg::duration::parse_go_duration;
+use plugin_api::pkg::fall::Fall;
+use plugin_api::pkg::zone::origins_from_args_or_block;
 use plugin_api::{ConfigError, Controller};
 
 use crate::selector::{Filter, Selector};

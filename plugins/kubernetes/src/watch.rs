@@ -28,8 +28,8 @@ use k8s_openapi::serde::de::DeserializeOwned;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource};
-use plugin_api::metrics::prometheus::exponential_buckets;
-use plugin_api::metrics::{self, prometheus::HistogramOpts, prometheus::HistogramVec};
+use plugin_api::pkg::metrics::prometheus::exponential_buckets;
+use plugin_api::pkg::metrics::{self, prometheus::HistogramOpts, prometheus::HistogramVec};
 use tokio::sync::Notify;
 
 use crate::index::Index;

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use plugin_api::corefile::dispenser::parse_error;
-use plugin_api::duration::parse_go_duration;
+use plugin_api::pkg::duration::parse_go_duration;
+use plugin_api::pkg::zone::parse_cidr;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::RecordType;
-use plugin_api::zone::parse_cidr;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 
 /// The directive's name.
@@ -124,7 +124,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             Err(e) if reload.is_zero() => return Err(parse_error(&source, line, &e)),
             Err(e) => tracing::warn!(
                 "plugin/loadbalance: Failed to open weight file:{e}. Will try again in {}",
-                plugin_api::duration::format_go_duration(reload)
+                plugin_api::pkg::duration::format_go_duration(reload)
             ),
         }
         if !reload.is_zero() {

@@ -2,12 +2,12 @@
 
 use std::net::IpAddr;
 
+use plugin_api::pkg::zone::cidr_contains;
 use plugin_api::proto::rr::{RData, Record, RecordType};
-use plugin_api::zone::cidr_contains;
 
 /// A pseudo-random number below `limit`.
 pub fn random_below(limit: usize) -> usize {
-    plugin_api::random::below(limit)
+    plugin_api::pkg::random::below(limit)
 }
 
 /// A section split by record type, each group in its original order.

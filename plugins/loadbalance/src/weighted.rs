@@ -32,7 +32,7 @@ pub fn parse(text: &str, file: &str) -> Result<Weights, String> {
                         "wrong domain name:\"{name}\" in weight file {file}. (Maybe a missing weight value?)"
                     ));
                 }
-                let name = plugin_api::zone::normalize(name);
+                let name = plugin_api::pkg::zone::normalize(name);
                 weights.entry(name.clone()).or_default();
                 current = Some(name);
             }

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use plugin_api::Request;
-use plugin_api::names::{class_name, rcode_name, type_name, write_flags};
+use plugin_api::pkg::names::{class_name, rcode_name, type_name, write_flags};
 use plugin_api::proto::op;
 
 /// `{remote}:{port} - {>id} "{type} {class} {name} {proto} {size} {>do} {>bufsize}" {rcode}

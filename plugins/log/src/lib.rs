@@ -12,13 +12,13 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use plugin_api::pkg::zone::{is_subdomain, normalize};
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::serialize::binary::{BinEncodable, BinEncoder};
-use plugin_api::zone::{is_subdomain, normalize};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
 
 use format::{Format, Outcome};
-use plugin_api::response::{Class, Facts, classify, type_of};
+use plugin_api::pkg::response::{Class, Facts, classify, type_of};
 
 /// The directive's name.
 pub const NAME: &str = "log";
@@ -119,7 +119,7 @@ const LINE_GUESS: usize = 128;
 
 fn write_line(rule: &Rule, req: &Request, result: &ServeResult, start: Instant) {
     let Some(outcome) = outcome(rule, req, result, start.elapsed()) else { return };
-    plugin_api::output::info_line_with(LINE_GUESS, |line| {
+    plugin_api::pkg::output::info_line_with(LINE_GUESS, |line| {
         rule.format.render_into(req, &outcome, line);
     });
 }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use plugin_api::pkg::wire::WireReply;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::RecordType;
 use plugin_api::test_util::{self, Form, rr};
-use plugin_api::wire::WireReply;
 use plugin_api::{Controller, PluginError, Proto, Reply};
 
 use super::*;

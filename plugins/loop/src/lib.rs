@@ -71,7 +71,7 @@ struct State {
 }
 
 fn random() -> u64 {
-    plugin_api::random::next_u64() >> 1
+    plugin_api::pkg::random::next_u64() >> 1
 }
 
 /// Sends the probe until it is answered, then turns the plugin off 2 s later.

@@ -12,8 +12,8 @@
 
 use std::sync::Arc;
 
+use plugin_api::pkg::response::{Facts, Type, type_of};
 use plugin_api::proto::op::Message;
-use plugin_api::response::{Facts, Type, type_of};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
 
 /// The directive's name.

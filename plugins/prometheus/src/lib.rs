@@ -11,8 +11,11 @@
 
 use std::sync::{Arc, LazyLock};
 
-use plugin_api::http::HttpResponse;
-use plugin_api::metrics::{self, dns::PLUGIN_ENABLED};
+use plugin_api::pkg::http::HttpResponse;
+use plugin_api::pkg::metrics;
+// The one plugin that touches the server's own families: it exposes them, as CoreDNS's
+// metrics plugin owns `plugin/metrics/vars`.
+use plugin_api::server::metrics::{PANICS, PLUGIN_ENABLED};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Request, Serve};
 use prometheus::{Encoder, TextEncoder};
 
@@ -33,7 +36,7 @@ pub struct Options {
 pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
     let mut addr = DEFAULT_ADDR.to_string();
     while c.next() {
-        plugin_api::http::listen_addr_arg(c, &mut addr)?;
+        plugin_api::pkg::http::listen_addr_arg(c, &mut addr)?;
         while c.next_block() {
             match c.val() {
                 // Go runtime metrics have no Rust counterpart; accepted so that Corefiles
@@ -75,7 +78,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
 /// registered once.
 static PROCESS: LazyLock<()> = LazyLock::new(|| {
     // Series CoreDNS exports from the start, before anything has happened.
-    LazyLock::force(&metrics::dns::PANICS);
+    LazyLock::force(&PANICS);
     let collector = prometheus::process_collector::ProcessCollector::for_self();
     if let Err(e) = metrics::registry().register(Box::new(collector)) {
         eprintln!("[ERROR] plugin/prometheus: {e}");
@@ -142,7 +145,7 @@ mod tests {
 
     #[test]
     fn render_is_text_format() {
-        metrics::dns::PANICS.inc();
+        PANICS.inc();
         let r = render();
         assert_eq!(r.status, 200);
         let text = String::from_utf8(r.body).unwrap();

@@ -19,9 +19,9 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use plugin_api::metrics::{Series, register};
+use plugin_api::pkg::metrics::{Series, register};
+use plugin_api::pkg::zone::cidr_contains;
 use plugin_api::proto::op::ResponseCode;
-use plugin_api::zone::cidr_contains;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 use prometheus::{IntCounterVec, Opts};
 

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use plugin_api::zone::{host_cidr, parse_cidr};
+use plugin_api::pkg::zone::{host_cidr, parse_cidr};
 use plugin_api::{ConfigError, Controller};
 
 /// What happens to a query over its client's rate.

@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use plugin_api::http::{HttpResponse, shutting_down};
+use plugin_api::pkg::http::{HttpResponse, shutting_down};
 use plugin_api::{ConfigError, Controller, Plugin};
 
 /// The directive's name.
@@ -42,7 +42,7 @@ pub struct Options {
 pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
     let mut options = Options { addr: DEFAULT_ADDR.into(), monitor: Monitor::UntilReady };
     while c.next() {
-        plugin_api::http::listen_addr_arg(c, &mut options.addr)?;
+        plugin_api::pkg::http::listen_addr_arg(c, &mut options.addr)?;
         while c.next_block() {
             match c.val() {
                 "monitor" => {

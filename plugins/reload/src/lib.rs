@@ -10,8 +10,8 @@
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use plugin_api::duration::{format_go_duration, parse_go_duration};
-use plugin_api::metrics::register;
+use plugin_api::pkg::duration::{format_go_duration, parse_go_duration};
+use plugin_api::pkg::metrics::register;
 use plugin_api::{ConfigError, Controller, Plugin};
 use prometheus::{IntCounter, IntGaugeVec, Opts};
 
@@ -82,7 +82,7 @@ pub fn parse(c: &mut Controller, random: f64) -> Result<Duration, ConfigError> {
 
 /// Sets up reloading: the period goes to the server through the shared state.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
-    let period = parse(c, plugin_api::random::unit())?;
+    let period = parse(c, plugin_api::pkg::random::unit())?;
     LazyLock::force(&RELOAD_FAILED);
     LazyLock::force(&VERSION_INFO);
     *c.shared::<Period>().0.lock().unwrap_or_else(|e| e.into_inner()) = Some(period);

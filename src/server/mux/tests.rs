@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use plugin_api::zone::Transport;
+use plugin_api::pkg::zone::Transport;
 use plugin_api::{Chain, Ctx, Next, Plugin, Proto, Reply, Request, Serve};
 
 use super::*;
@@ -115,7 +115,7 @@ async fn rcode(mux: &Mux, name: &str, qtype: RecordType) -> ResponseCode {
 #[tokio::test]
 async fn a_panicking_plugin_is_answered_servfail_and_counted() {
     let m = mux(&[(".", vec![Act::Panic])]);
-    let panics = &plugin_api::metrics::dns::PANICS;
+    let panics = &plugin_api::server::metrics::PANICS;
     let before = panics.get();
     assert_eq!(rcode(&m, "x.test.", RecordType::A).await, ResponseCode::ServFail);
     let m = mux(&[(".", vec![Act::PanicLater])]);
@@ -260,7 +260,7 @@ fn a_querys_duration_counts_from_when_it_arrived() {
     );
     assert!(matches!(outcome, Outcome::Send));
 
-    let families = plugin_api::metrics::registry().gather();
+    let families = plugin_api::pkg::metrics::registry().gather();
     let duration = families
         .iter()
         .find(|f| f.name() == "coredns_dns_request_duration_seconds")

@@ -9,9 +9,9 @@
 use std::net::IpAddr;
 
 use plugin_api::Reply;
+use plugin_api::pkg::wire::ReplyWriter;
+use plugin_api::pkg::zone::split_dots;
 use plugin_api::proto::rr::RecordType;
-use plugin_api::wire::ReplyWriter;
-use plugin_api::zone::split_dots;
 
 use super::{Grammar, Lookup, Parsed, parse_labels, port_matches, ports_or_placeholder};
 use crate::index::ReverseTarget;

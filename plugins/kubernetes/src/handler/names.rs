@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use plugin_api::zone::split_dots;
+use plugin_api::pkg::zone::split_dots;
 
 use crate::objects::{Endpoint, Port};
 

@@ -391,7 +391,7 @@ fn ptr_answers_point_at_the_names_given() {
 
 #[test]
 fn facts_read_in_place_match_those_of_the_decoded_message() {
-    use crate::response::Facts;
+    use crate::pkg::response::Facts;
     let req = request("Nope.Default.svc.Cluster.Local.", 3, true, true, false);
     let mut negative = ReplyWriter::new(&req).unwrap();
     negative.rcode(ResponseCode::NXDomain);

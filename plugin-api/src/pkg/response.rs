@@ -91,7 +91,7 @@ impl Class {
 
 /// What sorting a reply and logging it need to know: the header, the question's type, and
 /// what the answer and authority sections hold. Read from a message, or from wire bytes
-/// without decoding them ([`crate::wire::WireReply::facts`]).
+/// without decoding them ([`crate::pkg::wire::WireReply::facts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {
     /// The header's flags, opcode and rcode.

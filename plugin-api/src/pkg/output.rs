@@ -2,13 +2,13 @@
 //!
 //! Every other message goes through `tracing`. A query log line is written once per query, so
 //! at a hundred thousand queries a second tracing's field formatting and escaping cost more
-//! than the line itself; the server registers its writer here ([`set_writer`]) and a line goes
-//! to it as `[INFO] LINE` with no further formatting. Without a writer (in tests), lines go to
-//! `tracing` as before.
+//! than the line itself; the server registers its writer ([`crate::server::set_log_writer`])
+//! and a line goes to it as `[INFO] LINE` with no further formatting. Without a writer (in
+//! tests), lines go to `tracing` as before.
 //!
-//! A loop that serves queries in batches wraps each batch in [`batch`]: the lines written meanwhile
-//! on that thread are gathered and handed over together when the batch ends, one allocation and
-//! one channel message per batch instead of per query.
+//! A loop that serves queries in batches wraps each batch in [`crate::server::log_batch`]: the
+//! lines written meanwhile on that thread are gathered and handed over together when the batch
+//! ends, one allocation and one channel message per batch instead of per query.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -17,12 +17,12 @@ use std::sync::OnceLock;
 const BATCH_ROOM: usize = 4096;
 
 /// Takes one complete output line, newline included.
-pub type Writer = fn(Vec<u8>);
+pub(crate) type Writer = fn(Vec<u8>);
 
 static WRITER: OnceLock<Writer> = OnceLock::new();
 
 /// Registers the process's writer; the first registration wins.
-pub fn set_writer(writer: Writer) {
+pub(crate) fn set_writer(writer: Writer) {
     let _ = WRITER.set(writer);
 }
 
@@ -94,7 +94,7 @@ fn emit(len: usize, write_into: impl FnOnce(&mut Vec<u8>)) {
 
 /// Runs `f`, gathering the lines it writes on this thread, and writes them when it returns.
 /// Nested calls join the outer batch.
-pub fn batch<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn batch<R>(f: impl FnOnce() -> R) -> R {
     let outer = PENDING.with(|p| {
         let mut p = p.borrow_mut();
         let outer = p.is_some();

@@ -19,7 +19,7 @@ use hickory_proto::rr::RecordType;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::Request;
-use crate::response::Facts;
+use crate::pkg::response::Facts;
 
 mod reply_writer;
 pub use reply_writer::{ReplyWriter, ZoneSoa};
@@ -45,7 +45,7 @@ pub(crate) fn reply_buffer(capacity: usize) -> Vec<u8> {
 
 /// Gives a buffer whose reply went out back to this thread, for the next reply. (The server
 /// calls it when it puts a [`WireReply`]'s bytes in place of the ones it sent before.)
-pub fn recycle_buffer(buf: Vec<u8>) {
+pub(crate) fn recycle_buffer(buf: Vec<u8>) {
     if buf.capacity() <= SPARE_LIMIT {
         SPARE.set(buf);
     }

@@ -1,6 +1,6 @@
 //! HTTP endpoints plugins ask for (`/metrics`, `/health`, `/ready`), served by the server.
 //!
-//! A plugin does not run an HTTP server of its own: it asks its [`Controller`](crate::Controller)
+//! A plugin does not run an HTTP server of its own: it asks its [`crate::Controller`]
 //! for a route at an address, and the server binds each address once, keeps it open across
 //! reloads, and routes requests by path. Several blocks, and several plugins, may share one
 //! address.
@@ -80,6 +80,6 @@ pub fn shutting_down() -> bool {
 }
 
 /// Marks that a stop has begun (the server calls this on SIGTERM and SIGINT).
-pub fn set_shutting_down() {
+pub(crate) fn set_shutting_down() {
     SHUTTING_DOWN.store(true, Ordering::Release);
 }

@@ -1,7 +1,7 @@
 //! Fallthrough: which names a plugin passes on to the next one instead of answering with an
 //! error (CoreDNS's `plugin/pkg/fall`).
 
-use crate::zone::{is_subdomain, normalize};
+use crate::pkg::zone::{is_subdomain, normalize};
 
 /// The zones a plugin falls through for. Empty: never.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -166,7 +166,7 @@ impl ReplyWriter {
         let zone = pointer(zone);
         let Some(at) = self.begin(AUTHORITY, &zone, RecordType::SOA, soa.ttl) else { return };
         for name in [soa.mname, soa.rname] {
-            self.labels(crate::zone::split_dots(name).filter(|l| !l.is_empty()));
+            self.labels(crate::pkg::zone::split_dots(name).filter(|l| !l.is_empty()));
             self.buf.extend_from_slice(&zone);
         }
         for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {

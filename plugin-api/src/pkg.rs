@@ -1,0 +1,27 @@
+//! Shared helpers for plugins, as CoreDNS has `plugin/pkg/*`: none of it is needed to write a
+//! plugin, and each piece is there so that plugins do one thing one way.
+//!
+//! * [`zone`]: zone names, server-block keys, reverse names and zones from CIDRs.
+//! * [`fall`]: `fallthrough [ZONES...]`.
+//! * [`duration`]: Go's duration syntax, which every duration option uses.
+//! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
+//! * [`response`]: sorting replies into CoreDNS's types and classes (log, cache).
+//! * [`wire`]: replies written and kept in wire form ([`wire::ReplyWriter`], [`wire::Stored`]),
+//!   and reading them in place.
+//! * [`upstream`]: nested lookups through the block's chain (ExternalName targets).
+//! * [`metrics`]: the process-wide Prometheus registry, CoreDNS's buckets, per-thread counters.
+//! * [`output`]: per-query log lines, straight to the server's log writer.
+//! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
+//! * [`random`]: cheap per-thread randomness for spreading load.
+
+pub mod duration;
+pub mod fall;
+pub mod http;
+pub mod metrics;
+pub mod names;
+pub mod output;
+pub mod random;
+pub mod response;
+pub mod upstream;
+pub mod wire;
+pub mod zone;

@@ -13,7 +13,8 @@ use plugin_api::corefile::{Dispenser, ParseOptions, ServerBlock, Token, parse};
 use plugin_api::pkg::http::HttpRoute;
 use plugin_api::pkg::zone::{Transport, normalize, split_host_port, split_transport};
 use plugin_api::{BlockChain, Chain, ConfigError, Controller, Hook, Shared};
-use plugin_multisocket::{Counts, Sockets};
+use plugin_multisocket::Counts;
+use plugin_multisocket::setup::Sockets;
 
 use crate::directives::{self, Directive};
 

@@ -241,7 +241,7 @@ impl Instance {
         if fingerprint == self.fingerprint {
             return;
         }
-        let info = &plugin_reload::VERSION_INFO;
+        let info = &plugin_reload::metrics::VERSION_INFO;
         let _ = info.remove_label_values(&["sha512", &self.fingerprint]);
         info.with_label_values(&["sha512", &fingerprint]).set(1);
         self.fingerprint = fingerprint;
@@ -250,7 +250,7 @@ impl Instance {
             Ok(()) => tracing::info!("Reloading complete"),
             Err(e) => {
                 tracing::error!("plugin/reload: Corefile changed but reload failed: {e}");
-                plugin_reload::RELOAD_FAILED.inc();
+                plugin_reload::metrics::RELOAD_FAILED.inc();
             }
         }
     }
@@ -285,7 +285,7 @@ fn reload_period(config: &Config) -> Option<Duration> {
 
 fn announce(fingerprint: &str) {
     tracing::info!("plugin/reload: Running configuration SHA512 = {fingerprint}");
-    plugin_reload::VERSION_INFO.with_label_values(&["sha512", fingerprint]).set(1);
+    plugin_reload::metrics::VERSION_INFO.with_label_values(&["sha512", fingerprint]).set(1);
 }
 
 /// The parser's warnings carry their own `[WARNING] ` prefix; the log line adds it again.

@@ -1,6 +1,6 @@
 //! *acl*: allows, blocks, filters or drops queries by the client's address and the query type.
 //!
-//! * [`parse`] reads the directive into [`Rule`]s (zones plus ordered [`Policy`] lines).
+//! * [`setup::parse`] reads the directive into [`Rule`]s (zones plus ordered [`Policy`] lines).
 //! * [`Acl`] is the handler. Rules are checked in order; a rule whose zones do not cover the
 //!   query name is skipped; within a rule the first policy that covers the query's type and
 //!   source decides. `allow` stops checking; no match anywhere also allows. `block` answers
@@ -12,7 +12,7 @@
 //! list refuses (CoreDNS 1.14.2 briefly got this wrong).
 
 pub mod metrics;
-pub mod parse;
+pub mod setup;
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ use plugin_api::pkg::zone::longest_match;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 
-pub use parse::{Action, Policy, Rule, parse};
+pub use setup::{Action, Policy, Rule, parse};
 
 use metrics::{Counters, Denied};
 

@@ -1,27 +1,27 @@
 //! *errors*: logs every error the rest of the chain returns, as
 //! `[ERROR] plugin/errors: RCODE NAME TYPE: ERROR`, and folds repeated ones into one line.
 //!
-//! * [`parse`] reads `errors [stdout] { stacktrace; consolidate DURATION REGEXP [LEVEL]
+//! * [`setup::parse`] reads `errors [stdout] { stacktrace; consolidate DURATION REGEXP [LEVEL]
 //!   [show_first] }`.
 //! * [`Errors`] is the handler. An error matching a `consolidate` pattern is counted instead of
 //!   logged; when the pattern's period ends, one line says `N errors like 'REGEXP' occurred in
 //!   last DURATION` at the pattern's level. With `show_first`, the first error of a period is
 //!   logged at once and the summary only appears when more followed.
 
+pub mod setup;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use plugin_api::pkg::duration::{format_go_duration, parse_go_duration};
+use plugin_api::pkg::duration::format_go_duration;
 use plugin_api::pkg::names::type_name;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Request, Serve};
 use regex::Regex;
+use setup::parse;
 
 /// The directive's name.
 pub const NAME: &str = "errors";
-
-/// Longest `consolidate` pattern accepted.
-pub const MAX_REGEXP_LEN: usize = 10_000;
 
 /// The level a consolidated summary is logged at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,66 +107,6 @@ impl Pattern {
             ));
         }
     }
-}
-
-/// Reads the directive.
-pub fn parse(c: &mut Controller) -> Result<Vec<Arc<Pattern>>, ConfigError> {
-    let mut patterns = Vec::new();
-    while c.next() {
-        let args = c.remaining_args();
-        match args.as_slice() {
-            [] => {}
-            [out] if out == "stdout" => {}
-            [out] => return Err(c.err(format!("invalid log file: {out}"))),
-            _ => return Err(c.arg_err()),
-        }
-        while c.next_block() {
-            match c.val() {
-                // Panics are always logged with what is known of them; accepted for CoreDNS
-                // Corefiles.
-                "stacktrace" => {}
-                "consolidate" => patterns.push(Arc::new(parse_consolidate(c)?)),
-                other => return Err(c.syntax_err(&format!("Unknown field {other}"))),
-            }
-        }
-    }
-    Ok(patterns)
-}
-
-fn parse_consolidate(c: &mut Controller) -> Result<Pattern, ConfigError> {
-    let args = c.remaining_args();
-    if !(2..=4).contains(&args.len()) {
-        return Err(c.arg_err());
-    }
-    let period = parse_go_duration(&args[0]).map_err(|e| c.err(e))?;
-    if args[1].len() > MAX_REGEXP_LEN {
-        return Err(c.err(format!("regex pattern too long: {} > {MAX_REGEXP_LEN}", args[1].len())));
-    }
-    let regex = Regex::new(&args[1]).map_err(|e| c.err(format!("error parsing regexp: {e}")))?;
-    let mut level = None;
-    let mut show_first = false;
-    for arg in &args[2..] {
-        if let Some(l) = Level::from_name(arg) {
-            if level.is_some() {
-                return Err(c.err("multiple log levels specified in consolidate"));
-            }
-            if show_first {
-                return Err(c.err("log level must come before show_first in consolidate"));
-            }
-            level = Some(l);
-        } else if arg == "show_first" {
-            show_first = true;
-        } else {
-            return Err(c.err(format!("unknown option in consolidate: {arg}")));
-        }
-    }
-    Ok(Pattern {
-        period,
-        regex,
-        level: level.unwrap_or(Level::Error),
-        show_first,
-        count: AtomicU32::new(0),
-    })
 }
 
 /// Sets up the handler; on shutdown, pending summaries are written at once.

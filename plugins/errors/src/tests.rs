@@ -6,6 +6,7 @@ use plugin_api::test_util::{self, Form};
 use plugin_api::{Controller, PluginError, Reply};
 
 use super::*;
+use crate::setup::MAX_REGEXP_LEN;
 
 fn patterns(input: &str) -> Result<Vec<Arc<Pattern>>, String> {
     parse(&mut Controller::from_text(input)).map_err(|e| e.to_string())

@@ -1,6 +1,6 @@
 //! *forward*: sends queries to upstream resolvers and relays their replies.
 //!
-//! * [`setup`] reads every `forward FROM TO... { options }` line of a block ([`setup::parse`]).
+//! * [`setup()`] reads every `forward FROM TO... { options }` line of a block ([`setup::parse`]).
 //! * [`upstream`]: one upstream — exchanges over UDP and TCP with reused connections, health
 //!   probes after failures.
 //! * [`Forward`] is the handler. The lines are tried in the order written: the first whose FROM

@@ -1,77 +1,27 @@
 //! *health*: answers `/health` with `200 OK` while the process runs, checks itself every second,
 //! and on shutdown keeps serving for the lameduck time.
 //!
-//! * [`parse`] reads `health [ADDRESS] { lameduck DURATION }`.
-//! * [`setup`] asks the server for `/health` at the address (default `:8080`), starts the
+//! * [`setup::parse`] reads `health [ADDRESS] { lameduck DURATION }`.
+//! * [`setup()`] asks the server for `/health` at the address (default `:8080`), starts the
 //!   self-check when serving starts, and on a final shutdown logs `Going into lameduck mode for
 //!   D` and waits D before the listeners close, so queries keep being answered while the
 //!   endpoints are taken out of rotation. A reload does not wait.
 
+pub mod metrics;
+pub mod setup;
+
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use plugin_api::pkg::duration::{format_go_duration, parse_go_duration};
+use metrics::{DURATION, FAILURES};
+use plugin_api::pkg::duration::format_go_duration;
 use plugin_api::pkg::http::{HttpResponse, shutting_down};
-use plugin_api::pkg::metrics;
 use plugin_api::{ConfigError, Controller, Plugin};
-use prometheus::{Histogram, HistogramOpts, IntCounter, Opts};
+use setup::parse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The directive's name.
 pub const NAME: &str = "health";
-
-/// Where `/health` is served when the Corefile names no address.
-pub const DEFAULT_ADDR: &str = ":8080";
-
-/// The parsed directive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// The listen address.
-    pub addr: String,
-    /// How long to keep serving after a stop is asked for.
-    pub lameduck: Duration,
-}
-
-/// Reads `health [ADDRESS] { lameduck DURATION }`.
-pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
-    let mut options = Options { addr: DEFAULT_ADDR.into(), lameduck: Duration::ZERO };
-    while c.next() {
-        plugin_api::pkg::http::listen_addr_arg(c, &mut options.addr)?;
-        while c.next_block() {
-            match c.val() {
-                "lameduck" => {
-                    let args = c.remaining_args();
-                    let [d] = args.as_slice() else { return Err(c.arg_err()) };
-                    options.lameduck = parse_go_duration(d).map_err(|e| {
-                        c.err(format!("unable to parse lameduck duration value: '{d}' : {e}"))
-                    })?;
-                }
-                _ => return Err(c.arg_err()),
-            }
-        }
-    }
-    Ok(options)
-}
-
-/// `coredns_health_request_duration_seconds`: the self-check's round trips.
-pub static DURATION: LazyLock<Histogram> = LazyLock::new(|| {
-    let opts = HistogramOpts::new(
-        "request_duration_seconds",
-        "Histogram of the time (in seconds) each request took.",
-    )
-    .namespace("coredns")
-    .subsystem("health")
-    .buckets(prometheus::exponential_buckets(0.00025, 10.0, 5).expect("valid buckets"));
-    metrics::register(Histogram::with_opts(opts).expect("valid metric"))
-});
-
-/// `coredns_health_request_failures_total`: self-checks that failed.
-pub static FAILURES: LazyLock<IntCounter> = LazyLock::new(|| {
-    let opts = Opts::new("request_failures_total", "The number of times the health check failed.")
-        .namespace("coredns")
-        .subsystem("health");
-    metrics::register(IntCounter::with_opts(opts).expect("valid metric"))
-});
 
 /// Sets up `/health`, the self-check and lameduck. Not a handler: returns no plugin.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
@@ -144,6 +94,7 @@ async fn get_health(target: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::setup::Options;
 
     fn opts(input: &str) -> Result<Options, String> {
         parse(&mut Controller::from_text(input)).map_err(|e| e.to_string())

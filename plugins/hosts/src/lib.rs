@@ -1,6 +1,6 @@
 //! *hosts*: answers A, AAAA and PTR queries from a hosts file and from lines in the Corefile.
 //!
-//! * [`parse`] reads `hosts [FILE [ZONES...]] { INLINE...; ttl; no_reverse; reload;
+//! * [`setup::parse`] reads `hosts [FILE [ZONES...]] { INLINE...; ttl; no_reverse; reload;
 //!   fallthrough [ZONES...]; fallthrough_unsupported }`.
 //! * [`table`] turns hosts-file text into a table of ready records, rebuilt whole on each load.
 //! * [`Hosts`] is the handler. It reads the table through an atomic pointer, never a lock; the
@@ -12,152 +12,27 @@
 //! another type is NOERROR with nothing in it and no SOA, and PTR queries are answered for any
 //! reverse name, inside the zones or not.
 
+pub mod metrics;
+pub mod setup;
 pub mod table;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use plugin_api::pkg::duration::parse_go_duration;
-use plugin_api::pkg::fall::Fall;
-use plugin_api::pkg::metrics;
+use metrics::{ENTRIES, RELOAD_TIME};
 use plugin_api::pkg::wire::ReplyWriter;
-use plugin_api::pkg::zone::{longest_match, origins_from_args_or_block};
+use plugin_api::pkg::zone::longest_match;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::rdata::{A, AAAA};
 use plugin_api::proto::rr::{RData, Record, RecordType};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
-use prometheus::{Gauge, IntGaugeVec, Opts};
+use setup::{Options, parse};
 use table::{Addresses, Entries, Table};
 
 /// The directive's name.
 pub const NAME: &str = "hosts";
-
-/// The settings of one `hosts` directive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// The hosts file.
-    pub path: PathBuf,
-    /// The zones answered for A and AAAA (PTR is answered for any reverse name).
-    pub zones: Vec<String>,
-    /// Lines written in the Corefile, in hosts-file syntax.
-    pub inline: Vec<String>,
-    /// TTL of every answer.
-    pub ttl: u32,
-    /// Make PTR records from the addresses.
-    pub reverse: bool,
-    /// How often the file is checked for changes; zero never.
-    pub reload: Duration,
-    /// Names passed on when unknown.
-    pub fall: Fall,
-    /// Pass on types other than A, AAAA and PTR (for names under `fall`).
-    pub fallthrough_unsupported: bool,
-}
-
-/// Reads the directive.
-pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
-    let mut o = Options {
-        path: PathBuf::from("/etc/hosts"),
-        zones: c.zones().to_vec(),
-        inline: Vec::new(),
-        ttl: 3600,
-        reverse: true,
-        reload: Duration::from_secs(5),
-        fall: Fall::default(),
-        fallthrough_unsupported: false,
-    };
-    while c.next() {
-        let mut args = c.remaining_args();
-        if !args.is_empty() {
-            o.path = PathBuf::from(args.remove(0));
-            match std::fs::metadata(&o.path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(
-                        c.err(format!("unable to access hosts file '{}': {e}", o.path.display()))
-                    );
-                }
-                Err(_) => tracing::warn!("plugin/hosts: File does not exist: {}", o.path.display()),
-                Ok(m) if m.is_dir() => tracing::warn!(
-                    "plugin/hosts: Hosts file {:?} is a directory",
-                    o.path.display().to_string()
-                ),
-                Ok(_) => {}
-            }
-        }
-        o.zones = origins_from_args_or_block(&args, c.zones());
-        while c.next_block() {
-            match c.val() {
-                "fallthrough" => o.fall = Fall::from_args(&c.remaining_args()),
-                "fallthrough_unsupported" => {
-                    if !c.remaining_args().is_empty() {
-                        return Err(c.arg_err());
-                    }
-                    o.fallthrough_unsupported = true;
-                }
-                "no_reverse" => o.reverse = false,
-                "ttl" => {
-                    let args = c.remaining_args();
-                    let Some(first) = args.first() else {
-                        return Err(c.err("ttl needs a time in second"));
-                    };
-                    let ttl: i64 =
-                        first.parse().map_err(|_| c.err("ttl needs a number of second"))?;
-                    if !(1..=65535).contains(&ttl) {
-                        return Err(c.err("ttl provided is invalid"));
-                    }
-                    o.ttl = ttl as u32;
-                }
-                "reload" => {
-                    let args = c.remaining_args();
-                    let [d] = args.as_slice() else {
-                        return Err(c.err("reload needs a duration (zero seconds to disable)"));
-                    };
-                    o.reload = parse_go_duration(d).map_err(|_| {
-                        if d.starts_with('-') {
-                            c.err(format!("invalid negative duration for reload '{d}'"))
-                        } else {
-                            c.err(format!("invalid duration for reload '{d}'"))
-                        }
-                    })?;
-                }
-                other => {
-                    // Anything else is an inline entry, until `fallthrough` has been seen
-                    // (CoreDNS's rule).
-                    if o.fall.is_empty() {
-                        let mut line = vec![other.to_string()];
-                        line.extend(c.remaining_args());
-                        o.inline.push(line.join(" "));
-                        continue;
-                    }
-                    return Err(c.err(format!("unknown property '{other}'")));
-                }
-            }
-        }
-    }
-    if o.fallthrough_unsupported && o.fall.is_empty() {
-        return Err(c.err("fallthrough_unsupported requires fallthrough"));
-    }
-    Ok(o)
-}
-
-/// `coredns_hosts_entries{hostsfile}`.
-pub static ENTRIES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    let opts = Opts::new("entries", "The combined number of entries in hosts and Corefile.")
-        .namespace("coredns")
-        .subsystem("hosts");
-    metrics::register(IntGaugeVec::new(opts, &["hostsfile"]).expect("valid metric"))
-});
-
-/// `coredns_hosts_reload_timestamp_seconds`.
-pub static RELOAD_TIME: LazyLock<Gauge> = LazyLock::new(|| {
-    let opts =
-        Opts::new("reload_timestamp_seconds", "The timestamp of the last reload of hosts file.")
-            .namespace("coredns")
-            .subsystem("hosts");
-    metrics::register(Gauge::with_opts(opts).expect("valid metric"))
-});
 
 /// What the file looked like when it was last read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,5 +1,6 @@
 //! Setup tables and answers against `Case` tables, from inline entries and from a file.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //!
 //! Queries read a published index through an `ArcSwap` and never lock. The [`store`](crate::store)
 //! keeps a working copy that it changes object by object; publishing clones it, which copies a
-//! pointer per shard ([`sharded`]). The working copy's next change to a shard copies that shard
+//! pointer per shard (`sharded`). The working copy's next change to a shard copies that shard
 //! alone, so an update costs what it touched and the two indexes share everything else.
 //!
 //! Services and EndpointSlices are `Arc`s, shared by every index that holds them: a copied shard

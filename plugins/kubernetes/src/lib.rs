@@ -1,7 +1,7 @@
 //! *kubernetes*: answers for the cluster's names, following the Kubernetes DNS specification as
 //! CoreDNS serves it.
 //!
-//! * [`setup`] reads `kubernetes [ZONES...] { options }`.
+//! * [`setup()`] reads `kubernetes [ZONES...] { options }`.
 //! * [`objects`]: Services, EndpointSlices, Pods and Namespaces reduced to what DNS needs.
 //! * [`mcs`]: the Multi-Cluster Services API's ServiceImport, for `multicluster` zones.
 //! * [`selector`]: label selectors for `labels` and `namespace_labels`.

@@ -1,93 +1,34 @@
 //! *log*: one line per query, in CoreDNS's common log format or one of the operator's making.
 //!
-//! * [`setup`] reads `log [NAMES...] [FORMAT] { class CLASSES... }`, any number of times.
+//! * [`setup()`] reads `log [NAMES...] [FORMAT] { class CLASSES... }`, any number of times.
 //! * [`Log`] is the handler: it passes the query on, and when the reply comes back it writes
 //!   the line of the first rule whose name the query is under, if the reply's class (success,
 //!   denial, error) is one the rule logs.
-//! * [`format`] cuts a format into pieces once and renders lines from them.
+//! * [`format`](mod@format) cuts a format into pieces once and renders lines from them.
 
 pub mod format;
+pub mod setup;
 
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plugin_api::pkg::zone::{is_subdomain, normalize};
+use plugin_api::pkg::zone::is_subdomain;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::serialize::binary::{BinEncodable, BinEncoder};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
 
-use format::{Format, Outcome};
-use plugin_api::pkg::response::{Class, Facts, classify, type_of};
+use format::Outcome;
+use plugin_api::pkg::response::{Facts, classify, type_of};
+use setup::{Rule, parse};
 
 /// The directive's name.
 pub const NAME: &str = "log";
-
-/// One `log` line's rule for one name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    /// Queries under this name (lower-case, fully qualified) are logged by this rule.
-    pub name: String,
-    /// The classes logged; empty means all.
-    pub classes: Vec<Class>,
-    /// The line format.
-    pub format: Format,
-}
 
 /// Reads every `log` line of the block.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let rules = parse(c)?;
     Ok(Some(Arc::new(Log { rules: Arc::new(rules) })))
-}
-
-/// Parses `log [NAMES...] [FORMAT] { class CLASSES... }` (several lines allowed).
-pub fn parse(c: &mut Controller) -> Result<Vec<Rule>, ConfigError> {
-    let mut rules = Vec::new();
-    while c.next() {
-        let mut args = c.remaining_args();
-        // A last argument with a `{` is the format. CoreDNS only looks for it when there are
-        // two or more arguments, so `log {combined}` silently logs nothing there; here it is
-        // the format for all names.
-        let format = match args.last() {
-            Some(last) if last.contains('{') => {
-                let f = Format::parse(last);
-                args.pop();
-                f
-            }
-            _ => Format::parse(format::COMMON),
-        };
-        if args.is_empty() {
-            args.push(".".into());
-        }
-        let mut classes = Vec::new();
-        while c.next_block() {
-            match c.val() {
-                "class" => {
-                    let names = c.remaining_args();
-                    if names.is_empty() {
-                        return Err(c.arg_err());
-                    }
-                    for name in names {
-                        let class = Class::from_name(&name)
-                            .ok_or_else(|| c.err(format!("invalid Class: {name}")))?;
-                        classes.push(class);
-                    }
-                }
-                other => return Err(c.err(format!("unknown property '{other}'"))),
-            }
-        }
-        if classes.contains(&Class::All) {
-            classes.clear();
-        }
-        for name in args {
-            rules.push(Rule {
-                name: normalize(&name),
-                classes: classes.clone(),
-                format: format.clone(),
-            });
-        }
-    }
-    Ok(rules)
 }
 
 /// The *log* handler.

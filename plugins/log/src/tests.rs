@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use plugin_api::pkg::response::Class;
 use plugin_api::pkg::wire::WireReply;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::RecordType;
@@ -10,6 +11,7 @@ use plugin_api::test_util::{self, Form, rr};
 use plugin_api::{Controller, PluginError, Proto, Reply};
 
 use super::*;
+use crate::format::Format;
 
 fn rules(input: &str) -> Result<Vec<Rule>, String> {
     parse(&mut Controller::from_text(input)).map_err(|e| e.to_string())

@@ -1,13 +1,15 @@
 //! *prometheus*: serves `/metrics` in Prometheus's text format, with CoreDNS's metric names.
 //!
-//! * [`parse`] reads `prometheus [ADDRESS] { runtime_metrics }`.
-//! * [`setup`] asks the server for `/metrics` at the address (default `localhost:9153`; several
+//! * [`setup::parse`] reads `prometheus [ADDRESS] { runtime_metrics }`.
+//! * [`setup()`] asks the server for `/metrics` at the address (default `localhost:9153`; several
 //!   blocks may share one), registers the process metrics once, and sets
 //!   `coredns_plugin_enabled` for each plugin of the block when serving starts.
 //!
 //! The per-query `coredns_dns_*` metrics of the blocks that enable this plugin are counted by
 //! the server itself (see `src/server/metrics.rs`), where the reply's final size is known; the
 //! plugin's handler only passes queries on.
+
+pub mod setup;
 
 use std::sync::{Arc, LazyLock};
 
@@ -18,40 +20,10 @@ use plugin_api::pkg::metrics;
 use plugin_api::server::metrics::{PANICS, PLUGIN_ENABLED};
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Request, Serve};
 use prometheus::{Encoder, TextEncoder};
+use setup::parse;
 
 /// The directive's name.
 pub const NAME: &str = "prometheus";
-
-/// Where `/metrics` is served when the Corefile names no address.
-pub const DEFAULT_ADDR: &str = "localhost:9153";
-
-/// The parsed directive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// The listen address, e.g. `:9153`.
-    pub addr: String,
-}
-
-/// Reads `prometheus [ADDRESS] { runtime_metrics }`.
-pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
-    let mut addr = DEFAULT_ADDR.to_string();
-    while c.next() {
-        plugin_api::pkg::http::listen_addr_arg(c, &mut addr)?;
-        while c.next_block() {
-            match c.val() {
-                // Go runtime metrics have no Rust counterpart; accepted so that Corefiles
-                // written for CoreDNS load unchanged.
-                "runtime_metrics" => {
-                    if !c.remaining_args().is_empty() {
-                        return Err(c.arg_err());
-                    }
-                }
-                other => return Err(c.err(format!("unknown option: {other}"))),
-            }
-        }
-    }
-    Ok(Options { addr })
-}
 
 /// Sets up `/metrics` and the block's `coredns_plugin_enabled` series.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
@@ -111,6 +83,7 @@ impl Plugin for Prometheus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::setup::Options;
 
     fn opts(input: &str) -> Result<Options, String> {
         parse(&mut Controller::from_text(input)).map_err(|e| e.to_string())

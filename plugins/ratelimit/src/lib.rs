@@ -1,7 +1,7 @@
 //! *ratelimit* (beyond CoreDNS): caps how many queries per second each client may ask, so one
 //! noisy or compromised pod cannot take the DNS service from the others.
 //!
-//! * [`parse`] reads `ratelimit [RATE] { burst N; exempt CIDR...; action drop|refuse;
+//! * [`setup::parse`] reads `ratelimit [RATE] { burst N; exempt CIDR...; action drop|refuse;
 //!   ipv4_prefix N; ipv6_prefix N; clients N }` into [`Options`].
 //! * [`table`] keeps one lock-free bucket per client in a fixed-size table.
 //! * [`RateLimit`] is the handler: exempt sources pass; others take a token from their bucket
@@ -11,7 +11,7 @@
 //! The directive sits right after *acl* in the chain: after *log* and *errors* (so refusals
 //! are logged like any reply), before *cache* (so cached answers are limited too).
 
-mod options;
+pub mod setup;
 pub mod table;
 
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use plugin_api::proto::op::ResponseCode;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve};
 use prometheus::{IntCounterVec, Opts};
 
-pub use options::{Action, Options, parse};
+pub use setup::{Action, Options, parse};
 use table::{Table, client_key};
 
 /// The directive's name.

@@ -1,67 +1,24 @@
 //! *ready*: answers `/ready` with `200 OK` once every plugin that reports readiness is ready,
 //! else `503` and the sorted names of those that are not.
 //!
-//! * [`parse`] reads `ready [ADDRESS] { monitor until-ready|continuously }`.
-//! * [`setup`] asks the server for `/ready` at the address (default `:8181`) and, when serving
+//! * [`setup::parse`] reads `ready [ADDRESS] { monitor until-ready|continuously }`.
+//! * [`setup()`] asks the server for `/ready` at the address (default `:8181`) and, when serving
 //!   starts, collects the block's plugins whose [`Plugin::ready`] says something. All blocks of
 //!   one configuration that use *ready* report together, as in CoreDNS.
 //! * From the moment a stop begins, `/ready` answers `503 Shutting down`, so that endpoints are
 //!   taken out of rotation while DNS is still answered (CoreDNS only says so once its listeners
 //!   are closing).
 
+pub mod setup;
+
 use std::sync::{Arc, Mutex};
 
 use plugin_api::pkg::http::{HttpResponse, shutting_down};
 use plugin_api::{ConfigError, Controller, Plugin};
+use setup::{Monitor, parse};
 
 /// The directive's name.
 pub const NAME: &str = "ready";
-
-/// Where `/ready` is served when the Corefile names no address.
-pub const DEFAULT_ADDR: &str = ":8181";
-
-/// How often plugins are asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Monitor {
-    /// A plugin that was ready once is not asked again (the default).
-    UntilReady,
-    /// Every request asks every plugin.
-    Continuously,
-}
-
-/// The parsed directive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// The listen address.
-    pub addr: String,
-    /// The monitoring mode.
-    pub monitor: Monitor,
-}
-
-/// Reads `ready [ADDRESS] { monitor until-ready|continuously }`.
-pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
-    let mut options = Options { addr: DEFAULT_ADDR.into(), monitor: Monitor::UntilReady };
-    while c.next() {
-        plugin_api::pkg::http::listen_addr_arg(c, &mut options.addr)?;
-        while c.next_block() {
-            match c.val() {
-                "monitor" => {
-                    let args = c.remaining_args();
-                    let [mode] = args.as_slice() else { return Err(c.arg_err()) };
-                    options.monitor = match mode.as_str() {
-                        "until-ready" => Monitor::UntilReady,
-                        "continuously" => Monitor::Continuously,
-                        other => {
-                            return Err(c.err(format!("monitor type '{other}' not supported")));
-                        }
-                    };
-                }
-                other => return Err(c.err(format!("unknown property '{other}'"))),
-            }
-        }
-    }
-    Ok(options)
-}
 
 /// The plugins `/ready` asks, shared by every block of one configuration.
 #[derive(Default)]
@@ -147,6 +104,7 @@ mod tests {
     use plugin_api::{Ctx, Next, Request, Serve};
 
     use super::*;
+    use crate::setup::Options;
 
     fn opts(input: &str) -> Result<Options, String> {
         parse(&mut Controller::from_text(input)).map_err(|e| e.to_string())

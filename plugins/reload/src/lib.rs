@@ -1,84 +1,28 @@
 //! *reload*: checks the Corefile every interval and moves to it when it changed.
 //!
-//! * [`parse`] reads `reload [INTERVAL] [JITTER]` (defaults 30s and 15s; at least 2s and, unless
+//! * [`setup::parse`] reads `reload [INTERVAL] [JITTER]` (defaults 30s and 15s; at least 2s and, unless
 //!   0, 1s; the jitter is cut to half the interval) and picks this load's period: the interval
 //!   plus a random offset within ±jitter/2, as CoreDNS does.
-//! * [`setup`] leaves the period in the configuration's shared state ([`Period`]); the server
+//! * [`setup()`] leaves the period in the configuration's shared state ([`Period`]); the server
 //!   runs the checks, since a reload replaces the configuration this plugin belongs to.
 //! * [`RELOAD_FAILED`] and [`VERSION_INFO`] are CoreDNS's reload metrics.
+
+pub mod metrics;
+pub mod setup;
 
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use plugin_api::pkg::duration::{format_go_duration, parse_go_duration};
-use plugin_api::pkg::metrics::register;
+use metrics::{RELOAD_FAILED, VERSION_INFO};
 use plugin_api::{ConfigError, Controller, Plugin};
-use prometheus::{IntCounter, IntGaugeVec, Opts};
+use setup::parse;
 
 /// The directive's name.
 pub const NAME: &str = "reload";
 
-const MIN_INTERVAL: Duration = Duration::from_secs(2);
-const MIN_JITTER: Duration = Duration::from_secs(1);
-
 /// The period this configuration asks for, once `reload` is set up.
 #[derive(Default)]
 pub struct Period(pub Mutex<Option<Duration>>);
-
-/// `coredns_reload_failed_total`.
-pub static RELOAD_FAILED: LazyLock<IntCounter> = LazyLock::new(|| {
-    let opts = Opts::new("failed_total", "Counter of the number of failed reload attempts.")
-        .namespace("coredns")
-        .subsystem("reload");
-    register(IntCounter::with_opts(opts).expect("valid metric"))
-});
-
-/// `coredns_reload_version_info{hash="sha512",value}`.
-pub static VERSION_INFO: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    let opts = Opts::new(
-        "version_info",
-        "A metric with a constant '1' value labeled by hash, and value which type of hash generated.",
-    )
-    .namespace("coredns")
-    .subsystem("reload");
-    register(IntGaugeVec::new(opts, &["hash", "value"]).expect("valid metric"))
-});
-
-/// Reads the directive and returns the period, jitter applied with `random` (a value in
-/// `[0, 1)`).
-pub fn parse(c: &mut Controller, random: f64) -> Result<Duration, ConfigError> {
-    c.next();
-    let args = c.remaining_args();
-    if args.len() > 2 {
-        return Err(c.arg_err());
-    }
-    let mut interval = Duration::from_secs(30);
-    if let Some(i) = args.first() {
-        interval = parse_go_duration(i).map_err(|e| c.err(e))?;
-    }
-    if interval < MIN_INTERVAL {
-        return Err(c.err(format!(
-            "interval value must be greater or equal to {}",
-            format_go_duration(MIN_INTERVAL)
-        )));
-    }
-    let mut jitter = Duration::from_secs(15);
-    if let Some(j) = args.get(1) {
-        jitter = parse_go_duration(j).map_err(|e| c.err(e))?;
-    }
-    if !jitter.is_zero() && jitter < MIN_JITTER {
-        return Err(c.err(format!(
-            "jitter value must be 0 or greater or equal to {}",
-            format_go_duration(MIN_JITTER)
-        )));
-    }
-    jitter = jitter.min(interval / 2);
-    // An offset in [-jitter/2, +jitter/2).
-    let offset = jitter.as_secs_f64() * (random - 0.5);
-    Ok(Duration::from_secs_f64(
-        (interval.as_secs_f64() + offset).max(MIN_INTERVAL.as_secs_f64() / 2.0),
-    ))
-}
 
 /// Sets up reloading: the period goes to the server through the shared state.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {

@@ -40,8 +40,8 @@ pub struct Request {
     /// [`uncompressed_question_len`]).
     msg: Message,
     /// The question as hickory's `Query`, built from the fields below the first time a plugin
-    /// asks: answers written in wire form never need it, and decoding it was a sixth of the
-    /// instructions of a cluster query (with an allocation for names over 32 octets).
+    /// asks: answers written in wire form never need it, and decoding it was a large share of a
+    /// cluster query's instructions, with an allocation for long names (bench/README.md).
     question: OnceLock<Query>,
     qtype: RecordType,
     qclass: DNSClass,
@@ -195,8 +195,8 @@ impl Request {
 
     /// When the server read the query: for UDP on Linux, when the batch it came in was read,
     /// since one clock reading dates the whole batch. Plugins that time it (*log*) start here
-    /// rather than read the clock again: at a few hundred thousand queries a second, each clock
-    /// read is about 1 % of a core.
+    /// rather than read the clock again: at a few hundred thousand queries a second, a clock read
+    /// per query is a measurable share of a core.
     pub fn received(&self) -> Instant {
         self.received
     }
@@ -397,8 +397,8 @@ fn lower_name_into(name: &Name, s: &mut String) {
 
 /// For each byte: its lower-case form if it may stand unescaped in a plain name (letters,
 /// digits, `-`, `_`), else 0, in the low octet; [`NOT_PLAIN`] and [`UPPER`] above it. One load
-/// per byte, and one `or` to learn both facts of a whole label, where the tests it stands for
-/// were a dozen instructions.
+/// per byte, and one `or` to learn both facts of a whole label, in place of a dozen tests per
+/// byte.
 static PLAIN: [u16; 256] = {
     let mut table = [NOT_PLAIN; 256];
     let mut b = 0;

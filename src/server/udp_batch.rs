@@ -12,11 +12,10 @@
 //! the rest) when the socket is empty. The workers share one socket, so whichever is free takes
 //! the next packets (see [`super`] for why not a socket each). A blocked UDP receive is an
 //! exclusive waiter, so the kernel wakes one worker per packet, and a wake-up costs no extra
-//! call. Two earlier waits cost more. `poll` took a call per wait, and a packet reaching an idle
-//! server woke every worker: 382k–399k QPS against 412k–424k for the blocking read (6 pairs
-//! alternating on 2 cores under dnsperf; system time per query 1.83–1.94 µs against 1.78–1.84).
-//! An epoll instance per worker with `EPOLLEXCLUSIVE` was worse than `poll`: its entries stay on
-//! the socket's wait queue, so every packet runs their callbacks, busy workers or not.
+//! call. Two earlier waits cost more (figures in bench/README.md, "Figures behind the code"):
+//! `poll` took a call per wait, and a packet reaching an idle server woke every worker; an epoll
+//! instance per worker with `EPOLLEXCLUSIVE` was worse than `poll`, as its entries stay on the
+//! socket's wait queue, so every packet runs their callbacks, busy workers or not.
 //!
 //! A query whose plugin has to wait (a forwarder) is handed to the tokio runtime as a task, which
 //! sends its reply on the same socket, so the thread never blocks on an upstream. That task does

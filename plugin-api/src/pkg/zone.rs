@@ -290,9 +290,8 @@ fn strip_suffix_ignore_case<'a>(name: &'a str, suffix: &str) -> Option<&'a str> 
 /// `text` cut at every `.`, as `text.split('.')` cuts it, looking at bytes. A `char` pattern
 /// finds each dot with `memchr` and then checks it with a call to `memcmp`, and a `char`
 /// closure decodes UTF-8 on every character: for the few octets of a DNS label either costs
-/// more than comparing bytes (perf put the first at 8 % of the server's own time on bench/run's
-/// KUBE scenario, where names are cut on every query; callgrind put the second at 300
-/// instructions a query). A `.` never occurs inside a multi-byte character, so every cut is at
+/// more than comparing bytes, and names are cut on every query (bench/README.md has the perf and
+/// callgrind figures). A `.` never occurs inside a multi-byte character, so every cut is at
 /// a character boundary.
 pub fn split_dots(text: &str) -> Dots<'_> {
     Dots { rest: Some(text) }

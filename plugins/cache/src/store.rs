@@ -5,7 +5,7 @@
 //! Reads take no lock and touch no reference count: a shard is a [`papaya::HashMap`], read under
 //! a [`Guard`] that only marks this thread active. With a lock per shard, every hit wrote the
 //! lock's word and the item's count, and on two cores those lines moved between the cores on
-//! most hits (perf put 80 % of the old `get` on that traffic). Writers still take the shard's
+//! most hits (bench/README.md has the perf figures). Writers still take the shard's
 //! mutex, which keeps the capacity check and the eviction one step.
 
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
@@ -73,8 +73,8 @@ pub fn collector() -> Arc<Collector> {
 
 /// Replaced and evicted items a thread gathers before they are handed to reclamation. Each
 /// hand-over is a `membarrier` system call that interrupts every core running the process, and
-/// on a stream of new names every miss evicts an item: at the default 32, CACHE-MISS ran 5–10 %
-/// below the locked store. A thousand items of a few hundred bytes is the memory this holds
+/// on a stream of new names every miss evicts an item, and at the default of 32 CACHE-MISS ran
+/// below the locked store (bench/README.md). A thousand items of a few hundred bytes is the memory this holds
 /// back per thread.
 const RETIRE_BATCH: usize = 1024;
 

@@ -12,8 +12,7 @@
 //! the server's workers. A list of a large cluster decodes megabytes of JSON: on the workers it
 //! would delay the TCP, forward and HTTP tasks sharing them, and its garbage and the index it
 //! leaves would be spread over each worker's malloc arena, every one keeping its own high-water
-//! mark of half-filled pages (measured with `cargo bench --bench kube_scale`: two arenas of 14
-//! and 10 MiB resident for about 15 MiB of live objects).
+//! mark of half-filled pages (bench/README.md, "Figures behind the code").
 
 use std::collections::HashSet;
 use std::fmt::Debug;

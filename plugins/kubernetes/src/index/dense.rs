@@ -3,8 +3,8 @@
 //!
 //! A plain hash table leaves between an eighth and a half of its slots empty, each as large as
 //! an entry; in this one an empty slot costs five bytes. For the index's 50-byte entries that is
-//! the difference between about 90 and 60 bytes an entry (measured with heaptrack on the
-//! `kube_scale` cluster, where the tables were the largest single use of memory).
+//! a third less memory an entry (bench/README.md, "Figures behind the code"), and on a large
+//! cluster the tables are the largest single use of memory.
 
 use hashbrown::HashTable;
 

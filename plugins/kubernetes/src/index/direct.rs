@@ -4,8 +4,8 @@
 //! [`Dense`](super::dense::Dense) saves memory on large entries by hashing their positions; for
 //! an `Arc` the position is as large as the entry, and the extra step is one more cache miss on
 //! every lookup. The Services table is looked up by every query for a cluster name, and with
-//! 10 000 Services a lookup's cost is its cache misses (perf on bench/run's KUBE scenario: 60 %
-//! of the lookup's samples waited on the Service, most of the rest on the table).
+//! 10 000 Services a lookup's cost is its cache misses, most on the Service and the rest on the
+//! table (bench/README.md, "Figures behind the code").
 
 use hashbrown::HashTable;
 

@@ -1,4 +1,4 @@
-//! The fast path's promise (../shared/docs/architecture.md): a query answered from memory
+//! The fast path's promise (docs/ARCHITECTURE.md): a query answered from memory
 //! allocates nothing. The real dispatcher and plugin chains, in process, with a global
 //! allocator that counts: after the first query of each kind (which fills the cache and the
 //! thread's spare request and reply buffer), serving the same packet again allocates nothing

@@ -9,8 +9,9 @@
 //!   rather than one `SO_REUSEPORT` socket per worker: the kernel spreads `SO_REUSEPORT` sockets'
 //!   packets by a hash of the client's address and port, so a few clients (a node-local cache's
 //!   forwarder, a benchmark's ten sockets) could load one worker with most of the queries while
-//!   another sat idle (bench/README.md, "Figures behind the code"). A shared socket lets whichever worker is free take the next packets. With
-//!   *multisocket* there are at least as many loops as sockets, each reading one.
+//!   another sat idle (bench/README.md, "Figures behind the code"). A shared socket lets
+//!   whichever worker is free take the next packets. With *multisocket* there are at least as
+//!   many loops as sockets, each reading one.
 //! * [`Servers::stage`] and [`Servers::commit`] move to a new configuration on reload: ports
 //!   that stay keep their sockets, unless their number of sockets changes.
 //! * [`mux`] turns a packet into a reply; [`wire`] holds the wire-level rules (what is a query,

@@ -70,6 +70,37 @@ pub struct ZoneSoa<'a> {
     pub minimum: u32,
 }
 
+/// An SOA whose names are absolute (`localhost.`, `root.localhost.`) rather than under its zone,
+/// for the fixed zones *local* answers.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedSoa<'a> {
+    /// The record's TTL.
+    pub ttl: u32,
+    /// The primary server, in presentation form (`localhost.`).
+    pub mname: &'a str,
+    /// The mailbox, in presentation form (`root.localhost.`).
+    pub rname: &'a str,
+    /// The zone's serial.
+    pub serial: u32,
+    /// Seconds.
+    pub refresh: u32,
+    /// Seconds.
+    pub retry: u32,
+    /// Seconds.
+    pub expire: u32,
+    /// The negative-caching TTL.
+    pub minimum: u32,
+}
+
+/// The section a record owned by a zone goes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// The answer section (an SOA or NS query at the apex).
+    Answer,
+    /// The authority section (a denial's SOA).
+    Authority,
+}
+
 enum Owner {
     Pointer([u8; 2]),
     FirstInFull,
@@ -103,6 +134,12 @@ impl ReplyWriter {
     /// (CoreDNS's `state.QName()`), rather than lower-cased.
     pub fn owned_as_asked(mut self) -> Self {
         self.owner = Owner::Pointer(QUESTION_NAME);
+        self
+    }
+
+    /// Clears AA, for replies CoreDNS writes without it (*local*'s, made by `SetReply` alone).
+    pub fn not_authoritative(mut self) -> Self {
+        self.buf[2] &= !0x04;
         self
     }
 
@@ -175,6 +212,36 @@ impl ReplyWriter {
         self.end(at);
     }
 
+    /// Adds `soa` in `section`, owned by the last `zone_labels` labels of the question's name as
+    /// the client wrote them, its names in full. Does nothing if the name has fewer labels.
+    pub fn fixed_soa(&mut self, section: Section, zone_labels: usize, soa: &FixedSoa<'_>) {
+        let Some(zone) = self.zone_offset(zone_labels) else { return };
+        let section = match section {
+            Section::Answer => ANSWER,
+            Section::Authority => AUTHORITY,
+        };
+        let Some(at) = self.begin(section, &pointer(zone), RecordType::SOA, soa.ttl) else {
+            return;
+        };
+        self.absolute_name(soa.mname);
+        self.absolute_name(soa.rname);
+        for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
+            self.buf.extend_from_slice(&value.to_be_bytes());
+        }
+        self.end(at);
+    }
+
+    /// Adds an NS answer owned by the last `zone_labels` labels of the question's name as the
+    /// client wrote them, naming `target` (presentation form) in full. Does nothing if the name
+    /// has fewer labels.
+    pub fn ns(&mut self, zone_labels: usize, ttl: u32, target: &str) {
+        let Some(zone) = self.zone_offset(zone_labels) else { return };
+        if let Some(at) = self.begin(ANSWER, &pointer(zone), RecordType::NS, ttl) {
+            self.absolute_name(target);
+            self.end(at);
+        }
+    }
+
     /// Adds an A or AAAA record to the additional section, owned by the name written at
     /// `owner` (what [`ReplyWriter::srv`] returned).
     pub fn additional_address(&mut self, owner: usize, ttl: u32, addr: IpAddr) {
@@ -244,6 +311,12 @@ impl ReplyWriter {
     fn end(&mut self, at: usize) {
         let len = (self.buf.len() - at - 2) as u16;
         self.buf[at..at + 2].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Writes a name given in presentation form, root included.
+    fn absolute_name(&mut self, name: &str) {
+        self.labels(crate::pkg::zone::split_dots(name).filter(|l| !l.is_empty()));
+        self.buf.push(0);
     }
 
     /// Writes labels (cut to 63 octets, the most a label holds), without the root.

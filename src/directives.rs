@@ -66,7 +66,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built_once("errors", plugin_errors::setup),
     built("log", plugin_log::setup),
     known("dnstap"),
-    known("local"),
+    built("local", plugin_local::setup),
     known("dns64"),
     built("acl", plugin_acl::setup),
     built_once("ratelimit", plugin_ratelimit::setup),

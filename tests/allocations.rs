@@ -2,8 +2,9 @@
 //! allocates nothing. The real dispatcher and plugin chains, in process, with a global
 //! allocator that counts: after the first query of each kind (which fills the cache and the
 //! thread's spare request and reply buffer), serving the same packet again allocates nothing
-//! for *hosts*, a *cache* hit behind *loadbalance*, and *kubernetes* answers, PTR and NXDOMAIN; with
-//! *log* and *prometheus*, only the buffer that carries a batch's log lines to the writer.
+//! for *hosts*, a *cache* hit behind *loadbalance*, *kubernetes* answers, PTR and NXDOMAIN, and
+//! *local*'s; with *log* and *prometheus*, only the buffer that carries a batch's log lines to
+//! the writer.
 //!
 //! One exception is measured rather than hidden: hickory's `Name` keeps 32 octets of labels
 //! inline, so decoding a longer query name allocates once.
@@ -56,7 +57,8 @@ fn mux() -> Mux {
         "hosts.test {{\n hosts {{\n  10.0.0.1 a.hosts.test\n }}\n}}\n\
          cached.test {{\n loadbalance\n cache 300\n hosts {{\n  10.0.0.1 a.cached.test\n  10.0.0.2 a.cached.test\n }}\n}}\n\
          cluster.local 96.10.in-addr.arpa {{\n kubernetes cluster.local 96.10.in-addr.arpa {{\n  manifests {manifests}\n }}\n}}\n\
-         observed.test {{\n log\n prometheus localhost:0\n hosts {{\n  10.0.0.1 a.observed.test\n }}\n}}\n"
+         observed.test {{\n log\n prometheus localhost:0\n hosts {{\n  10.0.0.1 a.observed.test\n }}\n}}\n\
+         localhost 127.in-addr.arpa {{\n local\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
     let config = config::load(&source, &|_| {}).expect("the Corefile loads");
@@ -110,6 +112,10 @@ fn queries_answered_from_memory_allocate_nothing() {
         // 35 octets of labels, where hickory's `Name` spills to the heap: the request reads
         // the question from the bytes and builds no `Name`.
         ("nginx-service.default.svc.cluster.local.", RecordType::A, ResponseCode::NoError, 0),
+        // *local*: an address, the loopback PTR, and an NXDOMAIN with its SOA.
+        ("app.localhost.", RecordType::A, ResponseCode::NoError, 0),
+        ("1.0.0.127.in-addr.arpa.", RecordType::PTR, ResponseCode::NoError, 0),
+        ("9.0.0.127.in-addr.arpa.", RecordType::PTR, ResponseCode::NXDomain, 0),
         // With *log* and *prometheus*: the batch's buffer of lines, handed to the writer (once
         // per batch: here every query is one).
         ("a.observed.test.", RecordType::A, ResponseCode::NoError, 1),

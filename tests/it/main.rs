@@ -20,6 +20,7 @@ mod kube_api_multicluster;
 mod kube_api_zonal;
 mod kube_in_cluster;
 mod kubernetes;
+mod local;
 mod loop_detect;
 mod metrics;
 mod probes;

@@ -109,20 +109,23 @@ impl Held {
         next_answer(&self.client).expect("the query is answered")
     }
 
-    /// Lets the held query go 200 ms from now, from another thread, and stops the listener
-    /// meanwhile. Returns the client.
+    /// Stops the listener while the query is held, checks that the stop is still waiting once
+    /// it has begun (once the listener's TCP port refuses connections), then lets the query go
+    /// and waits for the stop. Returns the client.
     async fn stop_then_release(self) -> UdpSocket {
-        let release = self.signals.clone();
-        let releaser = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(200));
-            release.released.store(true, Ordering::SeqCst);
+        let servers = Servers { bound: vec![self.bound], in_flight: self.in_flight };
+        let stop = tokio::spawn(servers.stop(PATIENCE));
+        let port = self.server;
+        let begun = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + PATIENCE;
+            while std::net::TcpStream::connect(port).is_ok() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         });
-        Servers { bound: vec![self.bound], in_flight: self.in_flight }.stop(PATIENCE).await;
-        assert!(
-            self.signals.released.load(Ordering::SeqCst),
-            "the stop waited for the held worker"
-        );
-        releaser.join().unwrap();
+        begun.await.unwrap();
+        assert!(!stop.is_finished(), "the stop waits for the held worker");
+        self.signals.released.store(true, Ordering::SeqCst);
+        stop.await.unwrap();
         self.client
     }
 }

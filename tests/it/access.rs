@@ -135,6 +135,8 @@ async fn a_flooding_client_is_held_to_its_rate_and_others_are_answered() {
     let flooded = flood.await.unwrap();
     let elapsed = started.elapsed().as_secs_f64();
     assert_eq!(normal, 50, "the client at a normal pace is always answered");
+    // The limit itself: burst plus rate over the time the flood took. A slower machine only
+    // loosens it (the flood takes longer), so it cannot fail for slowness.
     let allowed = 50.0 + 100.0 * elapsed + 1.0;
     assert!(f64::from(flooded) <= allowed, "flooder got {flooded} answers in {elapsed:.2}s");
     assert!(flooded >= 50, "the flooder still gets its burst ({flooded})");
@@ -148,8 +150,10 @@ async fn a_flooding_client_is_held_to_its_rate_and_others_are_answered() {
     let samples = parse_exposition(&http_get(metrics, "/metrics").await.1);
     let labels = [("server", "dns://:0"), ("zone", "rl.test."), ("view", "")];
     let dropped = metric(&samples, "coredns_ratelimit_dropped_requests_total", &labels).unwrap();
-    // Every query the server got was answered or counted; a few may be lost on the way in.
+    // Every query the server got was answered or counted; some may be lost on the way in, and
+    // how many the limiter refused depends on how fast the flood went, so only that it refused
+    // some is checked, never how many.
     assert!(dropped + f64::from(flooded) <= 4000.0, "dropped {dropped}");
-    assert!(dropped >= 2000.0, "dropped {dropped} of 4000");
+    assert!(dropped >= 1.0, "the flood was limited: dropped {dropped}");
     s.stop().await;
 }

@@ -1,6 +1,7 @@
 //! Test harness: a server started from a Corefile string on port 0, and clients that speak to
 //! it over real UDP and TCP sockets.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -229,4 +230,34 @@ pub async fn http_get_opt(addr: SocketAddr, path: &str) -> Option<(u16, String)>
     let (head, body) = text.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     Some((status, body.to_string()))
+}
+
+/// How long a test waits for something that must happen before it calls it a failure: far
+/// beyond what any machine needs, so that only "never" fails, never "slowly".
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// How often a waiting test looks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Waits until `check` says yes, looking every 20 ms; panics naming `what` if it has not
+/// within [`DEADLINE`]. The way a test waits for a condition: no sleep standing in for it, no
+/// bound on how long it took.
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let polled = async {
+        while !check().await {
+            tokio::time::sleep(POLL).await;
+        }
+    };
+    if timeout(DEADLINE, polled).await.is_err() {
+        panic!("never within {DEADLINE:?}: {what}");
+    }
+}
+
+/// [`wait_until`] for a check that needs no waiting itself.
+pub async fn eventually(what: &str, ok: impl Fn() -> bool) {
+    wait_until(what, || std::future::ready(ok())).await;
 }

@@ -2,7 +2,7 @@
 //! through the real `kube` client: changes show up, outages lose nothing, 410 relists.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -29,19 +29,14 @@ async fn rcode(s: &TestServer, name: &str) -> ResponseCode {
     rcode_at(s.addr, name).await
 }
 
-/// Waits (up to 10 s) until `name` gets `want` from the server at `addr`; returns how long it
-/// took.
-async fn until_at(addr: SocketAddr, name: &str, want: ResponseCode) -> Duration {
-    let started = Instant::now();
-    while rcode_at(addr, name).await != want {
-        assert!(started.elapsed() < Duration::from_secs(10), "{name} never became {want}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    started.elapsed()
+/// Waits until `name` gets `want` from the server at `addr` (see [`wait_until`]).
+async fn until_at(addr: SocketAddr, name: &str, want: ResponseCode) {
+    let what = format!("{name} becomes {want}");
+    wait_until(&what, || async move { rcode_at(addr, name).await == want }).await;
 }
 
-pub(crate) async fn until(s: &TestServer, name: &str, want: ResponseCode) -> Duration {
-    until_at(s.addr, name, want).await
+pub(crate) async fn until(s: &TestServer, name: &str, want: ResponseCode) {
+    until_at(s.addr, name, want).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -56,11 +51,9 @@ async fn services_appear_and_disappear() {
     assert_eq!(a.answers[0].data.to_string(), "10.96.0.1");
 
     api.apply(SERVICES, service("default", "fresh", "10.96.0.50"));
-    let took = until(&s, "fresh.default.svc.cluster.local.", ResponseCode::NoError).await;
-    assert!(took < Duration::from_secs(1), "a new Service answers within 1 s: {took:?}");
+    until(&s, "fresh.default.svc.cluster.local.", ResponseCode::NoError).await;
     api.delete(SERVICES, "default", "fresh");
-    let took = until(&s, "fresh.default.svc.cluster.local.", ResponseCode::NXDomain).await;
-    assert!(took < Duration::from_secs(1), "a deleted Service is NXDOMAIN within 1 s: {took:?}");
+    until(&s, "fresh.default.svc.cluster.local.", ResponseCode::NXDomain).await;
     // A Service whose address does not parse is skipped; the watch goes on.
     api.apply(SERVICES, service("default", "broken", "not-an-ip"));
     api.apply(SERVICES, service("default", "after", "10.96.0.51"));
@@ -83,11 +76,7 @@ async fn an_unreachable_api_at_start_is_servfail_and_unready_until_it_comes() {
     api.restart().await;
     until(&s, "web.default.svc.cluster.local.", ResponseCode::NoError).await;
     // Ready once every watch (Services, EndpointSlices, Namespaces) has listed.
-    let started = Instant::now();
-    while http_get(ready, "/ready").await.0 != 200 {
-        assert!(started.elapsed() < Duration::from_secs(10), "never ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("ready", || async { http_get(ready, "/ready").await.0 == 200 }).await;
     assert_eq!(rcode(&s, "nosuch.default.svc.cluster.local.").await, ResponseCode::NXDomain);
     s.stop().await;
     api.stop();
@@ -175,27 +164,27 @@ async fn a_reload_syncs_the_new_index_before_it_answers() {
     .unwrap();
     let addr = instance.dns_addr();
     let stop = Arc::new(AtomicBool::new(false));
-    let bad = Arc::new(AtomicUsize::new(0));
-    let (s2, b2) = (stop.clone(), bad.clone());
+    let (bad, sent) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (s2, b2, sent2) = (stop.clone(), bad.clone(), sent.clone());
     let load = tokio::spawn(async move {
-        let mut sent = 0;
         while !s2.load(Ordering::SeqCst) {
             let r = udp_exchange(addr, &query("steady.default.svc.cluster.local.", RecordType::A))
                 .await;
             if r.map(|m| m.metadata.response_code) != Some(ResponseCode::NoError) {
                 b2.fetch_add(1, Ordering::SeqCst);
             }
-            sent += 1;
+            sent2.fetch_add(1, Ordering::SeqCst);
         }
-        sent
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Queries before the reload, and queries after it, all answered.
+    eventually("the load runs", || sent.load(Ordering::SeqCst) > 0).await;
     std::fs::write(&path, text("extra.test:0 {\n whoami\n}\n")).unwrap();
     instance.reload().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after_reload = sent.load(Ordering::SeqCst);
+    eventually("the load goes on after the reload", || sent.load(Ordering::SeqCst) > after_reload)
+        .await;
     stop.store(true, Ordering::SeqCst);
-    let sent = load.await.unwrap();
-    assert!(sent > 50, "{sent}");
+    load.await.unwrap();
     assert_eq!(bad.load(Ordering::SeqCst), 0, "no query failed across the reload");
     instance.stop().await;
     api.stop();
@@ -258,14 +247,8 @@ async fn endpoint_changes_of_headless_services_feed_the_programming_histogram() 
     });
     api.apply(SLICES, slice.clone());
     until(&s, "peers.default.svc.cluster.local.", ResponseCode::NoError).await;
-    let started = Instant::now();
-    let (count, sum) = loop {
-        let now = read().await;
-        if now.0 > count_before || started.elapsed() > Duration::from_secs(5) {
-            break now;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    wait_until("the slice change observed", || async { read().await.0 > count_before }).await;
+    let (count, sum) = read().await;
     assert_eq!(count - count_before, 1.0, "one slice change observed");
     assert!(sum - sum_before >= 2.0, "the 2 s since the trigger are counted: {}", sum - sum_before);
     // A ClusterIP Service's slices are not counted, as in CoreDNS.
@@ -371,22 +354,18 @@ async fn api_errors_keep_the_last_data_and_recover() {
     until(&s, "steady.default.svc.cluster.local.", ResponseCode::NoError).await;
 
     api.set_failing(Some(500));
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
+    // Answers hold while the client meets error after error: checked until it has met three.
+    wait_until("the client meets three errors", || async {
         let reply = s.udp("steady.default.svc.cluster.local.", RecordType::A).await;
         assert_eq!(reply.answers.first().map(|a| a.data.to_string()).as_deref(), Some("10.96.7.7"));
         assert_eq!(rcode(&s, "nosuch.default.svc.cluster.local.").await, ResponseCode::NXDomain);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(api.failed_requests() > 0, "the client met the errors");
+        api.failed_requests() >= 3
+    })
+    .await;
     api.set_failing(None);
     api.apply(SERVICES, service("default", "later", "10.96.7.8"));
     // The client backs off while the server fails; it comes back by itself.
-    let started = Instant::now();
-    while rcode(&s, "later.default.svc.cluster.local.").await != ResponseCode::NoError {
-        assert!(started.elapsed() < Duration::from_secs(30), "never recovered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until(&s, "later.default.svc.cluster.local.", ResponseCode::NoError).await;
     assert_eq!(rcode(&s, "steady.default.svc.cluster.local.").await, ResponseCode::NoError);
     s.stop().await;
     api.stop();
@@ -442,15 +421,6 @@ fn threads_named(pid: u32, name: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// Waits (up to 10 s) for `ok`.
-pub(crate) async fn eventually(what: &str, ok: impl Fn() -> bool) {
-    let started = Instant::now();
-    while !ok() {
-        assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The watches run on a thread of their own; a reload that drops the kubernetes block ends it
 /// and closes its watches, and a reload that brings the block back starts one thread again.
 #[tokio::test(flavor = "multi_thread")]
@@ -481,12 +451,13 @@ async fn a_reload_ends_the_watch_thread_of_the_old_configuration() {
     p.signal("USR1");
     // Failed twice in CI before signals were trapped ahead of the start: the first SIGUSR1 came
     // before the handlers and killed the process. The log on failure says what it did.
-    let started = Instant::now();
-    while threads_named(pid, "ferrodns-kube") != 1 {
-        if started.elapsed() >= Duration::from_secs(10) {
-            panic!("never: a new watch thread; the server said {:?}", p.drain());
+    let new_thread = async {
+        while threads_named(pid, "ferrodns-kube") != 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    if tokio::time::timeout(DEADLINE, new_thread).await.is_err() {
+        panic!("never: a new watch thread; the server said {:?}", p.drain());
     }
     eventually("watched again", || api.open_watches() == 3).await;
     p.signal("TERM");
@@ -564,8 +535,8 @@ async fn unusable_objects_are_skipped_with_a_log_line() {
     );
     p.wait_line(|l| l.contains("skipping default/good-x: ") && l.contains("does not parse"));
     api.apply(SERVICES, service("default", "later", "10.96.1.4"));
-    let took = until_at(addr, "later.default.svc.cluster.local.", ResponseCode::NoError).await;
-    assert!(took < Duration::from_secs(5), "the watch stopped after bad events: {took:?}");
+    // The watch goes on after bad events: a later Service answers.
+    until_at(addr, "later.default.svc.cluster.local.", ResponseCode::NoError).await;
     assert_eq!(rcode_at(addr, "good.default.svc.cluster.local.").await, ResponseCode::NoError);
     p.signal("TERM");
     assert_eq!(p.wait_exit(), 0);

@@ -7,7 +7,8 @@ use hickory_proto::op::ResponseCode;
 
 use crate::fake_api::{FakeApi, namespace, service};
 use crate::harness::*;
-use crate::kube_api::{NAMESPACES, SERVICES, corefile, eventually, until};
+use crate::harness::{eventually, wait_until};
+use crate::kube_api::{NAMESPACES, SERVICES, corefile, until};
 
 /// A list and a watch for each of Services, EndpointSlices and Namespaces.
 const START_UP_REQUESTS: usize = 6;
@@ -99,13 +100,9 @@ async fn rest_client_metrics_count_the_requests() {
     // An API server that answers 500 is counted as such.
     api.set_failing(Some(500));
     let failed = [("code", "500"), ("method", "GET"), ("host", host.as_str())];
-    let started = std::time::Instant::now();
-    while metric(&scrape().await, "coredns_kubernetes_rest_client_requests_total", &failed)
-        .is_none()
-    {
-        assert!(started.elapsed() < Duration::from_secs(20), "no 500 counted");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let requests = "coredns_kubernetes_rest_client_requests_total";
+    wait_until("a 500 counted", || async { metric(&scrape().await, requests, &failed).is_some() })
+        .await;
     s.stop().await;
     api.stop();
 

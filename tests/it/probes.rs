@@ -59,10 +59,14 @@ async fn sigterm_with_lameduck_keeps_answering_and_flips_ready() {
     assert_eq!(http_get(health, "/health").await.0, 200);
 
     p.signal("TERM");
-    let sent = Instant::now();
-    let mut ready_503 = false;
-    let mut answered_late = false;
+    let deadline = Instant::now() + DEADLINE;
+    let (mut ready_503, mut answered_after_503) = (false, false);
     while p.child.try_wait().unwrap().is_none() {
+        if let Some((503, body)) = http_get_opt(ready, "/ready").await {
+            assert_eq!(body, "Shutting down");
+            ready_503 = true;
+        }
+        // Answered after /ready said 503: the order, not a time, shows the lameduck at work.
         if let Some(reply) = udp_exchange_within(
             dns,
             &query("during.lameduck.", RecordType::A),
@@ -71,22 +75,16 @@ async fn sigterm_with_lameduck_keeps_answering_and_flips_ready() {
         .await
         {
             assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
-            if sent.elapsed() >= Duration::from_millis(1500) {
-                answered_late = true;
-            }
+            answered_after_503 |= ready_503;
         }
-        if let Some((503, body)) = http_get_opt(ready, "/ready").await {
-            assert_eq!(body, "Shutting down");
-            ready_503 = true;
-        }
-        if sent.elapsed() > Duration::from_secs(20) {
-            panic!("did not exit");
+        if Instant::now() > deadline {
+            panic!("did not exit within {DEADLINE:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(p.wait_exit(), 0);
     assert!(ready_503, "/ready said 503 during lameduck");
-    assert!(answered_late, "DNS was answered 1.5 s into a 2 s lameduck");
+    assert!(answered_after_503, "DNS was answered after /ready said 503");
     p.wait_line(|l| l == "[INFO] plugin/health: Going into lameduck mode for 2s");
 }
 

@@ -5,7 +5,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -64,23 +64,18 @@ async fn ten_changes_under_load_lose_nothing() {
             assert!(served(4).await, "the running configuration stays");
             continue;
         }
+        // The load runs across every reload: it answers more queries after the file changes.
+        let before = sent.load(Ordering::SeqCst);
         std::fs::write(&conf, corefile(version, metrics_port)).unwrap();
-        let started = Instant::now();
-        while !served(version).await {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "version {version} within the interval"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(&format!("version {version} served"), || served(version)).await;
         assert!(!served(version - 1).await || version == 6, "the previous zone is gone");
+        eventually("the load goes on", || sent.load(Ordering::SeqCst) > before).await;
     }
     stop.store(true, Ordering::SeqCst);
     for t in load {
         t.await.unwrap();
     }
     let (sent, bad) = (sent.load(Ordering::SeqCst), bad.load(Ordering::SeqCst));
-    assert!(sent > 10_000, "a steady stream: {sent} queries");
     assert_eq!(bad, 0, "{bad} of {sent} queries lost or failed");
 
     let metrics: SocketAddr = ([127, 0, 0, 1], metrics_port).into();

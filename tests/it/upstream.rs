@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
@@ -38,6 +38,10 @@ pub struct Upstream {
     pub addr: SocketAddr,
     pub udp_queries: Arc<AtomicUsize>,
     pub tcp_queries: Arc<AtomicUsize>,
+    /// Queries for the root (`. IN NS`, what *forward*'s health checks ask), UDP and TCP.
+    root_queries: Arc<AtomicUsize>,
+    /// While set, queries are counted and never answered, as by a host that has gone away.
+    muted: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -90,11 +94,29 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
+/// What an upstream's tasks share about the queries they see.
+#[derive(Clone)]
+struct Seen {
+    root_queries: Arc<AtomicUsize>,
+    muted: Arc<AtomicBool>,
+}
+
+impl Seen {
+    /// Counts a root query; says whether `q` is to be answered.
+    fn note(&self, q: &Message) -> bool {
+        if q.queries.first().is_some_and(|q| q.name().is_root()) {
+            self.root_queries.fetch_add(1, Ordering::SeqCst);
+        }
+        !self.muted.load(Ordering::SeqCst)
+    }
+}
+
 /// Answers length-prefixed queries on one stream connection (TCP or TLS) until it closes.
 async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     b: Behaviour,
     counter: Arc<AtomicUsize>,
+    seen: Seen,
 ) {
     loop {
         let mut len = [0u8; 2];
@@ -107,6 +129,9 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let Ok(q) = Message::from_vec(&buf) else { return };
         counter.fetch_add(1, Ordering::SeqCst);
+        if !seen.note(&q) {
+            continue;
+        }
         if let Behaviour::Slow(d, _) = b {
             tokio::time::sleep(d).await;
         }
@@ -147,14 +172,20 @@ impl Upstream {
         let addr = udp.local_addr().unwrap();
         let (udp_queries, tcp_queries) =
             (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let seen = Seen { root_queries: Arc::default(), muted: Arc::default() };
+        let (root_queries, muted) = (seen.root_queries.clone(), seen.muted.clone());
         let counter = udp_queries.clone();
         let udp = Arc::new(udp);
+        let udp_seen = seen.clone();
         let udp_task = tokio::spawn(async move {
             let mut buf = vec![0u8; 65535];
             loop {
                 let Ok((n, src)) = udp.recv_from(&mut buf).await else { continue };
                 let Ok(q) = Message::from_vec(&buf[..n]) else { continue };
                 counter.fetch_add(1, Ordering::SeqCst);
+                if !udp_seen.note(&q) {
+                    continue;
+                }
                 let reply = answer(&q, b, false);
                 let udp = udp.clone();
                 tokio::spawn(async move {
@@ -171,15 +202,31 @@ impl Upstream {
             loop {
                 let Ok((stream, _)) = tcp.accept().await else { continue };
                 let counter = counter.clone();
-                tokio::spawn(serve_stream(stream, b, counter));
+                tokio::spawn(serve_stream(stream, b, counter, seen.clone()));
             }
         });
-        Self { addr, udp_queries, tcp_queries, tasks: vec![udp_task, tcp_task] }
+        let tasks = vec![udp_task, tcp_task];
+        Self { addr, udp_queries, tcp_queries, root_queries, muted, tasks }
     }
 
     /// Queries received, UDP and TCP together.
     pub fn queries(&self) -> usize {
         self.udp_queries.load(Ordering::SeqCst) + self.tcp_queries.load(Ordering::SeqCst)
+    }
+
+    /// Queries received for other names than the root: what clients asked, not health checks.
+    pub fn client_queries(&self) -> usize {
+        self.queries() - self.root_queries.load(Ordering::SeqCst)
+    }
+
+    /// Queries for the root received: *forward*'s health-check probes.
+    pub fn probes(&self) -> usize {
+        self.root_queries.load(Ordering::SeqCst)
+    }
+
+    /// While `on`, queries are counted and never answered.
+    pub fn mute(&self, on: bool) {
+        self.muted.store(on, Ordering::SeqCst);
     }
 }
 
@@ -293,7 +340,8 @@ pub async fn start_tls(
             let (acceptor, counter) = (acceptor.clone(), counter.clone());
             tokio::spawn(async move {
                 let Ok(stream) = acceptor.accept(tcp).await else { return };
-                serve_stream(stream, b, counter).await;
+                let seen = Seen { root_queries: Arc::default(), muted: Arc::default() };
+                serve_stream(stream, b, counter, seen).await;
             });
         }
     });

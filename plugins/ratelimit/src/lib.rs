@@ -65,24 +65,58 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             (server.clone(), zone.clone(), Series::new(family, &[server, zone, ""]))
         })
         .collect();
-    Ok(Some(Arc::new(RateLimit::new(o, counters))))
+    Ok(Some(Arc::new(RateLimit::new(o, counters, Clock::system()))))
+}
+
+/// The limiter's notion of now, in microseconds since it started: the process clock, or one a
+/// test moves.
+#[derive(Clone, Debug)]
+pub struct Clock {
+    epoch: Instant,
+    manual: Option<Arc<AtomicU64>>,
+}
+
+impl Clock {
+    /// The real clock.
+    pub fn system() -> Self {
+        Self { epoch: Instant::now(), manual: None }
+    }
+
+    /// A clock that only moves when the returned microsecond count is changed.
+    pub fn manual() -> (Self, Arc<AtomicU64>) {
+        let now = Arc::new(AtomicU64::new(0));
+        (Self { epoch: Instant::now(), manual: Some(now.clone()) }, now)
+    }
+
+    /// Microseconds now.
+    fn now(&self) -> u64 {
+        match &self.manual {
+            Some(now) => now.load(Ordering::Acquire),
+            None => self.epoch.elapsed().as_micros() as u64,
+        }
+    }
 }
 
 /// The *ratelimit* handler.
 pub struct RateLimit {
     o: Options,
     table: Table,
-    epoch: Instant,
-    /// Microseconds since `epoch` of the last warning logged.
+    clock: Clock,
+    /// Microseconds (on `clock`) of the last warning logged.
     last_warning: AtomicU64,
     /// `(server, zone, counter)` for each zone of the block.
     counters: Vec<(String, String, Series<IntCounterVec>)>,
 }
 
 impl RateLimit {
-    fn new(o: Options, counters: Vec<(String, String, Series<IntCounterVec>)>) -> Self {
+    /// A limiter with `o`, counting into `counters`, on `clock`.
+    pub fn new(
+        o: Options,
+        counters: Vec<(String, String, Series<IntCounterVec>)>,
+        clock: Clock,
+    ) -> Self {
         let table = Table::new(o.clients, o.rate, o.burst);
-        Self { o, table, epoch: Instant::now(), last_warning: AtomicU64::new(0), counters }
+        Self { o, table, clock, last_warning: AtomicU64::new(0), counters }
     }
 
     /// True if a query from `req`'s client at `now` (microseconds since the epoch) is within its
@@ -132,7 +166,7 @@ impl Plugin for RateLimit {
         if ctx.depth > 0 {
             return next.run(ctx, req);
         }
-        let now = self.epoch.elapsed().as_micros() as u64;
+        let now = self.clock.now();
         if self.admit(req, now) {
             return next.run(ctx, req);
         }

@@ -158,12 +158,18 @@ fn ask(plugin: &Arc<dyn Plugin>, client: &str) -> Option<ResponseCode> {
     }
 }
 
-/// Rate 1 with burst 2: the third query in a row is over (the test would have to stall for a
-/// whole second between two queries for a token to come back).
+/// A limiter read from `text`, on a clock the test moves; it counts under the query's labels.
+fn limiter(text: &str) -> (Arc<dyn Plugin>, Arc<AtomicU64>) {
+    let (clock, now) = Clock::manual();
+    let o = parse(&mut controller(text)).unwrap();
+    (Arc::new(RateLimit::new(o, Vec::new(), clock)), now)
+}
+
+/// Rate 1 with burst 2 on a clock that stands still: the third query in a row is over, and a
+/// second later one token has come back.
 #[test]
 fn the_handler_drops_or_refuses_and_counts() {
-    let dropping =
-        setup(&mut controller("ratelimit 1 {\n burst 2\n exempt 10.1.0.0/16\n}")).unwrap().unwrap();
+    let (dropping, now) = limiter("ratelimit 1 {\n burst 2\n exempt 10.1.0.0/16\n}");
     let before = DROPPED.with_label_values(&["dns://:53", ".", ""]).get();
     assert_eq!(ask(&dropping, "10.0.0.1"), Some(ResponseCode::NoError));
     assert_eq!(ask(&dropping, "10.0.0.1"), Some(ResponseCode::NoError));
@@ -173,9 +179,14 @@ fn the_handler_drops_or_refuses_and_counts() {
         assert_eq!(ask(&dropping, "10.1.2.3"), Some(ResponseCode::NoError), "exempt");
     }
     assert_eq!(DROPPED.with_label_values(&["dns://:53", ".", ""]).get() - before, 1);
+    // Half a second buys nothing at rate 1; a whole second buys one query.
+    now.fetch_add(500_000, Ordering::SeqCst);
+    assert_eq!(ask(&dropping, "10.0.0.1"), None, "no token back yet");
+    now.fetch_add(500_000, Ordering::SeqCst);
+    assert_eq!(ask(&dropping, "10.0.0.1"), Some(ResponseCode::NoError), "one token back");
+    assert_eq!(ask(&dropping, "10.0.0.1"), None);
 
-    let refusing =
-        setup(&mut controller("ratelimit 1 {\n burst 1\n action refuse\n}")).unwrap().unwrap();
+    let (refusing, _) = limiter("ratelimit 1 {\n burst 1\n action refuse\n}");
     assert_eq!(ask(&refusing, "10.0.0.1"), Some(ResponseCode::NoError));
     assert_eq!(ask(&refusing, "10.0.0.1"), Some(ResponseCode::Refused));
 }

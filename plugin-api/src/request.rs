@@ -466,10 +466,28 @@ fn lower_plain_name(wire: &[u8], text: &mut [u8; MAX_TEXT]) -> Option<(usize, bo
     (seen & NOT_PLAIN == 0).then_some((len, seen & UPPER == 0))
 }
 
+/// `name` lower-cased in presentation form as miekg/dns writes it, and so as CoreDNS logs and
+/// matches it: `. ( ) ; space @ ' " \` behind a backslash, other printable ASCII as it is, every
+/// other byte as `\DDD` in decimal. (hickory writes a space as `\040`, in octal.)
 fn lower_name_escaped(name: &Name) -> String {
-    let mut s = name.to_ascii();
-    s.make_ascii_lowercase();
-    if !s.ends_with('.') {
+    let mut s = String::with_capacity(64);
+    for label in name.iter() {
+        for &b in label {
+            match b.to_ascii_lowercase() {
+                c @ (b'.' | b'(' | b')' | b';' | b' ' | b'@' | b'"' | b'\'' | b'\\') => {
+                    s.push('\\');
+                    s.push(char::from(c));
+                }
+                c @ 0x21..=0x7e => s.push(char::from(c)),
+                c => {
+                    use std::fmt::Write;
+                    let _ = write!(s, "\\{c:03}");
+                }
+            }
+        }
+        s.push('.');
+    }
+    if s.is_empty() {
         s.push('.');
     }
     s
@@ -481,26 +499,33 @@ mod tests {
 
     #[test]
     fn lower_names_match_the_escaping_presentation_form() {
+        // Expected forms written out: lower-cased, fully qualified, escaped as miekg/dns prints
+        // names (`\.` and `\ ` for a dot and a space inside a label, `\DDD` in decimal for
+        // bytes that are not printable).
         let names = [
-            ".",
-            "Example.ORG.",
-            "_http._tcp.Web-0.default.svc.cluster.local.",
-            "*.wild.test.",
-            "a\\.b.example.",
-            "xn--bcher-kva.example.",
-            "9.8.7.6.in-addr.arpa.",
+            (".", "."),
+            ("Example.ORG.", "example.org."),
+            (
+                "_http._tcp.Web-0.default.svc.cluster.local.",
+                "_http._tcp.web-0.default.svc.cluster.local.",
+            ),
+            ("*.wild.test.", "*.wild.test."),
+            ("a\\.b.example.", "a\\.b.example."),
+            ("xn--bcher-kva.example.", "xn--bcher-kva.example."),
+            ("9.8.7.6.in-addr.arpa.", "9.8.7.6.in-addr.arpa."),
         ];
-        for text in names {
+        for (text, want) in names {
             let name = Name::from_ascii(text).unwrap();
-            assert_eq!(lower_name(&name), lower_name_escaped(&name), "{text}");
+            assert_eq!(lower_name(&name), want, "{text}");
         }
-        for labels in [
-            vec![b"A.B".to_vec(), b"C".to_vec()],
-            vec![b"sp ace".to_vec()],
-            vec![vec![255, 0, b'X']],
+        for (labels, want) in [
+            (vec![b"A.B".to_vec(), b"C".to_vec()], "a\\.b.c."),
+            (vec![b"sp ace".to_vec()], "sp\\ ace."),
+            (vec![b"a@b(c)".to_vec(), b"d;e'f".to_vec()], "a\\@b\\(c\\).d\\;e\\'f."),
+            (vec![vec![255, 0, b'X']], "\\255\\000x."),
         ] {
             let raw = Name::from_labels(labels).unwrap();
-            assert_eq!(lower_name(&raw), lower_name_escaped(&raw), "{raw:?}");
+            assert_eq!(lower_name(&raw), want, "{raw:?}");
         }
     }
 

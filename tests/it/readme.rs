@@ -1,13 +1,17 @@
 //! Every plugin README has CoreDNS's man-page sections, and every Corefile in a README's
-//! `~~~ corefile` blocks and in corefile-examples/ loads and, where it names no port, serves.
+//! `~~~ corefile` blocks and in corefile-examples/ loads as written and serves, started with
+//! its forward targets, ports and HTTP listeners pointed at this test's own.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use ferrodns::Instance;
 use ferrodns::config::{self, Source};
+use hickory_proto::op::{MessageType, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::harness::{query, udp_exchange};
+use crate::upstream::{Behaviour, Upstream};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -55,27 +59,84 @@ fn example_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Loads `text`; if it binds only ports it does not name (or port 0), starts it and checks
-/// that it answers.
+/// `text` made safe to start beside other tests: every `forward FROM TO...` line sends to
+/// `upstream` instead (no query leaves this machine, and *loop*'s probe comes back answered),
+/// every server key's port and every HTTP listener (*health*, *ready*, *prometheus*) is port 0.
+/// The rest of the example is served as written.
+fn for_test(text: &str, upstream: SocketAddr) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        let opens = body.trim_end().ends_with('{');
+        let block = if opens { " {" } else { "" };
+        let mut words = body.split_whitespace();
+        let rewritten = match words.next() {
+            Some("forward") => {
+                let from = words.next().unwrap_or(".");
+                format!("{indent}forward {from} {upstream}{block}")
+            }
+            Some(http @ ("health" | "ready" | "prometheus")) => {
+                format!("{indent}{http} localhost:0{block}")
+            }
+            // A server block's keys: the lines that open a block at the left margin.
+            Some(_) if indent.is_empty() && opens => {
+                let keys: Vec<String> = body
+                    .split_whitespace()
+                    .filter(|w| *w != "{")
+                    .map(|key| match key.rsplit_once(':') {
+                        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                            format!("{host}:0")
+                        }
+                        _ => key.to_string(),
+                    })
+                    .collect();
+                format!("{} {{", keys.join(" "))
+            }
+            _ => line.to_string(),
+        };
+        out.push_str(&rewritten);
+        out.push('\n');
+    }
+    out
+}
+
+/// Loads `text` as written, then starts it as [`for_test`] rewrites it and asks it
+/// `readme.example.org.`: the reply must be a reply to that question, never FORMERR or NOTIMP,
+/// and when the example forwards the name, it must carry the upstream's address.
 async fn load_and_serve(name: &str, text: &str) {
     let source =
         Source { filename: name.into(), text: text.into(), path: None, dns_port: "0".into() };
-    let config = config::load(&source, &|_| {}).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
-    // Examples that forward are only loaded, never started: a query (or *loop*'s start-up probe)
-    // could leave this machine.
-    let may_start = !text.contains("forward");
-    if may_start && config.listeners.iter().all(|l| l.port == 0) {
-        let mut instance =
-            Instance::start_text(text).await.unwrap_or_else(|e| panic!("{name}: {e}"));
-        let reply = udp_exchange(instance.dns_addr(), &query("readme.example.org.", RecordType::A))
-            .await
-            .unwrap_or_else(|| panic!("{name}: no answer"));
-        // Any rcode is a fine answer here (a hosts example may say SERVFAIL for a name it does not
-        // know); what matters is that the example serves.
-        assert_eq!(reply.metadata.id, 0xbeef, "{name}");
-        instance.stop().await;
+    config::load(&source, &|_| {}).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+    let upstream = Upstream::start(Behaviour::Answer(UPSTREAM_IP, 60)).await;
+    let runnable = for_test(text, upstream.addr);
+    let mut instance =
+        Instance::start_text(&runnable).await.unwrap_or_else(|e| panic!("{name}: {e}\n{runnable}"));
+    let question = query("readme.example.org.", RecordType::A);
+    let reply = udp_exchange(instance.dns_addr(), &question)
+        .await
+        .unwrap_or_else(|| panic!("{name}: no answer"));
+    assert_eq!(reply.metadata.id, 0xbeef, "{name}");
+    assert_eq!(reply.metadata.message_type, MessageType::Response, "{name}");
+    assert_eq!(reply.queries, question.queries, "{name}: the question echoed");
+    // Any rcode a chain gives for a name it may not serve: NOERROR or NXDOMAIN, REFUSED for a
+    // zone the example does not have, SERVFAIL where its chain ends without an answer for the
+    // name (a *kubernetes* block without fallthrough or a next plugin). Never the rcodes of a
+    // query the server failed to read.
+    let rcode = reply.metadata.response_code;
+    assert!(
+        !matches!(rcode, ResponseCode::FormErr | ResponseCode::NotImp | ResponseCode::BADVERS),
+        "{name}: {rcode}\n{runnable}"
+    );
+    if upstream.client_queries() > 0 {
+        let addresses: Vec<String> = reply.answers.iter().map(|r| r.data.to_string()).collect();
+        assert!(addresses.contains(&UPSTREAM_IP.to_string()), "{name}: {reply:?}");
     }
+    instance.stop().await;
 }
+
+/// What the upstream a forwarding example is pointed at answers.
+const UPSTREAM_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 53);
 
 #[test]
 fn plugin_readmes_have_the_man_page_sections() {

@@ -90,21 +90,32 @@ async fn a_burst_from_many_clients_gets_each_its_own_answers() {
     s.stop().await;
 }
 
+/// IPv4 clients of the dual-stack listener are answered with their plain (not mapped) address.
+#[tokio::test(flavor = "multi_thread")]
+async fn ipv4_clients_are_answered_with_their_plain_address() {
+    let s = TestServer::start(".:0 {\n whoami\n}").await;
+    let v4 = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let reply = udp_exchange_from(&v4, s.addr, &query("v4.example.", RecordType::A)).await;
+    assert_eq!(whoami_client(&reply), Some(v4.local_addr().unwrap()));
+    s.stop().await;
+}
+
+/// IPv6 clients are answered with their own address. It needs `::1`, which `.ci/run` makes
+/// sure of; under CI a missing `::1` fails the test, and elsewhere the skip says so loudly.
 #[tokio::test(flavor = "multi_thread")]
 async fn ipv6_clients_are_answered_with_their_own_address() {
     let s = TestServer::start(".:0 {\n whoami\n}").await;
-    let Ok(socket) = UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).await else {
-        eprintln!("no IPv6 loopback here: nothing to check");
-        return s.stop().await;
+    let socket = match UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).await {
+        Ok(socket) => socket,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED ipv6_clients_are_answered_with_their_own_address: no ::1 ({e})");
+            return s.stop().await;
+        }
+        Err(e) => panic!("CI must provide the IPv6 loopback ::1: {e}"),
     };
     let server = SocketAddr::from((Ipv6Addr::LOCALHOST, s.addr.port()));
     let reply = udp_exchange_from(&socket, server, &query("v6.example.", RecordType::AAAA)).await;
     assert_eq!(whoami_client(&reply), Some(socket.local_addr().unwrap()));
-
-    // The same listener still answers IPv4 clients with their plain (not mapped) address.
-    let v4 = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let reply = udp_exchange_from(&v4, s.addr, &query("v4.example.", RecordType::A)).await;
-    assert_eq!(whoami_client(&reply), Some(v4.local_addr().unwrap()));
     s.stop().await;
 }
 

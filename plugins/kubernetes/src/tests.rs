@@ -383,7 +383,8 @@ fn options_change_answers() {
     // fallthrough only for the listed zones, only for NXDOMAIN.
     let f = "kubernetes cluster.local in-addr.arpa {\n fallthrough in-addr.arpa\n}";
     assert!(rcode(f, "8.8.8.8.in-addr.arpa.", RecordType::PTR).is_err(), "passed on");
-    assert!(rcode(f, "nosuch.default.svc.cluster.local.", RecordType::A).is_ok());
+    let not_passed_on = reply_message(rcode(f, "nosuch.default.svc.cluster.local.", RecordType::A));
+    assert_eq!(not_passed_on.metadata.response_code, ResponseCode::NXDomain, "answered here");
     // noendpoints: headless names are gone.
     let msg = reply_message(rcode(
         "kubernetes cluster.local {\n noendpoints\n}",

@@ -27,11 +27,17 @@ pub struct Trimmer {
 impl Trimmer {
     /// Called after each published index.
     pub fn after_publish(&mut self, force: bool) {
-        let due = self.last.is_none_or(|at| at.elapsed() >= TRIM_EVERY);
+        self.after_publish_at(force, Instant::now());
+    }
+
+    /// [`Trimmer::after_publish`] at `now`; says whether it trimmed.
+    fn after_publish_at(&mut self, force: bool, now: Instant) -> bool {
+        let due = self.last.is_none_or(|at| now.saturating_duration_since(at) >= TRIM_EVERY);
         if force || due {
             release_free_heap();
-            self.last = Some(Instant::now());
+            self.last = Some(now);
         }
+        force || due
     }
 }
 
@@ -54,12 +60,14 @@ mod tests {
 
     #[test]
     fn trims_first_then_at_most_every_interval_unless_forced() {
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
         let mut t = Trimmer::default();
-        t.after_publish(false);
-        let first = t.last.expect("the first publication trims");
-        t.after_publish(false);
-        assert_eq!(t.last, Some(first), "not again within the interval");
-        t.after_publish(true);
-        assert!(t.last.unwrap() >= first, "forced");
+        assert!(t.after_publish_at(false, at(0)), "the first publication trims");
+        assert!(!t.after_publish_at(false, at(1)), "not again within the interval");
+        assert!(t.after_publish_at(true, at(2)), "forced, within the interval");
+        assert!(!t.after_publish_at(false, at(11)), "the interval counts from the forced trim");
+        assert!(t.after_publish_at(false, at(12)), "due again");
+        assert_eq!(t.last, Some(at(12)));
     }
 }

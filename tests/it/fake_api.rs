@@ -33,12 +33,20 @@ const COLLECTIONS: [(&str, &str); 5] = [
 
 #[derive(Clone, Debug)]
 enum Change {
-    Event { collection: &'static str, kind: &'static str, object: Value },
+    Event {
+        collection: &'static str,
+        kind: &'static str,
+        object: Value,
+    },
     Expire,
+    /// A line that is not a watch event at all, sent on every open watch.
+    Garbage(&'static str),
 }
 
 #[derive(Default)]
 struct State {
+    /// Collections answered 404, as when their CRD is not installed.
+    missing: Vec<&'static str>,
     rv: u64,
     /// (collection, namespace, name) → object.
     objects: BTreeMap<(&'static str, String, String), Value>,
@@ -277,6 +285,17 @@ impl FakeApi {
         let _ = self.changes.send(Change::Event { collection, kind, object });
     }
 
+    /// Answers `collection` with 404 from now on, as an API server without its CRD.
+    pub fn uninstall(&self, collection: &str) {
+        let (collection, _) = collection_of(collection).expect("known collection");
+        self.state.lock().unwrap().missing.push(collection);
+    }
+
+    /// Sends `text` and a newline on every open watch stream, as a broken proxy or server might.
+    pub fn send_garbage(&self, text: &'static str) {
+        let _ = self.changes.send(Change::Garbage(text));
+    }
+
     /// Deletes an object.
     pub fn delete(&self, collection: &str, namespace: &str, name: &str) {
         let (collection, _) = collection_of(collection).expect("known collection");
@@ -298,12 +317,18 @@ impl FakeApi {
         &self,
         req: Request<hyper::body::Incoming>,
     ) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
-        let Some((collection, list_kind)) = collection_of(req.uri().path()) else {
-            return full(
-                404,
-                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}),
-            );
+        let not_found = || {
+            let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "message": "the server could not find the requested resource",
+                "reason": "NotFound", "code": 404});
+            full(404, status)
         };
+        let Some((collection, list_kind)) = collection_of(req.uri().path()) else {
+            return not_found();
+        };
+        if self.state.lock().unwrap().missing.contains(&collection) {
+            return not_found();
+        }
         let query: BTreeMap<String, String> = req
             .uri()
             .query()
@@ -381,6 +406,10 @@ impl FakeApi {
                                 if tx.send(line(json!({"type": kind, "object": object}))).await.is_err() { return; }
                             }
                             Ok(Change::Event { .. }) => {}
+                            Ok(Change::Garbage(text)) => {
+                                let bytes = Bytes::from(format!("{text}\n"));
+                                if tx.send(Ok(Frame::data(bytes))).await.is_err() { return; }
+                            }
                             Ok(Change::Expire) | Err(_) => {
                                 let gone = json!({"type": "ERROR", "object": {
                                     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

@@ -11,7 +11,7 @@ use crate::upstream::{Behaviour, Upstream, dead_addr};
 
 const IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 
-fn first_a(m: &hickory_proto::op::Message) -> Option<Ipv4Addr> {
+pub(crate) fn first_a(m: &hickory_proto::op::Message) -> Option<Ipv4Addr> {
     m.answers.iter().find_map(|r| match &r.data {
         RData::A(a) => Some(a.0),
         _ => None,

@@ -86,29 +86,51 @@ async fn an_unreachable_api_at_start_is_servfail_and_unready_until_it_comes() {
 async fn an_api_outage_loses_nothing_and_410_relists_without_a_gap() {
     let api = FakeApi::start().await;
     api.apply(NAMESPACES, namespace("default"));
-    api.apply(SERVICES, service("default", "steady", "10.96.2.1"));
-    let s = TestServer::start(&corefile(&api, "")).await;
-    assert_eq!(rcode(&s, "steady.default.svc.cluster.local.").await, ResponseCode::NoError);
-
-    // The API goes away: what was known keeps answering.
-    api.stop();
-    for _ in 0..10 {
-        assert_eq!(rcode(&s, "steady.default.svc.cluster.local.").await, ResponseCode::NoError);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    for (name, ip) in [("steady", "10.96.2.1"), ("kept", "10.96.2.5"), ("doomed", "10.96.2.6")] {
+        api.apply(SERVICES, service("default", name, ip));
     }
-    // It comes back with a change made meanwhile.
+    let s = TestServer::start(&corefile(&api, "")).await;
+    let known = ["steady", "kept", "doomed"].map(|n| format!("{n}.default.svc.cluster.local."));
+    let answered = |names: &[String]| {
+        let names = names.to_vec();
+        let addr = s.addr;
+        async move {
+            for name in &names {
+                assert_eq!(rcode_at(addr, name).await, ResponseCode::NoError, "{name}");
+            }
+        }
+    };
+    answered(&known).await;
+
+    // The API goes away: what was known keeps answering, every name of it, until the client
+    // has noticed (its watches are closed) and after.
+    api.stop();
+    wait_until("the watches close", || async {
+        answered(&known).await;
+        api.open_watches() == 0
+    })
+    .await;
+    answered(&known).await;
+    // Meanwhile a Service is added and one deleted, and the API's history is compacted: when
+    // it comes back, the watches get 410 and the client must list again. The list must both
+    // add and take away.
     api.apply(SERVICES, service("default", "while-away", "10.96.2.2"));
+    api.delete(SERVICES, "default", "doomed");
+    api.expire_watches();
     api.restart().await;
     until(&s, "while-away.default.svc.cluster.local.", ResponseCode::NoError).await;
+    until(&s, "doomed.default.svc.cluster.local.", ResponseCode::NXDomain).await;
+    answered(&known[..2]).await;
 
-    // Watches expire (410 Gone): a relist follows, and answers never stop meanwhile.
+    // Watches expire (410 Gone) while the API is up: a relist follows, and answers never stop
+    // meanwhile.
     api.apply(SERVICES, service("default", "before-expiry", "10.96.2.3"));
     api.expire_watches();
-    for _ in 0..20 {
-        assert_eq!(rcode(&s, "steady.default.svc.cluster.local.").await, ResponseCode::NoError);
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    until(&s, "before-expiry.default.svc.cluster.local.", ResponseCode::NoError).await;
+    wait_until("the relist brings the new Service", || async {
+        answered(&known[..2]).await;
+        rcode(&s, "before-expiry.default.svc.cluster.local.").await == ResponseCode::NoError
+    })
+    .await;
     api.apply(SERVICES, service("default", "after-relist", "10.96.2.4"));
     until(&s, "after-relist.default.svc.cluster.local.", ResponseCode::NoError).await;
     s.stop().await;

@@ -1,13 +1,13 @@
 //! Real upstream DNS servers for forward tests: UDP and TCP on loopback, each with a behaviour.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
@@ -31,6 +31,8 @@ pub enum Behaviour {
     WrongQuestion,
     /// Answers this many A records, 10.9.0.1 upwards, TTL 300.
     Many(u8),
+    /// Answers NOERROR with no records (NODATA).
+    NoData,
 }
 
 /// A running upstream.
@@ -38,10 +40,8 @@ pub struct Upstream {
     pub addr: SocketAddr,
     pub udp_queries: Arc<AtomicUsize>,
     pub tcp_queries: Arc<AtomicUsize>,
-    /// Queries for the root (`. IN NS`, what *forward*'s health checks ask), UDP and TCP.
-    root_queries: Arc<AtomicUsize>,
-    /// While set, queries are counted and never answered, as by a host that has gone away.
-    muted: Arc<AtomicBool>,
+    /// What the serving tasks saw, and whether they answer.
+    seen: Seen,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -75,6 +75,7 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
             }
         }
         Behaviour::NxDomain => m.metadata.response_code = ResponseCode::NXDomain,
+        Behaviour::NoData => {}
         Behaviour::ServFail => m.metadata.response_code = ResponseCode::ServFail,
         Behaviour::Garbage => {
             let mut junk = query.metadata.id.to_be_bytes().to_vec();
@@ -94,18 +95,27 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
+/// A query as an upstream saw it: its name, type and RD bit.
+pub type Asked = (String, RecordType, bool);
+
 /// What an upstream's tasks share about the queries they see.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Seen {
     root_queries: Arc<AtomicUsize>,
     muted: Arc<AtomicBool>,
+    asked: Arc<Mutex<Vec<Asked>>>,
 }
 
 impl Seen {
-    /// Counts a root query; says whether `q` is to be answered.
+    /// Counts a root query and notes `q`; says whether it is to be answered.
     fn note(&self, q: &Message) -> bool {
-        if q.queries.first().is_some_and(|q| q.name().is_root()) {
-            self.root_queries.fetch_add(1, Ordering::SeqCst);
+        if let Some(question) = q.queries.first() {
+            if question.name().is_root() {
+                self.root_queries.fetch_add(1, Ordering::SeqCst);
+            }
+            let asked =
+                (question.name().to_ascii(), question.query_type(), q.metadata.recursion_desired);
+            self.asked.lock().unwrap().push(asked);
         }
         !self.muted.load(Ordering::SeqCst)
     }
@@ -172,8 +182,7 @@ impl Upstream {
         let addr = udp.local_addr().unwrap();
         let (udp_queries, tcp_queries) =
             (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let seen = Seen { root_queries: Arc::default(), muted: Arc::default() };
-        let (root_queries, muted) = (seen.root_queries.clone(), seen.muted.clone());
+        let seen = Seen::default();
         let counter = udp_queries.clone();
         let udp = Arc::new(udp);
         let udp_seen = seen.clone();
@@ -197,16 +206,17 @@ impl Upstream {
             }
         });
         let counter = tcp_queries.clone();
+        let tcp_seen = seen.clone();
         let tcp_task = tokio::spawn(async move {
             let Some(tcp) = tcp else { return };
             loop {
                 let Ok((stream, _)) = tcp.accept().await else { continue };
                 let counter = counter.clone();
-                tokio::spawn(serve_stream(stream, b, counter, seen.clone()));
+                tokio::spawn(serve_stream(stream, b, counter, tcp_seen.clone()));
             }
         });
         let tasks = vec![udp_task, tcp_task];
-        Self { addr, udp_queries, tcp_queries, root_queries, muted, tasks }
+        Self { addr, udp_queries, tcp_queries, seen, tasks }
     }
 
     /// Queries received, UDP and TCP together.
@@ -216,17 +226,22 @@ impl Upstream {
 
     /// Queries received for other names than the root: what clients asked, not health checks.
     pub fn client_queries(&self) -> usize {
-        self.queries() - self.root_queries.load(Ordering::SeqCst)
+        self.queries() - self.probes()
     }
 
     /// Queries for the root received: *forward*'s health-check probes.
     pub fn probes(&self) -> usize {
-        self.root_queries.load(Ordering::SeqCst)
+        self.seen.root_queries.load(Ordering::SeqCst)
     }
 
     /// While `on`, queries are counted and never answered.
     pub fn mute(&self, on: bool) {
-        self.muted.store(on, Ordering::SeqCst);
+        self.seen.muted.store(on, Ordering::SeqCst);
+    }
+
+    /// Every query received, in order.
+    pub fn asked(&self) -> Vec<Asked> {
+        self.seen.asked.lock().unwrap().clone()
     }
 }
 
@@ -340,8 +355,7 @@ pub async fn start_tls(
             let (acceptor, counter) = (acceptor.clone(), counter.clone());
             tokio::spawn(async move {
                 let Ok(stream) = acceptor.accept(tcp).await else { return };
-                let seen = Seen { root_queries: Arc::default(), muted: Arc::default() };
-                serve_stream(stream, b, counter, seen).await;
+                serve_stream(stream, b, counter, Seen::default()).await;
             });
         }
     });

@@ -98,14 +98,19 @@ impl Pattern {
 
     /// Writes the summary of the period that ends and starts a new one.
     fn summarize(&self) {
-        let n = self.count.swap(0, Ordering::AcqRel);
-        if n > 1 || (n == 1 && !self.show_first) {
-            self.level.log(&format!(
-                "{n} errors like '{}' occurred in last {}",
-                self.regex.as_str(),
-                format_go_duration(self.period)
-            ));
+        if let Some(line) = self.summary() {
+            self.level.log(&line);
         }
+    }
+
+    /// Ends the period: the summary line of the errors it absorbed, if there is one to write
+    /// (none for no errors, nor for a lone error `show_first` already logged).
+    fn summary(&self) -> Option<String> {
+        let n = self.count.swap(0, Ordering::AcqRel);
+        (n > 1 || (n == 1 && !self.show_first)).then(|| {
+            let period = format_go_duration(self.period);
+            format!("{n} errors like '{}' occurred in last {period}", self.regex.as_str())
+        })
     }
 }
 

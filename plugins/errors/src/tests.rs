@@ -107,6 +107,30 @@ async fn consolidation_absorbs_matching_errors() {
     assert_eq!(f.line(&req, &timeout), None);
 }
 
+/// The line that ends a period: CoreDNS's words, the count, the pattern and the period in Go's
+/// form; then a new period starts from nothing.
+#[tokio::test]
+async fn a_period_ends_with_one_summary_line() {
+    let e = errors("errors {\n consolidate 90s timeout$ warning\n}");
+    let req = test_util::request("a.test.", RecordType::A);
+    let timeout = PluginError::servfail("read: i/o timeout");
+    for _ in 0..5 {
+        e.line(&req, &timeout);
+    }
+    let p = &e.patterns[0];
+    assert_eq!(p.level, Level::Warning);
+    assert_eq!(p.summary().as_deref(), Some("5 errors like 'timeout$' occurred in last 1m30s"));
+    assert_eq!(p.summary(), None, "a period without errors says nothing");
+    // With show_first, a lone error was logged already: no summary; two make one.
+    let f = errors("errors {\n consolidate 1h timeout$ show_first\n}");
+    f.line(&req, &timeout);
+    assert_eq!(f.patterns[0].summary(), None);
+    f.line(&req, &timeout);
+    f.line(&req, &timeout);
+    let line = f.patterns[0].summary();
+    assert_eq!(line.as_deref(), Some("2 errors like 'timeout$' occurred in last 1h0m0s"));
+}
+
 /// A reply in either form comes back as the next plugin wrote it; an error comes back too.
 #[test]
 fn passes_replies_through() {

@@ -145,7 +145,53 @@ impl Plugin for Loop {
 
 #[cfg(test)]
 mod tests {
+    use plugin_api::test_util::{self, Rest};
+
     use super::*;
+
+    fn state(qname: &str) -> Arc<State> {
+        Arc::new(State {
+            zone: ".".into(),
+            qname: qname.into(),
+            seen: AtomicU32::new(0),
+            disabled: AtomicBool::new(false),
+            target: Mutex::new(None),
+        })
+    }
+
+    /// Serves the probe query through the plugin; what the rest of the chain answered.
+    fn pass_probe(state: &Arc<State>) -> &'static str {
+        let plugin: Arc<dyn Plugin> = Arc::new(Loop { state: state.clone() });
+        let req = test_util::request(&state.qname, RecordType::HINFO);
+        let result = test_util::serve(vec![plugin, Arc::new(Rest)], req);
+        result.unwrap().by().unwrap()
+    }
+
+    /// The probe counts while the plugin is on; once the start-up probe has been answered, the
+    /// plugin turns itself off (after CoreDNS's 2 s), and the probe no longer counts, so no
+    /// later traffic for that name can be taken for a loop.
+    #[tokio::test]
+    async fn an_answered_probe_turns_the_plugin_off() {
+        let responder = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let target = responder.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = responder.recv_from(&mut buf).await {
+                // Any reply will do: the probe only waits for one.
+                let _ = responder.send_to(&buf[..n], from).await;
+            }
+        });
+        let s = state("12.34.");
+        assert_eq!(pass_probe(&s), "rest");
+        assert_eq!(s.seen.load(Ordering::Acquire), 1, "counted while on");
+        probe_loop(s.clone(), target).await;
+        assert!(s.disabled.load(Ordering::Acquire), "off once the probe came back");
+        let seen = s.seen.load(Ordering::Acquire);
+        for _ in 0..5 {
+            assert_eq!(pass_probe(&s), "rest", "passed on, never fatal");
+        }
+        assert_eq!(s.seen.load(Ordering::Acquire), seen, "not counted when off");
+    }
 
     #[test]
     fn takes_no_arguments() {

@@ -1,0 +1,117 @@
+//! Reloads that add and remove ports, and reloads that fail: at staging (a port taken by
+//! another program) and at the HTTP apply (a metrics address taken). A failed reload leaves
+//! the running configuration serving as it was.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use ferrodns::Instance;
+use ferrodns::config::Source;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::binary::Scratch;
+use crate::harness::*;
+
+/// A port free on loopback for TCP and UDP alike, at the time of asking.
+fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn at(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// Whether `port` answers `name` over UDP (a short wait: a removed port answers nothing).
+async fn answers_udp(port: u16, name: &str) -> bool {
+    let question = query(name, RecordType::A);
+    let reply = udp_exchange_within(at(port), &question, Duration::from_millis(300)).await;
+    reply.is_some_and(|m| m.metadata.response_code == ResponseCode::NoError)
+}
+
+async fn answers_tcp(port: u16, name: &str) -> bool {
+    tcp_exchange(at(port), &query(name, RecordType::A))
+        .await
+        .is_some_and(|m| m.metadata.response_code == ResponseCode::NoError)
+}
+
+async fn start(dir: &Scratch, text: &str) -> Instance {
+    let path = dir.write("Corefile", text);
+    Instance::start(Source {
+        filename: path.display().to_string(),
+        text: text.into(),
+        path: Some(path.display().to_string()),
+        dns_port: "53".into(),
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_adds_and_removes_ports() {
+    let (p1, p2) = (free_port(), free_port());
+    let dir = Scratch::new("reload-ports");
+    let one = format!("a.test:{p1} {{\n whoami\n}}\n");
+    let mut instance = start(&dir, &one).await;
+    assert!(answers_udp(p1, "x.a.test.").await);
+
+    // A second port: it serves at once, over UDP and TCP; the first goes on.
+    dir.write("Corefile", &format!("{one}b.test:{p2} {{\n whoami\n}}\n"));
+    instance.reload().await.unwrap();
+    assert!(answers_udp(p2, "x.b.test.").await && answers_tcp(p2, "x.b.test.").await);
+    assert!(answers_udp(p1, "x.a.test.").await && answers_tcp(p1, "x.a.test.").await);
+
+    // The first port goes: nothing answers there, and the port is let go.
+    dir.write("Corefile", &format!("b.test:{p2} {{\n whoami\n}}\n"));
+    instance.reload().await.unwrap();
+    assert!(answers_udp(p2, "x.b.test.").await);
+    assert!(!answers_udp(p1, "x.a.test.").await, "a removed port answers nothing");
+    assert!(TcpStream::connect(at(p1)).is_err(), "a removed port accepts no connection");
+    // Its sockets close once its workers let go of them: a socket without SO_REUSEPORT can
+    // then bind the port.
+    eventually("the removed port is free", || UdpSocket::bind(at(p1)).is_ok()).await;
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_reloads_keep_the_running_configuration() {
+    let port = free_port();
+    let dir = Scratch::new("reload-fails");
+    let running = format!("a.test:{port} {{\n whoami\n}}\n");
+    let mut instance = start(&dir, &running).await;
+
+    // Staging fails: the new port is taken by a socket this test holds.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    dir.write("Corefile", &format!("{running}b.test:{taken_port} {{\n whoami\n}}\n"));
+    let err = instance.reload().await.expect_err("the port is taken");
+    assert!(err.contains(&format!("{taken_port}")), "{err}");
+    assert!(answers_udp(port, "x.a.test.").await, "still serving after a failed staging");
+    assert!(!answers_udp(taken_port, "x.b.test.").await);
+
+    // The HTTP apply fails: the metrics address is taken.
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics = held.local_addr().unwrap();
+    dir.write(
+        "Corefile",
+        &format!(
+            "a.test:{port} {{\n prometheus {metrics}\n whoami\n}}\nc.test:{port} {{\n whoami\n}}\n"
+        ),
+    );
+    let err = instance.reload().await.expect_err("the metrics address is taken");
+    assert!(err.contains(&metrics.port().to_string()), "{err}");
+    assert!(answers_udp(port, "x.a.test.").await, "still serving after a failed HTTP apply");
+    assert!(!answers_udp(port, "x.c.test.").await, "the new block is not served");
+
+    // The file fixed, the reload goes through.
+    drop((taken, held));
+    dir.write("Corefile", &format!("{running}d.test:{port} {{\n whoami\n}}\n"));
+    instance.reload().await.unwrap();
+    assert!(answers_udp(port, "x.d.test.").await);
+    instance.stop().await;
+}

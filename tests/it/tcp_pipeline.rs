@@ -1,0 +1,105 @@
+//! TCP beyond one query at a time: replies in the order they are ready, the cap on queries
+//! waiting per connection, and the idle timeout after the first query.
+
+use std::time::Duration;
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::harness::*;
+use crate::upstream::{Behaviour, Upstream};
+
+/// `count` queries for `name-N.zone` framed for TCP in one buffer, ids 0 upwards.
+fn burst(zone: &str, count: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    for id in 0..count {
+        let mut q = query(&format!("n{id}.{zone}"), RecordType::A);
+        q.metadata.id = id;
+        let bytes = q.to_vec().unwrap();
+        out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+fn framed(msg: &Message) -> Vec<u8> {
+    let bytes = msg.to_vec().unwrap();
+    let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(&bytes);
+    out
+}
+
+/// A query that must wait for a slow upstream, then one answered from memory, in one write:
+/// the second is answered first (RFC 7766's out-of-order replies), then the first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_query_does_not_hold_up_the_next() {
+    let slow =
+        Upstream::start(Behaviour::Slow(Duration::from_millis(500), [192, 0, 2, 9].into())).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n whoami\n}}\nslow.test:0 {{\n forward . {} {{\n  read_timeout 5s\n }}\n}}",
+        slow.addr
+    ))
+    .await;
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    let mut first = query("x.slow.test.", RecordType::A);
+    first.metadata.id = 1;
+    let mut second = query("x.fast.example.", RecordType::A);
+    second.metadata.id = 2;
+    let mut both = framed(&first);
+    both.extend_from_slice(&framed(&second));
+    stream.write_all(&both).await.unwrap();
+    let ids: Vec<u16> = [read_frame(&mut stream).await, read_frame(&mut stream).await]
+        .into_iter()
+        .map(|f| Message::from_vec(&f.expect("a reply")).unwrap().metadata.id)
+        .collect();
+    assert_eq!(ids, [2, 1], "the ready reply first");
+    s.stop().await;
+}
+
+/// At most 128 queries of one connection wait at once: with 200 sent to a slow upstream, the
+/// upstream sees 128 and no more until replies go out; every query is answered in the end.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_has_at_most_128_queries_waiting() {
+    let up = Upstream::start(Behaviour::Slow(Duration::from_secs(1), [192, 0, 2, 8].into())).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n forward . {} {{\n  read_timeout 10s\n }}\n}}",
+        up.addr
+    ))
+    .await;
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    stream.write_all(&burst("cap.test.", 200)).await.unwrap();
+    eventually("128 queries reach the upstream", || up.client_queries() >= 128).await;
+    // None has been answered yet (the upstream holds each for a second), so no more may have
+    // been read.
+    assert_eq!(up.client_queries(), 128, "reading paused at the cap");
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        let reply = Message::from_vec(&read_frame(&mut stream).await.expect("a reply")).unwrap();
+        ids.push(reply.metadata.id);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..200).collect::<Vec<u16>>());
+    s.stop().await;
+}
+
+/// After a query, a connection that stays silent is closed after the idle timeout (10 s), not
+/// the first read's 3 s: it is still open past 3 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let s = TestServer::start(".:0 {\n whoami\n}").await;
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    write_frame(&mut stream, &query("idle.example.", RecordType::A).to_vec().unwrap()).await;
+    assert!(read_frame(&mut stream).await.is_some());
+    let mut buf = [0u8; 1];
+    // Time is what this is about: 5 s of silence is past the read timeout, within the idle one.
+    let early = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+    assert!(early.is_err(), "still open 5 s after the query: {early:?}");
+    let closed = tokio::time::timeout(DEADLINE, stream.read(&mut buf)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "closed by the server: {closed:?}");
+    // And a query after the close goes nowhere.
+    let _ = stream.write_all(&framed(&query("late.example.", RecordType::A))).await;
+    assert!(read_frame(&mut stream).await.is_none());
+    s.stop().await;
+}

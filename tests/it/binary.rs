@@ -394,3 +394,21 @@ async fn sigterm_while_starting_exits_0_before_the_banner() {
     assert!(seen.iter().any(|l| l == "[INFO] SIGTERM: Shutting down servers then terminating"));
     assert!(!seen.iter().any(|l| l.starts_with("slow.test.:")), "no banner: {seen:?}");
 }
+
+/// SIGQUIT quits at once: no lameduck (a 30 s one here), no shutdown hooks, exit 0, CoreDNS's
+/// line. SIGTERM on the same Corefile would wait out the lameduck first.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigquit_quits_without_the_lameduck() {
+    let dir = Scratch::new("quit");
+    let conf =
+        dir.write("Corefile", ".:0 {\n health localhost:0 {\n  lameduck 30s\n }\n whoami\n}\n");
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let addr = p.port_of(".");
+    p.wait_line(|l| l.starts_with("CoreDNS-"));
+    assert_eq!(rcode_of(addr, "before.quit.").await, ResponseCode::NoError);
+    p.signal("QUIT");
+    assert_eq!(p.wait_exit(), 0, "well within the 30 s lameduck");
+    p.wait_line(|l| l == "[INFO] SIGQUIT: Quitting process immediately");
+    let lameduck = p.drain().iter().any(|l| l.contains("lameduck"));
+    assert!(!lameduck, "no lameduck on SIGQUIT: {:?}", p.seen);
+}

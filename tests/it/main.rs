@@ -3,6 +3,7 @@
 //! one module per topic.
 
 mod access;
+mod answer_shapers;
 mod bad_input;
 mod binary;
 mod cache;

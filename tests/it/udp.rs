@@ -138,3 +138,29 @@ async fn udp_exchange_from(socket: &UdpSocket, server: SocketAddr, msg: &Message
     let (len, _) = timeout(WAIT, socket.recv_from(&mut buf)).await.expect("a reply").unwrap();
     Message::from_vec(&buf[..len]).unwrap()
 }
+
+/// A datagram larger than a receive slot (4 096 octets: a query with a 6 000-octet EDNS
+/// option) is cut there, so its OPT does not decode: FORMERR with the question, as miekg/dns's
+/// short read buffer gives it. Every other client is served on.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversize_datagram_gets_formerr_and_others_are_served() {
+    use hickory_proto::op::Edns;
+    use hickory_proto::rr::rdata::opt::EdnsOption;
+
+    let s = TestServer::start(".:0 {\n whoami\n}").await;
+    let mut big = query("big.example.", RecordType::A);
+    let mut edns = Edns::new();
+    edns.options_mut().insert(EdnsOption::Unknown(65001, vec![7; 6000]));
+    big.set_edns(edns);
+    let packet = big.to_vec().unwrap();
+    assert!(packet.len() > 6000);
+    let bytes = udp_raw(s.addr, &packet, WAIT).await.expect("an answer to the big datagram");
+    let reply = Message::from_vec(&bytes).unwrap();
+    assert_eq!(reply.metadata.id, 0xbeef);
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(reply.queries[0].name().to_ascii(), "big.example.");
+    let next = s.udp("after.example.", RecordType::A).await;
+    assert_eq!(next.metadata.response_code, ResponseCode::NoError);
+    s.stop().await;
+}

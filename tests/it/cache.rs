@@ -48,9 +48,44 @@ async fn serve_stale_verify_serves_and_stores_fresh_wire_answers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let samples = scrape(&s).await;
-    let stale = metric(&samples, "coredns_cache_served_stale_total", &[]).unwrap_or(0.0);
+    // This block's series only: other tests serve stale answers in the same process.
+    let zones = [("zones", "cache-verify.test.")];
+    let stale = metric(&samples, "coredns_cache_served_stale_total", &zones).unwrap_or(0.0);
     assert_eq!(stale, 0.0, "nothing stale was served");
-    let hits = metric(&samples, "coredns_cache_hits_total", &[]).unwrap_or(0.0);
+    let hits = metric(&samples, "coredns_cache_hits_total", &zones).unwrap_or(0.0);
     assert!(hits >= 1.0, "verified answers were stored and hit again: {hits} hits");
     s.stop().await;
+}
+
+/// `serve_stale` in front of a real upstream that stops answering: once the entry has expired,
+/// the stale answer is served with TTL 0 (at once, or in verify mode after the upstream failed
+/// to answer), and the upstream was asked again for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_stale_answers_when_the_upstream_fails() {
+    use std::net::Ipv4Addr;
+
+    use crate::upstream::{Behaviour, Upstream};
+
+    for mode in ["", " verify"] {
+        let up = Upstream::start(Behaviour::Answer(Ipv4Addr::new(192, 0, 2, 77), 60)).await;
+        let s = TestServer::start(&format!(
+            ".:0 {{\n cache 1 {{\n  serve_stale 1h{mode}\n }}\n forward . {} {{\n  max_fails 0\n  read_timeout 300ms\n }}\n}}",
+            up.addr
+        ))
+        .await;
+        let fresh = s.udp("stale.example.", RecordType::A).await;
+        assert_eq!(fresh.answers[0].ttl, 1, "{mode}");
+        up.mute(true);
+        let asked = up.client_queries();
+        // Until the entry expires the cache answers with TTL 1; then the stale entry, TTL 0.
+        wait_until("the entry expires and is served stale", || async {
+            let reply = s.udp("stale.example.", RecordType::A).await;
+            assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{mode}");
+            assert_eq!(reply.answers[0].data.to_string(), "192.0.2.77", "{mode}");
+            reply.answers[0].ttl == 0
+        })
+        .await;
+        eventually("the upstream is asked again", || up.client_queries() > asked).await;
+        s.stop().await;
+    }
 }

@@ -207,3 +207,32 @@ async fn tls_servername_names_the_certificate_to_expect() {
     assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "nothing asked over it");
     s.stop().await;
 }
+
+/// `max_idle_conns 1`: of two connections that were busy at once, one is kept for reuse. Two
+/// concurrent queries later reuse one connection and open another; without the cap both are
+/// reused.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_idle_conns_caps_the_connections_kept() {
+    for (option, hits, misses) in [("  max_idle_conns 1\n", 1, 3), ("", 2, 2)] {
+        let up = Upstream::start(Behaviour::Slow(Duration::from_millis(300), IP)).await;
+        let s = TestServer::start(&format!(
+            ".:0 {{\n forward . {} {{\n  force_tcp\n{option} }}\n}}",
+            up.addr
+        ))
+        .await;
+        let labels = ["forward".to_string(), up.addr.to_string(), "tcp".to_string()];
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        for round in 0..2 {
+            // Two at once: the upstream holds each for 300 ms, so each needs a connection.
+            let (first, second) = (format!("a{round}.example."), format!("b{round}.example."));
+            let (a, b) = tokio::join!(s.udp(&first, RecordType::A), s.udp(&second, RecordType::A));
+            assert_eq!((first_a(&a), first_a(&b)), (Some(IP), Some(IP)), "{option}");
+        }
+        let got = (
+            CONN_CACHE_HITS.with_label_values(&labels).get(),
+            CONN_CACHE_MISSES.with_label_values(&labels).get(),
+        );
+        assert_eq!(got, (hits, misses), "{option}");
+        s.stop().await;
+    }
+}

@@ -103,3 +103,63 @@ async fn an_idle_connection_is_closed_after_the_idle_timeout() {
     assert!(read_frame(&mut stream).await.is_none());
     s.stop().await;
 }
+
+/// A client that sends and never reads: once the server cannot write a reply for the write
+/// timeout (5 s), it closes the connection instead of holding it. The client sees its socket
+/// closed by the peer while it still has not read, and then the end of the stream after at
+/// most the replies that did fit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
+    let s = TestServer::start(".:0 {\n whoami\n}").await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small window, so what the server writes piles up in its own send buffer (4 MiB at
+    // most on Linux) and its writes block.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(s.addr).await.unwrap();
+    let local_port = stream.local_addr().unwrap().port();
+    let (mut rd, mut wr) = stream.into_split();
+    // Long names make long replies: 30 000 of about 300 octets are twice what the buffers hold.
+    const SENT: u16 = 30_000;
+    let long = format!("{}.{}.{}.never.read.", "a".repeat(63), "b".repeat(63), "c".repeat(63));
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&burst(&long, SENT)).await;
+        wr
+    });
+    // Closed by the peer: CLOSE_WAIT after a FIN, or gone from the table after a reset (the
+    // server closes with queries unread, which makes the kernel send a reset).
+    eventually("the server closes the connection", || tcp_state(local_port) != Some(ESTABLISHED))
+        .await;
+    let mut replies = 0u32;
+    loop {
+        let mut len = [0u8; 2];
+        if rd.read_exact(&mut len).await.is_err() {
+            break;
+        }
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if rd.read_exact(&mut body).await.is_err() {
+            break;
+        }
+        replies += 1;
+    }
+    assert!(replies < u32::from(SENT), "closed before every reply was written: {replies}");
+    drop(writer);
+    // The server goes on serving others.
+    assert!(s.tcp("other.example.", RecordType::A).await.answers.is_empty());
+    s.stop().await;
+}
+
+/// The kernel's state number for an open connection.
+const ESTABLISHED: u8 = 0x01;
+
+/// The state of this process's IPv4 TCP socket bound to local port `port`, from
+/// `/proc/net/tcp`.
+fn tcp_state(port: u16) -> Option<u8> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let local = fields.nth(1)?;
+        let state = fields.nth(1)?;
+        let local_port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
+        (local_port == port).then(|| u8::from_str_radix(state, 16).ok()).flatten()
+    })
+}

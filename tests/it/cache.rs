@@ -7,13 +7,6 @@ use hickory_proto::rr::RecordType;
 
 use crate::harness::*;
 
-async fn scrape(s: &TestServer) -> Vec<Sample> {
-    let addr = s.instance.http_addr("localhost:0").expect("metrics listener");
-    let (status, body) = http_get(addr, "/metrics").await;
-    assert_eq!(status, 200);
-    parse_exposition(&body)
-}
-
 /// `serve_stale 1h verify` in front of *hosts* with a 1 s TTL: once the entry expires, each
 /// query is verified with *hosts*, whose fresh answer (TTL 1) is served and stored again. The
 /// stale entry (TTL 0) must never be served, since *hosts* never fails. Before the fix, a wire

@@ -232,6 +232,14 @@ pub async fn http_get_opt(addr: SocketAddr, path: &str) -> Option<(u16, String)>
     Some((status, body.to_string()))
 }
 
+/// The samples of the `/metrics` the server's Corefile asked for at `localhost:0`.
+pub async fn scrape(s: &TestServer) -> Vec<Sample> {
+    let addr = s.instance.http_addr("localhost:0").expect("metrics listener");
+    let (status, body) = http_get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    parse_exposition(&body)
+}
+
 /// How long a test waits for something that must happen before it calls it a failure: far
 /// beyond what any machine needs, so that only "never" fails, never "slowly".
 pub const DEADLINE: Duration = Duration::from_secs(30);

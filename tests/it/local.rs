@@ -9,13 +9,6 @@ use hickory_proto::rr::RecordType;
 use crate::harness::*;
 use crate::upstream::{Behaviour, Upstream};
 
-async fn scrape(s: &TestServer) -> Vec<Sample> {
-    let addr = s.instance.http_addr("localhost:0").expect("metrics listener");
-    let (status, body) = http_get(addr, "/metrics").await;
-    assert_eq!(status, 200);
-    parse_exposition(&body)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn local_names_never_reach_the_upstream() {
     let upstream = Upstream::start(Behaviour::Answer(Ipv4Addr::new(192, 0, 2, 7), 60)).await;

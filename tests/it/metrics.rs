@@ -5,13 +5,6 @@ use hickory_proto::rr::RecordType;
 
 use crate::harness::*;
 
-async fn scrape(s: &TestServer) -> Vec<Sample> {
-    let addr = s.instance.http_addr("localhost:0").expect("metrics listener");
-    let (status, body) = http_get(addr, "/metrics").await;
-    assert_eq!(status, 200);
-    parse_exposition(&body)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn query_counters_move_by_what_was_asked() {
     let s = TestServer::start("metrics-a.test:0 {\n prometheus localhost:0\n whoami\n}").await;

@@ -22,7 +22,7 @@ use crate::Request;
 use crate::pkg::response::Facts;
 
 mod reply_writer;
-pub use reply_writer::{FixedSoa, ReplyWriter, Section, ZoneSoa};
+pub use reply_writer::{ReplyWriter, Section, SoaNames, ZoneSoa};
 
 const HEADER: usize = 12;
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use compact_str::CompactString;
 use plugin_api::pkg::upstream::Upstream;
-use plugin_api::pkg::wire::{ReplyWriter, ZoneSoa};
+use plugin_api::pkg::wire::{ReplyWriter, SoaNames, ZoneSoa};
 use plugin_api::pkg::zone::{longest_match, split_dots};
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
@@ -27,6 +27,10 @@ use names::{
     Grammar, MAX_FIXED_LABELS, Parsed, label_count, parse_labels, pod_ip, port_matches,
     split_labels,
 };
+
+/// The SOA's primary server and mailbox, as labels before the zone (CoreDNS's `ns.dns` and
+/// `hostmaster`).
+const SOA_NAMES: (&str, &str) = ("ns.dns", "hostmaster");
 
 /// The version of the Kubernetes DNS specification served (`dns-version` TXT).
 pub const SCHEMA_VERSION: &str = "1.1.0";
@@ -101,13 +105,13 @@ impl Lookup<'_> {
         self.req.qname()
     }
 
-    /// The zone's SOA, for the authority section of negative answers.
+    /// The zone's SOA, for the authority section of negative answers (its names are
+    /// [`SOA_NAMES`] under the zone).
     fn zone_soa(&self) -> ZoneSoa<'static> {
         ZoneSoa {
             zone_labels: self.zone_labels,
             ttl: self.ttl().min(300),
-            mname: "ns.dns",
-            rname: "hostmaster",
+            names: SoaNames::UnderZone { mname: SOA_NAMES.0, rname: SOA_NAMES.1 },
             serial: self.index.serial,
             refresh: 7200,
             retry: 1800,
@@ -126,8 +130,9 @@ impl Lookup<'_> {
 
     fn soa(&self) -> Record {
         let (zone, z) = (self.zone(), self.zone_soa());
-        let mname = self.name(z.mname, &zone).unwrap_or_else(Name::root);
-        let rname = self.name(z.rname, &zone).unwrap_or_else(Name::root);
+        let (mname, rname) = SOA_NAMES;
+        let mname = self.name(mname, &zone).unwrap_or_else(Name::root);
+        let rname = self.name(rname, &zone).unwrap_or_else(Name::root);
         let (refresh, retry, expire) = (z.refresh as i32, z.retry as i32, z.expire as i32);
         let soa = SOA::new(mname, rname, z.serial, refresh, retry, expire, z.minimum);
         Record::from_rdata(zone, z.ttl, RData::SOA(soa))

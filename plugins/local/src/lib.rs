@@ -23,7 +23,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use metrics::LOCALHOST_REQUESTS;
-use plugin_api::pkg::wire::{FixedSoa, ReplyWriter, Section};
+use plugin_api::pkg::wire::{ReplyWriter, Section, SoaNames, ZoneSoa};
 use plugin_api::pkg::zone::is_subdomain;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::RecordType;
@@ -44,17 +44,13 @@ const ZONES: [(&str, usize); 4] =
 /// The one name in the reverse zones that has a record.
 const LOOPBACK_REVERSE: &str = "1.0.0.127.in-addr.arpa.";
 
-/// The SOA of every zone *local* answers for.
-const SOA: FixedSoa<'static> = FixedSoa {
-    ttl: TTL,
-    mname: "localhost.",
-    rname: "root.localhost.",
-    serial: 1,
-    refresh: 0,
-    retry: 0,
-    expire: 0,
-    minimum: TTL,
-};
+/// The SOA of every zone *local* answers for, owned by the last `zone_labels` labels of the
+/// question.
+fn soa(zone_labels: usize) -> ZoneSoa<'static> {
+    let names = SoaNames::Absolute { mname: "localhost.", rname: "root.localhost." };
+    let (serial, refresh, retry, expire, minimum) = (1, 0, 0, 0, TTL);
+    ZoneSoa { zone_labels, ttl: TTL, names, serial, refresh, retry, expire, minimum }
+}
 
 /// Reads the directive and builds the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
@@ -122,7 +118,7 @@ fn loopback(w: &mut ReplyWriter, qtype: RecordType, labels: usize) {
     match qtype {
         RecordType::A => w.a(TTL, Ipv4Addr::LOCALHOST),
         RecordType::AAAA => w.aaaa(TTL, Ipv6Addr::LOCALHOST),
-        _ => w.fixed_soa(Section::Authority, labels, &SOA),
+        _ => w.soa(&soa(labels)),
     }
 }
 
@@ -131,18 +127,18 @@ fn in_zone(w: &mut ReplyWriter, name: &str, qtype: RecordType, labels: usize, zo
     if labels == zone_labels {
         match qtype {
             RecordType::A | RecordType::AAAA if name == "localhost." => loopback(w, qtype, labels),
-            RecordType::SOA => w.fixed_soa(Section::Answer, labels, &SOA),
+            RecordType::SOA => w.soa_in(Section::Answer, &soa(labels)),
             RecordType::NS => w.ns(labels, TTL, "localhost."),
-            _ => w.fixed_soa(Section::Authority, labels, &SOA),
+            _ => w.soa(&soa(labels)),
         }
     } else if name == LOOPBACK_REVERSE {
         match qtype {
             RecordType::PTR => w.ptr(TTL, ["localhost"]),
-            _ => w.fixed_soa(Section::Authority, zone_labels, &SOA),
+            _ => w.soa(&soa(zone_labels)),
         }
     } else {
         w.rcode(ResponseCode::NXDomain);
-        w.fixed_soa(Section::Authority, zone_labels, &SOA);
+        w.soa(&soa(zone_labels));
     }
 }
 

@@ -46,18 +46,16 @@ const ANSWER: usize = 0;
 const AUTHORITY: usize = 1;
 const ADDITIONAL: usize = 2;
 
-/// The SOA of a zone that is a suffix of the query name: its names are given as the labels
-/// before the zone (`ns.dns`, `hostmaster`), the zone itself is the client's spelling.
+/// The SOA of a zone that is a suffix of the query name, owned by the zone as the client spelt
+/// it.
 #[derive(Debug, Clone, Copy)]
 pub struct ZoneSoa<'a> {
     /// How many labels of the query name, from the right, make the zone.
     pub zone_labels: usize,
     /// The record's TTL.
     pub ttl: u32,
-    /// The primary server's labels before the zone (`ns.dns`).
-    pub mname: &'a str,
-    /// The mailbox's labels before the zone (`hostmaster`).
-    pub rname: &'a str,
+    /// The primary server and the mailbox.
+    pub names: SoaNames<'a>,
     /// The zone's serial.
     pub serial: u32,
     /// Seconds.
@@ -70,26 +68,25 @@ pub struct ZoneSoa<'a> {
     pub minimum: u32,
 }
 
-/// An SOA whose names are absolute (`localhost.`, `root.localhost.`) rather than under its zone,
-/// for the fixed zones *local* answers.
+/// How an SOA's two names are given.
 #[derive(Debug, Clone, Copy)]
-pub struct FixedSoa<'a> {
-    /// The record's TTL.
-    pub ttl: u32,
-    /// The primary server, in presentation form (`localhost.`).
-    pub mname: &'a str,
-    /// The mailbox, in presentation form (`root.localhost.`).
-    pub rname: &'a str,
-    /// The zone's serial.
-    pub serial: u32,
-    /// Seconds.
-    pub refresh: u32,
-    /// Seconds.
-    pub retry: u32,
-    /// Seconds.
-    pub expire: u32,
-    /// The negative-caching TTL.
-    pub minimum: u32,
+pub enum SoaNames<'a> {
+    /// As the labels before the zone (`ns.dns`, `hostmaster`), the zone following in the
+    /// client's spelling (*kubernetes*).
+    UnderZone {
+        /// The primary server's labels (`ns.dns`).
+        mname: &'a str,
+        /// The mailbox's labels (`hostmaster`).
+        rname: &'a str,
+    },
+    /// In full, in presentation form (`localhost.`, `root.localhost.`), whatever the zone
+    /// (*local*).
+    Absolute {
+        /// The primary server.
+        mname: &'a str,
+        /// The mailbox.
+        rname: &'a str,
+    },
 }
 
 /// The section a record owned by a zone goes in.
@@ -196,35 +193,34 @@ impl ReplyWriter {
         }
     }
 
-    /// Adds `soa` to the authority section. Does nothing if the query name has fewer labels
-    /// than the zone.
+    /// Adds `soa` to the authority section (a denial's SOA). Does nothing if the query name
+    /// has fewer labels than the zone.
     pub fn soa(&mut self, soa: &ZoneSoa<'_>) {
-        let Some(zone) = self.zone_offset(soa.zone_labels) else { return };
-        let zone = pointer(zone);
-        let Some(at) = self.begin(AUTHORITY, &zone, RecordType::SOA, soa.ttl) else { return };
-        for name in [soa.mname, soa.rname] {
-            self.labels(crate::pkg::zone::split_dots(name).filter(|l| !l.is_empty()));
-            self.buf.extend_from_slice(&zone);
-        }
-        for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
-            self.buf.extend_from_slice(&value.to_be_bytes());
-        }
-        self.end(at);
+        self.soa_in(Section::Authority, soa);
     }
 
-    /// Adds `soa` in `section`, owned by the last `zone_labels` labels of the question's name as
-    /// the client wrote them, its names in full. Does nothing if the name has fewer labels.
-    pub fn fixed_soa(&mut self, section: Section, zone_labels: usize, soa: &FixedSoa<'_>) {
-        let Some(zone) = self.zone_offset(zone_labels) else { return };
+    /// Adds `soa` to `section`: the answer, for an SOA query at the apex, or the authority.
+    /// Does nothing if the query name has fewer labels than the zone.
+    pub fn soa_in(&mut self, section: Section, soa: &ZoneSoa<'_>) {
+        let Some(zone) = self.zone_offset(soa.zone_labels) else { return };
+        let zone = pointer(zone);
         let section = match section {
             Section::Answer => ANSWER,
             Section::Authority => AUTHORITY,
         };
-        let Some(at) = self.begin(section, &pointer(zone), RecordType::SOA, soa.ttl) else {
-            return;
-        };
-        self.absolute_name(soa.mname);
-        self.absolute_name(soa.rname);
+        let Some(at) = self.begin(section, &zone, RecordType::SOA, soa.ttl) else { return };
+        match soa.names {
+            SoaNames::UnderZone { mname, rname } => {
+                for name in [mname, rname] {
+                    self.labels(crate::pkg::zone::split_dots(name).filter(|l| !l.is_empty()));
+                    self.buf.extend_from_slice(&zone);
+                }
+            }
+            SoaNames::Absolute { mname, rname } => {
+                self.absolute_name(mname);
+                self.absolute_name(rname);
+            }
+        }
         for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
             self.buf.extend_from_slice(&value.to_be_bytes());
         }

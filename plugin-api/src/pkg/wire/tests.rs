@@ -265,8 +265,7 @@ fn cluster_soa(zone_labels: usize, serial: u32) -> ZoneSoa<'static> {
     ZoneSoa {
         zone_labels,
         ttl: 5,
-        mname: "ns.dns",
-        rname: "hostmaster",
+        names: SoaNames::UnderZone { mname: "ns.dns", rname: "hostmaster" },
         serial,
         refresh: 7200,
         retry: 1800,
@@ -408,19 +407,15 @@ fn facts_read_in_place_match_those_of_the_decoded_message() {
     assert!(cut.facts().is_none(), "a header promising a question that is not there");
 }
 
-/// The SOA *local* writes: absolute names, not under the zone.
-const LOCAL_SOA: FixedSoa<'static> = FixedSoa {
-    ttl: 604800,
-    mname: "localhost.",
-    rname: "root.localhost.",
-    serial: 1,
-    refresh: 0,
-    retry: 0,
-    expire: 0,
-    minimum: 604800,
-};
+/// An SOA of absolute names, not under the zone (as *local* writes), for a zone of
+/// `zone_labels` labels.
+fn absolute_soa(zone_labels: usize) -> ZoneSoa<'static> {
+    let names = SoaNames::Absolute { mname: "localhost.", rname: "root.localhost." };
+    let (serial, refresh, retry, expire, minimum) = (1, 0, 0, 0, 604800);
+    ZoneSoa { zone_labels, ttl: 604800, names, serial, refresh, retry, expire, minimum }
+}
 
-fn local_soa_record(owner: &str) -> Record {
+fn absolute_soa_record(owner: &str) -> Record {
     use hickory_proto::rr::rdata::SOA;
     let soa = SOA::new(name("localhost."), name("root.localhost."), 1, 0, 0, 0, 604800);
     Record::from_rdata(name(owner), 604800, RData::SOA(soa))
@@ -429,15 +424,15 @@ fn local_soa_record(owner: &str) -> Record {
 /// A non-authoritative reply with an SOA of absolute names in either section and an NS answer,
 /// owned by the zone as the client spelt it: the bytes the encoder writes for the same records.
 #[test]
-fn fixed_soa_and_ns_records_owned_by_the_zone_as_asked() {
+fn absolute_soa_and_ns_records_owned_by_the_zone_as_asked() {
     use hickory_proto::rr::rdata::NS;
     let req = request("2.0.0.127.In-Addr.Arpa.", 5, true, false, false);
     let mut w = ReplyWriter::new(&req).unwrap().owned_as_asked().not_authoritative();
     w.rcode(ResponseCode::NXDomain);
-    w.fixed_soa(Section::Authority, 3, &LOCAL_SOA);
+    w.soa(&absolute_soa(3));
     let mut expected = req.reply();
     expected.metadata.response_code = ResponseCode::NXDomain;
-    expected.authorities = vec![local_soa_record("127.In-Addr.Arpa.")];
+    expected.authorities = vec![absolute_soa_record("127.In-Addr.Arpa.")];
     let got = w.finish().decode().unwrap();
     assert!(!got.metadata.authoritative);
     assert_eq!(got, Message::from_vec(&expected.to_vec().unwrap()).unwrap());
@@ -445,18 +440,18 @@ fn fixed_soa_and_ns_records_owned_by_the_zone_as_asked() {
 
     let req = request("LocalHost.", 6, true, false, false);
     let mut w = ReplyWriter::new(&req).unwrap().owned_as_asked().not_authoritative();
-    w.fixed_soa(Section::Answer, 1, &LOCAL_SOA);
+    w.soa_in(Section::Answer, &absolute_soa(1));
     w.ns(1, 604800, "localhost.");
     let mut expected = req.reply();
     expected.answers = vec![
-        local_soa_record("LocalHost."),
+        absolute_soa_record("LocalHost."),
         Record::from_rdata(name("LocalHost."), 604800, RData::NS(NS(name("localhost.")))),
     ];
     let got = w.finish().decode().unwrap();
     assert_eq!(got, Message::from_vec(&expected.to_vec().unwrap()).unwrap());
     // A zone longer than the name writes nothing.
     let mut w = ReplyWriter::new(&req).unwrap();
-    w.fixed_soa(Section::Authority, 2, &LOCAL_SOA);
+    w.soa(&absolute_soa(2));
     w.ns(2, 1, "localhost.");
     let got = w.finish().decode().unwrap();
     assert!(got.answers.is_empty() && got.authorities.is_empty());

@@ -117,9 +117,13 @@ async fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(s.addr).await.unwrap();
     let local_port = stream.local_addr().unwrap().port();
+    let server_port = s.addr.port();
+    let state = move || tcp_state(local_port, server_port);
+    assert_eq!(state(), Some(ESTABLISHED), "the connection is in the table");
     let (mut rd, mut wr) = stream.into_split();
-    // Long names make long replies: 30 000 of about 300 octets are twice what the buffers hold.
-    const SENT: u16 = 30_000;
+    // Long names make long replies: 60 000 of about 300 octets are four times what the
+    // buffers hold.
+    const SENT: u16 = 60_000;
     let long = format!("{}.{}.{}.never.read.", "a".repeat(63), "b".repeat(63), "c".repeat(63));
     let writer = tokio::spawn(async move {
         let _ = wr.write_all(&burst(&long, SENT)).await;
@@ -127,8 +131,7 @@ async fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
     });
     // Closed by the peer: CLOSE_WAIT after a FIN, or gone from the table after a reset (the
     // server closes with queries unread, which makes the kernel send a reset).
-    eventually("the server closes the connection", || tcp_state(local_port) != Some(ESTABLISHED))
-        .await;
+    eventually("the server closes the connection", || state() != Some(ESTABLISHED)).await;
     let mut replies = 0u32;
     loop {
         let mut len = [0u8; 2];
@@ -151,15 +154,15 @@ async fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
 /// The kernel's state number for an open connection.
 const ESTABLISHED: u8 = 0x01;
 
-/// The state of this process's IPv4 TCP socket bound to local port `port`, from
-/// `/proc/net/tcp`.
-fn tcp_state(port: u16) -> Option<u8> {
+/// The state of the IPv4 TCP connection from local port `local` to remote port `remote`, from
+/// `/proc/net/tcp` (both ports, since an old connection in TIME_WAIT may share the local one).
+fn tcp_state(local: u16, remote: u16) -> Option<u8> {
+    let port = |address: &str| u16::from_str_radix(address.rsplit(':').next()?, 16).ok();
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
     table.lines().skip(1).find_map(|line| {
-        let mut fields = line.split_whitespace();
-        let local = fields.nth(1)?;
-        let state = fields.nth(1)?;
-        let local_port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
-        (local_port == port).then(|| u8::from_str_radix(state, 16).ok()).flatten()
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (ours, theirs, state) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+        let this = port(ours)? == local && port(theirs)? == remote;
+        this.then(|| u8::from_str_radix(state, 16).ok()).flatten()
     })
 }

@@ -76,6 +76,19 @@ impl Rig {
         self.upstream.calls()
     }
 
+    /// Asks `name` until its answer has `ttl`: a refresh in the background is stored by a
+    /// task the test does not see end. One refresh runs at a time, so asking does not start
+    /// more of them.
+    async fn until_ttl(&self, name: &str, ttl: u32) {
+        let fresh = async {
+            while self.ask_name(name).answers[0].ttl != ttl {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        let deadline = std::time::Duration::from_secs(30);
+        tokio::time::timeout(deadline, fresh).await.expect("the refreshed entry is stored");
+    }
+
     fn advance(&self, secs: u64) {
         self.now.fetch_add(secs, Ordering::SeqCst);
     }
@@ -261,16 +274,9 @@ async fn prefetch_fires_once_near_expiry() {
     for _ in 0..5 {
         rig.ask_name("p.example.");
     }
-    for _ in 0..100 {
-        if rig.calls() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // The refreshed entry counts from the new time, once the background fetch has stored it.
+    rig.until_ttl("p.example.", 30).await;
     assert_eq!(rig.calls(), 2, "one prefetch, however many hits");
-    // The refreshed entry counts from the new time.
-    assert_eq!(rig.ask_name("p.example.").answers[0].ttl, 30);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -280,14 +286,9 @@ async fn serve_stale_answers_with_ttl_zero_and_refreshes() {
     rig.advance(100);
     let stale = rig.ask_name("s.example.");
     assert_eq!(stale.answers[0].ttl, 0, "stale answers have TTL 0");
-    for _ in 0..100 {
-        if rig.calls() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(rig.calls(), 2, "refreshed in the background");
-    assert_eq!(rig.ask_name("s.example.").answers[0].ttl, 30);
+    // Refreshed in the background: stale (TTL 0) until the fetch is stored, then fresh.
+    rig.until_ttl("s.example.", 30).await;
+    assert_eq!(rig.calls(), 2, "refreshed once in the background");
     rig.advance(4000);
     rig.ask_name("s.example.");
     assert_eq!(rig.calls(), 3, "past the stale window: a plain miss");

@@ -127,13 +127,23 @@ impl Instance {
         errors
     }
 
-    /// Reads the Corefile again and moves to it: the new configuration is built completely
-    /// before anything changes, then the listeners that stay get it in one swap (their sockets
-    /// stay open, so no query is lost). If anything fails, the running configuration stays.
+    /// Reads the Corefile again and moves to it (see [`Instance::switch_to`]).
     pub async fn reload(&mut self) -> Result<(), String> {
         let source = source::reread(&self.source)?;
         let config = config::load(&source, &|w| tracing::warn!("{}", strip_level(w)))
             .map_err(|e| e.to_string())?;
+        self.switch_to(source, config).await
+    }
+
+    /// Moves to `config`, loaded from `source`. The new configuration is built completely
+    /// before anything changes, then the listeners that stay get it in one swap (their sockets
+    /// stay open, so no query is lost). If anything fails (a port taken, an HTTP address taken,
+    /// a start-up hook), the running configuration stays as it was: the new ports are let go and
+    /// the new plugins' shutdown hooks run.
+    ///
+    /// [`Instance::reload`] is this with the Corefile read again; it is public on its own so that
+    /// a test can add hooks to a loaded configuration.
+    pub async fn switch_to(&mut self, source: Source, config: Config) -> Result<(), String> {
         let servers = self.servers.as_mut().ok_or("the server is stopping")?;
         // Bind what is new and start the new plugins (a kubernetes index syncs here) while the
         // running configuration still answers every query.
@@ -144,6 +154,9 @@ impl Instance {
             return Err(e.to_string());
         }
         let Config { on_startup, on_shutdown, fingerprint, listeners, shared, .. } = config;
+        // The new *prometheus* hooks fill `coredns_plugin_enabled` afresh; a failed start puts
+        // back the running configuration's series, as CoreDNS's OnRestartFailed does.
+        let enabled_before = plugin_enabled_series();
         plugin_api::server::metrics::PLUGIN_ENABLED.reset();
         for hook in on_startup {
             if let Err(e) = hook.await {
@@ -151,6 +164,7 @@ impl Instance {
                 for hook in on_shutdown {
                     let _ = hook.await;
                 }
+                restore_plugin_enabled(&enabled_before);
                 return Err(e);
             }
         }
@@ -257,6 +271,33 @@ fn record_port_pairs(config: &Config, pairs: &[(u16, u16)]) {
 
 fn reload_period(config: &Config) -> Option<Duration> {
     *config.shared.get::<plugin_reload::Period>().0.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The `coredns_plugin_enabled` series set now: their label values in declaration order
+/// (server, zone, view, name).
+fn plugin_enabled_series() -> Vec<[String; 4]> {
+    use prometheus::core::Collector;
+    let families = plugin_api::server::metrics::PLUGIN_ENABLED.collect();
+    let metrics = families.iter().flat_map(|family| family.get_metric());
+    metrics
+        .filter(|m| m.get_gauge().get_value() != 0.0)
+        .map(|m| {
+            let value = |name: &str| {
+                let label = m.get_label().iter().find(|l| l.name() == name);
+                label.map_or_else(String::new, |l| l.value().to_owned())
+            };
+            ["server", "zone", "view", "name"].map(value)
+        })
+        .collect()
+}
+
+/// Makes `series` the whole of `coredns_plugin_enabled` again.
+fn restore_plugin_enabled(series: &[[String; 4]]) {
+    let enabled = &plugin_api::server::metrics::PLUGIN_ENABLED;
+    enabled.reset();
+    for labels in series {
+        enabled.with_label_values(&labels.each_ref().map(String::as_str)).set(1);
+    }
 }
 
 fn announce(fingerprint: &str) {

@@ -1,8 +1,10 @@
 //! Reloads that add and remove ports, and reloads that fail: at staging (a port taken by
-//! another program) and at the HTTP apply (a metrics address taken). A failed reload leaves
-//! the running configuration serving as it was.
+//! another program), at the HTTP apply (a metrics address taken) and in a start-up hook. A
+//! failed reload leaves the running configuration serving as it was.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrodns::Instance;
@@ -40,16 +42,28 @@ async fn answers_tcp(port: u16, name: &str) -> bool {
         .is_some_and(|m| m.metadata.response_code == ResponseCode::NoError)
 }
 
-async fn start(dir: &Scratch, text: &str) -> Instance {
+/// `text`, written to the Corefile in `dir`, as the source a start or reload reads.
+fn write_source(dir: &Scratch, text: &str) -> Source {
     let path = dir.write("Corefile", text);
-    Instance::start(Source {
+    Source {
         filename: path.display().to_string(),
         text: text.into(),
         path: Some(path.display().to_string()),
         dns_port: "53".into(),
+    }
+}
+
+async fn start(dir: &Scratch, text: &str) -> Instance {
+    Instance::start(write_source(dir, text)).await.unwrap()
+}
+
+/// A hook that sets `flag` when it runs.
+fn raise(flag: &Arc<AtomicBool>) -> plugin_api::Hook {
+    let flag = flag.clone();
+    Box::pin(async move {
+        flag.store(true, Ordering::SeqCst);
+        Ok(())
     })
-    .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -119,5 +133,54 @@ async fn failed_reloads_keep_the_running_configuration() {
     dir.write("Corefile", &format!("{running}d.test:{port} {{\n whoami\n}}\n"));
     instance.reload().await.unwrap();
     assert!(answers_udp(port, "x.d.test.").await);
+    instance.stop().await;
+}
+
+/// No directive's start-up hook fails on demand, so this one is added to a loaded configuration:
+/// the path is the same [`Instance::reload`] takes once it has read the Corefile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_start_up_hook_keeps_the_running_configuration() {
+    let (port, added) = (free_port(), free_port());
+    let dir = Scratch::new("reload-hook");
+    let running = format!("a.test:{port} {{\n whoami\n}}\n");
+    let mut instance = start(&dir, &running).await;
+    // The running configuration gets a shutdown hook the test can see.
+    let running_stopped = Arc::new(AtomicBool::new(false));
+    let source = write_source(&dir, &running);
+    let mut config = ferrodns::config::load(&source, &|_| {}).unwrap();
+    config.on_shutdown.push(raise(&running_stopped));
+    instance.switch_to(source, config).await.unwrap();
+
+    // The next one adds a block on the running port and a port of its own, and its second
+    // start-up hook fails.
+    let next = format!("{running}b.test:{port} {{\n whoami\n}}\nc.test:{added} {{\n whoami\n}}\n");
+    let source = write_source(&dir, &next);
+    let mut config = ferrodns::config::load(&source, &|_| {}).unwrap();
+    let [first_ran, third_ran, next_stopped] = [(); 3].map(|()| Arc::new(AtomicBool::new(false)));
+    config.on_startup.push(raise(&first_ran));
+    config.on_startup.push(Box::pin(async { Err("plugin/test: cannot start".to_string()) }));
+    config.on_startup.push(raise(&third_ran));
+    config.on_shutdown.push(raise(&next_stopped));
+    let err = instance.switch_to(source, config).await.expect_err("a start-up hook fails");
+    assert_eq!(err, "plugin/test: cannot start");
+    assert!(first_ran.load(Ordering::SeqCst), "the hooks before the failing one ran");
+    assert!(!third_ran.load(Ordering::SeqCst), "no hook runs after the failing one");
+    assert!(next_stopped.load(Ordering::SeqCst), "the failed configuration's plugins are stopped");
+    assert!(!running_stopped.load(Ordering::SeqCst), "the running configuration's are not");
+
+    // The running configuration serves as it was: its block over UDP and TCP, not the new
+    // block, and the new port is let go.
+    assert!(answers_udp(port, "x.a.test.").await && answers_tcp(port, "x.a.test.").await);
+    assert!(!answers_udp(port, "x.b.test.").await, "the new block is not served");
+    eventually("the new port is let go", || {
+        UdpSocket::bind(at(added)).is_ok() && TcpListener::bind(at(added)).is_ok()
+    })
+    .await;
+
+    // Read from the file, without the failing hook, the same Corefile goes through, and only
+    // now do the old plugins stop.
+    instance.reload().await.unwrap();
+    assert!(answers_udp(port, "x.b.test.").await && answers_udp(added, "x.c.test.").await);
+    assert!(running_stopped.load(Ordering::SeqCst), "the replaced configuration's plugins stop");
     instance.stop().await;
 }

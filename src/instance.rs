@@ -312,7 +312,24 @@ fn strip_level(w: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::workers_from;
+    use super::{plugin_enabled_series, restore_plugin_enabled, workers_from};
+    use plugin_api::server::metrics::PLUGIN_ENABLED;
+
+    #[test]
+    fn a_failed_start_puts_the_running_plugin_enabled_series_back() {
+        // Nothing else in this test binary touches the family, so its whole contents are ours.
+        let running = ["dns://:53", "running.test.", "", "hosts"];
+        PLUGIN_ENABLED.with_label_values(&running).set(1);
+        let before = plugin_enabled_series();
+        assert!(before.contains(&running.map(String::from)), "{before:?}");
+        // A reload resets the family and the new configuration's hooks start filling it...
+        PLUGIN_ENABLED.reset();
+        PLUGIN_ENABLED.with_label_values(&["dns://:53", "new.test.", "", "whoami"]).set(1);
+        // ...then one fails: the running series are back, the new ones gone.
+        restore_plugin_enabled(&before);
+        assert_eq!(plugin_enabled_series(), before);
+        assert_eq!(PLUGIN_ENABLED.with_label_values(&running).get(), 1);
+    }
 
     #[test]
     fn gomaxprocs_sets_the_workers_when_it_is_a_positive_number() {

@@ -28,10 +28,11 @@
 //! `READ_TIMEOUT`); every other call on it says `MSG_DONTWAIT`. A stop sets a flag and shuts
 //! the socket's read side, which wakes every blocked `recvmmsg` at once.
 //!
-//! This is one of the workspace's two `unsafe` modules: `recvmmsg` and `sendmmsg` through `libc`. nix's
-//! wrappers were tried first, but its multi-message headers keep the address length the kernel
-//! wrote last as the room for the next address, and iterating its `sendmmsg` results reads
-//! addresses it never initialised; the calls are short enough to own, with a SAFETY note each.
+//! This is one of the workspace's few `unsafe` modules (Cargo.toml lists them): `recvmmsg` and
+//! `sendmmsg` through `libc`. nix's wrappers were tried first, but its multi-message headers
+//! keep the address length the kernel wrote last as the room for the next address, and
+//! iterating its `sendmmsg` results reads addresses it never initialised; the calls are short
+//! enough to own, with a SAFETY note each.
 #![allow(unsafe_code)]
 
 use std::io;

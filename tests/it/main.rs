@@ -33,4 +33,5 @@ mod reload_ports;
 mod tcp;
 mod tcp_pipeline;
 mod udp;
+mod udp_send_buffer;
 mod upstream;

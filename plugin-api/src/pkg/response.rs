@@ -18,10 +18,17 @@ pub const EDE_FILTERED: u16 = 17;
 /// text: what miekg/dns's `SetEdns0(4096, true)` plus an `EDNS0_EDE` gives. The server then
 /// fits it to the client (its buffer size and DO bit).
 pub fn extended_error(info_code: u16) -> Edns {
+    extended_error_with_text(info_code, "")
+}
+
+/// [`extended_error`] with `text` as the option's EXTRA-TEXT (*template*'s `ederror CODE
+/// REASON`).
+pub fn extended_error_with_text(info_code: u16, text: &str) -> Edns {
     let mut edns = Edns::new();
     edns.set_max_payload(4096);
     edns.set_dnssec_ok(true);
-    let data = info_code.to_be_bytes().to_vec();
+    let mut data = info_code.to_be_bytes().to_vec();
+    data.extend_from_slice(text.as_bytes());
     edns.options_mut().insert(EdnsOption::Unknown(EDE_OPTION, data));
     edns
 }

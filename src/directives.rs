@@ -80,7 +80,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known_once("dnssec"),
     known("autopath"),
     built("minimal", plugin_minimal::setup),
-    known("template"),
+    built("template", plugin_template::setup),
     known("transfer"),
     built_once("hosts", plugin_hosts::setup),
     known("route53"),

@@ -2,9 +2,10 @@
 //! allocates nothing. The real dispatcher and plugin chains, in process, with a global
 //! allocator that counts: after the first query of each kind (which fills the cache and the
 //! thread's spare request and reply buffer), serving the same packet again allocates nothing
-//! for *hosts*, a *cache* hit behind *loadbalance*, *kubernetes* answers, PTR and NXDOMAIN, and
-//! *local*'s; with *log* and *prometheus*, only the buffer that carries a batch's log lines to
-//! the writer.
+//! for *hosts*, a *cache* hit behind *loadbalance*, *kubernetes* answers, PTR and NXDOMAIN,
+//! *local*'s, and *template*'s bare answers (the AAAA filter, an NXDOMAIN rule) and the queries
+//! it passes on; with *log* and *prometheus*, only the buffer that carries a batch's log lines
+//! to the writer.
 //!
 //! One exception is measured rather than hidden: hickory's `Name` keeps 32 octets of labels
 //! inline, so decoding a longer query name allocates once.
@@ -58,7 +59,8 @@ fn mux() -> Mux {
          cached.test {{\n loadbalance\n cache 300\n hosts {{\n  10.0.0.1 a.cached.test\n  10.0.0.2 a.cached.test\n }}\n}}\n\
          cluster.local 96.10.in-addr.arpa {{\n kubernetes cluster.local 96.10.in-addr.arpa {{\n  manifests {manifests}\n }}\n}}\n\
          observed.test {{\n log\n prometheus localhost:0\n hosts {{\n  10.0.0.1 a.observed.test\n }}\n}}\n\
-         localhost 127.in-addr.arpa {{\n local\n}}\n"
+         localhost 127.in-addr.arpa {{\n local\n}}\n\
+         templated.test {{\n template ANY AAAA {{\n  rcode NOERROR\n }}\n template IN ANY gone.templated.test {{\n  rcode NXDOMAIN\n }}\n hosts {{\n  10.0.0.1 a.templated.test\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
     let config = config::load(&source, &|_| {}).expect("the Corefile loads");
@@ -116,6 +118,10 @@ fn queries_answered_from_memory_allocate_nothing() {
         ("app.localhost.", RecordType::A, ResponseCode::NoError, 0),
         ("1.0.0.127.in-addr.arpa.", RecordType::PTR, ResponseCode::NoError, 0),
         ("9.0.0.127.in-addr.arpa.", RecordType::PTR, ResponseCode::NXDomain, 0),
+        // *template*: passing an A query on to *hosts*, the AAAA filter, an NXDOMAIN rule.
+        ("a.templated.test.", RecordType::A, ResponseCode::NoError, 0),
+        ("a.templated.test.", RecordType::AAAA, ResponseCode::NoError, 0),
+        ("x.gone.templated.test.", RecordType::MX, ResponseCode::NXDomain, 0),
         // With *log* and *prometheus*: the batch's buffer of lines, handed to the writer (once
         // per batch: here every query is one).
         ("a.observed.test.", RecordType::A, ResponseCode::NoError, 1),

@@ -32,6 +32,7 @@ mod reload;
 mod reload_ports;
 mod tcp;
 mod tcp_pipeline;
+mod template;
 mod udp;
 mod udp_send_buffer;
 mod upstream;

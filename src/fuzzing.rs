@@ -9,6 +9,8 @@
 //! * [`hosts`]: any text as a hosts file: entries or skipped lines naming a line that exists.
 //! * [`manifests`]: any text as a manifest file: objects or problems naming the file, and an
 //!   index built from what was kept.
+//! * [`template`]: any text as *template* directives in front of *hosts* and *whoami*, then any
+//!   bytes as a query through them: an error that says where, or replies that are well-formed.
 
 use std::sync::LazyLock;
 
@@ -64,12 +66,17 @@ static MUX: LazyLock<Mux> = LazyLock::new(|| {
 
 /// `data` as a UDP datagram and as a TCP message.
 pub fn packet(data: &[u8]) {
+    serve_checked(&MUX, data);
+}
+
+/// Serves `data` through `mux` over UDP and TCP; any reply must be a well-formed response.
+fn serve_checked(mux: &Mux, data: &[u8]) {
     let src = "10.1.2.3:4444".parse().expect("address");
     let local = "10.0.0.1:53".parse().expect("address");
     for proto in [Proto::Udp, Proto::Tcp] {
         let mut out = Vec::new();
         let bytes =
-            match MUX.serve_packet(data, src, local, proto, std::time::Instant::now(), &mut out) {
+            match mux.serve_packet(data, src, local, proto, std::time::Instant::now(), &mut out) {
                 Outcome::Send => out,
                 Outcome::Drop => continue,
                 Outcome::Wait(fut) => match futures::executor::block_on(fut) {
@@ -98,6 +105,28 @@ pub fn corefile(data: &[u8]) {
         let text = e.to_string();
         let located = text.contains("Corefile:") || text.starts_with("plugin/");
         assert!(located || text.contains("Corefile"), "an error names where: {text}");
+    }
+}
+
+/// `data` up to its first NUL as the text of `template` directives in a block before *hosts*
+/// and *whoami*; if that loads, the bytes after the NUL as a query through it.
+pub fn template(data: &[u8]) {
+    let (text, query) = match data.iter().position(|&b| b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[][..]),
+    };
+    let Ok(text) = std::str::from_utf8(text) else { return };
+    let corefile = format!(
+        ". {{\n{text}\n hosts {{\n  10.0.0.1 a.example.org\n  fallthrough\n }}\n whoami\n}}\n"
+    );
+    let source =
+        Source { filename: "Corefile".into(), text: corefile, path: None, dns_port: "53".into() };
+    match config::load(&source, &|_| {}) {
+        Ok(config) => serve_checked(&Mux::new(&config.listeners[0]), query),
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains("Corefile"), "an error names where: {text}");
+        }
     }
 }
 

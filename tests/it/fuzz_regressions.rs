@@ -58,3 +58,8 @@ fn hosts_inputs() {
 fn manifests_inputs() {
     replay("manifests", fuzzing::manifests);
 }
+
+#[test]
+fn template_inputs() {
+    replay("template", fuzzing::template);
+}

@@ -1,6 +1,9 @@
 //! *template* over sockets, in front of *hosts*, *kubernetes* (manifests) and *forward* to a real
 //! upstream: what it answers itself, what it passes on, a CNAME it makes followed through the
-//! block, the AAAA filter, the errors plugin's line for a failing template, and its metrics.
+//! block, the AAAA filter, a failing template, and its metrics.
+//!
+//! The metrics are process-wide and other tests (the README examples, the fuzz inputs) serve
+//! templates too, so each test here uses zones of its own.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
@@ -29,8 +32,8 @@ async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward()
     let s = TestServer::start(&format!(
         ".:0 {{
  prometheus localhost:0
- template IN A example {{
-  match ^ip-(?P<a>[0-9]+)-(?P<b>[0-9]+)-(?P<c>[0-9]+)-(?P<d>[0-9]+)[.]example[.]$
+ template IN A ipzone.test {{
+  match ^ip-(?P<a>[0-9]+)-(?P<b>[0-9]+)-(?P<c>[0-9]+)-(?P<d>[0-9]+)[.]ipzone[.]test[.]$
   answer \"{{{{ .Name }}}} 60 IN A {{{{ .Group.a }}}}.{{{{ .Group.b }}}}.{{{{ .Group.c }}}}.{{{{ .Group.d }}}}\"
   fallthrough
  }}
@@ -49,7 +52,7 @@ async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward()
   ederror 21 \"Blocked according to RFC2606\"
  }}
  hosts {{
-  10.1.1.1 listed.example
+  10.1.1.1 listed.ipzone.test
   fallthrough
  }}
  kubernetes cluster.local {{
@@ -64,8 +67,8 @@ async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward()
 
     // Answered by the first template, over UDP and TCP.
     for reply in [
-        s.udp("ip-10-2-3-4.example.", RecordType::A).await,
-        s.tcp("IP-10-2-3-4.example.", RecordType::A).await,
+        s.udp("ip-10-2-3-4.ipzone.test.", RecordType::A).await,
+        s.tcp("IP-10-2-3-4.ipzone.test.", RecordType::A).await,
     ] {
         assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
         assert!(reply.metadata.authoritative);
@@ -73,10 +76,10 @@ async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward()
         assert_eq!(reply.answers[0].data, RData::A("10.2.3.4".parse().unwrap()));
     }
     // Not matched, fallthrough: hosts answers it; then the upstream, for a name no one has.
-    let hosts = s.udp("listed.example.", RecordType::A).await;
-    assert_eq!(texts(&hosts), ["listed.example. A 10.1.1.1"]);
-    let forwarded = s.udp("nowhere.example.", RecordType::A).await;
-    assert_eq!(texts(&forwarded), ["nowhere.example. A 192.0.2.44"]);
+    let hosts = s.udp("listed.ipzone.test.", RecordType::A).await;
+    assert_eq!(texts(&hosts), ["listed.ipzone.test. A 10.1.1.1"]);
+    let forwarded = s.udp("nowhere.ipzone.test.", RecordType::A).await;
+    assert_eq!(texts(&forwarded), ["nowhere.ipzone.test. A 192.0.2.44"]);
 
     // A CNAME the template makes is followed through the block: to kubernetes, and out
     // through forward.
@@ -102,7 +105,7 @@ async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward()
     // The AAAA filter: NOERROR and nothing, for cluster names and outside ones alike, and the
     // upstream is never asked.
     let before = upstream.queries();
-    for name in ["web.default.svc.cluster.local.", "nowhere.example."] {
+    for name in ["web.default.svc.cluster.local.", "nowhere.ipzone.test."] {
         let reply = s.udp(name, RecordType::AAAA).await;
         assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{name}");
         assert!(reply.answers.is_empty() && reply.authorities.is_empty(), "{name}: {reply:?}");
@@ -127,7 +130,7 @@ async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward()
     let matched = metric(
         &samples,
         "coredns_template_matches_total",
-        &[("zone", "example."), ("class", "IN"), ("type", "A")],
+        &[("zone", "ipzone.test."), ("class", "IN"), ("type", "A")],
     );
     assert_eq!(matched, Some(2.0), "the two ip-… queries");
     s.stop().await;
@@ -139,20 +142,20 @@ async fn a_failing_template_is_servfail_and_counted() {
         ".:0 {
  prometheus localhost:0
  errors
- template IN TXT example {
+ template IN TXT failing.test {
   answer \"{{ .Name }} 60 IN TXT \\\"{{ index .Match 2 }}\\\"\"
  }
 }",
     )
     .await;
-    let reply = s.udp("a.example.", RecordType::TXT).await;
+    let reply = s.udp("a.failing.test.", RecordType::TXT).await;
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
     let samples = scrape(&s).await;
     let failed = metric(
         &samples,
         "coredns_template_template_failures_total",
         &[
-            ("zone", "example."),
+            ("zone", "failing.test."),
             ("class", "IN"),
             ("type", "TXT"),
             ("section", "answer"),
@@ -161,7 +164,7 @@ async fn a_failing_template_is_servfail_and_counted() {
     );
     assert_eq!(failed, Some(1.0));
     // The server goes on answering.
-    let again = s.tcp("b.example.", RecordType::TXT).await;
+    let again = s.tcp("b.failing.test.", RecordType::TXT).await;
     assert_eq!(again.metadata.response_code, ResponseCode::ServFail);
     s.stop().await;
 }

@@ -5,8 +5,10 @@
 //! care about the ones before it. It is CoreDNS's `plugin.cfg` as shipped with Kubernetes
 //! (CoreDNS 1.11.x to 1.14.1), so `prometheus`, `errors` and `log` wrap everything, `cache` sits
 //! in front of `hosts`, `kubernetes` and `forward`, and `loop` sees its probe just before
-//! `forward` would send it. ferrodns's own `ratelimit` sits right after `acl`: after the
-//! logging plugins, so what it refuses is logged, and before `cache`, so cache hits count too.
+//! `forward` would send it; with one change from CoreDNS 1.14.2: `rewrite` (and `autopath`)
+//! come before `acl` and `cache`, so the cache keys and *acl* judges the rewritten question.
+//! ferrodns's own `ratelimit` sits right after `acl`: after the logging plugins, so what it
+//! refuses is logged, and before `cache`, so cache hits count too.
 //!
 //! A directive without a setup function is known (it parses) but not built yet: a Corefile that
 //! uses it fails at start-up with a message naming it, rather than being silently ignored.
@@ -40,7 +42,8 @@ const fn built_once(name: &'static str, setup: SetupFn) -> Directive {
     Directive { name, setup: Some(setup), once: true }
 }
 
-/// Every directive, in chain order (CoreDNS 1.11–1.14.1 `plugin.cfg`).
+/// Every directive, in chain order (CoreDNS 1.11's `plugin.cfg`, with 1.14.2's move of
+/// `rewrite` and `autopath` ahead of `acl` and `cache`).
 pub static DIRECTIVES: &[Directive] = &[
     known("root"),
     known("metadata"),
@@ -68,17 +71,17 @@ pub static DIRECTIVES: &[Directive] = &[
     known("dnstap"),
     built("local", plugin_local::setup),
     known("dns64"),
-    built("acl", plugin_acl::setup),
-    built_once("ratelimit", plugin_ratelimit::setup),
     built("any", plugin_any::setup),
     known("chaos"),
     built("loadbalance", plugin_loadbalance::setup),
     known_once("tsig"),
+    built("rewrite", plugin_rewrite::setup),
+    known("autopath"),
+    built("acl", plugin_acl::setup),
+    built_once("ratelimit", plugin_ratelimit::setup),
     built_once("cache", plugin_cache::setup),
-    known("rewrite"),
     known("header"),
     known_once("dnssec"),
-    known("autopath"),
     built("minimal", plugin_minimal::setup),
     built("template", plugin_template::setup),
     known("transfer"),
@@ -120,11 +123,12 @@ pub fn implemented() -> Vec<&'static str> {
 mod tests {
     use super::*;
 
-    /// CoreDNS 1.11's plugin.cfg order, written out independently of the table above.
+    /// CoreDNS 1.11's plugin.cfg order with rewrite and autopath moved before acl and cache,
+    /// as CoreDNS 1.14.2 moved them, written out independently of the table above.
     const COREDNS_ORDER: &str = "root metadata geoip cancel tls quic grpc_server https https3 \
         timeouts multisocket reload nsid bufsize bind debug trace ready health pprof prometheus \
-        errors log dnstap local dns64 acl any chaos loadbalance tsig cache rewrite header dnssec \
-        autopath minimal template transfer hosts route53 azure clouddns k8s_external kubernetes \
+        errors log dnstap local dns64 any chaos loadbalance tsig rewrite autopath acl cache header \
+        dnssec minimal template transfer hosts route53 azure clouddns k8s_external kubernetes \
         file auto secondary etcd loop forward grpc erratic whoami on sign view nomad";
 
     /// Directives CoreDNS does not have, each placed where it belongs in the chain.

@@ -1,0 +1,178 @@
+//! *rewrite*: changes the query before the plugins after it see it, and maps their reply back,
+//! as CoreDNS 1.14.7's plugin does, for its `name`, `type` and `class` rules.
+//!
+//! * [`setup()`] reads the directives ([`setup::parse`]) into [`setup::Rule`]s, tried in order.
+//! * [`Rewrite`] is the handler. Each rule that matches changes the question (its name, type
+//!   or class); `stop` (the default) ends the list there, `continue` goes on with the next rule
+//!   on the rewritten question. When no rule matched, the query goes on untouched.
+//! * [`names`] holds the string rewriting: the question side ([`names::Matcher`]) and the
+//!   reply side ([`names::ResponseRule`]).
+//!
+//! When a name rule matched and asked for reply rewriting (`exact` always does; the others with
+//! `answer auto`, `answer name` or `answer value`), the reply gets the client's question back and
+//! its records' names and values are rewritten, the rules applied in reverse order. Otherwise
+//! the reply goes out as the later plugins wrote it, the rewritten question in it, as in CoreDNS.
+//!
+//! CoreDNS's `edns0`, `ttl`, `cname` and `rcode` rules are refused at start-up with a message
+//! saying they are not implemented yet, never ignored.
+
+pub mod names;
+pub mod setup;
+
+use std::sync::Arc;
+
+use names::{ResponseRule, StringRewriter};
+use plugin_api::proto::op::Query;
+use plugin_api::proto::rr::{DNSClass, Name, RecordType};
+use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Reply, Request, Serve};
+use setup::{Action, Mode, Rule};
+
+/// The directive's name.
+pub const NAME: &str = "rewrite";
+
+/// Reads the block's `rewrite` directives and builds the handler.
+pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    let rules = setup::parse(c)?;
+    Ok(Some(Arc::new(Rewrite { rules })))
+}
+
+/// The handler.
+pub struct Rewrite {
+    rules: Vec<Rule>,
+}
+
+/// The question as the rules have left it so far.
+struct Question<'a> {
+    /// `None` while the name is the one asked.
+    name: Option<String>,
+    asked: &'a str,
+    qtype: RecordType,
+    qclass: DNSClass,
+}
+
+impl Question<'_> {
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.asked)
+    }
+}
+
+impl Plugin for Rewrite {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        let mut question =
+            Question { name: None, asked: req.name(), qtype: req.qtype(), qclass: req.qclass() };
+        let mut responses: Vec<ResponseRule> = Vec::new();
+        let mut changed = false;
+        for rule in &self.rules {
+            let matched = match &rule.action {
+                Action::Name(name_rule) => {
+                    let before = question.name();
+                    let Some(new) = name_rule.matcher.rewrite(before, &name_rule.to) else {
+                        continue;
+                    };
+                    if Name::from_ascii(&new).is_err() || !is_domain_name(&new) {
+                        let message = format!("plugin/{NAME}: invalid name after rewrite: {new}");
+                        return Serve::Ready(Err(PluginError::servfail(message)));
+                    }
+                    if name_rule.auto {
+                        // Back from the new name to the one before this rule.
+                        let back = || StringRewriter::Remap {
+                            orig: new.clone(),
+                            replacement: before.to_owned(),
+                        };
+                        responses.push(ResponseRule::Name(back()));
+                        responses.push(ResponseRule::Value(back()));
+                    }
+                    responses.extend(name_rule.responses.iter().cloned());
+                    question.name = Some(new);
+                    true
+                }
+                Action::Type { from, to } => {
+                    let hit = question.qtype == *from;
+                    if hit {
+                        question.qtype = *to;
+                    }
+                    hit
+                }
+                Action::Class { from, to } => {
+                    let hit = question.qclass == *from;
+                    if hit {
+                        question.qclass = *to;
+                    }
+                    hit
+                }
+            };
+            changed |= matched;
+            if matched && rule.mode == Mode::Stop {
+                break;
+            }
+        }
+        if !changed {
+            return next.run(ctx, req);
+        }
+        let rewritten = match rebuild(req, &question) {
+            Some(rewritten) => Arc::new(rewritten),
+            None => return next.run(ctx, req),
+        };
+        let served = next.run(ctx, &rewritten);
+        if responses.is_empty() {
+            return served;
+        }
+        let asked = req.question().cloned();
+        served.map(move |result| result.map(|reply| revert(reply, asked, &responses)))
+    }
+}
+
+/// The request with the rewritten question; `None` if it has no question.
+fn rebuild(req: &Request, question: &Question<'_>) -> Option<Request> {
+    let mut msg = req.to_message();
+    let query = msg.queries.first_mut()?;
+    if let Some(name) = &question.name {
+        let mut name = Name::from_ascii(name).ok()?;
+        name.set_fqdn(true);
+        query.set_name(name);
+    }
+    query.set_query_type(question.qtype);
+    query.set_query_class(question.qclass);
+    Some(Request::new(msg, req.src(), req.local(), req.proto(), req.len()))
+}
+
+/// The reply with the client's question back and the response rules applied to every record,
+/// the last rule's first.
+fn revert(reply: Reply, asked: Option<Query>, responses: &[ResponseRule]) -> Reply {
+    let (mut msg, by) = match reply.into_message() {
+        Ok(written) => written,
+        // Nothing written (an rcode, a drop): the server answers with the client's question.
+        Err(other) => return other,
+    };
+    if let Some(asked) = asked {
+        match msg.queries.first_mut() {
+            Some(first) => *first = asked,
+            None => msg.queries.push(asked),
+        }
+    }
+    let records =
+        msg.authorities.iter_mut().chain(msg.answers.iter_mut()).chain(msg.additionals.iter_mut());
+    for record in records {
+        for rule in responses.iter().rev() {
+            rule.apply(record);
+        }
+    }
+    Reply::message(msg, by)
+}
+
+/// miekg/dns's `IsDomainName` limits: no empty label, labels of at most 63 octets, at most 255
+/// octets in all.
+fn is_domain_name(name: &str) -> bool {
+    if name == "." {
+        return true;
+    }
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    trimmed.len() < 255 && trimmed.split('.').all(|label| !label.is_empty() && label.len() <= 63)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+//! Rewriting names as strings, the way CoreDNS's rewrite plugin does: the question's name on the
+//! way in ([`Matcher`]), and the names and values of the reply's records on the way out
+//! ([`StringRewriter`], [`ResponseRule`]).
+//!
+//! Names here are presentation strings, fully qualified. The query side works on the lower-cased
+//! name; the reply side on the records' names as written.
+
+use std::borrow::Cow;
+
+use plugin_api::proto::rr::rdata::{CNAME, NS, PTR};
+use plugin_api::proto::rr::{Name, RData, Record};
+use regex::Regex;
+
+/// How a `name` rule matches the question's name, and what it makes of it.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Substring(String),
+    Regex(Regex),
+}
+
+impl Matcher {
+    /// The rewritten name, if `name` matches.
+    pub fn rewrite(&self, name: &str, to: &str) -> Option<String> {
+        match self {
+            Self::Exact(from) => (name == from).then(|| to.to_owned()),
+            Self::Prefix(prefix) => {
+                name.strip_prefix(prefix.as_str()).map(|rest| format!("{to}{rest}"))
+            }
+            Self::Suffix(suffix) => {
+                name.strip_suffix(suffix.as_str()).map(|rest| format!("{rest}{to}"))
+            }
+            Self::Substring(part) => {
+                name.contains(part.as_str()).then(|| name.replace(part.as_str(), to))
+            }
+            // `is_match` first: a name that does not match costs no allocation.
+            Self::Regex(regex) => {
+                if !regex.is_match(name) {
+                    return None;
+                }
+                regex.captures(name).map(|groups| expand(&groups, to))
+            }
+        }
+    }
+}
+
+/// `to` with `{N}` replaced by group N of the match, for every group the match has (CoreDNS's
+/// syntax, not the regex crate's `$N`).
+pub fn expand(groups: &regex::Captures<'_>, to: &str) -> String {
+    let mut out = to.to_owned();
+    for (i, group) in groups.iter().enumerate() {
+        let value = group.map_or("", |m| m.as_str());
+        out = out.replace(&format!("{{{i}}}"), value);
+    }
+    out
+}
+
+/// How many of `{0}` to `{100}` a replacement uses (CoreDNS counts them to check the pattern
+/// has that many groups).
+pub fn groups_used(to: &str) -> usize {
+    (0..=100).filter(|i| to.contains(&format!("{{{i}}}"))).count()
+}
+
+/// A rewrite of one string into another.
+#[derive(Debug, Clone)]
+pub enum StringRewriter {
+    /// A regex and its replacement with `{N}` groups; a string it does not match is kept.
+    Regex(Regex, String),
+    /// `orig` becomes `replacement`, and so does the `orig` suffix of a name under it (the
+    /// reverse of an exact, prefix, substring or regex rule's rewrite, for `answer auto`).
+    Remap { orig: String, replacement: String },
+    /// A suffix exchanged for another (a suffix rule's `answer auto`).
+    Suffix { suffix: String, replacement: String },
+}
+
+impl StringRewriter {
+    pub fn rewrite<'a>(&self, src: &'a str) -> Cow<'a, str> {
+        match self {
+            Self::Regex(regex, to) => match regex.captures(src) {
+                Some(groups) => Cow::Owned(expand(&groups, to)),
+                None => Cow::Borrowed(src),
+            },
+            Self::Remap { orig, replacement } => {
+                if src == orig {
+                    return Cow::Owned(replacement.clone());
+                }
+                match src.strip_suffix(orig.as_str()) {
+                    Some(head) if head.ends_with('.') => Cow::Owned(format!("{head}{replacement}")),
+                    _ => Cow::Borrowed(src),
+                }
+            }
+            Self::Suffix { suffix, replacement } => match src.strip_suffix(suffix.as_str()) {
+                Some(head) => Cow::Owned(format!("{head}{replacement}")),
+                None => Cow::Borrowed(src),
+            },
+        }
+    }
+}
+
+/// What a name rule does to each record of the reply.
+#[derive(Debug, Clone)]
+pub enum ResponseRule {
+    /// Rewrites the record's owner name.
+    Name(StringRewriter),
+    /// Rewrites the name a record points at: SRV, MX, CNAME, NS, DNAME, NAPTR's replacement,
+    /// SOA's MNAME and PTR, as CoreDNS's `getRecordValueForRewrite` lists them.
+    Value(StringRewriter),
+}
+
+impl ResponseRule {
+    pub fn apply(&self, record: &mut Record) {
+        match self {
+            Self::Name(rewriter) => {
+                if let Some(name) = rewrite_name(rewriter, &record.name) {
+                    record.name = name;
+                }
+            }
+            Self::Value(rewriter) => {
+                if let Some(target) = value_of(&mut record.data)
+                    && let Some(name) = rewrite_name(rewriter, target)
+                {
+                    *target = name;
+                }
+            }
+        }
+    }
+}
+
+/// `name` rewritten, if that changes it and gives a valid name.
+fn rewrite_name(rewriter: &StringRewriter, name: &Name) -> Option<Name> {
+    let text = name.to_string();
+    match rewriter.rewrite(&text) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(new) if new == text => None,
+        Cow::Owned(new) => Name::from_ascii(&new).ok().map(|mut n| {
+            n.set_fqdn(true);
+            n
+        }),
+    }
+}
+
+/// The name a record's data points at, for the types CoreDNS rewrites.
+fn value_of(data: &mut RData) -> Option<&mut Name> {
+    match data {
+        RData::SRV(srv) => Some(&mut srv.target),
+        RData::MX(mx) => Some(&mut mx.exchange),
+        RData::CNAME(CNAME(target)) | RData::NS(NS(target)) | RData::PTR(PTR(target)) => {
+            Some(target)
+        }
+        RData::NAPTR(naptr) => Some(&mut naptr.replacement),
+        RData::SOA(soa) => Some(&mut soa.mname),
+        _ => None,
+    }
+}

@@ -1,0 +1,243 @@
+//! Reading the directive: `rewrite [continue|stop] FIELD ARGS...`, or the same words spread
+//! over a block (`rewrite stop { name regex A B; answer name C D }`), one rule per directive,
+//! with CoreDNS 1.14.7's rules and words. Errors carry the Corefile line.
+
+use plugin_api::proto::rr::{DNSClass, RecordType};
+use plugin_api::{ConfigError, Controller};
+use regex::Regex;
+
+use crate::names::{Matcher, ResponseRule, StringRewriter, groups_used};
+
+/// The longest regex accepted, as CoreDNS limits it.
+pub const MAX_REGEX_LEN: usize = 10_000;
+
+/// What happens after a rule that matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No later rule is tried (the default).
+    Stop,
+    /// The next rule is tried on the rewritten query.
+    Continue,
+}
+
+/// One rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub mode: Mode,
+    pub action: Action,
+}
+
+/// What a rule rewrites.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Name(NameRule),
+    Type { from: RecordType, to: RecordType },
+    Class { from: DNSClass, to: DNSClass },
+}
+
+/// A `name` rule.
+#[derive(Debug, Clone)]
+pub struct NameRule {
+    pub matcher: Matcher,
+    /// The new name (with `{N}` groups for a regex).
+    pub to: String,
+    /// Whether the reply is mapped back from the rewritten name to the asked one: always for
+    /// `exact`, with `answer auto` for prefix, substring and regex (a suffix rule's `auto`
+    /// is a static suffix exchange in `responses`).
+    pub auto: bool,
+    /// The reply rewrites that do not depend on the query.
+    pub responses: Vec<ResponseRule>,
+}
+
+/// Reads every `rewrite` directive of the block, in order.
+pub fn parse(c: &mut Controller) -> Result<Vec<Rule>, ConfigError> {
+    let mut rules = Vec::new();
+    while c.next() {
+        let mut args = c.remaining_args();
+        if args.len() < 2 {
+            // The block form: its words, in order, complete the rule.
+            while c.next_block() {
+                args.push(c.val().to_owned());
+            }
+        }
+        rules.push(rule(&args).map_err(|e| c.err(e))?);
+    }
+    Ok(rules)
+}
+
+/// One rule from its words (CoreDNS's `newRule`).
+pub fn rule(args: &[String]) -> Result<Rule, String> {
+    let Some(first) = args.first() else {
+        return Err("no rule type specified for rewrite".into());
+    };
+    let first = first.to_ascii_lowercase();
+    let (mode, rest) = match first.as_str() {
+        "continue" | "stop" => {
+            let mode = if first == "stop" { Mode::Stop } else { Mode::Continue };
+            if args.len() < 2 {
+                return Err(format!("{first} rule must begin with a rule type"));
+            }
+            (mode, &args[1..])
+        }
+        _ => (Mode::Stop, args),
+    };
+    let kind = rest[0].to_ascii_lowercase();
+    let operands = &rest[1..];
+    let action = match kind.as_str() {
+        "answer" => return Err("response rewrites must begin with a name rule".into()),
+        "name" => Action::Name(name_rule(operands)?),
+        "type" | "class" if operands.len() != 2 => {
+            return Err(format!("{kind} rules must have exactly two arguments"));
+        }
+        "type" => {
+            let parse = |t: &String| {
+                let upper = t.to_ascii_uppercase();
+                match upper.parse::<RecordType>() {
+                    Ok(RecordType::Unknown(_)) | Err(_) => Err(format!("invalid type {upper:?}")),
+                    Ok(t) => Ok(t),
+                }
+            };
+            Action::Type { from: parse(&operands[0])?, to: parse(&operands[1])? }
+        }
+        "class" => {
+            let parse = |t: &String| {
+                let upper = t.to_ascii_uppercase();
+                match upper.as_str() {
+                    "IN" => Ok(DNSClass::IN),
+                    "CH" => Ok(DNSClass::CH),
+                    "HS" => Ok(DNSClass::HS),
+                    "NONE" => Ok(DNSClass::NONE),
+                    "ANY" => Ok(DNSClass::ANY),
+                    "CS" => Ok(DNSClass::Unknown(2)),
+                    _ => Err(format!("invalid class {upper:?}")),
+                }
+            };
+            Action::Class { from: parse(&operands[0])?, to: parse(&operands[1])? }
+        }
+        // CoreDNS has these; ferrodns does not yet, and says so rather than ignore them.
+        "edns0" | "ttl" | "cname" | "rcode" => {
+            return Err(format!("{kind} rules are not implemented in ferrodns yet"));
+        }
+        _ => return Err(format!("invalid rule type {:?}", args[0])),
+    };
+    Ok(Rule { mode, action })
+}
+
+/// CoreDNS's `plugin.Name(s).Normalize()`: lower case, fully qualified.
+fn normalize(s: &str) -> String {
+    let mut out = s.to_ascii_lowercase();
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+/// A regex for a rule, with CoreDNS's checks and words.
+fn pattern(from: &str, to: &str) -> Result<Regex, String> {
+    if from.len() > MAX_REGEX_LEN {
+        return Err(format!("regex pattern too long: {} > {MAX_REGEX_LEN}", from.len()));
+    }
+    let regex = Regex::new(from).map_err(|_| format!("invalid regex matching pattern: {from}"))?;
+    if groups_used(to) > regex.captures_len() - 1 {
+        return Err(format!(
+            "the rewrite regex pattern ({to}) uses more subexpressions than its corresponding matching regex pattern ({from})"
+        ));
+    }
+    Ok(regex)
+}
+
+/// `name [exact|prefix|suffix|substring|regex] FROM TO [answer ...]`.
+fn name_rule(args: &[String]) -> Result<NameRule, String> {
+    if args.len() < 2 {
+        return Err("too few arguments for a name rule".into());
+    }
+    let (kind, from, to) = if args.len() == 2 {
+        ("exact".to_owned(), normalize(&args[0]), normalize(&args[1]))
+    } else {
+        let kind = args[0].to_ascii_lowercase();
+        if kind == "regex" {
+            (kind, args[1].clone(), args[2].clone())
+        } else {
+            (kind, normalize(&args[1]), normalize(&args[2]))
+        }
+    };
+    let (auto, mut responses) =
+        if args.len() > 3 { answer_rules(&kind, &args[3..])? } else { (false, Vec::new()) };
+    let (matcher, to, auto) = match kind.as_str() {
+        "exact" => (Matcher::Exact(from), to, true),
+        "prefix" => (Matcher::Prefix(from), to, auto),
+        "substring" => (Matcher::Substring(from), to, auto),
+        "suffix" => {
+            if auto {
+                // The reverse exchange of suffixes, ahead of any explicit answer rules.
+                let back =
+                    || StringRewriter::Suffix { suffix: to.clone(), replacement: from.clone() };
+                responses.splice(0..0, [ResponseRule::Name(back()), ResponseRule::Value(back())]);
+            }
+            (Matcher::Suffix(from), to, false)
+        }
+        "regex" => {
+            let regex = pattern(&from, &to)?;
+            (Matcher::Regex(regex), normalize(&to), auto)
+        }
+        other => {
+            return Err(format!(
+                "name rule supports only exact, prefix, suffix, substring, and regex name matching, received: {other}"
+            ));
+        }
+    };
+    Ok(NameRule { matcher, to, auto, responses })
+}
+
+/// `answer auto`, `answer name FROM TO`, `answer value FROM TO`, in any number.
+fn answer_rules(kind: &str, args: &[String]) -> Result<(bool, Vec<ResponseRule>), String> {
+    if args.len() < 2 {
+        return Err(format!("invalid arguments for {kind} rule"));
+    }
+    let (mut auto, mut rules, mut name_rules) = (false, Vec::new(), 0);
+    let mut at = 0;
+    let mut last: Option<&str> = None;
+    while at < args.len() {
+        if last.is_none() && args[at] != "answer" {
+            return Err(format!(
+                "exceeded the number of arguments for a non-answer rule argument for {kind} rule"
+            ));
+        }
+        if args[at] == "answer" {
+            at += 1;
+        }
+        let Some(what) = args.get(at) else {
+            return Err(format!("type missing for answer rule for {kind} rule"));
+        };
+        last = Some(what);
+        at += 1;
+        match what.as_str() {
+            "auto" => auto = true,
+            "name" | "value" => {
+                let (Some(from), Some(to)) = (args.get(at), args.get(at + 1)) else {
+                    return Err(format!(
+                        "{what} answer rule for {kind} rule: 2 arguments required"
+                    ));
+                };
+                let regex = pattern(from, to)
+                    .map_err(|e| format!("{what} answer rule for {kind} rule: {e}"))?;
+                let rewriter = StringRewriter::Regex(regex, normalize(to));
+                if what == "name" {
+                    rules.push(ResponseRule::Name(rewriter));
+                    name_rules += 1;
+                } else {
+                    rules.push(ResponseRule::Value(rewriter));
+                }
+                at += 2;
+            }
+            other => return Err(format!("invalid type {other:?} for answer rule for {kind} rule")),
+        }
+    }
+    if auto && name_rules > 0 {
+        // CoreDNS's spelling.
+        return Err(
+            "auto name answer rule cannot be combined with explicit name anwer rules".into()
+        );
+    }
+    Ok((auto, rules))
+}

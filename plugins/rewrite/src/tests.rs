@@ -1,0 +1,493 @@
+//! CoreDNS 1.14.7's tables, ported: plugin/rewrite/setup_test.go (`TestParse`),
+//! name_test.go (`TestRewriteIllegalName`, `TestRewriteNamePrefixSuffix`,
+//! `TestRewriteNameNoRewrite`, `TestRewriteNamePrefixSuffixNoAutoAnswer`,
+//! `TestRewriteNamePrefixSuffixAutoAnswer`, `TestRewriteNameExactAnswer`,
+//! `TestRewriteNameRegexAnswer`, `TestNewNameRule`, `TestNewNameRuleLargeRegex`), and the
+//! type and class rules of rewrite_test.go.
+//!
+//! CoreDNS's tests look at the reply with the question restored or not (`NoRestorePolicy`); the
+//! plugin here always restores it, so these read what the next plugin was asked from the
+//! answer it wrote, and the question the client gets from the reply.
+
+use std::sync::Mutex;
+
+use plugin_api::proto::op::{Message, ResponseCode};
+use plugin_api::proto::rr::rdata::{CNAME, SRV};
+use plugin_api::proto::rr::{DNSClass, RData, Record, RecordType};
+use plugin_api::test_util;
+
+use super::*;
+
+/// The next plugin: answers with an A record owned by the name it was asked, and a CNAME and
+/// an SRV pointing at that name, so that both name and value rewrites show. It keeps the last
+/// question it saw.
+#[derive(Default)]
+struct Echo {
+    seen: Mutex<Option<(String, RecordType, DNSClass)>>,
+}
+
+impl Plugin for Echo {
+    fn name(&self) -> &'static str {
+        "echo"
+    }
+
+    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
+        *self.seen.lock().unwrap() = Some((req.name().to_owned(), req.qtype(), req.qclass()));
+        let mut msg = req.reply();
+        let owner = req.qname();
+        msg.answers.push(Record::from_rdata(
+            owner.clone(),
+            60,
+            RData::A("127.0.0.1".parse().unwrap()),
+        ));
+        msg.additionals.push(Record::from_rdata(
+            Name::from_ascii("alias.test.").unwrap(),
+            60,
+            RData::CNAME(CNAME(owner.clone())),
+        ));
+        msg.additionals.push(Record::from_rdata(
+            Name::from_ascii("_x._tcp.test.").unwrap(),
+            60,
+            RData::SRV(SRV::new(0, 0, 53, owner)),
+        ));
+        Serve::Ready(Ok(Reply::message(msg, "echo")))
+    }
+}
+
+struct Outcome {
+    /// What the next plugin was asked.
+    asked: (String, RecordType, DNSClass),
+    /// The reply the client gets.
+    reply: Message,
+}
+
+fn run(corefile: &str, qname: &str, qtype: RecordType) -> Result<Outcome, String> {
+    let plugin = setup(&mut Controller::from_text(corefile)).map_err(|e| e.to_string())?.unwrap();
+    let echo = Arc::new(Echo::default());
+    let result = test_util::serve(vec![plugin, echo.clone()], test_util::request(qname, qtype));
+    let reply = result.map_err(|e| e.to_string())?.into_message().map_err(|r| format!("{r:?}"))?.0;
+    let asked = echo.seen.lock().unwrap().clone().expect("the next plugin was asked");
+    Ok(Outcome { asked, reply })
+}
+
+fn answer_owner(o: &Outcome) -> String {
+    o.reply.answers[0].name.to_string()
+}
+
+#[test]
+fn parse_table() {
+    // TestParse: the input, whether it fails, and part of the error.
+    let cases: &[(&str, bool, &str)] = &[
+        ("rewrite", true, ""),
+        ("rewrite name", true, ""),
+        ("rewrite name a.com b.com", false, ""),
+        ("rewrite stop {\n name regex foo bar\n answer name bar foo\n}", false, ""),
+        ("rewrite stop name regex foo bar answer name bar foo", false, ""),
+        (
+            "rewrite stop {\n name regex foo bar\n answer name bar foo\n name baz\n}",
+            true,
+            "2 arguments required",
+        ),
+        (
+            "rewrite stop {\n answer name bar foo\n name regex foo bar\n}",
+            true,
+            "must begin with a name rule",
+        ),
+        ("rewrite stop", true, ""),
+        ("rewrite continue", true, ""),
+        ("rewrite stop name regex [bad[ bar answer name bar foo", true, ""),
+    ];
+    for (corefile, fails, part) in cases {
+        let result = setup::parse(&mut Controller::from_text(corefile));
+        match result {
+            Ok(_) => assert!(!fails, "{corefile}: parsed"),
+            Err(e) => {
+                assert!(fails, "{corefile}: {e}");
+                assert!(e.to_string().contains(part), "{corefile}: {e}");
+                assert!(e.to_string().starts_with("Testfile:"), "located: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn new_name_rule_table() {
+    // TestNewNameRule: a name rule's words (after `name`) and whether they are refused.
+    let cases: &[(&[&str], bool)] = &[
+        (&["exact", "srv3.coredns.rocks", "srv4.coredns.rocks"], false),
+        (&["srv1.coredns.rocks", "srv2.coredns.rocks"], false),
+        (&["suffix", "coredns.rocks", "coredns.rocks."], false),
+        (&["suffix", "coredns.rocks.", "coredns.rocks"], false),
+        (&["suffix", "coredns.rocks.", "coredns.rocks."], false),
+        (&["regex", "srv1.coredns.rocks", "10"], false),
+        (&["regex", "(.*).coredns.rocks", "10"], false),
+        (&["regex", "(.*).coredns.rocks", "{1}.coredns.rocks"], false),
+        (&["regex", "(.*).coredns.rocks", "{1}.{2}.coredns.rocks"], true),
+        (
+            &["regex", "staging.mydomain.com", "aws-loadbalancer-id.us-east-1.elb.amazonaws.com"],
+            false,
+        ),
+        (&["suffix", "staging.mydomain.com", "coredns.rock", "answer"], true),
+        (&["suffix", "staging.mydomain.com", "coredns.rock", "answer", "name"], true),
+        (&["suffix", "staging.mydomain.com", "coredns.rock", "answer", "other"], true),
+        (&["suffix", "staging.mydomain.com", "coredns.rock", "answer", "auto"], false),
+        (&["regex", "staging.mydomain.com", "coredns.rock", "answer", "auto"], false),
+        (&["regex", "staging.mydomain.com", "coredns.rock", "answer", "name"], true),
+        (
+            &[
+                "regex",
+                "staging.mydomain.com",
+                "coredns.rock",
+                "answer",
+                "name",
+                "coredns.rock",
+                "staging.mydomain.com",
+            ],
+            false,
+        ),
+        (
+            &[
+                "regex",
+                "staging.mydomain.com",
+                "coredns.rock",
+                "answer",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.{2}.staging.mydomain.com",
+            ],
+            true,
+        ),
+        (
+            &[
+                "regex",
+                "staging.mydomain.com",
+                "coredns.rock",
+                "answer",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+            ],
+            false,
+        ),
+        (
+            &[
+                "regex",
+                "staging.mydomain.com",
+                "coredns.rock",
+                "answer",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+                "answer",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+            ],
+            false,
+        ),
+        (
+            &[
+                "regex",
+                "staging.mydomain.com",
+                "coredns.rock",
+                "answer",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+                "name",
+                "(.*).coredns.rock",
+            ],
+            true,
+        ),
+        (
+            &[
+                "regex",
+                "staging.mydomain.com",
+                "coredns.rock",
+                "answer",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+                "value",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+            ],
+            false,
+        ),
+        (
+            &[
+                "regex",
+                "staging.mydomain.com",
+                "coredns.rock",
+                "answer",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+                "answer",
+                "value",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+            ],
+            false,
+        ),
+        (
+            &[
+                "regex",
+                "staging.mydomain.com",
+                "coredns.rock",
+                "answer",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+                "value",
+                "(.*).coredns.rock",
+            ],
+            true,
+        ),
+        (
+            &[
+                "suffix",
+                "staging.mydomain.com.",
+                "coredns.rock.",
+                "answer",
+                "value",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+                "value",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+            ],
+            false,
+        ),
+        (
+            &[
+                "suffix",
+                "staging.mydomain.com.",
+                "coredns.rock.",
+                "answer",
+                "value",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+                "answer",
+                "value",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+            ],
+            false,
+        ),
+        (
+            &[
+                "suffix",
+                "staging.mydomain.com.",
+                "coredns.rock.",
+                "answer",
+                "value",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+                "name",
+                "(.*).coredns.rock",
+                "{1}.staging.mydomain.com",
+            ],
+            false,
+        ),
+    ];
+    for (words, refused) in cases {
+        let mut args = vec!["name".to_string()];
+        args.extend(words.iter().map(|w| w.to_string()));
+        assert_eq!(
+            setup::rule(&args).is_err(),
+            *refused,
+            "{words:?}: {:?}",
+            setup::rule(&args).err()
+        );
+    }
+    // TestNewNameRuleLargeRegex.
+    let large =
+        vec!["name".into(), "regex".into(), "a".repeat(setup::MAX_REGEX_LEN + 1), "b".into()];
+    let err = setup::rule(&large).unwrap_err();
+    assert!(err.contains("regex pattern too long"), "{err}");
+}
+
+#[test]
+fn illegal_name_after_rewrite_is_servfail() {
+    let err =
+        run("rewrite name example.org example..org", "example.org.", RecordType::A).err().unwrap();
+    assert!(err.contains("invalid name after rewrite: example..org."), "{err}");
+}
+
+#[test]
+fn prefix_and_suffix_rewrite_the_question() {
+    // TestRewriteNamePrefixSuffix and TestRewriteNameNoRewrite.
+    let cases = [
+        ("prefix foo bar", "foo.example.com.", "bar.example.com."),
+        ("prefix foo. bar.", "foo.example.com.", "bar.example.com."),
+        ("suffix com org", "foo.example.com.", "foo.example.org."),
+        ("suffix .com .org", "foo.example.com.", "foo.example.org."),
+        ("prefix foo bar", "coredns.foo.", "coredns.foo."),
+        ("prefix foo bar.", "coredns.foo.", "coredns.foo."),
+        ("suffix com org", "com.coredns.", "com.coredns."),
+        ("suffix com org.", "com.coredns.", "com.coredns."),
+        ("substring service svc", "com.coredns.", "com.coredns."),
+    ];
+    for (rule, question, expected) in cases {
+        let o = run(&format!("rewrite stop name {rule}"), question, RecordType::A).unwrap();
+        assert_eq!(o.asked.0, expected, "{rule}: what the next plugin was asked");
+    }
+}
+
+#[test]
+fn without_answer_rules_the_reply_keeps_the_rewritten_names() {
+    // TestRewriteNamePrefixSuffixNoAutoAnswer: no reply rewriting for prefix and suffix rules
+    // without `answer`, so the answer's owner is the rewritten name, and so is the question.
+    let cases = [
+        ("prefix foo bar", "foo.example.com.", "bar.example.com."),
+        ("suffix com org", "foo.example.com.", "foo.example.org."),
+        (
+            "suffix .ingress.coredns.rocks nginx.coredns.rocks",
+            "coredns.ingress.coredns.rocks.",
+            "corednsnginx.coredns.rocks.",
+        ),
+    ];
+    for (rule, question, expected) in cases {
+        let o = run(&format!("rewrite stop name {rule}"), question, RecordType::A).unwrap();
+        assert_eq!(answer_owner(&o), expected, "{rule}");
+        assert_eq!(o.reply.queries[0].name().to_string(), expected, "{rule}: CoreDNS leaves it");
+    }
+}
+
+#[test]
+fn answer_auto_maps_the_reply_back() {
+    // TestRewriteNamePrefixSuffixAutoAnswer, TestRewriteNameExactAnswer and
+    // TestRewriteNameRegexAnswer: what the next plugin was asked, and the answer's owner.
+    let cases = [
+        ("prefix foo bar answer auto", "foo.example.com.", "bar.example.com.", "foo.example.com."),
+        (
+            "prefix foo. bar. answer auto",
+            "foo.example.com.",
+            "bar.example.com.",
+            "foo.example.com.",
+        ),
+        ("suffix com org answer auto", "foo.example.com.", "foo.example.org.", "foo.example.com."),
+        (
+            "suffix .com .org answer auto",
+            "foo.example.com.",
+            "foo.example.org.",
+            "foo.example.com.",
+        ),
+        (
+            "suffix .ingress.coredns.rocks nginx.coredns.rocks answer auto",
+            "coredns.ingress.coredns.rocks.",
+            "corednsnginx.coredns.rocks.",
+            "coredns.ingress.coredns.rocks.",
+        ),
+        (
+            "exact coredns.rocks service.consul answer auto",
+            "coredns.rocks.",
+            "service.consul.",
+            "coredns.rocks.",
+        ),
+        (
+            "exact coredns.rocks. service.consul. answer auto",
+            "coredns.rocks.",
+            "service.consul.",
+            "coredns.rocks.",
+        ),
+        (
+            "exact coredns.rocks service.consul",
+            "coredns.rocks.",
+            "service.consul.",
+            "coredns.rocks.",
+        ),
+        (
+            "exact coredns.org. service.consul.",
+            "coredns.rocks.",
+            "coredns.rocks.",
+            "coredns.rocks.",
+        ),
+        (
+            "regex (.*).coredns.rocks {1}.coredns.maps answer auto",
+            "foo.coredns.rocks.",
+            "foo.coredns.maps.",
+            "foo.coredns.rocks.",
+        ),
+        (
+            "regex (.*).coredns.rocks {1}.coredns.maps answer name (.*).coredns.maps {1}.coredns.works",
+            "foo.coredns.rocks.",
+            "foo.coredns.maps.",
+            "foo.coredns.works.",
+        ),
+        (
+            "regex (.*).coredns.rocks {1}.coredns.maps",
+            "foo.coredns.rocks.",
+            "foo.coredns.maps.",
+            "foo.coredns.maps.",
+        ),
+    ];
+    for (rule, question, rewritten, owner) in cases {
+        let o = run(&format!("rewrite stop name {rule}"), question, RecordType::A).unwrap();
+        assert_eq!(o.asked.0, rewritten, "{rule}: what the next plugin was asked");
+        assert_eq!(answer_owner(&o), owner, "{rule}: the answer's owner");
+    }
+}
+
+#[test]
+fn auto_rewrites_values_and_restores_the_question_as_asked() {
+    let o = run(
+        "rewrite name suffix .corp.example .svc.cluster.local answer auto",
+        "DB.Corp.Example.",
+        RecordType::A,
+    )
+    .unwrap();
+    assert_eq!(o.asked.0, "db.svc.cluster.local.");
+    // The question exactly as the client wrote it, letter case included.
+    assert_eq!(o.reply.queries[0].name().to_string(), "DB.Corp.Example.");
+    // The CNAME's and the SRV's targets (values) are mapped back too.
+    let values: Vec<String> = o.reply.additionals.iter().map(|r| r.data.to_string()).collect();
+    assert_eq!(values, ["db.corp.example.", "0 0 53 db.corp.example."]);
+    // An explicit value rule alone rewrites values, not owners.
+    let o = run(
+        "rewrite name regex (.*)[.]corp[.]example {1}.svc.cluster.local answer value (.*)[.]svc[.]cluster[.]local {1}.corp.example",
+        "db.corp.example.",
+        RecordType::A,
+    )
+    .unwrap();
+    assert_eq!(answer_owner(&o), "db.svc.cluster.local.");
+    assert_eq!(o.reply.additionals[0].data.to_string(), "db.corp.example.");
+}
+
+#[test]
+fn type_and_class_rules_and_continue() {
+    let o = run("rewrite type ANY HINFO", "a.example.", RecordType::ANY).unwrap();
+    assert_eq!(o.asked.1, RecordType::HINFO);
+    let o = run("rewrite class CH IN", "a.example.", RecordType::A).unwrap();
+    assert_eq!(o.asked.2, DNSClass::IN, "an IN query is left alone: class stays IN");
+    // `continue` applies the next rule to the rewritten question; `stop` ends the list.
+    let both = "rewrite continue name a.example b.example\nrewrite type A AAAA";
+    let o = run(both, "a.example.", RecordType::A).unwrap();
+    assert_eq!((o.asked.0.as_str(), o.asked.1), ("b.example.", RecordType::AAAA));
+    let stopped = "rewrite stop name a.example b.example\nrewrite type A AAAA";
+    let o = run(stopped, "a.example.", RecordType::A).unwrap();
+    assert_eq!((o.asked.0.as_str(), o.asked.1), ("b.example.", RecordType::A));
+    // A later name rule sees the earlier one's result.
+    let chained = "rewrite continue name a.example b.example\nrewrite name b.example c.example";
+    let o = run(chained, "a.example.", RecordType::A).unwrap();
+    assert_eq!(o.asked.0, "c.example.");
+    assert_eq!(answer_owner(&o), "a.example.", "both exact rules mapped back, last first");
+    assert_eq!(o.reply.metadata.response_code, ResponseCode::NoError);
+}
+
+#[test]
+fn rules_not_built_yet_are_refused() {
+    for rule in [
+        "edns0 local set 0xffee abc",
+        "ttl example.com 10",
+        "cname exact a.example b.example",
+        "rcode example.com SERVFAIL NXDOMAIN",
+    ] {
+        let err = setup::parse(&mut Controller::from_text(&format!("rewrite {rule}"))).unwrap_err();
+        assert!(err.to_string().contains("not implemented in ferrodns yet"), "{rule}: {err}");
+    }
+}

@@ -30,6 +30,7 @@ mod probes;
 mod readme;
 mod reload;
 mod reload_ports;
+mod rewrite;
 mod tcp;
 mod tcp_pipeline;
 mod template;

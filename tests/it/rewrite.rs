@@ -1,0 +1,73 @@
+//! *rewrite* over sockets, in front of *cache*, *kubernetes* (manifests) and *forward* to a real
+//! upstream: a company name served as a cluster Service, a suffix exchanged and mapped back in
+//! the answers, the cache keyed by the rewritten question, and queries no rule matches passing
+//! untouched.
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::binary::Scratch;
+use crate::harness::*;
+use crate::upstream::{Behaviour, Upstream};
+
+const SERVICE: &str = "\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {clusterIP: 10.96.0.21, ports: [{name: http, port: 80, protocol: TCP}]}
+";
+
+fn texts(m: &hickory_proto::op::Message) -> Vec<String> {
+    m.answers.iter().map(|r| format!("{} {} {}", r.name, r.record_type(), r.data)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rewritten_names_are_served_and_mapped_back() {
+    let upstream = Upstream::start(Behaviour::Answer("192.0.2.45".parse().unwrap(), 60)).await;
+    let dir = Scratch::new("rewrite-chain");
+    dir.write("svc.yaml", SERVICE);
+    let s = TestServer::start(&format!(
+        ".:0 {{
+ rewrite continue name exact web.corp.example web.default.svc.cluster.local
+ rewrite name suffix .outside.example .far.test answer auto
+ cache 60
+ kubernetes cluster.local {{
+  manifests {}
+ }}
+ forward . {}
+}}",
+        dir.0.display(),
+        upstream.addr
+    ))
+    .await;
+
+    // A company name served as the Service, the answer owned by the name asked, over UDP and
+    // TCP, and the question the client sent (letter case included).
+    for reply in [
+        s.udp("web.corp.example.", RecordType::A).await,
+        s.tcp("Web.Corp.Example.", RecordType::A).await,
+    ] {
+        assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+        let asked = reply.queries[0].name().to_string();
+        assert_eq!(texts(&reply), [format!("{} A 10.96.0.21", asked.to_lowercase())]);
+        assert!(asked == "web.corp.example." || asked == "Web.Corp.Example.", "{asked}");
+    }
+
+    // A suffix exchanged on the way out and back: the upstream is asked the new name once; the
+    // second query is a cache hit on the rewritten question, mapped back the same way.
+    for _ in 0..2 {
+        let reply = s.udp("app.outside.example.", RecordType::A).await;
+        assert_eq!(texts(&reply), ["app.outside.example. A 192.0.2.45"]);
+        assert_eq!(reply.queries[0].name().to_string(), "app.outside.example.");
+    }
+    let names = |up: &Upstream| -> Vec<String> {
+        up.asked().into_iter().map(|(name, _, _)| name).filter(|n| n != ".").collect()
+    };
+    assert_eq!(names(&upstream), ["app.far.test."], "asked once, under the rewritten name");
+
+    // No rule matches: untouched, and the upstream sees the name as asked.
+    let reply = s.udp("plain.example.", RecordType::A).await;
+    assert_eq!(texts(&reply), ["plain.example. A 192.0.2.45"]);
+    assert_eq!(names(&upstream).last().map(String::as_str), Some("plain.example."));
+    s.stop().await;
+}

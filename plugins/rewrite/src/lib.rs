@@ -1,5 +1,5 @@
 //! *rewrite*: changes the query before the plugins after it see it, and maps their reply back,
-//! as CoreDNS 1.14.7's plugin does, for its `name`, `type` and `class` rules.
+//! as CoreDNS 1.14.7's plugin does, for its `name`, `type`, `class`, `ttl` and `rcode` rules.
 //!
 //! * [`setup()`] reads the directives ([`setup::parse`]) into [`setup::Rule`]s, tried in order.
 //! * [`Rewrite`] is the handler. Each rule that matches changes the question (its name, type
@@ -13,8 +13,11 @@
 //! its records' names and values are rewritten, the rules applied in reverse order. Otherwise
 //! the reply goes out as the later plugins wrote it, the rewritten question in it, as in CoreDNS.
 //!
-//! CoreDNS's `edns0`, `ttl`, `cname` and `rcode` rules are refused at start-up with a message
-//! saying they are not implemented yet, never ignored.
+//! `ttl` and `rcode` rules match a name the same ways and rewrite only the reply: its records'
+//! TTLs into a range, its rcode from one to another.
+//!
+//! CoreDNS's `edns0` and `cname` rules are refused at start-up with a message saying they are
+//! not implemented yet, never ignored.
 
 pub mod names;
 pub mod setup;
@@ -22,9 +25,10 @@ pub mod setup;
 use std::sync::Arc;
 
 use names::{ResponseRule, StringRewriter};
-use plugin_api::proto::op::Query;
 use plugin_api::proto::rr::{DNSClass, Name, RecordType};
-use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Reply, Request, Serve};
+use plugin_api::{
+    ConfigError, Controller, Ctx, Next, Plugin, PluginError, Reply, Request, Serve, ServeResult,
+};
 use setup::{Action, Mode, Rule};
 
 /// The directive's name.
@@ -104,6 +108,13 @@ impl Plugin for Rewrite {
                     }
                     hit
                 }
+                Action::Reply { matcher, rule } => {
+                    let hit = matcher.matches(question.name());
+                    if hit {
+                        responses.push(rule.clone());
+                    }
+                    hit
+                }
             };
             changed |= matched;
             if matched && rule.mode == Mode::Stop {
@@ -113,16 +124,19 @@ impl Plugin for Rewrite {
         if !changed {
             return next.run(ctx, req);
         }
-        let rewritten = match rebuild(req, &question) {
-            Some(rewritten) => Arc::new(rewritten),
-            None => return next.run(ctx, req),
+        // A ttl or rcode rule alone leaves the question as it was: no new request is needed.
+        let same = question.name.is_none()
+            && question.qtype == req.qtype()
+            && question.qclass == req.qclass();
+        let served = match (same, rebuild(req, &question)) {
+            (false, Some(rewritten)) => next.run(ctx, &Arc::new(rewritten)),
+            _ => next.run(ctx, req),
         };
-        let served = next.run(ctx, &rewritten);
         if responses.is_empty() {
             return served;
         }
-        let asked = req.question().cloned();
-        served.map(move |result| result.map(|reply| revert(reply, asked, &responses)))
+        let original = req.clone();
+        served.map(move |result| revert(result, &original, &responses))
     }
 }
 
@@ -142,17 +156,36 @@ fn rebuild(req: &Request, question: &Question<'_>) -> Option<Request> {
 
 /// The reply with the client's question back and the response rules applied to every record,
 /// the last rule's first.
-fn revert(reply: Reply, asked: Option<Query>, responses: &[ResponseRule]) -> Reply {
+///
+/// With an rcode rule, a reply the later plugins did not write (a bare rcode, an error) is
+/// written here, so that the rule can change its rcode, as CoreDNS's reverter writes it. The
+/// error is then not seen by *errors*.
+fn revert(result: ServeResult, original: &Request, responses: &[ResponseRule]) -> ServeResult {
+    let rcode_rules = responses.iter().any(|r| matches!(r, ResponseRule::Rcode { .. }));
+    let bare = |rcode| {
+        let mut msg = original.reply();
+        msg.metadata.response_code = rcode;
+        Reply::message(msg, NAME)
+    };
+    let reply = match result {
+        Ok(Reply::Rcode(rcode)) if rcode_rules => bare(rcode),
+        Err(e) if rcode_rules => bare(e.rcode()),
+        Ok(reply) => reply,
+        Err(e) => return Err(e),
+    };
     let (mut msg, by) = match reply.into_message() {
         Ok(written) => written,
         // Nothing written (an rcode, a drop): the server answers with the client's question.
-        Err(other) => return other,
+        Err(other) => return Ok(other),
     };
-    if let Some(asked) = asked {
+    if let Some(asked) = original.question().cloned() {
         match msg.queries.first_mut() {
             Some(first) => *first = asked,
             None => msg.queries.push(asked),
         }
+    }
+    for rule in responses.iter().rev() {
+        rule.apply_to_rcode(&mut msg.metadata.response_code);
     }
     let records =
         msg.authorities.iter_mut().chain(msg.answers.iter_mut()).chain(msg.additionals.iter_mut());
@@ -161,7 +194,7 @@ fn revert(reply: Reply, asked: Option<Query>, responses: &[ResponseRule]) -> Rep
             rule.apply(record);
         }
     }
-    Reply::message(msg, by)
+    Ok(Reply::message(msg, by))
 }
 
 /// miekg/dns's `IsDomainName` limits: no empty label, labels of at most 63 octets, at most 255

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::rdata::{CNAME, NS, PTR};
 use plugin_api::proto::rr::{Name, RData, Record};
 use regex::Regex;
@@ -22,6 +23,17 @@ pub enum Matcher {
 }
 
 impl Matcher {
+    /// True if `name` matches (the `ttl` and `rcode` rules, which rewrite no name).
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            Self::Exact(from) => name == from,
+            Self::Prefix(prefix) => name.starts_with(prefix.as_str()),
+            Self::Suffix(suffix) => name.ends_with(suffix.as_str()),
+            Self::Substring(part) => name.contains(part.as_str()),
+            Self::Regex(regex) => regex.is_match(name),
+        }
+    }
+
     /// The rewritten name, if `name` matches.
     pub fn rewrite(&self, name: &str, to: &str) -> Option<String> {
         match self {
@@ -99,19 +111,26 @@ impl StringRewriter {
     }
 }
 
-/// What a name rule does to each record of the reply.
+/// What a rule does to the reply.
 #[derive(Debug, Clone)]
 pub enum ResponseRule {
-    /// Rewrites the record's owner name.
+    /// Rewrites each record's owner name.
     Name(StringRewriter),
-    /// Rewrites the name a record points at: SRV, MX, CNAME, NS, DNAME, NAPTR's replacement,
-    /// SOA's MNAME and PTR, as CoreDNS's `getRecordValueForRewrite` lists them.
+    /// Rewrites the name a record points at: SRV, MX, CNAME, NS, NAPTR's replacement, SOA's
+    /// MNAME and PTR, as CoreDNS's `getRecordValueForRewrite` lists them (hickory has no DNAME).
     Value(StringRewriter),
+    /// Brings each record's TTL into `min..=max` (a `ttl` rule).
+    Ttl { min: u32, max: u32 },
+    /// Changes the reply's rcode `from` to `to` (an `rcode` rule).
+    Rcode { from: ResponseCode, to: ResponseCode },
 }
 
 impl ResponseRule {
+    /// Applies the rule to one record (the rcode rule does nothing here: see [`Self::apply_to_rcode`]).
     pub fn apply(&self, record: &mut Record) {
         match self {
+            Self::Ttl { min, max } => record.ttl = record.ttl.clamp(*min, *max),
+            Self::Rcode { .. } => {}
             Self::Name(rewriter) => {
                 if let Some(name) = rewrite_name(rewriter, &record.name) {
                     record.name = name;
@@ -124,6 +143,17 @@ impl ResponseRule {
                     *target = name;
                 }
             }
+        }
+    }
+}
+
+impl ResponseRule {
+    /// Applies an rcode rule to the reply's rcode.
+    pub fn apply_to_rcode(&self, rcode: &mut ResponseCode) {
+        if let Self::Rcode { from, to } = self
+            && rcode == from
+        {
+            *rcode = *to;
         }
     }
 }

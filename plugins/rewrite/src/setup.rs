@@ -2,6 +2,7 @@
 //! over a block (`rewrite stop { name regex A B; answer name C D }`), one rule per directive,
 //! with CoreDNS 1.14.7's rules and words. Errors carry the Corefile line.
 
+use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::{DNSClass, RecordType};
 use plugin_api::{ConfigError, Controller};
 use regex::Regex;
@@ -31,8 +32,20 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub enum Action {
     Name(NameRule),
-    Type { from: RecordType, to: RecordType },
-    Class { from: DNSClass, to: DNSClass },
+    Type {
+        from: RecordType,
+        to: RecordType,
+    },
+    Class {
+        from: DNSClass,
+        to: DNSClass,
+    },
+    /// A rule that leaves the question alone and rewrites the reply of the names it matches
+    /// (`ttl`, `rcode`).
+    Reply {
+        matcher: Matcher,
+        rule: ResponseRule,
+    },
 }
 
 /// A `name` rule.
@@ -114,8 +127,10 @@ pub fn rule(args: &[String]) -> Result<Rule, String> {
             };
             Action::Class { from: parse(&operands[0])?, to: parse(&operands[1])? }
         }
+        "ttl" => ttl_rule(operands)?,
+        "rcode" => rcode_rule(operands)?,
         // CoreDNS has these; ferrodns does not yet, and says so rather than ignore them.
-        "edns0" | "ttl" | "cname" | "rcode" => {
+        "edns0" | "cname" => {
             return Err(format!("{kind} rules are not implemented in ferrodns yet"));
         }
         _ => return Err(format!("invalid rule type {:?}", args[0])),
@@ -144,6 +159,117 @@ fn pattern(from: &str, to: &str) -> Result<Regex, String> {
         ));
     }
     Ok(regex)
+}
+
+/// The name a `ttl` or `rcode` rule matches: `[exact|prefix|suffix|substring|regex] NAME`.
+fn reply_matcher(field: &str, kind: Option<&str>, name: &str) -> Result<Matcher, String> {
+    Ok(match kind.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("exact") => Matcher::Exact(normalize(name)),
+        Some("prefix") => Matcher::Prefix(normalize(name)),
+        Some("suffix") => Matcher::Suffix(normalize(name)),
+        Some("substring") => Matcher::Substring(normalize(name)),
+        Some("regex") => {
+            if name.len() > MAX_REGEX_LEN {
+                return Err(format!(
+                    "regex pattern too long in a {field} rule: {} > {MAX_REGEX_LEN}",
+                    name.len()
+                ));
+            }
+            let regex = Regex::new(name)
+                .map_err(|_| format!("invalid regex pattern in a {field} rule: {name}"))?;
+            Matcher::Regex(regex)
+        }
+        Some(_) => {
+            return Err(format!(
+                "{field} rule supports only exact, prefix, suffix, substring, and regex name matching"
+            ));
+        }
+    })
+}
+
+/// `ttl [TYPE] NAME SECONDS|MIN-MAX` (CoreDNS's `newTTLRule`).
+fn ttl_rule(args: &[String]) -> Result<Action, String> {
+    if args.len() < 2 {
+        return Err(format!("too few ({}) arguments for a ttl rule", args.len()));
+    }
+    if args.len() > 3 {
+        // CoreDNS's words.
+        return Err("many few arguments for a ttl rule".into());
+    }
+    let value = &args[args.len() - 1];
+    let (min, max) =
+        ttl_range(value).ok_or_else(|| format!("invalid TTL '{value}' for a ttl rule"))?;
+    let matcher = match args {
+        [name, _] => reply_matcher("ttl", None, name)?,
+        [kind, name, _] => reply_matcher("ttl", Some(kind), name)?,
+        _ => unreachable!("two or three arguments"),
+    };
+    Ok(Action::Reply { matcher, rule: ResponseRule::Ttl { min, max } })
+}
+
+/// `SECONDS`, `MIN-MAX`, `MIN-` or `-MAX` (CoreDNS's `isValidTTL`).
+fn ttl_range(v: &str) -> Option<(u32, u32)> {
+    let seconds = |s: &str| s.parse::<u32>().ok();
+    match v.split('-').collect::<Vec<_>>().as_slice() {
+        [one] => seconds(one).map(|n| (n, n)),
+        ["", ""] => None,
+        [min, max] => {
+            let min = if min.is_empty() { 0 } else { seconds(min)? };
+            let max = if max.is_empty() { 2_147_483_647 } else { seconds(max)? };
+            (min <= max).then_some((min, max))
+        }
+        _ => None,
+    }
+}
+
+/// `rcode [TYPE] NAME FROM TO` (CoreDNS's `newRCodeRule`).
+fn rcode_rule(args: &[String]) -> Result<Action, String> {
+    if args.len() < 3 {
+        return Err(format!("too few ({}) arguments for a rcode rule", args.len()));
+    }
+    if args.len() > 4 {
+        return Err("many few arguments for a rcode rule".into());
+    }
+    let (old, new) = (&args[args.len() - 2], &args[args.len() - 1]);
+    let from =
+        rcode(old).ok_or_else(|| format!("invalid matching RCODE '{old}' for a rcode rule"))?;
+    let to =
+        rcode(new).ok_or_else(|| format!("invalid replacement RCODE '{new}' for a rcode rule"))?;
+    let matcher = match args {
+        [name, _, _] => reply_matcher("rcode", None, name)?,
+        [kind, name, _, _] => reply_matcher("rcode", Some(kind), name)?,
+        _ => unreachable!("three or four arguments"),
+    };
+    Ok(Action::Reply { matcher, rule: ResponseRule::Rcode { from, to } })
+}
+
+/// An rcode by number (0 to 23) or by miekg/dns's name (CoreDNS's `isValidRCode`).
+fn rcode(v: &str) -> Option<ResponseCode> {
+    if let Ok(n) = v.parse::<u16>() {
+        return (n <= 23).then(|| <ResponseCode as From<u16>>::from(n));
+    }
+    Some(match v.to_ascii_uppercase().as_str() {
+        "NOERROR" => ResponseCode::NoError,
+        "FORMERR" => ResponseCode::FormErr,
+        "SERVFAIL" => ResponseCode::ServFail,
+        "NXDOMAIN" => ResponseCode::NXDomain,
+        "NOTIMP" | "NOTIMPL" => ResponseCode::NotImp,
+        "REFUSED" => ResponseCode::Refused,
+        "YXDOMAIN" => ResponseCode::YXDomain,
+        "YXRRSET" => ResponseCode::YXRRSet,
+        "NXRRSET" => ResponseCode::NXRRSet,
+        "NOTAUTH" => ResponseCode::NotAuth,
+        "NOTZONE" => ResponseCode::NotZone,
+        "BADSIG" => ResponseCode::BADSIG,
+        "BADKEY" => ResponseCode::BADKEY,
+        "BADTIME" => ResponseCode::BADTIME,
+        "BADMODE" => ResponseCode::BADMODE,
+        "BADNAME" => ResponseCode::BADNAME,
+        "BADALG" => ResponseCode::BADALG,
+        "BADTRUNC" => ResponseCode::BADTRUNC,
+        "BADCOOKIE" => ResponseCode::BADCOOKIE,
+        _ => return None,
+    })
 }
 
 /// `name [exact|prefix|suffix|substring|regex] FROM TO [answer ...]`.

@@ -481,13 +481,196 @@ fn type_and_class_rules_and_continue() {
 
 #[test]
 fn rules_not_built_yet_are_refused() {
-    for rule in [
-        "edns0 local set 0xffee abc",
-        "ttl example.com 10",
-        "cname exact a.example b.example",
-        "rcode example.com SERVFAIL NXDOMAIN",
-    ] {
+    for rule in ["edns0 local set 0xffee abc", "cname exact a.example b.example"] {
         let err = setup::parse(&mut Controller::from_text(&format!("rewrite {rule}"))).unwrap_err();
         assert!(err.to_string().contains("not implemented in ferrodns yet"), "{rule}: {err}");
+    }
+}
+
+/// The next plugin for the ttl and rcode tables: answers with fixed records and rcode, or
+/// writes nothing and returns the rcode.
+struct Fixed {
+    records: Vec<Record>,
+    rcode: ResponseCode,
+    write: bool,
+}
+
+impl Plugin for Fixed {
+    fn name(&self) -> &'static str {
+        "fixed"
+    }
+
+    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
+        if !self.write {
+            return Serve::Ready(Ok(Reply::Rcode(self.rcode)));
+        }
+        let mut msg = req.reply();
+        msg.metadata.response_code = self.rcode;
+        msg.answers = self.records.clone();
+        Serve::Ready(Ok(Reply::message(msg, "fixed")))
+    }
+}
+
+fn serve_fixed(corefile: &str, qname: &str, qtype: RecordType, fixed: Fixed) -> Message {
+    let plugin = setup(&mut Controller::from_text(corefile)).unwrap().unwrap();
+    let result = test_util::serve(vec![plugin, Arc::new(fixed)], test_util::request(qname, qtype));
+    match result.map(Reply::into_message) {
+        Ok(Ok((msg, _))) => msg,
+        other => panic!("{corefile} {qname}: {other:?}"),
+    }
+}
+
+#[test]
+fn new_ttl_rule_table() {
+    // TestNewTTLRule: the words after `ttl`, and whether they are refused; each with stop and
+    // continue.
+    let cases: &[(&[&str], bool)] = &[
+        (&["srv1.coredns.rocks", "10"], false),
+        (&["exact", "srv1.coredns.rocks", "15"], false),
+        (&["prefix", "coredns.rocks", "20"], false),
+        (&["suffix", "srv1", "25"], false),
+        (&["substring", "coredns", "30"], false),
+        (&["regex", r"(srv1)\.(coredns)\.(rocks)", "35"], false),
+        (&["srv1.coredns.rocks", "12345678901234567890"], true),
+        (&["srv1.coredns.rocks", "coredns.rocks"], true),
+        (&["srv1.coredns.rocks", "#1"], true),
+        (&["range.coredns.rocks", "1-2"], false),
+        (&["ceil.coredns.rocks", "-2"], false),
+        (&["floor.coredns.rocks", "1-"], false),
+        (&["range.coredns.rocks", "2-2"], false),
+        (&["invalid.coredns.rocks", "-"], true),
+        (&["invalid.coredns.rocks", "2-1"], true),
+        (&["invalid.coredns.rocks", "5-10-20"], true),
+    ];
+    for mode in ["stop", "continue"] {
+        for (words, refused) in cases {
+            let mut args = vec![mode.to_string(), "ttl".to_string()];
+            args.extend(words.iter().map(|w| w.to_string()));
+            assert_eq!(
+                setup::rule(&args).is_err(),
+                *refused,
+                "{args:?}: {:?}",
+                setup::rule(&args).err()
+            );
+        }
+    }
+    // TestNewTTLRuleLargeRegex.
+    let large =
+        vec!["ttl".into(), "regex".into(), "a".repeat(setup::MAX_REGEX_LEN + 1), "5".into()];
+    assert!(setup::rule(&large).unwrap_err().contains("regex pattern too long in a ttl rule"));
+}
+
+#[test]
+fn ttl_rewrite_table() {
+    // TestTtlRewrite's rules and doTTLTests' cases: question, the TTL the next plugin answered
+    // with, the TTL the client gets.
+    let corefile = [
+        "rewrite stop ttl srv1.coredns.rocks 1",
+        "rewrite stop ttl exact srv15.coredns.rocks 15",
+        "rewrite stop ttl prefix srv30 30",
+        "rewrite stop ttl suffix 45.coredns.rocks 45",
+        "rewrite stop ttl substring rv50 50",
+        r"rewrite stop ttl regex (srv10)\.(coredns)\.(rocks) 10",
+        r"rewrite stop ttl regex (srv20)\.(coredns)\.(rocks) 20",
+        "rewrite stop ttl range.example.com. 30-300",
+        "rewrite stop ttl ceil.example.com. -11",
+        "rewrite stop ttl floor.example.com. 5-",
+    ]
+    .join("\n");
+    let cases = [
+        ("srv1.coredns.rocks.", RecordType::A, "A 10.0.0.1", 5, 1),
+        ("srv15.coredns.rocks.", RecordType::A, "A 10.0.0.15", 5, 15),
+        ("srv30.coredns.rocks.", RecordType::A, "A 10.0.0.30", 5, 30),
+        ("srv45.coredns.rocks.", RecordType::A, "A 10.0.0.45", 5, 45),
+        ("srv50.coredns.rocks.", RecordType::A, "A 10.0.0.50", 5, 50),
+        ("srv10.coredns.rocks.", RecordType::A, "A 10.0.0.10", 5, 10),
+        ("xmpp.coredns.rocks.", RecordType::SRV, "SRV 0 100 100 srvxmpp.coredns.rocks.", 5, 5),
+        ("srv20.coredns.rocks.", RecordType::A, "A 10.0.0.22", 5, 20),
+        ("range.example.com.", RecordType::A, "A 10.0.0.1", 5, 30),
+        ("range.example.com.", RecordType::A, "A 10.0.0.1", 55, 55),
+        ("range.example.com.", RecordType::A, "A 10.0.0.1", 500, 300),
+        ("ceil.example.com.", RecordType::A, "A 10.0.0.1", 5, 5),
+        ("ceil.example.com.", RecordType::A, "A 10.0.0.1", 15, 11),
+        ("floor.example.com.", RecordType::A, "A 10.0.0.1", 0, 5),
+        ("floor.example.com.", RecordType::A, "A 10.0.0.1", 30, 30),
+    ];
+    for (qname, qtype, data, ttl, want) in cases {
+        let record = test_util::rr(&format!("{qname} {ttl} IN {data}"));
+        let fixed = Fixed {
+            records: vec![record.clone(), record],
+            rcode: ResponseCode::NoError,
+            write: true,
+        };
+        let msg = serve_fixed(&corefile, qname, qtype, fixed);
+        let ttls: Vec<u32> = msg.answers.iter().map(|r| r.ttl).collect();
+        assert_eq!(ttls, [want, want], "{qname} {ttl}");
+    }
+}
+
+#[test]
+fn rcode_rewrite() {
+    let cases = [
+        // A written reply's rcode, by name and by number.
+        (
+            "rewrite rcode exact a.example NXDOMAIN REFUSED",
+            "a.example.",
+            ResponseCode::NXDomain,
+            true,
+            ResponseCode::Refused,
+        ),
+        (
+            "rewrite rcode suffix example 3 5",
+            "b.a.example.",
+            ResponseCode::NXDomain,
+            true,
+            ResponseCode::Refused,
+        ),
+        // A SERVFAIL the next plugin did not write is written, then rewritten (CoreDNS's
+        // reverter writes it too).
+        (
+            r"rewrite continue { rcode regex (.*)\.coredns\.rocks SERVFAIL NOERROR }",
+            "x.coredns.rocks.",
+            ResponseCode::ServFail,
+            false,
+            ResponseCode::NoError,
+        ),
+        // Another rcode, or another name: untouched.
+        (
+            "rewrite rcode exact a.example NXDOMAIN REFUSED",
+            "a.example.",
+            ResponseCode::NoError,
+            true,
+            ResponseCode::NoError,
+        ),
+        (
+            "rewrite rcode exact a.example NXDOMAIN REFUSED",
+            "b.example.",
+            ResponseCode::NXDomain,
+            true,
+            ResponseCode::NXDomain,
+        ),
+    ];
+    for (corefile, qname, rcode, write, want) in cases {
+        let corefile = corefile.replace("{ ", "{\n").replace(" }", "\n}");
+        let msg = serve_fixed(
+            &corefile,
+            qname,
+            RecordType::A,
+            Fixed { records: Vec::new(), rcode, write },
+        );
+        assert_eq!(msg.metadata.response_code, want, "{corefile} {qname}");
+        assert_eq!(msg.queries[0].name().to_string(), qname, "the question is the client's");
+    }
+    for (words, err) in [
+        ("rcode a.example BOGUS NOERROR", "invalid matching RCODE 'BOGUS' for a rcode rule"),
+        ("rcode a.example NOERROR 24", "invalid replacement RCODE '24' for a rcode rule"),
+        ("rcode a.example NOERROR", "too few (2) arguments for a rcode rule"),
+        (
+            "rcode wrong a.example NOERROR SERVFAIL",
+            "rcode rule supports only exact, prefix, suffix, substring, and regex name matching",
+        ),
+    ] {
+        let args: Vec<String> = words.split_whitespace().map(String::from).collect();
+        assert_eq!(setup::rule(&args).unwrap_err(), err, "{words}");
     }
 }

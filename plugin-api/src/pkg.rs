@@ -11,6 +11,7 @@
 //! * [`upstream`]: nested lookups through the block's chain (ExternalName targets).
 //! * [`metrics`]: the process-wide Prometheus registry, CoreDNS's buckets, per-thread counters.
 //! * [`output`]: per-query log lines, straight to the server's log writer.
+//! * [`pattern`]: the regular expressions Corefiles give, compiled with a nesting limit.
 //! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
 //! * [`random`]: cheap per-thread randomness for spreading load.
 
@@ -20,6 +21,7 @@ pub mod http;
 pub mod metrics;
 pub mod names;
 pub mod output;
+pub mod pattern;
 pub mod random;
 pub mod response;
 pub mod upstream;

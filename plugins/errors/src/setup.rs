@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
 use plugin_api::pkg::duration::parse_go_duration;
+use plugin_api::pkg::pattern;
 use plugin_api::{ConfigError, Controller};
-use regex::Regex;
 
 use crate::{Level, Pattern};
 
@@ -46,7 +46,8 @@ fn parse_consolidate(c: &mut Controller) -> Result<Pattern, ConfigError> {
     if args[1].len() > MAX_REGEXP_LEN {
         return Err(c.err(format!("regex pattern too long: {} > {MAX_REGEXP_LEN}", args[1].len())));
     }
-    let regex = Regex::new(&args[1]).map_err(|e| c.err(format!("error parsing regexp: {e}")))?;
+    let regex =
+        pattern::compile(&args[1]).map_err(|e| c.err(format!("error parsing regexp: {e}")))?;
     let mut level = None;
     let mut show_first = false;
     for arg in &args[2..] {

@@ -2,6 +2,7 @@
 //! over a block (`rewrite stop { name regex A B; answer name C D }`), one rule per directive,
 //! with CoreDNS 1.14.7's rules and words. Errors carry the Corefile line.
 
+use plugin_api::pkg::pattern;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::{DNSClass, RecordType};
 use plugin_api::{ConfigError, Controller};
@@ -148,11 +149,12 @@ fn normalize(s: &str) -> String {
 }
 
 /// A regex for a rule, with CoreDNS's checks and words.
-fn pattern(from: &str, to: &str) -> Result<Regex, String> {
+fn checked_regex(from: &str, to: &str) -> Result<Regex, String> {
     if from.len() > MAX_REGEX_LEN {
         return Err(format!("regex pattern too long: {} > {MAX_REGEX_LEN}", from.len()));
     }
-    let regex = Regex::new(from).map_err(|_| format!("invalid regex matching pattern: {from}"))?;
+    let regex =
+        pattern::compile(from).map_err(|_| format!("invalid regex matching pattern: {from}"))?;
     if groups_used(to) > regex.captures_len() - 1 {
         return Err(format!(
             "the rewrite regex pattern ({to}) uses more subexpressions than its corresponding matching regex pattern ({from})"
@@ -175,7 +177,7 @@ fn reply_matcher(field: &str, kind: Option<&str>, name: &str) -> Result<Matcher,
                     name.len()
                 ));
             }
-            let regex = Regex::new(name)
+            let regex = pattern::compile(name)
                 .map_err(|_| format!("invalid regex pattern in a {field} rule: {name}"))?;
             Matcher::Regex(regex)
         }
@@ -303,7 +305,7 @@ fn name_rule(args: &[String]) -> Result<NameRule, String> {
             (Matcher::Suffix(from), to, false)
         }
         "regex" => {
-            let regex = pattern(&from, &to)?;
+            let regex = checked_regex(&from, &to)?;
             (Matcher::Regex(regex), normalize(&to), auto)
         }
         other => {
@@ -345,7 +347,7 @@ fn answer_rules(kind: &str, args: &[String]) -> Result<(bool, Vec<ResponseRule>)
                         "{what} answer rule for {kind} rule: 2 arguments required"
                     ));
                 };
-                let regex = pattern(from, to)
+                let regex = checked_regex(from, to)
                     .map_err(|e| format!("{what} answer rule for {kind} rule: {e}"))?;
                 let rewriter = StringRewriter::Regex(regex, normalize(to));
                 if what == "name" {

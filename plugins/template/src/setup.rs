@@ -14,6 +14,7 @@
 //! ```
 
 use plugin_api::pkg::fall::Fall;
+use plugin_api::pkg::pattern;
 use plugin_api::pkg::zone::origins_from_args_or_block;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::{DNSClass, RecordType};
@@ -49,7 +50,7 @@ pub struct Rule {
 
 /// Reads every `template` directive of the block, in order.
 pub fn parse(c: &mut Controller) -> Result<Vec<Rule>, ConfigError> {
-    let everything = Regex::new(".*").map_err(|e| c.err(e.to_string()))?;
+    let everything = pattern::compile(".*").map_err(|e| c.err(e.to_string()))?;
     let mut rules = Vec::new();
     while c.next() {
         if !c.next_arg() {
@@ -98,7 +99,7 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Rule>, ConfigError> {
                                 pattern.len()
                             )));
                         }
-                        let regex = Regex::new(&pattern).map_err(|e| {
+                        let regex = pattern::compile(&pattern).map_err(|e| {
                             c.err(format!("could not parse regex: {pattern}, {}", one_line(&e)))
                         })?;
                         rule.regexes.push(regex);

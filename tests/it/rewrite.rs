@@ -71,3 +71,52 @@ async fn rewritten_names_are_served_and_mapped_back() {
     assert_eq!(names(&upstream).last().map(String::as_str), Some("plain.example."));
     s.stop().await;
 }
+
+const EXTERNAL: &str = "\
+apiVersion: v1
+kind: Service
+metadata: {name: my-database, namespace: default}
+spec: {type: ExternalName, externalName: db.example.com}
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cname_rule_points_a_cname_elsewhere_and_resolves_the_new_target() {
+    // kubernetes answers the ExternalName with a CNAME to db.example.com (whose address comes
+    // from the upstream); the cname rule points it at db.corp.test, which hosts answers, and the
+    // upstream's record gives way to hosts'.
+    let upstream = Upstream::start(Behaviour::Answer("192.0.2.46".parse().unwrap(), 60)).await;
+    let dir = Scratch::new("rewrite-cname");
+    dir.write("svc.yaml", EXTERNAL);
+    let s = TestServer::start(&format!(
+        ".:0 {{
+ rewrite cname exact db.example.com db.corp.test
+ hosts {{
+  10.1.1.9 db.corp.test
+  fallthrough
+ }}
+ kubernetes cluster.local {{
+  manifests {}
+ }}
+ forward . {}
+}}",
+        dir.0.display(),
+        upstream.addr
+    ))
+    .await;
+    for reply in [
+        s.udp("my-database.default.svc.cluster.local.", RecordType::A).await,
+        s.tcp("my-database.default.svc.cluster.local.", RecordType::A).await,
+    ] {
+        assert_eq!(
+            texts(&reply),
+            [
+                "my-database.default.svc.cluster.local. CNAME db.corp.test.",
+                "db.corp.test. A 10.1.1.9"
+            ]
+        );
+    }
+    // A CNAME the rule does not match is left alone.
+    let plain = s.udp("nothing.example.", RecordType::A).await;
+    assert_eq!(texts(&plain), ["nothing.example. A 192.0.2.46"]);
+    s.stop().await;
+}

@@ -1,5 +1,6 @@
 //! *rewrite*: changes the query before the plugins after it see it, and maps their reply back,
-//! as CoreDNS 1.14.7's plugin does, for its `name`, `type`, `class`, `ttl` and `rcode` rules.
+//! as CoreDNS 1.14.7's plugin does, for its `name`, `type`, `class`, `ttl`, `rcode` and `cname`
+//! rules.
 //!
 //! * [`setup()`] reads the directives ([`setup::parse`]) into [`setup::Rule`]s, tried in order.
 //! * [`Rewrite`] is the handler. Each rule that matches changes the question (its name, type
@@ -16,15 +17,21 @@
 //! `ttl` and `rcode` rules match a name the same ways and rewrite only the reply: its records'
 //! TTLs into a range, its rcode from one to another.
 //!
-//! CoreDNS's `edns0` and `cname` rules are refused at start-up with a message saying they are
-//! not implemented yet, never ignored.
+//! `cname` rules rewrite the reply's CNAME targets and look the new target up through the block
+//! (`pkg::upstream`), in place of what followed it.
+//!
+//! CoreDNS's `edns0` rules are refused at start-up with a message saying they are not
+//! implemented yet, never ignored.
 
 pub mod names;
 pub mod setup;
 
 use std::sync::Arc;
 
-use names::{ResponseRule, StringRewriter};
+use names::{CnameRule, ResponseRule, StringRewriter};
+use plugin_api::pkg::upstream::Upstream;
+use plugin_api::proto::rr::RData;
+use plugin_api::proto::rr::rdata::CNAME;
 use plugin_api::proto::rr::{DNSClass, Name, RecordType};
 use plugin_api::{
     ConfigError, Controller, Ctx, Next, Plugin, PluginError, Reply, Request, Serve, ServeResult,
@@ -37,12 +44,15 @@ pub const NAME: &str = "rewrite";
 /// Reads the block's `rewrite` directives and builds the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let rules = setup::parse(c)?;
-    Ok(Some(Arc::new(Rewrite { rules })))
+    let upstream = Upstream::new(c);
+    Ok(Some(Arc::new(Rewrite { rules, upstream })))
 }
 
 /// The handler.
 pub struct Rewrite {
     rules: Vec<Rule>,
+    /// Lookups of rewritten CNAME targets through the block (`cname` rules).
+    upstream: Arc<Upstream>,
 }
 
 /// The question as the rules have left it so far.
@@ -69,6 +79,7 @@ impl Plugin for Rewrite {
         let mut question =
             Question { name: None, asked: req.name(), qtype: req.qtype(), qclass: req.qclass() };
         let mut responses: Vec<ResponseRule> = Vec::new();
+        let mut cnames: Vec<CnameRule> = Vec::new();
         let mut changed = false;
         for rule in &self.rules {
             let matched = match &rule.action {
@@ -115,6 +126,11 @@ impl Plugin for Rewrite {
                     }
                     hit
                 }
+                // Every query takes a cname rule; its work is on the reply.
+                Action::Cname(rule) => {
+                    cnames.push(rule.clone());
+                    true
+                }
             };
             changed |= matched;
             if matched && rule.mode == Mode::Stop {
@@ -128,16 +144,68 @@ impl Plugin for Rewrite {
         let same = question.name.is_none()
             && question.qtype == req.qtype()
             && question.qclass == req.qclass();
-        let served = match (same, rebuild(req, &question)) {
-            (false, Some(rewritten)) => next.run(ctx, &Arc::new(rewritten)),
-            _ => next.run(ctx, req),
+        let asked = match (same, rebuild(req, &question)) {
+            (false, Some(rewritten)) => Arc::new(rewritten),
+            _ => req.clone(),
         };
-        if responses.is_empty() {
+        let served = next.run(ctx, &asked);
+        if responses.is_empty() && cnames.is_empty() {
             return served;
         }
         let original = req.clone();
-        served.map(move |result| revert(result, &original, &responses))
+        if cnames.is_empty() {
+            return served.map(move |result| revert(result, &original, &responses));
+        }
+        let (ctx, upstream) = (ctx.clone(), self.upstream.clone());
+        Serve::pending(async move {
+            let reply = revert(served.resolve().await, &original, &responses)?;
+            Ok(follow_cnames(reply, &cnames, &ctx, &asked, &upstream).await)
+        })
     }
+}
+
+/// For each `cname` rule, the last first: the first CNAME in the answer whose target it
+/// matches gets the new target, the records after it are dropped, and what the new target
+/// resolves to through the block takes their place, with its TC bit (CoreDNS's
+/// `cnameTargetRuleWithReqState`). A lookup that fails leaves the reply as it was.
+async fn follow_cnames(
+    reply: Reply,
+    cnames: &[CnameRule],
+    ctx: &Ctx,
+    asked: &Request,
+    upstream: &Upstream,
+) -> Reply {
+    let (mut msg, by) = match reply.into_message() {
+        Ok(written) => written,
+        Err(other) => return other,
+    };
+    for rule in cnames.iter().rev() {
+        let found = msg.answers.iter().enumerate().find_map(|(i, record)| match &record.data {
+            RData::CNAME(CNAME(target)) => rule.new_target(&target.to_string()).map(|new| (i, new)),
+            _ => None,
+        });
+        let Some((at, new)) = found else { continue };
+        let Ok(mut target) = Name::from_ascii(&new) else { continue };
+        target.set_fqdn(true);
+        let Some(lookup) = upstream.lookup(ctx, asked, target.clone(), asked.qtype()) else {
+            continue;
+        };
+        let Ok((resolved, _)) =
+            lookup.resolve().await.map_err(drop).and_then(|r| r.into_message().map_err(drop))
+        else {
+            continue;
+        };
+        // The CNAMEs up to the rewritten one stay; everything else gives way to the lookup's.
+        let mut answers: Vec<_> =
+            msg.answers.drain(..=at).filter(|r| matches!(r.data, RData::CNAME(_))).collect();
+        if let Some(last) = answers.last_mut() {
+            last.data = RData::CNAME(CNAME(target));
+        }
+        answers.extend(resolved.answers);
+        msg.answers = answers;
+        msg.metadata.truncation = resolved.metadata.truncation;
+    }
+    Reply::message(msg, by)
 }
 
 /// The request with the rewritten question; `None` if it has no question.

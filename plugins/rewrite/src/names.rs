@@ -184,3 +184,23 @@ fn value_of(data: &mut RData) -> Option<&mut Name> {
         _ => None,
     }
 }
+
+/// A `cname` rule: the target of a CNAME in the reply that it matches is replaced, and what the
+/// new target resolves to (looked up through the block) replaces the records after it
+/// (CoreDNS's `cnameTargetRule`).
+#[derive(Debug, Clone)]
+pub struct CnameRule {
+    pub matcher: Matcher,
+    pub to: String,
+}
+
+impl CnameRule {
+    /// The new target for `target`, if the rule matches it (`getFromAndToTarget`). An exact rule
+    /// matches its FROM only.
+    pub fn new_target(&self, target: &str) -> Option<String> {
+        match &self.matcher {
+            Matcher::Exact(from) => (target == from).then(|| self.to.clone()),
+            other => other.rewrite(target, &self.to),
+        }
+    }
+}

@@ -8,7 +8,7 @@ use plugin_api::proto::rr::{DNSClass, RecordType};
 use plugin_api::{ConfigError, Controller};
 use regex::Regex;
 
-use crate::names::{Matcher, ResponseRule, StringRewriter, groups_used};
+use crate::names::{CnameRule, Matcher, ResponseRule, StringRewriter, groups_used};
 
 /// The longest regex accepted, as CoreDNS limits it.
 pub const MAX_REGEX_LEN: usize = 10_000;
@@ -47,6 +47,8 @@ pub enum Action {
         matcher: Matcher,
         rule: ResponseRule,
     },
+    /// A `cname` rule: every query takes it; it rewrites the reply's CNAME targets.
+    Cname(CnameRule),
 }
 
 /// A `name` rule.
@@ -130,8 +132,9 @@ pub fn rule(args: &[String]) -> Result<Rule, String> {
         }
         "ttl" => ttl_rule(operands)?,
         "rcode" => rcode_rule(operands)?,
-        // CoreDNS has these; ferrodns does not yet, and says so rather than ignore them.
-        "edns0" | "cname" => {
+        "cname" => Action::Cname(cname_rule(operands)?),
+        // CoreDNS has it; ferrodns does not yet, and says so rather than ignore it.
+        "edns0" => {
             return Err(format!("{kind} rules are not implemented in ferrodns yet"));
         }
         _ => return Err(format!("invalid rule type {:?}", args[0])),
@@ -161,6 +164,39 @@ fn checked_regex(from: &str, to: &str) -> Result<Regex, String> {
         ));
     }
     Ok(regex)
+}
+
+/// `cname [exact|prefix|suffix|substring|regex] FROM TO` (CoreDNS's `newCNAMERule`): FROM and
+/// TO lower-cased, and for `exact` normalised to fully qualified names.
+fn cname_rule(args: &[String]) -> Result<CnameRule, String> {
+    let (kind, from, to) = match args {
+        [kind, from, to] => {
+            (kind.to_ascii_lowercase(), from.to_ascii_lowercase(), to.to_ascii_lowercase())
+        }
+        [from, to] => ("exact".to_owned(), from.to_ascii_lowercase(), to.to_ascii_lowercase()),
+        _ => return Err(format!("too few ({}) arguments for a cname rule", args.len())),
+    };
+    let matcher = match kind.as_str() {
+        "exact" => {
+            return Ok(CnameRule { matcher: Matcher::Exact(normalize(&from)), to: normalize(&to) });
+        }
+        "prefix" => Matcher::Prefix(from),
+        "suffix" => Matcher::Suffix(from),
+        "substring" => Matcher::Substring(from),
+        "regex" => {
+            if from.len() > MAX_REGEX_LEN {
+                return Err(format!(
+                    "regex pattern too long in a cname rule: {} > {MAX_REGEX_LEN}",
+                    from.len()
+                ));
+            }
+            let regex = pattern::compile(&from)
+                .map_err(|e| format!("invalid cname rewrite regex pattern: {e}"))?;
+            Matcher::Regex(regex)
+        }
+        other => return Err(format!("unknown cname rewrite type: {other}")),
+    };
+    Ok(CnameRule { matcher, to })
 }
 
 /// The name a `ttl` or `rcode` rule matches: `[exact|prefix|suffix|substring|regex] NAME`.

@@ -481,10 +481,9 @@ fn type_and_class_rules_and_continue() {
 
 #[test]
 fn rules_not_built_yet_are_refused() {
-    for rule in ["edns0 local set 0xffee abc", "cname exact a.example b.example"] {
-        let err = setup::parse(&mut Controller::from_text(&format!("rewrite {rule}"))).unwrap_err();
-        assert!(err.to_string().contains("not implemented in ferrodns yet"), "{rule}: {err}");
-    }
+    let err = setup::parse(&mut Controller::from_text("rewrite edns0 local set 0xffee abc"));
+    let err = err.unwrap_err().to_string();
+    assert!(err.contains("edns0 rules are not implemented in ferrodns yet"), "{err}");
 }
 
 /// The next plugin for the ttl and rcode tables: answers with fixed records and rcode, or
@@ -673,4 +672,53 @@ fn rcode_rewrite() {
         let args: Vec<String> = words.split_whitespace().map(String::from).collect();
         assert_eq!(setup::rule(&args).unwrap_err(), err, "{words}");
     }
+}
+
+#[test]
+fn cname_rules_parse_as_corednss() {
+    // After cname_target_test.go's setup cases: two or three words, the match types, the
+    // regex checks, CoreDNS's error words.
+    for words in [
+        "cname exact a.example b.example",
+        "cname a.example b.example",
+        "cname prefix a b",
+        "cname suffix .a.example .b.example",
+        "cname substring a b",
+        "cname regex (.*)[.]a[.]example {1}.b.example",
+    ] {
+        let args: Vec<String> = words.split_whitespace().map(String::from).collect();
+        assert!(setup::rule(&args).is_ok(), "{words}: {:?}", setup::rule(&args).err());
+    }
+    for (words, err) in [
+        ("cname a.example", "too few (1) arguments for a cname rule"),
+        ("cname wrong a.example b.example", "unknown cname rewrite type: wrong"),
+        ("cname regex ( b", "invalid cname rewrite regex pattern"),
+    ] {
+        let args: Vec<String> = words.split_whitespace().map(String::from).collect();
+        let got = setup::rule(&args).unwrap_err();
+        assert!(got.contains(err), "{words}: {got}");
+    }
+    // The new targets.
+    let rule = |words: &str| match setup::rule(
+        &words.split_whitespace().map(String::from).collect::<Vec<_>>(),
+    )
+    .unwrap()
+    .action
+    {
+        Action::Cname(rule) => rule,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        rule("cname exact db.example.com db.corp.test").new_target("db.example.com."),
+        Some("db.corp.test.".into())
+    );
+    assert_eq!(rule("cname exact db.example.com db.corp.test").new_target("x.example.com."), None);
+    assert_eq!(
+        rule("cname suffix example.com. corp.test.").new_target("db.example.com."),
+        Some("db.corp.test.".into())
+    );
+    assert_eq!(
+        rule("cname regex (.*)[.]example[.]com[.] {1}.corp.test.").new_target("db.example.com."),
+        Some("db.corp.test.".into())
+    );
 }

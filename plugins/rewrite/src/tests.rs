@@ -722,3 +722,175 @@ fn cname_rules_parse_as_corednss() {
         Some("db.corp.test.".into())
     );
 }
+
+#[test]
+fn new_rule_table() {
+    // rewrite_test.go TestNewRule, the rows that are not edns0: the rule's words and whether
+    // they are refused.
+    let cases: &[(&[&str], bool)] = &[
+        (&[], true),
+        (&["foo"], true),
+        (&["name"], true),
+        (&["name", "a.com"], true),
+        (&["name", "a.com", "b.com", "c.com"], true),
+        (&["name", "a.com", "b.com"], false),
+        (&["name", "exact", "a.com", "b.com"], false),
+        (&["name", "prefix", "a.com", "b.com"], false),
+        (&["name", "suffix", "a.com", "b.com"], false),
+        (&["name", "substring", "a.com", "b.com"], false),
+        (&["name", "regex", r"([a])\.com", "new-{1}.com"], false),
+        (&["name", "regex", r"([a]\.com", "new-{1}.com"], true),
+        (
+            &[
+                "name",
+                "regex",
+                r"(dns)\.(core)\.(rocks)",
+                "{2}.{1}.{3}",
+                "answer",
+                "name",
+                r"(core)\.(dns)\.(rocks)",
+                "{2}.{1}.{3}",
+            ],
+            false,
+        ),
+        (
+            &[
+                "name",
+                "regex",
+                r"(adns)\.(core)\.(rocks)",
+                "{2}.{1}.{3}",
+                "answer",
+                "name",
+                r"(core)\.(adns)\.(rocks)",
+                "{2}.{1}.{3}",
+                "too.long",
+                "way.too.long",
+            ],
+            true,
+        ),
+        (
+            &[
+                "name",
+                "regex",
+                r"(bdns)\.(core)\.(rocks)",
+                "{2}.{1}.{3}",
+                "NoAnswer",
+                "name",
+                r"(core)\.(bdns)\.(rocks)",
+                "{2}.{1}.{3}",
+            ],
+            true,
+        ),
+        (
+            &[
+                "name",
+                "regex",
+                r"(cdns)\.(core)\.(rocks)",
+                "{2}.{1}.{3}",
+                "answer",
+                "ttl",
+                r"(core)\.(cdns)\.(rocks)",
+                "{2}.{1}.{3}",
+            ],
+            true,
+        ),
+        (
+            &[
+                "name",
+                "substring",
+                "fcore.dns.rocks",
+                "dns.fcore.rocks",
+                "answer",
+                "name",
+                r"(fcore)\.(dns)\.(rocks)",
+                "{2}.{1}.{3}",
+            ],
+            false,
+        ),
+        (&["name", "substring", "a.com", "b.com", "c.com"], true),
+        (&["type"], true),
+        (&["type", "a"], true),
+        (&["type", "any", "a", "a"], true),
+        (&["type", "any", "a"], false),
+        (&["type", "XY", "WV"], true),
+        (&["type", "ANY", "WV"], true),
+        (&["class"], true),
+        (&["class", "IN"], true),
+        (&["class", "ch", "in", "in"], true),
+        (&["class", "ch", "in"], false),
+        (&["class", "XY", "WV"], true),
+        (&["class", "IN", "WV"], true),
+        (&["stop", "name", "a.com", "b.com"], false),
+        (&["continue", "name", "a.com", "b.com"], false),
+        (&["stop", "type", "any", "a"], false),
+        (&["continue", "type", "any", "a"], false),
+        (&["stop", "class", "ch", "in"], false),
+        (&["continue", "class", "ch", "in"], false),
+    ];
+    for (words, refused) in cases {
+        let args: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            setup::rule(&args).is_err(),
+            *refused,
+            "{words:?}: {:?}",
+            setup::rule(&args).err()
+        );
+    }
+}
+
+#[test]
+fn rewrite_table() {
+    // rewrite_test.go TestRewrite: twelve rules in order, and what the next plugin is asked
+    // for each question.
+    let corefile = [
+        "rewrite stop name from.nl. to.nl.",
+        r"rewrite stop name regex (core)\.(dns)\.(rocks)\.(nl) {2}.{1}.{3}.{4} answer name (dns)\.(core)\.(rocks)\.(nl) {2}.{1}.{3}.{4}",
+        "rewrite stop name exact from.exact.nl. to.nl.",
+        "rewrite stop name prefix prefix to",
+        "rewrite stop name suffix .suffix. .nl.",
+        "rewrite stop name substring from.substring to",
+        r"rewrite stop name regex (f.*m)\.regex\.(nl) to.{2}",
+        r"rewrite continue name regex consul\.(rocks) core.dns.{1}",
+        "rewrite stop name core.dns.rocks to.nl.",
+        "rewrite continue class HS CH",
+        "rewrite stop class CH IN",
+        "rewrite stop type ANY HINFO",
+    ]
+    .join("\n");
+    use DNSClass::{CH, HS, IN};
+    use RecordType::{A, ANY, HINFO};
+    let cases = [
+        ("from.nl.", A, IN, "to.nl.", A, IN),
+        ("a.nl.", A, IN, "a.nl.", A, IN),
+        ("a.nl.", A, CH, "a.nl.", A, IN),
+        ("a.nl.", ANY, IN, "a.nl.", HINFO, IN),
+        // The name is rewritten, the type is not.
+        ("from.nl.", ANY, IN, "to.nl.", ANY, IN),
+        ("from.exact.nl.", A, IN, "to.nl.", A, IN),
+        ("prefix.nl.", A, IN, "to.nl.", A, IN),
+        ("to.suffix.", A, IN, "to.nl.", A, IN),
+        ("from.substring.nl.", A, IN, "to.nl.", A, IN),
+        ("from.regex.nl.", A, IN, "to.nl.", A, IN),
+        ("consul.rocks.", A, IN, "to.nl.", A, IN),
+        // The class rule comes before the type rule and stops.
+        ("a.nl.", ANY, CH, "a.nl.", ANY, IN),
+        // HS to CH (continue), then CH to IN (stop).
+        ("a.nl.", ANY, HS, "a.nl.", ANY, IN),
+        ("core.dns.rocks.nl.", A, IN, "dns.core.rocks.nl.", A, IN),
+    ];
+    for (name, qtype, qclass, to, to_type, to_class) in cases {
+        let plugin = setup(&mut Controller::from_text(&corefile)).unwrap().unwrap();
+        let echo = Arc::new(Echo::default());
+        let mut msg = Message::query();
+        let mut query = plugin_api::proto::op::Query::query(Name::from_ascii(name).unwrap(), qtype);
+        query.set_query_class(qclass);
+        msg.add_query(query);
+        let len = msg.to_vec().unwrap().len();
+        let src = test_util::CLIENT.parse().unwrap();
+        let req =
+            Request::new(msg, src, test_util::SERVER.parse().unwrap(), plugin_api::Proto::Udp, len);
+        let _ = test_util::serve(vec![plugin, echo.clone()], req);
+        let asked = echo.seen.lock().unwrap().clone().expect("asked");
+        assert_eq!(asked, (to.to_string(), to_type, to_class), "{name} {qtype} {qclass}");
+    }
+}

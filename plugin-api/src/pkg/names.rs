@@ -33,6 +33,41 @@ pub fn rcode_name(rcode: ResponseCode) -> Option<&'static str> {
     })
 }
 
+/// The rcode a name stands for, as miekg/dns's `StringToRcode` reads it: the upper-case names
+/// of [`rcode_name`], and the legacy `NOTIMPL`.
+pub fn rcode_by_name(name: &str) -> Option<ResponseCode> {
+    if name == "NOTIMPL" {
+        return Some(ResponseCode::NotImp);
+    }
+    (0..=23u16).map(<ResponseCode as From<u16>>::from).find(|&r| rcode_name(r) == Some(name))
+}
+
+/// The class a name stands for, as miekg/dns's `StringToClass` reads it (upper case): `IN`,
+/// `CS` (class 2, which hickory has no name for), `CH`, `HS`, `NONE`, `ANY`.
+pub fn class_by_name(name: &str) -> Option<DNSClass> {
+    Some(match name {
+        "IN" => DNSClass::IN,
+        "CS" => DNSClass::Unknown(2),
+        "CH" => DNSClass::CH,
+        "HS" => DNSClass::HS,
+        "NONE" => DNSClass::NONE,
+        "ANY" => DNSClass::ANY,
+        _ => return None,
+    })
+}
+
+/// The type a name stands for, as miekg/dns's `StringToType` reads it: upper-case mnemonics
+/// only, none for a name it does not know.
+pub fn type_by_name(name: &str) -> Option<RecordType> {
+    if name.bytes().any(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    match name.parse::<RecordType>() {
+        Ok(RecordType::Unknown(_)) | Err(_) => None,
+        Ok(t) => Some(t),
+    }
+}
+
 /// The rcode label of CoreDNS's metrics: the name, or `RCODE<n>` (CoreDNS's `rcode.ToString`).
 pub fn rcode_label(rcode: ResponseCode) -> Cow<'static, str> {
     match rcode_name(rcode) {
@@ -101,6 +136,21 @@ pub fn write_flags(out: &mut Vec<u8>, m: &Metadata) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_read_back_as_miekg_reads_them() {
+        assert_eq!(rcode_by_name("NXDOMAIN"), Some(ResponseCode::NXDomain));
+        assert_eq!(rcode_by_name("NOTIMPL"), Some(ResponseCode::NotImp));
+        assert_eq!(rcode_by_name("BADCOOKIE"), Some(ResponseCode::BADCOOKIE));
+        assert_eq!(rcode_by_name("BADVERS"), None, "16 is BADSIG in RcodeToString");
+        assert_eq!(rcode_by_name("nxdomain"), None);
+        assert_eq!(class_by_name("CS"), Some(DNSClass::Unknown(2)));
+        assert_eq!(class_by_name("ANY"), Some(DNSClass::ANY));
+        assert_eq!(class_by_name("in"), None);
+        assert_eq!(type_by_name("AAAA"), Some(RecordType::AAAA));
+        assert_eq!(type_by_name("aaaa"), None);
+        assert_eq!(type_by_name("BOGUS"), None);
+    }
 
     #[test]
     fn names() {

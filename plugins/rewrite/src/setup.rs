@@ -2,7 +2,7 @@
 //! over a block (`rewrite stop { name regex A B; answer name C D }`), one rule per directive,
 //! with CoreDNS 1.14.7's rules and words. Errors carry the Corefile line.
 
-use plugin_api::pkg::pattern;
+use plugin_api::pkg::{names, pattern};
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::{DNSClass, RecordType};
 use plugin_api::{ConfigError, Controller};
@@ -108,25 +108,14 @@ pub fn rule(args: &[String]) -> Result<Rule, String> {
         "type" => {
             let parse = |t: &String| {
                 let upper = t.to_ascii_uppercase();
-                match upper.parse::<RecordType>() {
-                    Ok(RecordType::Unknown(_)) | Err(_) => Err(format!("invalid type {upper:?}")),
-                    Ok(t) => Ok(t),
-                }
+                names::type_by_name(&upper).ok_or_else(|| format!("invalid type {upper:?}"))
             };
             Action::Type { from: parse(&operands[0])?, to: parse(&operands[1])? }
         }
         "class" => {
             let parse = |t: &String| {
                 let upper = t.to_ascii_uppercase();
-                match upper.as_str() {
-                    "IN" => Ok(DNSClass::IN),
-                    "CH" => Ok(DNSClass::CH),
-                    "HS" => Ok(DNSClass::HS),
-                    "NONE" => Ok(DNSClass::NONE),
-                    "ANY" => Ok(DNSClass::ANY),
-                    "CS" => Ok(DNSClass::Unknown(2)),
-                    _ => Err(format!("invalid class {upper:?}")),
-                }
+                names::class_by_name(&upper).ok_or_else(|| format!("invalid class {upper:?}"))
             };
             Action::Class { from: parse(&operands[0])?, to: parse(&operands[1])? }
         }
@@ -286,28 +275,7 @@ fn rcode(v: &str) -> Option<ResponseCode> {
     if let Ok(n) = v.parse::<u16>() {
         return (n <= 23).then(|| <ResponseCode as From<u16>>::from(n));
     }
-    Some(match v.to_ascii_uppercase().as_str() {
-        "NOERROR" => ResponseCode::NoError,
-        "FORMERR" => ResponseCode::FormErr,
-        "SERVFAIL" => ResponseCode::ServFail,
-        "NXDOMAIN" => ResponseCode::NXDomain,
-        "NOTIMP" | "NOTIMPL" => ResponseCode::NotImp,
-        "REFUSED" => ResponseCode::Refused,
-        "YXDOMAIN" => ResponseCode::YXDomain,
-        "YXRRSET" => ResponseCode::YXRRSet,
-        "NXRRSET" => ResponseCode::NXRRSet,
-        "NOTAUTH" => ResponseCode::NotAuth,
-        "NOTZONE" => ResponseCode::NotZone,
-        "BADSIG" => ResponseCode::BADSIG,
-        "BADKEY" => ResponseCode::BADKEY,
-        "BADTIME" => ResponseCode::BADTIME,
-        "BADMODE" => ResponseCode::BADMODE,
-        "BADNAME" => ResponseCode::BADNAME,
-        "BADALG" => ResponseCode::BADALG,
-        "BADTRUNC" => ResponseCode::BADTRUNC,
-        "BADCOOKIE" => ResponseCode::BADCOOKIE,
-        _ => return None,
-    })
+    names::rcode_by_name(&v.to_ascii_uppercase())
 }
 
 /// `name [exact|prefix|suffix|substring|regex] FROM TO [answer ...]`.

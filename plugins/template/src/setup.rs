@@ -14,8 +14,8 @@
 //! ```
 
 use plugin_api::pkg::fall::Fall;
-use plugin_api::pkg::pattern;
 use plugin_api::pkg::zone::origins_from_args_or_block;
+use plugin_api::pkg::{names, pattern};
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::{DNSClass, RecordType};
 use plugin_api::{ConfigError, Controller};
@@ -125,7 +125,7 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Rule>, ConfigError> {
                     if !c.next_arg() {
                         return Err(c.arg_err());
                     }
-                    rule.rcode = rcode_by_name(c.val())
+                    rule.rcode = names::rcode_by_name(c.val())
                         .ok_or_else(|| c.err(format!("unknown rcode {}", c.val())))?;
                 }
                 "ederror" => {
@@ -172,54 +172,16 @@ fn parse_uint_error(s: &str) -> String {
 
 /// miekg/dns's `StringToClass`, with `ANY` as `None`.
 fn class_by_name(name: &str) -> Option<Option<DNSClass>> {
-    Some(Some(match name {
-        "ANY" => return Some(None),
-        "IN" => DNSClass::IN,
-        "CH" => DNSClass::CH,
-        "HS" => DNSClass::HS,
-        "NONE" => DNSClass::NONE,
-        // CSNET, class 2: hickory has no name for it.
-        "CS" => DNSClass::Unknown(2),
-        _ => return None,
-    }))
+    match names::class_by_name(name)? {
+        DNSClass::ANY => Some(None),
+        class => Some(Some(class)),
+    }
 }
 
 /// miekg/dns's `StringToType` (upper-case names only, as there), with `ANY` as `None`.
 fn type_by_name(name: &str) -> Option<Option<RecordType>> {
-    if name == "ANY" {
-        return Some(None);
+    match names::type_by_name(name)? {
+        RecordType::ANY => Some(None),
+        qtype => Some(Some(qtype)),
     }
-    if name.bytes().any(|b| b.is_ascii_lowercase()) {
-        return None;
-    }
-    match name.parse::<RecordType>() {
-        Ok(RecordType::Unknown(_)) | Err(_) => None,
-        Ok(t) => Some(Some(t)),
-    }
-}
-
-/// miekg/dns's `StringToRcode`.
-fn rcode_by_name(name: &str) -> Option<ResponseCode> {
-    Some(match name {
-        "NOERROR" => ResponseCode::NoError,
-        "FORMERR" => ResponseCode::FormErr,
-        "SERVFAIL" => ResponseCode::ServFail,
-        "NXDOMAIN" => ResponseCode::NXDomain,
-        "NOTIMP" | "NOTIMPL" => ResponseCode::NotImp,
-        "REFUSED" => ResponseCode::Refused,
-        "YXDOMAIN" => ResponseCode::YXDomain,
-        "YXRRSET" => ResponseCode::YXRRSet,
-        "NXRRSET" => ResponseCode::NXRRSet,
-        "NOTAUTH" => ResponseCode::NotAuth,
-        "NOTZONE" => ResponseCode::NotZone,
-        "BADSIG" => ResponseCode::BADSIG,
-        "BADKEY" => ResponseCode::BADKEY,
-        "BADTIME" => ResponseCode::BADTIME,
-        "BADMODE" => ResponseCode::BADMODE,
-        "BADNAME" => ResponseCode::BADNAME,
-        "BADALG" => ResponseCode::BADALG,
-        "BADTRUNC" => ResponseCode::BADTRUNC,
-        "BADCOOKIE" => ResponseCode::BADCOOKIE,
-        _ => return None,
-    })
 }

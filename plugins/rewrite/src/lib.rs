@@ -144,10 +144,8 @@ impl Plugin for Rewrite {
         let same = question.name.is_none()
             && question.qtype == req.qtype()
             && question.qclass == req.qclass();
-        let asked = match (same, rebuild(req, &question)) {
-            (false, Some(rewritten)) => Arc::new(rewritten),
-            _ => req.clone(),
-        };
+        let rewritten = if same { None } else { rebuild(req, &question) };
+        let asked = rewritten.map_or_else(|| req.clone(), Arc::new);
         let served = next.run(ctx, &asked);
         if responses.is_empty() && cnames.is_empty() {
             return served;

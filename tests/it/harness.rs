@@ -46,6 +46,11 @@ impl TestServer {
     }
 }
 
+/// A reply's answers as `OWNER TYPE DATA` lines, to compare with lines written out.
+pub fn answer_lines(m: &Message) -> Vec<String> {
+    m.answers.iter().map(|r| format!("{} {} {}", r.name, r.record_type(), r.data)).collect()
+}
+
 /// A query with RD set and a fixed id.
 pub fn query(qname: &str, qtype: RecordType) -> Message {
     let mut m = Message::query();

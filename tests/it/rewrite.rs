@@ -17,10 +17,6 @@ metadata: {name: web, namespace: default}
 spec: {clusterIP: 10.96.0.21, ports: [{name: http, port: 80, protocol: TCP}]}
 ";
 
-fn texts(m: &hickory_proto::op::Message) -> Vec<String> {
-    m.answers.iter().map(|r| format!("{} {} {}", r.name, r.record_type(), r.data)).collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn rewritten_names_are_served_and_mapped_back() {
     let upstream = Upstream::start(Behaviour::Answer("192.0.2.45".parse().unwrap(), 60)).await;
@@ -49,7 +45,7 @@ async fn rewritten_names_are_served_and_mapped_back() {
     ] {
         assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
         let asked = reply.queries[0].name().to_string();
-        assert_eq!(texts(&reply), [format!("{} A 10.96.0.21", asked.to_lowercase())]);
+        assert_eq!(answer_lines(&reply), [format!("{} A 10.96.0.21", asked.to_lowercase())]);
         assert!(asked == "web.corp.example." || asked == "Web.Corp.Example.", "{asked}");
     }
 
@@ -57,7 +53,7 @@ async fn rewritten_names_are_served_and_mapped_back() {
     // second query is a cache hit on the rewritten question, mapped back the same way.
     for _ in 0..2 {
         let reply = s.udp("app.outside.example.", RecordType::A).await;
-        assert_eq!(texts(&reply), ["app.outside.example. A 192.0.2.45"]);
+        assert_eq!(answer_lines(&reply), ["app.outside.example. A 192.0.2.45"]);
         assert_eq!(reply.queries[0].name().to_string(), "app.outside.example.");
     }
     let names = |up: &Upstream| -> Vec<String> {
@@ -67,7 +63,7 @@ async fn rewritten_names_are_served_and_mapped_back() {
 
     // No rule matches: untouched, and the upstream sees the name as asked.
     let reply = s.udp("plain.example.", RecordType::A).await;
-    assert_eq!(texts(&reply), ["plain.example. A 192.0.2.45"]);
+    assert_eq!(answer_lines(&reply), ["plain.example. A 192.0.2.45"]);
     assert_eq!(names(&upstream).last().map(String::as_str), Some("plain.example."));
     s.stop().await;
 }
@@ -108,7 +104,7 @@ async fn a_cname_rule_points_a_cname_elsewhere_and_resolves_the_new_target() {
         s.tcp("my-database.default.svc.cluster.local.", RecordType::A).await,
     ] {
         assert_eq!(
-            texts(&reply),
+            answer_lines(&reply),
             [
                 "my-database.default.svc.cluster.local. CNAME db.corp.test.",
                 "db.corp.test. A 10.1.1.9"
@@ -117,6 +113,6 @@ async fn a_cname_rule_points_a_cname_elsewhere_and_resolves_the_new_target() {
     }
     // A CNAME the rule does not match is left alone.
     let plain = s.udp("nothing.example.", RecordType::A).await;
-    assert_eq!(texts(&plain), ["nothing.example. A 192.0.2.46"]);
+    assert_eq!(answer_lines(&plain), ["nothing.example. A 192.0.2.46"]);
     s.stop().await;
 }

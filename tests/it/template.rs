@@ -20,10 +20,6 @@ metadata: {name: web, namespace: default}
 spec: {clusterIP: 10.96.0.20, ports: [{name: http, port: 80, protocol: TCP}]}
 ";
 
-fn texts(m: &hickory_proto::op::Message) -> Vec<String> {
-    m.answers.iter().map(|r| format!("{} {} {}", r.name, r.record_type(), r.data)).collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward() {
     let upstream = Upstream::start(Behaviour::Answer("192.0.2.44".parse().unwrap(), 60)).await;
@@ -77,15 +73,15 @@ async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward()
     }
     // Not matched, fallthrough: hosts answers it; then the upstream, for a name no one has.
     let hosts = s.udp("listed.ipzone.test.", RecordType::A).await;
-    assert_eq!(texts(&hosts), ["listed.ipzone.test. A 10.1.1.1"]);
+    assert_eq!(answer_lines(&hosts), ["listed.ipzone.test. A 10.1.1.1"]);
     let forwarded = s.udp("nowhere.ipzone.test.", RecordType::A).await;
-    assert_eq!(texts(&forwarded), ["nowhere.ipzone.test. A 192.0.2.44"]);
+    assert_eq!(answer_lines(&forwarded), ["nowhere.ipzone.test. A 192.0.2.44"]);
 
     // A CNAME the template makes is followed through the block: to kubernetes, and out
     // through forward.
     let alias = s.udp("alias.example.", RecordType::A).await;
     assert_eq!(
-        texts(&alias),
+        answer_lines(&alias),
         [
             "alias.example. CNAME web.default.svc.cluster.local.",
             "web.default.svc.cluster.local. A 10.96.0.20"
@@ -94,13 +90,13 @@ async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward()
     let before = upstream.queries();
     let outside = s.tcp("outside.example.", RecordType::A).await;
     assert_eq!(
-        texts(&outside),
+        answer_lines(&outside),
         ["outside.example. CNAME far.away.test.", "far.away.test. A 192.0.2.44"]
     );
     assert_eq!(upstream.queries() - before, 1, "the CNAME target went upstream once");
     // Other types than A and AAAA get the CNAME alone.
     let txt = s.udp("alias.example.", RecordType::TXT).await;
-    assert_eq!(texts(&txt), ["alias.example. CNAME web.default.svc.cluster.local."]);
+    assert_eq!(answer_lines(&txt), ["alias.example. CNAME web.default.svc.cluster.local."]);
 
     // The AAAA filter: NOERROR and nothing, for cluster names and outside ones alike, and the
     // upstream is never asked.

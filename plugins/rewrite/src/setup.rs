@@ -2,6 +2,7 @@
 //! over a block (`rewrite stop { name regex A B; answer name C D }`), one rule per directive,
 //! with CoreDNS 1.14.7's rules and words. Errors carry the Corefile line.
 
+use plugin_api::pkg::zone::normalize;
 use plugin_api::pkg::{names, pattern};
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::proto::rr::{DNSClass, RecordType};
@@ -129,15 +130,6 @@ pub fn rule(args: &[String]) -> Result<Rule, String> {
         _ => return Err(format!("invalid rule type {:?}", args[0])),
     };
     Ok(Rule { mode, action })
-}
-
-/// CoreDNS's `plugin.Name(s).Normalize()`: lower case, fully qualified.
-fn normalize(s: &str) -> String {
-    let mut out = s.to_ascii_lowercase();
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
 }
 
 /// A regex for a rule, with CoreDNS's checks and words.

@@ -22,6 +22,7 @@ use plugin_api::{ConfigError, Controller};
 use regex::Regex;
 
 use crate::gotemplate::Template;
+use crate::gotemplate::funcs::parse_uint;
 
 /// The longest regex accepted, as CoreDNS limits it (compiling a huge pattern costs memory).
 pub const MAX_REGEX_LEN: usize = 10_000;
@@ -133,14 +134,11 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Rule>, ConfigError> {
                     if args.is_empty() || args.len() > 2 {
                         return Err(c.arg_err());
                     }
-                    let code = args[0].parse::<u16>().map_err(|_| {
-                        c.err(format!(
-                            "error parsing extended DNS error code {}, {}",
-                            c.val(),
-                            parse_uint_error(&args[0])
-                        ))
+                    // CoreDNS's `strconv.ParseUint(args[0], 10, 16)`, which parseInt is too.
+                    let code = parse_uint(&args[0], 10, 16).map_err(|e| {
+                        c.err(format!("error parsing extended DNS error code {}, {e}", c.val()))
                     })?;
-                    rule.ederror = Some((code, args.get(1).cloned().unwrap_or_default()));
+                    rule.ederror = Some((code as u16, args.get(1).cloned().unwrap_or_default()));
                 }
                 "fallthrough" => rule.fall = Fall::from_args(&c.remaining_args()),
                 // Accepted and ignored: CoreDNS always looks CNAME targets up ("remove soon").
@@ -161,13 +159,6 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Rule>, ConfigError> {
 /// The regex crate's errors span lines (a caret under the pattern); a Corefile error is one.
 fn one_line(e: &regex::Error) -> String {
     e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// What `strconv.ParseUint(s, 10, 16)` says about `s`.
-fn parse_uint_error(s: &str) -> String {
-    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let why = if digits { "value out of range" } else { "invalid syntax" };
-    format!("strconv.ParseUint: parsing {}: {why}", crate::gotemplate::funcs::go_quote(s))
 }
 
 /// miekg/dns's `StringToClass`, with `ANY` as `None`.

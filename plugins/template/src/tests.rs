@@ -85,6 +85,11 @@ fn setup_errors_use_corednss_words() {
             "Testfile:2 - Error during parsing: error parsing extended DNS error code x, strconv.ParseUint: parsing \"x\": invalid syntax",
         ),
         (
+            "template ANY ANY {\n ederror 70000\n}",
+            "error parsing extended DNS error code 70000, strconv.ParseUint: parsing \"70000\": value out of range",
+        ),
+        ("template ANY ANY {\n ederror +5\n}", "strconv.ParseUint: parsing \"+5\": invalid syntax"),
+        (
             "template ANY ANY {\n match (\n}",
             "Testfile:2 - Error during parsing: could not parse regex: (, regex parse error:",
         ),

@@ -4,6 +4,7 @@
 //! * [`zone`]: zone names, server-block keys, reverse names and zones from CIDRs.
 //! * [`fall`]: `fallthrough [ZONES...]`.
 //! * [`duration`]: Go's duration syntax, which every duration option uses.
+//! * [`edns`]: which EDNS options replies echo from their queries.
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
 //! * [`response`]: sorting replies into CoreDNS's types and classes (log, cache).
 //! * [`wire`]: replies written and kept in wire form ([`wire::ReplyWriter`], [`wire::Stored`]),
@@ -16,6 +17,7 @@
 //! * [`random`]: cheap per-thread randomness for spreading load.
 
 pub mod duration;
+pub mod edns;
 pub mod fall;
 pub mod http;
 pub mod metrics;

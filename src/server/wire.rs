@@ -6,6 +6,7 @@ use hickory_proto::op::{Edns, Header, Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use plugin_api::Request;
+use plugin_api::pkg::edns::is_supported_option;
 
 /// The reply the server writes itself when nothing else answers: the request's id, opcode,
 /// flags and question, with `rcode` (CoreDNS's `errorFunc`).
@@ -26,10 +27,6 @@ pub fn badvers_reply(req: &Request) -> Message {
     m
 }
 
-/// EDNS options CoreDNS copies from a query into the OPT of a reply it writes (NSID, EXPIRE,
-/// COOKIE, TCP-KEEPALIVE, PADDING).
-const ECHOED_OPTIONS: [u16; 5] = [3, 9, 10, 11, 12];
-
 /// Makes `reply`'s OPT match the request, as CoreDNS's `SizeAndDo` does for every reply: when
 /// the request had EDNS, the reply carries an OPT (its own, or the request's with only the echoed
 /// options) with version 0, the client's buffer size and the client's DO bit.
@@ -47,13 +44,14 @@ pub fn size_and_do(req: &Request, reply: &mut Message) {
     reply.edns = Some(edns);
 }
 
-/// The options of the request's OPT that a reply's OPT echoes.
+/// The options of the request's OPT that a reply's OPT echoes: the ones `pkg::edns` lists as
+/// supported.
 fn echoed(req: &Request) -> impl Iterator<Item = (&EdnsCode, &EdnsOption)> {
     let options = req.edns().map(|e| e.options().options.as_slice());
     options
         .unwrap_or_default()
         .iter()
-        .filter(|(code, _)| ECHOED_OPTIONS.contains(&u16::from(*code)))
+        .filter(|(code, _)| is_supported_option(u16::from(*code)))
         .map(|(code, option)| (code, option))
 }
 

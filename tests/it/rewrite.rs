@@ -116,3 +116,57 @@ async fn a_cname_rule_points_a_cname_elsewhere_and_resolves_the_new_target() {
     assert_eq!(answer_lines(&plain), ["nothing.example. A 192.0.2.46"]);
     s.stop().await;
 }
+
+/// The 0xffee option of a reply's OPT, if it has one.
+fn local_option(reply: &hickory_proto::op::Message) -> Option<Vec<u8>> {
+    let edns = reply.edns.as_ref()?;
+    edns.options().options.iter().find_map(|(code, option)| {
+        use hickory_proto::serialize::binary::BinEncodable;
+        (u16::from(*code) == 0xffee).then(|| option.to_bytes().unwrap())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edns0_rules_tag_the_forwarded_query_and_revert_hides_the_tag() {
+    // The upstream sees the client's address in a local option and its /24 as a client subnet;
+    // without `revert` the client's reply echoes the tag (its code is supported now, as in
+    // CoreDNS), with `revert` it does not.
+    let upstream = Upstream::start(Behaviour::Answer("192.0.2.46".parse().unwrap(), 60)).await;
+    let corefile = |revert: &str| {
+        format!(
+            ".:0 {{
+ rewrite continue edns0 local set 0xffee {{client_ip}} {revert}
+ rewrite edns0 subnet set 24 56
+ forward . {}
+}}",
+            upstream.addr
+        )
+    };
+    for revert in ["", "revert"] {
+        let s = TestServer::start(&corefile(revert)).await;
+        let before = upstream.options_asked().len();
+        let asked = with_edns(query("tagged.example.", RecordType::A), 1232, 0);
+        let reply = udp_exchange(s.addr, &asked).await.expect("a reply");
+        assert_eq!(answer_lines(&reply), ["tagged.example. A 192.0.2.46"]);
+        let seen = upstream.options_asked();
+        let seen: Vec<_> = seen[before..].iter().flatten().collect();
+        assert_eq!(
+            seen.last().expect("the upstream was asked with an OPT").as_slice(),
+            [(0xffee, vec![127, 0, 0, 1]), (8, vec![0, 1, 24, 0, 127, 0, 0])],
+            "revert={revert:?}"
+        );
+        let echoed = local_option(&reply);
+        if revert.is_empty() {
+            assert_eq!(echoed, Some(vec![127, 0, 0, 1]));
+        } else {
+            assert_eq!(echoed, None);
+        }
+        assert_eq!(reply.edns.as_ref().map(|e| e.max_payload()), Some(1232));
+        // A client without EDNS gets no OPT back, though the upstream was asked with one.
+        let reply = s.udp("plain-tagged.example.", RecordType::A).await;
+        assert!(reply.edns.is_none(), "{reply:?}");
+        let last = upstream.options_asked().last().cloned().flatten();
+        assert_eq!(last.map(|o| o.len()), Some(2));
+        s.stop().await;
+    }
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
@@ -98,12 +99,17 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
 /// A query as an upstream saw it: its name, type and RD bit.
 pub type Asked = (String, RecordType, bool);
 
+/// A query's EDNS options, (code, data) each; `None` for a query without an OPT.
+pub type OptionsAsked = Option<Vec<(u16, Vec<u8>)>>;
+
 /// What an upstream's tasks share about the queries they see.
 #[derive(Clone, Default)]
 struct Seen {
     root_queries: Arc<AtomicUsize>,
     muted: Arc<AtomicBool>,
     asked: Arc<Mutex<Vec<Asked>>>,
+    /// Each query's EDNS options (code, data), in order; `None` for a query without an OPT.
+    options: Arc<Mutex<Vec<OptionsAsked>>>,
 }
 
 impl Seen {
@@ -116,6 +122,11 @@ impl Seen {
             let asked =
                 (question.name().to_ascii(), question.query_type(), q.metadata.recursion_desired);
             self.asked.lock().unwrap().push(asked);
+            let options = q.edns.as_ref().map(|e| {
+                let options = e.options().options.iter();
+                options.map(|(code, o)| (u16::from(*code), o.to_bytes().unwrap_or_default()))
+            });
+            self.options.lock().unwrap().push(options.map(Iterator::collect));
         }
         !self.muted.load(Ordering::SeqCst)
     }
@@ -242,6 +253,11 @@ impl Upstream {
     /// Every query received, in order.
     pub fn asked(&self) -> Vec<Asked> {
         self.seen.asked.lock().unwrap().clone()
+    }
+
+    /// The EDNS options of every query received, in order (`None`: the query had no OPT).
+    pub fn options_asked(&self) -> Vec<OptionsAsked> {
+        self.seen.options.lock().unwrap().clone()
     }
 }
 

@@ -20,14 +20,16 @@
 //! `cname` rules rewrite the reply's CNAME targets and look the new target up through the block
 //! (`pkg::upstream`), in place of what followed it.
 //!
-//! CoreDNS's `edns0` rules are refused at start-up with a message saying they are not
-//! implemented yet, never ignored.
+//! `edns0` rules ([`edns0`]) edit the query's OPT record; with `revert`, the reply's OPT is
+//! edited back.
 
+pub mod edns0;
 pub mod names;
 pub mod setup;
 
 use std::sync::Arc;
 
+use edns0::EdnsWork;
 use names::{CnameRule, ResponseRule, StringRewriter};
 use plugin_api::pkg::upstream::Upstream;
 use plugin_api::proto::rr::RData;
@@ -68,6 +70,12 @@ impl Question<'_> {
     fn name(&self) -> &str {
         self.name.as_deref().unwrap_or(self.asked)
     }
+
+    /// The name as the next plugins will see it, in the client's letter case until a rule
+    /// rewrites it (CoreDNS's `QName()`, for `{qname}`).
+    fn name_as_sent(&self, req: &Request) -> String {
+        self.name.clone().unwrap_or_else(|| req.qname().to_string())
+    }
 }
 
 impl Plugin for Rewrite {
@@ -80,6 +88,7 @@ impl Plugin for Rewrite {
             Question { name: None, asked: req.name(), qtype: req.qtype(), qclass: req.qclass() };
         let mut responses: Vec<ResponseRule> = Vec::new();
         let mut cnames: Vec<CnameRule> = Vec::new();
+        let mut edns = EdnsWork::default();
         let mut changed = false;
         for rule in &self.rules {
             let matched = match &rule.action {
@@ -131,32 +140,39 @@ impl Plugin for Rewrite {
                     cnames.push(rule.clone());
                     true
                 }
+                Action::Edns0(rule) => {
+                    let name = question.name_as_sent(req);
+                    let asked = edns0::Asked { name: &name, qtype: u16::from(question.qtype) };
+                    rule.apply(req, &asked, &mut edns.edns, &mut edns.undo)
+                }
             };
             changed |= matched;
             if matched && rule.mode == Mode::Stop {
                 break;
             }
         }
-        if !changed {
+        // An edns0 rule that did nothing may still have given the query an OPT, as CoreDNS's do.
+        if !changed && !edns.touched() {
             return next.run(ctx, req);
         }
-        // A ttl or rcode rule alone leaves the question as it was: no new request is needed.
+        // A ttl or rcode rule alone leaves the query as it was: no new request is needed.
         let same = question.name.is_none()
             && question.qtype == req.qtype()
-            && question.qclass == req.qclass();
-        let rewritten = if same { None } else { rebuild(req, &question) };
+            && question.qclass == req.qclass()
+            && !edns.touched();
+        let rewritten = if same { None } else { rebuild(req, &question, &edns) };
         let asked = rewritten.map_or_else(|| req.clone(), Arc::new);
         let served = next.run(ctx, &asked);
-        if responses.is_empty() && cnames.is_empty() {
+        if responses.is_empty() && cnames.is_empty() && !edns.touched() {
             return served;
         }
         let original = req.clone();
         if cnames.is_empty() {
-            return served.map(move |result| revert(result, &original, &responses));
+            return served.map(move |result| revert(result, &original, &responses, &edns));
         }
         let (ctx, upstream) = (ctx.clone(), self.upstream.clone());
         Serve::pending(async move {
-            let reply = revert(served.resolve().await, &original, &responses)?;
+            let reply = revert(served.resolve().await, &original, &responses, &edns)?;
             Ok(follow_cnames(reply, &cnames, &ctx, &asked, &upstream).await)
         })
     }
@@ -206,9 +222,12 @@ async fn follow_cnames(
     Reply::message(msg, by)
 }
 
-/// The request with the rewritten question; `None` if it has no question.
-fn rebuild(req: &Request, question: &Question<'_>) -> Option<Request> {
+/// The request with the rewritten question and OPT; `None` if it has no question.
+fn rebuild(req: &Request, question: &Question<'_>, edns: &EdnsWork) -> Option<Request> {
     let mut msg = req.to_message();
+    if let Some(rewritten) = &edns.edns {
+        msg.edns = Some(rewritten.clone());
+    }
     let query = msg.queries.first_mut()?;
     if let Some(name) = &question.name {
         let mut name = Name::from_ascii(name).ok()?;
@@ -221,12 +240,19 @@ fn rebuild(req: &Request, question: &Question<'_>) -> Option<Request> {
 }
 
 /// The reply with the client's question back and the response rules applied to every record,
-/// the last rule's first.
+/// the last rule's first; and its OPT as the edns0 rules leave it ([`EdnsWork::fix_reply`]).
+/// The question is put back only when some rule rewrites the reply, as CoreDNS's reverter is
+/// only used then.
 ///
 /// With an rcode rule, a reply the later plugins did not write (a bare rcode, an error) is
 /// written here, so that the rule can change its rcode, as CoreDNS's reverter writes it. The
 /// error is then not seen by *errors*.
-fn revert(result: ServeResult, original: &Request, responses: &[ResponseRule]) -> ServeResult {
+fn revert(
+    result: ServeResult,
+    original: &Request,
+    responses: &[ResponseRule],
+    edns: &EdnsWork,
+) -> ServeResult {
     let rcode_rules = responses.iter().any(|r| matches!(r, ResponseRule::Rcode { .. }));
     let bare = |rcode| {
         let mut msg = original.reply();
@@ -244,7 +270,9 @@ fn revert(result: ServeResult, original: &Request, responses: &[ResponseRule]) -
         // Nothing written (an rcode, a drop): the server answers with the client's question.
         Err(other) => return Ok(other),
     };
-    if let Some(asked) = original.question().cloned() {
+    edns.fix_reply(original, &mut msg.edns);
+    let restore = !responses.is_empty() || !edns.undo.is_empty();
+    if let Some(asked) = original.question().cloned().filter(|_| restore) {
         match msg.queries.first_mut() {
             Some(first) => *first = asked,
             None => msg.queries.push(asked),

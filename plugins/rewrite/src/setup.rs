@@ -50,6 +50,8 @@ pub enum Action {
     },
     /// A `cname` rule: every query takes it; it rewrites the reply's CNAME targets.
     Cname(CnameRule),
+    /// An `edns0` rule: an option of the query's OPT.
+    Edns0(crate::edns0::Edns0Rule),
 }
 
 /// A `name` rule.
@@ -123,10 +125,7 @@ pub fn rule(args: &[String]) -> Result<Rule, String> {
         "ttl" => ttl_rule(operands)?,
         "rcode" => rcode_rule(operands)?,
         "cname" => Action::Cname(cname_rule(operands)?),
-        // CoreDNS has it; ferrodns does not yet, and says so rather than ignore it.
-        "edns0" => {
-            return Err(format!("{kind} rules are not implemented in ferrodns yet"));
-        }
+        "edns0" => Action::Edns0(crate::edns0::parse(operands)?),
         _ => return Err(format!("invalid rule type {:?}", args[0])),
     };
     Ok(Rule { mode, action })

@@ -479,13 +479,6 @@ fn type_and_class_rules_and_continue() {
     assert_eq!(o.reply.metadata.response_code, ResponseCode::NoError);
 }
 
-#[test]
-fn rules_not_built_yet_are_refused() {
-    let err = setup::parse(&mut Controller::from_text("rewrite edns0 local set 0xffee abc"));
-    let err = err.unwrap_err().to_string();
-    assert!(err.contains("edns0 rules are not implemented in ferrodns yet"), "{err}");
-}
-
 /// The next plugin for the ttl and rcode tables: answers with fixed records and rcode, or
 /// writes nothing and returns the rcode.
 struct Fixed {

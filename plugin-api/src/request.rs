@@ -346,6 +346,39 @@ impl Request {
         }
     }
 
+    /// Makes `into` this query asking `qname_wire` (an uncompressed name in wire form, at most
+    /// 255 octets), `qtype` and `qclass` instead: the header, EDNS, addresses, transport and
+    /// time stay this query's. `into`'s buffers are reused, so that a plugin keeping one spare
+    /// request for the purpose (*rewrite*) allocates nothing for a query without EDNS options.
+    /// False, leaving `into` unchanged, if `qname_wire` is not such a name.
+    pub fn rewritten_into(
+        &self,
+        into: &mut Self,
+        qname_wire: &[u8],
+        qtype: RecordType,
+        qclass: DNSClass,
+    ) -> bool {
+        // The question as it would follow a header, for `bind` to read as it reads a query's.
+        const HEADER: usize = 12;
+        let mut wire = [0u8; HEADER + 255 + 4];
+        if qname_wire.len() > 255 {
+            return false;
+        }
+        let end = HEADER + qname_wire.len();
+        wire[HEADER..end].copy_from_slice(qname_wire);
+        wire[end..end + 2].copy_from_slice(&u16::from(qtype).to_be_bytes());
+        wire[end + 2..end + 4].copy_from_slice(&u16::from(qclass).to_be_bytes());
+        if uncompressed_question_len(&wire[HEADER..end + 4]) != Some(qname_wire.len()) {
+            return false;
+        }
+        into.msg.clone_from(&self.msg);
+        into.msg.queries.clear();
+        let (src, local, proto, len, received) =
+            (self.src, self.local, self.proto, self.wire_len, self.received);
+        into.bind(Some(&wire[..end + 4]), src, local, proto, len, received);
+        true
+    }
+
     /// A reply to this query with nothing in it yet: same id and opcode, QR set, RD and CD copied
     /// for a standard query, the first question echoed, NOERROR (miekg/dns `SetReply`).
     pub fn reply(&self) -> Message {
@@ -496,6 +529,53 @@ fn lower_name_escaped(name: &Name) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rewritten_request_asks_the_new_question_and_keeps_the_rest() {
+        let mut msg = Message::query();
+        msg.metadata.id = 77;
+        msg.add_query(Query::query(Name::from_ascii("Old.Example.").unwrap(), RecordType::A));
+        let mut edns = Edns::new();
+        edns.set_max_payload(1232);
+        msg.edns = Some(edns);
+        let (src, local) =
+            ("[::ffff:10.0.0.9]:5353".parse().unwrap(), "10.0.0.1:53".parse().unwrap());
+        let req = Request::new(msg, src, local, Proto::Tcp, 40);
+        let mut into = Request::new(Message::query(), local, local, Proto::Udp, 0);
+        let wire = b"\x01\x34\x01\x33\x01\x32\x02\x31\x30\x07in-addr\x04ARPA\x00";
+        assert!(req.rewritten_into(&mut into, wire, RecordType::PTR, DNSClass::CH));
+        assert_eq!(into.name(), "4.3.2.10.in-addr.arpa.");
+        assert_eq!(into.qname_wire(), wire);
+        assert!(!into.qname_is_lower());
+        assert_eq!(into.qname().to_ascii(), "4.3.2.10.in-addr.ARPA.");
+        assert_eq!((into.qtype(), into.qclass()), (RecordType::PTR, DNSClass::CH));
+        assert_eq!(into.reverse_addr(), Some("10.2.3.4".parse().unwrap()));
+        assert_eq!(
+            (into.id(), into.src(), into.local(), into.proto()),
+            (77, req.src(), local, Proto::Tcp)
+        );
+        assert_eq!((into.len(), into.size()), (40, u16::MAX));
+        assert_eq!(into.edns().map(Edns::max_payload), Some(1232));
+        assert_eq!(into.src().ip().to_string(), "10.0.0.9");
+        // A compressed name, one without its root, and one too long are refused, leaving the
+        // request as it was.
+        let too_long = [
+            &[63u8][..],
+            &[b'a'; 63],
+            &[63],
+            &[b'a'; 63],
+            &[63],
+            &[b'a'; 63],
+            &[63],
+            &[b'a'; 63],
+            &[0],
+        ]
+        .concat();
+        for bad in [&b"\x01a\xc0\x0c"[..], b"\x01a", &too_long] {
+            assert!(!req.rewritten_into(&mut into, bad, RecordType::A, DNSClass::IN));
+            assert_eq!(into.name(), "4.3.2.10.in-addr.arpa.");
+        }
+    }
 
     #[test]
     fn lower_names_match_the_escaping_presentation_form() {

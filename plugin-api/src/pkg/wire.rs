@@ -10,6 +10,9 @@
 //!   the addresses before the query comes (*hosts*, *kubernetes*).
 //! * [`Stored`] is the form a reply is kept in: the bytes plus where every record's TTL sits,
 //!   and [`Stored::reply_to`] makes the [`WireReply`] for one query.
+//! * [`WireReply::restore_question`] puts the client's question back in a reply to another
+//!   question, checking every name that points into it (*rewrite*); `clamp_ttls` and
+//!   `set_rcode` patch the rest of what *rewrite* changes.
 //!
 //! The walker here reads only what our own encoder wrote (names are labels, or a pointer at the
 //! end); anything else makes it give up, and the caller falls back to decoding.
@@ -21,7 +24,9 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use crate::Request;
 use crate::pkg::response::Facts;
 
+mod names;
 mod reply_writer;
+pub use names::NameRole;
 pub use reply_writer::{ReplyWriter, Section, SoaNames, ZoneSoa};
 
 const HEADER: usize = 12;

@@ -1,0 +1,103 @@
+//! `WireReply::restore_question`, `clamp_ttls` and `set_rcode`.
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use crate::pkg::wire::{NameRole, WireReply};
+
+fn name(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+/// A reply to `qname` with an address owned by it and a CNAME from `alias.test.` to it,
+/// encoded with compression (the owner and the target point at the question).
+fn wire(qname: &str) -> WireReply {
+    let mut m = Message::query();
+    m.metadata.message_type = hickory_proto::op::MessageType::Response;
+    m.add_query(hickory_proto::op::Query::query(name(qname), RecordType::A));
+    m.answers.push(Record::from_rdata(
+        name(qname),
+        30,
+        RData::A(hickory_proto::rr::rdata::A::new(10, 0, 0, 1)),
+    ));
+    m.answers.push(Record::from_rdata(name("alias.test."), 90, RData::CNAME(CNAME(name(qname)))));
+    WireReply::new(m.to_vec().unwrap()).unwrap()
+}
+
+fn wire_name(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in name(text).iter() {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
+    }
+    out.push(0);
+    out
+}
+
+#[test]
+fn the_question_is_put_back_when_every_name_reads_as_wanted() {
+    let mut reply = wire("a.bench.test.");
+    let mut seen = Vec::new();
+    let asked = wire_name("A.Alias.test.");
+    let ok = reply.restore_question((&asked, RecordType::AAAA, DNSClass::CH), |role, now, then| {
+        seen.push((role, now.to_owned(), then.to_owned()));
+        true
+    });
+    assert!(ok);
+    let roles: Vec<_> = seen.iter().map(|(r, _, _)| *r).collect();
+    assert_eq!(roles, [NameRole::Owner, NameRole::Owner, NameRole::Target]);
+    assert_eq!(seen[0].1, "a.bench.test.");
+    assert_eq!(seen[0].2, "A.Alias.test.");
+    assert_eq!(seen[1].1, "alias.test.");
+    let got = reply.decode().unwrap();
+    assert_eq!(got.queries[0].name().to_ascii(), "A.Alias.test.");
+    assert_eq!(got.queries[0].query_type(), RecordType::AAAA);
+    assert_eq!(got.queries[0].query_class(), DNSClass::CH);
+    assert_eq!(got.answers[0].name.to_ascii(), "A.Alias.test.");
+}
+
+#[test]
+fn a_refused_name_or_another_length_changes_nothing() {
+    let before = wire("a.bench.test.");
+    let mut reply = before.clone();
+    let asked = wire_name("a.alias.test.");
+    assert!(!reply.restore_question((&asked, RecordType::A, DNSClass::IN), |role, _, _| {
+        role != NameRole::Target
+    }));
+    assert_eq!(reply, before);
+    let longer = wire_name("a.aliases.test.");
+    assert!(!reply.restore_question((&longer, RecordType::A, DNSClass::IN), |_, _, _| true));
+    assert_eq!(reply, before);
+}
+
+#[test]
+fn a_pointer_into_the_question_that_no_longer_meets_a_label_is_refused() {
+    // `ab.cd.` and `abc.d.` take the same octets, but a pointer to `cd.` would land inside the
+    // label `abc` once swapped.
+    let mut m = Message::query();
+    m.metadata.message_type = hickory_proto::op::MessageType::Response;
+    m.add_query(hickory_proto::op::Query::query(name("ab.cd."), RecordType::A));
+    m.answers.push(Record::from_rdata(
+        name("x.cd."),
+        30,
+        RData::A(hickory_proto::rr::rdata::A::new(10, 0, 0, 1)),
+    ));
+    let before = WireReply::new(m.to_vec().unwrap()).unwrap();
+    let mut reply = before.clone();
+    let asked = wire_name("abc.d.");
+    assert!(!reply.restore_question((&asked, RecordType::A, DNSClass::IN), |_, _, _| true));
+    assert_eq!(reply, before);
+}
+
+#[test]
+fn ttls_and_rcodes_are_patched_in_place() {
+    let mut reply = wire("a.bench.test.");
+    assert!(reply.clamp_ttls(40, 60));
+    let ttls: Vec<u32> = reply.decode().unwrap().answers.iter().map(|r| r.ttl).collect();
+    assert_eq!(ttls, [40, 60]);
+    assert!(reply.set_rcode(ResponseCode::Refused));
+    assert_eq!(reply.rcode(), ResponseCode::Refused);
+    assert!(!reply.set_rcode(ResponseCode::BADVERS), "16 does not fit the header");
+    assert_eq!(reply.rcode(), ResponseCode::Refused);
+}

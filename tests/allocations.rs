@@ -3,9 +3,10 @@
 //! allocator that counts: after the first query of each kind (which fills the cache and the
 //! thread's spare request and reply buffer), serving the same packet again allocates nothing
 //! for *hosts*, a *cache* hit behind *loadbalance*, *kubernetes* answers, PTR and NXDOMAIN,
-//! *local*'s, and *template*'s bare answers (the AAAA filter, an NXDOMAIN rule) and the queries
-//! it passes on; with *log* and *prometheus*, only the buffer that carries a batch's log lines
-//! to the writer.
+//! *local*'s, *template*'s bare answers (the AAAA filter, an NXDOMAIN rule) and the queries
+//! it passes on, and queries *rewrite* renames to a name of the same length and maps back;
+//! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
+//! writer.
 //!
 //! One exception is measured rather than hidden: hickory's `Name` keeps 32 octets of labels
 //! inline, so decoding a longer query name allocates once.
@@ -60,7 +61,10 @@ fn mux() -> Mux {
          cluster.local 96.10.in-addr.arpa {{\n kubernetes cluster.local 96.10.in-addr.arpa {{\n  manifests {manifests}\n }}\n}}\n\
          observed.test {{\n log\n prometheus localhost:0\n hosts {{\n  10.0.0.1 a.observed.test\n }}\n}}\n\
          localhost 127.in-addr.arpa {{\n local\n}}\n\
-         templated.test {{\n template ANY AAAA {{\n  rcode NOERROR\n }}\n template IN ANY gone.templated.test {{\n  rcode NXDOMAIN\n }}\n hosts {{\n  10.0.0.1 a.templated.test\n }}\n}}\n"
+         templated.test {{\n template ANY AAAA {{\n  rcode NOERROR\n }}\n template IN ANY gone.templated.test {{\n  rcode NXDOMAIN\n }}\n hosts {{\n  10.0.0.1 a.templated.test\n }}\n}}\n\
+         alias.test bench.test {{\n rewrite name suffix .alias.test .bench.test answer auto\n hosts {{\n  10.0.0.1 a.bench.test\n }}\n}}\n\
+         cachealias.test cachebench.test {{\n rewrite name suffix .cachealias.test .cachebench.test answer auto\n cache 300\n hosts {{\n  10.0.0.1 a.cachebench.test\n }}\n}}\n\
+         mycorpx.local {{\n rewrite name suffix .mycorpx.local .cluster.local answer auto\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
     let config = config::load(&source, &|_| {}).expect("the Corefile loads");
@@ -122,6 +126,11 @@ fn queries_answered_from_memory_allocate_nothing() {
         ("a.templated.test.", RecordType::A, ResponseCode::NoError, 0),
         ("a.templated.test.", RecordType::AAAA, ResponseCode::NoError, 0),
         ("x.gone.templated.test.", RecordType::MX, ResponseCode::NXDomain, 0),
+        // *rewrite*: a suffix exchanged for one of the same length, answered by *hosts*, by a
+        // *cache* hit and by *kubernetes*, and mapped back in place.
+        ("a.alias.test.", RecordType::A, ResponseCode::NoError, 0),
+        ("a.cachealias.test.", RecordType::A, ResponseCode::NoError, 0),
+        ("nginx-service.default.svc.mycorpx.local.", RecordType::A, ResponseCode::NoError, 0),
         // With *log* and *prometheus*: the batch's buffer of lines, handed to the writer (once
         // per batch: here every query is one).
         ("a.observed.test.", RecordType::A, ResponseCode::NoError, 1),

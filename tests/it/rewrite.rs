@@ -170,3 +170,37 @@ async fn edns0_rules_tag_the_forwarded_query_and_revert_hides_the_tag() {
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_same_length_rewrite_is_mapped_back_in_place_and_in_full_where_it_must_be() {
+    // `.mycorpx.local.` and `.cluster.local.` take the same octets: kubernetes's address answer
+    // points at the question and is patched in place; the SRV target, written in full, and the
+    // NXDOMAIN's SOA, which the rule does not map back, take the decoding path.
+    let dir = Scratch::new("rewrite-same-length");
+    dir.write("svc.yaml", SERVICE);
+    let s = TestServer::start(&format!(
+        ".:0 {{
+ rewrite name suffix .mycorpx.local .cluster.local answer auto
+ kubernetes cluster.local {{
+  manifests {}
+ }}
+}}",
+        dir.0.display()
+    ))
+    .await;
+    for asked in ["web.default.svc.mycorpx.local.", "Web.Default.SVC.mycorpx.local."] {
+        let reply = s.udp(asked, RecordType::A).await;
+        assert_eq!(reply.queries[0].name().to_ascii(), asked);
+        assert_eq!(answer_lines(&reply), [format!("{asked} A 10.96.0.21")]);
+    }
+    let reply = s.udp("_http._tcp.web.default.svc.mycorpx.local.", RecordType::SRV).await;
+    assert_eq!(
+        answer_lines(&reply),
+        ["_http._tcp.web.default.svc.mycorpx.local. SRV 0 100 80 web.default.svc.mycorpx.local."]
+    );
+    let reply = s.tcp("nosuch.default.svc.mycorpx.local.", RecordType::A).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(reply.queries[0].name().to_ascii(), "nosuch.default.svc.mycorpx.local.");
+    assert_eq!(reply.authorities[0].name.to_ascii(), "cluster.local.");
+    s.stop().await;
+}

@@ -24,6 +24,7 @@
 //! edited back.
 
 pub mod edns0;
+mod fast;
 pub mod names;
 pub mod setup;
 
@@ -84,6 +85,21 @@ impl Plugin for Rewrite {
     }
 
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        match fast::plan(&self.rules, req) {
+            fast::Plan::Untouched => next.run(ctx, req),
+            fast::Plan::Fast(plan) => match plan.serve(ctx, req, next) {
+                Some(served) => served,
+                None => self.serve_general(ctx, req, next),
+            },
+            fast::Plan::General => self.serve_general(ctx, req, next),
+        }
+    }
+}
+
+impl Rewrite {
+    /// Every rule, with the question and the reply as messages (see [`fast`] for the path that
+    /// avoids both).
+    fn serve_general(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
         let mut question =
             Question { name: None, asked: req.name(), qtype: req.qtype(), qclass: req.qclass() };
         let mut responses: Vec<ResponseRule> = Vec::new();

@@ -58,6 +58,68 @@ impl Matcher {
     }
 }
 
+impl Matcher {
+    /// [`Matcher::rewrite`] into `out` rather than a new string: `Some(true)` if `name` matched
+    /// and the new name fits, `Some(false)` if it did not match, `None` if this cannot be done
+    /// without allocating (a regex) or the new name does not fit (it is then no valid name).
+    pub fn rewrite_into(&self, name: &str, to: &str, out: &mut TextBuf) -> Option<bool> {
+        out.clear();
+        let written = match self {
+            Self::Exact(from) => name == from && out.push(to),
+            Self::Prefix(prefix) => match name.strip_prefix(prefix.as_str()) {
+                Some(rest) => out.push(to) && out.push(rest),
+                None => return Some(false),
+            },
+            Self::Suffix(suffix) => match name.strip_suffix(suffix.as_str()) {
+                Some(rest) => out.push(rest) && out.push(to),
+                None => return Some(false),
+            },
+            Self::Substring(part) if !part.is_empty() && name.contains(part.as_str()) => {
+                let mut pieces = name.split(part.as_str());
+                let first = pieces.next().is_some_and(|p| out.push(p));
+                first && pieces.all(|p| out.push(to) && out.push(p))
+            }
+            Self::Substring(_) => return Some(false),
+            Self::Regex(_) => return None,
+        };
+        match self {
+            Self::Exact(from) if name != from => Some(false),
+            _ => written.then_some(true),
+        }
+    }
+}
+
+/// A name built without allocating: room for the longest name in presentation form.
+pub struct TextBuf {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Default for TextBuf {
+    fn default() -> Self {
+        Self { buf: [0; 256], len: 0 }
+    }
+}
+
+impl TextBuf {
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends `s`; false if it does not fit.
+    pub fn push(&mut self, s: &str) -> bool {
+        let Some(room) = self.buf.get_mut(self.len..self.len + s.len()) else { return false };
+        room.copy_from_slice(s.as_bytes());
+        self.len += s.len();
+        true
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only whole `str`s are pushed.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
 /// `to` with `{N}` replaced by group N of the match, for every group the match has (CoreDNS's
 /// syntax, not the regex crate's `$N`).
 pub fn expand(groups: &regex::Captures<'_>, to: &str) -> String {
@@ -109,6 +171,40 @@ impl StringRewriter {
             },
         }
     }
+}
+
+impl StringRewriter {
+    /// True if rewriting `before` gives `after`, letter case aside (a wire reply's names keep the
+    /// client's spelling); `None` for a regex, which this does not check.
+    pub fn maps(&self, before: &str, after: &str) -> Option<bool> {
+        Some(match self {
+            Self::Regex(..) => return None,
+            Self::Remap { orig, replacement } => remap_maps(orig, replacement, before, after),
+            Self::Suffix { suffix, replacement } => match before.strip_suffix(suffix.as_str()) {
+                Some(head) => joined(after, head, replacement),
+                None => before.eq_ignore_ascii_case(after),
+            },
+        })
+    }
+}
+
+/// [`StringRewriter::maps`] for a `Remap` whose strings are borrowed.
+pub fn remap_maps(orig: &str, replacement: &str, before: &str, after: &str) -> bool {
+    if before == orig {
+        return after.eq_ignore_ascii_case(replacement);
+    }
+    match before.strip_suffix(orig) {
+        Some(head) if head.ends_with('.') => joined(after, head, replacement),
+        _ => before.eq_ignore_ascii_case(after),
+    }
+}
+
+/// True if `name` is `head` then `tail`, letter case aside.
+fn joined(name: &str, head: &str, tail: &str) -> bool {
+    name.len() == head.len() + tail.len()
+        && name.is_char_boundary(head.len())
+        && name[..head.len()].eq_ignore_ascii_case(head)
+        && name[head.len()..].eq_ignore_ascii_case(tail)
 }
 
 /// What a rule does to the reply.

@@ -116,12 +116,14 @@ impl Request {
         proto: Proto,
         received: Instant,
     ) {
-        self.bind(Some(wire), src, local, proto, wire.len(), received);
+        self.bind(wire.get(12..), src, local, proto, wire.len(), received);
     }
 
+    /// Reads the question again into the buffers the request has: from the message if the
+    /// decoder put it there, else from `question` (the bytes after the header).
     fn bind(
         &mut self,
-        wire: Option<&[u8]>,
+        question: Option<&[u8]>,
         src: SocketAddr,
         local: SocketAddr,
         proto: Proto,
@@ -138,7 +140,7 @@ impl Request {
                 self.bind_decoded(q);
             }
             // A question left in the bytes, after the 12-octet header.
-            None => match wire.and_then(|w| w.get(12..)).and_then(|q| self.bind_plain(q)) {
+            None => match question.and_then(|q| self.bind_plain(q)) {
                 Some(()) => {}
                 // Only a caller that decoded no question and gave no bytes gets here.
                 None => {
@@ -346,36 +348,28 @@ impl Request {
         }
     }
 
-    /// Makes `into` this query asking `qname_wire` (an uncompressed name in wire form, at most
-    /// 255 octets), `qtype` and `qclass` instead: the header, EDNS, addresses, transport and
-    /// time stay this query's. `into`'s buffers are reused, so that a plugin keeping one spare
-    /// request for the purpose (*rewrite*) allocates nothing for a query without EDNS options.
-    /// False, leaving `into` unchanged, if `qname_wire` is not such a name.
-    pub fn rewritten_into(
-        &self,
-        into: &mut Self,
-        qname_wire: &[u8],
-        qtype: RecordType,
-        qclass: DNSClass,
-    ) -> bool {
-        // The question as it would follow a header, for `bind` to read as it reads a query's.
-        const HEADER: usize = 12;
-        let mut wire = [0u8; HEADER + 255 + 4];
-        if qname_wire.len() > 255 {
+    /// Makes `into` this query asking `question` instead: a name in uncompressed wire form (at
+    /// most 255 octets), its type and class, as a question section holds them. The header,
+    /// EDNS, addresses, transport and time stay this query's. `into`'s buffers are reused, so
+    /// that a plugin keeping one spare request for the purpose (*rewrite*) allocates nothing
+    /// for a query without EDNS options. False, leaving `into` unchanged, if `question` is not
+    /// such a question.
+    pub fn rewritten_into(&self, into: &mut Self, question: &[u8]) -> bool {
+        if uncompressed_question_len(question).map(|len| len + 4) != Some(question.len()) {
             return false;
         }
-        let end = HEADER + qname_wire.len();
-        wire[HEADER..end].copy_from_slice(qname_wire);
-        wire[end..end + 2].copy_from_slice(&u16::from(qtype).to_be_bytes());
-        wire[end + 2..end + 4].copy_from_slice(&u16::from(qclass).to_be_bytes());
-        if uncompressed_question_len(&wire[HEADER..end + 4]) != Some(qname_wire.len()) {
-            return false;
-        }
-        into.msg.clone_from(&self.msg);
-        into.msg.queries.clear();
+        // Field by field, so that the (usually empty) sections reuse what `into` has.
+        let (to, from) = (&mut into.msg, &self.msg);
+        to.metadata = from.metadata;
+        to.queries.clear();
+        to.answers.clone_from(&from.answers);
+        to.authorities.clone_from(&from.authorities);
+        to.additionals.clone_from(&from.additionals);
+        to.signature.clone_from(&from.signature);
+        to.edns.clone_from(&from.edns);
         let (src, local, proto, len, received) =
             (self.src, self.local, self.proto, self.wire_len, self.received);
-        into.bind(Some(&wire[..end + 4]), src, local, proto, len, received);
+        into.bind(Some(question), src, local, proto, len, received);
         true
     }
 
@@ -543,7 +537,8 @@ mod tests {
         let req = Request::new(msg, src, local, Proto::Tcp, 40);
         let mut into = Request::new(Message::query(), local, local, Proto::Udp, 0);
         let wire = b"\x01\x34\x01\x33\x01\x32\x02\x31\x30\x07in-addr\x04ARPA\x00";
-        assert!(req.rewritten_into(&mut into, wire, RecordType::PTR, DNSClass::CH));
+        let question = [&wire[..], &[0, 12, 0, 3]].concat();
+        assert!(req.rewritten_into(&mut into, &question));
         assert_eq!(into.name(), "4.3.2.10.in-addr.arpa.");
         assert_eq!(into.qname_wire(), wire);
         assert!(!into.qname_is_lower());
@@ -572,7 +567,8 @@ mod tests {
         ]
         .concat();
         for bad in [&b"\x01a\xc0\x0c"[..], b"\x01a", &too_long] {
-            assert!(!req.rewritten_into(&mut into, bad, RecordType::A, DNSClass::IN));
+            let question = [bad, &[0, 1, 0, 1]].concat();
+            assert!(!req.rewritten_into(&mut into, &question));
             assert_eq!(into.name(), "4.3.2.10.in-addr.arpa.");
         }
     }

@@ -26,7 +26,7 @@ use crate::pkg::response::Facts;
 
 mod names;
 mod reply_writer;
-pub use names::NameRole;
+pub use names::{AskedQuestion, NameRole, QuestionTexts};
 pub use reply_writer::{ReplyWriter, Section, SoaNames, ZoneSoa};
 
 const HEADER: usize = 12;

@@ -17,9 +17,9 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use plugin_api::pkg::wire::NameRole;
+use plugin_api::pkg::wire::{AskedQuestion, NameRole, QuestionTexts, WireReply};
 use plugin_api::proto::rr::{DNSClass, RecordType};
-use plugin_api::{Ctx, Next, Reply, Request, Serve, ServeResult};
+use plugin_api::{Ctx, Next, Reply, Request, Serve};
 
 use crate::edns0::EdnsWork;
 use crate::names::{ResponseRule, StringRewriter, TextBuf, remap_maps};
@@ -34,18 +34,18 @@ thread_local! {
 }
 
 /// What the rules make of a query.
-// The plan lives on the stack for one query: boxing its name buffer would allocate.
-#[allow(clippy::large_enum_variant)]
-pub enum Plan<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
     /// No rule matched.
     Untouched,
-    /// This path.
-    Fast(Fast<'a>),
+    /// This path: serve with [`Fast::serve`].
+    Fast,
     /// The general path.
     General,
 }
 
-/// A query's rewrite on this path.
+/// A query's rewrite on this path. It stays where it is made (its name buffer is large):
+/// [`Fast::plan`] fills it in place.
 pub struct Fast<'a> {
     /// The name rule that renamed the question, if one did; the new name is in `name`.
     renamed: Option<&'a NameRule>,
@@ -56,113 +56,135 @@ pub struct Fast<'a> {
     replies: [Option<&'a ResponseRule>; MAX_REPLY_RULES],
 }
 
-/// Runs the rules on `req`'s question.
-pub fn plan<'a>(rules: &'a [Rule], req: &Request) -> Plan<'a> {
-    let mut fast = Fast {
-        renamed: None,
-        name: TextBuf::default(),
-        qtype: req.qtype(),
-        qclass: req.qclass(),
-        replies: [None; MAX_REPLY_RULES],
-    };
-    let mut replies = 0;
-    let mut changed = false;
-    for rule in rules {
-        let current = if fast.renamed.is_some() { fast.name.as_str() } else { req.name() };
-        let matched = match &rule.action {
-            Action::Name(name_rule) => {
-                if fast.renamed.is_some() {
-                    if name_rule.matcher.matches(current) {
+impl<'a> Fast<'a> {
+    /// A plan for `req` with no rule applied yet.
+    pub fn new(req: &Request) -> Self {
+        Self {
+            renamed: None,
+            name: TextBuf::default(),
+            qtype: req.qtype(),
+            qclass: req.qclass(),
+            replies: [None; MAX_REPLY_RULES],
+        }
+    }
+
+    /// Runs the rules on `req`'s question.
+    pub fn plan(&mut self, rules: &'a [Rule], req: &Request) -> Plan {
+        let mut replies = 0;
+        let mut changed = false;
+        for rule in rules {
+            let matched = match &rule.action {
+                Action::Name(name_rule) if self.renamed.is_some() => {
+                    if name_rule.matcher.matches(self.name.as_str()) {
                         return Plan::General;
                     }
                     false
-                } else {
-                    let responses_fit = name_rule.responses.iter().all(|r| match r {
-                        ResponseRule::Name(w) | ResponseRule::Value(w) => {
-                            matches!(w, StringRewriter::Suffix { .. })
-                        }
-                        _ => true,
-                    });
-                    let mut name = TextBuf::default();
-                    match name_rule.matcher.rewrite_into(current, &name_rule.to, &mut name) {
+                }
+                Action::Name(name_rule) => {
+                    let (to, name) = (&name_rule.to, &mut self.name);
+                    match name_rule.matcher.rewrite_into(req.name(), to, name) {
                         Some(false) => false,
-                        Some(true) if responses_fit => {
-                            fast.name = name;
-                            fast.renamed = Some(name_rule);
+                        Some(true) if responses_fit(name_rule) => {
+                            self.renamed = Some(name_rule);
                             true
                         }
                         _ => return Plan::General,
                     }
                 }
-            }
-            Action::Type { from, to } => {
-                let hit = fast.qtype == *from;
-                if hit {
-                    fast.qtype = *to;
+                Action::Type { from, to } => {
+                    let hit = self.qtype == *from;
+                    if hit {
+                        self.qtype = *to;
+                    }
+                    hit
                 }
-                hit
-            }
-            Action::Class { from, to } => {
-                let hit = fast.qclass == *from;
-                if hit {
-                    fast.qclass = *to;
+                Action::Class { from, to } => {
+                    let hit = self.qclass == *from;
+                    if hit {
+                        self.qclass = *to;
+                    }
+                    hit
                 }
-                hit
-            }
-            Action::Reply { matcher, rule } => {
-                let hit = matcher.matches(current);
-                if hit {
-                    let Some(slot) = fast.replies.get_mut(replies) else { return Plan::General };
-                    *slot = Some(rule);
-                    replies += 1;
+                Action::Reply { matcher, rule } => {
+                    let current =
+                        if self.renamed.is_some() { self.name.as_str() } else { req.name() };
+                    let hit = matcher.matches(current);
+                    if hit {
+                        let Some(slot) = self.replies.get_mut(replies) else {
+                            return Plan::General;
+                        };
+                        *slot = Some(rule);
+                        replies += 1;
+                    }
+                    hit
                 }
-                hit
+                Action::Cname(_) | Action::Edns0(_) => return Plan::General,
+            };
+            changed |= matched;
+            if matched && rule.mode == Mode::Stop {
+                break;
             }
-            Action::Cname(_) | Action::Edns0(_) => return Plan::General,
-        };
-        changed |= matched;
-        if matched && rule.mode == Mode::Stop {
-            break;
         }
+        if changed { Plan::Fast } else { Plan::Untouched }
     }
-    if changed { Plan::Fast(fast) } else { Plan::Untouched }
+}
+
+/// True if a name rule's own reply rules are ones this path checks: suffix exchanges (a suffix
+/// rule's `answer auto`), not regexes.
+fn responses_fit(rule: &NameRule) -> bool {
+    rule.responses.iter().all(|r| match r {
+        ResponseRule::Name(w) | ResponseRule::Value(w) => {
+            matches!(w, StringRewriter::Suffix { .. })
+        }
+        _ => true,
+    })
 }
 
 impl Fast<'_> {
     /// Serves the query as rewritten. A new name that is no valid name goes to the general
     /// path, which refuses it as CoreDNS does.
-    pub fn serve(self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Option<Serve> {
-        let mut wire = [0u8; 256];
-        let asked = match self.renamed {
-            Some(_) => {
-                let len = to_wire(self.name.as_str(), &mut wire)?;
-                let mut spare = take_spare(req);
-                let request = Arc::get_mut(&mut spare)?;
-                if !req.rewritten_into(request, &wire[..len], self.qtype, self.qclass) {
-                    return None;
+    pub fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Option<Serve> {
+        let same =
+            self.renamed.is_none() && self.qtype == req.qtype() && self.qclass == req.qclass();
+        let asked = if same {
+            req.clone()
+        } else {
+            // The question section the next plugins are asked: name, type, class.
+            let mut question = [0u8; 255 + 4];
+            let len = match self.renamed {
+                Some(_) => to_wire(self.name.as_bytes(), &mut question)?,
+                None => {
+                    let name = req.qname_wire();
+                    question.get_mut(..name.len())?.copy_from_slice(name);
+                    name.len()
                 }
-                spare
+            };
+            question[len..len + 2].copy_from_slice(&u16::from(self.qtype).to_be_bytes());
+            question[len + 2..len + 4].copy_from_slice(&u16::from(self.qclass).to_be_bytes());
+            let mut spare = take_spare(req);
+            if !req.rewritten_into(Arc::get_mut(&mut spare)?, &question[..len + 4]) {
+                return None;
             }
-            None if self.qtype == req.qtype() && self.qclass == req.qclass() => req.clone(),
-            None => {
-                let mut spare = take_spare(req);
-                let request = Arc::get_mut(&mut spare)?;
-                if !req.rewritten_into(request, req.qname_wire(), self.qtype, self.qclass) {
-                    return None;
-                }
-                spare
-            }
+            spare
         };
-        let served = next.run(ctx, &asked);
+        let mut served = next.run(ctx, &asked);
+        // A wire reply is patched where it lies: moving a `Serve` about costs more than the
+        // patching. Without reply rules it keeps the rewritten question, as in CoreDNS.
+        let patched = !self.rewrites_reply()
+            || match &mut served {
+                Serve::Ready(Ok(Reply::Wire { wire, .. })) => self.patch(wire, req, &asked),
+                _ => false,
+            };
         if !Arc::ptr_eq(&asked, req) {
             SPARE.with_borrow_mut(|spare| *spare = Some(asked));
         }
-        if !self.rewrites_reply() {
-            // As in CoreDNS, the reply then keeps the rewritten question.
+        if patched {
             return Some(served);
         }
         Some(match served {
-            Serve::Ready(result) => Serve::Ready(self.finish(result, req)),
+            Serve::Ready(result) => {
+                Serve::Ready(crate::revert(result, req, &self.responses(req), &EdnsWork::default()))
+            }
             pending => {
                 let (original, responses) = (req.clone(), self.responses(req));
                 pending.map(move |result| {
@@ -178,24 +200,9 @@ impl Fast<'_> {
             || self.renamed.is_some_and(|rule| rule.auto || !rule.responses.is_empty())
     }
 
-    /// The reply to the client: a wire reply patched in place if it can be, else the general
-    /// path's rewriting.
-    fn finish(&self, result: ServeResult, req: &Request) -> ServeResult {
-        match result {
-            Ok(Reply::Wire { mut wire, by }) => {
-                if self.patch(&mut wire, req) {
-                    return Ok(Reply::Wire { wire, by });
-                }
-                let responses = self.responses(req);
-                crate::revert(Ok(Reply::Wire { wire, by }), req, &responses, &EdnsWork::default())
-            }
-            other => crate::revert(other, req, &self.responses(req), &EdnsWork::default()),
-        }
-    }
-
     /// Rewrites a wire reply in place; false if it must be decoded. TTLs are clamped first
     /// (clamping twice is clamping once); the question, checked whole, and the rcode last.
-    fn patch(&self, wire: &mut plugin_api::pkg::wire::WireReply, req: &Request) -> bool {
+    fn patch(&self, wire: &mut WireReply, req: &Request, asked: &Request) -> bool {
         let mut rcode = wire.rcode();
         let mut ttls: Option<(u32, u32)> = None;
         for rule in self.replies.iter().rev().flatten() {
@@ -221,8 +228,19 @@ impl Fast<'_> {
             self.renamed.is_none() && self.qtype == req.qtype() && self.qclass == req.qclass();
         if !same_question {
             let (owner, value) = self.back(req);
-            let question = (req.qname_wire(), req.qtype(), req.qclass());
-            let restored = wire.restore_question(question, |role, before, after| {
+            // The new name is lower case, so its text is the one the reply's question reads.
+            let texts = self.renamed.map(|_| QuestionTexts {
+                wire_now: asked.qname_wire(),
+                now: asked.name().as_bytes(),
+                after: req.name().as_bytes(),
+            });
+            let question = AskedQuestion {
+                name: req.qname_wire(),
+                qtype: req.qtype(),
+                qclass: req.qclass(),
+                texts,
+            };
+            let restored = wire.restore_question(&question, |role, before, after| {
                 let rewriter = match role {
                     NameRole::Owner => owner,
                     NameRole::Target => value,
@@ -299,25 +317,32 @@ fn take_spare(req: &Request) -> Arc<Request> {
 /// `name` (lower-case presentation form, fully qualified) in wire form into `out`: its length,
 /// or `None` if it is not a plain valid name (escapes, an empty label, a label over 63 octets,
 /// over 255 octets in all), which the general path then reads or refuses.
-fn to_wire(name: &str, out: &mut [u8; 256]) -> Option<usize> {
-    if name == "." {
+fn to_wire(text: &[u8], out: &mut [u8; 255 + 4]) -> Option<usize> {
+    if text == b"." {
         out[0] = 0;
         return Some(1);
     }
-    let labels = name.strip_suffix('.')?;
-    let mut at = 0;
-    for label in labels.split('.') {
-        let bytes = label.as_bytes();
-        let plain = bytes.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'));
-        if bytes.is_empty() || bytes.len() > 63 || !plain {
+    if text.len() > 254 || text.last() != Some(&b'.') {
+        return None;
+    }
+    // Each dot becomes the length of the label before it, one octet to the right.
+    let mut start = 0;
+    for (i, &c) in text.iter().enumerate() {
+        if c == b'.' {
+            let len = i - start;
+            if len == 0 || len > 63 {
+                return None;
+            }
+            out[start] = len as u8;
+            start = i + 1;
+        } else if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+            out[i + 1] = c;
+        } else {
             return None;
         }
-        *out.get_mut(at)? = bytes.len() as u8;
-        out.get_mut(at + 1..at + 1 + bytes.len())?.copy_from_slice(bytes);
-        at += 1 + bytes.len();
     }
-    *out.get_mut(at)? = 0;
-    (at < 255).then_some(at + 1)
+    out[text.len()] = 0;
+    Some(text.len() + 1)
 }
 
 #[cfg(test)]

@@ -85,9 +85,10 @@ impl Plugin for Rewrite {
     }
 
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
-        match fast::plan(&self.rules, req) {
+        let mut fast = fast::Fast::new(req);
+        match fast.plan(&self.rules, req) {
             fast::Plan::Untouched => next.run(ctx, req),
-            fast::Plan::Fast(plan) => match plan.serve(ctx, req, next) {
+            fast::Plan::Fast => match fast.serve(ctx, req, next) {
                 Some(served) => served,
                 None => self.serve_general(ctx, req, next),
             },

@@ -114,6 +114,10 @@ impl TextBuf {
         true
     }
 
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
     pub fn as_str(&self) -> &str {
         // Only whole `str`s are pushed.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
@@ -175,13 +179,14 @@ impl StringRewriter {
 
 impl StringRewriter {
     /// True if rewriting `before` gives `after`, letter case aside (a wire reply's names keep the
-    /// client's spelling); `None` for a regex, which this does not check.
-    pub fn maps(&self, before: &str, after: &str) -> Option<bool> {
+    /// client's spelling); `None` for a regex, which this does not check. Names are bytes of
+    /// presentation form, as a wire reply is read.
+    pub fn maps(&self, before: &[u8], after: &[u8]) -> Option<bool> {
         Some(match self {
             Self::Regex(..) => return None,
             Self::Remap { orig, replacement } => remap_maps(orig, replacement, before, after),
-            Self::Suffix { suffix, replacement } => match before.strip_suffix(suffix.as_str()) {
-                Some(head) => joined(after, head, replacement),
+            Self::Suffix { suffix, replacement } => match before.strip_suffix(suffix.as_bytes()) {
+                Some(head) => joined(after, head, replacement.as_bytes()),
                 None => before.eq_ignore_ascii_case(after),
             },
         })
@@ -189,22 +194,22 @@ impl StringRewriter {
 }
 
 /// [`StringRewriter::maps`] for a `Remap` whose strings are borrowed.
-pub fn remap_maps(orig: &str, replacement: &str, before: &str, after: &str) -> bool {
-    if before == orig {
-        return after.eq_ignore_ascii_case(replacement);
+pub fn remap_maps(orig: &str, replacement: &str, before: &[u8], after: &[u8]) -> bool {
+    if before == orig.as_bytes() {
+        return after.eq_ignore_ascii_case(replacement.as_bytes());
     }
-    match before.strip_suffix(orig) {
-        Some(head) if head.ends_with('.') => joined(after, head, replacement),
+    match before.strip_suffix(orig.as_bytes()) {
+        Some(head) if head.ends_with(b".") => joined(after, head, replacement.as_bytes()),
         _ => before.eq_ignore_ascii_case(after),
     }
 }
 
 /// True if `name` is `head` then `tail`, letter case aside.
-fn joined(name: &str, head: &str, tail: &str) -> bool {
+fn joined(name: &[u8], head: &[u8], tail: &[u8]) -> bool {
+    let same = |a: &[u8], b: &[u8]| a == b || a.eq_ignore_ascii_case(b);
     name.len() == head.len() + tail.len()
-        && name.is_char_boundary(head.len())
-        && name[..head.len()].eq_ignore_ascii_case(head)
-        && name[head.len()..].eq_ignore_ascii_case(tail)
+        && same(&name[..head.len()], head)
+        && same(&name[head.len()..], tail)
 }
 
 /// What a rule does to the reply.

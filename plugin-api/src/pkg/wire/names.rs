@@ -25,18 +25,44 @@ pub enum NameRole {
     Other,
 }
 
+/// A pointer to offset 12, where the question's name starts.
+const QUESTION_POINTER: [u8; 2] = [0xc0, 0x0c];
+
+/// The question a reply is to get back, for [`WireReply::restore_question`].
+pub struct AskedQuestion<'a> {
+    /// The name, uncompressed wire form, letters as the client wrote them.
+    pub name: &'a [u8],
+    /// The type asked.
+    pub qtype: RecordType,
+    /// The class asked.
+    pub qclass: DNSClass,
+    /// The question names in presentation form, if the caller has them: names that are a
+    /// pointer to the question are then judged on these rather than read.
+    pub texts: Option<QuestionTexts<'a>>,
+}
+
+/// What the caller knows of the question names ([`AskedQuestion::texts`]).
+#[derive(Debug, Clone, Copy)]
+pub struct QuestionTexts<'a> {
+    /// The name the reply is believed to hold, in wire form: the texts are used only if the
+    /// reply's question is these octets.
+    pub wire_now: &'a [u8],
+    /// That name in presentation form, exactly as it reads.
+    pub now: &'a [u8],
+    /// The client's name in presentation form (letter case may differ from the client's).
+    pub after: &'a [u8],
+}
+
 /// A name in presentation form, letters as written, with its final dot. Only names of letters,
 /// digits, `-`, `_` and `*` are read: others need escaping, and the caller decodes instead.
-pub struct NameText {
+struct NameText {
     buf: [u8; 256],
     len: usize,
 }
 
 impl NameText {
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        // Only ASCII letters, digits, `-`, `_`, `*` and dots are ever written.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -47,62 +73,74 @@ struct View<'a> {
 }
 
 impl View<'_> {
-    fn at(&self, i: usize) -> Option<u8> {
+    /// The octets from `at` to `at + len`: inside the overlay if `at` is (a label that starts
+    /// there ends by its root), else the reply's own.
+    fn slice(&self, at: usize, len: usize) -> Option<&[u8]> {
         match self.overlay {
-            Some(name) if (HEADER..HEADER + name.len()).contains(&i) => Some(name[i - HEADER]),
-            _ => self.bytes.get(i).copied(),
+            Some(name) if (HEADER..HEADER + name.len()).contains(&at) => {
+                name.get(at - HEADER..at - HEADER + len)
+            }
+            _ => self.bytes.get(at..at + len),
         }
     }
 
-    /// The name at `at`, following pointers (each must point back, so there is no loop).
-    fn name(&self, mut at: usize) -> Option<NameText> {
-        let mut text = NameText { buf: [0; 256], len: 0 };
+    /// The name at `at` into `text`, following pointers (each must point back, so there is no
+    /// loop). False if it cannot be read or needs escaping.
+    fn name(&self, mut at: usize, text: &mut NameText) -> bool {
+        text.len = 0;
         let mut limit = at;
         loop {
-            let len = self.at(at)?;
+            let Some(&[len]) = self.slice(at, 1) else { return false };
             match len & 0xc0 {
                 0x00 if len == 0 => break,
                 0x00 => {
-                    for i in at + 1..=at + usize::from(len) {
-                        let c = self.at(i)?;
-                        if !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'*')) {
-                            return None;
-                        }
-                        *text.buf.get_mut(text.len)? = c;
-                        text.len += 1;
+                    let n = usize::from(len);
+                    let Some(label) = self.slice(at + 1, n) else { return false };
+                    let plain = label
+                        .iter()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'*'));
+                    let Some(room) = text.buf.get_mut(text.len..text.len + n + 1) else {
+                        return false;
+                    };
+                    if !plain {
+                        return false;
                     }
-                    *text.buf.get_mut(text.len)? = b'.';
-                    text.len += 1;
-                    at += 1 + usize::from(len);
+                    room[..n].copy_from_slice(label);
+                    room[n] = b'.';
+                    text.len += n + 1;
+                    at += 1 + n;
                 }
                 0xc0 => {
-                    let to = usize::from(u16::from_be_bytes([len, self.at(at + 1)?]) & 0x3fff);
+                    let Some(&[_, low]) = self.slice(at, 2) else { return false };
+                    let to = usize::from(u16::from_be_bytes([len, low]) & 0x3fff);
                     if to >= limit {
-                        return None;
+                        return false;
                     }
                     (at, limit) = (to, to);
                 }
-                _ => return None,
+                _ => return false,
             }
         }
         if text.len == 0 {
             text.buf[0] = b'.';
             text.len = 1;
         }
-        Some(text)
+        true
     }
 }
 
 impl WireReply {
-    /// Puts the client's question (its name in uncompressed wire form, its type and class) in
-    /// place of the reply's, if the names take the same octets and every name in the records
-    /// reads as `expect` wants: it gets each name's role, the name as it reads now and as it
-    /// would read after the swap, and says whether the latter is right. Nothing is changed
-    /// unless it is true of every name and the reply can be walked.
+    /// Puts the client's question in place of the reply's, if the names take the same octets
+    /// and every name in the records reads as `expect` wants: it gets each name's role, the
+    /// name as it reads now and as it would read after the swap (presentation form, letters as
+    /// written, final dot; names that would need escaping are refused), and says whether the
+    /// latter is right. Nothing is changed unless it is true of every name and the reply can
+    /// be walked. Names that are a pointer to the question (most owners) are judged once per
+    /// role.
     pub fn restore_question(
         &mut self,
-        (asked, qtype, qclass): (&[u8], RecordType, DNSClass),
-        mut expect: impl FnMut(NameRole, &str, &str) -> bool,
+        asked: &AskedQuestion<'_>,
+        mut expect: impl FnMut(NameRole, &[u8], &[u8]) -> bool,
     ) -> bool {
         let b = &self.0;
         if b.len() < HEADER || u16::from_be_bytes([b[4], b[5]]) != 1 {
@@ -118,14 +156,36 @@ impl WireReply {
             }
         }
         end += 1;
-        if end - HEADER != asked.len() || end + 4 > b.len() {
+        if end - HEADER != asked.name.len() || end + 4 > b.len() {
             return false;
         }
         let before = View { bytes: b, overlay: None };
-        let after = View { bytes: b, overlay: Some(asked) };
-        let mut check = |role, at| match (before.name(at), after.name(at)) {
-            (Some(now), Some(then)) => expect(role, now.as_str(), then.as_str()),
-            _ => false,
+        let after = View { bytes: b, overlay: Some(asked.name) };
+        let (mut now, mut then) =
+            (NameText { buf: [0; 256], len: 0 }, NameText { buf: [0; 256], len: 0 });
+        let texts = asked.texts.filter(|t| b[HEADER..end] == *t.wire_now);
+        // Judgements of the question's own name, by role.
+        let mut judged: [Option<bool>; 3] = [None; 3];
+        let mut check = |role: NameRole, at: usize| {
+            if b.get(at..at + 2) != Some(&QUESTION_POINTER[..]) {
+                return before.name(at, &mut now)
+                    && after.name(at, &mut then)
+                    && expect(role, now.bytes(), then.bytes());
+            }
+            *judged[role as usize].get_or_insert_with(|| match texts {
+                Some(t) => {
+                    debug_assert!(before.name(HEADER, &mut now) && now.bytes() == t.now);
+                    debug_assert!(
+                        after.name(HEADER, &mut then) && then.bytes().eq_ignore_ascii_case(t.after)
+                    );
+                    expect(role, t.now, t.after)
+                }
+                None => {
+                    before.name(HEADER, &mut now)
+                        && after.name(HEADER, &mut then)
+                        && expect(role, now.bytes(), then.bytes())
+                }
+            })
         };
         let mut at = end + 4;
         for section in 0..3 {
@@ -159,9 +219,9 @@ impl WireReply {
                 at = rr.end;
             }
         }
-        self.0[HEADER..end].copy_from_slice(asked);
-        self.0[end..end + 2].copy_from_slice(&u16::from(qtype).to_be_bytes());
-        self.0[end + 2..end + 4].copy_from_slice(&u16::from(qclass).to_be_bytes());
+        self.0[HEADER..end].copy_from_slice(asked.name);
+        self.0[end..end + 2].copy_from_slice(&u16::from(asked.qtype).to_be_bytes());
+        self.0[end + 2..end + 4].copy_from_slice(&u16::from(asked.qclass).to_be_bytes());
         true
     }
 

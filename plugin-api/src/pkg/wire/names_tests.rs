@@ -4,7 +4,11 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::pkg::wire::{NameRole, WireReply};
+use crate::pkg::wire::{AskedQuestion, NameRole, QuestionTexts, WireReply};
+
+fn question_of(name: &[u8], qtype: RecordType, qclass: DNSClass) -> AskedQuestion<'_> {
+    AskedQuestion { name, qtype, qclass, texts: None }
+}
 
 fn name(s: &str) -> Name {
     Name::from_ascii(s).unwrap()
@@ -40,16 +44,19 @@ fn the_question_is_put_back_when_every_name_reads_as_wanted() {
     let mut reply = wire("a.bench.test.");
     let mut seen = Vec::new();
     let asked = wire_name("A.Alias.test.");
-    let ok = reply.restore_question((&asked, RecordType::AAAA, DNSClass::CH), |role, now, then| {
-        seen.push((role, now.to_owned(), then.to_owned()));
-        true
-    });
+    let ok = reply.restore_question(
+        &question_of(&asked, RecordType::AAAA, DNSClass::CH),
+        |role, now, then| {
+            seen.push((role, now.to_vec(), then.to_vec()));
+            true
+        },
+    );
     assert!(ok);
     let roles: Vec<_> = seen.iter().map(|(r, _, _)| *r).collect();
     assert_eq!(roles, [NameRole::Owner, NameRole::Owner, NameRole::Target]);
-    assert_eq!(seen[0].1, "a.bench.test.");
-    assert_eq!(seen[0].2, "A.Alias.test.");
-    assert_eq!(seen[1].1, "alias.test.");
+    assert_eq!(seen[0].1, b"a.bench.test.");
+    assert_eq!(seen[0].2, b"A.Alias.test.");
+    assert_eq!(seen[1].1, b"alias.test.");
     let got = reply.decode().unwrap();
     assert_eq!(got.queries[0].name().to_ascii(), "A.Alias.test.");
     assert_eq!(got.queries[0].query_type(), RecordType::AAAA);
@@ -62,12 +69,16 @@ fn a_refused_name_or_another_length_changes_nothing() {
     let before = wire("a.bench.test.");
     let mut reply = before.clone();
     let asked = wire_name("a.alias.test.");
-    assert!(!reply.restore_question((&asked, RecordType::A, DNSClass::IN), |role, _, _| {
-        role != NameRole::Target
-    }));
+    assert!(
+        !reply.restore_question(&question_of(&asked, RecordType::A, DNSClass::IN), |role, _, _| {
+            role != NameRole::Target
+        })
+    );
     assert_eq!(reply, before);
     let longer = wire_name("a.aliases.test.");
-    assert!(!reply.restore_question((&longer, RecordType::A, DNSClass::IN), |_, _, _| true));
+    assert!(
+        !reply.restore_question(&question_of(&longer, RecordType::A, DNSClass::IN), |_, _, _| true)
+    );
     assert_eq!(reply, before);
 }
 
@@ -86,7 +97,9 @@ fn a_pointer_into_the_question_that_no_longer_meets_a_label_is_refused() {
     let before = WireReply::new(m.to_vec().unwrap()).unwrap();
     let mut reply = before.clone();
     let asked = wire_name("abc.d.");
-    assert!(!reply.restore_question((&asked, RecordType::A, DNSClass::IN), |_, _, _| true));
+    assert!(
+        !reply.restore_question(&question_of(&asked, RecordType::A, DNSClass::IN), |_, _, _| true)
+    );
     assert_eq!(reply, before);
 }
 
@@ -100,4 +113,34 @@ fn ttls_and_rcodes_are_patched_in_place() {
     assert_eq!(reply.rcode(), ResponseCode::Refused);
     assert!(!reply.set_rcode(ResponseCode::BADVERS), "16 does not fit the header");
     assert_eq!(reply.rcode(), ResponseCode::Refused);
+}
+
+#[test]
+fn names_pointing_at_the_question_are_judged_once_per_role() {
+    let mut m = Message::query();
+    m.metadata.message_type = hickory_proto::op::MessageType::Response;
+    m.add_query(hickory_proto::op::Query::query(name("a.bench.test."), RecordType::A));
+    for last in 1..=3 {
+        let rdata = RData::A(hickory_proto::rr::rdata::A::new(10, 0, 0, last));
+        m.answers.push(Record::from_rdata(name("a.bench.test."), 30, rdata));
+    }
+    let mut reply = WireReply::new(m.to_vec().unwrap()).unwrap();
+    let asked = wire_name("a.alias.test.");
+    let mut calls = 0;
+    let question = AskedQuestion {
+        name: &asked,
+        qtype: RecordType::A,
+        qclass: DNSClass::IN,
+        texts: Some(QuestionTexts {
+            wire_now: &wire_name("a.bench.test."),
+            now: b"a.bench.test.",
+            after: b"a.alias.test.",
+        }),
+    };
+    assert!(reply.restore_question(&question, |role, now, then| {
+        calls += 1;
+        role == NameRole::Owner && now == b"a.bench.test." && then == b"a.alias.test."
+    }));
+    assert_eq!(calls, 1);
+    assert!(reply.decode().unwrap().answers.iter().all(|r| r.name.to_ascii() == "a.alias.test."));
 }

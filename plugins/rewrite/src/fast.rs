@@ -23,7 +23,7 @@ use plugin_api::{Ctx, Next, Reply, Request, Serve};
 
 use crate::edns0::EdnsWork;
 use crate::names::{ResponseRule, StringRewriter, TextBuf, remap_maps};
-use crate::setup::{Action, Mode, NameRule, Rule};
+use crate::setup::{self, Action, Mode, NameRule, Rule};
 
 /// The most `ttl` and `rcode` rules one query takes on this path.
 const MAX_REPLY_RULES: usize = 4;
@@ -91,20 +91,8 @@ impl<'a> Fast<'a> {
                         _ => return Plan::General,
                     }
                 }
-                Action::Type { from, to } => {
-                    let hit = self.qtype == *from;
-                    if hit {
-                        self.qtype = *to;
-                    }
-                    hit
-                }
-                Action::Class { from, to } => {
-                    let hit = self.qclass == *from;
-                    if hit {
-                        self.qclass = *to;
-                    }
-                    hit
-                }
+                Action::Type { from, to } => setup::exchange(&mut self.qtype, *from, *to),
+                Action::Class { from, to } => setup::exchange(&mut self.qclass, *from, *to),
                 Action::Reply { matcher, rule } => {
                     let current =
                         if self.renamed.is_some() { self.name.as_str() } else { req.name() };

@@ -131,20 +131,8 @@ impl Rewrite {
                     question.name = Some(new);
                     true
                 }
-                Action::Type { from, to } => {
-                    let hit = question.qtype == *from;
-                    if hit {
-                        question.qtype = *to;
-                    }
-                    hit
-                }
-                Action::Class { from, to } => {
-                    let hit = question.qclass == *from;
-                    if hit {
-                        question.qclass = *to;
-                    }
-                    hit
-                }
+                Action::Type { from, to } => setup::exchange(&mut question.qtype, *from, *to),
+                Action::Class { from, to } => setup::exchange(&mut question.qclass, *from, *to),
                 Action::Reply { matcher, rule } => {
                     let hit = matcher.matches(question.name());
                     if hit {

@@ -54,6 +54,15 @@ pub enum Action {
     Edns0(crate::edns0::Edns0Rule),
 }
 
+/// A `type` or `class` rule's work: `value` becomes `to` if it is `from`. True if it was.
+pub fn exchange<T: PartialEq>(value: &mut T, from: T, to: T) -> bool {
+    let hit = *value == from;
+    if hit {
+        *value = to;
+    }
+    hit
+}
+
 /// A `name` rule.
 #[derive(Debug, Clone)]
 pub struct NameRule {

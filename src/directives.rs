@@ -2,13 +2,12 @@
 //!
 //! The order of this table, not the order of a Corefile's lines, is the order in which a query
 //! walks a server block's plugins: each plugin feels the effects of the ones after it and must not
-//! care about the ones before it. It is CoreDNS's `plugin.cfg` as shipped with Kubernetes
-//! (CoreDNS 1.11.x to 1.14.1), so `prometheus`, `errors` and `log` wrap everything, `cache` sits
-//! in front of `hosts`, `kubernetes` and `forward`, and `loop` sees its probe just before
-//! `forward` would send it; with one change from CoreDNS 1.14.2: `rewrite` (and `autopath`)
-//! come before `acl` and `cache`, so the cache keys and *acl* judges the rewritten question.
-//! ferrodns's own `ratelimit` sits right after `acl`: after the logging plugins, so what it
-//! refuses is logged, and before `cache`, so cache hits count too.
+//! care about the ones before it. It is CoreDNS 1.14.7's `plugin.cfg`, so `prometheus`, `errors`
+//! and `log` wrap everything, `rewrite` and `autopath` come before `acl` and `cache` (so the cache
+//! keys and *acl* judges the rewritten question), `cache` sits in front of `hosts`, `kubernetes`
+//! and `forward`, and `loop` sees its probe just before `forward` would send it. ferrodns's own
+//! `ratelimit` sits right after `acl`: after the logging plugins, so what it refuses is logged,
+//! and before `cache`, so cache hits count too.
 //!
 //! A directive without a setup function is known (it parses) but not built yet: a Corefile that
 //! uses it fails at start-up with a message naming it, rather than being silently ignored.
@@ -42,14 +41,13 @@ const fn built_once(name: &'static str, setup: SetupFn) -> Directive {
     Directive { name, setup: Some(setup), once: true }
 }
 
-/// Every directive, in chain order (CoreDNS 1.11's `plugin.cfg`, with 1.14.2's move of
-/// `rewrite` and `autopath` ahead of `acl` and `cache`).
+/// Every directive, in chain order (CoreDNS 1.14.7's `plugin.cfg`, and `ratelimit`).
 pub static DIRECTIVES: &[Directive] = &[
     known("root"),
     known("metadata"),
     known("geoip"),
     known("cancel"),
-    known("tls"),
+    known("proxyproto"),
     known("quic"),
     known("grpc_server"),
     known("https"),
@@ -65,6 +63,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built_once("ready", plugin_ready::setup),
     built("health", plugin_health::setup),
     known_once("pprof"),
+    known_once("shed"),
     built_once("prometheus", plugin_prometheus::setup),
     built_once("errors", plugin_errors::setup),
     built("log", plugin_log::setup),
@@ -82,6 +81,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built_once("cache", plugin_cache::setup),
     known("header"),
     known_once("dnssec"),
+    known("tls"),
     built("minimal", plugin_minimal::setup),
     built("template", plugin_template::setup),
     known("transfer"),
@@ -123,13 +123,13 @@ pub fn implemented() -> Vec<&'static str> {
 mod tests {
     use super::*;
 
-    /// CoreDNS 1.11's plugin.cfg order with rewrite and autopath moved before acl and cache,
-    /// as CoreDNS 1.14.2 moved them, written out independently of the table above.
-    const COREDNS_ORDER: &str = "root metadata geoip cancel tls quic grpc_server https https3 \
-        timeouts multisocket reload nsid bufsize bind debug trace ready health pprof prometheus \
-        errors log dnstap local dns64 any chaos loadbalance tsig rewrite autopath acl cache header \
-        dnssec minimal template transfer hosts route53 azure clouddns k8s_external kubernetes \
-        file auto secondary etcd loop forward grpc erratic whoami on sign view nomad";
+    /// CoreDNS 1.14.7's plugin.cfg order, written out independently of the table above.
+    const COREDNS_ORDER: &str = "root metadata geoip cancel proxyproto quic grpc_server https \
+        https3 timeouts multisocket reload nsid bufsize bind debug trace ready health pprof shed \
+        prometheus errors log dnstap local dns64 any chaos loadbalance tsig rewrite autopath acl \
+        cache header dnssec tls minimal template transfer hosts route53 azure clouddns \
+        k8s_external kubernetes file auto secondary etcd loop forward grpc erratic whoami on sign \
+        view nomad";
 
     /// Directives CoreDNS does not have, each placed where it belongs in the chain.
     const FERRODNS_ONLY: [&str; 1] = ["ratelimit"];
@@ -139,6 +139,7 @@ mod tests {
         let ours: Vec<&str> =
             DIRECTIVES.iter().map(|d| d.name).filter(|n| !FERRODNS_ONLY.contains(n)).collect();
         let theirs: Vec<&str> = COREDNS_ORDER.split_whitespace().collect();
+        assert_eq!(theirs.len(), 60, "plugin.cfg has 60 directives");
         assert_eq!(ours, theirs);
     }
 
@@ -173,6 +174,7 @@ mod tests {
                 "prometheus",
                 "ready",
                 "reload",
+                "shed",
                 "tsig",
                 "view"
             ]

@@ -5,7 +5,7 @@ use crate::server::Servers;
 
 /// The CoreDNS release whose behaviour ferrodns matches; `-version`, the banner and
 /// `coredns_build_info` report it so that tooling written for CoreDNS keeps working.
-pub const COREDNS_VERSION: &str = "1.11.3";
+pub const COREDNS_VERSION: &str = "1.14.7";
 
 /// ferrodns's own version.
 pub const FERRODNS_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -33,7 +33,7 @@ pub fn go_arch() -> &'static str {
     }
 }
 
-/// `-version`'s output: `CoreDNS-1.11.3`, then `linux/amd64, ferrodns-0.1.0, <commit>` (CoreDNS
+/// `-version`'s output: `CoreDNS-1.14.7`, then `linux/amd64, ferrodns-0.1.0, <commit>` (CoreDNS
 /// prints its Go version where ferrodns names itself).
 pub fn version_text() -> String {
     format!(
@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn version_names_coredns_first() {
         let v = version_text();
-        assert!(v.starts_with("CoreDNS-1.11.3\n"), "{v}");
+        assert!(v.starts_with("CoreDNS-1.14.7\n"), "{v}");
         assert!(v.contains(&format!("ferrodns-{FERRODNS_VERSION}")), "{v}");
     }
 }

@@ -183,7 +183,7 @@ fn version_and_plugins() {
     let dir = Scratch::new("version");
     let (code, out, _) = run(&["-version"], &dir.0);
     assert_eq!(code, 0);
-    assert!(out.starts_with("CoreDNS-1.11.3\nlinux/"), "{out}");
+    assert!(out.starts_with("CoreDNS-1.14.7\nlinux/"), "{out}");
     let (code, out, _) = run(&["-plugins"], &dir.0);
     assert_eq!(code, 0);
     assert!(out.lines().any(|l| l == "whoami"), "{out}");

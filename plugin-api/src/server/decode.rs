@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use hickory_proto::op::{Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{
+    Edns, EdnsFlags, Header, Message, MessageType, OpCode, Query, ResponseCode,
+};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
 use crate::request::uncompressed_question_len;
@@ -128,9 +130,12 @@ fn read_plain(packet: &[u8], header: &Header, msg: &mut Message) -> Result<(), D
         }
         None => Some(Query::read(&mut d)?),
     };
-    let (additionals, edns, signature) = match counts.additionals {
-        0 => (Vec::new(), None, None),
-        n => Message::read_records(&mut d, usize::from(n), true, metadata.op_code)?,
+    let rest = packet.get(packet.len() - d.len()..).unwrap_or_default();
+    let (additionals, edns, signature) = match (counts.additionals, bare_opt(rest)) {
+        (0, _) => (Vec::new(), None, None),
+        // The commonest additional section, read without hickory's record vector.
+        (1, Some(edns)) => (Vec::new(), Some(edns), None),
+        (n, _) => Message::read_records(&mut d, usize::from(n), true, metadata.op_code)?,
     };
     if let Some(edns) = &edns {
         metadata.merge_response_code(edns.rcode_high());
@@ -142,6 +147,20 @@ fn read_plain(packet: &[u8], header: &Header, msg: &mut Message) -> Result<(), D
     msg.authorities.clear();
     (msg.additionals, msg.edns, msg.signature) = (additionals, edns, signature);
     Ok(())
+}
+
+/// `rest` as an OPT record without options and nothing after it (what `dig` and most resolvers
+/// send), read as hickory reads one: buffer size at least 512, extended rcode, version, flags.
+fn bare_opt(rest: &[u8]) -> Option<Edns> {
+    let &[0, 0, 41, size_hi, size_lo, rcode_high, version, flags_hi, flags_lo, 0, 0] = rest else {
+        return None;
+    };
+    let mut edns = Edns::new();
+    edns.set_max_payload(u16::from_be_bytes([size_hi, size_lo]));
+    edns.set_rcode_high(rcode_high);
+    edns.set_version(version);
+    *edns.flags_mut() = EdnsFlags::from(u16::from_be_bytes([flags_hi, flags_lo]));
+    Some(edns)
 }
 
 /// A rejection: the request's header flags with QR set, AA cleared, the given rcode, no records.

@@ -73,8 +73,21 @@ fn decoding_into_a_reused_message_equals_decoding_afresh() {
         60,
         RData::TXT(TXT::new(vec!["x".into()])),
     ));
-    let packets: Vec<Vec<u8>> =
-        [plain, with_opt, with_answer, with_extra].iter().map(|m| m.to_vec().unwrap()).collect();
+    // OPT records without options, read without hickory's record reader: DO and a large
+    // buffer; and a buffer under 512, a version, an extended rcode and Z bits.
+    let mut bare = query("bare.test.");
+    let mut edns = Edns::new();
+    edns.set_max_payload(4096);
+    edns.set_dnssec_ok(true);
+    bare.edns = Some(edns);
+    let mut odd = bare.to_vec().unwrap();
+    let opt = odd.len() - 11;
+    odd[opt + 3..opt + 9].copy_from_slice(&[0, 100, 3, 1, 0x40, 0x01]);
+    let packets: Vec<Vec<u8>> = [plain, with_opt, with_answer, with_extra, bare]
+        .iter()
+        .map(|m| m.to_vec().unwrap())
+        .chain([odd])
+        .collect();
     let (src, local) = ("10.0.0.2:999".parse().unwrap(), "10.0.0.1:53".parse().unwrap());
     let mut reused = Request::new(Message::query(), src, local, Proto::Udp, 12);
     // Every order, so each shape is decoded over each other one's leftovers.

@@ -56,7 +56,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built("multisocket", plugin_multisocket::setup),
     built_once("reload", plugin_reload::setup),
     built_once("nsid", plugin_nsid::setup),
-    known("bufsize"),
+    built("bufsize", plugin_bufsize::setup),
     known("bind"),
     known("debug"),
     known("trace"),

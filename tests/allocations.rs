@@ -4,7 +4,8 @@
 //! thread's spare request and reply buffer), serving the same packet again allocates nothing
 //! for *hosts*, a *cache* hit behind *loadbalance*, *kubernetes* answers, PTR and NXDOMAIN,
 //! *local*'s, *template*'s bare answers (the AAAA filter, an NXDOMAIN rule) and the queries
-//! it passes on, and queries *rewrite* renames to a name of the same length and maps back;
+//! it passes on, queries *rewrite* renames to a name of the same length and maps back, and
+//! queries with EDNS, *bufsize* capping them;
 //! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
 //! writer.
 //!
@@ -64,7 +65,8 @@ fn mux() -> Mux {
          templated.test {{\n template ANY AAAA {{\n  rcode NOERROR\n }}\n template IN ANY gone.templated.test {{\n  rcode NXDOMAIN\n }}\n hosts {{\n  10.0.0.1 a.templated.test\n }}\n}}\n\
          alias.test bench.test {{\n rewrite name suffix .alias.test .bench.test answer auto\n hosts {{\n  10.0.0.1 a.bench.test\n }}\n}}\n\
          cachealias.test cachebench.test {{\n rewrite name suffix .cachealias.test .cachebench.test answer auto\n cache 300\n hosts {{\n  10.0.0.1 a.cachebench.test\n }}\n}}\n\
-         mycorpx.local {{\n rewrite name suffix .mycorpx.local .cluster.local answer auto\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n"
+         mycorpx.local {{\n rewrite name suffix .mycorpx.local .cluster.local answer auto\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n\
+         capped.test {{\n bufsize 1232\n hosts {{\n  10.0.0.1 a.capped.test\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
     let config = config::load(&source, &|_| {}).expect("the Corefile loads");
@@ -78,18 +80,33 @@ fn packet(name: &str, qtype: RecordType) -> Vec<u8> {
     m.to_vec().expect("encodes")
 }
 
+/// The same query with EDNS, advertising a 4096-octet buffer.
+fn packet_with_edns(name: &str, qtype: RecordType) -> Vec<u8> {
+    let mut m = Message::query();
+    m.metadata.id = 7;
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    let mut edns = hickory_proto::op::Edns::new();
+    edns.set_max_payload(4096);
+    m.edns = Some(edns);
+    m.to_vec().expect("encodes")
+}
+
 /// Allocations per query over 100 queries of `name`, after one to warm up; and the rcode.
 fn allocations_per_query(mux: &Mux, name: &str, qtype: RecordType) -> (usize, ResponseCode) {
+    allocations_per_packet(mux, &packet(name, qtype))
+}
+
+/// [`allocations_per_query`] for a packet as given.
+fn allocations_per_packet(mux: &Mux, packet: &[u8]) -> (usize, ResponseCode) {
     let src: SocketAddr = "10.1.2.3:5300".parse().expect("address");
     let local: SocketAddr = "10.0.0.53:53".parse().expect("address");
-    let packet = packet(name, qtype);
     let mut out = Vec::with_capacity(512);
     // Each query a batch of its own, as the UDP loop's batches are: log lines are handed to
     // the writer when the batch ends.
     let serve = |out: &mut Vec<u8>| {
         out.clear();
         let outcome = plugin_api::server::log_batch(|| {
-            mux.serve_packet(&packet, src, local, Proto::Udp, Instant::now(), out)
+            mux.serve_packet(packet, src, local, Proto::Udp, Instant::now(), out)
         });
         assert!(matches!(outcome, Outcome::Send));
     };
@@ -139,5 +156,12 @@ fn queries_answered_from_memory_allocate_nothing() {
         let (allocations, got) = allocations_per_query(&mux, name, qtype);
         assert_eq!(got, rcode, "{name}");
         assert_eq!(allocations, want, "{name} {qtype}: allocations per query");
+    }
+    // With EDNS: *hosts* alone, and behind *bufsize*, which caps the size the reply is cut to.
+    for name in ["a.hosts.test.", "a.capped.test."] {
+        let (allocations, got) =
+            allocations_per_packet(&mux, &packet_with_edns(name, RecordType::A));
+        assert_eq!(got, ResponseCode::NoError, "{name}");
+        assert_eq!(allocations, 0, "{name} with EDNS: allocations per query");
     }
 }

@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Instant;
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query};
@@ -63,6 +64,20 @@ pub struct Request {
     proto: Proto,
     wire_len: usize,
     received: Instant,
+    /// The EDNS buffer size a plugin capped the client's at (*bufsize*); 0 for none.
+    payload_cap: PayloadCap,
+}
+
+/// An EDNS buffer size cap set through a shared request (CoreDNS's *bufsize* sets it in the
+/// query, which every later reader sees). A relaxed atomic: it is set before the plugins after
+/// it run, on the same thread or before the request is handed on.
+#[derive(Debug, Default)]
+struct PayloadCap(AtomicU16);
+
+impl Clone for PayloadCap {
+    fn clone(&self) -> Self {
+        Self(AtomicU16::new(self.0.load(Ordering::Relaxed)))
+    }
 }
 
 impl Request {
@@ -92,6 +107,7 @@ impl Request {
             proto,
             wire_len,
             received,
+            payload_cap: PayloadCap::default(),
         };
         req.bind(None, src, local, proto, wire_len, received);
         req
@@ -156,6 +172,7 @@ impl Request {
             None
         };
         self.src = SocketAddr::new(src.ip().to_canonical(), src.port());
+        self.payload_cap.0.store(0, Ordering::Relaxed);
         (self.local, self.proto, self.wire_len, self.received) = (local, proto, wire_len, received);
     }
 
@@ -213,11 +230,35 @@ impl Request {
         self.msg.edns.as_ref()
     }
 
-    /// The query as a whole message, question included, to send on (*forward*): a copy.
+    /// The query as a whole message, question included, to send on (*forward*): a copy, its
+    /// EDNS buffer size capped as [`Request::cap_payload`] says.
     pub fn to_message(&self) -> Message {
         let mut msg = self.msg.clone();
         msg.queries.extend(self.question().cloned());
+        if let (Some(edns), Some(size)) = (msg.edns.as_mut(), self.max_payload()) {
+            edns.set_max_payload(size);
+        }
         msg
+    }
+
+    /// Caps the client's EDNS buffer size at `size` for everything that reads it after
+    /// (CoreDNS's *bufsize*, which lowers it in the query): [`Request::size`],
+    /// [`Request::max_payload`], the reply's OPT and the copy [`Request::to_message`] makes.
+    /// Nothing changes without EDNS, or when the client asked for no more than `size`.
+    pub fn cap_payload(&self, size: u16) {
+        if self.msg.edns.as_ref().is_some_and(|e| e.max_payload() > size) {
+            self.payload_cap.0.store(size, Ordering::Relaxed);
+        }
+    }
+
+    /// The client's EDNS buffer size, as capped ([`Request::cap_payload`]); `None` without
+    /// EDNS.
+    pub fn max_payload(&self) -> Option<u16> {
+        let asked = self.msg.edns.as_ref()?.max_payload();
+        match self.payload_cap.0.load(Ordering::Relaxed) {
+            0 => Some(asked),
+            cap => Some(asked.min(cap)),
+        }
     }
 
     /// The query id.
@@ -316,7 +357,7 @@ impl Request {
     pub fn size(&self) -> u16 {
         match self.proto {
             Proto::Tcp => u16::MAX,
-            Proto::Udp => self.msg.edns.as_ref().map_or(512, |e| e.max_payload().max(512)),
+            Proto::Udp => self.max_payload().map_or(512, |size| size.max(512)),
         }
     }
 
@@ -370,6 +411,7 @@ impl Request {
         let (src, local, proto, len, received) =
             (self.src, self.local, self.proto, self.wire_len, self.received);
         into.bind(Some(question), src, local, proto, len, received);
+        into.payload_cap = self.payload_cap.clone();
         true
     }
 

@@ -29,7 +29,7 @@ pub fn badvers_reply(req: &Request) -> Message {
 
 /// Makes `reply`'s OPT match the request, as CoreDNS's `SizeAndDo` does for every reply: when
 /// the request had EDNS, the reply carries an OPT (its own, or the request's with only the echoed
-/// options) with version 0, the client's buffer size and the client's DO bit.
+/// options) with version 0, the client's buffer size (as *bufsize* capped it) and DO bit.
 pub fn size_and_do(req: &Request, reply: &mut Message) {
     let Some(req_edns) = req.edns() else { return };
     let mut edns = reply.edns.take().unwrap_or_else(|| {
@@ -38,7 +38,7 @@ pub fn size_and_do(req: &Request, reply: &mut Message) {
         e
     });
     edns.set_version(0);
-    edns.set_max_payload(req_edns.max_payload());
+    edns.set_max_payload(req.max_payload().unwrap_or(req_edns.max_payload()));
     *edns.flags_mut() = Default::default();
     edns.set_dnssec_ok(req_edns.flags().dnssec_ok);
     reply.edns = Some(edns);
@@ -80,7 +80,8 @@ pub fn append_opt(reply: &mut Vec<u8>, req: &Request) {
     let rdlen = echoed_len(req);
     reply.push(0); // the root
     reply.extend_from_slice(&41u16.to_be_bytes());
-    reply.extend_from_slice(&req_edns.max_payload().to_be_bytes());
+    let size = req.max_payload().unwrap_or(req_edns.max_payload());
+    reply.extend_from_slice(&size.to_be_bytes());
     reply.extend_from_slice(&[0, 0]); // extended rcode, version 0
     reply.extend_from_slice(&flags.to_be_bytes());
     reply.extend_from_slice(&(rdlen as u16).to_be_bytes());

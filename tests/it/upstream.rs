@@ -110,6 +110,8 @@ struct Seen {
     asked: Arc<Mutex<Vec<Asked>>>,
     /// Each query's EDNS options (code, data), in order; `None` for a query without an OPT.
     options: Arc<Mutex<Vec<OptionsAsked>>>,
+    /// Each query's EDNS buffer size, in order; `None` for a query without an OPT.
+    payloads: Arc<Mutex<Vec<Option<u16>>>>,
 }
 
 impl Seen {
@@ -127,6 +129,7 @@ impl Seen {
                 options.map(|(code, o)| (u16::from(*code), o.to_bytes().unwrap_or_default()))
             });
             self.options.lock().unwrap().push(options.map(Iterator::collect));
+            self.payloads.lock().unwrap().push(q.edns.as_ref().map(|e| e.max_payload()));
         }
         !self.muted.load(Ordering::SeqCst)
     }
@@ -258,6 +261,11 @@ impl Upstream {
     /// The EDNS options of every query received, in order (`None`: the query had no OPT).
     pub fn options_asked(&self) -> Vec<OptionsAsked> {
         self.seen.options.lock().unwrap().clone()
+    }
+
+    /// The EDNS buffer size of every query received, in order (`None`: no OPT).
+    pub fn payloads_asked(&self) -> Vec<Option<u16>> {
+        self.seen.payloads.lock().unwrap().clone()
     }
 }
 

@@ -185,7 +185,7 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
         .to_vec()
         .map_err(|e| PluginError::new(ResponseCode::FormErr, e.to_string()))?;
     let id = req.id();
-    let udp_size = req.edns().map_or(512, |e| e.max_payload());
+    let udp_size = req.max_payload().unwrap_or(512);
     let order = line.order();
     let n = order.len();
     let max_attempts = s.max_connect_attempts.map_or(2 * n, |m| m as usize);

@@ -71,7 +71,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built("local", plugin_local::setup),
     known("dns64"),
     built("any", plugin_any::setup),
-    known("chaos"),
+    built("chaos", plugin_chaos::setup),
     built("loadbalance", plugin_loadbalance::setup),
     known_once("tsig"),
     built("rewrite", plugin_rewrite::setup),

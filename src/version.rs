@@ -3,9 +3,9 @@
 use crate::config::Config;
 use crate::server::Servers;
 
-/// The CoreDNS release whose behaviour ferrodns matches; `-version`, the banner and
-/// `coredns_build_info` report it so that tooling written for CoreDNS keeps working.
-pub const COREDNS_VERSION: &str = "1.14.7";
+/// The CoreDNS release whose behaviour ferrodns matches (kept in `plugin-api` so that *chaos*
+/// reads it too).
+pub use plugin_api::COREDNS_VERSION;
 
 /// ferrodns's own version.
 pub const FERRODNS_VERSION: &str = env!("CARGO_PKG_VERSION");

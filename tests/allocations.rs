@@ -5,7 +5,7 @@
 //! for *hosts*, a *cache* hit behind *loadbalance*, *kubernetes* answers, PTR and NXDOMAIN,
 //! *local*'s, *template*'s bare answers (the AAAA filter, an NXDOMAIN rule) and the queries
 //! it passes on, queries *rewrite* renames to a name of the same length and maps back, and
-//! queries with EDNS, *bufsize* capping them;
+//! queries with EDNS, *bufsize* capping them, and *chaos*'s answers;
 //! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
 //! writer.
 //!
@@ -66,7 +66,8 @@ fn mux() -> Mux {
          alias.test bench.test {{\n rewrite name suffix .alias.test .bench.test answer auto\n hosts {{\n  10.0.0.1 a.bench.test\n }}\n}}\n\
          cachealias.test cachebench.test {{\n rewrite name suffix .cachealias.test .cachebench.test answer auto\n cache 300\n hosts {{\n  10.0.0.1 a.cachebench.test\n }}\n}}\n\
          mycorpx.local {{\n rewrite name suffix .mycorpx.local .cluster.local answer auto\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n\
-         capped.test {{\n bufsize 1232\n hosts {{\n  10.0.0.1 a.capped.test\n }}\n}}\n"
+         capped.test {{\n bufsize 1232\n hosts {{\n  10.0.0.1 a.capped.test\n }}\n}}\n\
+         version.bind authors.bind {{\n chaos v1 alice bob\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
     let config = config::load(&source, &|_| {}).expect("the Corefile loads");
@@ -156,6 +157,16 @@ fn queries_answered_from_memory_allocate_nothing() {
         let (allocations, got) = allocations_per_query(&mux, name, qtype);
         assert_eq!(got, rcode, "{name}");
         assert_eq!(allocations, want, "{name} {qtype}: allocations per query");
+    }
+    // *chaos*: its CH TXT answers, written in wire form.
+    for name in ["version.bind.", "authors.bind."] {
+        let mut m = Message::query();
+        let mut q = Query::query(Name::from_ascii(name).expect("name"), RecordType::TXT);
+        q.set_query_class(hickory_proto::rr::DNSClass::CH);
+        m.add_query(q);
+        let (allocations, got) = allocations_per_packet(&mux, &m.to_vec().expect("encodes"));
+        assert_eq!(got, ResponseCode::NoError, "{name}");
+        assert_eq!(allocations, 0, "{name} CH TXT: allocations per query");
     }
     // With EDNS: *hosts* alone, and behind *bufsize*, which caps the size the reply is cut to.
     for name in ["a.hosts.test.", "a.capped.test."] {

@@ -42,3 +42,8 @@ pub use request::{Proto, Request};
 
 /// The wire codec plugins build replies with, re-exported so every crate uses the same version.
 pub use hickory_proto as proto;
+
+/// The CoreDNS release whose behaviour and directive table ferrodns follows: `-version`, the
+/// banner, `coredns_build_info` and *chaos*'s default version report it, so that tooling written
+/// for CoreDNS keeps working.
+pub const COREDNS_VERSION: &str = "1.14.7";

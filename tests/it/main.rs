@@ -8,6 +8,7 @@ mod bad_input;
 mod binary;
 mod bufsize;
 mod cache;
+mod chaos;
 mod default_plugins;
 mod deploy;
 mod dispatch;

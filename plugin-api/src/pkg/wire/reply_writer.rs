@@ -40,6 +40,8 @@ pub struct ReplyWriter {
     counts: [u16; 3],
     /// Where the question's name ends (just past its root label).
     qname_end: usize,
+    /// The class records are written in: the query's.
+    class: DNSClass,
 }
 
 const ANSWER: usize = 0;
@@ -107,7 +109,16 @@ impl ReplyWriter {
     /// Starts the reply to `req`: its id, RD and CD, QR and AA, and its question. `None` when
     /// the query has no question or is not in class IN.
     pub fn new(req: &Request) -> Option<Self> {
-        if req.qclass() != DNSClass::IN || req.qname_wire().is_empty() {
+        if req.qclass() != DNSClass::IN {
+            return None;
+        }
+        Self::in_query_class(req)
+    }
+
+    /// [`ReplyWriter::new`] for a query in any class, its records in that class (*chaos*'s
+    /// CH answers). `None` when the query has no question.
+    pub fn in_query_class(req: &Request) -> Option<Self> {
+        if req.qname_wire().is_empty() {
             return None;
         }
         let q = req.metadata();
@@ -122,9 +133,9 @@ impl ReplyWriter {
         let lower = req.qname_is_lower();
         let qname_end = buf.len();
         buf.extend_from_slice(&u16::from(req.qtype()).to_be_bytes());
-        buf.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+        buf.extend_from_slice(&u16::from(req.qclass()).to_be_bytes());
         let owner = if lower { Owner::Pointer(QUESTION_NAME) } else { Owner::FirstInFull };
-        Some(Self { buf, owner, counts: [0; 3], qname_end })
+        Some(Self { buf, owner, counts: [0; 3], qname_end, class: req.qclass() })
     }
 
     /// Owns the answers by the query name exactly as the client wrote it, as *kubernetes* does
@@ -157,6 +168,16 @@ impl ReplyWriter {
     pub fn aaaa(&mut self, ttl: u32, addr: Ipv6Addr) {
         if let Some(at) = self.answer(RecordType::AAAA, ttl) {
             self.buf.extend_from_slice(&addr.octets());
+            self.end(at);
+        }
+    }
+
+    /// Adds a TXT answer of one character-string, `text` cut to its 255 octets.
+    pub fn txt(&mut self, ttl: u32, text: &[u8]) {
+        if let Some(at) = self.answer(RecordType::TXT, ttl) {
+            let text = &text[..text.len().min(255)];
+            self.buf.push(text.len() as u8);
+            self.buf.extend_from_slice(text);
             self.end(at);
         }
     }
@@ -296,7 +317,7 @@ impl ReplyWriter {
         }
         self.buf.extend_from_slice(owner);
         self.buf.extend_from_slice(&u16::from(rtype).to_be_bytes());
-        self.buf.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+        self.buf.extend_from_slice(&u16::from(self.class).to_be_bytes());
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         self.buf.extend_from_slice(&[0, 0]);
         self.counts[section] += 1;

@@ -15,6 +15,7 @@
 //! * [`pattern`]: the regular expressions Corefiles give, compiled with a nesting limit.
 //! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
 //! * [`random`]: cheap per-thread randomness for spreading load.
+//! * [`spare`]: a request per thread for plugins that pass on a changed copy of the query.
 
 pub mod duration;
 pub mod edns;
@@ -26,6 +27,7 @@ pub mod output;
 pub mod pattern;
 pub mod random;
 pub mod response;
+pub mod spare;
 pub mod upstream;
 pub mod wire;
 pub mod zone;

@@ -241,6 +241,26 @@ impl Request {
         msg
     }
 
+    /// Makes `into` a copy of this query, reusing its buffers (see
+    /// [`Request::rewritten_into`]), for a plugin that changes a copy's header
+    /// ([`Request::metadata_mut`]) for the plugins after it (*header*). False, leaving `into`
+    /// unchanged, if the query has no question.
+    pub fn copy_into(&self, into: &mut Self) -> bool {
+        let mut question = [0u8; 255 + 4];
+        let name = self.qname_wire();
+        let Some(room) = question.get_mut(..name.len() + 4) else { return false };
+        room[..name.len()].copy_from_slice(name);
+        room[name.len()..name.len() + 2].copy_from_slice(&u16::from(self.qtype).to_be_bytes());
+        room[name.len() + 2..].copy_from_slice(&u16::from(self.qclass).to_be_bytes());
+        !name.is_empty() && self.rewritten_into(into, room)
+    }
+
+    /// The header's flags, opcode and rcode, to change in a request the plugin owns (a copy
+    /// made with [`Request::copy_into`] or [`Request::rewritten_into`]).
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.msg.metadata
+    }
+
     /// Caps the client's EDNS buffer size at `size` for everything that reads it after
     /// (CoreDNS's *bufsize*, which lowers it in the query): [`Request::size`],
     /// [`Request::max_payload`], the reply's OPT and the copy [`Request::to_message`] makes.

@@ -17,6 +17,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use plugin_api::pkg::spare;
 use plugin_api::pkg::wire::{AskedQuestion, NameRole, QuestionTexts, WireReply};
 use plugin_api::proto::rr::{DNSClass, RecordType};
 use plugin_api::{Ctx, Next, Reply, Request, Serve};
@@ -30,7 +31,7 @@ const MAX_REPLY_RULES: usize = 4;
 
 thread_local! {
     /// The request the last rewritten query on this thread was asked as, for the next.
-    static SPARE: RefCell<Option<Arc<Request>>> = const { RefCell::new(None) };
+    static SPARE: spare::Slot = const { RefCell::new(None) };
 }
 
 /// What the rules make of a query.
@@ -149,7 +150,7 @@ impl Fast<'_> {
             };
             question[len..len + 2].copy_from_slice(&u16::from(self.qtype).to_be_bytes());
             question[len + 2..len + 4].copy_from_slice(&u16::from(self.qclass).to_be_bytes());
-            let mut spare = take_spare(req);
+            let mut spare = spare::take(&SPARE, req);
             if !req.rewritten_into(Arc::get_mut(&mut spare)?, &question[..len + 4]) {
                 return None;
             }
@@ -164,7 +165,7 @@ impl Fast<'_> {
                 _ => false,
             };
         if !Arc::ptr_eq(&asked, req) {
-            SPARE.with_borrow_mut(|spare| *spare = Some(asked));
+            spare::keep(&SPARE, asked);
         }
         if patched {
             return Some(served);
@@ -292,14 +293,6 @@ impl Fast<'_> {
 enum Back<'a> {
     Remap { orig: &'a str, replacement: &'a str },
     Static(&'a StringRewriter),
-}
-
-/// This thread's spare request if no one else holds it, else a new one (a copy of `req`).
-fn take_spare(req: &Request) -> Arc<Request> {
-    match SPARE.with_borrow_mut(Option::take) {
-        Some(spare) if Arc::strong_count(&spare) == 1 && Arc::weak_count(&spare) == 0 => spare,
-        _ => Arc::new(req.clone()),
-    }
 }
 
 /// `name` (lower-case presentation form, fully qualified) in wire form into `out`: its length,

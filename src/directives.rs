@@ -79,7 +79,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built("acl", plugin_acl::setup),
     built_once("ratelimit", plugin_ratelimit::setup),
     built_once("cache", plugin_cache::setup),
-    known("header"),
+    built("header", plugin_header::setup),
     known_once("dnssec"),
     known("tls"),
     built("minimal", plugin_minimal::setup),

@@ -5,7 +5,7 @@
 //! for *hosts*, a *cache* hit behind *loadbalance*, *kubernetes* answers, PTR and NXDOMAIN,
 //! *local*'s, *template*'s bare answers (the AAAA filter, an NXDOMAIN rule) and the queries
 //! it passes on, queries *rewrite* renames to a name of the same length and maps back, and
-//! queries with EDNS, *bufsize* capping them, and *chaos*'s answers;
+//! queries with EDNS, *bufsize* capping them, *chaos*'s answers and *header*'s flags;
 //! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
 //! writer.
 //!
@@ -67,7 +67,8 @@ fn mux() -> Mux {
          cachealias.test cachebench.test {{\n rewrite name suffix .cachealias.test .cachebench.test answer auto\n cache 300\n hosts {{\n  10.0.0.1 a.cachebench.test\n }}\n}}\n\
          mycorpx.local {{\n rewrite name suffix .mycorpx.local .cluster.local answer auto\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n\
          capped.test {{\n bufsize 1232\n hosts {{\n  10.0.0.1 a.capped.test\n }}\n}}\n\
-         version.bind authors.bind {{\n chaos v1 alice bob\n}}\n"
+         version.bind authors.bind {{\n chaos v1 alice bob\n}}\n\
+         flagged.test {{\n header {{\n  query set rd\n  response set ra\n }}\n hosts {{\n  10.0.0.1 a.flagged.test\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
     let config = config::load(&source, &|_| {}).expect("the Corefile loads");
@@ -144,6 +145,8 @@ fn queries_answered_from_memory_allocate_nothing() {
         ("a.templated.test.", RecordType::A, ResponseCode::NoError, 0),
         ("a.templated.test.", RecordType::AAAA, ResponseCode::NoError, 0),
         ("x.gone.templated.test.", RecordType::MX, ResponseCode::NXDomain, 0),
+        // *header*: a query flag set on a copy of the query, a reply flag set in place.
+        ("a.flagged.test.", RecordType::A, ResponseCode::NoError, 0),
         // *rewrite*: a suffix exchanged for one of the same length, answered by *hosts*, by a
         // *cache* hit and by *kubernetes*, and mapped back in place.
         ("a.alias.test.", RecordType::A, ResponseCode::NoError, 0),

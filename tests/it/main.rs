@@ -18,6 +18,7 @@ mod forward;
 mod forward_options;
 mod fuzz_regressions;
 mod harness;
+mod header;
 mod kube_api;
 mod kube_api_faults;
 mod kube_api_limits;

@@ -76,6 +76,11 @@ impl WireReply {
         self.0
     }
 
+    /// Changes the 12-octet header in place (flags a plugin sets or clears: *header*).
+    pub fn patch_header(&mut self, change: impl FnOnce(&mut [u8])) {
+        change(&mut self.0[..HEADER]);
+    }
+
     /// The reply's rcode (the header's four bits; there is no OPT to extend it).
     pub fn rcode(&self) -> ResponseCode {
         ResponseCode::from(0, self.0[3] & 0x0f)

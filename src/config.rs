@@ -61,6 +61,9 @@ pub struct Listener {
     /// How many `SO_REUSEPORT` sockets of each kind to open: 1 unless the first block on this
     /// port uses *multisocket*.
     pub sockets: usize,
+    /// The TCP connections' timeouts and query limit: CoreDNS's defaults, changed by the
+    /// *timeouts* of the blocks here, each overriding the ones before it.
+    pub tcp: crate::server::tcp::Timeouts,
 }
 
 impl Listener {
@@ -185,10 +188,14 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
                         Some(Sockets::Count(n)) => n,
                     };
                     let transport = addr.transport;
-                    listeners.push(Listener { transport, port, zones: Vec::new(), sockets });
+                    let tcp = Default::default();
+                    listeners.push(Listener { transport, port, zones: Vec::new(), sockets, tcp });
                     listeners.last_mut().expect("just pushed")
                 }
             };
+            if let Some(settings) = collected.shared.get::<plugin_timeouts::ByBlock>().of(index) {
+                listener.tcp.apply(&settings);
+            }
             listener.zones.push((addr.zone, block.clone()));
         }
     }

@@ -52,7 +52,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("grpc_server"),
     known("https"),
     known("https3"),
-    known("timeouts"),
+    built("timeouts", plugin_timeouts::setup),
     built("multisocket", plugin_multisocket::setup),
     built_once("reload", plugin_reload::setup),
     built_once("nsid", plugin_nsid::setup),

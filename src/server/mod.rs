@@ -255,8 +255,7 @@ fn start_listener(
         tasks.push(tokio::spawn(udp::serve(udp, mux.clone(), in_flight.clone())));
     }
     for tcp in tcps {
-        let timeouts = tcp::Timeouts::default();
-        tasks.push(tokio::spawn(tcp::serve(tcp, mux.clone(), in_flight.clone(), timeouts)));
+        tasks.push(tokio::spawn(tcp::serve(tcp, mux.clone(), in_flight.clone())));
     }
     Ok(Bound {
         addr,

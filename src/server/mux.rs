@@ -58,9 +58,16 @@ pub struct Mux {
     longest_zone: usize,
     /// The `server` label: `dns://:53`.
     server: Arc<str>,
+    /// The TCP connections' timeouts (*timeouts*), read when a connection opens.
+    tcp: crate::server::tcp::Timeouts,
 }
 
 impl Mux {
+    /// The TCP connections' timeouts and query limit for this configuration.
+    pub fn tcp_timeouts(&self) -> crate::server::tcp::Timeouts {
+        self.tcp
+    }
+
     /// The dispatcher for `listener`.
     pub fn new(listener: &Listener) -> Self {
         let server: Arc<str> = Arc::from(listener.label());
@@ -78,7 +85,7 @@ impl Mux {
             .collect();
         let any_class = listener.zones.iter().any(|(_, b)| b.allows_any_class());
         let longest_zone = listener.zones.iter().map(|(z, _)| z.len()).max().unwrap_or(0);
-        Self { zones, any_class, longest_zone, server }
+        Self { zones, any_class, longest_zone, server, tcp: listener.tcp }
     }
 
     /// The `server` label of this listener.

@@ -30,8 +30,8 @@ use tokio::time::{Instant, timeout, timeout_at};
 use super::InFlight;
 use super::mux::{Mux, Outcome};
 
-/// Connection timeouts (CoreDNS's defaults; the *timeouts* plugin will set them).
-#[derive(Debug, Clone, Copy)]
+/// Connection timeouts and query limit (CoreDNS's defaults, which *timeouts* changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// For the first query of a connection to arrive complete.
     pub read: Duration,
@@ -39,6 +39,9 @@ pub struct Timeouts {
     pub idle: Duration,
     /// For a reply to be written.
     pub write: Duration,
+    /// Queries served on one connection before it is closed; `None`: no limit (CoreDNS's
+    /// default, `maxtcpqueries -1`).
+    pub max_queries: Option<usize>,
 }
 
 impl Default for Timeouts {
@@ -47,7 +50,18 @@ impl Default for Timeouts {
             read: Duration::from_secs(3),
             idle: Duration::from_secs(10),
             write: Duration::from_secs(5),
+            max_queries: None,
         }
+    }
+}
+
+impl Timeouts {
+    /// What a block's *timeouts* sets, over what was set before.
+    pub fn apply(&mut self, settings: &plugin_timeouts::Settings) {
+        self.read = settings.read.unwrap_or(self.read);
+        self.write = settings.write.unwrap_or(self.write);
+        self.idle = settings.idle.unwrap_or(self.idle);
+        self.max_queries = settings.max_tcp_queries.unwrap_or(self.max_queries);
     }
 }
 
@@ -91,13 +105,9 @@ fn warn_limit_reached() {
     }
 }
 
-/// Accepts connections on `listener` until the task is aborted.
-pub async fn serve(
-    listener: TcpListener,
-    mux: Arc<ArcSwap<Mux>>,
-    in_flight: InFlight,
-    timeouts: Timeouts,
-) {
+/// Accepts connections on `listener` until the task is aborted. Each connection takes its
+/// timeouts from the configuration serving when it opens.
+pub async fn serve(listener: TcpListener, mux: Arc<ArcSwap<Mux>>, in_flight: InFlight) {
     let local = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         match listener.accept().await {
@@ -108,6 +118,7 @@ pub async fn serve(
                     continue;
                 };
                 let mux = mux.clone();
+                let timeouts = mux.load().tcp_timeouts();
                 let guard = in_flight.enter();
                 tokio::spawn(async move {
                     connection(stream, src, local, mux, timeouts).await;
@@ -134,6 +145,7 @@ async fn connection(
     let mut waiting = FuturesUnordered::new();
     let mut deadline = Instant::now() + timeouts.read;
     let mut reading = true;
+    let mut served = 0usize;
 
     loop {
         // Serve every complete message already read.
@@ -158,6 +170,12 @@ async fn connection(
             );
             inbuf.drain(..2 + frame_len);
             deadline = received + timeouts.idle;
+            served += 1;
+            if timeouts.max_queries.is_some_and(|max| served >= max) {
+                // As miekg/dns does: no more is read; what waits is answered, then it closes.
+                reading = false;
+                inbuf.clear();
+            }
             match outcome {
                 Outcome::Send => {
                     if write_frame(&mut wr, &out, timeouts.write).await.is_err() {

@@ -57,6 +57,7 @@ fn holding(signals: &Arc<Signals>) -> Listener {
         port: 0,
         zones: vec![("test.".into(), Arc::new(block))],
         sockets: 1,
+        tcp: Default::default(),
     }
 }
 

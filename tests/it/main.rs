@@ -37,6 +37,7 @@ mod rewrite;
 mod tcp;
 mod tcp_pipeline;
 mod template;
+mod timeouts;
 mod udp;
 mod udp_send_buffer;
 mod upstream;

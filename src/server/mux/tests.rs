@@ -71,7 +71,13 @@ fn mux(zones: &[(&str, Vec<Act>)]) -> Mux {
             (zone.to_string(), Arc::new(block))
         })
         .collect();
-    Mux::new(&Listener { transport: Transport::Dns, port: 53, zones, sockets: 1 })
+    Mux::new(&Listener {
+        transport: Transport::Dns,
+        port: 53,
+        zones,
+        sockets: 1,
+        tcp: Default::default(),
+    })
 }
 
 const SRC: &str = "10.0.0.9:5353";
@@ -247,7 +253,13 @@ fn a_querys_duration_counts_from_when_it_arrived() {
         directives: vec!["prometheus", "test"],
     };
     let zones = [(".".to_string(), Arc::new(block))].into_iter().collect();
-    let m = Mux::new(&Listener { transport: Transport::Dns, port: 5391, zones, sockets: 1 });
+    let m = Mux::new(&Listener {
+        transport: Transport::Dns,
+        port: 5391,
+        zones,
+        sockets: 1,
+        tcp: Default::default(),
+    });
     let arrived = Instant::now() - std::time::Duration::from_secs(3);
     let mut out = Vec::new();
     let outcome = m.serve_packet(

@@ -64,6 +64,9 @@ pub struct Listener {
     /// The TCP connections' timeouts and query limit: CoreDNS's defaults, changed by the
     /// *timeouts* of the blocks here, each overriding the ones before it.
     pub tcp: crate::server::tcp::Timeouts,
+    /// True if a block here uses *debug*: a panic then ends the process rather than being
+    /// answered SERVFAIL, for every block on the port, as in a CoreDNS server.
+    pub debug: bool,
 }
 
 impl Listener {
@@ -188,14 +191,16 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
                         Some(Sockets::Count(n)) => n,
                     };
                     let transport = addr.transport;
-                    let tcp = Default::default();
-                    listeners.push(Listener { transport, port, zones: Vec::new(), sockets, tcp });
+                    let (tcp, debug) = Default::default();
+                    let zones = Vec::new();
+                    listeners.push(Listener { transport, port, zones, sockets, tcp, debug });
                     listeners.last_mut().expect("just pushed")
                 }
             };
             if let Some(settings) = collected.shared.get::<plugin_timeouts::ByBlock>().of(index) {
                 listener.tcp.apply(&settings);
             }
+            listener.debug |= collected.shared.get::<plugin_debug::Blocks>().has(index);
             listener.zones.push((addr.zone, block.clone()));
         }
     }

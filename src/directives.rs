@@ -58,7 +58,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built_once("nsid", plugin_nsid::setup),
     built("bufsize", plugin_bufsize::setup),
     known("bind"),
-    known("debug"),
+    built("debug", plugin_debug::setup),
     known("trace"),
     built_once("ready", plugin_ready::setup),
     built("health", plugin_health::setup),

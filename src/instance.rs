@@ -59,6 +59,9 @@ impl Instance {
             .with_label_values(&[version::COREDNS_VERSION, version::COMMIT, version::RUSTC])
             .set(1.0);
         let reload_every = reload_period(&config);
+        if config.shared.get::<plugin_debug::Blocks>().any() {
+            crate::logging::set_debug();
+        }
         let Config { on_startup, on_shutdown, fingerprint, .. } = config;
         for hook in on_startup {
             hook.await?;
@@ -179,6 +182,9 @@ impl Instance {
         };
         let servers = self.servers.as_mut().ok_or("the server is stopping")?;
         servers.commit(staged, &config);
+        if config.shared.get::<plugin_debug::Blocks>().any() {
+            crate::logging::set_debug();
+        }
         self.banner = version::banner(&config, servers);
         self.reload_every = reload_period(&config);
         for err in self.run_shutdown_hooks().await {

@@ -16,9 +16,13 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::time::Duration;
 
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Registry, reload};
 
 /// Formats each event as `[LEVEL] message`.
 pub struct CorednsFormat;
@@ -130,12 +134,25 @@ fn write_line(bytes: Vec<u8>) {
     let _ = sink().send(Output::Text(bytes));
 }
 
+/// The level filter, INFO until *debug* lowers it ([`set_debug`]).
+static LEVEL: OnceLock<reload::Handle<LevelFilter, Registry>> = OnceLock::new();
+
 /// Sends log lines to standard output at INFO and above. Safe to call more than once.
 pub fn init() {
     plugin_api::server::set_log_writer(write_line);
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(Level::INFO)
-        .with_writer(|| ChannelWriter)
-        .event_format(CorednsFormat)
-        .try_init();
+    let (filter, handle) = reload::Layer::new(LevelFilter::INFO);
+    let lines =
+        tracing_subscriber::fmt::layer().with_writer(|| ChannelWriter).event_format(CorednsFormat);
+    if tracing_subscriber::registry().with(filter).with(lines).try_init().is_ok() {
+        let _ = LEVEL.set(handle);
+    }
+}
+
+/// Logs debug lines too, from now on: a block uses *debug* (process-wide and lasting, as
+/// CoreDNS's `log.D.Set`). Changing the filter rebuilds tracing's interest cache, so until then
+/// a debug call site costs what a disabled one does.
+pub fn set_debug() {
+    if let Some(handle) = LEVEL.get() {
+        let _ = handle.modify(|level| *level = LevelFilter::DEBUG);
+    }
 }

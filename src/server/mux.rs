@@ -60,6 +60,31 @@ pub struct Mux {
     server: Arc<str>,
     /// The TCP connections' timeouts (*timeouts*), read when a connection opens.
     tcp: crate::server::tcp::Timeouts,
+    /// *debug*: a panic ends the process ([`set_fatal_panic`]) instead of a SERVFAIL.
+    debug: bool,
+}
+
+/// What a panic does under *debug*: by default it ends the process.
+static FATAL_PANIC: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Replaces what a panic does under *debug* (tests record it instead of exiting). The first
+/// call wins.
+pub fn set_fatal_panic(action: fn(&str)) {
+    let _ = FATAL_PANIC.set(action);
+}
+
+/// A panic under *debug*, as Go ends a program on a panic nothing recovers: the message on
+/// standard error and exit status 2 (the log lines so far written first).
+fn fatal_panic(server: &str, payload: &(dyn std::any::Any + Send)) {
+    let message = panic_message(payload);
+    match FATAL_PANIC.get() {
+        Some(action) => action(&message),
+        None => {
+            crate::logging::flush();
+            eprintln!("panic: {message} [recovered=false, server={server}]");
+            std::process::exit(2);
+        }
+    }
 }
 
 impl Mux {
@@ -85,7 +110,7 @@ impl Mux {
             .collect();
         let any_class = listener.zones.iter().any(|(_, b)| b.allows_any_class());
         let longest_zone = listener.zones.iter().map(|(z, _)| z.len()).max().unwrap_or(0);
-        Self { zones, any_class, longest_zone, server, tcp: listener.tcp }
+        Self { zones, any_class, longest_zone, server, tcp: listener.tcp, debug: listener.debug }
     }
 
     /// The `server` label of this listener.
@@ -206,6 +231,10 @@ impl Mux {
             Next::new("", chain, 0).run(&route.ctx, req)
         }));
         match served {
+            Err(panic) if self.debug => {
+                fatal_panic(&self.server, &*panic);
+                Outcome::Drop
+            }
             Err(panic) => {
                 log_panic(&self.server, &*panic);
                 self.dropped(req, ResponseCode::ServFail, out)
@@ -217,9 +246,14 @@ impl Mux {
                 let req = req.clone();
                 let server = self.server.clone();
                 let metrics = route.metrics.clone();
+                let debug = self.debug;
                 Outcome::Wait(Box::pin(async move {
                     let result = match AssertUnwindSafe(fut).catch_unwind().await {
                         Ok(result) => result,
+                        Err(panic) if debug => {
+                            fatal_panic(&server, &*panic);
+                            return None;
+                        }
                         Err(panic) => {
                             log_panic(&server, &*panic);
                             Ok(Reply::Rcode(ResponseCode::ServFail))
@@ -246,12 +280,17 @@ impl Mux {
 
 fn log_panic(server: &str, panic: &(dyn std::any::Any + Send)) {
     plugin_api::server::metrics::PANICS.inc();
-    let what = panic
+    let what = panic_message(panic);
+    tracing::error!("Recovered from panic in server: {server:?} {what}");
+}
+
+/// A panic's message, if it carries one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_string());
-    tracing::error!("Recovered from panic in server: {server:?} {what}");
+        .unwrap_or_else(|| "panic".to_string())
 }
 
 /// Where the label after the first dot at or after `from` starts, if a label (not just the

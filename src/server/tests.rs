@@ -58,6 +58,7 @@ fn holding(signals: &Arc<Signals>) -> Listener {
         zones: vec![("test.".into(), Arc::new(block))],
         sockets: 1,
         tcp: Default::default(),
+        debug: false,
     }
 }
 

@@ -412,3 +412,27 @@ async fn sigquit_quits_without_the_lameduck() {
     let lameduck = p.drain().iter().any(|l| l.contains("lameduck"));
     assert!(!lameduck, "no lameduck on SIGQUIT: {:?}", p.seen);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn debug_logs_debug_lines_and_without_it_none_are_logged() {
+    // *local* logs each localhost query at debug level: with *debug* the line is printed.
+    let dir = Scratch::new("debug");
+    dir.write("Corefile", ".:0 {\n debug\n local\n log\n}\n");
+    let mut p = Running::spawn(&["-conf", "Corefile"], &dir.0, None);
+    let addr = p.port_of(".");
+    assert_eq!(rcode_of(addr, "app.localhost.").await, ResponseCode::NoError);
+    let line = p.wait_line(|l| l.starts_with("[DEBUG]"));
+    assert!(
+        line.contains("plugin/local: Intercepting localhost query for \"app.localhost.\""),
+        "{line}"
+    );
+
+    // Without it, the query is logged by *log* and nothing at debug level.
+    let quiet = Scratch::new("no-debug");
+    quiet.write("Corefile", ".:0 {\n local\n log\n}\n");
+    let mut p = Running::spawn(&["-conf", "Corefile"], &quiet.0, None);
+    let addr = p.port_of(".");
+    assert_eq!(rcode_of(addr, "app.localhost.").await, ResponseCode::NoError);
+    p.wait_line(|l| l.contains("app.localhost."));
+    assert!(!p.drain().iter().any(|l| l.starts_with("[DEBUG]")), "{:?}", p.seen);
+}

@@ -62,6 +62,10 @@ impl Plugin for TestPlugin {
 }
 
 fn mux(zones: &[(&str, Vec<Act>)]) -> Mux {
+    mux_with_debug(zones, false)
+}
+
+fn mux_with_debug(zones: &[(&str, Vec<Act>)], debug: bool) -> Mux {
     let zones = zones
         .iter()
         .map(|(zone, acts)| {
@@ -77,6 +81,7 @@ fn mux(zones: &[(&str, Vec<Act>)]) -> Mux {
         zones,
         sockets: 1,
         tcp: Default::default(),
+        debug,
     })
 }
 
@@ -127,6 +132,20 @@ async fn a_panicking_plugin_is_answered_servfail_and_counted() {
     let m = mux(&[(".", vec![Act::PanicLater])]);
     assert_eq!(rcode(&m, "x.test.", RecordType::A).await, ResponseCode::ServFail);
     assert!(panics.get() >= before + 2);
+}
+
+/// The panics *debug* would have ended the process with (this test binary's action).
+static FATAL: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+#[tokio::test]
+async fn under_debug_a_panic_is_fatal_not_servfail() {
+    set_fatal_panic(|message| FATAL.lock().unwrap().push(message.to_owned()));
+    let m = mux_with_debug(&[(".", vec![Act::Panic])], true);
+    assert_eq!(serve(&m, &packet("x.test.", RecordType::A, None), Proto::Udp).await, None);
+    let m = mux_with_debug(&[(".", vec![Act::PanicLater])], true);
+    assert_eq!(serve(&m, &packet("x.test.", RecordType::A, None), Proto::Tcp).await, None);
+    let fatal = FATAL.lock().unwrap().clone();
+    assert_eq!(fatal, ["test plugin panics", "test plugin panics later"]);
 }
 
 #[tokio::test]
@@ -259,6 +278,7 @@ fn a_querys_duration_counts_from_when_it_arrived() {
         zones,
         sockets: 1,
         tcp: Default::default(),
+        debug: false,
     });
     let arrived = Instant::now() - std::time::Duration::from_secs(3);
     let mut out = Vec::new();

@@ -69,7 +69,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built("log", plugin_log::setup),
     known("dnstap"),
     built("local", plugin_local::setup),
-    known("dns64"),
+    built("dns64", plugin_dns64::setup),
     built("any", plugin_any::setup),
     built("chaos", plugin_chaos::setup),
     built("loadbalance", plugin_loadbalance::setup),

@@ -34,6 +34,9 @@ pub enum Behaviour {
     Many(u8),
     /// Answers NOERROR with no records (NODATA).
     NoData,
+    /// A name with only an IPv4 address: A queries get it with this TTL, every other type an
+    /// empty NOERROR.
+    OnlyA(Ipv4Addr, u32),
 }
 
 /// A running upstream.
@@ -77,6 +80,11 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
         }
         Behaviour::NxDomain => m.metadata.response_code = ResponseCode::NXDomain,
         Behaviour::NoData => {}
+        Behaviour::OnlyA(ip, ttl) => {
+            if query.queries.first().is_some_and(|q| q.query_type() == RecordType::A) {
+                m.add_answer(Record::from_rdata(owner, ttl, RData::A(A(ip))));
+            }
+        }
         Behaviour::ServFail => m.metadata.response_code = ResponseCode::ServFail,
         Behaviour::Garbage => {
             let mut junk = query.metadata.id.to_be_bytes().to_vec();

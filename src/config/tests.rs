@@ -89,8 +89,8 @@ fn errors() {
             "Corefile:1 - Error during parsing: grpc:// servers are not supported by ferrodns yet; only dns:// is served",
         ),
         (
-            ". {\n dns64 {\n  prefix 64:ff9b::/96\n }\n}",
-            "plugin/dns64: Corefile:2 - Error during parsing: directive 'dns64' is not implemented in ferrodns yet",
+            ". {\n etcd {\n  path /skydns\n }\n}",
+            "plugin/etcd: Corefile:2 - Error during parsing: directive 'etcd' is not implemented in ferrodns yet",
         ),
         (
             ". {\n hosts\n hosts\n}",

@@ -214,8 +214,8 @@ fn bad_corefiles_exit_1_with_coredns_wording() {
             "plugin/errors: FILE:3 - Error during parsing: this plugin can only be used once per Server Block",
         ),
         (
-            ".:0 {\n dns64\n}\n",
-            "plugin/dns64: FILE:2 - Error during parsing: directive 'dns64' is not implemented in ferrodns yet",
+            ".:0 {\n etcd\n}\n",
+            "plugin/etcd: FILE:2 - Error during parsing: directive 'etcd' is not implemented in ferrodns yet",
         ),
         (
             "tls://.:0 {\n whoami\n}\n",

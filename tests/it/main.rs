@@ -12,6 +12,7 @@ mod chaos;
 mod default_plugins;
 mod deploy;
 mod dispatch;
+mod distros;
 mod dns64;
 mod external_name;
 mod fake_api;

@@ -1,0 +1,127 @@
+//! Every distribution's default Corefile in corefile-examples/distros/, served as it ships by
+//! the real binary in a mount namespace of its own: the Pod's service account pointing at a
+//! test API server (as tests/it/kube_in_cluster.rs sets it up), the files the distribution
+//! mounts (k3s's /etc/coredns/NodeHosts and custom/) in place, and, as the only changes, ports
+//! moved to free ones and `forward` sent to a test upstream ([`crate::readme::for_test`]).
+//! Each is asked a cluster name and a name outside the cluster, and what is particular to it.
+//! Needs root, as CI and this repository's machine have.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hickory_proto::op::{Message, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+
+use crate::binary::{Running, Scratch};
+use crate::fake_api::{FakeApi, namespace, service};
+use crate::harness::*;
+use crate::kube_api::{NAMESPACES, SERVICES};
+use crate::upstream::{Behaviour, TestPki, Upstream};
+
+fn distro(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corefile-examples/distros").join(name)
+}
+
+/// A distribution's server, running, and what it was started against.
+struct Started {
+    process: Running,
+    dns: SocketAddr,
+    _api: Arc<FakeApi>,
+    _upstream: Upstream,
+    _dir: Scratch,
+}
+
+async fn start(name: &str) -> Started {
+    let pki = TestPki::new("localhost");
+    let api = FakeApi::start_tls(pki.server_config.clone()).await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "web", "10.96.0.50"));
+    let upstream = Upstream::start(Behaviour::Answer("192.0.2.99".parse().unwrap(), 60)).await;
+    let shipped = std::fs::read_to_string(distro(name).join("Corefile")).unwrap();
+    let dir = Scratch::new(&format!("distro-{name}"));
+    std::fs::create_dir_all(dir.0.join("serviceaccount")).unwrap();
+    dir.write("serviceaccount/token", "token-of-the-test-account");
+    dir.write("serviceaccount/ca.crt", &pki.ca_pem);
+    dir.write("serviceaccount/namespace", "kube-system");
+    let conf = dir.write("Corefile", &crate::readme::for_test(&shipped, upstream.addr));
+    let mut setup = format!(
+        "mount -t tmpfs none /var/run && mkdir -p /var/run/secrets/kubernetes.io/serviceaccount \
+         && mount --bind {} /var/run/secrets/kubernetes.io/serviceaccount",
+        dir.0.join("serviceaccount").display()
+    );
+    // What the distribution mounts at /etc/coredns, in a tmpfs of the namespace's own.
+    let node_hosts = distro(name).join("NodeHosts");
+    if node_hosts.exists() {
+        setup.push_str(&format!(
+            " && mkdir -p /etc/coredns && mount -t tmpfs none /etc/coredns \
+             && cp {} /etc/coredns/NodeHosts && mkdir /etc/coredns/custom",
+            node_hosts.display()
+        ));
+    }
+    let port = api.addr.port().to_string();
+    let home = dir.0.display().to_string();
+    let env = [
+        ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+        ("KUBERNETES_SERVICE_PORT", port.as_str()),
+        ("HOME", home.as_str()),
+    ];
+    let args = ["-conf", conf.to_str().unwrap()];
+    let mut process =
+        Running::spawn_in_mount_namespace(&setup, &args, &dir.0, &env, &["KUBECONFIG"]);
+    let dns = process.port_of(".");
+    Started { process, dns, _api: api, _upstream: upstream, _dir: dir }
+}
+
+/// The answers' data to `qname`/`qtype`, over UDP.
+async fn answers(dns: SocketAddr, qname: &str, qtype: RecordType) -> Vec<String> {
+    let reply = udp_exchange(dns, &query(qname, qtype)).await.expect("a reply");
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{qname}: {reply:?}");
+    reply.answers.iter().map(|r| r.data.to_string()).collect()
+}
+
+/// The cluster's Service and a name outside the cluster, asked of a started distribution.
+async fn serves_the_cluster_and_the_world(s: &mut Started) {
+    let web = answers(s.dns, "web.default.svc.cluster.local.", RecordType::A).await;
+    assert_eq!(web, ["10.96.0.50"], "log: {:?}", s.process.drain());
+    let outside = answers(s.dns, "www.example.org.", RecordType::A).await;
+    assert_eq!(outside, ["192.0.2.99"], "log: {:?}", s.process.drain());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubeadm() {
+    let mut s = start("kubeadm").await;
+    serves_the_cluster_and_the_world(&mut s).await;
+    s.process.signal("TERM");
+    assert_eq!(s.process.wait_exit(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn k3s_with_its_node_hosts() {
+    let mut s = start("k3s").await;
+    serves_the_cluster_and_the_world(&mut s).await;
+    assert_eq!(answers(s.dns, "k3s-agent-1.", RecordType::A).await, ["10.0.10.12"]);
+    s.process.signal("TERM");
+    assert_eq!(s.process.wait_exit(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openshift_with_bufsize_and_chaos() {
+    let mut s = start("openshift").await;
+    serves_the_cluster_and_the_world(&mut s).await;
+    // hostname.bind in class CH, from its own block on the same port.
+    let mut q = Query::query(Name::from_ascii("hostname.bind.").unwrap(), RecordType::TXT);
+    q.set_query_class(DNSClass::CH);
+    let mut msg = Message::query();
+    msg.add_query(q);
+    let reply = udp_exchange(s.dns, &msg).await.expect("a reply");
+    assert_eq!(reply.answers.len(), 1, "{reply:?}");
+    assert_eq!(reply.answers[0].dns_class, DNSClass::CH);
+    // bufsize 512: a client asking for 4096 is told 512.
+    let big = with_edns(query("web.default.svc.cluster.local.", RecordType::A), 4096, 0);
+    let reply = udp_exchange(s.dns, &big).await.expect("a reply");
+    assert_eq!(reply.edns.as_ref().map(|e| e.max_payload()), Some(512));
+    // Its 20 s lameduck would hold SIGTERM; SIGQUIT skips it.
+    s.process.signal("QUIT");
+    assert_eq!(s.process.wait_exit(), 0);
+}

@@ -97,6 +97,15 @@ async fn kubeadm() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_helm_chart() {
+    let mut s = start("helm").await;
+    serves_the_cluster_and_the_world(&mut s).await;
+    // Its 5 s lameduck: SIGQUIT, which skips it.
+    s.process.signal("QUIT");
+    assert_eq!(s.process.wait_exit(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn k3s_with_its_node_hosts() {
     let mut s = start("k3s").await;
     serves_the_cluster_and_the_world(&mut s).await;

@@ -6,6 +6,7 @@
 //! * [`duration`]: Go's duration syntax, which every duration option uses.
 //! * [`edns`]: which EDNS options replies echo from their queries.
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
+//! * [`host`]: the host's name.
 //! * [`response`]: sorting replies into CoreDNS's types and classes (log, cache).
 //! * [`wire`]: replies written and kept in wire form ([`wire::ReplyWriter`], [`wire::Stored`]),
 //!   and reading them in place.
@@ -20,6 +21,7 @@
 pub mod duration;
 pub mod edns;
 pub mod fall;
+pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod names;

@@ -17,6 +17,7 @@ use crate::binary::{Running, Scratch};
 use crate::fake_api::{FakeApi, namespace, service};
 use crate::harness::*;
 use crate::kube_api::{NAMESPACES, SERVICES};
+use crate::kube_in_cluster::{service_account, spawn_in_cluster};
 use crate::upstream::{Behaviour, TestPki, Upstream};
 
 fn distro(name: &str) -> PathBuf {
@@ -40,16 +41,8 @@ async fn start(name: &str) -> Started {
     let upstream = Upstream::start(Behaviour::Answer("192.0.2.99".parse().unwrap(), 60)).await;
     let shipped = std::fs::read_to_string(distro(name).join("Corefile")).unwrap();
     let dir = Scratch::new(&format!("distro-{name}"));
-    std::fs::create_dir_all(dir.0.join("serviceaccount")).unwrap();
-    dir.write("serviceaccount/token", "token-of-the-test-account");
-    dir.write("serviceaccount/ca.crt", &pki.ca_pem);
-    dir.write("serviceaccount/namespace", "kube-system");
+    let mut setup = service_account(&dir, &pki.ca_pem);
     let conf = dir.write("Corefile", &crate::readme::for_test(&shipped, upstream.addr));
-    let mut setup = format!(
-        "mount -t tmpfs none /var/run && mkdir -p /var/run/secrets/kubernetes.io/serviceaccount \
-         && mount --bind {} /var/run/secrets/kubernetes.io/serviceaccount",
-        dir.0.join("serviceaccount").display()
-    );
     // What the distribution mounts at /etc/coredns, in a tmpfs of the namespace's own.
     let node_hosts = distro(name).join("NodeHosts");
     if node_hosts.exists() {
@@ -59,16 +52,7 @@ async fn start(name: &str) -> Started {
             node_hosts.display()
         ));
     }
-    let port = api.addr.port().to_string();
-    let home = dir.0.display().to_string();
-    let env = [
-        ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
-        ("KUBERNETES_SERVICE_PORT", port.as_str()),
-        ("HOME", home.as_str()),
-    ];
-    let args = ["-conf", conf.to_str().unwrap()];
-    let mut process =
-        Running::spawn_in_mount_namespace(&setup, &args, &dir.0, &env, &["KUBECONFIG"]);
+    let mut process = spawn_in_cluster(&setup, &conf, &dir, &api);
     let dns = process.port_of(".");
     Started { process, dns, _api: api, _upstream: upstream, _dir: dir }
 }

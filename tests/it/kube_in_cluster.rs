@@ -13,24 +13,29 @@ use crate::harness::*;
 use crate::kube_api::{NAMESPACES, SERVICES};
 use crate::upstream::TestPki;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_in_cluster_service_account_is_used_when_nothing_else_is_configured() {
-    let pki = TestPki::new("localhost");
-    let api = FakeApi::start_tls(pki.server_config.clone()).await;
-    api.apply(NAMESPACES, namespace("default"));
-    api.apply(SERVICES, service("default", "in-cluster", "10.96.8.8"));
-    let dir = Scratch::new("kube-in-cluster");
+/// The service-account files of a Pod under `dir`/serviceaccount (the token, the test CA,
+/// the namespace), and the shell commands that mount them where the client reads them, in a
+/// mount namespace of the binary's own.
+pub fn service_account(dir: &Scratch, ca_pem: &str) -> String {
     std::fs::create_dir_all(dir.0.join("serviceaccount")).unwrap();
     dir.write("serviceaccount/token", "token-of-the-test-account");
-    dir.write("serviceaccount/ca.crt", &pki.ca_pem);
+    dir.write("serviceaccount/ca.crt", ca_pem);
     dir.write("serviceaccount/namespace", "kube-system");
-    let conf = dir.write("Corefile", "cluster.local:0 {\n kubernetes cluster.local\n}\n");
-    let account = dir.0.join("serviceaccount");
-    let setup = format!(
+    format!(
         "mount -t tmpfs none /var/run && mkdir -p /var/run/secrets/kubernetes.io/serviceaccount \
          && mount --bind {} /var/run/secrets/kubernetes.io/serviceaccount",
-        account.display()
-    );
+        dir.0.join("serviceaccount").display()
+    )
+}
+
+/// Runs the binary on `conf` as a Pod would: in a mount namespace where `setup` mounted the
+/// service account (and whatever else), with `KUBERNETES_SERVICE_HOST`/`_PORT` naming `api`.
+pub fn spawn_in_cluster(
+    setup: &str,
+    conf: &std::path::Path,
+    dir: &Scratch,
+    api: &FakeApi,
+) -> Running {
     let port = api.addr.port().to_string();
     let home = dir.0.display().to_string();
     let env = [
@@ -38,13 +43,20 @@ async fn the_in_cluster_service_account_is_used_when_nothing_else_is_configured(
         ("KUBERNETES_SERVICE_PORT", port.as_str()),
         ("HOME", home.as_str()),
     ];
-    let mut p = Running::spawn_in_mount_namespace(
-        &setup,
-        &["-conf", conf.to_str().unwrap()],
-        &dir.0,
-        &env,
-        &["KUBECONFIG"],
-    );
+    let args = ["-conf", conf.to_str().unwrap()];
+    Running::spawn_in_mount_namespace(setup, &args, &dir.0, &env, &["KUBECONFIG"])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_in_cluster_service_account_is_used_when_nothing_else_is_configured() {
+    let pki = TestPki::new("localhost");
+    let api = FakeApi::start_tls(pki.server_config.clone()).await;
+    api.apply(NAMESPACES, namespace("default"));
+    api.apply(SERVICES, service("default", "in-cluster", "10.96.8.8"));
+    let dir = Scratch::new("kube-in-cluster");
+    let setup = service_account(&dir, &pki.ca_pem);
+    let conf = dir.write("Corefile", "cluster.local:0 {\n kubernetes cluster.local\n}\n");
+    let mut p = spawn_in_cluster(&setup, &conf, &dir, &api);
     let addr = p.port_of("cluster.local.");
     let reply = udp_exchange(addr, &query("in-cluster.default.svc.cluster.local.", RecordType::A))
         .await

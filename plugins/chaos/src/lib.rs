@@ -23,7 +23,11 @@ pub const DEFAULT_AUTHORS: &[&str] = &["The ferrodns developers"];
 /// Reads `chaos [VERSION] [AUTHORS...]` and returns the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let (version, authors) = parse(c).map_err(|e| e.in_plugin(NAME))?;
-    Ok(Some(Arc::new(Chaos { version, authors, hostname: trim(&host_name()).to_owned() })))
+    Ok(Some(Arc::new(Chaos {
+        version,
+        authors,
+        hostname: trim(&plugin_api::pkg::host::name()).to_owned(),
+    })))
 }
 
 /// The version and authors (CoreDNS's `parse`): the version trimmed to 255 octets when it is the
@@ -58,15 +62,6 @@ fn trim(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// The host's name, as Go's `os.Hostname` reads it on Linux; `localhost` when it cannot be read.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// The *chaos* handler.

@@ -98,7 +98,7 @@ fn chaos_names_are_answered() {
     for name in ["hostname.bind.", "id.server."] {
         assert_eq!(
             texts(&ask(corefile, name, RecordType::TXT, DNSClass::CH)),
-            [trim(&host_name())]
+            [trim(&plugin_api::pkg::host::name())]
         );
     }
     for (name, class) in [("other.bind.", DNSClass::CH), ("version.bind.", DNSClass::IN)] {

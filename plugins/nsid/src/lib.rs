@@ -25,18 +25,9 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             data = Some(args.join(" "));
         }
     }
-    let payload = NSIDPayload::new(data.unwrap_or_else(host_name).into_bytes())
+    let payload = NSIDPayload::new(data.unwrap_or_else(plugin_api::pkg::host::name).into_bytes())
         .map_err(|e| ConfigError::new(format!("nsid: {e}")).in_plugin(NAME))?;
     Ok(Some(Arc::new(Nsid { payload })))
-}
-
-/// The host's name, as Go's `os.Hostname` reads it on Linux; `localhost` when it cannot be read.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// The *nsid* handler.

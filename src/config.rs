@@ -67,6 +67,8 @@ pub struct Listener {
     /// True if a block here uses *debug*: a panic then ends the process rather than being
     /// answered SERVFAIL, for every block on the port, as in a CoreDNS server.
     pub debug: bool,
+    /// True if a block here uses *shed*: replies the UDP socket drops are counted.
+    pub shed: bool,
 }
 
 impl Listener {
@@ -191,9 +193,9 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
                         Some(Sockets::Count(n)) => n,
                     };
                     let transport = addr.transport;
-                    let (tcp, debug) = Default::default();
+                    let (tcp, debug, shed) = Default::default();
                     let zones = Vec::new();
-                    listeners.push(Listener { transport, port, zones, sockets, tcp, debug });
+                    listeners.push(Listener { transport, port, zones, sockets, tcp, debug, shed });
                     listeners.last_mut().expect("just pushed")
                 }
             };
@@ -201,6 +203,7 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
                 listener.tcp.apply(&settings);
             }
             listener.debug |= collected.shared.get::<plugin_debug::Blocks>().has(index);
+            listener.shed |= collected.shared.get::<plugin_shed::Blocks>().has(index);
             listener.zones.push((addr.zone, block.clone()));
         }
     }

@@ -63,7 +63,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built_once("ready", plugin_ready::setup),
     built("health", plugin_health::setup),
     known_once("pprof"),
-    known_once("shed"),
+    built_once("shed", plugin_shed::setup),
     built_once("prometheus", plugin_prometheus::setup),
     built_once("errors", plugin_errors::setup),
     built("log", plugin_log::setup),

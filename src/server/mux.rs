@@ -62,6 +62,8 @@ pub struct Mux {
     tcp: crate::server::tcp::Timeouts,
     /// *debug*: a panic ends the process ([`set_fatal_panic`]) instead of a SERVFAIL.
     debug: bool,
+    /// *shed*: UDP replies the socket drops are counted.
+    shed: bool,
 }
 
 /// What a panic does under *debug*: by default it ends the process.
@@ -88,6 +90,15 @@ fn fatal_panic(server: &str, payload: &(dyn std::any::Any + Send)) {
 }
 
 impl Mux {
+    /// Counts `n` UDP replies the socket would not take, under *shed*
+    /// (`coredns_shed_dropped_total{reason="response"}`).
+    pub fn replies_dropped(&self, n: usize) {
+        if self.shed && n > 0 {
+            let counter = plugin_shed::DROPPED.with_label_values(&[&*self.server, "response"]);
+            counter.inc_by(n as u64);
+        }
+    }
+
     /// The TCP connections' timeouts and query limit for this configuration.
     pub fn tcp_timeouts(&self) -> crate::server::tcp::Timeouts {
         self.tcp
@@ -110,7 +121,8 @@ impl Mux {
             .collect();
         let any_class = listener.zones.iter().any(|(_, b)| b.allows_any_class());
         let longest_zone = listener.zones.iter().map(|(z, _)| z.len()).max().unwrap_or(0);
-        Self { zones, any_class, longest_zone, server, tcp: listener.tcp, debug: listener.debug }
+        let (tcp, debug, shed) = (listener.tcp, listener.debug, listener.shed);
+        Self { zones, any_class, longest_zone, server, tcp, debug, shed }
     }
 
     /// The `server` label of this listener.

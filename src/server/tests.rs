@@ -59,6 +59,7 @@ fn holding(signals: &Arc<Signals>) -> Listener {
         sockets: 1,
         tcp: Default::default(),
         debug: false,
+        shed: false,
     }
 }
 

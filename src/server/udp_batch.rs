@@ -202,16 +202,19 @@ impl Worker {
                 Outcome::Wait(reply) => self.answer_later(reply, src),
             }
         }
-        self.slots.send(self.socket.as_raw_fd(), outgoing);
+        let dropped = self.slots.send(self.socket.as_raw_fd(), outgoing);
+        mux.replies_dropped(dropped);
     }
 
     /// Runs a waiting query on the runtime; its reply is sent from there.
     fn answer_later(&self, reply: WaitReply, dst: SocketAddr) {
-        let socket = self.socket.clone();
+        let (socket, mux) = (self.socket.clone(), self.mux.clone());
         let guard = self.in_flight.enter();
         self.runtime.spawn(async move {
-            if let Some(bytes) = reply.await {
-                send_late(&socket, &bytes, dst).await;
+            if let Some(bytes) = reply.await
+                && !send_late(&socket, &bytes, dst).await
+            {
+                mux.load().replies_dropped(1);
             }
             drop(guard);
         });
@@ -220,7 +223,8 @@ impl Worker {
 
 /// Sends a late reply from a tokio task. The socket is non-blocking; a full send buffer gets a
 /// few short sleeps to drain before the reply is dropped, as the client's retry would cover.
-async fn send_late(socket: &UdpSocket, bytes: &[u8], dst: SocketAddr) {
+/// False if it did not reach the wire.
+async fn send_late(socket: &UdpSocket, bytes: &[u8], dst: SocketAddr) -> bool {
     for _ in 0..LATE_SEND_TRIES {
         match socket2::SockRef::from(socket).send_to_with_flags(
             bytes,
@@ -230,9 +234,11 @@ async fn send_late(socket: &UdpSocket, bytes: &[u8], dst: SocketAddr) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            _ => return,
+            Ok(_) => return true,
+            Err(_) => return false,
         }
     }
+    false
 }
 
 /// A boxed all-zero `T`; only used for plain C structs, for which all-zero is a valid value.
@@ -351,9 +357,10 @@ impl Slots {
 
     /// Sends the first `count` marked replies. A reply the kernel refuses (an unreachable
     /// address) is skipped; a full send buffer is waited out briefly, then the rest dropped, as
-    /// a full receive buffer would have dropped them on the way in.
-    fn send(&mut self, fd: RawFd, count: usize) {
-        let mut sent = 0;
+    /// a full receive buffer would have dropped them on the way in. Returns how many did not
+    /// reach the wire.
+    fn send(&mut self, fd: RawFd, count: usize) -> usize {
+        let (mut sent, mut refused) = (0, 0);
         let mut waits = 0;
         while sent < count {
             // SAFETY: headers[sent..count] were filled by `mark_reply` and point at reply
@@ -379,9 +386,13 @@ impl Slots {
                     // SAFETY: one valid pollfd, count 1.
                     unsafe { libc::poll(&mut pfd, 1, 10) };
                 }
-                io::ErrorKind::WouldBlock => return,
-                _ => sent += 1,
+                io::ErrorKind::WouldBlock => return refused + count - sent,
+                _ => {
+                    sent += 1;
+                    refused += 1;
+                }
             }
         }
+        refused
     }
 }

@@ -6,7 +6,8 @@
 //! made there. The test gives the server a network namespace of its own (needs root, as CI and
 //! this repository's machine have) whose loopback sends the server port's packets through a slow
 //! traffic class: replies wait in the queue, charged to the server's socket, as on a congested
-//! link. The kernel's `SndbufErrors` counter shows the buffer really was full.
+//! link. The kernel's `SndbufErrors` counter shows the buffer really was full, and *shed*'s
+//! counter the replies dropped.
 //!
 //! Unsafe code, the workspace's fourth exception: entering the namespace is one `unshare` call,
 //! which the standard library does not offer.
@@ -59,7 +60,7 @@ fn in_own_network() {
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let corefile = format!(".:{PORT} {{\n hosts {{\n  192.0.2.1 q7.test\n }}\n}}\n");
+    let corefile = format!(".:{PORT} {{\n shed\n hosts {{\n  192.0.2.1 q7.test\n }}\n}}\n");
     let mut instance = runtime.block_on(Instance::start_text(&corefile)).unwrap();
     let server = SocketAddr::from(([127, 0, 0, 1], PORT));
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -108,7 +109,25 @@ fn in_own_network() {
     // The answers are right, too: q7.test is the one name hosts has.
     let q7 = answers.get(&7).map(|m| m.answers.len());
     assert!(q7.is_none_or(|n| n == 1), "q7.test. answered with {q7:?} records");
+    // *shed* counts the replies dropped: some, and never more than went unanswered.
+    let dropped = shed_dropped_responses();
+    assert!(dropped > 0.0, "coredns_shed_dropped_total counted no dropped reply");
+    let unanswered = asked.len() - answers.len();
+    assert!(dropped <= unanswered as f64, "{dropped} counted, {unanswered} unanswered");
     runtime.block_on(instance.stop());
+}
+
+/// `coredns_shed_dropped_total{reason="response"}`, every server's (only this test uses
+/// *shed*).
+fn shed_dropped_responses() -> f64 {
+    let families = plugin_api::pkg::metrics::registry().gather();
+    families
+        .iter()
+        .filter(|f| f.name() == "coredns_shed_dropped_total")
+        .flat_map(|f| f.get_metric())
+        .filter(|m| m.get_label().iter().any(|l| l.name() == "reason" && l.value() == "response"))
+        .map(|m| m.get_counter().get_value())
+        .sum()
 }
 
 fn send(client: &UdpSocket, server: SocketAddr, id: u16, name: &str) {

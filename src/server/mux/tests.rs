@@ -82,6 +82,7 @@ fn mux_with_debug(zones: &[(&str, Vec<Act>)], debug: bool) -> Mux {
         sockets: 1,
         tcp: Default::default(),
         debug,
+        shed: false,
     })
 }
 
@@ -279,6 +280,7 @@ fn a_querys_duration_counts_from_when_it_arrived() {
         sockets: 1,
         tcp: Default::default(),
         debug: false,
+        shed: false,
     });
     let arrived = Instant::now() - std::time::Duration::from_secs(3);
     let mut out = Vec::new();

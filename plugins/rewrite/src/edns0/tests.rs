@@ -1,7 +1,9 @@
 //! CoreDNS 1.14.7's edns0 tables, ported from plugin/rewrite/rewrite_test.go: `TestNewRule`'s
 //! edns0 rows, `TestRewriteEDNS0Local`, `TestEdns0MultiRule`, `TestRewriteEDNS0LocalVariable`,
 //! `TestRewriteEDNS0Subnet`, `TestRewriteEDNS0Revert`, `TestRewriteEDNS0Unset` and
-//! `TestRewriteEDNS0RevertDoesNotLeakThroughScrubWriter`.
+//! `TestRewriteEDNS0RevertDoesNotLeakThroughScrubWriter`; from edns0_test.go
+//! (`TestEdns0LocalSetRevertNoLeak`, `TestEdns0LocalSetRevertRestoresPreexisting`) and
+//! reverter_test.go (`TestEDNS0ResponseReverterNoOPT`).
 //!
 //! CoreDNS's tables answer with `msgPrinter`, which writes the rewritten query back as the
 //! reply, and read that reply's OPT after the reverter. [`Mirror`] does the same here: its
@@ -469,4 +471,50 @@ fn revert_does_not_leak_into_an_echoed_opt() {
     // A client that sent no OPT gets none, whatever the rules gave the query.
     let (seen, reply) = run_with(&rules, query(None, test_util::CLIENT.parse().unwrap()), true);
     assert!(seen.is_some() && reply.is_none());
+}
+
+/// The next plugin of edns0_test.go and reverter_test.go: a reply with one A record and no
+/// OPT, so that the reply's OPT, if any, is the echo of the query's.
+struct NoOptAnswer;
+
+impl Plugin for NoOptAnswer {
+    fn name(&self) -> &'static str {
+        "no-opt"
+    }
+
+    fn serve(&self, _: &Ctx, req: &Arc<Request>, _: Next<'_>) -> Serve {
+        let mut msg = req.reply();
+        let owner = plugin_api::proto::rr::Name::from_ascii("example.com.").unwrap();
+        let a = plugin_api::proto::rr::RData::A("127.0.0.1".parse().unwrap());
+        msg.answers.push(plugin_api::proto::rr::Record::from_rdata(owner, 60, a));
+        Serve::Ready(Ok(Reply::message(msg, "no-opt")))
+    }
+}
+
+fn with_answer(rule: &str, query: Request) -> Message {
+    let plugin =
+        crate::setup(&mut Controller::from_text(&format!("rewrite {rule}"))).unwrap().unwrap();
+    test_util::reply_message(test_util::serve(vec![plugin, Arc::new(NoOptAnswer)], query))
+}
+
+#[test]
+fn revert_with_a_record_in_the_reply() {
+    let rule = "edns0 local set 0xffee 0xabcdef revert";
+    let client = || test_util::CLIENT.parse().unwrap();
+    // edns0_test.go TestEdns0LocalSetRevertNoLeak: the query had an OPT, the reply none; the
+    // set option does not show in what the client gets.
+    let reply = with_answer(rule, query(Some(vec![]), client()));
+    assert_eq!(reply.answers.len(), 1);
+    assert_eq!(options(reply.edns.as_ref().unwrap()), vec![]);
+    // TestEdns0LocalSetRevertRestoresPreexisting: the client's own value comes back.
+    let reply = with_answer(rule, query(Some(vec![local(0xffee, &[0x11, 0x11, 0x11])]), client()));
+    assert_eq!(options(reply.edns.as_ref().unwrap()), vec![local(0xffee, &[0x11, 0x11, 0x11])]);
+    // reverter_test.go TestEDNS0ResponseReverterNoOPT, `local_set_revert`: a query without
+    // an OPT gets a reply without one, NOERROR with its answer. (Its `local_replace_revert`
+    // case reads the reverter alone, before CoreDNS's scrub writer echoes the query's OPT;
+    // here *rewrite* does that echo, and the case above reads its result.)
+    let reply = with_answer(rule, query(None, client()));
+    assert_eq!(reply.metadata.response_code, plugin_api::proto::op::ResponseCode::NoError);
+    assert_eq!(reply.answers.len(), 1);
+    assert!(reply.edns.is_none());
 }

@@ -178,3 +178,22 @@ fn the_spare_request_is_reused_and_a_kept_one_is_not_overwritten() {
     assert_eq!(names(first), "a.alias.test.");
     assert_eq!(names(second), "b.alias.test.");
 }
+
+/// A reply without a question section, owned by the name asked.
+fn no_question(req: &Request) -> Message {
+    let mut msg = owner_answer(req);
+    msg.queries.clear();
+    msg
+}
+
+#[test]
+fn a_reply_without_a_question_gets_the_clients() {
+    // reverter_test.go TestResponseReverterRestoresMissingQuestion, in both reply forms.
+    let corefile = "rewrite name suffix .example.org .example.net answer auto";
+    let (message, wire, _) = both(corefile, no_question, "service.example.org.");
+    for reply in [message, wire] {
+        assert_eq!(reply.queries.len(), 1);
+        assert_eq!(reply.queries[0].name().to_ascii(), "service.example.org.");
+        assert_eq!(reply.answers[0].name.to_ascii(), "service.example.org.");
+    }
+}

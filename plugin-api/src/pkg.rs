@@ -16,6 +16,7 @@
 //! * [`pattern`]: the regular expressions Corefiles give, compiled with a nesting limit.
 //! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
 //! * [`random`]: cheap per-thread randomness for spreading load.
+//! * [`strconv`]: Go's `strconv.ParseUint` and `Quote`, words included.
 //! * [`spare`]: a request per thread for plugins that pass on a changed copy of the query.
 
 pub mod duration;
@@ -30,6 +31,7 @@ pub mod pattern;
 pub mod random;
 pub mod response;
 pub mod spare;
+pub mod strconv;
 pub mod upstream;
 pub mod wire;
 pub mod zone;

@@ -18,6 +18,7 @@ use std::net::IpAddr;
 
 use plugin_api::Request;
 use plugin_api::pkg::edns::set_supported_option;
+use plugin_api::pkg::strconv::parse_uint;
 use plugin_api::proto::op::Edns;
 use plugin_api::proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption, NSIDPayload};
 
@@ -324,54 +325,18 @@ fn parse_unset(kind: &str, args: &[String]) -> Result<Edns0Rule, String> {
     Ok(Edns0Rule { option, action: EditAction::Unset, revert: false })
 }
 
-/// An option code, in Go's `ParseUint(s, 0, 16)` syntax (decimal, `0x`, `0o`, `0b`, `0`).
+/// An option code, as CoreDNS reads it: `strconv.ParseUint(s, 0, 16)`.
 fn parse_code(text: &str) -> Result<u16, String> {
-    go_uint16(text).map(|n| n as u16)
+    parse_uint(text, 0, 16).map(|n| n as u16)
 }
 
-/// A prefix length of at most `max` bits.
+/// A prefix length of at most `max` bits, read as CoreDNS reads it (`ParseUint(s, 0, 16)`).
 fn mask_len(text: &str, max: u64, family: &str) -> Result<u8, String> {
-    let n = go_uint16(text)?;
+    let n = parse_uint(text, 0, 16)?;
     if n > max {
         return Err(format!("invalid {family} bit mask length {n}"));
     }
     Ok(n as u8)
-}
-
-/// Go's `strconv.ParseUint(text, 0, 16)`, with its error words.
-fn go_uint16(text: &str) -> Result<u64, String> {
-    match go_uint(text) {
-        Some(n) if n <= u64::from(u16::MAX) => Ok(n),
-        Some(_) => Err(format!("strconv.ParseUint: parsing {text:?}: value out of range")),
-        None => Err(format!("strconv.ParseUint: parsing {text:?}: invalid syntax")),
-    }
-}
-
-/// Go's `strconv.ParseUint(text, 0, 64)`: base from the prefix, `_` between digits only with a
-/// prefix. `None` for bad syntax, and for values beyond 64 bits.
-fn go_uint(text: &str) -> Option<u64> {
-    let lower = text.to_ascii_lowercase();
-    let (digits, radix) = if let Some(hex) = lower.strip_prefix("0x") {
-        (hex, 16)
-    } else if let Some(oct) = lower.strip_prefix("0o") {
-        (oct, 8)
-    } else if let Some(bin) = lower.strip_prefix("0b") {
-        (bin, 2)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (&lower[1..], 8)
-    } else {
-        (lower.as_str(), 10)
-    };
-    let prefixed = radix != 10;
-    let digits: String = if prefixed && !digits.starts_with('_') && !digits.ends_with('_') {
-        digits.replace('_', "")
-    } else {
-        digits.to_owned()
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    u64::from_str_radix(&digits, radix).ok()
 }
 
 /// A local option's fixed data: hex after `0x`, else the text's bytes.

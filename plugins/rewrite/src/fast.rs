@@ -274,14 +274,7 @@ impl Fast<'_> {
     fn responses(&self, req: &Request) -> Vec<ResponseRule> {
         let mut out = Vec::new();
         if let Some(rule) = self.renamed {
-            if rule.auto {
-                let back = || StringRewriter::Remap {
-                    orig: self.name.as_str().to_owned(),
-                    replacement: req.name().to_owned(),
-                };
-                out.extend([ResponseRule::Name(back()), ResponseRule::Value(back())]);
-            }
-            out.extend(rule.responses.iter().cloned());
+            rule.reply_rules(self.name.as_str(), req.name(), &mut out);
         }
         out.extend(self.replies.iter().flatten().map(|r| (*r).clone()));
         out

@@ -31,7 +31,7 @@ pub mod setup;
 use std::sync::Arc;
 
 use edns0::EdnsWork;
-use names::{CnameRule, ResponseRule, StringRewriter};
+use names::{CnameRule, ResponseRule};
 use plugin_api::pkg::upstream::Upstream;
 use plugin_api::proto::rr::RData;
 use plugin_api::proto::rr::rdata::CNAME;
@@ -118,16 +118,7 @@ impl Rewrite {
                         let message = format!("plugin/{NAME}: invalid name after rewrite: {new}");
                         return Serve::Ready(Err(PluginError::servfail(message)));
                     }
-                    if name_rule.auto {
-                        // Back from the new name to the one before this rule.
-                        let back = || StringRewriter::Remap {
-                            orig: new.clone(),
-                            replacement: before.to_owned(),
-                        };
-                        responses.push(ResponseRule::Name(back()));
-                        responses.push(ResponseRule::Value(back()));
-                    }
-                    responses.extend(name_rule.responses.iter().cloned());
+                    name_rule.reply_rules(&new, before, &mut responses);
                     question.name = Some(new);
                     true
                 }

@@ -77,6 +77,20 @@ pub struct NameRule {
     pub responses: Vec<ResponseRule>,
 }
 
+impl NameRule {
+    /// The reply rules this rule adds when it renamed `before` to `new`: the way back for
+    /// `answer auto` (owners, then values), then its own answer rules, in the order the
+    /// reverter applies them last to first.
+    pub fn reply_rules(&self, new: &str, before: &str, out: &mut Vec<ResponseRule>) {
+        if self.auto {
+            let back =
+                || StringRewriter::Remap { orig: new.to_owned(), replacement: before.to_owned() };
+            out.extend([ResponseRule::Name(back()), ResponseRule::Value(back())]);
+        }
+        out.extend(self.responses.iter().cloned());
+    }
+}
+
 /// Reads every `rewrite` directive of the block, in order.
 pub fn parse(c: &mut Controller) -> Result<Vec<Rule>, ConfigError> {
     let mut rules = Vec::new();

@@ -12,8 +12,7 @@ use plugin_api::corefile::dispenser::parse_error;
 use plugin_api::corefile::{Dispenser, ParseOptions, ServerBlock, Token, parse};
 use plugin_api::pkg::http::HttpRoute;
 use plugin_api::pkg::zone::{Transport, normalize, split_host_port, split_transport};
-use plugin_api::{BlockChain, Chain, ConfigError, Controller, Hook, Shared};
-use plugin_multisocket::Counts;
+use plugin_api::{BlockChain, Chain, ConfigError, Controller, Hook, PerBlock, Shared};
 use plugin_multisocket::setup::Sockets;
 
 use crate::directives::{self, Directive};
@@ -187,7 +186,7 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
             {
                 Some(l) => l,
                 None => {
-                    let sockets = match collected.shared.get::<Counts>().of(index) {
+                    let sockets = match collected.shared.get::<PerBlock<Sockets>>().of(index) {
                         None => 1,
                         Some(Sockets::PerWorker) => crate::workers(),
                         Some(Sockets::Count(n)) => n,
@@ -199,11 +198,15 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
                     listeners.last_mut().expect("just pushed")
                 }
             };
-            if let Some(settings) = collected.shared.get::<plugin_timeouts::ByBlock>().of(index) {
+            if let Some(settings) =
+                collected.shared.get::<PerBlock<plugin_timeouts::Settings>>().of(index)
+            {
                 listener.tcp.apply(&settings);
             }
-            listener.debug |= collected.shared.get::<plugin_debug::Blocks>().has(index);
-            listener.shed |= collected.shared.get::<plugin_shed::Blocks>().has(index);
+            listener.debug |=
+                collected.shared.get::<PerBlock<plugin_debug::Debug>>().of(index).is_some();
+            listener.shed |=
+                collected.shared.get::<PerBlock<plugin_shed::Shed>>().of(index).is_some();
             listener.zones.push((addr.zone, block.clone()));
         }
     }

@@ -59,7 +59,7 @@ impl Instance {
             .with_label_values(&[version::COREDNS_VERSION, version::COMMIT, version::RUSTC])
             .set(1.0);
         let reload_every = reload_period(&config);
-        if config.shared.get::<plugin_debug::Blocks>().any() {
+        if config.shared.get::<plugin_api::PerBlock<plugin_debug::Debug>>().any() {
             crate::logging::set_debug();
         }
         let Config { on_startup, on_shutdown, fingerprint, .. } = config;
@@ -182,7 +182,7 @@ impl Instance {
         };
         let servers = self.servers.as_mut().ok_or("the server is stopping")?;
         servers.commit(staged, &config);
-        if config.shared.get::<plugin_debug::Blocks>().any() {
+        if config.shared.get::<plugin_api::PerBlock<plugin_debug::Debug>>().any() {
             crate::logging::set_debug();
         }
         self.banner = version::banner(&config, servers);

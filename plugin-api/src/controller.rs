@@ -39,6 +39,33 @@ impl Shared {
     }
 }
 
+/// What directives that only configure the server (*multisocket*, *timeouts*, *debug*,
+/// *shed*) set, by server block: the server reads it when it groups blocks into listeners. One
+/// map per value type, in the load's [`Shared`] state ([`Controller::set_for_block`]).
+pub struct PerBlock<T>(Mutex<HashMap<usize, T>>);
+
+impl<T> Default for PerBlock<T> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T: Clone> PerBlock<T> {
+    /// What block `index` set, if it used the directive.
+    pub fn of(&self, index: usize) -> Option<T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&index).cloned()
+    }
+
+    /// True if any block did.
+    pub fn any(&self) -> bool {
+        !self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+
+    fn set(&self, index: usize, value: T) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(index, value);
+    }
+}
+
 /// The ports the listeners are bound to, by the port the Corefile named (they differ when it
 /// named 0). Filled in by the server before the start-up hooks run; *loop* uses it to reach
 /// its own listener.
@@ -173,6 +200,11 @@ impl Controller {
     /// Takes the hooks registered so far: (startup, shutdown).
     pub fn take_hooks(&mut self) -> (Vec<Hook>, Vec<Hook>) {
         (std::mem::take(&mut self.on_startup), std::mem::take(&mut self.on_shutdown))
+    }
+
+    /// Records `value` for this block, for the server to read ([`PerBlock`]).
+    pub fn set_for_block<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        self.shared::<PerBlock<T>>().set(self.block_index, value);
     }
 
     /// The error CoreDNS gives when a once-per-block plugin appears again.

@@ -2,34 +2,22 @@
 //!
 //! * [`setup::parse`] reads `multisocket [NUM_SOCKETS]` with CoreDNS's rules and messages: one count
 //!   from 1 to [`setup::MAX_SOCKETS`], or none for "one per worker".
-//! * [`setup()`] leaves the count in the configuration's shared state ([`Counts`]), under the
-//!   block's index; the server reads it when it groups the blocks into listeners. The plugin
+//! * [`setup()`] leaves the count in the configuration's shared state (`PerBlock<Sockets>`),
+//!   under the block's index; the server reads it when it groups the blocks into listeners. The plugin
 //!   adds nothing to the chain.
 
 pub mod setup;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use plugin_api::{ConfigError, Controller, Plugin};
-use setup::{Sockets, parse};
-
-/// The blocks that use *multisocket*, by block index.
-#[derive(Default)]
-pub struct Counts(pub Mutex<HashMap<usize, Sockets>>);
-
-impl Counts {
-    /// What block `index` asked for, if it uses *multisocket*.
-    pub fn of(&self, index: usize) -> Option<Sockets> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&index).copied()
-    }
-}
+pub use setup::Sockets;
+use setup::parse;
 
 /// Records the block's count for the server.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
-    let sockets = parse(c)?;
-    let counts = c.shared::<Counts>();
-    counts.0.lock().unwrap_or_else(|e| e.into_inner()).insert(c.block_index(), sockets);
+    let settings = parse(c)?;
+    c.set_for_block(settings);
     Ok(None)
 }
 

@@ -9,8 +9,7 @@
 //! * [`setup`] reads `shed`, which takes no arguments and no block, once per block, in plain
 //!   DNS blocks only, with CoreDNS's words; it adds nothing to the chain.
 
-use std::collections::HashSet;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 
 use plugin_api::pkg::metrics::register;
 use plugin_api::{ConfigError, Controller, Plugin};
@@ -28,16 +27,9 @@ pub static DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register(IntCounterVec::new(opts, &["server", "reason"]).expect("valid metric"))
 });
 
-/// The blocks that use *shed*, by block index.
-#[derive(Default)]
-pub struct Blocks(pub Mutex<HashSet<usize>>);
-
-impl Blocks {
-    /// True if block `index` uses *shed*.
-    pub fn has(&self, index: usize) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(&index)
-    }
-}
+/// The mark a block that uses *shed* gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shed;
 
 /// Marks the block (CoreDNS's `setup` and `parse`).
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
@@ -61,8 +53,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
         }
     }
     LazyLock::force(&DROPPED);
-    let blocks = c.shared::<Blocks>();
-    blocks.0.lock().unwrap_or_else(|e| e.into_inner()).insert(c.block_index());
+    c.set_for_block(Shed);
     Ok(None)
 }
 

@@ -3,12 +3,11 @@
 //!
 //! * [`setup`] reads `timeouts { read|write|idle DURATION; maxtcpqueries MAXIMUM }` with
 //!   CoreDNS's checks and words, and leaves the block's [`Settings`] in the configuration's
-//!   shared state ([`ByBlock`]) under its index, as *multisocket* does. The plugin adds nothing
+//!   shared state (`PerBlock<Settings>`) under its index, as *multisocket* does. The plugin adds nothing
 //!   to the chain: the server reads the settings when it groups blocks into listeners, each
 //!   block on a port overriding what the ones before it set, as CoreDNS's `NewServer` does.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use plugin_api::pkg::duration::parse_go_duration;
@@ -30,22 +29,10 @@ pub struct Settings {
     pub max_tcp_queries: Option<Option<usize>>,
 }
 
-/// The blocks that use *timeouts*, by block index.
-#[derive(Default)]
-pub struct ByBlock(pub Mutex<HashMap<usize, Settings>>);
-
-impl ByBlock {
-    /// What block `index` set, if it uses *timeouts*.
-    pub fn of(&self, index: usize) -> Option<Settings> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&index).copied()
-    }
-}
-
 /// Records the block's settings for the server.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let settings = parse(c)?;
-    let by_block = c.shared::<ByBlock>();
-    by_block.0.lock().unwrap_or_else(|e| e.into_inner()).insert(c.block_index(), settings);
+    c.set_for_block(settings);
     Ok(None)
 }
 

@@ -2,10 +2,13 @@
 //!
 //! Each server block's keys become zones with a transport and port. Each block's directives are
 //! set up in [`DIRECTIVES`](crate::directives::DIRECTIVES) order into one [`Block`], shared by all
-//! of the block's zones. Zones are then grouped by listen address: blocks on the same port share
-//! one listener, which picks the block for each query by zone.
+//! of the block's zones. Zones are then grouped by listen address: blocks on the same address
+//! and port share one listener, which picks the block for each query by zone. The address is
+//! the wildcard unless the block's *bind* names some (one listener each); CoreDNS's checks that
+//! a zone is served once per address and port, and not on both the wildcard and an address of
+//! one port, run here, in its words.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use plugin_api::corefile::dispenser::parse_error;
@@ -13,6 +16,7 @@ use plugin_api::corefile::{Dispenser, ParseOptions, ServerBlock, Token, parse};
 use plugin_api::pkg::http::HttpRoute;
 use plugin_api::pkg::zone::{Transport, normalize, split_host_port, split_transport};
 use plugin_api::{BlockChain, Chain, ConfigError, Controller, Hook, PerBlock, Shared};
+use plugin_bind::{Hosts, ListenHost};
 use plugin_multisocket::setup::Sockets;
 
 use crate::directives::{self, Directive};
@@ -55,6 +59,8 @@ pub struct Listener {
     pub transport: Transport,
     /// The port.
     pub port: u16,
+    /// The address (*bind*), or `None` for the wildcard.
+    pub host: Option<ListenHost>,
     /// Each zone served here and the block that serves it.
     pub zones: Vec<(String, Arc<Block>)>,
     /// How many `SO_REUSEPORT` sockets of each kind to open: 1 unless the first block on this
@@ -71,9 +77,24 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// The `server` label of CoreDNS's metrics and logs: `dns://:53`.
+    /// The `server` label of CoreDNS's metrics and logs: `dns://:53`, or with *bind*
+    /// `dns://127.0.0.1:53`, `dns://[::1]:53`.
     pub fn label(&self) -> String {
-        format!("{}://:{}", self.transport, self.port)
+        server_label(self.transport, self.host.as_ref(), self.port)
+    }
+}
+
+/// Go's `transport://` + `net.JoinHostPort(host, port)`: the name of a listener in CoreDNS's
+/// metrics, logs and start-up lines.
+pub fn server_label(
+    transport: Transport,
+    host: Option<&ListenHost>,
+    port: impl std::fmt::Display,
+) -> String {
+    match host {
+        None => format!("{transport}://:{port}"),
+        Some(h) if h.ip.is_ipv6() => format!("{transport}://[{h}]:{port}"),
+        Some(h) => format!("{transport}://{h}:{port}"),
     }
 }
 
@@ -149,13 +170,14 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
     let fingerprint = fingerprint(&blocks);
 
     let mut listeners: Vec<Listener> = Vec::new();
-    let mut seen: HashMap<(Transport, String, u16), ()> = HashMap::new();
+    let mut overlap = Overlap::default();
     let mut collected = Collected::default();
 
     for (index, server_block) in blocks.iter().enumerate() {
         let addrs = zone_addrs(server_block, &source.dns_port)?;
         let block =
             Arc::new(setup_block(&source.filename, server_block, &addrs, index, &mut collected)?);
+        let hosts = listen_hosts(&collected.shared, index);
 
         for addr in addrs {
             if addr.transport != Transport::Dns {
@@ -171,47 +193,110 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
                 .port
                 .parse()
                 .map_err(|_| key_err(&addr.key, &format!("invalid port '{}'", addr.port)))?;
-            if seen.insert((addr.transport, addr.zone.clone(), port), ()).is_some() {
-                return Err(key_err(
-                    &addr.key,
-                    &format!(
-                        "cannot serve {}://{}:{} - it is already defined",
-                        addr.transport, addr.zone, addr.port
-                    ),
-                ));
-            }
-            let listener = match listeners
-                .iter_mut()
-                .find(|l| l.transport == addr.transport && l.port == port)
-            {
-                Some(l) => l,
-                None => {
-                    let sockets = match collected.shared.get::<PerBlock<Sockets>>().of(index) {
-                        None => 1,
-                        Some(Sockets::PerWorker) => crate::workers(),
-                        Some(Sockets::Count(n)) => n,
-                    };
-                    let transport = addr.transport;
-                    let (tcp, debug, shed) = Default::default();
-                    let zones = Vec::new();
-                    listeners.push(Listener { transport, port, zones, sockets, tcp, debug, shed });
-                    listeners.last_mut().expect("just pushed")
+            for host in &hosts {
+                overlap.register(&addr, host.as_ref()).map_err(|e| key_err(&addr.key, &e))?;
+                let listener = match listeners
+                    .iter_mut()
+                    .find(|l| l.transport == addr.transport && l.port == port && l.host == *host)
+                {
+                    Some(l) => l,
+                    None => {
+                        let sockets = match collected.shared.get::<PerBlock<Sockets>>().of(index) {
+                            None => 1,
+                            Some(Sockets::PerWorker) => crate::workers(),
+                            Some(Sockets::Count(n)) => n,
+                        };
+                        let (transport, host) = (addr.transport, host.clone());
+                        let (tcp, debug, shed) = Default::default();
+                        let zones = Vec::new();
+                        listeners.push(Listener {
+                            transport,
+                            port,
+                            host,
+                            zones,
+                            sockets,
+                            tcp,
+                            debug,
+                            shed,
+                        });
+                        listeners.last_mut().expect("just pushed")
+                    }
+                };
+                if let Some(settings) =
+                    collected.shared.get::<PerBlock<plugin_timeouts::Settings>>().of(index)
+                {
+                    listener.tcp.apply(&settings);
                 }
-            };
-            if let Some(settings) =
-                collected.shared.get::<PerBlock<plugin_timeouts::Settings>>().of(index)
-            {
-                listener.tcp.apply(&settings);
+                listener.debug |=
+                    collected.shared.get::<PerBlock<plugin_debug::Debug>>().of(index).is_some();
+                listener.shed |=
+                    collected.shared.get::<PerBlock<plugin_shed::Shed>>().of(index).is_some();
+                listener.zones.push((addr.zone.clone(), block.clone()));
             }
-            listener.debug |=
-                collected.shared.get::<PerBlock<plugin_debug::Debug>>().of(index).is_some();
-            listener.shed |=
-                collected.shared.get::<PerBlock<plugin_shed::Shed>>().of(index).is_some();
-            listener.zones.push((addr.zone, block.clone()));
         }
     }
     let Collected { on_startup, on_shutdown, routes, shared } = collected;
     Ok(Config { listeners, on_startup, on_shutdown, routes, shared, fingerprint })
+}
+
+/// The addresses block `index` listens on: what its *bind* directives named, or the wildcard.
+fn listen_hosts(shared: &Shared, index: usize) -> Vec<Option<ListenHost>> {
+    match shared.get::<PerBlock<Hosts>>().of(index) {
+        None => vec![None],
+        Some(Hosts(hosts)) => hosts.into_iter().map(Some).collect(),
+    }
+}
+
+/// CoreDNS's check of zones against listen addresses (`validateZonesAndListeningAddresses`): a
+/// zone may be served once per transport, address and port, and a zone served on the wildcard
+/// may not also be served on one address of the same port, nor the other way round.
+#[derive(Default)]
+struct Overlap {
+    /// Each registered zone address, by its key.
+    registered: HashSet<ZoneKey>,
+    /// The same without the address, to the registered zone address it came from.
+    unbound: HashMap<ZoneKey, ZoneKey>,
+}
+
+/// Transport, zone, port as written, and the address (`None`: the wildcard).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ZoneKey(Transport, String, String, Option<ListenHost>);
+
+impl std::fmt::Display for ZoneKey {
+    /// CoreDNS's `zoneAddr.String`: `dns://example.org.:53`, then ` on 127.0.0.1` if bound.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}:{}", self.0, self.1, self.2)?;
+        match &self.3 {
+            Some(host) => write!(f, " on {host}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Overlap {
+    /// Registers `addr` on `host`, or says why it cannot be served, in CoreDNS's words.
+    fn register(&mut self, addr: &ZoneAddr, host: Option<&ListenHost>) -> Result<(), String> {
+        let key = ZoneKey(addr.transport, addr.zone.clone(), addr.port.clone(), host.cloned());
+        if self.registered.contains(&key) {
+            return Err(format!("cannot serve {key} - it is already defined"));
+        }
+        let unbound = ZoneKey(key.0, key.1.clone(), key.2.clone(), None);
+        if let Some(already) = self.unbound.get(&unbound) {
+            let with = if key.3.is_none() {
+                Some(already)
+            } else {
+                self.registered.contains(&unbound).then_some(&unbound)
+            };
+            if let Some(with) = with {
+                return Err(format!(
+                    "cannot serve {key} - zone overlap listener capacity with {with}"
+                ));
+            }
+        }
+        self.registered.insert(key.clone());
+        self.unbound.insert(unbound, key);
+        Ok(())
+    }
 }
 
 fn key_err(key: &Token, msg: &str) -> ConfigError {
@@ -246,8 +331,7 @@ fn setup_block(
     collected: &mut Collected,
 ) -> Result<Block, ConfigError> {
     let zones: Vec<String> = addrs.iter().map(|a| a.zone.clone()).collect();
-    let servers: Vec<(String, String)> =
-        addrs.iter().map(|a| (a.zone.clone(), format!("{}://:{}", a.transport, a.port))).collect();
+    let mut servers = server_labels(addrs, &[None]);
     let handle = BlockChain::default();
     let mut chain = Vec::new();
     let mut enabled = Vec::new();
@@ -274,10 +358,25 @@ fn setup_block(
         collected.on_shutdown.extend(stop);
         collected.routes.extend(c.take_routes());
         enabled.push(directive.name);
+        if directive.name == plugin_bind::NAME {
+            // The plugins after *bind* see the addresses in their `server` labels.
+            servers = server_labels(addrs, &listen_hosts(&collected.shared, index));
+        }
     }
     let chain: Chain = chain.into();
     let _ = handle.set(chain.clone());
     Ok(Block { zones, chain, directives: enabled })
+}
+
+/// Each zone of the block with the `server` label of each listener that will serve it.
+fn server_labels(addrs: &[ZoneAddr], hosts: &[Option<ListenHost>]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for a in addrs {
+        for h in hosts {
+            out.push((a.zone.clone(), server_label(a.transport, h.as_ref(), &a.port)));
+        }
+    }
+    out
 }
 
 /// Refuses a second occurrence of a once-per-block directive, pointing at the second one.

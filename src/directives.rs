@@ -57,7 +57,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built_once("reload", plugin_reload::setup),
     built_once("nsid", plugin_nsid::setup),
     built("bufsize", plugin_bufsize::setup),
-    known("bind"),
+    built("bind", plugin_bind::setup),
     built("debug", plugin_debug::setup),
     known("trace"),
     built_once("ready", plugin_ready::setup),

@@ -97,10 +97,13 @@ impl Instance {
         self.servers.iter().flat_map(|s| s.bound.iter().map(|b| b.addr)).collect()
     }
 
-    /// The first listener's address, on loopback: where a test sends its queries.
+    /// The first listener's address, on loopback when it is the wildcard: where a test sends
+    /// its queries.
     pub fn dns_addr(&self) -> SocketAddr {
-        let port = self.addrs().first().map_or(0, SocketAddr::port);
-        SocketAddr::from(([127, 0, 0, 1], port))
+        match self.addrs().first() {
+            Some(addr) if !addr.ip().is_unspecified() => *addr,
+            first => SocketAddr::from(([127, 0, 0, 1], first.map_or(0, SocketAddr::port))),
+        }
     }
 
     /// The start-up lines: zones with ports, then the version.
@@ -151,7 +154,7 @@ impl Instance {
         // Bind what is new and start the new plugins (a kubernetes index syncs here) while the
         // running configuration still answers every query.
         let staged = servers.stage(&config, workers()).map_err(|e| e.to_string())?;
-        record_port_pairs(&config, &servers.ports(Some(&staged)));
+        record_addresses(&config, &servers.addresses(Some(&staged)));
         if let Err(e) = self.http.apply(&config.routes) {
             staged.discard();
             return Err(e.to_string());
@@ -264,15 +267,15 @@ impl Instance {
     }
 }
 
-/// Tells the plugins where their listeners ended up (see [`plugin_api::BoundPorts`]).
+/// Tells the plugins where their listeners ended up (see [`plugin_api::BoundAddrs`]).
 fn record_ports(config: &Config, servers: &Servers) {
-    record_port_pairs(config, &servers.ports(None));
+    record_addresses(config, &servers.addresses(None));
 }
 
-fn record_port_pairs(config: &Config, pairs: &[(u16, u16)]) {
-    let ports = config.shared.get::<plugin_api::BoundPorts>();
-    let mut map = ports.0.lock().unwrap_or_else(|e| e.into_inner());
-    map.extend(pairs.iter().copied());
+fn record_addresses(config: &Config, pairs: &[(String, SocketAddr)]) {
+    let addrs = config.shared.get::<plugin_api::BoundAddrs>();
+    let mut map = addrs.0.lock().unwrap_or_else(|e| e.into_inner());
+    map.extend(pairs.iter().cloned());
 }
 
 fn reload_period(config: &Config) -> Option<Duration> {

@@ -56,7 +56,11 @@ pub fn banner(config: &Config, servers: &Servers) -> String {
                     "Warning: Domain {zone:?} does not follow RFC1035 preferred syntax\n"
                 ));
             }
-            out.push_str(&format!("{zone}:{}\n", bound.addr.port()));
+            // With *bind*, CoreDNS names the address too, to tell the listeners apart.
+            match &listener.host {
+                Some(host) => out.push_str(&format!("{zone}:{} on {host}\n", bound.addr.port())),
+                None => out.push_str(&format!("{zone}:{}\n", bound.addr.port())),
+            }
         }
     }
     out.push_str(&version_text());

@@ -66,11 +66,12 @@ impl<T: Clone> PerBlock<T> {
     }
 }
 
-/// The ports the listeners are bound to, by the port the Corefile named (they differ when it
-/// named 0). Filled in by the server before the start-up hooks run; *loop* uses it to reach
-/// its own listener.
+/// Where the listeners are bound, by their `server` label as configured (`dns://:0`,
+/// `dns://127.0.0.1:53`): the port differs when the Corefile named 0, and the address is the
+/// wildcard unless *bind* named one. Filled in by the server before the start-up hooks run;
+/// *loop* uses it to reach its own listener.
 #[derive(Default)]
-pub struct BoundPorts(pub Mutex<HashMap<u16, u16>>);
+pub struct BoundAddrs(pub Mutex<HashMap<String, std::net::SocketAddr>>);
 
 /// The finished chain of a server block, filled in once every directive of the block is set up,
 /// for plugins that need to see the others (*ready* asks them whether they are ready).

@@ -34,7 +34,7 @@ pub mod server;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 
-pub use controller::{BlockChain, BoundPorts, Controller, Hook, PerBlock, SetupFn, Shared};
+pub use controller::{BlockChain, BoundAddrs, Controller, Hook, PerBlock, SetupFn, Shared};
 pub use corefile::Dispenser;
 pub use error::{ConfigError, PluginError};
 pub use plugin::{BoxServe, Chain, Ctx, Next, OwnedNext, Plugin, Reply, Serve, ServeResult};

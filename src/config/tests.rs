@@ -100,10 +100,68 @@ fn errors() {
             ". {\n log {\n  bogus\n }\n}",
             "plugin/log: Corefile:3 - Error during parsing: unknown property 'bogus'",
         ),
+        // CoreDNS's zone/address checks (core/dnsserver/address_test.go's cases, by Corefile).
+        (
+            ".:53 {\n bind 127.0.0.1\n whoami\n}\n.:53 {\n bind 127.0.0.1\n whoami\n}",
+            "Corefile:5 - Error during parsing: cannot serve dns://.:53 on 127.0.0.1 - it is already defined",
+        ),
+        (
+            ".:53 {\n bind 127.0.0.1 127.0.0.1\n whoami\n}",
+            "Corefile:1 - Error during parsing: cannot serve dns://.:53 on 127.0.0.1 - it is already defined",
+        ),
+        (
+            ".:53 {\n whoami\n}\n.:53 {\n bind 127.0.0.1\n whoami\n}",
+            "Corefile:4 - Error during parsing: cannot serve dns://.:53 on 127.0.0.1 - zone overlap listener capacity with dns://.:53",
+        ),
+        (
+            ".:53 {\n bind 127.0.0.1\n whoami\n}\n.:53 {\n whoami\n}",
+            "Corefile:5 - Error during parsing: cannot serve dns://.:53 - zone overlap listener capacity with dns://.:53 on 127.0.0.1",
+        ),
+        (
+            ". {\n bind 127.0.0.1 {\n  except 127.0.0.2\n  only 1\n }\n}",
+            "plugin/bind: Corefile:4 - Error during parsing: invalid option \"only\"",
+        ),
     ];
     for (text, want) in rows {
         assert_eq!(load_text(text).err().as_deref(), Some(want), "{text}");
     }
+}
+
+/// Each listener's address, port and zones.
+fn bound_listeners(config: &Config) -> Vec<(String, Vec<String>)> {
+    let zones = |l: &Listener| l.zones.iter().map(|(z, _)| z.clone()).collect();
+    config.listeners.iter().map(|l| (l.label(), zones(l))).collect()
+}
+
+#[test]
+fn bind_makes_one_listener_per_address_and_port() {
+    let c = load_text(
+        "a.test:53 {\n bind 127.0.0.1 ::1\n whoami\n}\n\
+         b.test:53 {\n bind 127.0.0.2\n bind ::1\n whoami\n}\n\
+         a.test:53 {\n bind 127.0.0.2\n whoami\n}\n\
+         c.test:53 {\n whoami\n}",
+    )
+    .unwrap();
+    let s = |v: &[&str]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        bound_listeners(&c),
+        vec![
+            ("dns://127.0.0.1:53".into(), s(&["a.test."])),
+            ("dns://[::1]:53".into(), s(&["a.test.", "b.test."])),
+            ("dns://127.0.0.2:53".into(), s(&["b.test.", "a.test."])),
+            ("dns://:53".into(), s(&["c.test."])),
+        ]
+    );
+    // The plugins after bind see the addresses in their server labels.
+    let servers: Vec<_> = c.listeners.iter().map(|l| l.label()).collect();
+    assert_eq!(servers.len(), 4);
+}
+
+#[test]
+fn bind_to_nothing_listens_nowhere() {
+    // `except` took every address: CoreDNS then opens no listener for the block.
+    let c = load_text(".:53 {\n bind 127.0.0.1 {\n  except 127.0.0.1\n }\n whoami\n}").unwrap();
+    assert!(c.listeners.is_empty());
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! The DNS listeners: sockets, the loops that serve them, and graceful stop.
 //!
 //! * [`Servers::bind`] opens, for each listener of a [`Config`], one UDP socket and one TCP
-//!   socket on the same port (dual-stack `[::]` where the host has IPv6, else `0.0.0.0`), or
-//!   with *multisocket* N of each, all `SO_REUSEPORT`. Port 0 picks a free port and uses it for
-//!   UDP and TCP alike.
+//!   socket on the same port (dual-stack `[::]` where the host has IPv6, else `0.0.0.0`; with
+//!   *bind*, the one address), or with *multisocket* N of each, all `SO_REUSEPORT`. Port 0 picks
+//!   a free port and uses it for UDP and TCP alike. A failure is worded as Go's `net.Listen`
+//!   words it (`listen tcp 169.254.20.10:53: bind: cannot assign requested address`).
 //! * The loops: `workers` of them read the UDP socket together, [`udp_batch`] on Linux (threads
 //!   with `recvmmsg`/`sendmmsg`), [`udp`] elsewhere (tokio tasks); and [`tcp`]. One socket shared
 //!   rather than one `SO_REUSEPORT` socket per worker: the kernel spreads `SO_REUSEPORT` sockets'
@@ -12,8 +13,9 @@
 //!   another sat idle (bench/README.md, "Figures behind the code"). A shared socket lets
 //!   whichever worker is free take the next packets. With *multisocket* there are at least as
 //!   many loops as sockets, each reading one.
-//! * [`Servers::stage`] and [`Servers::commit`] move to a new configuration on reload: ports
-//!   that stay keep their sockets, unless their number of sockets changes.
+//! * [`Servers::stage`] and [`Servers::commit`] move to a new configuration on reload:
+//!   listeners (address and port) that stay keep their sockets, unless their number of sockets
+//!   changes.
 //! * [`mux`] turns a packet into a reply; [`wire`] holds the wire-level rules (what is a query,
 //!   error replies, fitting a reply to the client).
 //! * [`Servers::stop`] stops receiving, then lets the queued packets, and the queries and
@@ -42,6 +44,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, Listener};
 use mux::Mux;
+use plugin_bind::ListenHost;
 
 /// Counts queries and connections still being served, so a stop can wait for them.
 #[derive(Clone, Default)]
@@ -75,6 +78,11 @@ pub struct Bound {
     pub addr: SocketAddr,
     /// The port the Corefile named (0 included), to match listeners on reload.
     pub configured_port: u16,
+    /// The address *bind* named, or `None` for the wildcard; with the port, what a reload
+    /// matches.
+    pub host: Option<ListenHost>,
+    /// The listener's `server` label as configured (`dns://127.0.0.1:0`).
+    pub label: String,
     /// How many UDP sockets and TCP listeners share the port (*multisocket*).
     pub sockets: usize,
     /// The dispatcher, swapped whole on reload.
@@ -123,7 +131,7 @@ impl Servers {
     pub fn stage(&self, config: &Config, workers: usize) -> io::Result<Staged> {
         let mut added = Vec::new();
         for listener in &config.listeners {
-            let running = self.bound.iter().find(|b| b.configured_port == listener.port);
+            let running = self.bound.iter().find(|b| b.serves(listener));
             let port = match running {
                 Some(b) if b.sockets == listener.sockets => continue,
                 Some(b) => b.addr.port(),
@@ -140,12 +148,13 @@ impl Servers {
         Ok(Staged { added })
     }
 
-    /// The bound port of each configured port, counting the staged listeners too.
-    pub fn ports(&self, staged: Option<&Staged>) -> Vec<(u16, u16)> {
+    /// Where each listener is bound, by its configured `server` label, counting the staged
+    /// listeners too.
+    pub fn addresses(&self, staged: Option<&Staged>) -> Vec<(String, SocketAddr)> {
         self.bound
             .iter()
             .chain(staged.map_or(&[][..], |s| s.added.as_slice()))
-            .map(|b| (b.configured_port, b.addr.port()))
+            .map(|b| (b.label.clone(), b.addr))
             .collect()
     }
 
@@ -155,7 +164,7 @@ impl Servers {
     pub fn commit(&mut self, staged: Staged, config: &Config) {
         let mut kept = Vec::new();
         for b in std::mem::take(&mut self.bound) {
-            let same = |l: &&Listener| l.port == b.configured_port && l.sockets == b.sockets;
+            let same = |l: &&Listener| b.serves(l) && l.sockets == b.sockets;
             match config.listeners.iter().find(same) {
                 Some(listener) => {
                     b.mux.store(Arc::new(Mux::new(listener)));
@@ -167,7 +176,7 @@ impl Servers {
         kept.extend(staged.added);
         // Keep the configuration's order, so the first listener stays first.
         kept.sort_by_key(|b| {
-            config.listeners.iter().position(|l| l.port == b.configured_port).unwrap_or(usize::MAX)
+            config.listeners.iter().position(|l| b.serves(l)).unwrap_or(usize::MAX)
         });
         self.bound = kept;
     }
@@ -189,6 +198,11 @@ impl Servers {
 }
 
 impl Bound {
+    /// Whether this is the listener `listener` configures: the same address and port.
+    fn serves(&self, listener: &Listener) -> bool {
+        self.configured_port == listener.port && self.host == listener.host
+    }
+
     /// Whether a loop of this listener still runs (and holds its socket).
     fn running(&self) -> bool {
         #[cfg(target_os = "linux")]
@@ -227,12 +241,13 @@ fn start_listener(
     workers: usize,
     in_flight: &InFlight,
 ) -> io::Result<Bound> {
-    let in_use = |e: io::Error| io::Error::new(e.kind(), format!("listen tcp :{port}: {e}"));
-    let (first_udp, first_tcp) = bind_port(port).map_err(in_use)?;
+    let host = listener.host.as_ref();
+    let (first_udp, first_tcp) = bind_port(host, port).map_err(|e| listen_error(host, port, e))?;
     let addr = first_tcp.local_addr()?;
     let (mut udps, mut tcps) = (vec![first_udp], vec![first_tcp]);
     for _ in 1..listener.sockets.max(1) {
-        let (udp, tcp) = try_bind_port(addr.port()).map_err(in_use)?;
+        let (udp, tcp) =
+            try_bind_port(host, addr.port()).map_err(|e| listen_error(host, addr.port(), e))?;
         udps.push(udp);
         tcps.push(tcp);
     }
@@ -260,6 +275,8 @@ fn start_listener(
     Ok(Bound {
         addr,
         configured_port: listener.port,
+        host: listener.host.clone(),
+        label: listener.label(),
         sockets: listener.sockets.max(1),
         mux,
         tasks,
@@ -268,23 +285,64 @@ fn start_listener(
     })
 }
 
-/// Binds one UDP socket and one TCP listener on one port. With port 0 the kernel picks the UDP
-/// port and TCP takes the same one; if TCP finds it taken, another port is tried.
-fn bind_port(port: u16) -> io::Result<(std::net::UdpSocket, TcpListener)> {
+/// Go's words for a failed listen, which operators grep for: `listen tcp :53: bind: address
+/// already in use`, `listen tcp 169.254.20.10:53: bind: cannot assign requested address`.
+fn listen_error(host: Option<&ListenHost>, port: u16, e: io::Error) -> io::Error {
+    let addr = crate::config::server_label(plugin_api::pkg::zone::Transport::Dns, host, port);
+    let addr = addr.trim_start_matches("dns://");
+    let words = match e.raw_os_error() {
+        Some(code) => {
+            let text = io::Error::from_raw_os_error(code).to_string();
+            let text = text.split(" (os error").next().unwrap_or_default().to_owned();
+            let mut chars = text.chars();
+            let lower = chars.next().map(|c| c.to_ascii_lowercase());
+            format!("bind: {}{}", lower.map(String::from).unwrap_or_default(), chars.as_str())
+        }
+        None => e.to_string(),
+    };
+    io::Error::new(e.kind(), format!("listen tcp {addr}: {words}"))
+}
+
+/// Binds one UDP socket and one TCP listener on one port, of `host` or of the wildcard. With
+/// port 0 the kernel picks the UDP port and TCP takes the same one; if TCP finds it taken,
+/// another port is tried.
+fn bind_port(
+    host: Option<&ListenHost>,
+    port: u16,
+) -> io::Result<(std::net::UdpSocket, TcpListener)> {
     let mut attempts = if port == 0 { 20 } else { 1 };
     loop {
         attempts -= 1;
-        match try_bind_port(port) {
+        match try_bind_port(host, port) {
             Err(e) if attempts > 0 && e.kind() == io::ErrorKind::AddrInUse => continue,
             other => return other,
         }
     }
 }
 
-fn try_bind_port(port: u16) -> io::Result<(std::net::UdpSocket, TcpListener)> {
-    let udp = bind_udp(port)?;
-    let tcp = bind_tcp(udp.local_addr()?.port())?;
+fn try_bind_port(
+    host: Option<&ListenHost>,
+    port: u16,
+) -> io::Result<(std::net::UdpSocket, TcpListener)> {
+    let udp = bind_udp(host, port)?;
+    let tcp = bind_tcp(host, udp.local_addr()?.port())?;
     Ok((udp, tcp))
+}
+
+/// A socket of `host`'s family, and the address to bind it to.
+fn host_socket(
+    host: &ListenHost,
+    port: u16,
+    ty: Type,
+    proto: Protocol,
+) -> io::Result<(Socket, SocketAddr)> {
+    let addr = host.socket_addr(port);
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
+    if addr.is_ipv6() {
+        // Only this address: another block may bind the IPv4 side of the same port.
+        socket.set_only_v6(true)?;
+    }
+    Ok((socket, addr))
 }
 
 /// The wildcard address: dual-stack IPv6 where the host has it, else IPv4.
@@ -304,7 +362,13 @@ fn wildcard_sockets(port: u16, ty: Type, proto: Protocol) -> io::Result<(Socket,
 
 /// A non-blocking UDP socket on `port`, for [`udp`] to wrap, or for [`udp_batch`], which makes
 /// it blocking to wait inside its reads.
-fn bind_udp(port: u16) -> io::Result<std::net::UdpSocket> {
+fn bind_udp(host: Option<&ListenHost>, port: u16) -> io::Result<std::net::UdpSocket> {
+    if let Some(host) = host {
+        let (socket, addr) = host_socket(host, port, Type::DGRAM, Protocol::UDP)?;
+        set_udp_options(&socket)?;
+        socket.bind(&addr.into())?;
+        return Ok(socket.into());
+    }
     let (socket, addr) = wildcard_sockets(port, Type::DGRAM, Protocol::UDP)?;
     set_udp_options(&socket)?;
     match socket.bind(&addr.into()) {
@@ -333,8 +397,11 @@ fn set_udp_options(socket: &Socket) -> io::Result<()> {
     Ok(())
 }
 
-fn bind_tcp(port: u16) -> io::Result<TcpListener> {
-    let (socket, addr) = wildcard_sockets(port, Type::STREAM, Protocol::TCP)?;
+fn bind_tcp(host: Option<&ListenHost>, port: u16) -> io::Result<TcpListener> {
+    let (socket, addr) = match host {
+        Some(host) => host_socket(host, port, Type::STREAM, Protocol::TCP)?,
+        None => wildcard_sockets(port, Type::STREAM, Protocol::TCP)?,
+    };
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;

@@ -55,6 +55,7 @@ fn holding(signals: &Arc<Signals>) -> Listener {
     Listener {
         transport: Transport::Dns,
         port: 0,
+        host: None,
         zones: vec![("test.".into(), Arc::new(block))],
         sockets: 1,
         tcp: Default::default(),

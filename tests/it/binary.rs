@@ -226,6 +226,10 @@ fn bad_corefiles_exit_1_with_coredns_wording() {
             "plugin/whoami: FILE:2 - Error during parsing: Wrong argument count or unexpected line ending after 'extra'",
         ),
         (
+            ".:0 {\n bind 198.51.100.77\n whoami\n}\n",
+            "listen tcp 198.51.100.77:0: bind: cannot assign requested address",
+        ),
+        (
             "a..b:0 {\n whoami\n}\n",
             "FILE:1 - Error during parsing: zone is not a valid domain name: a..b",
         ),

@@ -84,7 +84,8 @@ pub async fn udp_exchange(addr: SocketAddr, msg: &Message) -> Option<Message> {
 
 /// Sends raw bytes over UDP and returns the raw reply, if one comes within `wait`.
 pub async fn udp_raw(addr: SocketAddr, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind client");
+    let local = if addr.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
+    let sock = UdpSocket::bind(local).await.expect("bind client");
     sock.send_to(packet, addr).await.expect("send");
     let mut buf = vec![0u8; 65535];
     match timeout(wait, sock.recv_from(&mut buf)).await {

@@ -6,6 +6,7 @@ mod access;
 mod answer_shapers;
 mod bad_input;
 mod binary;
+mod bind;
 mod bufsize;
 mod cache;
 mod chaos;

@@ -8,14 +8,14 @@
 //! seconds after the probe was answered the plugin turns itself off; only loops present at
 //! start-up are found.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use plugin_api::proto::op::{Message, Query};
 use plugin_api::proto::rr::{Name, RecordType};
-use plugin_api::{BoundPorts, ConfigError, Controller, Ctx, Next, Plugin, Request, Serve};
+use plugin_api::{BoundAddrs, ConfigError, Controller, Ctx, Next, Plugin, Request, Serve};
 
 /// The directive's name.
 pub const NAME: &str = "loop";
@@ -31,12 +31,8 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     }
     let zone = c.zones().first().cloned().unwrap_or_else(|| ".".into());
     let qname = format!("{}.{}.{}", random(), random(), if zone == "." { "" } else { &zone });
-    let configured: u16 = c
-        .servers()
-        .first()
-        .and_then(|(_, s)| s.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(53);
+    // CoreDNS probes the block's first listen address: the wildcard's is reached on loopback.
+    let server = c.servers().first().map(|(_, s)| s.clone()).unwrap_or_default();
     let state = Arc::new(State {
         zone,
         qname: qname.to_ascii_lowercase(),
@@ -44,16 +40,13 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
         disabled: AtomicBool::new(false),
         target: Mutex::new(None),
     });
-    let (probe, ports) = (state.clone(), c.shared::<BoundPorts>());
+    let (probe, addrs) = (state.clone(), c.shared::<BoundAddrs>());
     c.on_startup(Box::pin(async move {
-        let port = ports
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&configured)
-            .copied()
-            .unwrap_or(configured);
-        let target = SocketAddr::from(([127, 0, 0, 1], port));
+        let bound = addrs.0.lock().unwrap_or_else(|e| e.into_inner()).get(&server).copied();
+        let mut target = bound.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 53)));
+        if target.ip().is_unspecified() {
+            target.set_ip(Ipv4Addr::LOCALHOST.into());
+        }
         *probe.target.lock().unwrap_or_else(|e| e.into_inner()) = Some(target);
         tokio::spawn(probe_loop(probe, target));
         Ok(())
@@ -95,7 +88,11 @@ async fn exchange(qname: &str, target: SocketAddr) -> bool {
     q.metadata.recursion_desired = true;
     q.add_query(Query::query(name, RecordType::HINFO));
     let Ok(bytes) = q.to_vec() else { return false };
-    let Ok(socket) = tokio::net::UdpSocket::bind("127.0.0.1:0").await else { return false };
+    let local: SocketAddr = match target {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let Ok(socket) = tokio::net::UdpSocket::bind(local).await else { return false };
     if socket.send_to(&bytes, target).await.is_err() {
         return false;
     }

@@ -78,6 +78,7 @@ fn mux_with_debug(zones: &[(&str, Vec<Act>)], debug: bool) -> Mux {
     Mux::new(&Listener {
         transport: Transport::Dns,
         port: 53,
+        host: None,
         zones,
         sockets: 1,
         tcp: Default::default(),
@@ -276,6 +277,7 @@ fn a_querys_duration_counts_from_when_it_arrived() {
     let m = Mux::new(&Listener {
         transport: Transport::Dns,
         port: 5391,
+        host: None,
         zones,
         sockets: 1,
         tcp: Default::default(),

@@ -4,13 +4,8 @@
 //! block names is not answered on that port; an interface name resolves to its addresses at
 //! start and again at reload; an address the host does not have fails the start with the
 //! kernel's words.
-//!
-//! Unsafe code, as in udp_send_buffer.rs (the workspace's fourth exception): entering the
-//! namespace is one `unshare` call, which the standard library does not offer.
-#![allow(unsafe_code)]
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
 use std::time::Duration;
 
 use ferrodns::Instance;
@@ -19,6 +14,7 @@ use hickory_proto::rr::RecordType;
 use tokio::net::{TcpStream, UdpSocket};
 
 use crate::harness::{answer_lines, query, read_frame, write_frame};
+use crate::netns;
 
 const NODE_LOCAL: &str = "169.254.20.10";
 const KUBE_DNS: &str = "10.96.0.10";
@@ -56,105 +52,80 @@ wild.test:5356 {
 
 #[test]
 fn bind_listens_only_on_the_named_addresses() {
-    // The namespace belongs to the thread that enters it (and to the threads it starts).
-    std::thread::spawn(in_own_network).join().unwrap();
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip (iproute2)");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    netns::on_node("dummy0", &[NODE_LOCAL, KUBE_DNS, OTHER], serve_on_the_node);
 }
 
 fn at(addr: &str, port: u16) -> SocketAddr {
     SocketAddr::new(addr.parse::<IpAddr>().unwrap(), port)
 }
 
-fn in_own_network() {
-    // SAFETY: unshare with CLONE_NEWNET moves only this thread to a new network namespace.
-    let entered = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-    assert_eq!(entered, 0, "unshare(CLONE_NEWNET) needs root: {}", std::io::Error::last_os_error());
-    ip(&["link", "set", "lo", "up"]);
-    // A dummy interface, as NodeLocal DNSCache makes; where the kernel has no dummy driver (this
-    // repository's machine runs one without), a bridge without ports stands in: an interface
-    // that holds addresses and carries nothing, which is all *bind* and the test need of it.
-    let dummy = Command::new("ip").args(["link", "add", "dummy0", "type", "dummy"]).output();
-    if !dummy.is_ok_and(|o| o.status.success()) {
-        ip(&["link", "add", "dummy0", "type", "bridge"]);
+async fn serve_on_the_node() {
+    let mut instance = Instance::start_text(COREFILE).await.expect("start");
+    let banner = instance.banner().to_owned();
+    for line in [
+        "cluster.local.:53 on 169.254.20.10",
+        "cluster.local.:53 on 10.96.0.10",
+        ".:53 on 169.254.20.10",
+        "by-name.test.:5354 on 169.254.20.10",
+        "by-name.test.:5354 on 169.254.20.11",
+    ] {
+        assert!(banner.lines().any(|l| l == line), "banner has {line:?}:\n{banner}");
     }
-    for addr in [NODE_LOCAL, KUBE_DNS, OTHER] {
-        ip(&["addr", "add", &format!("{addr}/32"), "dev", "dummy0"]);
+    assert!(!banner.contains("by-name.test.:5354 on 10.96.0.10"), "excepted:\n{banner}");
+
+    // Both blocks on 169.254.20.10:53, over UDP and TCP.
+    let web = "web.default.svc.cluster.local.";
+    for addr in [at(NODE_LOCAL, 53), at(KUBE_DNS, 53)] {
+        let reply = udp(addr, web).await.unwrap_or_else(|| panic!("{addr} answers"));
+        assert_eq!(answer_lines(&reply), [format!("{web} A 10.0.0.7")], "{addr}");
+        let reply = tcp(addr, web).await.unwrap_or_else(|| panic!("{addr} answers TCP"));
+        assert_eq!(answer_lines(&reply), [format!("{web} A 10.0.0.7")], "{addr} TCP");
     }
-    ip(&["link", "set", "dummy0", "up"]);
+    let outside = udp(at(NODE_LOCAL, 53), "example.org.").await.expect("whoami block");
+    assert_eq!(outside.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(outside.additionals.len(), 2, "whoami's A and SRV: {outside:?}");
+    // The Service address serves only the cluster zone: no `.` zone listens there.
+    let refused = udp(at(KUBE_DNS, 53), "example.org.").await.expect("a reply");
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let mut instance = Instance::start_text(COREFILE).await.expect("start");
-        let banner = instance.banner().to_owned();
-        for line in [
-            "cluster.local.:53 on 169.254.20.10",
-            "cluster.local.:53 on 10.96.0.10",
-            ".:53 on 169.254.20.10",
-            "by-name.test.:5354 on 169.254.20.10",
-            "by-name.test.:5354 on 169.254.20.11",
-        ] {
-            assert!(banner.lines().any(|l| l == line), "banner has {line:?}:\n{banner}");
-        }
-        assert!(!banner.contains("by-name.test.:5354 on 10.96.0.10"), "excepted:\n{banner}");
+    // Port 53 of an address of the same interface that no block names is not served, nor
+    // is loopback's: no wildcard socket was opened.
+    for addr in [at(OTHER, 53), at("127.0.0.1", 53)] {
+        assert!(udp(addr, web).await.is_none(), "{addr} must not answer");
+        assert!(TcpStream::connect(addr).await.is_err(), "{addr} must refuse TCP");
+    }
 
-        // Both blocks on 169.254.20.10:53, over UDP and TCP.
-        let web = "web.default.svc.cluster.local.";
-        for addr in [at(NODE_LOCAL, 53), at(KUBE_DNS, 53)] {
-            let reply = udp(addr, web).await.unwrap_or_else(|| panic!("{addr} answers"));
-            assert_eq!(answer_lines(&reply), [format!("{web} A 10.0.0.7")], "{addr}");
-            let reply = tcp(addr, web).await.unwrap_or_else(|| panic!("{addr} answers TCP"));
-            assert_eq!(answer_lines(&reply), [format!("{web} A 10.0.0.7")], "{addr} TCP");
-        }
-        let outside = udp(at(NODE_LOCAL, 53), "example.org.").await.expect("whoami block");
-        assert_eq!(outside.metadata.response_code, ResponseCode::NoError);
-        assert_eq!(outside.additionals.len(), 2, "whoami's A and SRV: {outside:?}");
-        // The Service address serves only the cluster zone: no `.` zone listens there.
-        let refused = udp(at(KUBE_DNS, 53), "example.org.").await.expect("a reply");
-        assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    // By interface name: every address of dummy0 but the excepted one.
+    assert!(udp(at(NODE_LOCAL, 5354), "by-name.test.").await.is_some());
+    assert!(udp(at(OTHER, 5354), "by-name.test.").await.is_some());
+    assert!(udp(at(KUBE_DNS, 5354), "by-name.test.").await.is_none(), "excepted");
+    assert!(udp(at(LATER, 5354), "by-name.test.").await.is_none(), "not there yet");
 
-        // Port 53 of an address of the same interface that no block names is not served, nor
-        // is loopback's: no wildcard socket was opened.
-        for addr in [at(OTHER, 53), at("127.0.0.1", 53)] {
-            assert!(udp(addr, web).await.is_none(), "{addr} must not answer");
-            assert!(TcpStream::connect(addr).await.is_err(), "{addr} must refuse TCP");
-        }
+    // A bound block and a wildcard one on one port (the README's Bugs): the kernel gives a
+    // packet to the socket bound to its destination, so each zone is answered where its
+    // block listens and refused elsewhere.
+    let rcode = |m: Option<Message>| m.expect("a reply").metadata.response_code;
+    assert_eq!(rcode(udp(at(NODE_LOCAL, 5356), "bound.test.").await), ResponseCode::NoError);
+    assert_eq!(rcode(udp(at(NODE_LOCAL, 5356), "wild.test.").await), ResponseCode::Refused);
+    assert_eq!(rcode(udp(at(OTHER, 5356), "wild.test.").await), ResponseCode::NoError);
+    assert_eq!(rcode(udp(at(OTHER, 5356), "bound.test.").await), ResponseCode::Refused);
+    assert_eq!(rcode(tcp(at(NODE_LOCAL, 5356), "bound.test.").await), ResponseCode::NoError);
+    assert_eq!(rcode(tcp(at(OTHER, 5356), "bound.test.").await), ResponseCode::Refused);
 
-        // By interface name: every address of dummy0 but the excepted one.
-        assert!(udp(at(NODE_LOCAL, 5354), "by-name.test.").await.is_some());
-        assert!(udp(at(OTHER, 5354), "by-name.test.").await.is_some());
-        assert!(udp(at(KUBE_DNS, 5354), "by-name.test.").await.is_none(), "excepted");
-        assert!(udp(at(LATER, 5354), "by-name.test.").await.is_none(), "not there yet");
+    // An address the interface gains is listened on after a reload, which resolves the
+    // name again; the listeners that stay keep serving.
+    netns::add_address("dummy0", LATER);
+    instance.reload().await.expect("reload");
+    assert!(udp(at(LATER, 5354), "by-name.test.").await.is_some(), "after the reload");
+    assert!(udp(at(NODE_LOCAL, 53), web).await.is_some(), "still served");
 
-        // A bound block and a wildcard one on one port (the README's Bugs): the kernel gives a
-        // packet to the socket bound to its destination, so each zone is answered where its
-        // block listens and refused elsewhere.
-        let rcode = |m: Option<Message>| m.expect("a reply").metadata.response_code;
-        assert_eq!(rcode(udp(at(NODE_LOCAL, 5356), "bound.test.").await), ResponseCode::NoError);
-        assert_eq!(rcode(udp(at(NODE_LOCAL, 5356), "wild.test.").await), ResponseCode::Refused);
-        assert_eq!(rcode(udp(at(OTHER, 5356), "wild.test.").await), ResponseCode::NoError);
-        assert_eq!(rcode(udp(at(OTHER, 5356), "bound.test.").await), ResponseCode::Refused);
-        assert_eq!(rcode(tcp(at(NODE_LOCAL, 5356), "bound.test.").await), ResponseCode::NoError);
-        assert_eq!(rcode(tcp(at(OTHER, 5356), "bound.test.").await), ResponseCode::Refused);
-
-        // An address the interface gains is listened on after a reload, which resolves the
-        // name again; the listeners that stay keep serving.
-        ip(&["addr", "add", &format!("{LATER}/32"), "dev", "dummy0"]);
-        instance.reload().await.expect("reload");
-        assert!(udp(at(LATER, 5354), "by-name.test.").await.is_some(), "after the reload");
-        assert!(udp(at(NODE_LOCAL, 53), web).await.is_some(), "still served");
-
-        // An address the host does not have: the start fails as CoreDNS's does.
-        let err = Instance::start_text(".:5355 {\n bind 192.0.2.99\n whoami\n}")
-            .await
-            .err()
-            .expect("an address not on the host fails");
-        assert_eq!(err, "listen tcp 192.0.2.99:5355: bind: cannot assign requested address");
-        instance.stop().await;
-    });
+    // An address the host does not have: the start fails as CoreDNS's does.
+    let err = Instance::start_text(".:5355 {\n bind 192.0.2.99\n whoami\n}")
+        .await
+        .err()
+        .expect("an address not on the host fails");
+    assert_eq!(err, "listen tcp 192.0.2.99:5355: bind: cannot assign requested address");
+    instance.stop().await;
 }
 
 /// Asks `name` A over UDP from an unbound socket; `None` if no reply comes within a second

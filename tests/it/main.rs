@@ -32,6 +32,7 @@ mod kubernetes;
 mod local;
 mod loop_detect;
 mod metrics;
+mod netns;
 mod probes;
 mod readme;
 mod reload;

@@ -8,10 +8,6 @@
 //! traffic class: replies wait in the queue, charged to the server's socket, as on a congested
 //! link. The kernel's `SndbufErrors` counter shows the buffer really was full, and *shed*'s
 //! counter the replies dropped.
-//!
-//! Unsafe code, the workspace's fourth exception: entering the namespace is one `unshare` call,
-//! which the standard library does not offer.
-#![allow(unsafe_code)]
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -38,15 +34,12 @@ fn a_full_send_buffer_drops_replies_but_never_mixes_them_up() {
 }
 
 fn in_own_network() {
-    // SAFETY: unshare with CLONE_NEWNET moves only this thread to a new network namespace.
-    let entered = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-    assert_eq!(entered, 0, "unshare(CLONE_NEWNET) needs root: {}", std::io::Error::last_os_error());
+    crate::netns::enter();
     // Replies (from the server's port) go through a 400 kbit/s class; everything else, the
     // queries included, through a fast one.
     let port = PORT.to_string();
     for args in [
-        &["link", "set", "lo", "up"][..],
-        &["qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10"],
+        &["qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10"][..],
         &["class", "add", "dev", "lo", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"],
         &["class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate", "400kbit"],
         &[
@@ -54,9 +47,8 @@ fn in_own_network() {
             "sport", &port, "0xffff", "flowid", "1:20",
         ],
     ] {
-        let tool = if args[0] == "link" { "ip" } else { "tc" };
-        let out = Command::new(tool).args(args).output().unwrap_or_else(|e| panic!("{tool}: {e}"));
-        assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("tc").args(args).output().unwrap_or_else(|e| panic!("tc: {e}"));
+        assert!(out.status.success(), "tc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();

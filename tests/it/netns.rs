@@ -50,7 +50,7 @@ pub fn on_node<F>(
     addrs: &'static [&'static str],
     body: impl FnOnce() -> F + Send + 'static,
 ) where
-    F: std::future::Future<Output = ()>,
+    F: Future<Output = ()>,
 {
     let thread = std::thread::spawn(move || {
         enter();

@@ -18,8 +18,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_ferrodns");
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
+    /// A new, empty directory of this test's own: two tests that start the same thing at once
+    /// (the node-local caches each start the kubeadm Corefile as their cluster DNS) must not
+    /// share one, so a counter follows the tag.
     pub fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ferrodns-it-{tag}-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("ferrodns-it-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)

@@ -20,20 +20,24 @@ use crate::kube_api::{NAMESPACES, SERVICES};
 use crate::kube_in_cluster::{service_account, spawn_in_cluster};
 use crate::upstream::{Behaviour, TestPki, Upstream};
 
-fn distro(name: &str) -> PathBuf {
+pub fn distro(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corefile-examples/distros").join(name)
 }
 
 /// A distribution's server, running, and what it was started against.
-struct Started {
-    process: Running,
-    dns: SocketAddr,
+pub struct Started {
+    pub process: Running,
+    /// Where it answers, on loopback.
+    pub dns: SocketAddr,
     _api: Arc<FakeApi>,
-    _upstream: Upstream,
+    /// The test upstream its `forward` lines point at: it answers every A question 192.0.2.99.
+    pub upstream: Upstream,
     _dir: Scratch,
 }
 
-async fn start(name: &str) -> Started {
+/// Starts distribution `name`'s Corefile against a test API server that has the Service
+/// `web.default` at 10.96.0.50.
+pub async fn start(name: &str) -> Started {
     let pki = TestPki::new("localhost");
     let api = FakeApi::start_tls(pki.server_config.clone()).await;
     api.apply(NAMESPACES, namespace("default"));
@@ -43,22 +47,29 @@ async fn start(name: &str) -> Started {
     let dir = Scratch::new(&format!("distro-{name}"));
     let mut setup = service_account(&dir, &pki.ca_pem);
     let conf = dir.write("Corefile", &crate::readme::for_test(&shipped, upstream.addr));
-    // What the distribution mounts at /etc/coredns, in a tmpfs of the namespace's own.
+    // What the distribution mounts at /etc/coredns, in a tmpfs of the namespace's own: k3s's
+    // NodeHosts (and its custom/ directory), kubespray's hosts.
     let node_hosts = distro(name).join("NodeHosts");
+    let hosts = distro(name).join("hosts");
+    if node_hosts.exists() || hosts.exists() {
+        setup.push_str(" && mkdir -p /etc/coredns && mount -t tmpfs none /etc/coredns");
+    }
     if node_hosts.exists() {
         setup.push_str(&format!(
-            " && mkdir -p /etc/coredns && mount -t tmpfs none /etc/coredns \
-             && cp {} /etc/coredns/NodeHosts && mkdir /etc/coredns/custom",
+            " && cp {} /etc/coredns/NodeHosts && mkdir /etc/coredns/custom",
             node_hosts.display()
         ));
     }
+    if hosts.exists() {
+        setup.push_str(&format!(" && cp {} /etc/coredns/hosts", hosts.display()));
+    }
     let mut process = spawn_in_cluster(&setup, &conf, &dir, &api);
     let dns = process.port_of(".");
-    Started { process, dns, _api: api, _upstream: upstream, _dir: dir }
+    Started { process, dns, _api: api, upstream, _dir: dir }
 }
 
 /// The answers' data to `qname`/`qtype`, over UDP.
-async fn answers(dns: SocketAddr, qname: &str, qtype: RecordType) -> Vec<String> {
+pub async fn answers(dns: SocketAddr, qname: &str, qtype: RecordType) -> Vec<String> {
     let reply = udp_exchange(dns, &query(qname, qtype)).await.expect("a reply");
     assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{qname}: {reply:?}");
     reply.answers.iter().map(|r| r.data.to_string()).collect()
@@ -117,4 +128,60 @@ async fn openshift_with_bufsize_and_chaos() {
     // Its 20 s lameduck would hold SIGTERM; SIGQUIT skips it.
     s.process.signal("QUIT");
     assert_eq!(s.process.wait_exit(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eks() {
+    let mut s = start("eks").await;
+    serves_the_cluster_and_the_world(&mut s).await;
+    // Its 5 s lameduck: SIGQUIT, which skips it.
+    s.process.signal("QUIT");
+    assert_eq!(s.process.wait_exit(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rke2() {
+    let mut s = start("rke2").await;
+    serves_the_cluster_and_the_world(&mut s).await;
+    s.process.signal("QUIT");
+    assert_eq!(s.process.wait_exit(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aks_with_its_templates() {
+    let mut s = start("aks").await;
+    serves_the_cluster_and_the_world(&mut s).await;
+    // Search-path expansions Azure DNS could only fail on are answered here, not forwarded.
+    let asked = s.upstream.client_queries();
+    for name in ["www.example.org.default.svc.internal.cloudapp.net.", "x.reddog.microsoft.com."] {
+        let reply = udp_exchange(s.dns, &query(name, RecordType::A)).await.expect("a reply");
+        assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain, "{name}");
+    }
+    // A VM's own name (fewer labels) still goes to Azure DNS.
+    assert_eq!(answers(s.dns, "vm1.internal.cloudapp.net.", RecordType::A).await, ["192.0.2.99"]);
+    assert_eq!(s.upstream.client_queries(), asked + 1, "only the VM's name was forwarded");
+    s.process.signal("QUIT");
+    assert_eq!(s.process.wait_exit(), 0);
+}
+
+/// Kubespray's blocks without a port listen on 53: the test runs on a node of its own (a network
+/// namespace), where 53 is free.
+#[test]
+fn kubespray_with_its_optional_blocks() {
+    crate::netns::on_node("eth0", &["10.233.0.3"], || async {
+        let mut s = start("kubespray").await;
+        serves_the_cluster_and_the_world(&mut s).await;
+        let port53 = SocketAddr::from(([127, 0, 0, 1], 53));
+        // dns_etchosts, in the external zone's block, ahead of its forward.
+        assert_eq!(answers(port53, "api.example.com.", RecordType::A).await, ["192.168.0.100"]);
+        // The external zone forwards (to the test upstream); the rest of the world too.
+        assert_eq!(answers(port53, "www.example.com.", RecordType::A).await, ["192.0.2.99"]);
+        // rewrite_block: NAME.my.domain is the Service NAME.svc.cluster.local, named back.
+        let reply = udp_exchange(s.dns, &query("web.default.my.domain.", RecordType::A))
+            .await
+            .expect("a reply");
+        assert_eq!(answer_lines(&reply), ["web.default.my.domain. A 10.96.0.50"]);
+        s.process.signal("QUIT");
+        assert_eq!(s.process.wait_exit(), 0);
+    });
 }

@@ -33,6 +33,7 @@ mod local;
 mod loop_detect;
 mod metrics;
 mod netns;
+mod node_local;
 mod probes;
 mod readme;
 mod reload;

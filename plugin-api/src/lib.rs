@@ -7,7 +7,8 @@
 //!
 //! * [`Plugin`], [`Next`], [`Serve`], [`Reply`], [`Ctx`] ([`plugin`]): how a query is served,
 //!   documented as a contract in the [`plugin`] module.
-//! * [`Request`] ([`request`]): the query being served and where it came from.
+//! * [`Request`] ([`request`]): the query being served and where it came from, and its
+//!   [`Meta`]data ([`metadata`]): labels plugins publish for the others before the chain runs.
 //! * [`Controller`] and [`Dispenser`] ([`controller`], [`corefile`]): what a directive's setup
 //!   reads its options from, and what it registers (HTTP routes, hooks, background tasks).
 //! * [`PluginError`] and [`ConfigError`] ([`error`]): failures while serving and while reading
@@ -27,6 +28,7 @@
 pub mod controller;
 pub mod corefile;
 pub mod error;
+pub mod metadata;
 pub mod pkg;
 pub mod plugin;
 pub mod request;
@@ -37,6 +39,7 @@ pub mod test_util;
 pub use controller::{BlockChain, BoundAddrs, Controller, Hook, PerBlock, SetupFn, Shared};
 pub use corefile::Dispenser;
 pub use error::{ConfigError, PluginError};
+pub use metadata::Meta;
 pub use plugin::{BoxServe, Chain, Ctx, Next, OwnedNext, Plugin, Reply, Serve, ServeResult};
 pub use request::{Proto, Request};
 

@@ -30,6 +30,14 @@
 //! A plugin that panics is answered SERVFAIL and counted in `coredns_panics_total`; the server
 //! and its other queries carry on.
 //!
+//! # Metadata
+//!
+//! In a block that uses *metadata*, the server asks each plugin whose
+//! [`Plugin::provides_metadata`] is true to publish labels for the query
+//! ([`Plugin::metadata`]) before the chain runs, for the names in *metadata*'s zones. Any plugin
+//! reads them from [`Request::meta`] while serving. A provider must be quick, and publishes
+//! nothing a query outside its own zones would not want.
+//!
 //! # Serving without waiting
 //!
 //! [`Serve`] is either a finished result or a future. A plugin that answers from memory returns
@@ -269,6 +277,19 @@ pub trait Plugin: Send + Sync + 'static {
     /// first sync).
     fn ready(&self) -> Option<bool> {
         None
+    }
+
+    /// True if [`Plugin::metadata`] publishes anything: the server asks only such plugins, and
+    /// only in a block that uses *metadata*.
+    fn provides_metadata(&self) -> bool {
+        false
+    }
+
+    /// Publishes this plugin's metadata for `req` into `meta` (CoreDNS's `metadata.Provider`):
+    /// labels named `<this plugin>/<name>`. Called before the chain runs, for every query in
+    /// the *metadata* plugin's zones, so it must be quick; it may not answer or fail.
+    fn metadata(&self, req: &Request, meta: &mut crate::Meta) {
+        let _ = (req, meta);
     }
 }
 

@@ -66,6 +66,9 @@ pub struct Request {
     received: Instant,
     /// The EDNS buffer size a plugin capped the client's at (*bufsize*); 0 for none.
     payload_cap: PayloadCap,
+    /// The metadata the block's providers published before the chain ran (*metadata*); empty
+    /// in blocks without it.
+    meta: crate::Meta,
 }
 
 /// An EDNS buffer size cap set through a shared request (CoreDNS's *bufsize* sets it in the
@@ -108,6 +111,7 @@ impl Request {
             wire_len,
             received,
             payload_cap: PayloadCap::default(),
+            meta: crate::Meta::default(),
         };
         req.bind(None, src, local, proto, wire_len, received);
         req
@@ -173,6 +177,7 @@ impl Request {
         };
         self.src = SocketAddr::new(src.ip().to_canonical(), src.port());
         self.payload_cap.0.store(0, Ordering::Relaxed);
+        self.meta.clear();
         (self.local, self.proto, self.wire_len, self.received) = (local, proto, wire_len, received);
     }
 
@@ -253,6 +258,18 @@ impl Request {
         room[name.len()..name.len() + 2].copy_from_slice(&u16::from(self.qtype).to_be_bytes());
         room[name.len() + 2..].copy_from_slice(&u16::from(self.qclass).to_be_bytes());
         !name.is_empty() && self.rewritten_into(into, room)
+    }
+
+    /// The metadata published for this query ([`crate::metadata`]): empty unless the block
+    /// uses *metadata* and a plugin of it provides some.
+    pub fn meta(&self) -> &crate::Meta {
+        &self.meta
+    }
+
+    /// The metadata, to fill: for the server, which collects it before the chain runs, and for
+    /// tests.
+    pub fn meta_mut(&mut self) -> &mut crate::Meta {
+        &mut self.meta
     }
 
     /// The header's flags, opcode and rcode, to change in a request the plugin owns (a copy
@@ -432,6 +449,9 @@ impl Request {
             (self.src, self.local, self.proto, self.wire_len, self.received);
         into.bind(Some(question), src, local, proto, len, received);
         into.payload_cap = self.payload_cap.clone();
+        // The metadata was collected for the query as asked, and goes with it (CoreDNS's
+        // context does).
+        into.meta.copy_from(&self.meta);
         true
     }
 
@@ -596,8 +616,10 @@ mod tests {
         msg.edns = Some(edns);
         let (src, local) =
             ("[::ffff:10.0.0.9]:5353".parse().unwrap(), "10.0.0.1:53".parse().unwrap());
-        let req = Request::new(msg, src, local, Proto::Tcp, 40);
+        let mut req = Request::new(msg, src, local, Proto::Tcp, 40);
+        req.meta_mut().set("kubernetes/namespace", "shop");
         let mut into = Request::new(Message::query(), local, local, Proto::Udp, 0);
+        into.meta_mut().set("stale/label", "from an earlier query");
         let wire = b"\x01\x34\x01\x33\x01\x32\x02\x31\x30\x07in-addr\x04ARPA\x00";
         let question = [&wire[..], &[0, 12, 0, 3]].concat();
         assert!(req.rewritten_into(&mut into, &question));
@@ -614,6 +636,9 @@ mod tests {
         assert_eq!((into.len(), into.size()), (40, u16::MAX));
         assert_eq!(into.edns().map(Edns::max_payload), Some(1232));
         assert_eq!(into.src().ip().to_string(), "10.0.0.9");
+        // The metadata goes with the query, and only this query's.
+        let meta: Vec<_> = into.meta().iter().collect();
+        assert_eq!(meta, [("kubernetes/namespace", "shop")]);
         // A compressed name, one without its root, and one too long are refused, leaving the
         // request as it was.
         let too_long = [
@@ -772,7 +797,8 @@ mod tests {
         }
     }
 
-    /// The reverse address is read with the question, again for each query of a reused request.
+    /// The reverse address is read with the question, again for each query of a reused request,
+    /// and the metadata of the query before is forgotten.
     #[test]
     fn reverse_addresses_follow_the_question() {
         use hickory_proto::serialize::binary::BinEncodable;
@@ -791,10 +817,12 @@ mod tests {
             ("9.0.96.10.in-addr.arpa.", Some("10.96.0.9")),
         ] {
             let bytes = wire(name);
+            req.meta_mut().set("kubernetes/namespace", "of the query before");
             assert_eq!(decode_question_into(&bytes, req.message_mut()), Some(()));
             req.rebind(&bytes, addr, addr, Proto::Udp, Instant::now());
             let want: Option<IpAddr> = want.map(|a| a.parse().unwrap());
             assert_eq!(req.reverse_addr(), want, "{name}");
+            assert!(req.meta().is_empty(), "a reused request starts without metadata");
         }
     }
 

@@ -49,7 +49,10 @@ impl Upstream {
         msg.metadata.id = req.id();
         msg.metadata.recursion_desired = true;
         msg.add_query(Query::query(name, qtype));
-        let inner = Arc::new(Request::new(msg, req.src(), req.local(), req.proto(), 0));
+        let mut inner = Request::new(msg, req.src(), req.local(), req.proto(), 0);
+        // CoreDNS looks the name up with the query's context, its metadata included.
+        inner.meta_mut().copy_from(req.meta());
+        let inner = Arc::new(inner);
         let ctx = Ctx { depth: ctx.depth + 1, ..ctx.clone() };
         Some(Next::new("", &chain, 0).run(&ctx, &inner))
     }

@@ -43,6 +43,9 @@ pub struct Block {
     pub chain: Chain,
     /// The directives the block enables (handlers or not), in chain order.
     pub directives: Vec<&'static str>,
+    /// With *metadata* and a plugin that provides some: what collects a query's metadata
+    /// before the chain runs.
+    pub metadata: Option<plugin_metadata::Collector>,
 }
 
 impl Block {
@@ -365,7 +368,12 @@ fn setup_block(
     }
     let chain: Chain = chain.into();
     let _ = handle.set(chain.clone());
-    Ok(Block { zones, chain, directives: enabled })
+    let metadata = collected
+        .shared
+        .get::<PerBlock<plugin_metadata::Zones>>()
+        .of(index)
+        .and_then(|z| plugin_metadata::Collector::new(z.0, &chain));
+    Ok(Block { zones, chain, directives: enabled, metadata })
 }
 
 /// Each zone of the block with the `server` label of each listener that will serve it.

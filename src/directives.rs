@@ -44,7 +44,7 @@ const fn built_once(name: &'static str, setup: SetupFn) -> Directive {
 /// Every directive, in chain order (CoreDNS 1.14.7's `plugin.cfg`, and `ratelimit`).
 pub static DIRECTIVES: &[Directive] = &[
     known("root"),
-    known("metadata"),
+    built("metadata", plugin_metadata::setup),
     known("geoip"),
     known("cancel"),
     known("proxyproto"),

@@ -217,7 +217,7 @@ impl Mux {
                 return encode(&mut reply, 512, out);
             }
         }
-        let outcome = self.serve_request(&req, received, out);
+        let outcome = self.serve_request(&mut req, received, out);
         match outcome {
             Outcome::Wait(_) => {}
             _ => spare::keep(req),
@@ -225,8 +225,8 @@ impl Mux {
         outcome
     }
 
-    /// Everything after decoding: class, EDNS version, the route, the chain.
-    fn serve_request(&self, req: &Arc<Request>, start: Instant, out: &mut Vec<u8>) -> Outcome {
+    /// Everything after decoding: class, EDNS version, the route, the metadata, the chain.
+    fn serve_request(&self, req: &mut Arc<Request>, start: Instant, out: &mut Vec<u8>) -> Outcome {
         if req.qclass() != DNSClass::IN && !self.any_class {
             return self.dropped(req, ResponseCode::Refused, out);
         }
@@ -238,6 +238,11 @@ impl Mux {
             return self.dropped(req, ResponseCode::Refused, out);
         };
 
+        if let Some(collector) = &route.block.metadata {
+            // The request is this thread's own until the chain runs: no copy is made.
+            collector.collect(Arc::make_mut(req));
+        }
+        let req = &*req;
         let chain = &route.block.chain;
         let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
             Next::new("", chain, 0).run(&route.ctx, req)

@@ -51,6 +51,7 @@ fn holding(signals: &Arc<Signals>) -> Listener {
         zones: vec!["test.".into()],
         chain: vec![Arc::new(HoldsSlow(signals.clone())) as Arc<dyn Plugin>].into(),
         directives: vec!["holds"],
+        metadata: None,
     };
     Listener {
         transport: Transport::Dns,

@@ -71,7 +71,12 @@ fn mux_with_debug(zones: &[(&str, Vec<Act>)], debug: bool) -> Mux {
         .map(|(zone, acts)| {
             let chain: Chain =
                 acts.iter().map(|a| Arc::new(TestPlugin(*a)) as Arc<dyn Plugin>).collect();
-            let block = Block { zones: vec![zone.to_string()], chain, directives: vec!["test"] };
+            let block = Block {
+                zones: vec![zone.to_string()],
+                chain,
+                directives: vec!["test"],
+                metadata: None,
+            };
             (zone.to_string(), Arc::new(block))
         })
         .collect();
@@ -272,6 +277,7 @@ fn a_querys_duration_counts_from_when_it_arrived() {
         zones: vec![".".into()],
         chain: vec![Arc::new(TestPlugin(Act::Answer(1))) as Arc<dyn Plugin>].into(),
         directives: vec!["prometheus", "test"],
+        metadata: None,
     };
     let zones = [(".".to_string(), Arc::new(block))].into_iter().collect();
     let m = Mux::new(&Listener {

@@ -20,6 +20,7 @@ use crate::objects::{Endpoint, Kind, Port, Service, Slice};
 use crate::setup::{Options, PodMode};
 
 mod fast;
+mod metadata;
 mod names;
 
 pub use names::endpoint_name;
@@ -462,6 +463,14 @@ impl Plugin for Kubernetes {
 
     fn ready(&self) -> Option<bool> {
         Some(self.index.load().synced)
+    }
+
+    fn provides_metadata(&self) -> bool {
+        true
+    }
+
+    fn metadata(&self, req: &Request, meta: &mut plugin_api::Meta) {
+        self.publish_metadata(req, meta);
     }
 
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {

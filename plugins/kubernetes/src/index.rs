@@ -140,6 +140,17 @@ impl Hashed for Box<str> {
     }
 }
 
+/// A pod as the index knows it by address.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PodEntry {
+    /// Its namespace, the string every object of the namespace shares.
+    pub namespace: Arc<str>,
+    /// Its name.
+    pub name: Box<str>,
+    /// Its labels, by key.
+    pub labels: crate::objects::Labels,
+}
+
 /// Adds `item` under `ip`.
 fn add_at<T: Clone>(table: &mut Sharded<ByAddress<T>>, ip: IpAddr, item: T) {
     let hash = hash_of(&ip);
@@ -214,8 +225,9 @@ pub struct Index {
     /// Namespaces that exist: listed by the API (or manifests), or, unless `strict`, named by an
     /// object.
     namespaces: Sharded<Box<str>>,
-    /// Pod address → the namespaces of the pods with it (one shared string per namespace).
-    pods: Sharded<ByAddress<Arc<str>>>,
+    /// Pod address → the pods with it (`pods verified`): their namespace (one shared string per
+    /// namespace), name and labels.
+    pods: Sharded<ByAddress<Arc<PodEntry>>>,
     reverse: Sharded<ByAddress<ReverseTarget>>,
     /// ServiceImports (`multicluster` zones), as Services: ClusterSetIP or headless.
     imports: Sharded<Arc<Service>, Direct<Arc<Service>>>,
@@ -305,7 +317,14 @@ impl Index {
             && self
                 .pods
                 .find(hash_of(&ip), |e| e.ip == ip)
-                .is_some_and(|e| e.items.as_slice().iter().any(|n| &**n == namespace))
+                .is_some_and(|e| e.items.as_slice().iter().any(|p| &*p.namespace == namespace))
+    }
+
+    /// The first pod that arrived with address `ip` (CoreDNS's `podWithIP`): a query's client,
+    /// for *metadata*.
+    pub fn pod_with_ip(&self, ip: IpAddr) -> Option<&PodEntry> {
+        let entry = self.pods.find(hash_of(&ip), |e| e.ip == ip)?;
+        entry.items.as_slice().first().map(|p| &**p)
     }
 
     /// What PTR records `ip` has, in the order their objects arrived.
@@ -400,15 +419,16 @@ impl Index {
         remove_from_group(&mut self.clusterset_slices, slice);
     }
 
-    /// Adds a pod of `namespace` with address `ip`.
-    pub(crate) fn add_pod(&mut self, namespace: Arc<str>, ip: IpAddr) {
-        add_at(&mut self.pods, ip, namespace);
+    /// Adds a pod with address `ip`.
+    pub(crate) fn add_pod(&mut self, pod: Arc<PodEntry>, ip: IpAddr) {
+        add_at(&mut self.pods, ip, pod);
         self.pod_count += 1;
     }
 
-    /// Removes one pod of `namespace` with address `ip`.
-    pub(crate) fn remove_pod(&mut self, namespace: &str, ip: IpAddr) {
-        if remove_at(&mut self.pods, ip, |n| &**n == namespace) {
+    /// Removes pod `namespace`/`name` from address `ip`.
+    pub(crate) fn remove_pod(&mut self, namespace: &str, name: &str, ip: IpAddr) {
+        let same = |p: &Arc<PodEntry>| &*p.namespace == namespace && &*p.name == name;
+        if remove_at(&mut self.pods, ip, same) {
             self.pod_count -= 1;
         }
     }

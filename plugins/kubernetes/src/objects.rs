@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use compact_str::CompactString;
 use k8s_openapi::api::core::v1::{Namespace as K8sNamespace, Pod as K8sPod, Service as K8sService};
@@ -107,7 +108,7 @@ pub struct Keep {
     pub zones: bool,
 }
 
-/// A Pod, reduced to its address.
+/// A Pod, reduced to its address, name and labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pod {
     /// Lower-cased namespace.
@@ -116,7 +117,13 @@ pub struct Pod {
     pub name: CompactString,
     /// `status.podIP`.
     pub ip: IpAddr,
+    /// `metadata.labels`, by key: *metadata*'s `kubernetes/client-label/KEY` of a query from
+    /// this pod.
+    pub labels: Labels,
 }
+
+/// A pod's labels, sorted by key, shared by the store and the index.
+pub type Labels = Arc<[(Box<str>, Box<str>)]>;
 
 fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
@@ -326,7 +333,9 @@ pub fn pod(p: &K8sPod) -> Result<Pod, String> {
     let namespace = namespace_or_default(p.metadata.namespace.as_deref());
     let ip = p.status.as_ref().and_then(|s| s.pod_ip.as_deref()).ok_or("no status.podIP")?;
     let ip: IpAddr = ip.parse().map_err(|_| format!("podIP {ip:?} does not parse"))?;
-    Ok(Pod { namespace, name, ip })
+    let labels = p.metadata.labels.iter().flatten();
+    let labels = labels.map(|(k, v)| (k.as_str().into(), v.as_str().into())).collect();
+    Ok(Pod { namespace, name, ip, labels })
 }
 
 /// A namespace's name.

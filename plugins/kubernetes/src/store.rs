@@ -13,10 +13,10 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::index::Index;
 use crate::index::dense::Dense;
 use crate::index::sharded::Shard;
 use crate::index::sharded::{Hashed, hash_of};
+use crate::index::{Index, PodEntry};
 use crate::objects::{Pod, Service, Slice};
 use foldhash::HashMap;
 
@@ -78,12 +78,12 @@ impl Object {
     }
 }
 
-/// A pod as the store keeps it: who it is (for its deletion) and its address.
+/// A pod as the store keeps it: its address, and what the index holds for it (who it is, for
+/// its deletion, and its labels).
 #[derive(Debug)]
 struct PodRecord {
-    namespace: Arc<str>,
-    name: Box<str>,
     ip: IpAddr,
+    entry: Arc<PodEntry>,
 }
 
 /// Why a namespace exists.
@@ -122,7 +122,7 @@ impl Hashed for Arc<Slice> {
 
 impl Hashed for PodRecord {
     fn hash(&self) -> u64 {
-        key_hash(&self.namespace, &self.name)
+        key_hash(&self.entry.namespace, &self.entry.name)
     }
 }
 
@@ -171,14 +171,18 @@ impl Store {
             Object::ClustersetSlice(s) => self.put_slice(s, true),
             Object::Pod(p) => {
                 let hash = key_hash(&p.namespace, &p.name);
-                let same = |o: &PodRecord| *o.name == *p.name && *o.namespace == *p.namespace;
-                if self.pods.find(hash, same).is_some_and(|old| old.ip == p.ip) {
+                let same =
+                    |o: &PodRecord| *o.entry.name == *p.name && *o.entry.namespace == *p.namespace;
+                let unchanged = |old: &PodRecord| old.ip == p.ip && old.entry.labels == p.labels;
+                if self.pods.find(hash, same).is_some_and(unchanged) {
                     return;
                 }
                 let namespace = self.hold(&p.namespace);
                 self.delete(ObjectKind::Pod, &p.namespace, &p.name);
-                self.index.add_pod(namespace.clone(), p.ip);
-                let record = PodRecord { namespace, name: p.name.into(), ip: p.ip };
+                let name = p.name.as_str().into();
+                let entry = Arc::new(PodEntry { namespace, name, labels: p.labels });
+                self.index.add_pod(entry.clone(), p.ip);
+                let record = PodRecord { ip: p.ip, entry };
                 self.pods.insert_new(hash, record);
             }
             Object::Namespace(n) => {
@@ -217,9 +221,10 @@ impl Store {
             }
             ObjectKind::Pod => {
                 let hash = key_hash(namespace, name);
-                let same = |o: &PodRecord| *o.name == *name && *o.namespace == *namespace;
+                let same =
+                    |o: &PodRecord| *o.entry.name == *name && *o.entry.namespace == *namespace;
                 if let Some(old) = self.pods.remove(hash, same) {
-                    self.index.remove_pod(namespace, old.ip);
+                    self.index.remove_pod(namespace, name, old.ip);
                     self.release(namespace);
                 }
             }
@@ -311,7 +316,9 @@ impl Store {
             ObjectKind::Slice => {
                 Box::new(self.slices.iter().map(|s| (s.namespace.as_str(), s.name.as_str())))
             }
-            ObjectKind::Pod => Box::new(self.pods.iter().map(|p| (&*p.namespace, &*p.name))),
+            ObjectKind::Pod => {
+                Box::new(self.pods.iter().map(|p| (&*p.entry.namespace, &*p.entry.name)))
+            }
             ObjectKind::Import => {
                 Box::new(self.index.imports().map(|s| (s.namespace.as_str(), s.name.as_str())))
             }

@@ -84,6 +84,7 @@ fn index() -> Index {
         namespace: "default".into(),
         name: "client".into(),
         ip: "10.244.3.3".parse().unwrap(),
+        labels: Arc::default(),
     }];
     let services = services.into_iter().map(Arc::new).collect();
     let slices = slices.into_iter().map(Arc::new).collect();
@@ -94,7 +95,11 @@ fn plugin(corefile: &str, index: Index) -> Arc<dyn plugin_api::Plugin> {
     plugin_with(corefile, index, true)
 }
 
-fn plugin_with(corefile: &str, index: Index, fast_path: bool) -> Arc<dyn plugin_api::Plugin> {
+pub(crate) fn plugin_with(
+    corefile: &str,
+    index: Index,
+    fast_path: bool,
+) -> Arc<dyn plugin_api::Plugin> {
     let mut c = Controller::from_text(corefile);
     let o = setup::parse(&mut c).unwrap();
     Arc::new(Kubernetes {
@@ -670,5 +675,6 @@ fn an_alias_bomb_in_a_manifest_is_still_refused() {
     assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
     assert!(loaded.problems[0].starts_with("bomb.yaml: "), "{}", loaded.problems[0]);
 }
+mod metadata;
 mod multicluster;
 mod zonal;

@@ -39,7 +39,12 @@ fn slice(ns: &str, name: &str, service: &str, addresses: &[&str]) -> Object {
 }
 
 fn pod(ns: &str, name: &str, address: &str) -> Object {
-    Object::Pod(Pod { namespace: ns.into(), name: name.into(), ip: ip(address) })
+    Object::Pod(Pod {
+        namespace: ns.into(),
+        name: name.into(),
+        ip: ip(address),
+        labels: Arc::default(),
+    })
 }
 
 /// The `i`th Service of [`cluster`]: `svc-i` in `ns-(i % 10)`.

@@ -5,7 +5,8 @@
 //! for *hosts*, a *cache* hit behind *loadbalance*, *kubernetes* answers, PTR and NXDOMAIN,
 //! *local*'s, *template*'s bare answers (the AAAA filter, an NXDOMAIN rule) and the queries
 //! it passes on, queries *rewrite* renames to a name of the same length and maps back, and
-//! queries with EDNS, *bufsize* capping them, *chaos*'s answers and *header*'s flags;
+//! queries with EDNS, *bufsize* capping them, *chaos*'s answers and *header*'s flags, and
+//! *kubernetes* answers with *metadata* collecting what they ask for;
 //! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
 //! writer.
 //!
@@ -68,7 +69,8 @@ fn mux() -> Mux {
          mycorpx.local {{\n rewrite name suffix .mycorpx.local .cluster.local answer auto\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n\
          capped.test {{\n bufsize 1232\n hosts {{\n  10.0.0.1 a.capped.test\n }}\n}}\n\
          version.bind authors.bind {{\n chaos v1 alice bob\n}}\n\
-         flagged.test {{\n header {{\n  query set rd\n  response set ra\n }}\n hosts {{\n  10.0.0.1 a.flagged.test\n }}\n}}\n"
+         flagged.test {{\n header {{\n  query set rd\n  response set ra\n }}\n hosts {{\n  10.0.0.1 a.flagged.test\n }}\n}}\n\
+         described.local {{\n metadata\n kubernetes described.local {{\n  manifests {manifests}\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
     let config = config::load(&source, &|_| {}).expect("the Corefile loads");
@@ -152,6 +154,9 @@ fn queries_answered_from_memory_allocate_nothing() {
         ("a.alias.test.", RecordType::A, ResponseCode::NoError, 0),
         ("a.cachealias.test.", RecordType::A, ResponseCode::NoError, 0),
         ("nginx-service.default.svc.mycorpx.local.", RecordType::A, ResponseCode::NoError, 0),
+        // *metadata* in front of *kubernetes*: what the query asks for, published into the
+        // request's metadata slots, which the spare request keeps warm.
+        ("nginx-service.default.svc.described.local.", RecordType::A, ResponseCode::NoError, 0),
         // With *log* and *prometheus*: the batch's buffer of lines, handed to the writer (once
         // per batch: here every query is one).
         ("a.observed.test.", RecordType::A, ResponseCode::NoError, 1),

@@ -31,6 +31,7 @@ mod kube_in_cluster;
 mod kubernetes;
 mod local;
 mod loop_detect;
+mod metadata;
 mod metrics;
 mod netns;
 mod node_local;

@@ -28,7 +28,7 @@ const EMPTY: &str = "-";
 enum Piece {
     Literal(String),
     Label(Label),
-    /// `{/name}`: metadata, which ferrodns does not collect yet, so it prints `-`.
+    /// `{/name}`: the query's metadata label `name` (*metadata*), or `-` if unset.
     Metadata(String),
 }
 
@@ -174,7 +174,9 @@ impl Format {
                     [byte] => line.push(*byte),
                     bytes => line.extend_from_slice(bytes),
                 },
-                Piece::Metadata(_) => text(line, EMPTY),
+                // A label no plugin set prints `-`; one set to "" prints nothing (CoreDNS's
+                // replacer).
+                Piece::Metadata(label) => text(line, req.meta().get(label).unwrap_or(EMPTY)),
                 Piece::Label(label) => write_label(line, *label, req, out),
             }
         }

@@ -168,6 +168,18 @@ fn dropped_queries_log_dashes() {
     assert_eq!(line(rule, &req, &Ok(Reply::Drop), Duration::ZERO).unwrap(), "- - 0 -");
 }
 
+#[test]
+fn metadata_labels_print_their_values() {
+    let mut req = test_util::request("web.default.svc.cluster.local.", RecordType::A);
+    req.meta_mut().set("kubernetes/namespace", "default");
+    req.meta_mut().set("kubernetes/endpoint", "");
+    let rule =
+        &rules("log . \"{/kubernetes/namespace}|{/kubernetes/endpoint}|{/kubernetes/nope}\"")
+            .unwrap()[0];
+    let ok = Ok(Reply::Rcode(ResponseCode::NoError));
+    assert_eq!(line(rule, &req, &ok, Duration::ZERO).unwrap(), "default||-");
+}
+
 /// Whatever form the reply comes in, it leaves *log* as it came: same form, same writer.
 #[test]
 fn handler_passes_the_reply_through_unchanged() {

@@ -67,8 +67,8 @@ pub enum Variable {
     Protocol,
     ServerIp,
     ServerPort,
-    /// `{plugin/label}`: a metadata label. ferrodns has no *metadata* plugin, so it has no value
-    /// and the rule does nothing, as in CoreDNS without *metadata*.
+    /// `{plugin/label}`: a metadata label (*metadata*); unset or empty, the rule does nothing,
+    /// as in CoreDNS.
     Metadata(String),
 }
 
@@ -246,7 +246,9 @@ fn value(variable: &Variable, req: &Request, asked: &Asked<'_>) -> Option<Vec<u8
         Variable::Protocol => req.proto().as_str().as_bytes().to_vec(),
         Variable::ServerIp => ip(req.local().ip().to_canonical()),
         Variable::ServerPort => req.local().port().to_be_bytes().to_vec(),
-        Variable::Metadata(_) => return None,
+        Variable::Metadata(label) => {
+            req.meta().get(label).filter(|v| !v.is_empty())?.as_bytes().to_vec()
+        }
     })
 }
 

@@ -232,7 +232,10 @@ fn rebuild(req: &Request, question: &Question<'_>, edns: &EdnsWork) -> Option<Re
     }
     query.set_query_type(question.qtype);
     query.set_query_class(question.qclass);
-    Some(Request::new(msg, req.src(), req.local(), req.proto(), req.len()))
+    let mut rebuilt = Request::new(msg, req.src(), req.local(), req.proto(), req.len());
+    // The metadata was collected for the query as asked, and goes on with it.
+    rebuilt.meta_mut().copy_from(req.meta());
+    Some(rebuilt)
 }
 
 /// The reply with the client's question back and the response rules applied to every record,

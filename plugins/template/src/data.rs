@@ -65,9 +65,15 @@ fn with_matches(
     let numbered = matches.iter().enumerate().map(|(i, m)| (i.to_string(), m.clone()));
     let group = map(numbered.chain(named));
     let question = question(req);
-    let meta: Method = Arc::new(|args: &[Value]| match args {
-        // No plugin in ferrodns sets metadata yet, so every name reads as unset: "".
-        [Value::Str(_)] => Ok(Value::Str(String::new())),
+    // The query's metadata (*metadata*), copied only when there is some; an unset name reads
+    // as "".
+    let values: Vec<(String, String)> =
+        req.meta().iter().map(|(l, v)| (l.to_owned(), v.to_owned())).collect();
+    let meta: Method = Arc::new(move |args: &[Value]| match args {
+        [Value::Str(name)] => {
+            let value = values.iter().find(|(l, _)| l == name).map(|(_, v)| v.clone());
+            Ok(Value::Str(value.unwrap_or_default()))
+        }
         [other] => Err(format!("wrong type for value; expected string; got {}", other.kind())),
         _ => Err(format!("wrong number of args for Meta: want 1 got {}", args.len())),
     });

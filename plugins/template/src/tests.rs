@@ -113,6 +113,17 @@ fn setup_errors_use_corednss_words() {
 
 /// A `template` block for zone `.` followed by [`Rest`] (the "fallthrough" of CoreDNS's tests).
 fn serve_with(corefile: &str, qname: &str, qclass: DNSClass, qtype: RecordType) -> ServeResult {
+    serve_with_meta(corefile, qname, qclass, qtype, &[])
+}
+
+/// [`serve_with`] for a query whose metadata holds `meta`, as *metadata* would leave it.
+fn serve_with_meta(
+    corefile: &str,
+    qname: &str,
+    qclass: DNSClass,
+    qtype: RecordType,
+    meta: &[(&str, &str)],
+) -> ServeResult {
     let plugin = setup(&mut Controller::from_text(corefile)).unwrap().unwrap();
     let mut msg = Message::query();
     msg.metadata.id = 4242;
@@ -120,13 +131,16 @@ fn serve_with(corefile: &str, qname: &str, qclass: DNSClass, qtype: RecordType) 
     query.set_query_class(qclass);
     msg.add_query(query);
     let len = msg.to_vec().unwrap().len();
-    let req = Request::new(
+    let mut req = Request::new(
         msg,
         test_util::CLIENT.parse().unwrap(),
         test_util::SERVER.parse().unwrap(),
         plugin_api::Proto::Udp,
         len,
     );
+    for (label, value) in meta {
+        req.meta_mut().set(label, value);
+    }
     test_util::serve(vec![plugin, Arc::new(Rest)], req)
 }
 
@@ -232,11 +246,23 @@ fn handler_table() {
     let msg = message(serve_with(&cname, "example.net.", IN, A));
     assert_eq!(msg.answers.len(), 1);
 
+    // mdMatch: metadata a plugin set, in the answer's name, the additional's and the NS's data.
+    let md = any(&format!(
+        " match {IP_10}\n answer \"{{{{ .Meta \\\"foo\\\" }}}}-{{{{ .Name }}}} 60 IN A 10.{{{{ .Group.b }}}}.{{{{ .Group.c }}}}.{{{{ .Group.d }}}}\"\n additional \"{{{{ .Meta \\\"bar\\\" }}}}.example. IN A 203.0.113.8\"\n authority \"example. IN NS {{{{ .Meta \\\"bar\\\" }}}}.example.com.\""
+    ));
+    let set = [("foo", "myfoo"), ("bar", "mybar"), ("foobar", "myfoobar")];
+    let msg = message(serve_with_meta(&md, "ip-10-95-12-8.example.", IN, A, &set));
+    assert_eq!(msg.answers.len(), 1);
+    assert_eq!(msg.answers[0].name.to_string(), "myfoo-ip-10-95-12-8.example.");
+    assert_eq!(msg.additionals.len(), 1);
+    assert_eq!(msg.additionals[0].name.to_string(), "mybar.example.");
+    assert_eq!(msg.authorities[0].data.to_string(), "mybar.example.com.");
+
     // mdMissing: metadata no plugin set reads as "".
     let md = any(&format!(
         " match {IP_10}\n answer \"{{{{ .Meta \\\"foofoo\\\" }}}}{{{{ .Name }}}} 60 IN A 10.{{{{ .Group.b }}}}.{{{{ .Group.c }}}}.{{{{ .Group.d }}}}\""
     ));
-    let msg = message(serve_with(&md, "ip-10-95-12-8.example.", IN, A));
+    let msg = message(serve_with_meta(&md, "ip-10-95-12-8.example.", IN, A, &[("foo", "myfoo")]));
     assert_eq!(msg.answers[0].name.to_string(), "ip-10-95-12-8.example.");
 
     // EDNS error: NXDOMAIN with an EDE, info code 21 and its text.

@@ -345,11 +345,21 @@ fn rewrite_edns0_local_variable() {
         let got = reply_options(&[&format!("edns0 local set 0xffee {variable}")], None);
         assert_eq!(got, vec![local(0xffee, want)], "{variable}");
     }
-    // The table's metadata rows: with no value (ferrodns has no *metadata* plugin, so every
-    // label is the table's `{test/does-not-exist}`), the rule does nothing and the query gets
-    // no OPT at all.
-    let (seen, reply) = run(&["edns0 local set 0xffee {test/does-not-exist}"], None);
-    assert!(seen.is_none() && reply.is_none());
+    // The table's metadata rows: a label the query's metadata has is its value; one it lacks
+    // (or holds empty) leaves the rule doing nothing, and the query gets no OPT at all.
+    let with_meta = || {
+        let mut req = query(None, test_util::CLIENT.parse().unwrap());
+        req.meta_mut().set("test/label", "my-value");
+        req.meta_mut().set("test/empty", "");
+        req
+    };
+    let (seen, _) = run_with(&["edns0 local set 0xffee {test/label}"], with_meta(), false);
+    assert_eq!(options(&seen.unwrap()), vec![local(0xffee, b"my-value")]);
+    for missing in ["{test/does-not-exist}", "{test/empty}"] {
+        let rule = format!("edns0 local set 0xffee {missing}");
+        let (seen, reply) = run_with(&[&rule], with_meta(), false);
+        assert!(seen.is_none() && reply.is_none(), "{missing}");
+    }
     // {qname} is the name as the rules before left it, in the client's case until then.
     let mut mixed = query(None, test_util::CLIENT.parse().unwrap()).to_message();
     mixed.queries[0].set_name(plugin_api::proto::rr::Name::from_ascii("Example.COM.").unwrap());

@@ -75,7 +75,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built("loadbalance", plugin_loadbalance::setup),
     known_once("tsig"),
     built("rewrite", plugin_rewrite::setup),
-    known("autopath"),
+    built("autopath", plugin_autopath::setup),
     built("acl", plugin_acl::setup),
     built_once("ratelimit", plugin_ratelimit::setup),
     built_once("cache", plugin_cache::setup),

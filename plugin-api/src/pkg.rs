@@ -16,6 +16,7 @@
 //! * [`pattern`]: the regular expressions Corefiles give, compiled with a nesting limit.
 //! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
 //! * [`random`]: cheap per-thread randomness for spreading load.
+//! * [`resolv`]: resolv.conf files (name servers, search list), as miekg/dns reads them.
 //! * [`strconv`]: Go's `strconv.ParseUint` and `Quote`, words included.
 //! * [`spare`]: a request per thread for plugins that pass on a changed copy of the query.
 
@@ -29,6 +30,7 @@ pub mod names;
 pub mod output;
 pub mod pattern;
 pub mod random;
+pub mod resolv;
 pub mod response;
 pub mod spare;
 pub mod strconv;

@@ -291,6 +291,19 @@ pub trait Plugin: Send + Sync + 'static {
     fn metadata(&self, req: &Request, meta: &mut crate::Meta) {
         let _ = (req, meta);
     }
+
+    /// True if the plugin gives search paths to *autopath* ([`Plugin::search_path`]; CoreDNS's
+    /// `AutoPather`).
+    fn provides_search_path(&self) -> bool {
+        false
+    }
+
+    /// The search path of the client that sent `req`, fully qualified names ending with ""
+    /// (the bare name), for *autopath* to walk; `None` for no autopathing of this query.
+    fn search_path(&self, req: &Request) -> Option<Vec<String>> {
+        let _ = req;
+        None
+    }
 }
 
 /// The plugins of one server block, in chain order.

@@ -236,6 +236,10 @@ fn bad_corefiles_exit_1_with_coredns_wording() {
             "listen tcp 198.51.100.77:0: bind: cannot assign requested address",
         ),
         (
+            ".:0 {\n autopath @hosts\n hosts {\n  10.0.0.1 a.test\n }\n}\n",
+            "plugin/autopath: hosts does not implement the AutoPather interface",
+        ),
+        (
             "a..b:0 {\n whoami\n}\n",
             "FILE:1 - Error during parsing: zone is not a valid domain name: a..b",
         ),

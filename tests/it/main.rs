@@ -4,6 +4,7 @@
 
 mod access;
 mod answer_shapers;
+mod autopath;
 mod bad_input;
 mod binary;
 mod bind;

@@ -19,6 +19,7 @@ use crate::index::{Index, ReverseTarget};
 use crate::objects::{Endpoint, Kind, Port, Service, Slice};
 use crate::setup::{Options, PodMode};
 
+mod autopath;
 mod fast;
 mod metadata;
 mod names;
@@ -471,6 +472,14 @@ impl Plugin for Kubernetes {
 
     fn metadata(&self, req: &Request, meta: &mut plugin_api::Meta) {
         self.publish_metadata(req, meta);
+    }
+
+    fn provides_search_path(&self) -> bool {
+        true
+    }
+
+    fn search_path(&self, req: &Request) -> Option<Vec<String>> {
+        self.client_search_path(req)
     }
 
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {

@@ -40,6 +40,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use plugin_api::pkg::upstream::Upstream;
+use plugin_api::pkg::zone::normalize;
 use plugin_api::{ConfigError, Controller, Plugin};
 use tokio::sync::Notify;
 
@@ -54,7 +55,12 @@ pub const MANIFEST_POLL: Duration = Duration::from_secs(1);
 
 /// Reads the directive and builds the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
-    let o = Arc::new(setup::parse(c)?);
+    let mut o = setup::parse(c)?;
+    // CoreDNS's `searchFromResolvConf`: a missing file leaves the list empty.
+    if let Ok(conf) = plugin_api::pkg::resolv::read("/etc/resolv.conf") {
+        o.autopath_search = conf.search.iter().map(|s| normalize(s)).collect();
+    }
+    let o = Arc::new(o);
     let index = Arc::new(ArcSwap::from_pointee(Index::unsynced()));
     if o.manifests.is_empty() {
         let stop = Arc::new(Notify::new());

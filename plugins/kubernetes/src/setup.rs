@@ -60,6 +60,9 @@ pub struct Options {
     pub api_limits: ApiLimits,
     /// `zonal`: headless Services answer `TOPOZONE.pin|prefer._zone.SVC.NS.svc.ZONE`.
     pub zonal: bool,
+    /// The server's own search list (`/etc/resolv.conf`, read at setup), normalised: the end
+    /// of the search path *autopath* walks for a client pod, after the cluster's three names.
+    pub autopath_search: Vec<String>,
 }
 
 /// Client-side limits on requests to the API server; `None` (or 0) is no limit of that kind.
@@ -116,6 +119,7 @@ pub fn parse(c: &mut Controller) -> Result<Options, ConfigError> {
         multicluster: Vec::new(),
         api_limits: ApiLimits::default(),
         zonal: false,
+        autopath_search: Vec::new(),
     };
     while c.next() {
         let args = c.remaining_args();

@@ -675,6 +675,7 @@ fn an_alias_bomb_in_a_manifest_is_still_refused() {
     assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
     assert!(loaded.problems[0].starts_with("bomb.yaml: "), "{}", loaded.problems[0]);
 }
+mod autopath;
 mod metadata;
 mod multicluster;
 mod zonal;

@@ -95,7 +95,7 @@ fn zonal_names_publish_their_zone() {
     assert_eq!(got.get("kubernetes/service").map(String::as_str), Some("db"));
 }
 
-fn client_pod() -> Object {
+pub(super) fn client_pod() -> Object {
     let labels = [("app.kubernetes.io/name", "foo"), ("bar", "baz")];
     Object::Pod(Pod {
         namespace: "podns".into(),

@@ -29,6 +29,7 @@ mod kube_api_limits;
 mod kube_api_multicluster;
 mod kube_api_zonal;
 mod kube_in_cluster;
+mod kube_ns;
 mod kubernetes;
 mod local;
 mod loop_detect;

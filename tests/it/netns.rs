@@ -26,6 +26,9 @@ pub fn add_interface(name: &str, addrs: &[&str]) {
     if !dummy.is_ok_and(|o| o.status.success()) {
         ip(&["link", "add", name, "type", "bridge"]);
     }
+    // Only the addresses the test names: no IPv6 link-local address appears when it comes up
+    // (a dummy interface would get one; what the server sees as its own must not vary).
+    ip(&["link", "set", "dev", name, "addrgenmode", "none"]);
     for addr in addrs {
         add_address(name, addr);
     }

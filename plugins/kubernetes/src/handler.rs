@@ -23,6 +23,7 @@ mod autopath;
 mod fast;
 mod metadata;
 mod names;
+mod ns;
 
 pub use names::endpoint_name;
 use names::{
@@ -47,6 +48,9 @@ pub struct Kubernetes {
     /// when serving; the handler's tests run every case with it off too, so that both paths
     /// must give the same answers.
     pub(crate) fast_path: bool,
+    /// The server's own addresses, found when it starts (`ns`): what CoreDNS's `localIPs`
+    /// holds, to name this server's Services in NS answers.
+    pub(crate) local_ips: Arc<std::sync::OnceLock<Vec<IpAddr>>>,
 }
 
 /// What a lookup found.
@@ -91,6 +95,8 @@ struct Lookup<'a> {
     req: &'a Request,
     /// How many labels of the query name are the zone.
     zone_labels: usize,
+    /// The server's own addresses (empty before it has started).
+    local_ips: &'a [IpAddr],
     /// The zone is a `multicluster` one: Services are ServiceImports, endpoints those of the
     /// multicluster EndpointSlices.
     clusterset: bool,
@@ -153,18 +159,6 @@ impl Lookup<'_> {
         self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns)
     }
 
-    /// The name server records of the zone: the kube-dns Service when the cluster has one,
-    /// else `ns.dns.<zone>`; with the addresses as glue.
-    fn ns(&self) -> (Name, Vec<IpAddr>) {
-        if let Some(svc) = self.index.service("kube-system", "kube-dns")
-            && let Kind::ClusterIp(ips) = &svc.kind
-            && let Some(target) = self.name("kube-dns.kube-system.svc", &self.zone())
-        {
-            return (target, ips.to_vec());
-        }
-        (self.name("ns.dns", &self.zone()).unwrap_or_else(Name::root), Vec::new())
-    }
-
     fn address(&self, owner: Name, ip: IpAddr) -> Record {
         let data = match ip {
             IpAddr::V4(v4) => RData::A(A(v4)),
@@ -179,12 +173,23 @@ impl Lookup<'_> {
             return match qtype {
                 RecordType::SOA => Outcome::Records { answer: vec![self.soa()], extra: vec![] },
                 RecordType::NS => {
-                    let (target, glue) = self.ns();
-                    let ns =
-                        Record::from_rdata(self.zone(), self.ttl(), RData::NS(NS(target.clone())));
-                    let extra =
-                        glue.into_iter().map(|ip| self.address(target.clone(), ip)).collect();
-                    Outcome::Records { answer: vec![ns], extra }
+                    // CoreDNS's `plugin.NS` over `nsAddrs`: one NS per name, every address
+                    // as glue.
+                    let servers = self.ns_addrs(false, false, &self.zone());
+                    let mut answer: Vec<Record> = Vec::new();
+                    let mut extra = Vec::with_capacity(servers.len());
+                    for (target, ip) in servers {
+                        let ns = RData::NS(NS(target.clone()));
+                        if !answer.iter().any(|r| r.data == ns) {
+                            answer.push(Record::from_rdata(self.zone(), self.ttl(), ns));
+                        }
+                        extra.push(self.address(target, ip));
+                    }
+                    if answer.is_empty() {
+                        Outcome::NoData
+                    } else {
+                        Outcome::Records { answer, extra }
+                    }
                 }
                 _ => Outcome::NoData,
             };
@@ -197,9 +202,10 @@ impl Lookup<'_> {
             };
         }
         if base == ["ns", "dns"] {
-            let (_, glue) = self.ns();
-            let answer: Vec<Record> = glue
+            let servers = self.ns_addrs(false, false, &self.zone());
+            let answer: Vec<Record> = servers
                 .into_iter()
+                .map(|(_, ip)| ip)
                 .filter(|ip| {
                     matches!(
                         (ip, qtype),
@@ -490,8 +496,15 @@ impl Plugin for Kubernetes {
         }
         let index = self.index.load();
         let clusterset = self.o.is_multicluster(zone);
-        let lookup =
-            Lookup { o: &self.o, index: &index, req, zone_labels: label_count(zone), clusterset };
+        let local_ips = self.local_ips.get().map_or(&[][..], Vec::as_slice);
+        let lookup = Lookup {
+            o: &self.o,
+            index: &index,
+            req,
+            zone_labels: label_count(zone),
+            local_ips,
+            clusterset,
+        };
         let base_text = name[..name.len() - zone.len()].trim_end_matches('.');
         let mut fixed = [""; MAX_FIXED_LABELS];
         let spilled: Vec<&str>;

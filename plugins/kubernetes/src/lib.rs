@@ -41,7 +41,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use plugin_api::pkg::upstream::Upstream;
 use plugin_api::pkg::zone::normalize;
-use plugin_api::{ConfigError, Controller, Plugin};
+use plugin_api::{BoundAddrs, ConfigError, Controller, Plugin};
 use tokio::sync::Notify;
 
 pub use handler::Kubernetes;
@@ -113,7 +113,14 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
         });
     }
     let upstream = Upstream::new(c);
-    Ok(Some(Arc::new(Kubernetes { o, index, upstream, fast_path: true })))
+    let local_ips: Arc<std::sync::OnceLock<Vec<std::net::IpAddr>>> = Arc::default();
+    let (bound, servers, slot) =
+        (c.shared::<BoundAddrs>(), c.servers().to_vec(), local_ips.clone());
+    c.on_startup(Box::pin(async move {
+        let _ = slot.set(server_addresses(&bound, &servers));
+        Ok(())
+    }));
+    Ok(Some(Arc::new(Kubernetes { o, index, upstream, fast_path: true, local_ips })))
 }
 
 /// Waits until the watches have synced, for at most `timeout`, saying so every half second as
@@ -155,3 +162,25 @@ fn load_index(files: &[std::path::PathBuf], filter: &selector::Filter) -> Index 
 
 #[cfg(test)]
 mod tests;
+
+/// The addresses this block's listeners answer on (CoreDNS's `boundIPs`): each bound address,
+/// or for one bound to the wildcard every address of the host; loopback never. CoreDNS reads
+/// *bind*'s addresses as CIDRs and so finds none when *bind* is used; here they are used.
+fn server_addresses(bound: &BoundAddrs, servers: &[(String, String)]) -> Vec<std::net::IpAddr> {
+    let bound = bound.0.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out: Vec<std::net::IpAddr> = Vec::new();
+    for (_, label) in servers {
+        let Some(addr) = bound.get(label) else { continue };
+        let found = if addr.ip().is_unspecified() {
+            plugin_api::pkg::host::addresses()
+        } else {
+            vec![addr.ip()]
+        };
+        for ip in found {
+            if !ip.is_loopback() && !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    out
+}

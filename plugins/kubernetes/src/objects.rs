@@ -52,6 +52,10 @@ pub struct Service {
     pub kind: Kind,
     /// Its ports.
     pub ports: Vec<Port>,
+    /// `spec.externalIPs`, then each `status.loadBalancer.ingress` address (or hostname, if it
+    /// has no address), as CoreDNS's `ExternalIPs`: what *k8s_external* answers. Empty (no
+    /// allocation) for most Services.
+    pub external: Box<[Box<str>]>,
 }
 
 /// One address of an EndpointSlice.
@@ -210,7 +214,22 @@ pub fn service(s: &K8sService) -> Result<Service, String> {
     };
     let namespace = namespace_or_default(s.metadata.namespace.as_deref());
     ports.shrink_to_fit();
-    Ok(Service { name: lower_compact(name), namespace, kind, ports })
+    let ingress = s
+        .status
+        .as_ref()
+        .and_then(|st| st.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref());
+    let from_ingress = ingress.into_iter().flatten().filter_map(|i| {
+        i.ip.as_deref().filter(|ip| !ip.is_empty()).or(i.hostname.as_deref()).map(Into::into)
+    });
+    let external = spec
+        .external_ips
+        .iter()
+        .flatten()
+        .map(|ip| ip.as_str().into())
+        .chain(from_ingress)
+        .collect();
+    Ok(Service { name: lower_compact(name), namespace, kind, ports, external })
 }
 
 /// The label naming the Service of an EndpointSlice.
@@ -258,7 +277,7 @@ pub fn service_import(si: &ServiceImport) -> Result<Service, String> {
         Some(other) => return Err(format!("unknown type {other:?}")),
     };
     let namespace = namespace_or_default(si.metadata.namespace.as_deref());
-    Ok(Service { name: lower_compact(name), namespace, kind, ports })
+    Ok(Service { name: lower_compact(name), namespace, kind, ports, external: Box::default() })
 }
 
 fn slice_of(s: &K8sSlice, keep: Keep, service_label: &str) -> Result<Slice, String> {

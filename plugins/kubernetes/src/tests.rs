@@ -19,7 +19,7 @@ fn port(name: &str, protocol: &str, port: u16) -> Port {
 }
 
 fn svc(ns: &str, name: &str, kind: Kind, ports: Vec<Port>) -> Service {
-    Service { name: name.into(), namespace: ns.into(), kind, ports }
+    Service { name: name.into(), namespace: ns.into(), kind, ports, external: Box::default() }
 }
 
 fn ep(ip: &str, hostname: Option<&str>, ready: bool) -> Endpoint {
@@ -70,6 +70,16 @@ fn index() -> Index {
             cluster: None,
             zones: Box::default(),
         },
+        // The server's own Pod, behind kube-dns: the NS answer names kube-dns.
+        Slice {
+            name: "kube-dns-1".into(),
+            namespace: "kube-system".into(),
+            service: "kube-dns".into(),
+            endpoints: vec![ep(SERVER_POD, None, true)],
+            ports: vec![port("dns", "udp", 53)],
+            cluster: None,
+            zones: Box::default(),
+        },
         Slice {
             name: "kubernetes-1".into(),
             namespace: "default".into(),
@@ -95,6 +105,9 @@ fn plugin(corefile: &str, index: Index) -> Arc<dyn plugin_api::Plugin> {
     plugin_with(corefile, index, true)
 }
 
+/// The address of the Pod the tests' server runs in.
+pub(crate) const SERVER_POD: &str = "10.244.0.53";
+
 pub(crate) fn plugin_with(
     corefile: &str,
     index: Index,
@@ -107,6 +120,7 @@ pub(crate) fn plugin_with(
         index: Arc::new(ArcSwap::from_pointee(index)),
         upstream: Arc::default(),
         fast_path,
+        local_ips: Arc::new(vec![SERVER_POD.parse().unwrap()].into()),
     })
 }
 
@@ -678,4 +692,5 @@ fn an_alias_bomb_in_a_manifest_is_still_refused() {
 mod autopath;
 mod metadata;
 mod multicluster;
+mod ns;
 mod zonal;

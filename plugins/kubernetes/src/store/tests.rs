@@ -15,6 +15,7 @@ fn ip(s: &str) -> IpAddr {
 fn service(ns: &str, name: &str, cluster_ip: &str) -> Object {
     let kind = Kind::ClusterIp(smallvec::smallvec![ip(cluster_ip)]);
     Object::Service(Arc::new(Service {
+        external: Box::default(),
         name: name.into(),
         namespace: ns.into(),
         kind,

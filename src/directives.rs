@@ -89,7 +89,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("route53"),
     known("azure"),
     known("clouddns"),
-    known("k8s_external"),
+    built("k8s_external", plugin_k8s_external::setup),
     built_once("kubernetes", plugin_kubernetes::setup),
     known("file"),
     known("auto"),

@@ -5,6 +5,7 @@
 //! * [`fall`]: `fallthrough [ZONES...]`.
 //! * [`duration`]: Go's duration syntax, which every duration option uses.
 //! * [`edns`]: which EDNS options replies echo from their queries.
+//! * [`external`]: what *k8s_external* asks of *kubernetes*.
 //! * [`names`]: rcode, type, class and flag names exactly as CoreDNS prints them.
 //! * [`host`]: the host's name.
 //! * [`response`]: sorting replies into CoreDNS's types and classes (log, cache).
@@ -22,6 +23,7 @@
 
 pub mod duration;
 pub mod edns;
+pub mod external;
 pub mod fall;
 pub mod host;
 pub mod http;

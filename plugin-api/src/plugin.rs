@@ -304,6 +304,11 @@ pub trait Plugin: Send + Sync + 'static {
         let _ = req;
         None
     }
+
+    /// The plugin's answers for *k8s_external*'s zones, if it has any (*kubernetes*).
+    fn external_source(&self) -> Option<&dyn crate::pkg::external::ExternalSource> {
+        None
+    }
 }
 
 /// The plugins of one server block, in chain order.

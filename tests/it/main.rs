@@ -23,6 +23,7 @@ mod forward_options;
 mod fuzz_regressions;
 mod harness;
 mod header;
+mod k8s_external;
 mod kube_api;
 mod kube_api_faults;
 mod kube_api_limits;

@@ -20,6 +20,7 @@ use crate::objects::{Endpoint, Kind, Port, Service, Slice};
 use crate::setup::{Options, PodMode};
 
 mod autopath;
+mod external;
 mod fast;
 mod metadata;
 mod names;
@@ -175,7 +176,7 @@ impl Lookup<'_> {
                 RecordType::NS => {
                     // CoreDNS's `plugin.NS` over `nsAddrs`: one NS per name, every address
                     // as glue.
-                    let servers = self.ns_addrs(false, false, &self.zone());
+                    let servers = self.ns_addrs(&self.zone());
                     let mut answer: Vec<Record> = Vec::new();
                     let mut extra = Vec::with_capacity(servers.len());
                     for (target, ip) in servers {
@@ -202,7 +203,7 @@ impl Lookup<'_> {
             };
         }
         if base == ["ns", "dns"] {
-            let servers = self.ns_addrs(false, false, &self.zone());
+            let servers = self.ns_addrs(&self.zone());
             let answer: Vec<Record> = servers
                 .into_iter()
                 .map(|(_, ip)| ip)
@@ -486,6 +487,10 @@ impl Plugin for Kubernetes {
 
     fn search_path(&self, req: &Request) -> Option<Vec<String>> {
         self.client_search_path(req)
+    }
+
+    fn external_source(&self) -> Option<&dyn plugin_api::pkg::external::ExternalSource> {
+        Some(self)
     }
 
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {

@@ -3,7 +3,8 @@
 //! they are watched), served by the fake API server of the integration tests and read through
 //! the real `kube` client. Prints the time from start to ready, RSS after the sync, and dnsperf's
 //! throughput, latency and the server's CPU per query against 10 Services versus all 10 000,
-//! next to CoreDNS's sizing formula.
+//! next to CoreDNS's sizing formula; then RSS through a relist (every watch ended with 410
+//! Gone): steady, the peak while every kind is listed again, and 10 s after.
 //!
 //! `cargo bench --bench kube_scale`. Not a test: it asserts nothing and only reports;
 //! plugins/kubernetes/README.md holds the last figures.
@@ -256,6 +257,18 @@ fn main() {
         }
     }
 
+    // A relist, as after an etcd compaction or an API server restart: every watch ends with
+    // 410 Gone and every kind is listed again. RSS is sampled through it and after it.
+    let steady = rss_kib(child.id());
+    api.expire_watches();
+    let relist_began = Instant::now();
+    let mut peak = steady;
+    while relist_began.elapsed() < Duration::from_secs(10) {
+        peak = peak.max(rss_kib(child.id()));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let after_relist = rss_kib(child.id());
+
     let objects = SERVICES + SERVICES * ENDPOINTS_PER_SLICE;
     let formula_mb = (objects as f64) / 1000.0 + 54.0;
     println!(
@@ -275,6 +288,13 @@ fn main() {
         heap as f64 / 1024.0,
         anon as f64 / 1024.0,
         file as f64 / 1024.0
+    );
+    println!(
+        "relist (every watch ended with 410 Gone): steady {:.1} MiB, peak {:.1} MiB ({:.2}x), 10 s after {:.1} MiB",
+        steady as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        peak as f64 / steady.max(1) as f64,
+        after_relist as f64 / 1024.0
     );
     println!(
         "CoreDNS's sizing formula, (pods + services)/1000 + 54 MB: {formula_mb:.0} MB; a third of it: {:.0} MB",

@@ -68,7 +68,7 @@ impl Object {
     }
 
     /// `(namespace, name)`; a Namespace's own namespace is empty.
-    fn key(&self) -> (&str, &str) {
+    pub fn key(&self) -> (&str, &str) {
         match self {
             Self::Service(s) | Self::Import(s) => (&s.namespace, &s.name),
             Self::Slice(s) | Self::ClustersetSlice(s) => (&s.namespace, &s.name),
@@ -84,6 +84,36 @@ impl Object {
 struct PodRecord {
     ip: IpAddr,
     entry: Arc<PodEntry>,
+}
+
+/// The keys a list named, as 128-bit hashes (16 bytes a key, not a copy of the object): two
+/// keys sharing both hashes would keep an object the API deleted, a chance of about 1 in 10^28
+/// for a hundred thousand keys.
+#[derive(Debug, Default)]
+pub struct ListedKeys(HashSet<(u64, u64)>);
+
+impl ListedKeys {
+    /// Records a listed key.
+    pub fn insert(&mut self, namespace: &str, name: &str) {
+        self.0.insert(Self::hash(namespace, name));
+    }
+
+    /// True if the list named this key.
+    pub fn contains(&self, namespace: &str, name: &str) -> bool {
+        self.0.contains(&Self::hash(namespace, name))
+    }
+
+    /// Forgets every key.
+    pub fn clear(&mut self) {
+        self.0.clear();
+        self.0.shrink_to_fit();
+    }
+
+    fn hash(namespace: &str, name: &str) -> (u64, u64) {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let second = BuildHasherDefault::<DefaultHasher>::default().hash_one((namespace, name));
+        (key_hash(namespace, name), second)
+    }
 }
 
 /// Why a namespace exists.
@@ -283,6 +313,10 @@ impl Store {
         if clusterset { &mut self.clusterset_slices } else { &mut self.slices }
     }
 
+    fn slice_table_ref(&self, clusterset: bool) -> &Dense<Arc<Slice>> {
+        if clusterset { &self.clusterset_slices } else { &self.slices }
+    }
+
     /// Makes `listed` the whole of `kind`: what is held and not listed goes, the rest is put.
     /// Objects of other kinds in `listed` are left out.
     pub fn replace(&mut self, kind: ObjectKind, listed: Vec<Object>) {
@@ -301,6 +335,50 @@ impl Store {
             self.put(o);
         }
         // A first list grows the tables by doubling; what it left unused would stay.
+        self.index.shrink_to_fit();
+        self.slices.shrink_to_fit();
+        self.clusterset_slices.shrink_to_fit();
+        self.pods.shrink_to_fit();
+    }
+
+    /// True if the store holds `o` exactly as it is: a relist need not put it again.
+    pub fn holds(&self, o: &Object) -> bool {
+        let (namespace, name) = o.key();
+        let hash = key_hash(namespace, name);
+        match o {
+            Object::Service(s) => self.index.service(namespace, name).is_some_and(|h| *h == **s),
+            Object::Import(s) => self.index.import(namespace, name).is_some_and(|h| *h == **s),
+            Object::Slice(s) | Object::ClustersetSlice(s) => {
+                let clusterset = matches!(o, Object::ClustersetSlice(_));
+                let same = |h: &Arc<Slice>| h.name == name && h.namespace == namespace;
+                self.slice_table_ref(clusterset).find(hash, same).is_some_and(|h| **h == **s)
+            }
+            Object::Pod(p) => {
+                let same =
+                    |h: &PodRecord| *h.entry.name == *name && *h.entry.namespace == *namespace;
+                self.pods
+                    .find(hash, same)
+                    .is_some_and(|h| h.ip == p.ip && h.entry.labels == p.labels)
+            }
+            Object::Namespace(n) => self.namespaces.get(n.as_str()).is_some_and(|p| p.listed),
+        }
+    }
+
+    /// Ends a relist of `kind`: what `listed` does not name is deleted, and `changed` (the listed
+    /// objects the store did not hold as they are) is put. Unlike [`Store::replace`], the
+    /// objects that did not change were never copied.
+    pub fn replace_listed(&mut self, kind: ObjectKind, changed: Vec<Object>, listed: &ListedKeys) {
+        let gone: Vec<(String, String)> = self
+            .keys(kind)
+            .filter(|(ns, name)| !listed.contains(ns, name))
+            .map(|(ns, name)| (ns.to_string(), name.to_string()))
+            .collect();
+        for (namespace, name) in gone {
+            self.delete(kind, &namespace, &name);
+        }
+        for o in changed.into_iter().filter(|o| o.kind() == kind) {
+            self.put(o);
+        }
         self.index.shrink_to_fit();
         self.slices.shrink_to_fit();
         self.clusterset_slices.shrink_to_fit();

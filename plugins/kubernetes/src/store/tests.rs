@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{Object, ObjectKind, Store};
+use super::{ListedKeys, Object, ObjectKind, Store};
 use crate::index::{Index, ReverseTarget};
 use crate::objects::{Endpoint, Kind, Pod, Service, Slice};
 
@@ -153,6 +153,63 @@ fn a_relist_removes_what_it_lacks_and_keeps_what_it_finds_unchanged() {
     assert!(after.service("ns-1", "svc-501").is_some());
     assert_eq!(after.counts(), (999, 1000, 0));
     assert!(after.shared_shards(&before) >= ALL_SHARDS - 2, "one Service and its reverse entry");
+}
+
+/// A relist as the watch runs it: each listed object is compared with the held one as it
+/// arrives, only the changed ones are kept, and the end deletes what the list did not name.
+#[test]
+fn a_relist_keeps_only_what_changed_and_deletes_what_it_lacks() {
+    let mut store = cluster();
+    store.put(pod("ns-0", "web-0", "10.244.0.1"));
+    store.put(pod("ns-0", "web-1", "10.244.0.2"));
+    let before = store.snapshot(1, true);
+    let mut listed = ListedKeys::default();
+    let mut changed = Vec::new();
+    let mut list = |store: &Store, o: Object| {
+        let (ns, name) = o.key();
+        listed.insert(ns, name);
+        if !store.holds(&o) {
+            changed.push(o);
+        }
+    };
+    // Services: one gone (svc-500), one with a new address (svc-7), the rest as held.
+    for i in (0..1000).filter(|i| *i != 500) {
+        let o = if i == 7 { service("ns-7", "svc-7", "10.96.99.7") } else { cluster_service(i) };
+        list(&store, o);
+    }
+    assert_eq!(changed.len(), 1, "only svc-7 is kept for the end of the list");
+    store.replace_listed(ObjectKind::Service, std::mem::take(&mut changed), &listed);
+    let after = store.snapshot(2, true);
+    assert!(after.service("ns-0", "svc-500").is_none(), "deleted while the watch was down");
+    assert_eq!(reverse(&after, "10.96.99.7"), ["service:svc-7"]);
+    assert!(after.service("ns-1", "svc-501").is_some());
+    assert_eq!(after.counts(), (999, 1000, 2));
+    let shared = after.shared_shards(&before);
+    assert!(shared >= ALL_SHARDS - 5, "two Services, their old and new reverse entries: {shared}");
+
+    // Pods: one relabelled, one gone, one new.
+    let mut listed = ListedKeys::default();
+    let mut changed = Vec::new();
+    let relabelled = Object::Pod(Pod {
+        namespace: "ns-0".into(),
+        name: "web-0".into(),
+        ip: ip("10.244.0.1"),
+        labels: [("app".into(), "web".into())].into_iter().collect(),
+    });
+    for o in [relabelled, pod("ns-0", "web-2", "10.244.0.3")] {
+        let (ns, name) = o.key();
+        listed.insert(ns, name);
+        if !store.holds(&o) {
+            changed.push(o);
+        }
+    }
+    assert_eq!(changed.len(), 2);
+    store.replace_listed(ObjectKind::Pod, changed, &listed);
+    let after = store.snapshot(3, true);
+    assert!(after.has_pod("ns-0", ip("10.244.0.3")));
+    assert!(!after.has_pod("ns-0", ip("10.244.0.2")), "web-1 was not listed");
+    let web0 = after.pod_with_ip(ip("10.244.0.1")).expect("web-0");
+    assert_eq!(&*web0.labels, &[("app".into(), "web".into())][..]);
 }
 
 #[test]

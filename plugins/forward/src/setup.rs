@@ -241,9 +241,31 @@ fn duration(c: &mut Controller) -> Result<Duration, ConfigError> {
     parse_go_duration(&v).map_err(|e| c.err(e))
 }
 
-fn count(c: &mut Controller) -> Result<u64, ConfigError> {
+/// CoreDNS's `strconv.ParseUint(VALUE, 10, 32)`, with Go's words (`+5` is no number to it).
+fn count32(c: &mut Controller) -> Result<u32, ConfigError> {
     let v = one_arg(c)?;
-    v.parse::<u64>().map_err(|_| c.err(format!("strconv.ParseUint: parsing {v:?}: invalid syntax")))
+    let n = plugin_api::pkg::strconv::parse_uint(&v, 10, 32).map_err(|e| c.err(e))?;
+    Ok(n as u32)
+}
+
+/// CoreDNS's `strconv.Atoi(VALUE)` refused below zero: `OPTION can't be negative: N`.
+fn non_negative(c: &mut Controller, option: &str) -> Result<usize, ConfigError> {
+    let v = one_arg(c)?;
+    let quoted = plugin_api::pkg::strconv::go_quote(&v);
+    // Digits (after one sign) that do not fit are out of range, anything else no number.
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(&v);
+    let number = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    let n: i64 = match v.parse::<i64>() {
+        Ok(n) => n,
+        Err(_) if number => {
+            return Err(c.err(format!("strconv.Atoi: parsing {quoted}: value out of range")));
+        }
+        Err(_) => return Err(c.err(format!("strconv.Atoi: parsing {quoted}: invalid syntax"))),
+    };
+    if n < 0 {
+        return Err(c.err(format!("{option} can't be negative: {n}")));
+    }
+    Ok(n as usize)
 }
 
 fn no_args(c: &mut Controller) -> Result<(), ConfigError> {
@@ -284,14 +306,8 @@ fn parse_option(c: &mut Controller, s: &mut Stanza) -> Result<(), ConfigError> {
                 }
             }
         }
-        "max_fails" => {
-            s.max_fails = u32::try_from(count(c)?).map_err(|_| c.err("max_fails out of range"))?
-        }
-        "max_connect_attempts" => {
-            s.max_connect_attempts = Some(
-                u32::try_from(count(c)?).map_err(|_| c.err("max_connect_attempts out of range"))?,
-            )
-        }
+        "max_fails" => s.max_fails = count32(c)?,
+        "max_connect_attempts" => s.max_connect_attempts = Some(count32(c)?),
         "health_check" => {
             s.health_check = duration(c)?;
             s.hc_domain = ".".into();
@@ -331,7 +347,7 @@ fn parse_option(c: &mut Controller, s: &mut Stanza) -> Result<(), ConfigError> {
             // yet (DoH, hostname upstreams) or are not implemented; the value is checked.
             let _ = c.remaining_args();
         }
-        "max_idle_conns" => s.max_idle_conns = count(c)? as usize,
+        "max_idle_conns" => s.max_idle_conns = non_negative(c, "max_idle_conns")?,
         "read_timeout" => {
             let d = duration(c)?;
             if d.is_zero() {
@@ -350,7 +366,7 @@ fn parse_option(c: &mut Controller, s: &mut Stanza) -> Result<(), ConfigError> {
                 other => return Err(c.err(format!("unknown policy '{other}'"))),
             }
         }
-        "max_concurrent" => s.max_concurrent = count(c)? as usize,
+        "max_concurrent" => s.max_concurrent = non_negative(c, "max_concurrent")?,
         "next" => s.next = rcodes(c)?,
         "next_on_nodata" => {
             no_args(c)?;

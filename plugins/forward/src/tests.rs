@@ -131,6 +131,27 @@ fn setup_errors() {
             "forward . 10.0.0.1 {\n bogus\n}",
             "Testfile:2 - Error during parsing: unknown property 'bogus'",
         ),
+        // Go's strconv: ParseUint takes no sign and 32 bits at most; Atoi takes a sign.
+        (
+            "forward . 10.0.0.1 {\n max_fails +5\n}",
+            "Testfile:2 - Error during parsing: strconv.ParseUint: parsing \"+5\": invalid syntax",
+        ),
+        (
+            "forward . 10.0.0.1 {\n max_connect_attempts 4294967296\n}",
+            "Testfile:2 - Error during parsing: strconv.ParseUint: parsing \"4294967296\": value out of range",
+        ),
+        (
+            "forward . 10.0.0.1 {\n max_concurrent -1\n}",
+            "Testfile:2 - Error during parsing: max_concurrent can't be negative: -1",
+        ),
+        (
+            "forward . 10.0.0.1 {\n max_idle_conns many\n}",
+            "Testfile:2 - Error during parsing: strconv.Atoi: parsing \"many\": invalid syntax",
+        ),
+        (
+            "forward . 10.0.0.1 {\n max_concurrent 99999999999999999999\n}",
+            "Testfile:2 - Error during parsing: strconv.Atoi: parsing \"99999999999999999999\": value out of range",
+        ),
     ];
     for (input, want) in rows {
         assert_eq!(stanzas(input).unwrap_err(), want, "{input}");

@@ -6,7 +6,8 @@
 //! *local*'s, *template*'s bare answers (the AAAA filter, an NXDOMAIN rule) and the queries
 //! it passes on, queries *rewrite* renames to a name of the same length and maps back, and
 //! queries with EDNS, *bufsize* capping them, *chaos*'s answers and *header*'s flags, and
-//! *kubernetes* answers with *metadata* collecting what they ask for;
+//! *kubernetes* answers with *metadata* collecting what they ask for, *k8s_external*'s
+//! addresses;
 //! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
 //! writer.
 //!
@@ -70,10 +71,19 @@ fn mux() -> Mux {
          capped.test {{\n bufsize 1232\n hosts {{\n  10.0.0.1 a.capped.test\n }}\n}}\n\
          version.bind authors.bind {{\n chaos v1 alice bob\n}}\n\
          flagged.test {{\n header {{\n  query set rd\n  response set ra\n }}\n hosts {{\n  10.0.0.1 a.flagged.test\n }}\n}}\n\
-         described.local {{\n metadata\n kubernetes described.local {{\n  manifests {manifests}\n }}\n}}\n"
+         described.local {{\n metadata\n kubernetes described.local {{\n  manifests {manifests}\n }}\n}}\n\
+         example.com {{\n k8s_external example.com\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
-    let config = config::load(&source, &|_| {}).expect("the Corefile loads");
+    let mut config = config::load(&source, &|_| {}).expect("the Corefile loads");
+    // The start-up hooks (k8s_external finds its kubernetes there), on a runtime that runs only
+    // while it is blocked on: nothing it spawned allocates while the queries are counted.
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    for hook in std::mem::take(&mut config.on_startup) {
+        runtime.block_on(hook).expect("a start-up hook");
+    }
+    std::mem::forget(runtime);
     Mux::new(&config.listeners[0])
 }
 
@@ -157,6 +167,8 @@ fn queries_answered_from_memory_allocate_nothing() {
         // *metadata* in front of *kubernetes*: what the query asks for, published into the
         // request's metadata slots, which the spare request keeps warm.
         ("nginx-service.default.svc.described.local.", RecordType::A, ResponseCode::NoError, 0),
+        // *k8s_external*: a load balancer's address (the seed's nginx2-service, MetalLB's).
+        ("nginx2-service.default.example.com.", RecordType::A, ResponseCode::NoError, 0),
         // With *log* and *prometheus*: the batch's buffer of lines, handed to the writer (once
         // per batch: here every query is one).
         ("a.observed.test.", RecordType::A, ResponseCode::NoError, 1),

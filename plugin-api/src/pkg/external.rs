@@ -37,6 +37,22 @@ pub trait ExternalSource: Send + Sync {
     /// for an address gives the Services it is an external address of (their `target`s).
     fn external(&self, req: &Request, zone: &str, headless: bool) -> ExternalAnswer;
 
+    /// The commonest case of [`ExternalSource::external`] without building records: for a name
+    /// `SVC.NS` under `zone` (no endpoint, port or reverse name), calls `each` with every
+    /// external host of the Service and says whether it has any; `None` when the name is not
+    /// that case or the Service is answered otherwise (missing, headless with `headless`), for
+    /// [`ExternalSource::external`] to answer.
+    fn for_each_external_host(
+        &self,
+        req: &Request,
+        zone: &str,
+        headless: bool,
+        each: &mut dyn FnMut(&str),
+    ) -> Option<bool> {
+        let _ = (req, zone, headless, each);
+        None
+    }
+
     /// The server's own external addresses: the name servers' glue at the zone's apex.
     fn external_addresses(&self, headless: bool) -> Vec<IpAddr>;
 

@@ -121,6 +121,37 @@ impl ExternalSource for Kubernetes {
         answer(records, rcode)
     }
 
+    fn for_each_external_host(
+        &self,
+        req: &Request,
+        zone: &str,
+        headless: bool,
+        each: &mut dyn FnMut(&str),
+    ) -> Option<bool> {
+        if req.qtype() == RecordType::PTR {
+            return None;
+        }
+        let base = req.name().strip_suffix(zone)?.strip_suffix('.')?;
+        let (service, namespace) = base.split_once('.')?;
+        if namespace.contains('.') {
+            return None;
+        }
+        let listed =
+            self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == namespace);
+        let index = self.index.load();
+        if !(listed && index.has_namespace(namespace)) {
+            return None;
+        }
+        let svc = index.service(namespace, service)?;
+        if headless && svc.external.is_empty() && svc.kind == Kind::Headless {
+            return None;
+        }
+        // Every host stands once per port in `external`'s records, which the answer dedupes:
+        // once each here.
+        svc.external.iter().for_each(|host| each(host));
+        Some(!svc.external.is_empty())
+    }
+
     fn external_addresses(&self, headless: bool) -> Vec<IpAddr> {
         let index = self.index.load();
         let local = self.local_ips.get().map_or(&[][..], Vec::as_slice);

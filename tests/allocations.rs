@@ -72,7 +72,8 @@ fn mux() -> Mux {
          version.bind authors.bind {{\n chaos v1 alice bob\n}}\n\
          flagged.test {{\n header {{\n  query set rd\n  response set ra\n }}\n hosts {{\n  10.0.0.1 a.flagged.test\n }}\n}}\n\
          described.local {{\n metadata\n kubernetes described.local {{\n  manifests {manifests}\n }}\n}}\n\
-         example.com {{\n k8s_external example.com\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n"
+         example.com {{\n k8s_external example.com\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n\
+         dns64.test {{\n dns64 {{\n  allow_ipv4\n }}\n hosts {{\n  fd00::1 a.dns64.test\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
     let mut config = config::load(&source, &|_| {}).expect("the Corefile loads");
@@ -167,6 +168,8 @@ fn queries_answered_from_memory_allocate_nothing() {
         // *metadata* in front of *kubernetes*: what the query asks for, published into the
         // request's metadata slots, which the spare request keeps warm.
         ("nginx-service.default.svc.described.local.", RecordType::A, ResponseCode::NoError, 0),
+        // *dns64*: an AAAA reply that has AAAA records goes out as it came, read in place.
+        ("a.dns64.test.", RecordType::AAAA, ResponseCode::NoError, 0),
         // *k8s_external*: a load balancer's address (the seed's nginx2-service, MetalLB's).
         ("nginx2-service.default.example.com.", RecordType::A, ResponseCode::NoError, 0),
         // With *log* and *prometheus*: the batch's buffer of lines, handed to the writer (once

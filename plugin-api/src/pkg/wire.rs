@@ -126,6 +126,22 @@ impl WireReply {
         Some(Facts { metadata, qtype, answers, soa, ns })
     }
 
+    /// Whether the answer section holds a record of type `rtype`, read in place; `None` if the
+    /// bytes cannot be walked (the caller then decodes). *dns64* asks it of every AAAA reply.
+    pub fn answers_have(&self, rtype_wanted: RecordType) -> Option<bool> {
+        let b = &self.0;
+        self.metadata()?;
+        let mut at = skip_question(b)?;
+        for _ in 0..section_count(b, 0) {
+            let rr = read_rr(b, at)?;
+            if rtype(b, &rr) == rtype_wanted {
+                return Some(true);
+            }
+            at = rr.end;
+        }
+        Some(false)
+    }
+
     /// Whether the authority or additional section holds a record other than the EDNS OPT
     /// record, read in place; `None` if the bytes cannot be walked. *minimal* asks it, so that a
     /// reply with nothing to drop is not decoded.

@@ -171,7 +171,11 @@ impl Dns64 {
         }
         let has_aaaa = match reply {
             Reply::Message { msg, .. } => aaaa_in(msg),
-            Reply::Wire { wire, .. } => aaaa_in(&wire.decode()?),
+            // Read in place; decoded only if the bytes cannot be walked.
+            Reply::Wire { wire, .. } => match wire.answers_have(RecordType::AAAA) {
+                Some(has) => has,
+                None => aaaa_in(&wire.decode()?),
+            },
             Reply::Rcode(_) | Reply::Drop => return None,
         };
         Some(!has_aaaa)

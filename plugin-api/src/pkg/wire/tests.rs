@@ -192,6 +192,27 @@ fn records_beyond_the_answers_are_found_in_place() {
     assert_eq!(WireReply::new(header).unwrap().has_records_beyond_answers(), None);
 }
 
+#[test]
+fn answer_types_are_found_in_place() {
+    let wire = |m: &Message| WireReply::new(m.to_vec().unwrap()).unwrap();
+    let v4 = reply("a.example.", vec![a("a.example.", 5, [1, 2, 3, 4])]);
+    assert_eq!(wire(&v4).answers_have(RecordType::A), Some(true));
+    assert_eq!(wire(&v4).answers_have(RecordType::AAAA), Some(false));
+    let mixed = reply(
+        "a.example.",
+        vec![a("a.example.", 5, [1, 2, 3, 4]), aaaa("a.example.", 5, "fd00::1")],
+    );
+    assert_eq!(wire(&mixed).answers_have(RecordType::AAAA), Some(true));
+    // An AAAA in the additional section is no answer.
+    let mut glue = v4.clone();
+    glue.additionals = vec![aaaa("ns.example.", 5, "fd00::2")];
+    assert_eq!(wire(&glue).answers_have(RecordType::AAAA), Some(false));
+    // A header that promises an answer, then ends.
+    let mut header = vec![0u8; 12];
+    header[7] = 1;
+    assert_eq!(WireReply::new(header).unwrap().answers_have(RecordType::A), None);
+}
+
 /// What the encoder writes for the same reply, the reference `ReplyWriter` must match.
 fn encoded_answer(req: &Request, answers: Vec<Record>) -> Message {
     let mut m = req.reply();

@@ -194,26 +194,22 @@ impl Store {
     /// Adds `object`, or puts it in place of the one with its key. An equal object changes
     /// nothing.
     pub fn put(&mut self, object: Object) {
+        if self.holds(&object) {
+            return;
+        }
         match object {
             Object::Service(s) => self.put_service(s, false),
             Object::Import(s) => self.put_service(s, true),
             Object::Slice(s) => self.put_slice(s, false),
             Object::ClustersetSlice(s) => self.put_slice(s, true),
             Object::Pod(p) => {
-                let hash = key_hash(&p.namespace, &p.name);
-                let same =
-                    |o: &PodRecord| *o.entry.name == *p.name && *o.entry.namespace == *p.namespace;
-                let unchanged = |old: &PodRecord| old.ip == p.ip && old.entry.labels == p.labels;
-                if self.pods.find(hash, same).is_some_and(unchanged) {
-                    return;
-                }
                 let namespace = self.hold(&p.namespace);
                 self.delete(ObjectKind::Pod, &p.namespace, &p.name);
                 let name = p.name.as_str().into();
                 let entry = Arc::new(PodEntry { namespace, name, labels: p.labels });
                 self.index.add_pod(entry.clone(), p.ip);
                 let record = PodRecord { ip: p.ip, entry };
-                self.pods.insert_new(hash, record);
+                self.pods.insert_new(key_hash(&record.entry.namespace, &record.entry.name), record);
             }
             Object::Namespace(n) => {
                 self.namespaces.entry(n.as_str().into()).or_default().listed = true;
@@ -270,15 +266,6 @@ impl Store {
     /// Adds a Service (or, with `import`, a ServiceImport), or puts it in place of the one with
     /// its name.
     fn put_service(&mut self, s: Arc<Service>, import: bool) {
-        let (namespace, name) = (s.namespace.as_str(), s.name.as_str());
-        let held = if import {
-            self.index.any_import(namespace, name)
-        } else {
-            self.index.any_service(namespace, name)
-        };
-        if held.is_some_and(|old| **old == *s) {
-            return;
-        }
         // Held before the old one is released, so the namespace's count never passes through
         // zero (which would take it out of the index and put it back).
         self.hold(&s.namespace);
@@ -293,11 +280,6 @@ impl Store {
 
     /// Adds a slice, or puts it in place of the one with its name.
     fn put_slice(&mut self, s: Arc<Slice>, clusterset: bool) {
-        let hash = key_hash(&s.namespace, &s.name);
-        let same = |o: &Arc<Slice>| o.name == s.name && o.namespace == s.namespace;
-        if self.slice_table(clusterset).find(hash, same).is_some_and(|old| **old == *s) {
-            return;
-        }
         self.hold(&s.namespace);
         let kind = if clusterset { ObjectKind::ClustersetSlice } else { ObjectKind::Slice };
         self.delete(kind, &s.namespace, &s.name);
@@ -306,6 +288,7 @@ impl Store {
         } else {
             self.index.add_slice(s.clone());
         }
+        let hash = key_hash(&s.namespace, &s.name);
         self.slice_table(clusterset).insert_new(hash, s);
     }
 
@@ -320,25 +303,11 @@ impl Store {
     /// Makes `listed` the whole of `kind`: what is held and not listed goes, the rest is put.
     /// Objects of other kinds in `listed` are left out.
     pub fn replace(&mut self, kind: ObjectKind, listed: Vec<Object>) {
-        let listed: Vec<Object> = listed.into_iter().filter(|o| o.kind() == kind).collect();
-        let keep: HashSet<(&str, &str)> = listed.iter().map(Object::key).collect();
-        let gone: Vec<(String, String)> = self
-            .keys(kind)
-            .filter(|k| !keep.contains(k))
-            .map(|(ns, name)| (ns.to_string(), name.to_string()))
-            .collect();
-        drop(keep);
-        for (namespace, name) in gone {
-            self.delete(kind, &namespace, &name);
+        let mut keys = ListedKeys::default();
+        for (namespace, name) in listed.iter().filter(|o| o.kind() == kind).map(Object::key) {
+            keys.insert(namespace, name);
         }
-        for o in listed {
-            self.put(o);
-        }
-        // A first list grows the tables by doubling; what it left unused would stay.
-        self.index.shrink_to_fit();
-        self.slices.shrink_to_fit();
-        self.clusterset_slices.shrink_to_fit();
-        self.pods.shrink_to_fit();
+        self.replace_listed(kind, listed, &keys);
     }
 
     /// True if the store holds `o` exactly as it is: a relist need not put it again.
@@ -346,8 +315,10 @@ impl Store {
         let (namespace, name) = o.key();
         let hash = key_hash(namespace, name);
         match o {
-            Object::Service(s) => self.index.service(namespace, name).is_some_and(|h| *h == **s),
-            Object::Import(s) => self.index.import(namespace, name).is_some_and(|h| *h == **s),
+            Object::Service(s) => {
+                self.index.any_service(namespace, name).is_some_and(|h| **h == **s)
+            }
+            Object::Import(s) => self.index.any_import(namespace, name).is_some_and(|h| **h == **s),
             Object::Slice(s) | Object::ClustersetSlice(s) => {
                 let clusterset = matches!(o, Object::ClustersetSlice(_));
                 let same = |h: &Arc<Slice>| h.name == name && h.namespace == namespace;
@@ -379,6 +350,7 @@ impl Store {
         for o in changed.into_iter().filter(|o| o.kind() == kind) {
             self.put(o);
         }
+        // A first list grows the tables by doubling; what it left unused would stay.
         self.index.shrink_to_fit();
         self.slices.shrink_to_fit();
         self.clusterset_slices.shrink_to_fit();

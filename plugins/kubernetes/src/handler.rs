@@ -152,12 +152,7 @@ impl Lookup<'_> {
     }
 
     fn namespace_exposed(&self, ns: &str) -> bool {
-        self.index.has_namespace(ns) && self.namespace_listed(ns)
-    }
-
-    /// True if `namespaces` lets `ns` through (it lists nothing, or lists `ns`).
-    fn namespace_listed(&self, ns: &str) -> bool {
-        self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns)
+        self.index.has_namespace(ns) && self.o.namespace_listed(ns)
     }
 
     fn address(&self, owner: Name, ip: IpAddr) -> Record {
@@ -254,7 +249,7 @@ impl Lookup<'_> {
         }
         let Some(ip) = self.req.reverse_addr() else { return Outcome::NxDomain };
         let primary = Name::from_ascii(&self.o.primary).unwrap_or_else(|_| Name::root());
-        let exposed = |ns: &str| self.namespace_listed(ns);
+        let exposed = |ns: &str| self.o.namespace_listed(ns);
         let targets = self.index.reverse(ip);
         let mut answer = Vec::new();
         if let Some(ReverseTarget::Service(svc)) = targets
@@ -349,8 +344,9 @@ impl Lookup<'_> {
                     return out;
                 }
                 for ip in ips {
-                    for port in
-                        ports_or_placeholder(&svc.ports).iter().filter(|port| port_matches(p, port))
+                    for port in ports_or_placeholder(&svc.ports)
+                        .iter()
+                        .filter(|port| port_matches(p.port, p.protocol, port))
                     {
                         out.push(Entry { host: Host::Ip(*ip), port: port.port, endpoint: None });
                     }
@@ -385,8 +381,9 @@ impl Lookup<'_> {
                 if self.clusterset && !cluster.is_empty() {
                     name = format!("{name}.{cluster}");
                 }
-                for port in
-                    ports_or_placeholder(&slice.ports).iter().filter(|port| port_matches(p, port))
+                for port in ports_or_placeholder(&slice.ports)
+                    .iter()
+                    .filter(|port| port_matches(p.port, p.protocol, port))
                 {
                     out.push(Entry {
                         host: Host::Ip(e.ip),

@@ -88,6 +88,11 @@ impl ApiLimits {
 }
 
 impl Options {
+    /// True if `namespaces` lets `ns` through (it lists nothing, or lists `ns`).
+    pub fn namespace_listed(&self, ns: &str) -> bool {
+        self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == ns)
+    }
+
     /// True if `zone` (one of [`Options::zones`]) is a `multicluster` zone.
     pub fn is_multicluster(&self, zone: &str) -> bool {
         self.multicluster.iter().any(|z| z == zone)

@@ -15,30 +15,22 @@ use plugin_api::proto::rr::RecordType;
 
 use super::names::endpoint_name;
 use super::ns::server_addrs;
-use super::{Kubernetes, ports_or_placeholder};
-use crate::objects::{Kind, Port};
+use super::{Kubernetes, port_matches, ports_or_placeholder};
+use crate::objects::Kind;
 
 fn answer(records: Vec<ExternalRecord>, rcode: ResponseCode) -> ExternalAnswer {
     ExternalAnswer { records, rcode }
 }
 
-/// CoreDNS's `matchPortAndProtocol`: an empty wanted value matches anything.
-fn port_matches(port: &str, protocol: &str, p: &Port) -> bool {
-    (port.is_empty() || port.eq_ignore_ascii_case(&p.name))
-        && (protocol.is_empty() || protocol.eq_ignore_ascii_case(&p.protocol))
-}
-
 impl ExternalSource for Kubernetes {
     fn external(&self, req: &Request, zone: &str, headless: bool) -> ExternalAnswer {
         let index = self.index.load();
-        let listed =
-            |ns: &str| self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == ns);
         if req.qtype() == RecordType::PTR
             && let Some(ip) = req.reverse_addr()
         {
             let records: Vec<ExternalRecord> = index
                 .services()
-                .filter(|s| listed(&s.namespace))
+                .filter(|s| self.o.namespace_listed(&s.namespace))
                 .filter(|s| s.external.iter().any(|x| x.parse::<IpAddr>() == Ok(ip)))
                 .map(|s| {
                     let target = format!("{}.{}", s.name, s.namespace);
@@ -56,7 +48,7 @@ impl ExternalSource for Kubernetes {
         let Some((namespace, rest)) = labels.split_last() else {
             return answer(Vec::new(), ResponseCode::ServFail);
         };
-        if !(index.has_namespace(namespace) && listed(namespace)) {
+        if !(index.has_namespace(namespace) && self.o.namespace_listed(namespace)) {
             return answer(Vec::new(), ResponseCode::NXDomain);
         }
         let Some((service, rest)) = rest.split_last() else {
@@ -136,10 +128,8 @@ impl ExternalSource for Kubernetes {
         if namespace.contains('.') {
             return None;
         }
-        let listed =
-            self.o.namespaces.is_empty() || self.o.namespaces.iter().any(|n| n == namespace);
         let index = self.index.load();
-        if !(listed && index.has_namespace(namespace)) {
+        if !(self.o.namespace_listed(namespace) && index.has_namespace(namespace)) {
             return None;
         }
         let svc = index.service(namespace, service)?;

@@ -104,7 +104,7 @@ impl Lookup<'_> {
     /// Service's name as target and CoreDNS's weight (100 shared by the IP × port pairs), then
     /// each cluster IP once as the target's address.
     fn service_srv(&self, p: &Parsed<'_>, ips: &[IpAddr], ports: &[Port]) -> Option<ReplyWriter> {
-        let matching = || ports.iter().filter(|port| port_matches(p, port));
+        let matching = || ports.iter().filter(|port| port_matches(p.port, p.protocol, port));
         let backends = ips.len() * matching().count();
         if backends == 0 {
             return None;
@@ -137,7 +137,7 @@ impl Lookup<'_> {
         // Only a full reverse name under in-addr.arpa. or ip6.arpa. has an address.
         let ip = self.req.reverse_addr()?;
         let svc = self.index.reverse(ip).find_map(|t| match t {
-            ReverseTarget::Service(svc) if self.namespace_listed(&svc.namespace) => Some(svc),
+            ReverseTarget::Service(svc) if self.o.namespace_listed(&svc.namespace) => Some(svc),
             _ => None,
         })?;
         let mut reply = ReplyWriter::new(self.req)?.owned_as_asked();

@@ -107,9 +107,10 @@ pub(super) fn pod_ip(label: &str) -> Option<IpAddr> {
     label.replace('-', ":").parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
 }
 
-pub(super) fn port_matches(p: &Parsed<'_>, port: &Port) -> bool {
-    (p.port.is_empty() || p.port == port.name)
-        && (p.protocol.is_empty() || p.protocol == port.protocol)
+/// CoreDNS's `matchPortAndProtocol`: an empty wanted value matches anything. Both sides are
+/// lower-case (query names and objects are lowered when read), so equality is exact.
+pub(super) fn port_matches(port: &str, protocol: &str, p: &Port) -> bool {
+    (port.is_empty() || port == p.name) && (protocol.is_empty() || protocol == p.protocol)
 }
 
 /// Base names longer than this (reverse names in ip6.arpa) are split into a `Vec`.

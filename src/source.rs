@@ -3,6 +3,8 @@
 
 use std::io::{IsTerminal, Read};
 
+use plugin_api::pkg::os::error_words;
+
 use crate::cli::Flags;
 use crate::config::Source;
 
@@ -65,24 +67,14 @@ pub fn reread(source: &Source) -> Result<Source, String> {
 pub const MAX_COREFILE_BYTES: u64 = 64 << 20;
 
 fn read(path: &str) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("open {path}: {}", go_error(&e)))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("open {path}: {}", error_words(&e)))?;
     let mut bytes = Vec::new();
     file.take(MAX_COREFILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("read {path}: {}", go_error(&e)))?;
+        .map_err(|e| format!("read {path}: {}", error_words(&e)))?;
     if bytes.len() as u64 > MAX_COREFILE_BYTES {
         return Err(format!("read {path}: larger than {MAX_COREFILE_BYTES} bytes"));
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// An I/O error in the words Go's `os` package uses, which operators grep for.
-pub fn go_error(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        NotFound => "no such file or directory".into(),
-        PermissionDenied => "permission denied".into(),
-        IsADirectory => "is a directory".into(),
-        _ => e.to_string(),
-    }
 }

@@ -13,6 +13,7 @@
 //!   and reading them in place.
 //! * [`upstream`]: nested lookups through the block's chain (ExternalName targets).
 //! * [`metrics`]: the process-wide Prometheus registry, CoreDNS's buckets, per-thread counters.
+//! * [`os`]: I/O errors in the words Go's `os` package prints.
 //! * [`output`]: per-query log lines, straight to the server's log writer.
 //! * [`pattern`]: the regular expressions Corefiles give, compiled with a nesting limit.
 //! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
@@ -29,6 +30,7 @@ pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod names;
+pub mod os;
 pub mod output;
 pub mod pattern;
 pub mod random;

@@ -33,17 +33,7 @@ pub fn parse(text: &str) -> ResolvConf {
 pub fn read(path: &str) -> Result<ResolvConf, String> {
     std::fs::read_to_string(path)
         .map(|text| parse(&text))
-        .map_err(|e| format!("open {path}: {}", go_words(&e)))
-}
-
-/// An I/O error in the words Go's `os` package uses.
-fn go_words(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::IsADirectory => "is a directory".into(),
-        _ => e.to_string(),
-    }
+        .map_err(|e| format!("open {path}: {}", super::os::error_words(&e)))
 }
 
 #[cfg(test)]

@@ -186,12 +186,9 @@ fn upstreams(c: &Controller, to: &str) -> Result<Vec<To>, ConfigError> {
     // Not an address: a file of nameserver lines, as /etc/resolv.conf.
     match std::fs::read_to_string(rest) {
         Ok(text) => {
-            let found: Vec<To> = text
-                .lines()
-                .filter_map(|l| {
-                    let mut f = l.split_whitespace();
-                    (f.next() == Some("nameserver")).then(|| f.next()).flatten()
-                })
+            let found: Vec<To> = plugin_api::pkg::resolv::parse(&text)
+                .nameservers
+                .iter()
                 .filter_map(|a| parse_addr(a.split('%').next().unwrap_or(a), 53))
                 .map(|addr| To { addr, tls: false, server_name: None })
                 .collect();

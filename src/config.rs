@@ -181,6 +181,16 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
         let block =
             Arc::new(setup_block(&source.filename, server_block, &addrs, index, &mut collected)?);
         let hosts = listen_hosts(&collected.shared, index);
+        // What this block's server-level directives ask of every listener it is served on.
+        let shared = &collected.shared;
+        let sockets = match shared.get::<PerBlock<Sockets>>().of(index) {
+            None => 1,
+            Some(Sockets::PerWorker) => crate::workers(),
+            Some(Sockets::Count(n)) => n,
+        };
+        let timeouts = shared.get::<PerBlock<plugin_timeouts::Settings>>().of(index);
+        let debug = shared.get::<PerBlock<plugin_debug::Debug>>().of(index).is_some();
+        let shed = shared.get::<PerBlock<plugin_shed::Shed>>().of(index).is_some();
 
         for addr in addrs {
             if addr.transport != Transport::Dns {
@@ -204,36 +214,24 @@ pub fn load(source: &Source, warn: &dyn Fn(&str)) -> Result<Config, ConfigError>
                 {
                     Some(l) => l,
                     None => {
-                        let sockets = match collected.shared.get::<PerBlock<Sockets>>().of(index) {
-                            None => 1,
-                            Some(Sockets::PerWorker) => crate::workers(),
-                            Some(Sockets::Count(n)) => n,
-                        };
-                        let (transport, host) = (addr.transport, host.clone());
-                        let (tcp, debug, shed) = Default::default();
-                        let zones = Vec::new();
                         listeners.push(Listener {
-                            transport,
+                            transport: addr.transport,
                             port,
-                            host,
-                            zones,
+                            host: host.clone(),
+                            zones: Vec::new(),
                             sockets,
-                            tcp,
-                            debug,
-                            shed,
+                            tcp: Default::default(),
+                            debug: false,
+                            shed: false,
                         });
                         listeners.last_mut().expect("just pushed")
                     }
                 };
-                if let Some(settings) =
-                    collected.shared.get::<PerBlock<plugin_timeouts::Settings>>().of(index)
-                {
-                    listener.tcp.apply(&settings);
+                if let Some(settings) = &timeouts {
+                    listener.tcp.apply(settings);
                 }
-                listener.debug |=
-                    collected.shared.get::<PerBlock<plugin_debug::Debug>>().of(index).is_some();
-                listener.shed |=
-                    collected.shared.get::<PerBlock<plugin_shed::Shed>>().of(index).is_some();
+                listener.debug |= debug;
+                listener.shed |= shed;
                 listener.zones.push((addr.zone.clone(), block.clone()));
             }
         }

@@ -94,8 +94,7 @@ impl Walk {
 
     /// The query of the current step: `req` itself when the step asks the asked name.
     fn request(&self, req: &Arc<Request>) -> Arc<Request> {
-        let base = self.base.as_deref().unwrap_or_default();
-        let name = format!("{base}.{}", self.path[self.step]);
+        let name = self.step_name(self.step);
         if name.eq_ignore_ascii_case(&self.original) {
             return req.clone();
         }
@@ -133,6 +132,7 @@ impl Walk {
         Some(Ok(reply.change(|msg| cnamer(msg, &original))))
     }
 
+    /// The name step `step` asks: the base name in the search path's `step`th domain.
     fn step_name(&self, step: usize) -> String {
         format!("{}.{}", self.base.as_deref().unwrap_or_default(), self.path[step])
     }

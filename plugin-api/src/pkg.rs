@@ -16,6 +16,7 @@
 //! * [`os`]: I/O errors in the words Go's `os` package prints.
 //! * [`output`]: per-query log lines, straight to the server's log writer.
 //! * [`pattern`]: the regular expressions Corefiles give, compiled with a nesting limit.
+//! * [`manifests`]: Kubernetes objects read from YAML files (`manifests PATH...`).
 //! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
 //! * [`random`]: cheap per-thread randomness for spreading load.
 //! * [`resolv`]: resolv.conf files (name servers, search list), as miekg/dns reads them.
@@ -28,6 +29,7 @@ pub mod external;
 pub mod fall;
 pub mod host;
 pub mod http;
+pub mod manifests;
 pub mod metrics;
 pub mod names;
 pub mod os;

@@ -39,6 +39,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
+use plugin_api::pkg::manifests as files;
 use plugin_api::pkg::upstream::Upstream;
 use plugin_api::pkg::zone::normalize;
 use plugin_api::{BoundAddrs, ConfigError, Controller, Plugin};
@@ -49,9 +50,6 @@ use index::Index;
 
 /// The directive's name.
 pub const NAME: &str = "kubernetes";
-
-/// How often manifest files are checked for changes.
-pub const MANIFEST_POLL: Duration = Duration::from_secs(1);
 
 /// Reads the directive and builds the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
@@ -85,32 +83,24 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             Ok(())
         }));
     } else {
-        if let Some(missing) = o.manifests.iter().find(|p| !std::path::Path::new(p).exists()) {
-            return Err(c.err(format!("manifests: no such file or directory: {missing}")));
+        if let Some(missing) = files::missing(&o.manifests) {
+            return Err(c.err(missing));
         }
-        let files = manifests::files(&o.manifests);
+        let files = files::files(&o.manifests);
         if files.is_empty() {
             return Err(c.err(format!("no manifest files found in {}", o.manifests.join(" "))));
         }
         index.store(Arc::new(load_index(&files, &o.filter)));
-        let (paths, target, filter) =
-            (o.manifests.clone(), index.clone(), Arc::new(o.filter.clone()));
-        c.background(async move {
-            let mut last = manifests::stamp(&manifests::files(&paths));
-            loop {
-                tokio::time::sleep(MANIFEST_POLL).await;
-                let files = manifests::files(&paths);
-                let now = manifests::stamp(&files);
-                if now != last {
-                    last = now;
-                    let filter = filter.clone();
-                    let load = tokio::task::spawn_blocking(move || load_index(&files, &filter));
-                    if let Ok(fresh) = load.await {
-                        target.store(Arc::new(fresh));
-                    }
+        let (target, filter) = (index.clone(), Arc::new(o.filter.clone()));
+        c.background(files::watch(o.manifests.clone(), move |files| {
+            let (target, filter) = (target.clone(), filter.clone());
+            async move {
+                let load = tokio::task::spawn_blocking(move || load_index(&files, &filter));
+                if let Ok(fresh) = load.await {
+                    target.store(Arc::new(fresh));
                 }
             }
-        });
+        }));
     }
     let upstream = Upstream::new(c);
     let local_ips: Arc<std::sync::OnceLock<Vec<std::net::IpAddr>>> = Arc::default();

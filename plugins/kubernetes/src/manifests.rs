@@ -10,12 +10,12 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use plugin_api::pkg::manifests;
 use serde_json::Value;
 
 use crate::mcs::{self, ServiceImport};
@@ -57,89 +57,20 @@ impl Loaded {
     }
 }
 
-/// Every file a path stands for: itself, or the YAML and JSON files of a folder (sorted).
-pub fn files(paths: &[String]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for p in paths {
-        let path = Path::new(p);
-        if path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|f| {
-                    matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
-                })
-                .collect();
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(path.to_path_buf());
-        }
-    }
-    out
-}
-
-/// The modification times of the files, to tell when to read them again.
-pub fn stamp(files: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
-    files
-        .iter()
-        .map(|f| {
-            let meta = std::fs::metadata(f).ok();
-            (f.clone(), meta.as_ref().and_then(|m| m.modified().ok()), meta.map_or(0, |m| m.len()))
-        })
-        .collect()
-}
-
 /// Reads and reduces every object of the files.
 pub fn load(files: &[PathBuf], filter: &Filter) -> Loaded {
-    let mut problems = Vec::new();
-    let mut texts = Vec::new();
-    for file in files {
-        let shown = file.display().to_string();
-        match std::fs::read_to_string(file) {
-            Ok(text) => texts.push((shown, text)),
-            Err(e) => problems.push(format!("{shown}: {e}")),
-        }
-    }
+    let (texts, mut problems) = manifests::read(files);
     let mut loaded = load_texts(&texts, filter);
     problems.append(&mut loaded.problems);
     loaded.problems = problems;
     loaded
 }
 
-/// The YAML parser's limits for a file of `len` bytes. Its defaults (1 024 documents, 250 000
-/// nodes) reject what `kubectl get -A -o yaml` prints for a real cluster; without aliases a
-/// document, node or event takes at least a byte or so of input, so limits that grow with the
-/// input accept every honest file, while the alias and anchor budgets, which guard against
-/// expansion bombs, keep their defaults.
-fn yaml_options(len: usize) -> serde_saphyr::Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_documents = budget.max_documents.max(len / 2);
-    budget.max_nodes = budget.max_nodes.max(len);
-    budget.max_events = budget.max_events.max(4 * len);
-    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len);
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options
-}
-
 /// Reads manifests already in memory, each named for the problems it may report: what
 /// [`load`] does after reading the files (and what the fuzz target feeds).
 pub fn load_texts(texts: &[(String, String)], filter: &Filter) -> Loaded {
-    let mut loaded = Loaded::default();
-    let mut docs: Vec<(String, Value)> = Vec::new();
-    for (shown, text) in texts {
-        match serde_saphyr::from_multiple_with_options::<Value>(text, yaml_options(text.len())) {
-            Ok(values) => {
-                for (i, v) in values.into_iter().enumerate() {
-                    flatten(v, &format!("{shown}#{}", i + 1), &mut docs);
-                }
-            }
-            Err(e) => loaded.problems.push(format!("{shown}: {e}")),
-        }
-    }
+    let (docs, problems) = manifests::documents(texts);
+    let mut loaded = Loaded { problems, ..Loaded::default() };
     let mut used_ips: HashSet<IpAddr> = HashSet::new();
     let mut unaddressed = Vec::new();
     for (place, doc) in docs {
@@ -231,22 +162,6 @@ pub fn load_texts(texts: &[(String, String)], filter: &Filter) -> Loaded {
         }
     }
     loaded
-}
-
-/// Lists are flattened into their items; nulls (empty documents) are dropped.
-fn flatten(v: Value, place: &str, out: &mut Vec<(String, Value)>) {
-    if v.is_null() {
-        return;
-    }
-    if v.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
-        && let Some(items) = v.get("items").and_then(Value::as_array)
-    {
-        for (i, item) in items.iter().enumerate() {
-            flatten(item.clone(), &format!("{place}.items[{i}]"), out);
-        }
-        return;
-    }
-    out.push((place.to_string(), v));
 }
 
 /// A stable address in 10.96.0.0/12 for a Service without one: derived from its namespace and

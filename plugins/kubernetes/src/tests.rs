@@ -591,7 +591,7 @@ items:
     )
     .unwrap();
     std::fs::write(dir.join("b.yml"), "not: [valid").unwrap();
-    let files = crate::manifests::files(&[dir.display().to_string()]);
+    let files = plugin_api::pkg::manifests::files(&[dir.display().to_string()]);
     assert_eq!(files.len(), 2);
     let loaded = crate::manifests::load(&files, &Default::default());
     let names: Vec<&str> = loaded.services.iter().map(|s| s.name.as_str()).collect();
@@ -642,7 +642,7 @@ spec: {clusterIP: 10.96.6.3}
 ",
     )
     .unwrap();
-    let files = crate::manifests::files(&[dir.display().to_string()]);
+    let files = plugin_api::pkg::manifests::files(&[dir.display().to_string()]);
     let filter = crate::selector::Filter {
         labels: Some(crate::selector::Selector::parse("app in (web)").unwrap()),
         namespace_labels: Some(crate::selector::Selector::parse("team=dns").unwrap()),

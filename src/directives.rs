@@ -90,6 +90,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("azure"),
     known("clouddns"),
     built("k8s_external", plugin_k8s_external::setup),
+    built("k8s_gateway", plugin_k8s_gateway::setup),
     built_once("kubernetes", plugin_kubernetes::setup),
     known("file"),
     known("auto"),
@@ -131,8 +132,10 @@ mod tests {
         k8s_external kubernetes file auto secondary etcd loop forward grpc erratic whoami on sign \
         view nomad";
 
-    /// Directives CoreDNS does not have, each placed where it belongs in the chain.
-    const FERRODNS_ONLY: [&str; 1] = ["ratelimit"];
+    /// Directives CoreDNS's plugin.cfg does not have, each placed where it belongs in the
+    /// chain: ratelimit is ours; k8s_gateway is an external plugin, which its README has builds
+    /// put where kubernetes and k8s_external stand.
+    const FERRODNS_ONLY: [&str; 2] = ["ratelimit", "k8s_gateway"];
 
     #[test]
     fn order_is_coredns_plugin_cfg() {

@@ -7,7 +7,7 @@
 //! it passes on, queries *rewrite* renames to a name of the same length and maps back, and
 //! queries with EDNS, *bufsize* capping them, *chaos*'s answers and *header*'s flags, and
 //! *kubernetes* answers with *metadata* collecting what they ask for, *k8s_external*'s
-//! addresses;
+//! addresses, *k8s_gateway*'s addresses and NXDOMAIN;
 //! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
 //! writer.
 //!
@@ -73,6 +73,7 @@ fn mux() -> Mux {
          flagged.test {{\n header {{\n  query set rd\n  response set ra\n }}\n hosts {{\n  10.0.0.1 a.flagged.test\n }}\n}}\n\
          described.local {{\n metadata\n kubernetes described.local {{\n  manifests {manifests}\n }}\n}}\n\
          example.com {{\n k8s_external example.com\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n\
+         a.com gw.test {{\n k8s_gateway a.com gw.test {{\n  resources Ingress Service\n  manifests {manifests}\n }}\n}}\n\
          dns64.test {{\n dns64 {{\n  allow_ipv4\n }}\n hosts {{\n  fd00::1 a.dns64.test\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
@@ -172,6 +173,11 @@ fn queries_answered_from_memory_allocate_nothing() {
         ("a.dns64.test.", RecordType::AAAA, ResponseCode::NoError, 0),
         // *k8s_external*: a load balancer's address (the seed's nginx2-service, MetalLB's).
         ("nginx2-service.default.example.com.", RecordType::A, ResponseCode::NoError, 0),
+        // *k8s_gateway*: an Ingress host (the seed's a.com, ingress-nginx's address), a
+        // LoadBalancer Service by NAME.NAMESPACE, a name it does not have.
+        ("a.com.", RecordType::A, ResponseCode::NoError, 0),
+        ("nginx2-service.default.gw.test.", RecordType::A, ResponseCode::NoError, 0),
+        ("nosuch.a.com.", RecordType::A, ResponseCode::NXDomain, 0),
         // With *log* and *prometheus*: the batch's buffer of lines, handed to the writer (once
         // per batch: here every query is one).
         ("a.observed.test.", RecordType::A, ResponseCode::NoError, 1),

@@ -23,12 +23,18 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 /// The collections served, by their path and list kind.
-const COLLECTIONS: [(&str, &str); 5] = [
+const COLLECTIONS: [(&str, &str); 11] = [
     ("/api/v1/services", "ServiceList"),
     ("/apis/discovery.k8s.io/v1/endpointslices", "EndpointSliceList"),
     ("/api/v1/namespaces", "NamespaceList"),
     ("/api/v1/pods", "PodList"),
     ("/apis/multicluster.x-k8s.io/v1alpha1/serviceimports", "ServiceImportList"),
+    ("/apis/networking.k8s.io/v1/ingresses", "IngressList"),
+    ("/apis/gateway.networking.k8s.io/v1/gateways", "GatewayList"),
+    ("/apis/gateway.networking.k8s.io/v1/httproutes", "HTTPRouteList"),
+    ("/apis/gateway.networking.k8s.io/v1/tlsroutes", "TLSRouteList"),
+    ("/apis/gateway.networking.k8s.io/v1/grpcroutes", "GRPCRouteList"),
+    ("/apis/externaldns.k8s.io/v1alpha1/dnsendpoints", "DNSEndpointList"),
 ];
 
 #[derive(Clone, Debug)]
@@ -289,6 +295,12 @@ impl FakeApi {
     pub fn uninstall(&self, collection: &str) {
         let (collection, _) = collection_of(collection).expect("known collection");
         self.state.lock().unwrap().missing.push(collection);
+    }
+
+    /// Serves `collection` again after [`FakeApi::uninstall`], as when its CRD is installed.
+    pub fn install(&self, collection: &str) {
+        let (collection, _) = collection_of(collection).expect("known collection");
+        self.state.lock().unwrap().missing.retain(|c| *c != collection);
     }
 
     /// Sends `text` and a newline on every open watch stream, as a broken proxy or server might.

@@ -24,6 +24,7 @@ mod fuzz_regressions;
 mod harness;
 mod header;
 mod k8s_external;
+mod k8s_gateway;
 mod kube_api;
 mod kube_api_faults;
 mod kube_api_limits;

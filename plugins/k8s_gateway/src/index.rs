@@ -162,6 +162,11 @@ impl Index {
         Found::default()
     }
 
+    /// How many host names (exact and wildcard) the tables hold.
+    pub fn names(&self) -> usize {
+        self.tables.iter().map(|t| t.exact.len() + t.wildcard.len()).sum()
+    }
+
     /// Every table's targets for exactly `name`: the addresses of the name server `apex` and
     /// `secondary` name (`NAME.NAMESPACE` of the Services in front of the servers).
     pub fn all_exact<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Targets> + 'a {

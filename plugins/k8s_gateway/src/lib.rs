@@ -99,6 +99,11 @@ fn load(found: &[std::path::PathBuf], o: &Options) -> Index {
     for p in problems {
         tracing::warn!("plugin/k8s_gateway: skipping {p}");
     }
+    tracing::info!(
+        "plugin/k8s_gateway: loaded {} host names from {} manifest files",
+        index.names(),
+        found.len()
+    );
     index
 }
 

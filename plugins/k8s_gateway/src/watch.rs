@@ -4,8 +4,8 @@
 //! One watch per configured kind, and one on Gateways when a route kind is configured. A kind
 //! that comes from a CRD (the Gateway API's, external-dns's DNSEndpoint) is first asked for
 //! with a one-item list: if the API server does not serve it (404), it is logged, counts as
-//! listed (empty), and is asked for again every [`PROBE_EVERY`], so installing the CRD later
-//! starts its watch without a restart. A (re)list replaces a kind's objects only when it is
+//! listed (empty), and is asked for again after 1 s, 2 s, 4 s... and then every
+//! [`PROBE_EVERY`], so installing the CRD later starts its watch without a restart. A (re)list replaces a kind's objects only when it is
 //! complete; until every kind has listed once, the zone answers SERVFAIL, as k8s_gateway does.
 
 use std::collections::{BTreeMap, HashSet};
@@ -31,7 +31,7 @@ use crate::types::{DnsEndpoint, Gateway, GrpcRoute, HttpRoute, TlsRoute};
 
 /// The index is published at most this often, however many changes arrive.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(50);
-/// How often a kind the API server does not serve is asked for again.
+/// How often, at the longest, a kind the API server does not serve is asked for again.
 pub const PROBE_EVERY: Duration = Duration::from_secs(30);
 
 struct Shared {
@@ -131,13 +131,14 @@ fn start(client: Client, o: Arc<Options>, index: Arc<ArcSwap<Index>>) {
     }
 }
 
-/// Whether the API server serves `api`'s kind; asks again every [`PROBE_EVERY`] while it says
-/// it does not, counting the kind as listed meanwhile.
+/// Returns once the API server serves `api`'s kind; while it says it does not, counts the kind
+/// as listed and asks again, ever less often down to every [`PROBE_EVERY`].
 async fn wait_until_served<K>(api: &Api<K>, shared: &Shared, kind: Kind)
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
     let mut said = false;
+    let mut pause = Duration::from_secs(1);
     loop {
         match api.list(&ListParams::default().limit(1)).await {
             Ok(_) => return,
@@ -151,7 +152,8 @@ where
                 }
                 shared.state.lock().unwrap_or_else(|e| e.into_inner()).listed.insert(kind);
                 shared.dirty.notify_one();
-                tokio::time::sleep(PROBE_EVERY).await;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(PROBE_EVERY);
             }
             // Anything else (the API away, a 403) is the watcher's to retry and report.
             Err(_) => return,

@@ -202,3 +202,24 @@ async fn the_seed_ingress_hosts_answer_ingress_nginx_address() {
     assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changed_manifests_are_served_again() {
+    let dir = Scratch::new("k8s-gateway-manifests");
+    let write = |ip: &str| {
+        let text = format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: web}}\nspec: {{rules: [{{host: web.example.com}}]}}\nstatus: {{loadBalancer: {{ingress: [{{ip: {ip}}}]}}}}\n"
+        );
+        dir.write("ingress.yaml", &text);
+    };
+    write("192.0.2.1");
+    let s = TestServer::start(&format!(
+        ".:0 {{\n k8s_gateway example.com {{\n  manifests {}\n }}\n}}",
+        dir.0.display()
+    ))
+    .await;
+    assert_eq!(addresses(&s, "web.example.com.", RecordType::A).await, ["192.0.2.1"]);
+    write("192.0.2.22");
+    until_answer(&s, "web.example.com.", &["192.0.2.22"]).await;
+    s.stop().await;
+}

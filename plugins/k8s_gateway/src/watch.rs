@@ -187,18 +187,27 @@ where
             }
         };
         last_error.clear();
-        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        // A list is gathered apart and changes nothing until it is complete.
         match event {
-            Event::Init => listing.clear(),
+            Event::Init => {
+                listing.clear();
+                continue;
+            }
             Event::InitApply(obj) => {
                 listing.insert(objects::key_of(&obj), reduce(&obj));
+                continue;
             }
+            _ => {}
+        }
+        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
             Event::InitDone => {
                 state.store.replace(kind, std::mem::take(&mut listing));
                 state.listed.insert(kind);
             }
             Event::Apply(obj) => state.store.put(kind, objects::key_of(&obj), reduce(&obj)),
             Event::Delete(obj) => state.store.delete(kind, &objects::key_of(&obj)),
+            Event::Init | Event::InitApply(_) => {}
         }
         drop(state);
         shared.dirty.notify_one();

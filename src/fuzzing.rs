@@ -173,4 +173,21 @@ pub fn manifests(data: &[u8]) {
         }
     }
     assert!(index.counts().0 <= names.len(), "no Service the files did not hold");
+    gateway_manifests(text);
+}
+
+/// The same text as *k8s_gateway* reads it, every resource configured: whatever it holds, it
+/// loads without panicking, the problems name the file, and the index answers a lookup.
+fn gateway_manifests(text: &str) {
+    use plugin_api::Controller;
+    let config = "k8s_gateway example.com {\n resources Ingress Service HTTPRoute TLSRoute GRPCRoute DNSEndpoint\n}";
+    let Ok(o) = plugin_k8s_gateway::setup::parse(&mut Controller::from_text(config)) else {
+        unreachable!("the directive is valid")
+    };
+    let (index, problems) =
+        plugin_k8s_gateway::manifests::load_texts(&[("fuzz.yaml".into(), text.into())], &o);
+    for p in &problems {
+        assert!(p.starts_with("fuzz.yaml"), "a problem names its file: {p}");
+    }
+    let _ = index.lookup("a.example.com", "a");
 }

@@ -21,6 +21,7 @@
 //! * [`random`]: cheap per-thread randomness for spreading load.
 //! * [`resolv`]: resolv.conf files (name servers, search list), as miekg/dns reads them.
 //! * [`strconv`]: Go's `strconv.ParseUint` and `Quote`, words included.
+//! * [`trim`]: freed heap handed back to the system after a large load.
 //! * [`spare`]: a request per thread for plugins that pass on a changed copy of the query.
 
 pub mod duration;
@@ -40,6 +41,7 @@ pub mod resolv;
 pub mod response;
 pub mod spare;
 pub mod strconv;
+pub mod trim;
 pub mod upstream;
 pub mod wire;
 pub mod zone;

@@ -18,7 +18,6 @@
 //! * `api_client`: the API client from `kubeconfig`/`endpoint`/in-cluster, with
 //!   `apiserver_qps`, `apiserver_burst`, `apiserver_max_inflight` and client-go's request metrics
 //!   as a layer under it.
-//! * `trim`: freed heap handed back to the system after the lists and loads that freed it.
 //! * [`watch`]: without `manifests`, the objects come from the API server through kube's
 //!   watchers (`kubeconfig`, `endpoint`, or the in-cluster service account). Until every watch
 //!   has listed once, names that would be NXDOMAIN are SERVFAIL and `/ready` says `kubernetes`.
@@ -32,7 +31,6 @@ pub mod objects;
 pub mod selector;
 pub mod setup;
 pub mod store;
-mod trim;
 pub mod watch;
 
 use std::sync::Arc;
@@ -141,7 +139,7 @@ fn load_index(files: &[std::path::PathBuf], filter: &selector::Filter) -> Index 
     let serial = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
     let index = loaded.into_index(serial, filter);
     // The parsed YAML is gone: give its memory back (manifest loads are rare, so always).
-    trim::Trimmer::default().after_publish(true);
+    plugin_api::pkg::trim::Trimmer::default().after_publish(true);
     let (services, slices, pods) = index.counts();
     tracing::info!(
         "plugin/kubernetes: loaded {services} services, {slices} endpoint slices and {pods} pods from {} manifest files",

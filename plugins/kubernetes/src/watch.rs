@@ -306,7 +306,7 @@ async fn watch<K, R, T>(
 
 /// Publishes the store's index whenever objects changed, at most every [`PUBLISH_EVERY`].
 async fn publish(shared: Arc<Shared>, index: Arc<ArcSwap<Index>>) {
-    let mut trimmer = crate::trim::Trimmer::default();
+    let mut trimmer = plugin_api::pkg::trim::Trimmer::default();
     let mut was_synced = false;
     loop {
         shared.dirty.notified().await;

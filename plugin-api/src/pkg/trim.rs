@@ -1,4 +1,5 @@
-//! Giving freed heap back to the system after lists and manifest loads.
+//! Giving freed heap back to the system after lists and manifest loads (*kubernetes*,
+//! *k8s_gateway*).
 //!
 //! Listing a large cluster deserializes pages of full API objects, reduces them and drops them;
 //! copy-on-write shards of the index are dropped as their successors are published. glibc keeps
@@ -9,7 +10,7 @@
 //! most every [`TRIM_EVERY`], not after every publication.
 //!
 //! The call is the only `unsafe` of this crate (the workspace denies it elsewhere but in the
-//! server's batched UDP loop). Other C libraries (musl) have no `malloc_trim`; there this does
+//! server's batched UDP loop and the allocation test's counting allocator). Other C libraries (musl) have no `malloc_trim`; there this does
 //! nothing.
 
 use std::time::{Duration, Instant};

@@ -99,6 +99,9 @@ fn load(found: &[std::path::PathBuf], o: &Options) -> Index {
     for p in problems {
         tracing::warn!("plugin/k8s_gateway: skipping {p}");
     }
+    // The parsed YAML (every document of the folder, Services included) is gone: give its
+    // memory back, as *kubernetes* does after its load.
+    plugin_api::pkg::trim::Trimmer::default().after_publish(true);
     tracing::info!(
         "plugin/k8s_gateway: loaded {} host names from {} manifest files",
         index.names(),

@@ -221,6 +221,7 @@ async fn publish(
     kinds: Vec<Kind>,
     index: Arc<ArcSwap<Index>>,
 ) {
+    let (mut trimmer, mut was_synced) = (plugin_api::pkg::trim::Trimmer::default(), false);
     loop {
         shared.dirty.notified().await;
         tokio::time::sleep(PUBLISH_EVERY).await;
@@ -229,6 +230,11 @@ async fn publish(
             let synced = kinds.iter().all(|k| state.listed.contains(k));
             Index::build(&resources, &state.store, synced)
         };
+        let synced = fresh.synced;
         index.store(Arc::new(fresh));
+        // The first lists' pages of full API objects were just freed (all Services of the
+        // cluster, when Service is watched): hand them back now, then at most every 10 s.
+        trimmer.after_publish(synced && !was_synced);
+        was_synced |= synced;
     }
 }

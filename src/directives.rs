@@ -92,7 +92,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built("k8s_external", plugin_k8s_external::setup),
     built("k8s_gateway", plugin_k8s_gateway::setup),
     built_once("kubernetes", plugin_kubernetes::setup),
-    known("file"),
+    built("file", plugin_file::setup),
     known("auto"),
     known("secondary"),
     known("etcd"),

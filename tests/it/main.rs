@@ -18,6 +18,7 @@ mod distros;
 mod dns64;
 mod external_name;
 mod fake_api;
+mod file;
 mod forward;
 mod forward_options;
 mod fuzz_regressions;

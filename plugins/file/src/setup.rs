@@ -1,0 +1,54 @@
+//! `file DBFILE [ZONES...] { reload DURATION }`, read as CoreDNS 1.14.7's `fileParse` reads it.
+
+use std::time::Duration;
+
+use plugin_api::pkg::duration::parse_go_duration;
+use plugin_api::pkg::zone::origins_from_args_or_block;
+use plugin_api::{ConfigError, Controller};
+
+/// The default interval between checks of the file's serial.
+pub const DEFAULT_RELOAD: Duration = Duration::from_secs(60);
+
+/// One `file` line: a file and the zones read from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileZones {
+    /// The zone file.
+    pub file: String,
+    /// The zones (each read from the file with itself as origin).
+    pub zones: Vec<String>,
+    /// How often the file's SOA serial is checked; zero: never.
+    pub reload: Duration,
+}
+
+/// Reads every line of the directive.
+pub fn parse(c: &mut Controller) -> Result<Vec<FileZones>, ConfigError> {
+    let mut out = Vec::new();
+    while c.next() {
+        if !c.next_arg() {
+            return Err(c.arg_err());
+        }
+        let file = c.val().to_string();
+        let zones = origins_from_args_or_block(&c.remaining_args(), c.zones());
+        let mut reload = DEFAULT_RELOAD;
+        while c.next_block() {
+            let option = c.val().to_owned();
+            match option.as_str() {
+                "reload" => {
+                    let args = c.remaining_args();
+                    let Some(value) = args.first() else {
+                        return Err(ConfigError::new("reload duration value is expected"));
+                    };
+                    reload = parse_go_duration(value)
+                        .map_err(|e| ConfigError::new(format!("plugin/file: {e}")))?;
+                }
+                // Accepted and ignored, as CoreDNS does ("remove soon").
+                "upstream" => {
+                    c.remaining_args();
+                }
+                _ => return Err(c.err(format!("unknown property '{option}'"))),
+            }
+        }
+        out.push(FileZones { file, zones, reload });
+    }
+    Ok(out)
+}

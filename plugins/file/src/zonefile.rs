@@ -1,0 +1,355 @@
+//! Reading a zone file into records, with `file:line` in every error.
+//!
+//! The entries come from [`crate::lexer`]; `$ORIGIN`, `$TTL` and `$INCLUDE` (with its optional
+//! origin, nested at most [`MAX_INCLUDE_DEPTH`] deep) are followed here; owner names may be
+//! relative, `@`, or left blank for the previous owner; TTL and class come in either order;
+//! a record without a TTL takes `$TTL`, else the previous record's (RFC 2308 §4). Record data
+//! is read by hickory-proto's presentation-form parsers, which cover the common types, with
+//! relative names in it made absolute here; DNAME, DS and DNSKEY (which hickory reads only
+//! with its DNSSEC feature) and RFC 3597's `\# LEN HEX` form are read here into their wire
+//! form. hickory's own zone parser is not used: its errors carry no line, and it refuses an
+//! `$INCLUDE` with an origin.
+
+use std::path::{Path, PathBuf};
+
+use plugin_api::proto::rr::rdata::{CNAME, MX, NS, PTR, SOA, SRV};
+use plugin_api::proto::rr::rdata::{NULL, naptr::NAPTR};
+use plugin_api::proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use crate::lexer::{self, Field};
+
+/// How deep `$INCLUDE`s may nest.
+pub const MAX_INCLUDE_DEPTH: usize = 8;
+/// The TTL of a record when nothing gives one.
+const DEFAULT_TTL: u32 = 3600;
+
+/// An error in a zone file: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneError {
+    /// The file as named.
+    pub file: String,
+    /// Its line, from 1 (0: the file as a whole).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ZoneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.file, self.message),
+            line => write!(f, "{}:{line}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// What the reader carries from one entry to the next.
+struct State {
+    origin: Name,
+    default_ttl: Option<u32>,
+    last_ttl: Option<u32>,
+    last_owner: Option<Name>,
+}
+
+/// Reads `text` (the file `file`, whose folder relative `$INCLUDE`s are read from) with
+/// `origin` as the starting `$ORIGIN`.
+pub fn parse(text: &str, file: &str, origin: &Name) -> Result<Vec<Record>, ZoneError> {
+    let mut state =
+        State { origin: origin.clone(), default_ttl: None, last_ttl: None, last_owner: None };
+    let mut out = Vec::new();
+    read(text, file, &mut state, &mut out, 0)?;
+    Ok(out)
+}
+
+fn read(
+    text: &str,
+    file: &str,
+    st: &mut State,
+    out: &mut Vec<Record>,
+    depth: usize,
+) -> Result<(), ZoneError> {
+    let err = |line: usize, message: String| ZoneError { file: file.to_string(), line, message };
+    let entries = lexer::entries(text).map_err(|(line, m)| err(line, m))?;
+    for entry in entries {
+        let line = entry.line;
+        let fields = &entry.fields;
+        let first = fields[0].raw;
+        if !entry.blank_owner && first.starts_with('$') {
+            match first.to_ascii_uppercase().as_str() {
+                "$ORIGIN" => {
+                    let name =
+                        fields.get(1).ok_or_else(|| err(line, "$ORIGIN without a name".into()))?;
+                    st.origin = absolute(name.raw, &st.origin).map_err(|e| err(line, e))?;
+                }
+                "$TTL" => {
+                    let ttl =
+                        fields.get(1).ok_or_else(|| err(line, "$TTL without a value".into()))?;
+                    st.default_ttl = Some(parse_ttl(ttl.raw).map_err(|e| err(line, e))?);
+                }
+                "$INCLUDE" => {
+                    let path =
+                        fields.get(1).ok_or_else(|| err(line, "$INCLUDE without a file".into()))?;
+                    if depth + 1 > MAX_INCLUDE_DEPTH {
+                        return Err(err(
+                            line,
+                            format!("$INCLUDE nested deeper than {MAX_INCLUDE_DEPTH}"),
+                        ));
+                    }
+                    let included = include_path(file, path.raw.trim_matches('"'));
+                    let shown = included.display().to_string();
+                    let body = std::fs::read_to_string(&included).map_err(|e| {
+                        err(
+                            line,
+                            format!("$INCLUDE {shown}: {}", plugin_api::pkg::os::error_words(&e)),
+                        )
+                    })?;
+                    // The included file starts at the given origin, or the current one, and
+                    // what it changes stays inside it (RFC 1035 §5.1).
+                    let saved = (st.origin.clone(), st.last_owner.clone());
+                    if let Some(o) = fields.get(2) {
+                        st.origin = absolute(o.raw, &st.origin).map_err(|e| err(line, e))?;
+                    }
+                    read(&body, &shown, st, out, depth + 1)?;
+                    (st.origin, st.last_owner) = saved;
+                }
+                other => return Err(err(line, format!("unknown directive {other}"))),
+            }
+            continue;
+        }
+        let (owner, rest) = if entry.blank_owner {
+            let owner = st.last_owner.clone().ok_or_else(|| err(line, "no owner name".into()))?;
+            (owner, &fields[..])
+        } else {
+            (absolute(first, &st.origin).map_err(|e| err(line, e))?, &fields[1..])
+        };
+        let record = record(owner.clone(), rest, st).map_err(|e| err(line, e))?;
+        st.last_owner = Some(owner);
+        out.push(record);
+    }
+    Ok(())
+}
+
+/// A relative `$INCLUDE` is read from the including file's folder.
+fn include_path(file: &str, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    Path::new(file).parent().map_or_else(|| p.to_path_buf(), |dir| dir.join(p))
+}
+
+/// `text` as a name: `@` is the origin, a name without a final dot is relative to it.
+pub fn absolute(text: &str, origin: &Name) -> Result<Name, String> {
+    if text == "@" {
+        return Ok(origin.clone());
+    }
+    let name = Name::from_ascii(text).map_err(|e| format!("bad name {text:?}: {e}"))?;
+    let name = if name.is_fqdn() {
+        name
+    } else {
+        name.append_domain(origin).map_err(|e| format!("bad name {text:?}: {e}"))?
+    };
+    Ok(name.to_lowercase())
+}
+
+/// A TTL: seconds, or with units (`1h30m`, as BIND writes them).
+pub fn parse_ttl(text: &str) -> Result<u32, String> {
+    plugin_api::proto::serialize::txt::parse_ttl(text).map_err(|_| format!("bad TTL {text:?}"))
+}
+
+/// The rest of an entry after its owner: `[TTL] [CLASS] TYPE RDATA...` (TTL and class in
+/// either order).
+fn record(owner: Name, fields: &[Field<'_>], st: &mut State) -> Result<Record, String> {
+    let mut ttl = None;
+    let mut i = 0;
+    while let Some(f) = fields.get(i) {
+        let upper = f.raw.to_ascii_uppercase();
+        if ttl.is_none() && f.raw.starts_with(|c: char| c.is_ascii_digit()) {
+            ttl = Some(parse_ttl(f.raw)?);
+        } else if upper == "IN" {
+        } else if matches!(upper.as_str(), "CH" | "CS" | "HS" | "NONE" | "ANY") {
+            return Err(format!("class {upper} in a zone of class IN"));
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let type_field = fields.get(i).ok_or("no record type")?;
+    let rtype = record_type(type_field.raw)?;
+    let data = &fields[i + 1..];
+    let ttl = ttl.or(st.default_ttl).or(st.last_ttl).unwrap_or(DEFAULT_TTL);
+    st.last_ttl = Some(ttl);
+    let rdata = rdata(rtype, data, &st.origin)?;
+    let mut record = Record::from_rdata(owner, ttl, rdata);
+    record.dns_class = DNSClass::IN;
+    Ok(record)
+}
+
+fn record_type(text: &str) -> Result<RecordType, String> {
+    let upper = text.to_ascii_uppercase();
+    if let Some(code) = upper.strip_prefix("TYPE") {
+        return code.parse::<u16>().map(RecordType::from).map_err(|_| format!("bad type {text:?}"));
+    }
+    match upper.parse::<RecordType>() {
+        Ok(RecordType::Unknown(_)) | Err(_) => Err(format!("unknown record type {text:?}")),
+        Ok(t) => Ok(t),
+    }
+}
+
+/// Record data for `rtype` from its fields, relative names made absolute against `origin`.
+fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("bad {rtype} data: {e}");
+    if fields.first().is_some_and(|f| f.raw == "\\#") {
+        return generic(rtype, &fields[1..]);
+    }
+    let name = |i: usize| -> Result<Name, String> {
+        let f = fields.get(i).ok_or_else(|| bad(&"too few fields"))?;
+        absolute(f.raw, origin)
+    };
+    let number = |i: usize| -> Result<u16, String> {
+        let f = fields.get(i).ok_or_else(|| bad(&"too few fields"))?;
+        f.raw.parse::<u16>().map_err(|e| bad(&e))
+    };
+    let exactly = |n: usize| -> Result<(), String> {
+        if fields.len() == n {
+            Ok(())
+        } else {
+            Err(bad(&format!("{} fields, want {n}", fields.len())))
+        }
+    };
+    Ok(match rtype {
+        RecordType::NS => {
+            exactly(1)?;
+            RData::NS(NS(name(0)?))
+        }
+        RecordType::CNAME => {
+            exactly(1)?;
+            RData::CNAME(CNAME(name(0)?))
+        }
+        RecordType::PTR => {
+            exactly(1)?;
+            RData::PTR(PTR(name(0)?))
+        }
+        RecordType::MX => {
+            exactly(2)?;
+            RData::MX(MX::new(number(0)?, name(1)?))
+        }
+        RecordType::SRV => {
+            exactly(4)?;
+            RData::SRV(SRV::new(number(0)?, number(1)?, number(2)?, name(3)?))
+        }
+        RecordType::SOA => {
+            exactly(7)?;
+            let n =
+                |i: usize| -> Result<u32, String> { parse_ttl(fields[i].raw).map_err(|e| bad(&e)) };
+            let serial = fields[2].raw.parse::<u32>().map_err(|e| bad(&e))?;
+            RData::SOA(SOA::new(
+                name(0)?,
+                name(1)?,
+                serial,
+                n(3)? as i32,
+                n(4)? as i32,
+                n(5)? as i32,
+                n(6)?,
+            ))
+        }
+        RecordType::NAPTR => {
+            exactly(6)?;
+            let text = |i: usize| unquote(fields[i].raw).into_bytes().into_boxed_slice();
+            RData::NAPTR(NAPTR::new(number(0)?, number(1)?, text(2), text(3), text(4), name(5)?))
+        }
+        RecordType::DNAME => {
+            exactly(1)?;
+            // Uncompressed, as RFC 6672 §2.5 wants it written.
+            opaque(rtype, name_wire(&name(0)?))
+        }
+        RecordType::DS => {
+            if fields.len() < 4 {
+                return Err(bad(&"too few fields"));
+            }
+            let mut wire = number(0)?.to_be_bytes().to_vec();
+            for i in [1, 2] {
+                wire.push(fields[i].raw.parse::<u8>().map_err(|e| bad(&e))?);
+            }
+            let hex: String = fields[3..].iter().map(|f| f.raw).collect();
+            wire.extend(decode_hex(&hex).ok_or_else(|| bad(&"digest is not hex"))?);
+            opaque(rtype, wire)
+        }
+        RecordType::DNSKEY => {
+            if fields.len() < 4 {
+                return Err(bad(&"too few fields"));
+            }
+            let mut wire = number(0)?.to_be_bytes().to_vec();
+            for i in [1, 2] {
+                wire.push(fields[i].raw.parse::<u8>().map_err(|e| bad(&e))?);
+            }
+            let b64: String = fields[3..].iter().map(|f| f.raw).collect();
+            wire.extend(decode_base64(&b64).ok_or_else(|| bad(&"key is not base64"))?);
+            opaque(rtype, wire)
+        }
+        _ => {
+            let text: Vec<&str> = fields.iter().map(|f| f.raw).collect();
+            RData::try_from_str(rtype, &text.join(" ")).map_err(|e| bad(&e))?
+        }
+    })
+}
+
+/// RFC 3597's `\# LEN HEX...`.
+fn generic(rtype: RecordType, fields: &[Field<'_>]) -> Result<RData, String> {
+    let len: usize = fields
+        .first()
+        .and_then(|f| f.raw.parse().ok())
+        .ok_or_else(|| format!("bad {rtype} data: \\# without a length"))?;
+    let hex: String = fields[1..].iter().map(|f| f.raw).collect();
+    let wire = decode_hex(&hex).ok_or_else(|| format!("bad {rtype} data: not hex"))?;
+    if wire.len() != len {
+        return Err(format!("bad {rtype} data: \\# {len} with {} octets", wire.len()));
+    }
+    // Known types are read back from their wire form, so they answer as if written out.
+    let mut decoder = plugin_api::proto::serialize::binary::BinDecoder::new(&wire);
+    let length = plugin_api::proto::serialize::binary::Restrict::new(wire.len() as u16);
+    match RData::read(&mut decoder, rtype, length) {
+        Ok(rdata) if !matches!(rdata, RData::Unknown { .. }) => Ok(rdata),
+        _ => Ok(opaque(rtype, wire)),
+    }
+}
+
+fn opaque(rtype: RecordType, wire: Vec<u8>) -> RData {
+    RData::Unknown { code: rtype, rdata: NULL::with(wire) }
+}
+
+/// A name in uncompressed wire form.
+fn name_wire(name: &Name) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in name.iter() {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
+    }
+    out.push(0);
+    out
+}
+
+/// A character-string's text: without its quotes, escapes resolved.
+fn unquote(raw: &str) -> String {
+    let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    data_encoding::BASE64.decode(text.as_bytes()).ok()
+}

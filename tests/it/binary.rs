@@ -44,7 +44,7 @@ impl Drop for Scratch {
 }
 
 /// Runs the binary to completion and returns (exit code, stdout, stderr).
-fn run(args: &[&str], dir: &Path) -> (i32, String, String) {
+pub(crate) fn run(args: &[&str], dir: &Path) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).current_dir(dir).output().expect("run ferrodns");
     (
         out.status.code().unwrap_or(-1),

@@ -179,3 +179,56 @@ async fn every_answer_agrees_with_nsd() {
     assert_eq!(compared, owners.len() * types.len());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_swaps_in_a_higher_serial_and_keeps_the_zone_through_a_broken_file() {
+    let dir = Scratch::new("file-reload");
+    let zone = |serial: u32, ip: &str, extra: &str| {
+        format!(
+            "$ORIGIN example.org.\n@ 3600 IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\nwww IN A {ip}\n{extra}"
+        )
+    };
+    let path = dir.write("db.example.org", &zone(1, "192.0.2.1", ""));
+    let s = TestServer::start(&format!(
+        "example.org:0 {{\n file {} {{\n  reload 100ms\n }}\n}}",
+        path.display()
+    ))
+    .await;
+    let www = |s: &TestServer| {
+        let addr = s.addr;
+        async move {
+            let m = udp_exchange(addr, &query("www.example.org.", RecordType::A)).await.unwrap();
+            m.answers.iter().map(|r| r.data.to_string()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(www(&s).await, ["192.0.2.1"]);
+    // The same serial: the change is not read.
+    dir.write("db.example.org", &zone(1, "192.0.2.2", ""));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(www(&s).await, ["192.0.2.1"], "the serial did not grow");
+    // A higher serial: read and swapped in.
+    dir.write("db.example.org", &zone(2, "192.0.2.3", ""));
+    wait_until("serial 2 is served", || async { www(&s).await == ["192.0.2.3"] }).await;
+    // A broken file with a higher serial: the old zone goes on answering.
+    dir.write("db.example.org", &zone(3, "192.0.2.4", "bad IN A not-an-address\n"));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(www(&s).await, ["192.0.2.3"], "the broken file is not served");
+    dir.write("db.example.org", &zone(4, "192.0.2.5", ""));
+    wait_until("serial 4 is served", || async { www(&s).await == ["192.0.2.5"] }).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_zone_file_stops_the_start_with_its_file_and_line() {
+    let dir = Scratch::new("file-broken");
+    let path = dir.write(
+        "db.example.org",
+        "$ORIGIN example.org.\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\nwww IN A 192.0.2.300\n",
+    );
+    let conf = dir.write("Corefile", &format!("example.org:0 {{\n file {}\n}}\n", path.display()));
+    let (code, stdout, stderr) =
+        crate::binary::run(&["-conf", &conf.display().to_string()], &dir.0);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let want = format!("plugin/file: {}:3: bad A data", path.display());
+    assert!(stdout.contains(&want) || stderr.contains(&want), "{stdout}{stderr}");
+}

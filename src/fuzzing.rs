@@ -149,6 +149,50 @@ pub fn hosts(data: &[u8]) {
     }
 }
 
+/// `data` as a zone file for `example.org.`, then asked for every owner and type it holds and
+/// a name it does not: an error names the file and a line the text has, and a zone that loads
+/// answers every question without panicking, its records owned inside the zone.
+pub fn zonefile(data: &[u8]) {
+    use plugin_api::proto::rr::RecordType;
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let lines = text.lines().count().max(1);
+    let zone = match plugin_file::load_text(text, "fuzz.zone", "example.org.") {
+        Ok(zone) => zone,
+        Err(plugin_file::Problem::Parse(e) | plugin_file::Problem::Open(e)) => {
+            assert!(e.starts_with("fuzz.zone") || e.contains("$INCLUDE"), "names its file: {e}");
+            if let Some(line) = e.strip_prefix("fuzz.zone:").and_then(|r| r.split(':').next()) {
+                let line: usize = line.parse().unwrap_or(0);
+                assert!(line <= lines + 1, "line {line} of {lines}: {e}");
+            }
+            return;
+        }
+    };
+    let owners: Vec<(String, RecordType)> =
+        zone.all().map(|r| (r.name.to_ascii().to_ascii_lowercase(), r.record_type())).collect();
+    let mut asked: Vec<(String, RecordType)> = owners.into_iter().take(64).collect();
+    asked.push(("no.such.name.example.org.".into(), RecordType::A));
+    for (owner, rtype) in &asked {
+        for qtype in [*rtype, RecordType::A, RecordType::CNAME, RecordType::DS] {
+            let a = zone.lookup(owner, qtype);
+            for r in &a.answers {
+                let name = r.name.to_ascii().to_ascii_lowercase();
+                assert!(
+                    plugin_api::pkg::zone::is_subdomain("example.org.", &name),
+                    "{r} for {owner}"
+                );
+            }
+            if a.rcode == plugin_api::proto::op::ResponseCode::NXDomain
+                || a.answers.is_empty() && a.authoritative
+            {
+                assert!(
+                    a.authority.iter().any(|r| r.record_type() == RecordType::SOA),
+                    "a denial carries the SOA: {owner} {qtype} {a:?}"
+                );
+            }
+        }
+    }
+}
+
 /// `data` as a manifest file, then indexed.
 pub fn manifests(data: &[u8]) {
     use plugin_kubernetes::manifests;

@@ -63,3 +63,8 @@ fn manifests_inputs() {
 fn template_inputs() {
     replay("template", fuzzing::template);
 }
+
+#[test]
+fn zonefile_inputs() {
+    replay("zonefile", fuzzing::zonefile);
+}

@@ -255,7 +255,7 @@ fn includes_ttls_and_generic_data_are_read() {
     let dir = std::env::temp_dir().join(format!("ferrodns-file-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("hosts.inc"), "h1 A 192.0.2.11\nh2 1h A 192.0.2.12\n").unwrap();
-    let text = "$TTL 5m\n@ SOA ns1 hostmaster 1 2 3 4 5\n$INCLUDE hosts.inc sub\nafter A 192.0.2.13\ngen TYPE99 \\# 3 616263\nraw A \\# 4 C0000201\n";
+    let text = "$TTL 5m\n@ SOA ns1 hostmaster 1 2 3 4 5\n$INCLUDE hosts.inc sub\nafter A 192.0.2.13\ngen TYPE99 \\# 3 616263\nraw A \\# 4 C0000201\nempty TYPE98 \\# 0\n";
     let file = dir.join("db").display().to_string();
     let z = load_text(text, &file, "example.org.").map_err(|e| format!("{e:?}")).unwrap();
     let a = |n: &str| texts(&z.lookup(n, RecordType::A).answers);
@@ -265,6 +265,8 @@ fn includes_ttls_and_generic_data_are_read() {
     assert_eq!(a("after.example.org."), ["after.example.org. 300 IN A 192.0.2.13"]);
     assert_eq!(a("raw.example.org."), ["raw.example.org. 300 IN A 192.0.2.1"]);
     assert_eq!(z.lookup("gen.example.org.", RecordType::from(99)).answers.len(), 1);
+    // Empty data is legal in RFC 3597's form (the fuzzer's find).
+    assert_eq!(z.lookup("empty.example.org.", RecordType::from(98)).answers.len(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

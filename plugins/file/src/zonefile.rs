@@ -314,8 +314,11 @@ fn generic(rtype: RecordType, fields: &[Field<'_>]) -> Result<RData, String> {
     }
 }
 
+/// Data kept as its wire octets. `NULL::with` wants them non-empty (`\# 0` is legal: RFC 3597
+/// §5), so empty data is made with `NULL::new`.
 fn opaque(rtype: RecordType, wire: Vec<u8>) -> RData {
-    RData::Unknown { code: rtype, rdata: NULL::with(wire) }
+    let rdata = if wire.is_empty() { NULL::new() } else { NULL::with(wire) };
+    RData::Unknown { code: rtype, rdata }
 }
 
 /// A name in uncompressed wire form.

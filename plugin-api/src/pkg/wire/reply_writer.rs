@@ -252,8 +252,18 @@ impl ReplyWriter {
     /// client wrote them, naming `target` (presentation form) in full. Does nothing if the name
     /// has fewer labels.
     pub fn ns(&mut self, zone_labels: usize, ttl: u32, target: &str) {
+        self.ns_in(Section::Answer, zone_labels, ttl, target);
+    }
+
+    /// [`ReplyWriter::ns`] into `section`: the authority section of an authoritative answer
+    /// carries the zone's name servers (*file*).
+    pub fn ns_in(&mut self, section: Section, zone_labels: usize, ttl: u32, target: &str) {
         let Some(zone) = self.zone_offset(zone_labels) else { return };
-        if let Some(at) = self.begin(ANSWER, &pointer(zone), RecordType::NS, ttl) {
+        let section = match section {
+            Section::Answer => ANSWER,
+            Section::Authority => AUTHORITY,
+        };
+        if let Some(at) = self.begin(section, &pointer(zone), RecordType::NS, ttl) {
             self.absolute_name(target);
             self.end(at);
         }

@@ -7,7 +7,8 @@
 //! it passes on, queries *rewrite* renames to a name of the same length and maps back, and
 //! queries with EDNS, *bufsize* capping them, *chaos*'s answers and *header*'s flags, and
 //! *kubernetes* answers with *metadata* collecting what they ask for, *k8s_external*'s
-//! addresses, *k8s_gateway*'s addresses and NXDOMAIN;
+//! addresses, *k8s_gateway*'s addresses and NXDOMAIN, *file*'s
+//! addresses and denials;
 //! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
 //! writer.
 //!
@@ -58,6 +59,7 @@ static GLOBAL: Counting = Counting;
 
 fn mux() -> Mux {
     let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/corefile-examples/seed/manifests");
+    let zone = concat!(env!("CARGO_MANIFEST_DIR"), "/corefile-examples/file/db.example.org");
     let text = format!(
         "hosts.test {{\n hosts {{\n  10.0.0.1 a.hosts.test\n }}\n}}\n\
          cached.test {{\n loadbalance\n cache 300\n hosts {{\n  10.0.0.1 a.cached.test\n  10.0.0.2 a.cached.test\n }}\n}}\n\
@@ -74,6 +76,7 @@ fn mux() -> Mux {
          described.local {{\n metadata\n kubernetes described.local {{\n  manifests {manifests}\n }}\n}}\n\
          example.com {{\n k8s_external example.com\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}\n\
          a.com gw.test {{\n k8s_gateway a.com gw.test {{\n  resources Ingress Service\n  manifests {manifests}\n }}\n}}\n\
+         example.org {{\n file {zone}\n}}\n\
          dns64.test {{\n dns64 {{\n  allow_ipv4\n }}\n hosts {{\n  fd00::1 a.dns64.test\n }}\n}}\n"
     );
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
@@ -178,6 +181,10 @@ fn queries_answered_from_memory_allocate_nothing() {
         ("a.com.", RecordType::A, ResponseCode::NoError, 0),
         ("nginx2-service.default.gw.test.", RecordType::A, ResponseCode::NoError, 0),
         ("nosuch.a.com.", RecordType::A, ResponseCode::NXDomain, 0),
+        // *file*: an address with the apex NS, NODATA and NXDOMAIN with the SOA.
+        ("www.example.org.", RecordType::A, ResponseCode::NoError, 0),
+        ("www.example.org.", RecordType::AAAA, ResponseCode::NoError, 0),
+        ("nothing.example.org.", RecordType::A, ResponseCode::NXDomain, 0),
         // With *log* and *prometheus*: the batch's buffer of lines, handed to the writer (once
         // per batch: here every query is one).
         ("a.observed.test.", RecordType::A, ResponseCode::NoError, 1),

@@ -141,6 +141,9 @@ impl Plugin for File {
         let Some(zone) = slot.load_full() else {
             return Serve::Ready(Err(PluginError::servfail("plugin/file: zone not loaded")));
         };
+        if let Some(reply) = in_wire_form(&zone, req) {
+            return Serve::Ready(Ok(reply));
+        }
         let found = zone.lookup(name, req.qtype());
         let mut m = req.reply();
         m.metadata.authoritative = found.authoritative;
@@ -150,6 +153,50 @@ impl Plugin for File {
         m.additionals = found.additional;
         Serve::Ready(Ok(Reply::message(m, NAME)))
     }
+}
+
+/// The common answers written straight to wire form, as *hosts* writes its own: addresses at
+/// the asked name with the apex NS in the authority section, NODATA and NXDOMAIN with the SOA.
+/// `None` for the rest, which the full lookup answers.
+fn in_wire_form(zone: &Zone, req: &Request) -> Option<Reply> {
+    use plugin_api::pkg::wire::{ReplyWriter, Section, SoaNames, ZoneSoa};
+    use plugin_api::proto::op::ResponseCode;
+    use plugin_api::proto::rr::RData;
+    let fast = zone.fast.as_ref()?;
+    let quick = zone.quick(req.name(), req.qtype())?;
+    fn soa(f: &zone::Fast) -> ZoneSoa<'_> {
+        ZoneSoa {
+            zone_labels: f.zone_labels,
+            ttl: f.negative_ttl,
+            names: SoaNames::Absolute { mname: &f.mname, rname: &f.rname },
+            serial: f.timers[0],
+            refresh: f.timers[1],
+            retry: f.timers[2],
+            expire: f.timers[3],
+            minimum: f.timers[4],
+        }
+    }
+    let mut w = ReplyWriter::new(req)?;
+    match quick {
+        zone::Quick::Records(records) => {
+            for r in records {
+                match &r.data {
+                    RData::A(a) => w.a(r.ttl, a.0),
+                    RData::AAAA(aaaa) => w.aaaa(r.ttl, aaaa.0),
+                    _ => return None,
+                }
+            }
+            for (ttl, target) in &fast.apex_ns {
+                w.ns_in(Section::Authority, fast.zone_labels, *ttl, target);
+            }
+        }
+        zone::Quick::NoData => w.soa(&soa(fast)),
+        zone::Quick::NxDomain => {
+            w.rcode(ResponseCode::NXDomain);
+            w.soa(&soa(fast));
+        }
+    }
+    Some(Reply::Wire { wire: w.finish(), by: NAME })
 }
 
 #[cfg(test)]

@@ -277,3 +277,57 @@ fn serials_compare_as_rfc_1982_says() {
     assert!(!crate::serial_newer(1, 2));
     assert!(crate::serial_newer(0, u32::MAX));
 }
+
+#[test]
+fn the_wire_fast_path_answers_as_the_full_lookup_does() {
+    use plugin_api::test_util::{request, serve};
+    use std::sync::Arc;
+    let zone = Arc::new(zone());
+    let slot = Arc::new(arc_swap::ArcSwapOption::from(Some(zone.clone())));
+    let plugin: Arc<dyn plugin_api::Plugin> =
+        Arc::new(crate::File { zones: vec![("example.org.".into(), slot)] });
+    let names = [
+        "example.org.",
+        "www.example.org.",
+        "mail.example.org.",
+        "ns1.example.org.",
+        "nope.example.org.",
+        "c.example.org.",
+        "a.b.c.example.org.",
+        "x.c.example.org.",
+        "any.wild.example.org.",
+        "host.wild.example.org.",
+        "alias.example.org.",
+        "www.sub.example.org.",
+        "sub.example.org.",
+        "x.dn.example.org.",
+        "WWW.example.ORG.",
+    ];
+    let mut fast = 0;
+    for name in names {
+        for qtype in [RecordType::A, RecordType::AAAA, RecordType::MX, RecordType::DS] {
+            let result = serve(vec![plugin.clone()], request(name, qtype));
+            fast += usize::from(matches!(result, Ok(plugin_api::Reply::Wire { .. })));
+            let msg = plugin_api::test_util::reply_message(result);
+            let want = zone.lookup(&name.to_ascii_lowercase(), qtype);
+            assert_eq!(
+                (msg.metadata.response_code, msg.metadata.authoritative),
+                (want.rcode, want.authoritative),
+                "{name} {qtype}"
+            );
+            // Compared without case: the wire form owns the apex's records by the zone as the
+            // client spelt it (a pointer into the question), the full lookup by the zone file's.
+            let lower = |rs: &[plugin_api::proto::rr::Record]| {
+                texts(rs).into_iter().map(|t| t.to_ascii_lowercase()).collect::<Vec<_>>()
+            };
+            assert_eq!(lower(&msg.answers), lower(&want.answers), "{name} {qtype} answer");
+            assert_eq!(lower(&msg.authorities), lower(&want.authority), "{name} {qtype} authority");
+            assert_eq!(
+                lower(&msg.additionals),
+                lower(&want.additional),
+                "{name} {qtype} additional"
+            );
+        }
+    }
+    assert!(fast >= 20, "the fast path answered {fast} of them");
+}

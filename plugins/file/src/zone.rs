@@ -27,6 +27,38 @@ pub struct Zone {
     soa: Record,
     /// How many records the zone holds.
     pub records: usize,
+    /// The parents of wildcard owners (`example.org.` for `*.example.org.`).
+    wildcard_parents: HashSet<String>,
+    /// What the wire fast path writes; `None` when a name it needs has escapes in it.
+    pub fast: Option<Fast>,
+}
+
+/// The zone's SOA and apex NS as the wire fast path writes them.
+#[derive(Debug)]
+pub struct Fast {
+    /// How many labels the apex has.
+    pub zone_labels: usize,
+    /// The apex NS records: TTL and target, presentation form.
+    pub apex_ns: Vec<(u32, String)>,
+    /// The SOA's TTL in a denial (RFC 2308 §3).
+    pub negative_ttl: u32,
+    /// The SOA's primary server.
+    pub mname: String,
+    /// The SOA's mailbox.
+    pub rname: String,
+    /// Serial, refresh, retry, expire, minimum.
+    pub timers: [u32; 5],
+}
+
+/// The common answers, found without allocating: what [`Zone::quick`] gives.
+#[derive(Debug, Clone, Copy)]
+pub enum Quick<'a> {
+    /// The records of the asked type at the asked name itself.
+    Records(&'a [Record]),
+    /// The name exists without records of that type.
+    NoData,
+    /// The name does not exist and no wildcard covers it.
+    NxDomain,
 }
 
 /// What a lookup found.
@@ -117,7 +149,13 @@ impl Zone {
                 at = parent(p);
             }
         }
-        Ok(Self { origin, nodes, empty_non_terminals, soa, records: total })
+        let wildcard_parents = nodes
+            .keys()
+            .filter(|k| k.starts_with("*."))
+            .filter_map(|k| parent(k).map(str::to_string))
+            .collect();
+        let fast = fast(&origin, &nodes, &soa);
+        Ok(Self { origin, nodes, empty_non_terminals, soa, records: total, wildcard_parents, fast })
     }
 
     /// The apex SOA.
@@ -151,6 +189,49 @@ impl Zone {
                 .flat_map(|(_, s)| s)
                 .filter(|r| r.record_type() != RecordType::SOA),
         )
+    }
+
+    /// The answer to `name`/`qtype` when it is one of the common ones (records at the name
+    /// itself, NODATA, NXDOMAIN without a wildcard); `None` for everything that takes the full
+    /// lookup (a delegation or DNAME above the name, a CNAME, a wildcard, ANY).
+    pub fn quick(&self, name: &str, qtype: RecordType) -> Option<Quick<'_>> {
+        if qtype == RecordType::ANY {
+            return None;
+        }
+        let mut at = Some(name);
+        while let Some(n) = at.filter(|n| *n != self.origin && in_zone(&self.origin, n)) {
+            if let Some(sets) = self.nodes.get(n) {
+                let has = |t: RecordType| sets.iter().any(|(rt, _)| *rt == t);
+                let at_name = n == name;
+                if (has(RecordType::NS) && !(at_name && qtype == RecordType::DS))
+                    || (!at_name && has(RecordType::DNAME))
+                    || (at_name && qtype != RecordType::CNAME && has(RecordType::CNAME))
+                {
+                    return None;
+                }
+            }
+            at = parent(n);
+        }
+        if let Some(sets) = self.nodes.get(name) {
+            return Some(match sets.iter().find(|(t, _)| *t == qtype) {
+                Some((_, set)) => Quick::Records(set),
+                None => Quick::NoData,
+            });
+        }
+        if self.empty_non_terminals.contains(name) {
+            return Some(Quick::NoData);
+        }
+        let mut encloser = parent(name);
+        while let Some(e) = encloser {
+            if self.exists(e) || e == self.origin {
+                break;
+            }
+            encloser = parent(e);
+        }
+        if encloser.is_some_and(|e| self.wildcard_parents.contains(e)) {
+            return None;
+        }
+        Some(Quick::NxDomain)
     }
 
     /// Answers `qname` (lower-case, final dot, inside the zone) for `qtype`.
@@ -318,6 +399,49 @@ impl Zone {
             }
         }
     }
+}
+
+/// The fast path's SOA and apex NS; `None` if a name among them has an escape (`\.`), which
+/// the wire writer does not spell out.
+fn fast(
+    origin: &str,
+    nodes: &HashMap<String, Vec<(RecordType, Vec<Record>)>>,
+    soa: &Record,
+) -> Option<Fast> {
+    let RData::SOA(data) = &soa.data else { return None };
+    let plain = |n: &Name| {
+        let text = key(n);
+        (!text.contains('\\')).then_some(text)
+    };
+    let apex_ns = nodes
+        .get(origin)
+        .and_then(|s| s.iter().find(|(t, _)| *t == RecordType::NS))
+        .map(|(_, set)| set.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| match &r.data {
+            RData::NS(ns) => plain(&ns.0).map(|t| (r.ttl, t)),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    if origin.contains('\\') {
+        return None;
+    }
+    let zone_labels = if origin == "." { 0 } else { origin.matches('.').count() };
+    Some(Fast {
+        zone_labels,
+        apex_ns,
+        negative_ttl: soa.ttl.min(data.minimum),
+        mname: plain(&data.mname)?,
+        rname: plain(&data.rname)?,
+        timers: [
+            data.serial,
+            data.refresh as u32,
+            data.retry as u32,
+            data.expire as u32,
+            data.minimum,
+        ],
+    })
 }
 
 /// The target of a DNAME record (kept in wire form: hickory has no DNAME type).

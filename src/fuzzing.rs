@@ -156,9 +156,12 @@ pub fn zonefile(data: &[u8]) {
     use plugin_api::proto::rr::RecordType;
     let Ok(text) = std::str::from_utf8(data) else { return };
     let lines = text.lines().count().max(1);
-    let zone = match plugin_file::load_text(text, "fuzz.zone", "example.org.") {
+    let zone = match plugin_api::pkg::zonefile::load_text(text, "fuzz.zone", "example.org.") {
         Ok(zone) => zone,
-        Err(plugin_file::Problem::Parse(e) | plugin_file::Problem::Open(e)) => {
+        Err(
+            plugin_api::pkg::zonefile::Problem::Parse(e)
+            | plugin_api::pkg::zonefile::Problem::Open(e),
+        ) => {
             assert!(e.starts_with("fuzz.zone") || e.contains("$INCLUDE"), "names its file: {e}");
             if let Some(line) = e.strip_prefix("fuzz.zone:").and_then(|r| r.split(':').next()) {
                 let line: usize = line.parse().unwrap_or(0);

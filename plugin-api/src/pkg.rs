@@ -1,6 +1,7 @@
 //! Shared helpers for plugins, as CoreDNS has `plugin/pkg/*`: none of it is needed to write a
 //! plugin, and each piece is there so that plugins do one thing one way.
 //!
+//! * [`zonefile`]: authoritative zones read from zone files, and RFC 1034's lookup in them.
 //! * [`zone`]: zone names, server-block keys, reverse names and zones from CIDRs.
 //! * [`fall`]: `fallthrough [ZONES...]`.
 //! * [`duration`]: Go's duration syntax, which every duration option uses.
@@ -45,3 +46,4 @@ pub mod trim;
 pub mod upstream;
 pub mod wire;
 pub mod zone;
+pub mod zonefile;

@@ -1,10 +1,9 @@
 //! *file* (CoreDNS 1.14.7's `plugin/file`): authoritative answers from RFC 1035 zone files.
 //!
 //! * [`setup::parse`] reads `file DBFILE [ZONES...] { reload DURATION }`.
-//! * [`lexer`] splits a zone file into entries with their lines; [`zonefile`] reads them into
-//!   records (`$ORIGIN`, `$TTL`, `$INCLUDE`, relative names), every error with `file:line`.
-//! * [`zone`] holds a zone and answers from it as RFC 1034 §4.3.2 says: CNAME chains, DNAME,
-//!   wildcards, delegations with glue, DS at a cut, NXDOMAIN and NODATA with the SOA.
+//! * `plugin_api::pkg::zonefile` reads zone files (every error with `file:line`) and answers
+//!   from a zone as RFC 1034 §4.3.2 says; *auto* and *secondary* use it too.
+//! * `in_wire_form` writes the common answers without allocating.
 //!
 //! A zone is swapped whole when `reload` finds a higher SOA serial in its file; a file that no
 //! longer parses leaves the old zone serving, and is reported.
@@ -13,15 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use plugin_api::proto::rr::Name;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Reply, Request, Serve};
 
-pub mod lexer;
 pub mod setup;
-pub mod zone;
-pub mod zonefile;
 
-use zone::Zone;
+use plugin_api::pkg::zonefile::{self as zonefile, Problem, Zone, load, serial_newer};
 
 /// The directive's name.
 pub const NAME: &str = "file";
@@ -58,31 +53,6 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     Ok(Some(Arc::new(File { zones })))
 }
 
-/// Why a zone could not be loaded.
-#[derive(Debug)]
-pub enum Problem {
-    /// The file cannot be read.
-    Open(String),
-    /// It does not parse, or its records do not make a zone.
-    Parse(String),
-}
-
-/// Reads `file` as the zone `origin`.
-pub fn load(file: &str, origin: &str) -> Result<Zone, Problem> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        Problem::Open(format!("open {file}: {}", plugin_api::pkg::os::error_words(&e)))
-    })?;
-    load_text(&text, file, origin)
-}
-
-/// Reads `text` (the file `file`) as the zone `origin`.
-pub fn load_text(text: &str, file: &str, origin: &str) -> Result<Zone, Problem> {
-    let origin = Name::from_ascii(origin).map_err(|e| Problem::Parse(format!("{origin}: {e}")))?;
-    let records =
-        zonefile::parse(text, file, &origin).map_err(|e| Problem::Parse(e.to_string()))?;
-    Zone::new(&origin, records).map_err(|e| Problem::Parse(format!("{file}: {e}")))
-}
-
 /// Checks the file every `every`: a zone whose serial grew (or that was never loaded) is read
 /// again and swapped in whole; a broken file leaves the old zone serving.
 async fn reload(file: String, zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>, every: Duration) {
@@ -112,11 +82,6 @@ async fn reload(file: String, zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>, ev
             }
         }
     }
-}
-
-/// RFC 1982 serial number arithmetic: `a` is newer than `b`.
-pub fn serial_newer(a: u32, b: u32) -> bool {
-    a != b && a.wrapping_sub(b) < 1 << 31
 }
 
 /// The handler.
@@ -164,7 +129,7 @@ fn in_wire_form(zone: &Zone, req: &Request) -> Option<Reply> {
     use plugin_api::proto::rr::RData;
     let fast = zone.fast.as_ref()?;
     let quick = zone.quick(req.name(), req.qtype())?;
-    fn soa(f: &zone::Fast) -> ZoneSoa<'_> {
+    fn soa(f: &zonefile::Fast) -> ZoneSoa<'_> {
         ZoneSoa {
             zone_labels: f.zone_labels,
             ttl: f.negative_ttl,
@@ -178,7 +143,7 @@ fn in_wire_form(zone: &Zone, req: &Request) -> Option<Reply> {
     }
     let mut w = ReplyWriter::new(req)?;
     match quick {
-        zone::Quick::Records(records) => {
+        zonefile::Quick::Records(records) => {
             for r in records {
                 match &r.data {
                     RData::A(a) => w.a(r.ttl, a.0),
@@ -190,8 +155,8 @@ fn in_wire_form(zone: &Zone, req: &Request) -> Option<Reply> {
                 w.ns_in(Section::Authority, fast.zone_labels, *ttl, target);
             }
         }
-        zone::Quick::NoData => w.soa(&soa(fast)),
-        zone::Quick::NxDomain => {
+        zonefile::Quick::NoData => w.soa(&soa(fast)),
+        zonefile::Quick::NxDomain => {
             w.rcode(ResponseCode::NXDomain);
             w.soa(&soa(fast));
         }

@@ -1,287 +1,25 @@
-//! The zone reader's errors and RFC 1034's lookup, on a zone written to exercise each rule.
-//! Over sockets, beside NSD answering the same file: tests/it/file.rs.
+//! *file*'s wire fast path against the full lookup; the zone reader and the lookup are tested
+//! in `plugin_api::pkg::zonefile`, and over sockets beside NSD in tests/it/file.rs.
 
-use plugin_api::proto::op::ResponseCode;
-use plugin_api::proto::rr::RecordType;
-use plugin_api::test_util::rr;
+use std::sync::Arc;
 
-use crate::zone::Answer;
-use crate::{Problem, load_text};
+use plugin_api::pkg::zonefile::{Zone, load};
+use plugin_api::proto::rr::{Record, RecordType};
 
-const ZONE: &str = r#"$ORIGIN example.org.
-$TTL 3600
-@       IN SOA ns1 hostmaster ( 2024010101 7200 3600 1209600 300 )
-        IN NS  ns1
-        IN NS  ns2.example.net.
-        IN MX  10 mail
-ns1     IN A   192.0.2.53
-mail    IN A   192.0.2.25
-        IN AAAA 2001:db8::25
-www     300 IN A 192.0.2.80
-alias   IN CNAME www
-chain   IN CNAME alias
-out     IN CNAME www.example.net.
-loop1   IN CNAME loop2
-loop2   IN CNAME loop1
-*.wild  IN A   192.0.2.99
-host.wild IN TXT "explicit"
-a.b.c   IN A   192.0.2.1
-_sip._tcp IN SRV 0 5 5060 mail
-sub     IN NS  ns.sub
-        IN DS  12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE
-ns.sub  IN A   192.0.2.54
-dn      IN DNAME target.example.org.
-x.target IN A  192.0.2.7
-"#;
-
-fn zone() -> crate::zone::Zone {
-    match load_text(ZONE, "db.example.org", "example.org.") {
-        Ok(z) => z,
-        Err(e) => panic!("{e:?}"),
-    }
+fn zone() -> Zone {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corefile-examples/file/db.example.org");
+    load(file, "example.org.").unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn texts(records: &[plugin_api::proto::rr::Record]) -> Vec<String> {
+fn texts(records: &[Record]) -> Vec<String> {
     let mut v: Vec<String> = records.iter().map(ToString::to_string).collect();
     v.sort();
     v
 }
 
-fn expect(a: &Answer, rcode: ResponseCode, aa: bool, answer: &[&str], ns: &[&str], extra: &[&str]) {
-    let want = |rs: &[&str]| texts(&rs.iter().map(|r| rr(r)).collect::<Vec<_>>());
-    assert_eq!((a.rcode, a.authoritative), (rcode, aa), "{a:?}");
-    assert_eq!(texts(&a.answers), want(answer), "answer");
-    assert_eq!(texts(&a.authority), want(ns), "authority");
-    assert_eq!(texts(&a.additional), want(extra), "additional");
-}
-
-const ZONE_SOA: &str = "example.org. 300 IN SOA ns1.example.org. hostmaster.example.org. 2024010101 7200 3600 1209600 300";
-const APEX_NS: [&str; 2] =
-    ["example.org. 3600 IN NS ns1.example.org.", "example.org. 3600 IN NS ns2.example.net."];
-
-#[test]
-fn exact_answers_carry_the_apex_ns_and_additional_addresses() {
-    use RecordType::*;
-    let z = zone();
-    expect(
-        &z.lookup("www.example.org.", A),
-        ResponseCode::NoError,
-        true,
-        &["www.example.org. 300 IN A 192.0.2.80"],
-        &APEX_NS,
-        &[],
-    );
-    expect(
-        &z.lookup("example.org.", MX),
-        ResponseCode::NoError,
-        true,
-        &["example.org. 3600 IN MX 10 mail.example.org."],
-        &APEX_NS,
-        &["mail.example.org. 3600 IN A 192.0.2.25", "mail.example.org. 3600 IN AAAA 2001:db8::25"],
-    );
-    expect(
-        &z.lookup("example.org.", NS),
-        ResponseCode::NoError,
-        true,
-        &APEX_NS,
-        &[],
-        &["ns1.example.org. 3600 IN A 192.0.2.53"],
-    );
-    expect(
-        &z.lookup("_sip._tcp.example.org.", SRV),
-        ResponseCode::NoError,
-        true,
-        &["_sip._tcp.example.org. 3600 IN SRV 0 5 5060 mail.example.org."],
-        &APEX_NS,
-        &["mail.example.org. 3600 IN A 192.0.2.25", "mail.example.org. 3600 IN AAAA 2001:db8::25"],
-    );
-}
-
-#[test]
-fn denials_carry_the_soa() {
-    use RecordType::*;
-    let z = zone();
-    expect(&z.lookup("nope.example.org.", A), ResponseCode::NXDomain, true, &[], &[ZONE_SOA], &[]);
-    expect(&z.lookup("www.example.org.", AAAA), ResponseCode::NoError, true, &[], &[ZONE_SOA], &[]);
-    // b.c and c exist: they have a name below them (empty non-terminals).
-    expect(&z.lookup("b.c.example.org.", A), ResponseCode::NoError, true, &[], &[ZONE_SOA], &[]);
-    expect(&z.lookup("c.example.org.", A), ResponseCode::NoError, true, &[], &[ZONE_SOA], &[]);
-    expect(&z.lookup("x.c.example.org.", A), ResponseCode::NXDomain, true, &[], &[ZONE_SOA], &[]);
-}
-
-#[test]
-fn cname_chains_are_followed_inside_the_zone() {
-    use RecordType::*;
-    let z = zone();
-    expect(
-        &z.lookup("chain.example.org.", A),
-        ResponseCode::NoError,
-        true,
-        &[
-            "chain.example.org. 3600 IN CNAME alias.example.org.",
-            "alias.example.org. 3600 IN CNAME www.example.org.",
-            "www.example.org. 300 IN A 192.0.2.80",
-        ],
-        &APEX_NS,
-        &[],
-    );
-    expect(
-        &z.lookup("alias.example.org.", CNAME),
-        ResponseCode::NoError,
-        true,
-        &["alias.example.org. 3600 IN CNAME www.example.org."],
-        &APEX_NS,
-        &[],
-    );
-    expect(
-        &z.lookup("out.example.org.", A),
-        ResponseCode::NoError,
-        true,
-        &["out.example.org. 3600 IN CNAME www.example.net."],
-        &[],
-        &[],
-    );
-    let looped = z.lookup("loop1.example.org.", A);
-    assert_eq!(looped.answers.len(), 2, "a loop ends: {looped:?}");
-}
-
-#[test]
-fn wildcards_answer_below_their_closest_encloser_only() {
-    use RecordType::*;
-    let z = zone();
-    expect(
-        &z.lookup("any.wild.example.org.", A),
-        ResponseCode::NoError,
-        true,
-        &["any.wild.example.org. 3600 IN A 192.0.2.99"],
-        &APEX_NS,
-        &[],
-    );
-    expect(
-        &z.lookup("a.b.wild.example.org.", A),
-        ResponseCode::NoError,
-        true,
-        &["a.b.wild.example.org. 3600 IN A 192.0.2.99"],
-        &APEX_NS,
-        &[],
-    );
-    // host.wild exists: the wildcard does not cover it or what is below it (RFC 4592 §2.2).
-    expect(
-        &z.lookup("host.wild.example.org.", A),
-        ResponseCode::NoError,
-        true,
-        &[],
-        &[ZONE_SOA],
-        &[],
-    );
-    expect(
-        &z.lookup("x.host.wild.example.org.", A),
-        ResponseCode::NXDomain,
-        true,
-        &[],
-        &[ZONE_SOA],
-        &[],
-    );
-    expect(
-        &z.lookup("any.wild.example.org.", MX),
-        ResponseCode::NoError,
-        true,
-        &[],
-        &[ZONE_SOA],
-        &[],
-    );
-}
-
-#[test]
-fn delegations_refer_with_glue_and_the_parent_answers_ds() {
-    use RecordType::*;
-    let z = zone();
-    let ns = "sub.example.org. 3600 IN NS ns.sub.example.org.";
-    let glue = "ns.sub.example.org. 3600 IN A 192.0.2.54";
-    expect(&z.lookup("www.sub.example.org.", A), ResponseCode::NoError, false, &[], &[ns], &[glue]);
-    expect(&z.lookup("sub.example.org.", NS), ResponseCode::NoError, false, &[], &[ns], &[glue]);
-    expect(&z.lookup("ns.sub.example.org.", A), ResponseCode::NoError, false, &[], &[ns], &[glue]);
-    let ds = z.lookup("sub.example.org.", DS);
-    assert!(ds.authoritative);
-    assert_eq!(ds.answers.len(), 1);
-    assert_eq!(ds.answers[0].record_type(), DS);
-}
-
-#[test]
-fn dname_is_synthesized() {
-    let z = zone();
-    let a = z.lookup("x.dn.example.org.", RecordType::A);
-    assert_eq!(a.rcode, ResponseCode::NoError);
-    let types: Vec<RecordType> = a.answers.iter().map(|r| r.record_type()).collect();
-    assert_eq!(types, [RecordType::DNAME, RecordType::CNAME, RecordType::A]);
-    assert_eq!(a.answers[1].to_string(), "x.dn.example.org. 3600 IN CNAME x.target.example.org.");
-    assert_eq!(a.answers[2].to_string(), "x.target.example.org. 3600 IN A 192.0.2.7");
-}
-
-#[test]
-fn bad_files_are_errors_with_file_and_line() {
-    let soa = "@ IN SOA ns1 hostmaster 1 2 3 4 5\n";
-    let cases = [
-        (format!("{soa}www IN A 300.1.2.3\n"), "db:2: bad A data"),
-        (format!("{soa}www IN BOGUS x\n"), "db:2: unknown record type \"BOGUS\""),
-        (format!("{soa}\nwww IN MX ten mail\n"), "db:3: bad MX data"),
-        (format!("{soa}www IN SOA ( 1 2\n"), "db:2: unclosed parenthesis"),
-        (format!("{soa}$FOO bar\n"), "db:2: unknown directive $FOO"),
-        (
-            format!("{soa}$INCLUDE /no/such/file\n"),
-            "db:2: $INCLUDE /no/such/file: no such file or directory",
-        ),
-        (format!("{soa}www CH A 1.2.3.4\n"), "db:2: class CH in a zone of class IN"),
-        ("www IN A 192.0.2.1\n".to_string(), "no SOA record at the apex example.org."),
-        (
-            format!("{soa}www IN CNAME a\nwww IN A 192.0.2.1\n"),
-            "www.example.org. has a CNAME and other data",
-        ),
-        (
-            format!("{soa}www.example.net. IN A 192.0.2.1\n"),
-            "www.example.net. is out of zone example.org.",
-        ),
-    ];
-    for (text, want) in cases {
-        match load_text(&text, "db", "example.org.") {
-            Err(Problem::Parse(e)) => assert!(e.contains(want), "{text:?}: {e}"),
-            other => panic!("{text:?}: {other:?}"),
-        }
-    }
-}
-
-#[test]
-fn includes_ttls_and_generic_data_are_read() {
-    let dir = std::env::temp_dir().join(format!("ferrodns-file-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("hosts.inc"), "h1 A 192.0.2.11\nh2 1h A 192.0.2.12\n").unwrap();
-    let text = "$TTL 5m\n@ SOA ns1 hostmaster 1 2 3 4 5\n$INCLUDE hosts.inc sub\nafter A 192.0.2.13\ngen TYPE99 \\# 3 616263\nraw A \\# 4 C0000201\nempty TYPE98 \\# 0\n";
-    let file = dir.join("db").display().to_string();
-    let z = load_text(text, &file, "example.org.").map_err(|e| format!("{e:?}")).unwrap();
-    let a = |n: &str| texts(&z.lookup(n, RecordType::A).answers);
-    assert_eq!(a("h1.sub.example.org."), ["h1.sub.example.org. 300 IN A 192.0.2.11"]);
-    assert_eq!(a("h2.sub.example.org."), ["h2.sub.example.org. 3600 IN A 192.0.2.12"]);
-    // $TTL applies after the include; the origin the include set ends with it.
-    assert_eq!(a("after.example.org."), ["after.example.org. 300 IN A 192.0.2.13"]);
-    assert_eq!(a("raw.example.org."), ["raw.example.org. 300 IN A 192.0.2.1"]);
-    assert_eq!(z.lookup("gen.example.org.", RecordType::from(99)).answers.len(), 1);
-    // Empty data is legal in RFC 3597's form (the fuzzer's find).
-    assert_eq!(z.lookup("empty.example.org.", RecordType::from(98)).answers.len(), 1);
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn serials_compare_as_rfc_1982_says() {
-    assert!(crate::serial_newer(2, 1));
-    assert!(!crate::serial_newer(1, 1));
-    assert!(!crate::serial_newer(1, 2));
-    assert!(crate::serial_newer(0, u32::MAX));
-}
-
 #[test]
 fn the_wire_fast_path_answers_as_the_full_lookup_does() {
     use plugin_api::test_util::{request, serve};
-    use std::sync::Arc;
     let zone = Arc::new(zone());
     let slot = Arc::new(arc_swap::ArcSwapOption::from(Some(zone.clone())));
     let plugin: Arc<dyn plugin_api::Plugin> =
@@ -317,7 +55,7 @@ fn the_wire_fast_path_answers_as_the_full_lookup_does() {
             );
             // Compared without case: the wire form owns the apex's records by the zone as the
             // client spelt it (a pointer into the question), the full lookup by the zone file's.
-            let lower = |rs: &[plugin_api::proto::rr::Record]| {
+            let lower = |rs: &[Record]| {
                 texts(rs).into_iter().map(|t| t.to_ascii_lowercase()).collect::<Vec<_>>()
             };
             assert_eq!(lower(&msg.answers), lower(&want.answers), "{name} {qtype} answer");

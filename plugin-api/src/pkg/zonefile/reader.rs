@@ -1,6 +1,6 @@
 //! Reading a zone file into records, with `file:line` in every error.
 //!
-//! The entries come from [`crate::lexer`]; `$ORIGIN`, `$TTL` and `$INCLUDE` (with its optional
+//! The entries come from [`super::lexer`]; `$ORIGIN`, `$TTL` and `$INCLUDE` (with its optional
 //! origin, nested at most [`MAX_INCLUDE_DEPTH`] deep) are followed here; owner names may be
 //! relative, `@`, or left blank for the previous owner; TTL and class come in either order;
 //! a record without a TTL takes `$TTL`, else the previous record's (RFC 2308 §4). Record data
@@ -12,11 +12,11 @@
 
 use std::path::{Path, PathBuf};
 
-use plugin_api::proto::rr::rdata::{CNAME, MX, NS, PTR, SOA, SRV};
-use plugin_api::proto::rr::rdata::{NULL, naptr::NAPTR};
-use plugin_api::proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use crate::proto::rr::rdata::{CNAME, MX, NS, PTR, SOA, SRV};
+use crate::proto::rr::rdata::{NULL, naptr::NAPTR};
+use crate::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::lexer::{self, Field};
+use super::lexer::{self, Field};
 
 /// How deep `$INCLUDE`s may nest.
 pub const MAX_INCLUDE_DEPTH: usize = 8;
@@ -98,10 +98,7 @@ fn read(
                     let included = include_path(file, path.raw.trim_matches('"'));
                     let shown = included.display().to_string();
                     let body = std::fs::read_to_string(&included).map_err(|e| {
-                        err(
-                            line,
-                            format!("$INCLUDE {shown}: {}", plugin_api::pkg::os::error_words(&e)),
-                        )
+                        err(line, format!("$INCLUDE {shown}: {}", crate::pkg::os::error_words(&e)))
                     })?;
                     // The included file starts at the given origin, or the current one, and
                     // what it changes stays inside it (RFC 1035 §5.1).
@@ -154,7 +151,7 @@ pub fn absolute(text: &str, origin: &Name) -> Result<Name, String> {
 
 /// A TTL: seconds, or with units (`1h30m`, as BIND writes them).
 pub fn parse_ttl(text: &str) -> Result<u32, String> {
-    plugin_api::proto::serialize::txt::parse_ttl(text).map_err(|_| format!("bad TTL {text:?}"))
+    crate::proto::serialize::txt::parse_ttl(text).map_err(|_| format!("bad TTL {text:?}"))
 }
 
 /// The rest of an entry after its owner: `[TTL] [CLASS] TYPE RDATA...` (TTL and class in
@@ -306,8 +303,8 @@ fn generic(rtype: RecordType, fields: &[Field<'_>]) -> Result<RData, String> {
         return Err(format!("bad {rtype} data: \\# {len} with {} octets", wire.len()));
     }
     // Known types are read back from their wire form, so they answer as if written out.
-    let mut decoder = plugin_api::proto::serialize::binary::BinDecoder::new(&wire);
-    let length = plugin_api::proto::serialize::binary::Restrict::new(wire.len() as u16);
+    let mut decoder = crate::proto::serialize::binary::BinDecoder::new(&wire);
+    let length = crate::proto::serialize::binary::Restrict::new(wire.len() as u16);
     match RData::read(&mut decoder, rtype, length) {
         Ok(rdata) if !matches!(rdata, RData::Unknown { .. }) => Ok(rdata),
         _ => Ok(opaque(rtype, wire)),

@@ -8,8 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use plugin_api::proto::op::ResponseCode;
-use plugin_api::proto::rr::{Name, RData, Record, RecordType};
+use crate::proto::op::ResponseCode;
+use crate::proto::rr::{Name, RData, Record, RecordType};
 
 /// How many CNAME or DNAME steps an answer follows inside the zone.
 pub const MAX_CHAIN: usize = 8;
@@ -99,7 +99,7 @@ fn key(name: &Name) -> String {
 }
 
 fn in_zone(origin: &str, name: &str) -> bool {
-    plugin_api::pkg::zone::is_subdomain(origin, name)
+    crate::pkg::zone::is_subdomain(origin, name)
 }
 
 impl Zone {
@@ -279,7 +279,7 @@ impl Zone {
                 out.answers.push(Record::from_rdata(
                     owner,
                     dname[0].ttl,
-                    RData::CNAME(plugin_api::proto::rr::rdata::CNAME(cname)),
+                    RData::CNAME(crate::proto::rr::rdata::CNAME(cname)),
                 ));
                 return Some(synthesized.to_ascii_lowercase());
             }
@@ -447,7 +447,7 @@ fn fast(
 /// The target of a DNAME record (kept in wire form: hickory has no DNAME type).
 fn dname_target(r: &Record) -> Option<String> {
     let RData::Unknown { rdata, .. } = &r.data else { return None };
-    use plugin_api::proto::serialize::binary::BinDecodable;
+    use crate::proto::serialize::binary::BinDecodable;
     let name = Name::from_bytes(&rdata.anything).ok()?;
     Some(key(&name))
 }

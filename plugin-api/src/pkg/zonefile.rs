@@ -6,6 +6,8 @@
 //! * [`zone`] holds a zone and answers from it as RFC 1034 §4.3.2 says: CNAME chains, DNAME,
 //!   wildcards, delegations with glue, DS at a cut, NXDOMAIN and NODATA with the SOA; and the
 //!   common answers without allocating ([`Zone::quick`]).
+//! * [`reply`] answers a query from a zone: the common answers written straight to wire form
+//!   without allocating, the rest through the full lookup.
 //! * [`load`] and [`load_text`] make a zone of a file, and [`serial_newer`] tells a reload
 //!   whether a file's zone replaces the one held.
 
@@ -16,6 +18,7 @@ pub mod zone;
 pub use zone::{Answer, Fast, Quick, Zone};
 
 use crate::proto::rr::Name;
+use crate::{Reply, Request};
 
 /// Why a zone could not be loaded.
 #[derive(Debug)]
@@ -46,6 +49,66 @@ pub fn load_text(text: &str, file: &str, origin: &str) -> Result<Zone, Problem> 
     let origin = Name::from_ascii(origin).map_err(|e| Problem::Parse(format!("{origin}: {e}")))?;
     let records = reader::parse(text, file, &origin).map_err(|e| Problem::Parse(e.to_string()))?;
     Zone::new(&origin, records).map_err(|e| Problem::Parse(format!("{file}: {e}")))
+}
+
+/// The reply to `req` (whose name is in `zone`) from `by`: the common answers in wire form,
+/// the rest through the full lookup.
+pub fn reply(zone: &Zone, req: &Request, by: &'static str) -> Reply {
+    if let Some(reply) = in_wire_form(zone, req, by) {
+        return reply;
+    }
+    let found = zone.lookup(req.name(), req.qtype());
+    let mut m = req.reply();
+    m.metadata.authoritative = found.authoritative;
+    m.metadata.response_code = found.rcode;
+    m.answers = found.answers;
+    m.authorities = found.authority;
+    m.additionals = found.additional;
+    Reply::message(m, by)
+}
+
+/// The common answers written straight to wire form, as *hosts* writes its own: addresses at
+/// the asked name with the apex NS in the authority section, NODATA and NXDOMAIN with the SOA.
+/// `None` for the rest, which the full lookup answers.
+fn in_wire_form(zone: &Zone, req: &Request, by: &'static str) -> Option<Reply> {
+    use crate::pkg::wire::{ReplyWriter, Section, SoaNames, ZoneSoa};
+    use crate::proto::op::ResponseCode;
+    use crate::proto::rr::RData;
+    let fast = zone.fast.as_ref()?;
+    let quick = zone.quick(req.name(), req.qtype())?;
+    fn soa(f: &Fast) -> ZoneSoa<'_> {
+        ZoneSoa {
+            zone_labels: f.zone_labels,
+            ttl: f.negative_ttl,
+            names: SoaNames::Absolute { mname: &f.mname, rname: &f.rname },
+            serial: f.timers[0],
+            refresh: f.timers[1],
+            retry: f.timers[2],
+            expire: f.timers[3],
+            minimum: f.timers[4],
+        }
+    }
+    let mut w = ReplyWriter::new(req)?;
+    match quick {
+        Quick::Records(records) => {
+            for r in records {
+                match &r.data {
+                    RData::A(a) => w.a(r.ttl, a.0),
+                    RData::AAAA(aaaa) => w.aaaa(r.ttl, aaaa.0),
+                    _ => return None,
+                }
+            }
+            for (ttl, target) in &fast.apex_ns {
+                w.ns_in(Section::Authority, fast.zone_labels, *ttl, target);
+            }
+        }
+        Quick::NoData => w.soa(&soa(fast)),
+        Quick::NxDomain => {
+            w.rcode(ResponseCode::NXDomain);
+            w.soa(&soa(fast));
+        }
+    }
+    Some(Reply::Wire { wire: w.finish(), by })
 }
 
 /// RFC 1982 serial number arithmetic: `a` is newer than `b`.

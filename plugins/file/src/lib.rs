@@ -3,7 +3,6 @@
 //! * [`setup::parse`] reads `file DBFILE [ZONES...] { reload DURATION }`.
 //! * `plugin_api::pkg::zonefile` reads zone files (every error with `file:line`) and answers
 //!   from a zone as RFC 1034 §4.3.2 says; *auto* and *secondary* use it too.
-//! * `in_wire_form` writes the common answers without allocating.
 //!
 //! A zone is swapped whole when `reload` finds a higher SOA serial in its file; a file that no
 //! longer parses leaves the old zone serving, and is reported.
@@ -12,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Reply, Request, Serve};
+use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Request, Serve};
 
 pub mod setup;
 
@@ -106,62 +105,8 @@ impl Plugin for File {
         let Some(zone) = slot.load_full() else {
             return Serve::Ready(Err(PluginError::servfail("plugin/file: zone not loaded")));
         };
-        if let Some(reply) = in_wire_form(&zone, req) {
-            return Serve::Ready(Ok(reply));
-        }
-        let found = zone.lookup(name, req.qtype());
-        let mut m = req.reply();
-        m.metadata.authoritative = found.authoritative;
-        m.metadata.response_code = found.rcode;
-        m.answers = found.answers;
-        m.authorities = found.authority;
-        m.additionals = found.additional;
-        Serve::Ready(Ok(Reply::message(m, NAME)))
+        Serve::Ready(Ok(zonefile::reply(&zone, req, NAME)))
     }
-}
-
-/// The common answers written straight to wire form, as *hosts* writes its own: addresses at
-/// the asked name with the apex NS in the authority section, NODATA and NXDOMAIN with the SOA.
-/// `None` for the rest, which the full lookup answers.
-fn in_wire_form(zone: &Zone, req: &Request) -> Option<Reply> {
-    use plugin_api::pkg::wire::{ReplyWriter, Section, SoaNames, ZoneSoa};
-    use plugin_api::proto::op::ResponseCode;
-    use plugin_api::proto::rr::RData;
-    let fast = zone.fast.as_ref()?;
-    let quick = zone.quick(req.name(), req.qtype())?;
-    fn soa(f: &zonefile::Fast) -> ZoneSoa<'_> {
-        ZoneSoa {
-            zone_labels: f.zone_labels,
-            ttl: f.negative_ttl,
-            names: SoaNames::Absolute { mname: &f.mname, rname: &f.rname },
-            serial: f.timers[0],
-            refresh: f.timers[1],
-            retry: f.timers[2],
-            expire: f.timers[3],
-            minimum: f.timers[4],
-        }
-    }
-    let mut w = ReplyWriter::new(req)?;
-    match quick {
-        zonefile::Quick::Records(records) => {
-            for r in records {
-                match &r.data {
-                    RData::A(a) => w.a(r.ttl, a.0),
-                    RData::AAAA(aaaa) => w.aaaa(r.ttl, aaaa.0),
-                    _ => return None,
-                }
-            }
-            for (ttl, target) in &fast.apex_ns {
-                w.ns_in(Section::Authority, fast.zone_labels, *ttl, target);
-            }
-        }
-        zonefile::Quick::NoData => w.soa(&soa(fast)),
-        zonefile::Quick::NxDomain => {
-            w.rcode(ResponseCode::NXDomain);
-            w.soa(&soa(fast));
-        }
-    }
-    Some(Reply::Wire { wire: w.finish(), by: NAME })
 }
 
 #[cfg(test)]

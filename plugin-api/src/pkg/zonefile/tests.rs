@@ -3,10 +3,23 @@
 
 use crate::proto::op::ResponseCode;
 use crate::proto::rr::RecordType;
-use crate::test_util::rr;
 
 use super::zone::{Answer, Zone};
 use super::{Problem, load_text};
+
+/// A record from its presentation form (`owner TTL IN TYPE DATA`), built with hickory's own
+/// record-data parser, independently of the zone reader under test.
+fn rr(text: &str) -> crate::proto::rr::Record {
+    use crate::proto::rr::{Name, RData, Record};
+    let mut parts = text.split_whitespace();
+    let owner = Name::from_ascii(parts.next().expect("owner")).expect("owner name");
+    let ttl: u32 = parts.next().expect("ttl").parse().expect("ttl");
+    assert_eq!(parts.next(), Some("IN"));
+    let rtype: RecordType = parts.next().expect("type").parse().expect("type");
+    let rest: Vec<&str> = parts.collect();
+    let rdata = RData::try_from_str(rtype, &rest.join(" ")).expect("record data");
+    Record::from_rdata(owner, ttl, rdata)
+}
 
 const ZONE: &str = r#"$ORIGIN example.org.
 $TTL 3600
@@ -276,4 +289,13 @@ fn serials_compare_as_rfc_1982_says() {
     assert!(!super::serial_newer(1, 1));
     assert!(!super::serial_newer(1, 2));
     assert!(super::serial_newer(0, u32::MAX));
+}
+
+#[test]
+fn parents_end_at_the_root() {
+    use super::zone::parent;
+    assert_eq!(parent("a.example.org."), Some("example.org."));
+    assert_eq!(parent("org."), Some("."));
+    assert_eq!(parent("."), None);
+    assert_eq!(parent("a\\.b.org."), Some("org."), "an escaped dot is inside a label");
 }

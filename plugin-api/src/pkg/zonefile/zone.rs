@@ -78,6 +78,9 @@ pub struct Answer {
 
 /// `name` (presentation form, final dot) without its first label; `None` for the root.
 pub fn parent(name: &str) -> Option<&str> {
+    if name == "." {
+        return None;
+    }
     let bytes = name.as_bytes();
     let mut i = 0;
     while i < bytes.len() {

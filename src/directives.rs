@@ -93,7 +93,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built("k8s_gateway", plugin_k8s_gateway::setup),
     built_once("kubernetes", plugin_kubernetes::setup),
     built("file", plugin_file::setup),
-    known("auto"),
+    built("auto", plugin_auto::setup),
     known("secondary"),
     known("etcd"),
     built_once("loop", plugin_loop::setup),

@@ -4,6 +4,7 @@
 
 mod access;
 mod answer_shapers;
+mod auto;
 mod autopath;
 mod bad_input;
 mod binary;

@@ -309,6 +309,14 @@ pub trait Plugin: Send + Sync + 'static {
     fn external_source(&self) -> Option<&dyn crate::pkg::external::ExternalSource> {
         None
     }
+
+    /// Every record of `zone` (fully qualified, lower-case) for a zone transfer, its SOA first,
+    /// if this plugin serves the zone (CoreDNS's `Transferer`, which *transfer* asks): *file*
+    /// and *auto* give their zones. `None` otherwise.
+    fn transfer_records(&self, zone: &str) -> Option<Vec<crate::proto::rr::Record>> {
+        let _ = zone;
+        None
+    }
 }
 
 /// The plugins of one server block, in chain order.

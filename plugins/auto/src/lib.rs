@@ -142,6 +142,11 @@ impl Plugin for Auto {
             None => next.run(ctx, req),
         }
     }
+
+    fn transfer_records(&self, zone: &str) -> Option<Vec<plugin_api::proto::rr::Record>> {
+        let zones = self.zones.load();
+        Some(zones.get(zone)?.1.all().cloned().collect())
+    }
 }
 
 #[cfg(test)]

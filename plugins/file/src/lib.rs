@@ -107,6 +107,11 @@ impl Plugin for File {
         };
         Serve::Ready(Ok(zonefile::reply(&zone, req, NAME)))
     }
+
+    fn transfer_records(&self, zone: &str) -> Option<Vec<plugin_api::proto::rr::Record>> {
+        let (_, slot) = self.zones.iter().find(|(z, _)| z == zone)?;
+        Some(slot.load_full()?.all().cloned().collect())
+    }
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub static DIRECTIVES: &[Directive] = &[
     known("tls"),
     built("minimal", plugin_minimal::setup),
     built("template", plugin_template::setup),
-    known("transfer"),
+    built("transfer", plugin_transfer::setup),
     built_once("hosts", plugin_hosts::setup),
     known("route53"),
     known("azure"),

@@ -50,6 +50,7 @@ mod tcp;
 mod tcp_pipeline;
 mod template;
 mod timeouts;
+mod transfer;
 mod udp;
 mod udp_send_buffer;
 mod upstream;

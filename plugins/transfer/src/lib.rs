@@ -1,0 +1,193 @@
+//! *transfer* (CoreDNS 1.14.7's `plugin/transfer`): zone transfers out, to the addresses a
+//! `to` line allows, of the zones the block's *file* and *auto* serve.
+//!
+//! * [`parse`] reads `transfer [ZONES...] { to ADDRESS... }`, several blocks and lines adding up.
+//! * An AXFR over TCP from an allowed address gets the zone: its SOA, every other record, the SOA
+//!   again (RFC 5936). An IXFR gets the same full transfer (RFC 1995 §4 allows it), or only the
+//!   SOA when the client's serial is already current. Over UDP, or from an address not listed,
+//!   REFUSED.
+//! * The records come from the first plugin of the block whose
+//!   [`Plugin::transfer_records`] has the zone (CoreDNS's `Transferer`).
+//!
+//! Not built yet (issue 25): a transfer is sent as one message, so a zone larger than a TCP
+//! message (64 KiB) answers SERVFAIL and says why; NOTIFY to the secondaries when a zone changes.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use plugin_api::pkg::zone::{is_subdomain, origins_from_args_or_block, split_host_port};
+use plugin_api::proto::op::ResponseCode;
+use plugin_api::proto::rr::{RData, Record, RecordType};
+use plugin_api::{
+    BlockChain, ConfigError, Controller, Ctx, Next, Plugin, PluginError, Proto, Reply, Request,
+    Serve,
+};
+
+/// The directive's name.
+pub const NAME: &str = "transfer";
+
+/// The largest DNS message over TCP.
+const MAX_MESSAGE: usize = 65_535;
+
+/// One `transfer` block: its zones and who may transfer them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Xfr {
+    /// The zones.
+    pub zones: Vec<String>,
+    /// The addresses allowed (`*`: everyone), as `HOST:PORT`.
+    pub to: Vec<String>,
+}
+
+impl Xfr {
+    /// Whether a client at `ip` may transfer (CoreDNS compares the host part only).
+    pub fn allowed(&self, ip: IpAddr) -> bool {
+        self.to.iter().any(|to| {
+            to == "*"
+                || to
+                    .rsplit_once(':')
+                    .map(|(host, _)| host.trim_start_matches('[').trim_end_matches(']'))
+                    .and_then(|h| h.parse::<IpAddr>().ok())
+                    .is_some_and(|h| h == ip)
+        })
+    }
+}
+
+/// Reads every block of the directive.
+pub fn parse(c: &mut Controller) -> Result<Vec<Xfr>, ConfigError> {
+    let mut out = Vec::new();
+    while c.next() {
+        let zones = origins_from_args_or_block(&c.remaining_args(), c.zones());
+        let mut to = Vec::new();
+        while c.next_block() {
+            let option = c.val().to_owned();
+            match option.as_str() {
+                "to" => {
+                    let args = c.remaining_args();
+                    if args.is_empty() {
+                        return Err(c.arg_err());
+                    }
+                    for host in args {
+                        if host == "*" {
+                            to.push(host);
+                            continue;
+                        }
+                        to.push(host_port(&host).map_err(|e| c.err(e))?);
+                    }
+                }
+                _ => {
+                    let quoted = plugin_api::pkg::strconv::go_quote(&option);
+                    return Err(c.err(format!("unknown property {quoted}")).in_plugin(NAME));
+                }
+            }
+        }
+        if to.is_empty() {
+            return Err(c.err("'to' is required").in_plugin(NAME));
+        }
+        out.push(Xfr { zones, to });
+    }
+    Ok(out)
+}
+
+/// `HOST[:PORT]` as `HOST:PORT`, port 53 when none is given (CoreDNS's `parse.HostPort`).
+fn host_port(text: &str) -> Result<String, String> {
+    let (hosts, port) = split_host_port(text)?;
+    let host = hosts.first().ok_or_else(|| format!("not an IP address or file: {text:?}"))?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = bare.parse().map_err(|_| format!("not an IP address or file: {text:?}"))?;
+    let port = port.unwrap_or_else(|| "53".into());
+    Ok(match ip {
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+    })
+}
+
+/// Reads the directive and builds the handler.
+pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    let xfrs = parse(c)?;
+    Ok(Some(Arc::new(Transfer { xfrs, chain: c.block_chain() })))
+}
+
+/// The handler.
+pub struct Transfer {
+    xfrs: Vec<Xfr>,
+    /// The block's chain, where the zones' plugins are.
+    chain: BlockChain,
+}
+
+impl Transfer {
+    /// The zone's records from the first plugin of the block that serves it.
+    fn records(&self, zone: &str) -> Option<Vec<Record>> {
+        self.chain.get()?.iter().find_map(|p| p.transfer_records(zone))
+    }
+}
+
+impl Plugin for Transfer {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        let qtype = req.qtype();
+        if !matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            return next.run(ctx, req);
+        }
+        if req.proto() != Proto::Tcp {
+            return Serve::Ready(Ok(Reply::Rcode(ResponseCode::Refused)));
+        }
+        let name = req.name();
+        let found = self
+            .xfrs
+            .iter()
+            .flat_map(|x| x.zones.iter().map(move |z| (z, x)))
+            .filter(|(z, _)| is_subdomain(z, name))
+            .max_by_key(|(z, _)| z.len());
+        let Some((_, xfr)) = found else { return next.run(ctx, req) };
+        if !xfr.allowed(req.ip()) {
+            return Serve::Ready(Ok(Reply::Rcode(ResponseCode::Refused)));
+        }
+        let Some(records) = self.records(name) else {
+            return Serve::Ready(Err(PluginError::servfail(format!(
+                "plugin/transfer: no plugin of this block serves zone {name}"
+            ))));
+        };
+        Serve::Ready(transfer(req, records))
+    }
+}
+
+/// The reply carrying the zone: SOA, the rest, SOA; only the SOA for an IXFR whose serial is
+/// current.
+fn transfer(req: &Request, records: Vec<Record>) -> plugin_api::ServeResult {
+    let Some(soa) = records.first().filter(|r| r.record_type() == RecordType::SOA).cloned() else {
+        return Err(PluginError::servfail("plugin/transfer: the zone has no SOA"));
+    };
+    let mut m = req.reply();
+    m.metadata.authoritative = true;
+    if req.qtype() == RecordType::IXFR && ixfr_current(req, &soa) {
+        m.answers = vec![soa];
+        return Ok(Reply::message(m, NAME));
+    }
+    m.answers = records;
+    m.answers.push(soa);
+    let size = m.to_vec().map_or(usize::MAX, |v| v.len());
+    if size > MAX_MESSAGE {
+        return Err(PluginError::servfail(format!(
+            "plugin/transfer: zone {} is {size} octets, more than one message holds; multi-message transfers are not built yet",
+            req.name()
+        )));
+    }
+    Ok(Reply::message(m, NAME))
+}
+
+/// Whether an IXFR's serial (the SOA in its authority section) is already ours or newer.
+fn ixfr_current(req: &Request, ours: &Record) -> bool {
+    let RData::SOA(ours) = &ours.data else { return false };
+    let query = req.to_message();
+    let theirs = query.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(soa.serial),
+        _ => None,
+    });
+    theirs.is_some_and(|t| !plugin_api::pkg::zonefile::serial_newer(ours.serial, t))
+}
+
+#[cfg(test)]
+mod tests;

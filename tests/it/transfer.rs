@@ -1,0 +1,126 @@
+//! *transfer* over real sockets: AXFR of corefile-examples/file's zone to an allowed client,
+//! IXFR answered in full or with the SOA alone, REFUSED over UDP and for addresses not listed,
+//! and Knot (Debian's package, started here) as a secondary that pulls the zone from ferrodns
+//! and serves it.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use crate::binary::Scratch;
+use crate::harness::*;
+
+const ZONE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/corefile-examples/file/db.example.org");
+
+/// The records of the zone file, as the zone file reader gives them, as sorted text.
+fn zone_records() -> Vec<String> {
+    let text = std::fs::read_to_string(ZONE).unwrap();
+    let origin = Name::from_ascii("example.org.").unwrap();
+    let records = plugin_api::pkg::zonefile::reader::parse(&text, ZONE, &origin).unwrap();
+    let mut v: Vec<String> = records.iter().map(ToString::to_string).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn axfr_and_ixfr_to_allowed_clients_only() {
+    let s = TestServer::start(&format!(
+        "example.org:0 {{\n transfer {{\n  to 127.0.0.1\n }}\n file {ZONE}\n}}"
+    ))
+    .await;
+    let axfr = s.tcp("example.org.", RecordType::AXFR).await;
+    assert_eq!(axfr.metadata.response_code, ResponseCode::NoError);
+    assert!(axfr.metadata.authoritative);
+    let (first, last) = (&axfr.answers[0], &axfr.answers[axfr.answers.len() - 1]);
+    assert_eq!((first.record_type(), last.record_type()), (RecordType::SOA, RecordType::SOA));
+    let mut got: Vec<String> =
+        axfr.answers[..axfr.answers.len() - 1].iter().map(ToString::to_string).collect();
+    got.sort();
+    assert_eq!(got, zone_records(), "every record once, the SOA first and last");
+
+    // IXFR from an older serial: the whole zone; from the current one: the SOA alone.
+    let RData::SOA(soa) = &first.data else { panic!() };
+    let ixfr = |serial: u32| {
+        let mut q = query("example.org.", RecordType::IXFR);
+        let mut theirs: SOA = soa.clone();
+        theirs.serial = serial;
+        q.add_authority(Record::from_rdata(first.name.clone(), 0, RData::SOA(theirs)));
+        q
+    };
+    let older = tcp_exchange(s.addr, &ixfr(soa.serial - 1)).await.unwrap();
+    assert_eq!(older.answers.len(), axfr.answers.len());
+    let current = tcp_exchange(s.addr, &ixfr(soa.serial)).await.unwrap();
+    assert_eq!(current.answers.len(), 1);
+    assert_eq!(current.answers[0].record_type(), RecordType::SOA);
+
+    // Over UDP, REFUSED.
+    let udp = s.udp("example.org.", RecordType::AXFR).await;
+    assert_eq!(udp.metadata.response_code, ResponseCode::Refused);
+    s.stop().await;
+
+    // A server that allows only 192.0.2.1 refuses this client, and still answers queries.
+    let other = TestServer::start(&format!(
+        "example.org:0 {{\n transfer {{\n  to 192.0.2.1\n }}\n file {ZONE}\n}}"
+    ))
+    .await;
+    let refused = other.tcp("example.org.", RecordType::AXFR).await;
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    assert!(refused.answers.is_empty());
+    assert_eq!(other.tcp("www.example.org.", RecordType::A).await.answers.len(), 1);
+    other.stop().await;
+}
+
+struct Knot(Child);
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn knot_as_a_secondary_pulls_the_zone_and_serves_it() {
+    let s = TestServer::start(&format!(
+        "example.org:0 {{\n transfer {{\n  to *\n }}\n file {ZONE}\n}}"
+    ))
+    .await;
+    let dir = Scratch::new("knot-secondary");
+    let port = free_port();
+    let d = dir.0.display();
+    let conf = dir.write(
+        "knot.conf",
+        &format!(
+            "server:\n  listen: 127.0.0.1@{port}\n  rundir: \"{d}\"\n  background-workers: 1\nlog:\n  - target: stderr\n    any: error\ndatabase:\n  storage: \"{d}\"\nremote:\n  - id: primary\n    address: 127.0.0.1@{}\nzone:\n  - domain: example.org\n    master: primary\n    file: \"{d}/example.org.zone\"\n    zonefile-load: none\n",
+            s.addr.port()
+        ),
+    );
+    let knot = Knot(
+        Command::new("knotd")
+            .args(["-c"])
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("knotd is installed (.ci/run installs Debian's knot)"),
+    );
+    let at: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_until("Knot serves www.example.org from its transfer", || async {
+        udp_exchange(at, &query("www.example.org.", RecordType::A))
+            .await
+            .is_some_and(|m| m.answers.iter().any(|r| r.data.to_string() == "192.0.2.80"))
+    })
+    .await;
+    let soa = udp_exchange(at, &query("example.org.", RecordType::SOA)).await.unwrap();
+    assert_eq!(soa.answers[0].to_string().split_whitespace().nth(6), Some("2024010101"));
+    drop(knot);
+    s.stop().await;
+}

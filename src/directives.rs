@@ -94,7 +94,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built_once("kubernetes", plugin_kubernetes::setup),
     built("file", plugin_file::setup),
     built("auto", plugin_auto::setup),
-    known("secondary"),
+    built("secondary", plugin_secondary::setup),
     known("etcd"),
     built_once("loop", plugin_loop::setup),
     built("forward", plugin_forward::setup),

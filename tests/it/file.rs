@@ -15,7 +15,7 @@ use crate::harness::*;
 
 const ZONE: &str = include_str!("../../corefile-examples/file/db.example.org");
 
-struct Nsd(Child);
+pub(crate) struct Nsd(Child);
 
 impl Drop for Nsd {
     fn drop(&mut self) {
@@ -28,15 +28,20 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// NSD serving `zone` as example.org on a free loopback port.
+/// NSD serving corefile-examples/file's zone as example.org on a free loopback port.
 async fn nsd(dir: &Scratch) -> (Nsd, SocketAddr) {
+    nsd_with(dir, "").await
+}
+
+/// [`nsd`] with `zone_options` (NSD `zone:` lines, each starting with two spaces) added.
+pub(crate) async fn nsd_with(dir: &Scratch, zone_options: &str) -> (Nsd, SocketAddr) {
     let port = free_port();
     let d = dir.0.display();
     dir.write("db.example.org", ZONE);
     let conf = dir.write(
         "nsd.conf",
         &format!(
-            "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  verbosity: 0\nremote-control:\n  control-enable: no\nzone:\n  name: example.org\n  zonefile: db.example.org\n"
+            "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  verbosity: 0\nremote-control:\n  control-enable: no\nzone:\n  name: example.org\n  zonefile: db.example.org\n{zone_options}"
         ),
     );
     let child = Command::new("nsd")

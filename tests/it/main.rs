@@ -46,6 +46,7 @@ mod readme;
 mod reload;
 mod reload_ports;
 mod rewrite;
+mod secondary;
 mod tcp;
 mod tcp_pipeline;
 mod template;

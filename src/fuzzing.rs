@@ -79,6 +79,18 @@ fn serve_checked(mux: &Mux, data: &[u8]) {
         let bytes =
             match mux.serve_packet(data, src, local, proto, std::time::Instant::now(), &mut out) {
                 Outcome::Send => out,
+                // A zone transfer's frames: each a well-formed response.
+                Outcome::SendFrames => {
+                    let mut rest = out.as_slice();
+                    while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+                        let len = usize::from(u16::from_be_bytes(*len));
+                        assert!(tail.len() >= len, "a frame is cut short");
+                        plugin_api::proto::op::Message::from_vec(&tail[..len])
+                            .expect("a frame decodes");
+                        rest = &tail[len..];
+                    }
+                    continue;
+                }
                 Outcome::Drop => continue,
                 Outcome::Wait(fut) => match futures::executor::block_on(fut) {
                     Some(b) => b,

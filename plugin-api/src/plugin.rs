@@ -91,6 +91,15 @@ pub enum Reply {
         /// The plugin that wrote it.
         by: &'static str,
     },
+    /// Several messages answering one query, sent in order over TCP: a zone transfer (RFC 5936
+    /// §2.2). Over UDP only the first is sent; from a plugin that waits, only the first too.
+    /// Plugins after the writer pass it on unchanged ([`Reply::into_message`] gives it back).
+    Stream {
+        /// The messages, the first carrying the question.
+        msgs: Vec<Message>,
+        /// The plugin that wrote them.
+        by: &'static str,
+    },
     /// Nothing written: the server answers with a bare reply carrying this rcode.
     Rcode(ResponseCode),
     /// Nothing is sent to the client at all.
@@ -106,7 +115,7 @@ impl Reply {
     /// The plugin that wrote the reply; `None` for an rcode or a drop.
     pub fn by(&self) -> Option<&'static str> {
         match self {
-            Self::Message { by, .. } | Self::Wire { by, .. } => Some(by),
+            Self::Message { by, .. } | Self::Wire { by, .. } | Self::Stream { by, .. } => Some(by),
             Self::Rcode(_) | Self::Drop => None,
         }
     }
@@ -118,6 +127,7 @@ impl Reply {
         match self {
             Self::Message { msg, .. } => Some(msg.metadata.response_code),
             Self::Wire { wire, .. } => wire.metadata().map(|m| m.response_code),
+            Self::Stream { msgs, .. } => msgs.first().map(|m| m.metadata.response_code),
             Self::Rcode(code) => Some(*code),
             Self::Drop => None,
         }
@@ -132,6 +142,7 @@ impl Reply {
             Self::Wire { wire, .. } => {
                 wire.facts().or_else(|| wire.decode().as_ref().map(Facts::of))?
             }
+            Self::Stream { msgs, .. } => Facts::of(msgs.first()?),
             Self::Rcode(code) => {
                 let mut metadata = Metadata::new(0, MessageType::Response, OpCode::Query);
                 metadata.response_code = *code;

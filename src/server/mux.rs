@@ -40,6 +40,9 @@ struct Route {
 pub enum Outcome {
     /// Send the bytes now in the output buffer.
     Send,
+    /// Send the bytes now in the output buffer: several messages, each with its two-octet
+    /// length already in front (a zone transfer over TCP).
+    SendFrames,
     /// Send nothing.
     Drop,
     /// A plugin has to wait: run this to get the bytes to send, if any.
@@ -276,6 +279,14 @@ impl Mux {
                             Ok(Reply::Rcode(ResponseCode::ServFail))
                         }
                     };
+                    // A stream from a plugin that waited: its first message (see `Reply::Stream`).
+                    let result = match result {
+                        Ok(Reply::Stream { msgs, by }) => match msgs.into_iter().next() {
+                            Some(msg) => Ok(Reply::Message { msg, by }),
+                            None => Ok(Reply::Rcode(ResponseCode::ServFail)),
+                        },
+                        other => other,
+                    };
                     let mut out = Vec::with_capacity(512);
                     match finish_counted(result, &req, metrics.as_deref(), start, &mut out) {
                         Outcome::Send => Some(out),
@@ -329,12 +340,15 @@ fn finish_counted(
     let (rcode, by) = match &result {
         Ok(Reply::Message { msg, by }) => (msg.metadata.response_code, *by),
         Ok(Reply::Wire { wire, by }) => (wire.rcode(), *by),
+        Ok(Reply::Stream { msgs, by }) => {
+            (msgs.first().map_or(ResponseCode::ServFail, |m| m.metadata.response_code), *by)
+        }
         Ok(Reply::Rcode(rcode)) => (*rcode, ""),
         Ok(Reply::Drop) => (ResponseCode::NoError, ""),
         Err(e) => (e.rcode(), ""),
     };
     let outcome = finish(result, req, out);
-    let size = if matches!(outcome, Outcome::Send) { out.len() } else { 0 };
+    let size = if matches!(outcome, Outcome::Send | Outcome::SendFrames) { out.len() } else { 0 };
     metrics.report(req, rcode, by, size, start);
     outcome
 }
@@ -359,6 +373,26 @@ fn finish(result: ServeResult, req: &Request, out: &mut Vec<u8>) -> Outcome {
             wire::append_opt(out, req);
             Outcome::Send
         }
+        Ok(Reply::Stream { msgs, by }) if req.proto() == Proto::Tcp && msgs.len() > 1 => {
+            out.clear();
+            let mut one = Vec::with_capacity(4096);
+            for mut msg in msgs {
+                wire::size_and_do(req, &mut msg);
+                if !matches!(encode(&mut msg, u16::MAX, &mut one), Outcome::Send) {
+                    return finish_error(req, ResponseCode::ServFail, out);
+                }
+                out.extend_from_slice(&(one.len() as u16).to_be_bytes());
+                out.extend_from_slice(&one);
+                one.clear();
+            }
+            let _ = by;
+            Outcome::SendFrames
+        }
+        // Over UDP, or a stream of one: its first message alone.
+        Ok(Reply::Stream { msgs, by }) => match msgs.into_iter().next() {
+            Some(msg) => finish(Ok(Reply::Message { msg, by }), req, out),
+            None => finish_error(req, ResponseCode::ServFail, out),
+        },
         Ok(Reply::Rcode(rcode)) => finish_error(req, rcode, out),
         Ok(Reply::Drop) => Outcome::Drop,
         Err(e) => finish_error(req, e.rcode(), out),

@@ -182,6 +182,13 @@ async fn connection(
                         return;
                     }
                 }
+                // A transfer's messages, framed already; each has the write timeout.
+                Outcome::SendFrames => {
+                    let limit = timeouts.write * (out.len() / 65_536 + 1) as u32;
+                    if !matches!(timeout(limit, wr.write_all(&out)).await, Ok(Ok(()))) {
+                        return;
+                    }
+                }
                 Outcome::Drop => {}
                 Outcome::Wait(reply) => waiting.push(reply),
             }

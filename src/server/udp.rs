@@ -41,7 +41,8 @@ pub async fn serve(socket: Arc<UdpSocket>, mux: Arc<ArcSwap<Mux>>, in_flight: In
             Outcome::Send => {
                 let _ = socket.send_to(&out, src).await;
             }
-            Outcome::Drop => {}
+            // Streams are framed only for TCP.
+            Outcome::Drop | Outcome::SendFrames => {}
             Outcome::Wait(reply) => {
                 let socket = socket.clone();
                 let guard = in_flight.enter();

@@ -198,7 +198,8 @@ impl Worker {
                     self.slots.mark_reply(outgoing, i, out);
                     outgoing += 1;
                 }
-                Outcome::Drop => {}
+                // Streams are framed only for TCP.
+                Outcome::Drop | Outcome::SendFrames => {}
                 Outcome::Wait(reply) => self.answer_later(reply, src),
             }
         }

@@ -176,7 +176,7 @@ impl Dns64 {
                 Some(has) => has,
                 None => aaaa_in(&wire.decode()?),
             },
-            Reply::Rcode(_) | Reply::Drop => return None,
+            Reply::Stream { .. } | Reply::Rcode(_) | Reply::Drop => return None,
         };
         Some(!has_aaaa)
     }

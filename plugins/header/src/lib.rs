@@ -136,6 +136,11 @@ fn apply_to_reply(rules: &[Rule], result: &mut ServeResult) {
         Ok(Reply::Message { msg, .. }) => {
             rules.iter().for_each(|rule| rule.apply(&mut msg.metadata))
         }
+        Ok(Reply::Stream { msgs, .. }) => {
+            for msg in msgs {
+                rules.iter().for_each(|rule| rule.apply(&mut msg.metadata));
+            }
+        }
         Ok(Reply::Rcode(_) | Reply::Drop) | Err(_) => {}
     }
 }

@@ -97,6 +97,7 @@ fn run(p: &Arc<dyn Plugin>, case: &Case) {
         }
         Err(e) => panic!("{} {}: {e}", case.qname, case.qtype),
         Ok(Reply::Drop) => panic!("hosts never drops"),
+        Ok(Reply::Stream { .. }) => panic!("hosts never streams"),
     }
 }
 

@@ -96,6 +96,10 @@ fn facts(req: &Request, result: &ServeResult) -> (Option<Facts>, usize) {
             let facts = wire.facts().or_else(|| wire.decode().as_ref().map(Facts::of));
             (facts, wire.as_bytes().len())
         }
+        // A transfer is logged by its first message, with the size of all of them.
+        Ok(Reply::Stream { msgs, .. }) => {
+            (msgs.first().map(Facts::of), msgs.iter().map(encoded_len).sum())
+        }
         // A chain that declined or failed is logged as the bare reply the server will write.
         Ok(Reply::Rcode(rcode)) => bare(req, *rcode),
         Err(e) => bare(req, e.rcode()),

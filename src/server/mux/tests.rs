@@ -23,6 +23,8 @@ enum Act {
     Decline(ResponseCode),
     Drop,
     PassOn,
+    /// That many messages of one record each, as a zone transfer sends them.
+    Stream(usize),
 }
 
 struct TestPlugin(Act);
@@ -57,6 +59,12 @@ impl Plugin for TestPlugin {
             Act::Decline(rcode) => Serve::Ready(Ok(Reply::Rcode(rcode))),
             Act::Drop => Serve::Ready(Ok(Reply::Drop)),
             Act::PassOn => next.run(ctx, req),
+            Act::Stream(n) => {
+                let msgs = (0..n)
+                    .filter_map(|_| answer(req, 1).into_message().ok().map(|(m, _)| m))
+                    .collect();
+                Serve::Ready(Ok(Reply::Stream { msgs, by: "test" }))
+            }
         }
     }
 }
@@ -120,10 +128,32 @@ async fn serve(mux: &Mux, packet: &[u8], proto: Proto) -> Option<Message> {
         &mut out,
     ) {
         Outcome::Send => out,
-        Outcome::Drop => return None,
+        Outcome::Drop | Outcome::SendFrames => return None,
         Outcome::Wait(fut) => fut.await?,
     };
     Some(Message::from_vec(&bytes).expect("reply decodes"))
+}
+
+#[test]
+fn a_stream_is_framed_message_by_message_over_tcp_and_cut_to_its_first_over_udp() {
+    let m = mux(&[(".", vec![Act::Stream(3)])]);
+    let packet = packet("example.org.", RecordType::AXFR, None);
+    let (src, local) = (SRC.parse().unwrap(), LOCAL.parse().unwrap());
+    let mut out = Vec::new();
+    let outcome = m.serve_packet(&packet, src, local, Proto::Tcp, Instant::now(), &mut out);
+    assert!(matches!(outcome, Outcome::SendFrames));
+    let mut frames = Vec::new();
+    let mut rest = out.as_slice();
+    while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_be_bytes(*len));
+        frames.push(Message::from_vec(&tail[..len]).expect("a frame decodes"));
+        rest = &tail[len..];
+    }
+    assert_eq!(frames.len(), 3);
+    assert!(frames.iter().all(|f| f.answers.len() == 1 && f.metadata.authoritative));
+    let outcome = m.serve_packet(&packet, src, local, Proto::Udp, Instant::now(), &mut out);
+    assert!(matches!(outcome, Outcome::Send));
+    assert_eq!(Message::from_vec(&out).unwrap().answers.len(), 1);
 }
 
 async fn rcode(mux: &Mux, name: &str, qtype: RecordType) -> ResponseCode {

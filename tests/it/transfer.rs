@@ -124,3 +124,75 @@ async fn knot_as_a_secondary_pulls_the_zone_and_serves_it() {
     drop(knot);
     s.stop().await;
 }
+
+/// Every message of a transfer of `zone` from `addr`, read until the closing SOA.
+async fn axfr_messages(addr: SocketAddr, zone: &str) -> Vec<hickory_proto::op::Message> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let bytes = query(zone, RecordType::AXFR).to_vec().unwrap();
+    stream.write_all(&(bytes.len() as u16).to_be_bytes()).await.unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let mut msgs = Vec::new();
+    let mut soas = 0;
+    while soas < 2 {
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).await.unwrap();
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut buf).await.unwrap();
+        let m = hickory_proto::op::Message::from_vec(&buf).unwrap();
+        soas += m.answers.iter().filter(|r| r.record_type() == RecordType::SOA).count();
+        msgs.push(m);
+    }
+    msgs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zone_larger_than_one_message_goes_out_in_several() {
+    const HOSTS: usize = 20_000;
+    let dir = Scratch::new("transfer-big");
+    let mut text = String::from(
+        "$ORIGIN big.test.\n$TTL 300\n@ SOA ns hostmaster 7 7200 1800 86400 300\n@ NS ns\nns A 127.0.0.1\n",
+    );
+    for i in 0..HOSTS {
+        text.push_str(&format!("h{i} A 10.{}.{}.{}\n", (i >> 16) & 255, (i >> 8) & 255, i & 255));
+    }
+    let zone = dir.write("db.big.test", &text);
+    let s = TestServer::start(&format!(
+        "big.test:0 {{\n transfer {{\n  to *\n }}\n file {}\n}}",
+        zone.display()
+    ))
+    .await;
+    let msgs = axfr_messages(s.addr, "big.test.").await;
+    assert!(msgs.len() > 10, "{} messages", msgs.len());
+    assert!(msgs.iter().all(|m| m.metadata.id == 0xbeef && m.metadata.authoritative));
+    let records: usize = msgs.iter().map(|m| m.answers.len()).sum();
+    assert_eq!(records, HOSTS + 3 + 1, "every record, the SOA twice");
+    // Knot transfers it all and answers its last name.
+    let knot_dir = Scratch::new("knot-big");
+    let port = free_port();
+    let d = knot_dir.0.display();
+    let conf = knot_dir.write(
+        "knot.conf",
+        &format!(
+            "server:\n  listen: 127.0.0.1@{port}\n  rundir: \"{d}\"\n  background-workers: 1\nlog:\n  - target: stderr\n    any: error\ndatabase:\n  storage: \"{d}\"\nremote:\n  - id: primary\n    address: 127.0.0.1@{}\nzone:\n  - domain: big.test\n    master: primary\n    file: \"{d}/big.test.zone\"\n    zonefile-load: none\n",
+            s.addr.port()
+        ),
+    );
+    let knot = Knot(
+        Command::new("knotd")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let at: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let last = format!("h{}.big.test.", HOSTS - 1);
+    wait_until("Knot answers the zone's last name", || async {
+        udp_exchange(at, &query(&last, RecordType::A)).await.is_some_and(|m| m.answers.len() == 1)
+    })
+    .await;
+    drop(knot);
+    s.stop().await;
+}

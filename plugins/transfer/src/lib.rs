@@ -9,8 +9,9 @@
 //! * The records come from the first plugin of the block whose
 //!   [`Plugin::transfer_records`] has the zone (CoreDNS's `Transferer`).
 //!
-//! Not built yet (issue 25): a transfer is sent as one message, so a zone larger than a TCP
-//! message (64 KiB) answers SERVFAIL and says why; NOTIFY to the secondaries when a zone changes.
+//! A transfer is sent as several messages over the connection ([`Reply::Stream`]), each holding
+//! records up to [`MESSAGE_BUDGET`] octets, so a zone of any size goes out. Not built yet
+//! (issue 25): NOTIFY to the secondaries when a zone changes.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -26,8 +27,9 @@ use plugin_api::{
 /// The directive's name.
 pub const NAME: &str = "transfer";
 
-/// The largest DNS message over TCP.
-const MAX_MESSAGE: usize = 65_535;
+/// The uncompressed octets of records a transfer message carries at most (well under the 64 KiB
+/// a TCP message holds, as BIND and Knot keep theirs).
+pub const MESSAGE_BUDGET: usize = 16_384;
 
 /// One `transfer` block: its zones and who may transfer them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,28 +156,35 @@ impl Plugin for Transfer {
     }
 }
 
-/// The reply carrying the zone: SOA, the rest, SOA; only the SOA for an IXFR whose serial is
-/// current.
+/// The reply carrying the zone: SOA, the rest, SOA, in messages of at most [`MESSAGE_BUDGET`]
+/// octets of records; only the SOA for an IXFR whose serial is current.
 fn transfer(req: &Request, records: Vec<Record>) -> plugin_api::ServeResult {
+    use plugin_api::proto::serialize::binary::BinEncodable;
     let Some(soa) = records.first().filter(|r| r.record_type() == RecordType::SOA).cloned() else {
         return Err(PluginError::servfail("plugin/transfer: the zone has no SOA"));
     };
-    let mut m = req.reply();
-    m.metadata.authoritative = true;
+    let message = |answers: Vec<Record>| {
+        let mut m = req.reply();
+        m.metadata.authoritative = true;
+        m.answers = answers;
+        m
+    };
     if req.qtype() == RecordType::IXFR && ixfr_current(req, &soa) {
-        m.answers = vec![soa];
-        return Ok(Reply::message(m, NAME));
+        return Ok(Reply::message(message(vec![soa]), NAME));
     }
-    m.answers = records;
-    m.answers.push(soa);
-    let size = m.to_vec().map_or(usize::MAX, |v| v.len());
-    if size > MAX_MESSAGE {
-        return Err(PluginError::servfail(format!(
-            "plugin/transfer: zone {} is {size} octets, more than one message holds; multi-message transfers are not built yet",
-            req.name()
-        )));
+    let mut msgs = Vec::new();
+    let (mut batch, mut size) = (Vec::new(), 0);
+    for r in records.into_iter().chain(std::iter::once(soa)) {
+        let len = r.to_bytes().map_or(MESSAGE_BUDGET, |b| b.len());
+        if !batch.is_empty() && size + len > MESSAGE_BUDGET {
+            msgs.push(message(std::mem::take(&mut batch)));
+            size = 0;
+        }
+        size += len;
+        batch.push(r);
     }
-    Ok(Reply::message(m, NAME))
+    msgs.push(message(batch));
+    Ok(Reply::Stream { msgs, by: NAME })
 }
 
 /// Whether an IXFR's serial (the SOA in its authority section) is already ours or newer.

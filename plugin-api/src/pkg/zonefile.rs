@@ -111,6 +111,30 @@ fn in_wire_form(zone: &Zone, req: &Request, by: &'static str) -> Option<Reply> {
     Some(Reply::Wire { wire: w.finish(), by })
 }
 
+/// Zones that changed in this configuration load (a reload swapped one in, a transfer brought a
+/// new serial), announced by the plugins that serve them (*file*, *auto*, *secondary*) to those
+/// that tell secondaries (*transfer*'s NOTIFY). One per load: `Controller::shared`.
+#[derive(Debug)]
+pub struct ZoneChanges(tokio::sync::broadcast::Sender<(String, u32)>);
+
+impl Default for ZoneChanges {
+    fn default() -> Self {
+        Self(tokio::sync::broadcast::channel(256).0)
+    }
+}
+
+impl ZoneChanges {
+    /// Says that `origin` now has `serial`; nobody listening is fine.
+    pub fn announce(&self, origin: &str, serial: u32) {
+        let _ = self.0.send((origin.to_string(), serial));
+    }
+
+    /// The changes announced from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<(String, u32)> {
+        self.0.subscribe()
+    }
+}
+
 /// RFC 1982 serial number arithmetic: `a` is newer than `b`.
 pub fn serial_newer(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 1 << 31

@@ -35,11 +35,19 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     let zones = Arc::new(ArcSwap::from_pointee(scan(&s, &Zones::new())));
     if !s.reload.is_zero() {
         let (settings, held) = (s.clone(), zones.clone());
+        let changes = c.shared::<zonefile::ZoneChanges>();
         c.background(async move {
             loop {
                 tokio::time::sleep(settings.reload).await;
                 let (s, before) = (settings.clone(), held.load_full());
-                if let Ok(next) = tokio::task::spawn_blocking(move || scan(&s, &before)).await {
+                let scanned = before.clone();
+                if let Ok(next) = tokio::task::spawn_blocking(move || scan(&s, &scanned)).await {
+                    for (origin, (_, zone)) in &next {
+                        let same = before.get(origin).is_some_and(|(_, z)| Arc::ptr_eq(z, zone));
+                        if !same {
+                            changes.announce(origin, zone.serial());
+                        }
+                    }
                     held.store(Arc::new(next));
                 }
             }

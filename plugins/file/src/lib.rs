@@ -46,7 +46,8 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             zones.push((origin.clone(), slot));
         }
         if !line.reload.is_zero() {
-            c.background(reload(line.file.clone(), loaded, line.reload));
+            let changes = c.shared::<zonefile::ZoneChanges>();
+            c.background(reload(line.file.clone(), loaded, line.reload, changes));
         }
     }
     Ok(Some(Arc::new(File { zones })))
@@ -54,7 +55,12 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
 
 /// Checks the file every `every`: a zone whose serial grew (or that was never loaded) is read
 /// again and swapped in whole; a broken file leaves the old zone serving.
-async fn reload(file: String, zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>, every: Duration) {
+async fn reload(
+    file: String,
+    zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>,
+    every: Duration,
+    changes: Arc<zonefile::ZoneChanges>,
+) {
     loop {
         tokio::time::sleep(every).await;
         for (origin, slot) in &zones {
@@ -72,6 +78,7 @@ async fn reload(file: String, zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>, ev
                         "plugin/file: Successfully reloaded zone {origin:?} in {file:?} with {} SOA serial",
                         fresh.serial()
                     );
+                    changes.announce(origin, fresh.serial());
                     slot.store(Some(Arc::new(fresh)));
                 }
                 Ok(_) => {}

@@ -93,7 +93,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     let mut zones = Vec::new();
     for s in parse(c)? {
         let slot: Arc<ArcSwapOption<Zone>> = Arc::default();
-        c.background(follow(s.clone(), slot.clone()));
+        c.background(follow(s.clone(), slot.clone(), c.shared::<zonefile::ZoneChanges>()));
         zones.push((s.origin, slot));
     }
     Ok(Some(Arc::new(SecondaryZones { zones })))
@@ -124,7 +124,7 @@ async fn transfer(s: &Secondary, origin: &Name) -> Result<Zone, String> {
 }
 
 /// The zone's life: the first transfer, then refreshes at the SOA's timers.
-async fn follow(s: Secondary, slot: Arc<ArcSwapOption<Zone>>) {
+async fn follow(s: Secondary, slot: Arc<ArcSwapOption<Zone>>, changes: Arc<zonefile::ZoneChanges>) {
     let Ok(origin) = Name::from_ascii(&s.origin) else { return };
     let mut wait = Duration::from_secs(1);
     let mut refreshed = Instant::now();
@@ -158,6 +158,7 @@ async fn follow(s: Secondary, slot: Arc<ArcSwapOption<Zone>>) {
                         s.from,
                         zone.serial()
                     );
+                    changes.announce(&s.origin, zone.serial());
                     slot.store(Some(Arc::new(zone)));
                 }
                 refreshed = Instant::now();

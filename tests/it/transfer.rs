@@ -196,3 +196,49 @@ async fn a_zone_larger_than_one_message_goes_out_in_several() {
     drop(knot);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secondaries_are_notified_at_start_and_when_the_zone_changes() {
+    use hickory_proto::op::{MessageType, OpCode};
+    // A secondary that answers every NOTIFY and counts them.
+    let secondary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let at = secondary.local_addr().unwrap();
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = secondary.recv_from(&mut buf).await {
+            let Ok(m) = hickory_proto::op::Message::from_vec(&buf[..n]) else { continue };
+            let mut reply = m.clone();
+            reply.metadata.message_type = MessageType::Response;
+            let _ = secondary.send_to(&reply.to_vec().unwrap(), from).await;
+            let _ = seen_tx.send(m);
+        }
+    });
+    let dir = Scratch::new("transfer-notify");
+    let zone = |serial: u32| {
+        format!(
+            "$ORIGIN example.org.\n@ 3600 IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n"
+        )
+    };
+    let path = dir.write("db.example.org", &zone(1));
+    let s = TestServer::start(&format!(
+        "example.org:0 {{\n transfer {{\n  to {at}\n }}\n file {} {{\n  reload 100ms\n }}\n}}",
+        path.display()
+    ))
+    .await;
+    // Each NOTIFY is awaited under a generous bound, so a missing one fails rather than hangs.
+    let bound = std::time::Duration::from_secs(30);
+    let first = tokio::time::timeout(bound, seen.recv()).await.expect("a NOTIFY at start").unwrap();
+    assert_eq!(first.metadata.op_code, OpCode::Notify);
+    assert!(first.metadata.authoritative);
+    assert_eq!(first.queries[0].name().to_ascii(), "example.org.");
+    assert_eq!(first.queries[0].query_type(), RecordType::SOA);
+    dir.write("db.example.org", &zone(2));
+    let after =
+        tokio::time::timeout(bound, seen.recv()).await.expect("a NOTIFY after the reload").unwrap();
+    assert_eq!(after.metadata.op_code, OpCode::Notify);
+    // Answered: each change is sent once, not retried.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(seen.try_recv().is_err(), "no NOTIFY sent again once answered");
+    s.stop().await;
+}

@@ -10,8 +10,10 @@
 //!   [`Plugin::transfer_records`] has the zone (CoreDNS's `Transferer`).
 //!
 //! A transfer is sent as several messages over the connection ([`Reply::Stream`]), each holding
-//! records up to [`MESSAGE_BUDGET`] octets, so a zone of any size goes out. Not built yet
-//! (issue 25): NOTIFY to the secondaries when a zone changes.
+//! records up to [`MESSAGE_BUDGET`] octets, so a zone of any size goes out.
+//! * [`notify`]: when the server starts, and whenever a zone of a block changes (*file*'s or
+//!   *auto*'s reload, *secondary*'s transfer: `ZoneChanges`), a NOTIFY (RFC 1996) goes to each
+//!   `to` address that is not `*`, retried until it is answered.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -106,6 +108,33 @@ fn host_port(text: &str) -> Result<String, String> {
 /// Reads the directive and builds the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let xfrs = parse(c)?;
+    let changes = c.shared::<plugin_api::pkg::zonefile::ZoneChanges>();
+    // Subscribed now, so that no change announced before the task runs is missed.
+    let mut changed = changes.subscribe();
+    let targets = xfrs.clone();
+    c.background(async move {
+        loop {
+            match changed.recv().await {
+                Ok((zone, serial)) => notify::zone(&targets, &zone, serial).await,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    // At start, every zone a plugin of the block serves is announced, as CoreDNS does.
+    let (chain, zones) =
+        (c.block_chain(), xfrs.iter().flat_map(|x| x.zones.clone()).collect::<Vec<_>>());
+    c.on_startup(Box::pin(async move {
+        for zone in zones {
+            let records =
+                chain.get().and_then(|c| c.iter().find_map(|p| p.transfer_records(&zone)));
+            if let Some(RData::SOA(soa)) = records.as_ref().and_then(|r| r.first()).map(|r| &r.data)
+            {
+                changes.announce(&zone, soa.serial);
+            }
+        }
+        Ok(())
+    }));
     Ok(Some(Arc::new(Transfer { xfrs, chain: c.block_chain() })))
 }
 
@@ -197,6 +226,8 @@ fn ixfr_current(req: &Request, ours: &Record) -> bool {
     });
     theirs.is_some_and(|t| !plugin_api::pkg::zonefile::serial_newer(ours.serial, t))
 }
+
+pub mod notify;
 
 #[cfg(test)]
 mod tests;

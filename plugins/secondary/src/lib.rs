@@ -24,8 +24,11 @@ pub mod xfr;
 /// The directive's name.
 pub const NAME: &str = "secondary";
 
+/// The first wait between attempts before a zone was ever transferred, doubled each time up to
+/// [`FIRST_RETRY_MAX`] (CoreDNS's `transferAndUpdate`).
+const FIRST_RETRY: Duration = Duration::from_millis(250);
 /// The longest wait between attempts before a zone was ever transferred.
-const FIRST_RETRY_MAX: Duration = Duration::from_secs(60);
+const FIRST_RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// One zone and its primaries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,17 +74,17 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Secondary>, ConfigError> {
             }
         }
         if from.is_empty() {
-            return Err(c.err("secondary needs at least one 'transfer from' primary"));
+            return Err(c.err("secondary zones require a transfer from property"));
         }
         out.extend(origins.into_iter().map(|origin| Secondary { origin, from: from.clone() }));
     }
     Ok(out)
 }
 
-/// `HOST[:PORT]` as an address, port 53 when none is given.
+/// `HOST[:PORT]` as an address, port 53 when none is given (CoreDNS's `parse.HostPort`).
 fn address(text: &str) -> Result<SocketAddr, String> {
     let (hosts, port) = split_host_port(text)?;
-    let bad = || format!("not an IP address or file: {text:?}");
+    let bad = || format!("must specify an IP address: `{text}'");
     let host = hosts.first().ok_or_else(bad)?.trim_start_matches('[').trim_end_matches(']');
     let ip: std::net::IpAddr = host.parse().map_err(|_| bad())?;
     let port: u16 = port.as_deref().unwrap_or("53").parse().map_err(|_| bad())?;
@@ -126,7 +129,7 @@ async fn transfer(s: &Secondary, origin: &Name) -> Result<Zone, String> {
 /// The zone's life: the first transfer, then refreshes at the SOA's timers.
 async fn follow(s: Secondary, slot: Arc<ArcSwapOption<Zone>>, changes: Arc<zonefile::ZoneChanges>) {
     let Ok(origin) = Name::from_ascii(&s.origin) else { return };
-    let mut wait = Duration::from_secs(1);
+    let mut wait = FIRST_RETRY;
     let mut refreshed = Instant::now();
     loop {
         let held = slot.load_full();
@@ -164,20 +167,27 @@ async fn follow(s: Secondary, slot: Arc<ArcSwapOption<Zone>>, changes: Arc<zonef
                 refreshed = Instant::now();
                 wait = slot.load_full().map_or(FIRST_RETRY_MAX, |z| timers(&z).0);
             }
-            Err(e) => {
-                tracing::error!("plugin/secondary: Failed to transfer {}: {e}", s.origin);
-                match slot.load_full() {
-                    Some(zone) => {
-                        let (_, retry, expire) = timers(&zone);
-                        if refreshed.elapsed() >= expire {
-                            tracing::error!("plugin/secondary: Zone {} expired", s.origin);
-                            slot.store(None);
-                        }
-                        wait = retry;
+            Err(e) => match slot.load_full() {
+                Some(zone) => {
+                    tracing::error!("plugin/secondary: Failed to refresh {}: {e}", s.origin);
+                    let (_, retry, expire) = timers(&zone);
+                    if refreshed.elapsed() >= expire {
+                        tracing::error!("plugin/secondary: Zone {} expired", s.origin);
+                        slot.store(None);
                     }
-                    None => wait = (wait * 2).min(FIRST_RETRY_MAX),
+                    wait = retry;
                 }
-            }
+                None => {
+                    tracing::warn!(
+                        "plugin/secondary: All '{}' masters failed to transfer, retrying in {}: {e}",
+                        s.origin,
+                        plugin_api::pkg::duration::format_go_duration(wait)
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(FIRST_RETRY_MAX);
+                    continue;
+                }
+            },
         }
         tokio::time::sleep(wait).await;
     }

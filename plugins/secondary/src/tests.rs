@@ -18,12 +18,15 @@ fn setup_table() {
     assert_eq!(s[0].origin, "example.org.");
     assert_eq!(s[0].from, ["10.0.0.1:53".parse().unwrap(), "10.0.0.2:5353".parse().unwrap()]);
     let failing = [
-        ("secondary example.org", "needs at least one 'transfer from'"),
+        ("secondary example.org", "secondary zones require a transfer from property"),
         ("secondary example.org {\n transfer\n}", "Wrong argument count"),
         ("secondary example.org {\n transfer from\n}", "Wrong argument count"),
         ("secondary example.org {\n transfer to 10.0.0.1\n}", "unknown property to"),
         ("secondary example.org {\n transfer from *\n}", "can't use '*' in transfer from"),
-        ("secondary example.org {\n transfer from example.com\n}", "not an IP address"),
+        (
+            "secondary example.org {\n transfer from example.com\n}",
+            "must specify an IP address: `example.com'",
+        ),
         ("secondary example.org {\n bogus\n}", "unknown property 'bogus'"),
     ];
     for (text, part) in failing {

@@ -163,7 +163,7 @@ async fn a_zone_larger_than_one_message_goes_out_in_several() {
     ))
     .await;
     let msgs = axfr_messages(s.addr, "big.test.").await;
-    assert!(msgs.len() > 10, "{} messages", msgs.len());
+    assert!(msgs.len() > 1, "{} messages", msgs.len());
     assert!(msgs.iter().all(|m| m.metadata.id == 0xbeef && m.metadata.authoritative));
     let records: usize = msgs.iter().map(|m| m.answers.len()).sum();
     assert_eq!(records, HOSTS + 3 + 1, "every record, the SOA twice");

@@ -29,9 +29,9 @@ use plugin_api::{
 /// The directive's name.
 pub const NAME: &str = "transfer";
 
-/// The uncompressed octets of records a transfer message carries at most (well under the 64 KiB
-/// a TCP message holds, as BIND and Knot keep theirs).
-pub const MESSAGE_BUDGET: usize = 16_384;
+/// The uncompressed octets of records a transfer message carries at most: CoreDNS's threshold,
+/// which leaves room under the 64 KiB of a TCP message for the header and question.
+pub const MESSAGE_BUDGET: usize = 63_000;
 
 /// One `transfer` block: its zones and who may transfer them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub struct Xfr {
     pub zones: Vec<String>,
     /// The addresses allowed (`*`: everyone), as `HOST:PORT`.
     pub to: Vec<String>,
+    /// The address NOTIFYs are sent from (`source`), if given.
+    pub source: Option<IpAddr>,
 }
 
 impl Xfr {
@@ -61,7 +63,7 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Xfr>, ConfigError> {
     let mut out = Vec::new();
     while c.next() {
         let zones = origins_from_args_or_block(&c.remaining_args(), c.zones());
-        let mut to = Vec::new();
+        let (mut to, mut source) = (Vec::new(), None);
         while c.next_block() {
             let option = c.val().to_owned();
             match option.as_str() {
@@ -78,6 +80,18 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Xfr>, ConfigError> {
                         to.push(host_port(&host).map_err(|e| c.err(e))?);
                     }
                 }
+                "source" => {
+                    let args = c.remaining_args();
+                    let [address] = args.as_slice() else { return Err(c.arg_err()) };
+                    if source.is_some() {
+                        return Err(c.err("source already specified").in_plugin(NAME));
+                    }
+                    let quoted = plugin_api::pkg::strconv::go_quote(address);
+                    let ip = address.parse().map_err(|_| {
+                        c.err(format!("invalid source address {quoted}")).in_plugin(NAME)
+                    })?;
+                    source = Some(ip);
+                }
                 _ => {
                     let quoted = plugin_api::pkg::strconv::go_quote(&option);
                     return Err(c.err(format!("unknown property {quoted}")).in_plugin(NAME));
@@ -87,7 +101,7 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Xfr>, ConfigError> {
         if to.is_empty() {
             return Err(c.err("'to' is required").in_plugin(NAME));
         }
-        out.push(Xfr { zones, to });
+        out.push(Xfr { zones, to, source });
     }
     Ok(out)
 }
@@ -95,9 +109,10 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Xfr>, ConfigError> {
 /// `HOST[:PORT]` as `HOST:PORT`, port 53 when none is given (CoreDNS's `parse.HostPort`).
 fn host_port(text: &str) -> Result<String, String> {
     let (hosts, port) = split_host_port(text)?;
-    let host = hosts.first().ok_or_else(|| format!("not an IP address or file: {text:?}"))?;
+    let bad = || format!("must specify an IP address: `{text}'");
+    let host = hosts.first().ok_or_else(bad)?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let ip: IpAddr = bare.parse().map_err(|_| format!("not an IP address or file: {text:?}"))?;
+    let ip: IpAddr = bare.parse().map_err(|_| bad())?;
     let port = port.unwrap_or_else(|| "53".into());
     Ok(match ip {
         IpAddr::V4(v4) => format!("{v4}:{port}"),
@@ -176,12 +191,17 @@ impl Plugin for Transfer {
         if !xfr.allowed(req.ip()) {
             return Serve::Ready(Ok(Reply::Rcode(ResponseCode::Refused)));
         }
-        let Some(records) = self.records(name) else {
-            return Serve::Ready(Err(PluginError::servfail(format!(
-                "plugin/transfer: no plugin of this block serves zone {name}"
-            ))));
-        };
-        Serve::Ready(transfer(req, records))
+        // No plugin of the block has the zone: the next plugin's turn, as in CoreDNS.
+        let Some(records) = self.records(name) else { return next.run(ctx, req) };
+        let result = transfer(req, records);
+        if let Ok(Reply::Stream { msgs, .. }) = &result {
+            let count: usize = msgs.iter().map(|m| m.answers.len()).sum::<usize>() - 1;
+            tracing::info!(
+                "plugin/transfer: Outgoing transfer of {count} records of zone {name:?} to {}",
+                req.ip()
+            );
+        }
+        Serve::Ready(result)
     }
 }
 
@@ -198,8 +218,20 @@ fn transfer(req: &Request, records: Vec<Record>) -> plugin_api::ServeResult {
         m.answers = answers;
         m
     };
-    if req.qtype() == RecordType::IXFR && ixfr_current(req, &soa) {
-        return Ok(Reply::message(message(vec![soa]), NAME));
+    if req.qtype() == RecordType::IXFR {
+        // An IXFR carries the client's SOA, alone, in its authority section (RFC 1995 §3).
+        let query = req.to_message();
+        let theirs = match query.authorities.as_slice() {
+            [r] => match &r.data {
+                RData::SOA(s) => s.serial,
+                _ => return Err(PluginError::servfail("plugin/transfer: IXFR without an SOA")),
+            },
+            _ => return Err(PluginError::servfail("plugin/transfer: IXFR without one SOA")),
+        };
+        let RData::SOA(ours) = &soa.data else { unreachable!("checked above") };
+        if !plugin_api::pkg::zonefile::serial_newer(ours.serial, theirs) {
+            return Ok(Reply::message(message(vec![soa]), NAME));
+        }
     }
     let mut msgs = Vec::new();
     let (mut batch, mut size) = (Vec::new(), 0);
@@ -214,17 +246,6 @@ fn transfer(req: &Request, records: Vec<Record>) -> plugin_api::ServeResult {
     }
     msgs.push(message(batch));
     Ok(Reply::Stream { msgs, by: NAME })
-}
-
-/// Whether an IXFR's serial (the SOA in its authority section) is already ours or newer.
-fn ixfr_current(req: &Request, ours: &Record) -> bool {
-    let RData::SOA(ours) = &ours.data else { return false };
-    let query = req.to_message();
-    let theirs = query.authorities.iter().find_map(|r| match &r.data {
-        RData::SOA(soa) => Some(soa.serial),
-        _ => None,
-    });
-    theirs.is_some_and(|t| !plugin_api::pkg::zonefile::serial_newer(ours.serial, t))
 }
 
 pub mod notify;

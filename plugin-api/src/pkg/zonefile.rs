@@ -7,7 +7,8 @@
 //!   wildcards, delegations with glue, DS at a cut, NXDOMAIN and NODATA with the SOA; and the
 //!   common answers without allocating ([`Zone::quick`]).
 //! * [`reply`] answers a query from a zone: the common answers written straight to wire form
-//!   without allocating, the rest through the full lookup.
+//!   without allocating, the rest through the full lookup; AXFR and IXFR are REFUSED (they are
+//!   *transfer*'s, earlier in the chain).
 //! * [`load`] and [`load_text`] make a zone of a file, and [`serial_newer`] tells a reload
 //!   whether a file's zone replaces the one held.
 
@@ -54,6 +55,13 @@ pub fn load_text(text: &str, file: &str, origin: &str) -> Result<Zone, Problem> 
 /// The reply to `req` (whose name is in `zone`) from `by`: the common answers in wire form,
 /// the rest through the full lookup.
 pub fn reply(zone: &Zone, req: &Request, by: &'static str) -> Reply {
+    // A transfer that got this far has no *transfer* plugin to answer it (CoreDNS's file).
+    if matches!(
+        req.qtype(),
+        crate::proto::rr::RecordType::AXFR | crate::proto::rr::RecordType::IXFR
+    ) {
+        return Reply::Rcode(crate::proto::op::ResponseCode::Refused);
+    }
     if let Some(reply) = in_wire_form(zone, req, by) {
         return reply;
     }
@@ -132,6 +140,16 @@ impl ZoneChanges {
     /// The changes announced from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<(String, u32)> {
         self.0.subscribe()
+    }
+}
+
+/// Whether `req`'s name does not exist in `zone` (what `fallthrough` passes on).
+pub fn is_nxdomain(zone: &Zone, req: &Request) -> bool {
+    match zone.quick(req.name(), req.qtype()) {
+        Some(q) => matches!(q, Quick::NxDomain),
+        None => {
+            zone.lookup(req.name(), req.qtype()).rcode == crate::proto::op::ResponseCode::NXDomain
+        }
     }
 }
 

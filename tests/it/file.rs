@@ -237,3 +237,51 @@ async fn a_broken_zone_file_stops_the_start_with_its_file_and_line() {
     let want = format!("plugin/file: {}:3: bad A data", path.display());
     assert!(stdout.contains(&want) || stderr.contains(&want), "{stdout}{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fallthrough_passes_on_missing_names_and_transfers_are_refused_without_transfer() {
+    let zone = concat!(env!("CARGO_MANIFEST_DIR"), "/corefile-examples/file/db.example.org");
+    let s = TestServer::start(&format!(
+        "example.org:0 {{\n file {zone} {{\n  fallthrough\n }}\n whoami\n}}"
+    ))
+    .await;
+    // A name the zone has: file answers.
+    let www = s.udp("www.example.org.", RecordType::A).await;
+    assert_eq!(www.answers[0].data.to_string(), "192.0.2.80");
+    // One it does not: whoami (next) answers, with the client's address as additional.
+    let missing = s.udp("nothing.example.org.", RecordType::A).await;
+    assert_eq!(missing.metadata.response_code, hickory_proto::op::ResponseCode::NoError);
+    assert!(missing.additionals.iter().any(|r| r.record_type() == RecordType::SRV));
+    // NODATA stays file's.
+    let nodata = s.udp("www.example.org.", RecordType::AAAA).await;
+    assert_eq!(nodata.authorities[0].record_type(), RecordType::SOA);
+    // No transfer plugin: AXFR is refused, as CoreDNS's file does.
+    let axfr = s.tcp("example.org.", RecordType::AXFR).await;
+    assert_eq!(axfr.metadata.response_code, hickory_proto::op::ResponseCode::Refused);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_by_mtime_reads_a_newer_file_whatever_its_serial() {
+    let dir = Scratch::new("file-mtime");
+    let zone = |ip: &str| {
+        format!(
+            "$ORIGIN example.org.\n@ 3600 IN SOA ns1 hostmaster 5 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\nwww IN A {ip}\n"
+        )
+    };
+    let path = dir.write("db.example.org", &zone("192.0.2.1"));
+    let s = TestServer::start(&format!(
+        "example.org:0 {{\n file {} {{\n  reload 100ms\n  reload_by_mtime\n }}\n}}",
+        path.display()
+    ))
+    .await;
+    // Written a moment later, so its modification time is newer; the serial stays 5.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    dir.write("db.example.org", &zone("192.0.2.9"));
+    wait_until("the newer file is served", || async {
+        let m = s.udp("www.example.org.", RecordType::A).await;
+        m.answers.first().is_some_and(|r| r.data.to_string() == "192.0.2.9")
+    })
+    .await;
+    s.stop().await;
+}

@@ -8,7 +8,6 @@
 //! longer parses leaves the old zone serving, and is reported.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Request, Serve};
@@ -22,7 +21,7 @@ pub const NAME: &str = "file";
 
 /// Reads the directive, loads the zones and builds the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
-    let lines = setup::parse(c)?;
+    let (lines, fall) = setup::parse(c)?;
     let mut zones = Vec::new();
     for line in lines {
         let mut loaded = Vec::new();
@@ -47,22 +46,31 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
         }
         if !line.reload.is_zero() {
             let changes = c.shared::<zonefile::ZoneChanges>();
-            c.background(reload(line.file.clone(), loaded, line.reload, changes));
+            c.background(reload(line.clone(), loaded, changes));
         }
     }
-    Ok(Some(Arc::new(File { zones })))
+    Ok(Some(Arc::new(File { zones, fall })))
 }
 
-/// Checks the file every `every`: a zone whose serial grew (or that was never loaded) is read
-/// again and swapped in whole; a broken file leaves the old zone serving.
+/// Checks the file every `reload`: a zone whose serial grew (or, with `reload_by_mtime`, whose
+/// file is newer; or that was never loaded) is read again and swapped in whole; a broken file
+/// leaves the old zone serving.
 async fn reload(
-    file: String,
+    line: setup::FileZones,
     zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>,
-    every: Duration,
     changes: Arc<zonefile::ZoneChanges>,
 ) {
+    let file = line.file.clone();
+    let mtime = || std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+    let mut seen = mtime();
     loop {
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(line.reload).await;
+        let now = mtime();
+        let touched = now.is_some_and(|n| seen.is_none_or(|s| n > s));
+        if line.by_mtime && !touched {
+            continue;
+        }
+        seen = now.or(seen);
         for (origin, slot) in &zones {
             let (path, origin_owned) = (file.clone(), origin.clone());
             let Ok(result) = tokio::task::spawn_blocking(move || load(&path, &origin_owned)).await
@@ -72,7 +80,10 @@ async fn reload(
             let held = slot.load_full();
             match result {
                 Ok(fresh)
-                    if held.as_ref().is_none_or(|h| serial_newer(fresh.serial(), h.serial())) =>
+                    if line.by_mtime
+                        || held
+                            .as_ref()
+                            .is_none_or(|h| serial_newer(fresh.serial(), h.serial())) =>
                 {
                     tracing::info!(
                         "plugin/file: Successfully reloaded zone {origin:?} in {file:?} with {} SOA serial",
@@ -94,6 +105,8 @@ async fn reload(
 pub struct File {
     /// Each zone served, with its current copy (none until its file could be read).
     zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>,
+    /// Names that do not exist go on to the next plugin.
+    fall: plugin_api::pkg::fall::Fall,
 }
 
 impl Plugin for File {
@@ -112,6 +125,9 @@ impl Plugin for File {
         let Some(zone) = slot.load_full() else {
             return Serve::Ready(Err(PluginError::servfail("plugin/file: zone not loaded")));
         };
+        if self.fall.through(name) && zonefile::is_nxdomain(&zone, req) {
+            return next.run(ctx, req);
+        }
         Serve::Ready(Ok(zonefile::reply(&zone, req, NAME)))
     }
 

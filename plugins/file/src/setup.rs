@@ -1,8 +1,10 @@
-//! `file DBFILE [ZONES...] { reload DURATION }`, read as CoreDNS 1.14.7's `fileParse` reads it.
+//! `file DBFILE [ZONES...] { reload DURATION; reload_by_mtime; fallthrough [ZONES...] }`, read
+//! as CoreDNS 1.14.7's `fileParse` reads it.
 
 use std::time::Duration;
 
 use plugin_api::pkg::duration::parse_go_duration;
+use plugin_api::pkg::fall::Fall;
 use plugin_api::pkg::zone::origins_from_args_or_block;
 use plugin_api::{ConfigError, Controller};
 
@@ -18,18 +20,22 @@ pub struct FileZones {
     pub zones: Vec<String>,
     /// How often the file's SOA serial is checked; zero: never.
     pub reload: Duration,
+    /// Reload when the file's modification time is newer, whatever its serial.
+    pub by_mtime: bool,
 }
 
-/// Reads every line of the directive.
-pub fn parse(c: &mut Controller) -> Result<Vec<FileZones>, ConfigError> {
+/// Reads every line of the directive; the `fallthrough` of the last line that has one counts
+/// for all (CoreDNS keeps one per plugin).
+pub fn parse(c: &mut Controller) -> Result<(Vec<FileZones>, Fall), ConfigError> {
     let mut out = Vec::new();
+    let mut fall = Fall::default();
     while c.next() {
         if !c.next_arg() {
             return Err(c.arg_err());
         }
         let file = c.val().to_string();
         let zones = origins_from_args_or_block(&c.remaining_args(), c.zones());
-        let mut reload = DEFAULT_RELOAD;
+        let (mut reload, mut by_mtime) = (DEFAULT_RELOAD, false);
         while c.next_block() {
             let option = c.val().to_owned();
             match option.as_str() {
@@ -41,6 +47,8 @@ pub fn parse(c: &mut Controller) -> Result<Vec<FileZones>, ConfigError> {
                     reload = parse_go_duration(value)
                         .map_err(|e| ConfigError::new(format!("plugin/file: {e}")))?;
                 }
+                "reload_by_mtime" => by_mtime = true,
+                "fallthrough" => fall = Fall::from_args(&c.remaining_args()),
                 // Accepted and ignored, as CoreDNS does ("remove soon").
                 "upstream" => {
                     c.remaining_args();
@@ -48,7 +56,7 @@ pub fn parse(c: &mut Controller) -> Result<Vec<FileZones>, ConfigError> {
                 _ => return Err(c.err(format!("unknown property '{option}'"))),
             }
         }
-        out.push(FileZones { file, zones, reload });
+        out.push(FileZones { file, zones, reload, by_mtime });
     }
-    Ok(out)
+    Ok((out, fall))
 }

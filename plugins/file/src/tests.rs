@@ -22,8 +22,10 @@ fn the_wire_fast_path_answers_as_the_full_lookup_does() {
     use plugin_api::test_util::{request, serve};
     let zone = Arc::new(zone());
     let slot = Arc::new(arc_swap::ArcSwapOption::from(Some(zone.clone())));
-    let plugin: Arc<dyn plugin_api::Plugin> =
-        Arc::new(crate::File { zones: vec![("example.org.".into(), slot)] });
+    let plugin: Arc<dyn plugin_api::Plugin> = Arc::new(crate::File {
+        zones: vec![("example.org.".into(), slot)],
+        fall: Default::default(),
+    });
     let names = [
         "example.org.",
         "www.example.org.",
@@ -68,4 +70,34 @@ fn the_wire_fast_path_answers_as_the_full_lookup_does() {
         }
     }
     assert!(fast >= 20, "the fast path answered {fast} of them");
+}
+
+#[test]
+fn setup_table() {
+    use plugin_api::Controller;
+    use std::time::Duration;
+    let parsed = |text: &str| {
+        crate::setup::parse(&mut Controller::from_text(text)).map_err(|e| e.to_string())
+    };
+    let (lines, fall) = parsed("file db.example.org example.org example.net {\n reload 30s\n reload_by_mtime\n fallthrough in-addr.arpa\n}").unwrap();
+    assert_eq!(lines[0].file, "db.example.org");
+    assert_eq!(lines[0].zones, ["example.org.", "example.net."]);
+    assert_eq!((lines[0].reload, lines[0].by_mtime), (Duration::from_secs(30), true));
+    assert!(fall.through("1.in-addr.arpa.") && !fall.through("example.org."));
+    let (lines, fall) = parsed("file db.example.org").unwrap();
+    assert_eq!(
+        (lines[0].zones.as_slice(), lines[0].reload),
+        (&[".".to_string()][..], Duration::from_secs(60))
+    );
+    assert!(fall.is_empty());
+    let failing = [
+        ("file", "Wrong argument count"),
+        ("file db {\n reload\n}", "reload duration value is expected"),
+        ("file db {\n reload 1x\n}", "plugin/file:"),
+        ("file db {\n bogus\n}", "unknown property 'bogus'"),
+    ];
+    for (text, part) in failing {
+        let e = parsed(text).expect_err(text);
+        assert!(e.contains(part), "{text}: {e}");
+    }
 }

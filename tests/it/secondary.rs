@@ -52,3 +52,58 @@ async fn a_zone_from_nsd_past_a_garbage_primary_outlives_its_primary() {
     assert_eq!(after.answers[0].data.to_string(), "192.0.2.80");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notify_from_the_primary_brings_the_new_serial_at_once() {
+    // ferrodns as both: a primary serving a zone file with transfer and NOTIFY, and a secondary
+    // of it. The SOA's refresh is two hours, so only the NOTIFY explains a quick update.
+    let dir = Scratch::new("secondary-notify");
+    let zone = |serial: u32, ip: &str| {
+        format!(
+            "$ORIGIN example.org.\n@ 3600 IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\nwww IN A {ip}\n"
+        )
+    };
+    let path = dir.write("db.example.org", &zone(1, "192.0.2.1"));
+    let primary_port =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let secondary = TestServer::start(&format!(
+        "example.org:0 {{\n secondary {{\n  transfer from 127.0.0.1:{primary_port}\n }}\n}}"
+    ))
+    .await;
+    let primary = TestServer::start(&format!(
+        "example.org:{primary_port} {{\n transfer {{\n  to 127.0.0.1:{}\n }}\n file {} {{\n  reload 100ms\n }}\n}}",
+        secondary.addr.port(),
+        path.display()
+    ))
+    .await;
+    let www = |s: &TestServer| {
+        let addr = s.addr;
+        async move {
+            let m = udp_exchange(addr, &query("www.example.org.", RecordType::A)).await.unwrap();
+            m.answers.first().map(|r| r.data.to_string())
+        }
+    };
+    wait_until("the first transfer", || async {
+        www(&secondary).await.as_deref() == Some("192.0.2.1")
+    })
+    .await;
+    dir.write("db.example.org", &zone(2, "192.0.2.2"));
+    wait_until("the NOTIFYed refresh", || async {
+        www(&secondary).await.as_deref() == Some("192.0.2.2")
+    })
+    .await;
+    // A NOTIFY from anyone else is dropped unanswered.
+    let mut notify = query("example.org.", RecordType::SOA);
+    notify.metadata.op_code = hickory_proto::op::OpCode::Notify;
+    let stranger = tokio::net::UdpSocket::bind("127.0.0.2:0").await;
+    if let Ok(sock) = stranger {
+        sock.send_to(&notify.to_vec().unwrap(), secondary.addr).await.unwrap();
+        let mut buf = [0u8; 512];
+        let got =
+            tokio::time::timeout(std::time::Duration::from_millis(500), sock.recv_from(&mut buf))
+                .await;
+        assert!(got.is_err(), "no answer to a stranger's NOTIFY");
+    }
+    primary.stop().await;
+    secondary.stop().await;
+}

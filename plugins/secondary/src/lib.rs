@@ -1,23 +1,30 @@
 //! *secondary* (CoreDNS 1.14.7's `plugin/secondary`): zones transferred in from primaries by
 //! AXFR and answered as *file* answers its own.
 //!
-//! * [`parse`] reads `secondary [ZONES...] { transfer from ADDRESS... }`.
+//! * [`parse`] reads `secondary [ZONES...] { transfer from ADDRESS...; fallthrough [ZONES...] }`.
+//!   RFC 9432 catalog zones (`catalog`, new in CoreDNS 1.14) are refused by name: not built yet.
 //! * [`xfr`] does the transfer in, bounded in time and size at every step.
 //! * Each zone has a task of its own: it transfers the zone (from each primary in turn) until
 //!   one succeeds, then asks for the SOA serial at the SOA's refresh interval and transfers again
 //!   when it grew; after a failure it tries again at the retry interval; a zone not refreshed
 //!   within its expire time is dropped and answers SERVFAIL, as an expired secondary must
 //!   (RFC 1034 §4.3.5). Until then, and whatever a primary sends, the last good copy answers.
+//!   Refreshes wait up to 5 s more at random, retries up to 2 s, as CoreDNS's do.
+//! * A NOTIFY for a zone from one of its primaries is answered and starts a refresh at once; one
+//!   from anyone else is dropped unanswered, as CoreDNS drops it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
+use plugin_api::pkg::fall::Fall;
 use plugin_api::pkg::zone::{is_subdomain, origins_from_args_or_block, split_host_port};
 use plugin_api::pkg::zonefile::{self, Zone, serial_newer};
+use plugin_api::proto::op::OpCode;
 use plugin_api::proto::rr::{Name, RData};
-use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Request, Serve};
+use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Reply, Request, Serve};
+use tokio::sync::Notify;
 
 pub mod xfr;
 
@@ -39,9 +46,10 @@ pub struct Secondary {
     pub from: Vec<SocketAddr>,
 }
 
-/// Reads every line of the directive.
-pub fn parse(c: &mut Controller) -> Result<Vec<Secondary>, ConfigError> {
+/// Reads every line of the directive, and its `fallthrough`.
+pub fn parse(c: &mut Controller) -> Result<(Vec<Secondary>, Fall), ConfigError> {
     let mut out = Vec::new();
+    let mut fall = Fall::default();
     while c.next() {
         let origins = origins_from_args_or_block(&c.remaining_args(), c.zones());
         let mut from = Vec::new();
@@ -67,8 +75,9 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Secondary>, ConfigError> {
                         from.push(address(&a).map_err(|e| c.err(e))?);
                     }
                 }
-                "upstream" => {
-                    c.remaining_args();
+                "fallthrough" => fall = Fall::from_args(&c.remaining_args()),
+                "catalog" => {
+                    return Err(c.err("catalog zones (RFC 9432) are not supported by ferrodns yet"));
                 }
                 _ => return Err(c.err(format!("unknown property '{option}'"))),
             }
@@ -78,7 +87,7 @@ pub fn parse(c: &mut Controller) -> Result<Vec<Secondary>, ConfigError> {
         }
         out.extend(origins.into_iter().map(|origin| Secondary { origin, from: from.clone() }));
     }
-    Ok(out)
+    Ok((out, fall))
 }
 
 /// `HOST[:PORT]` as an address, port 53 when none is given (CoreDNS's `parse.HostPort`).
@@ -93,13 +102,16 @@ fn address(text: &str) -> Result<SocketAddr, String> {
 
 /// Reads the directive and starts each zone's transfers.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    let (lines, fall) = parse(c)?;
     let mut zones = Vec::new();
-    for s in parse(c)? {
-        let slot: Arc<ArcSwapOption<Zone>> = Arc::default();
-        c.background(follow(s.clone(), slot.clone(), c.shared::<zonefile::ZoneChanges>()));
-        zones.push((s.origin, slot));
+    for s in lines {
+        let held =
+            Held { zone: Arc::default(), wake: Arc::new(Notify::new()), from: s.from.clone() };
+        let changes = c.shared::<zonefile::ZoneChanges>();
+        c.background(follow(s.clone(), held.zone.clone(), held.wake.clone(), changes));
+        zones.push((s.origin, held));
     }
-    Ok(Some(Arc::new(SecondaryZones { zones })))
+    Ok(Some(Arc::new(SecondaryZones { zones, fall })))
 }
 
 /// The SOA's refresh, retry and expire intervals.
@@ -127,7 +139,12 @@ async fn transfer(s: &Secondary, origin: &Name) -> Result<Zone, String> {
 }
 
 /// The zone's life: the first transfer, then refreshes at the SOA's timers.
-async fn follow(s: Secondary, slot: Arc<ArcSwapOption<Zone>>, changes: Arc<zonefile::ZoneChanges>) {
+async fn follow(
+    s: Secondary,
+    slot: Arc<ArcSwapOption<Zone>>,
+    wake: Arc<Notify>,
+    changes: Arc<zonefile::ZoneChanges>,
+) {
     let Ok(origin) = Name::from_ascii(&s.origin) else { return };
     let mut wait = FIRST_RETRY;
     let mut refreshed = Instant::now();
@@ -165,7 +182,7 @@ async fn follow(s: Secondary, slot: Arc<ArcSwapOption<Zone>>, changes: Arc<zonef
                     slot.store(Some(Arc::new(zone)));
                 }
                 refreshed = Instant::now();
-                wait = slot.load_full().map_or(FIRST_RETRY_MAX, |z| timers(&z).0);
+                wait = slot.load_full().map_or(FIRST_RETRY_MAX, |z| timers(&z).0) + jitter(5);
             }
             Err(e) => match slot.load_full() {
                 Some(zone) => {
@@ -189,13 +206,33 @@ async fn follow(s: Secondary, slot: Arc<ArcSwapOption<Zone>>, changes: Arc<zonef
                 }
             },
         }
-        tokio::time::sleep(wait).await;
+        // A NOTIFY from a primary cuts the wait short.
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => {}
+        }
     }
+}
+
+/// Up to `secs` seconds, at random.
+fn jitter(secs: u64) -> Duration {
+    Duration::from_millis(plugin_api::pkg::random::next_u64() % (secs * 1000 + 1))
+}
+
+/// One zone as the handler holds it.
+struct Held {
+    zone: Arc<ArcSwapOption<Zone>>,
+    /// Wakes the zone's task for a refresh (a NOTIFY came).
+    wake: Arc<Notify>,
+    /// The primaries, whose NOTIFYs count.
+    from: Vec<SocketAddr>,
 }
 
 /// The handler.
 pub struct SecondaryZones {
-    zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>,
+    zones: Vec<(String, Held)>,
+    /// Names that do not exist go on to the next plugin.
+    fall: Fall,
 }
 
 impl Plugin for SecondaryZones {
@@ -207,18 +244,35 @@ impl Plugin for SecondaryZones {
         let name = req.name();
         let found =
             self.zones.iter().filter(|(z, _)| is_subdomain(z, name)).max_by_key(|(z, _)| z.len());
-        let Some((_, slot)) = found else { return next.run(ctx, req) };
-        let Some(zone) = slot.load_full() else {
+        let Some((origin, held)) = found else { return next.run(ctx, req) };
+        if req.metadata().op_code == OpCode::Notify {
+            if !held.from.iter().any(|f| f.ip() == req.ip()) {
+                tracing::info!("plugin/secondary: Dropping notify from {} for {origin}", req.ip());
+                return Serve::Ready(Ok(Reply::Drop));
+            }
+            tracing::info!(
+                "plugin/secondary: Notify from {} for {origin}: checking transfer",
+                req.ip()
+            );
+            held.wake.notify_one();
+            let mut m = req.reply();
+            m.metadata.authoritative = true;
+            return Serve::Ready(Ok(Reply::message(m, NAME)));
+        }
+        let Some(zone) = held.zone.load_full() else {
             return Serve::Ready(Err(PluginError::servfail(
                 "plugin/secondary: zone not transferred yet, or expired",
             )));
         };
+        if self.fall.through(name) && zonefile::is_nxdomain(&zone, req) {
+            return next.run(ctx, req);
+        }
         Serve::Ready(Ok(zonefile::reply(&zone, req, NAME)))
     }
 
     fn transfer_records(&self, zone: &str) -> Option<Vec<plugin_api::proto::rr::Record>> {
-        let (_, slot) = self.zones.iter().find(|(z, _)| z == zone)?;
-        Some(slot.load_full()?.all().cloned().collect())
+        let (_, held) = self.zones.iter().find(|(z, _)| z == zone)?;
+        Some(held.zone.load_full()?.all().cloned().collect())
     }
 }
 

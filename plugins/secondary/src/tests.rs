@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::{Secondary, parse, xfr};
 
 fn parsed(text: &str) -> Result<Vec<Secondary>, String> {
-    parse(&mut Controller::from_text(text)).map_err(|e| e.to_string())
+    parse(&mut Controller::from_text(text)).map(|(s, _)| s).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -17,6 +17,11 @@ fn setup_table() {
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].origin, "example.org.");
     assert_eq!(s[0].from, ["10.0.0.1:53".parse().unwrap(), "10.0.0.2:5353".parse().unwrap()]);
+    let (_, fall) = parse(&mut Controller::from_text(
+        "secondary example.org {\n transfer from 10.0.0.1\n fallthrough\n}",
+    ))
+    .unwrap();
+    assert!(fall.through("x.example.org."));
     let failing = [
         ("secondary example.org", "secondary zones require a transfer from property"),
         ("secondary example.org {\n transfer\n}", "Wrong argument count"),
@@ -28,6 +33,14 @@ fn setup_table() {
             "must specify an IP address: `example.com'",
         ),
         ("secondary example.org {\n bogus\n}", "unknown property 'bogus'"),
+        (
+            "secondary example.org {\n transfer from 10.0.0.1\n upstream\n}",
+            "unknown property 'upstream'",
+        ),
+        (
+            "secondary example.org {\n transfer from 10.0.0.1\n catalog\n}",
+            "catalog zones (RFC 9432) are not supported",
+        ),
     ];
     for (text, part) in failing {
         let e = parsed(text).expect_err(text);

@@ -242,3 +242,36 @@ async fn secondaries_are_notified_at_start_and_when_the_zone_changes() {
     assert!(seen.try_recv().is_err(), "no NOTIFY sent again once answered");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cluster_zone_transfers_as_kubernetes_serves_it() {
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/corefile-examples/seed/manifests");
+    let s = TestServer::start(&format!(
+        "cluster.local:0 {{\n transfer {{\n  to *\n }}\n kubernetes cluster.local {{\n  manifests {manifests}\n }}\n}}"
+    ))
+    .await;
+    let msgs = axfr_messages(s.addr, "cluster.local.").await;
+    let records: Vec<&Record> = msgs.iter().flat_map(|m| &m.answers).collect();
+    let (first, last) = (records[0], records[records.len() - 1]);
+    assert_eq!((first.record_type(), last.record_type()), (RecordType::SOA, RecordType::SOA));
+    assert_eq!(first.name.to_ascii(), "cluster.local.");
+    let lines: Vec<String> = records.iter().map(ToString::to_string).collect();
+    let has = |owner: &str, rtype: &str, data_part: &str| {
+        lines.iter().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f[0] == owner && f[3] == rtype && l.contains(data_part)
+        })
+    };
+    // Each answer the zone gives a query is in the transfer too.
+    let a = s.udp("nginx-service.default.svc.cluster.local.", RecordType::A).await;
+    let ip = a.answers[0].data.to_string();
+    assert!(has("nginx-service.default.svc.cluster.local.", "A", &ip), "{lines:#?}");
+    assert!(has("my-database.default.svc.cluster.local.", "CNAME", "db.example.com."));
+    assert!(has(
+        "_name-of-service-port._tcp.nginx-service.default.svc.cluster.local.",
+        "SRV",
+        "nginx-service.default.svc.cluster.local."
+    ));
+    assert!(has("kube-dns.kube-system.svc.cluster.local.", "A", "10.96.0.10"));
+    s.stop().await;
+}

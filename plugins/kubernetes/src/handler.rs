@@ -25,6 +25,7 @@ mod fast;
 mod metadata;
 mod names;
 mod ns;
+mod xfr;
 
 pub use names::endpoint_name;
 use names::{
@@ -468,6 +469,10 @@ impl Plugin for Kubernetes {
 
     fn ready(&self) -> Option<bool> {
         Some(self.index.load().synced)
+    }
+
+    fn transfer_records(&self, zone: &str) -> Option<Vec<Record>> {
+        self.zone_records(zone)
     }
 
     fn provides_metadata(&self) -> bool {

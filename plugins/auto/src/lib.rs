@@ -153,7 +153,7 @@ impl Plugin for Auto {
 
     fn transfer_records(&self, zone: &str) -> Option<Vec<plugin_api::proto::rr::Record>> {
         let zones = self.zones.load();
-        Some(zones.get(zone)?.1.all().cloned().collect())
+        Some(zones.get(zone)?.1.all().collect())
     }
 }
 

@@ -133,7 +133,7 @@ impl Plugin for File {
 
     fn transfer_records(&self, zone: &str) -> Option<Vec<plugin_api::proto::rr::Record>> {
         let (_, slot) = self.zones.iter().find(|(z, _)| z == zone)?;
-        Some(slot.load_full()?.all().cloned().collect())
+        Some(slot.load_full()?.all().collect())
     }
 }
 

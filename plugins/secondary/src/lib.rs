@@ -272,7 +272,7 @@ impl Plugin for SecondaryZones {
 
     fn transfer_records(&self, zone: &str) -> Option<Vec<plugin_api::proto::rr::Record>> {
         let (_, held) = self.zones.iter().find(|(z, _)| z == zone)?;
-        Some(held.zone.load_full()?.all().cloned().collect())
+        Some(held.zone.load_full()?.all().collect())
     }
 }
 

@@ -5,13 +5,18 @@
 //! * [`documents`]: every object of some texts, `List`s flattened into their items, each named
 //!   by where it was found (`file#2.items[3]`) so a problem points at it.
 //! * [`watch`]: calls back whenever a file changes, appears or vanishes.
+//! * [`load_and_watch`]: all of it for a plugin's setup: the paths checked, the files loaded
+//!   now and again whenever they change.
 //!
 //! Reducing the objects is each plugin's own business: they read different kinds and fields.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
+
+use crate::{ConfigError, Controller};
 
 /// How often the files are checked for changes.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -109,6 +114,32 @@ where
             changed(files).await;
         }
     }
+}
+
+/// What `manifests PATH...` does in a plugin's setup: a path that does not exist, or paths
+/// without a manifest file, stop the start (in the Corefile's words); otherwise `load` gets the
+/// files now, and again, on a blocking thread, whenever they change. `load` keeps what it read
+/// where the plugin answers from.
+pub fn load_and_watch<F>(c: &mut Controller, paths: &[String], load: F) -> Result<(), ConfigError>
+where
+    F: Fn(Vec<PathBuf>) + Send + Sync + 'static,
+{
+    if let Some(missing) = missing(paths) {
+        return Err(c.err(missing));
+    }
+    let found = files(paths);
+    if found.is_empty() {
+        return Err(c.err(format!("no manifest files found in {}", paths.join(" "))));
+    }
+    load(found);
+    let load = Arc::new(load);
+    c.background(watch(paths.to_vec(), move |found| {
+        let load = load.clone();
+        async move {
+            let _ = tokio::task::spawn_blocking(move || load(found)).await;
+        }
+    }));
+    Ok(())
 }
 
 /// The YAML parser's limits for a text of `len` bytes. Its defaults (1 024 documents, 250 000

@@ -70,24 +70,10 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             Ok(())
         }));
     } else {
-        if let Some(missing) = files::missing(&o.manifests) {
-            return Err(c.err(missing));
-        }
-        let found = files::files(&o.manifests);
-        if found.is_empty() {
-            return Err(c.err(format!("no manifest files found in {}", o.manifests.join(" "))));
-        }
-        index.store(Arc::new(load(&found, &o)));
         let (target, opts) = (index.clone(), o.clone());
-        c.background(files::watch(o.manifests.clone(), move |found| {
-            let (target, opts) = (target.clone(), opts.clone());
-            async move {
-                let load = tokio::task::spawn_blocking(move || load(&found, &opts));
-                if let Ok(fresh) = load.await {
-                    target.store(Arc::new(fresh));
-                }
-            }
-        }));
+        files::load_and_watch(c, &o.manifests, move |found| {
+            target.store(Arc::new(load(&found, &opts)));
+        })?;
     }
     let hostmaster = format!("hostmaster.{}", o.apex);
     Ok(Some(Arc::new(K8sGateway { o, index, hostmaster, upstream: Upstream::new(c) })))

@@ -81,24 +81,10 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             Ok(())
         }));
     } else {
-        if let Some(missing) = files::missing(&o.manifests) {
-            return Err(c.err(missing));
-        }
-        let files = files::files(&o.manifests);
-        if files.is_empty() {
-            return Err(c.err(format!("no manifest files found in {}", o.manifests.join(" "))));
-        }
-        index.store(Arc::new(load_index(&files, &o.filter)));
-        let (target, filter) = (index.clone(), Arc::new(o.filter.clone()));
-        c.background(files::watch(o.manifests.clone(), move |files| {
-            let (target, filter) = (target.clone(), filter.clone());
-            async move {
-                let load = tokio::task::spawn_blocking(move || load_index(&files, &filter));
-                if let Ok(fresh) = load.await {
-                    target.store(Arc::new(fresh));
-                }
-            }
-        }));
+        let (target, filter) = (index.clone(), o.filter.clone());
+        files::load_and_watch(c, &o.manifests, move |found| {
+            target.store(Arc::new(load_index(&found, &filter)));
+        })?;
     }
     let upstream = Upstream::new(c);
     let local_ips: Arc<std::sync::OnceLock<Vec<std::net::IpAddr>>> = Arc::default();

@@ -87,6 +87,30 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Knot, in `dir`, as a secondary of `zone` transferred from `primary`; and where it answers.
+fn knot_secondary(dir: &Scratch, zone: &str, primary: SocketAddr) -> (Knot, SocketAddr) {
+    let port = free_port();
+    let d = dir.0.display();
+    let conf = dir.write(
+        "knot.conf",
+        &format!(
+            "server:\n  listen: 127.0.0.1@{port}\n  rundir: \"{d}\"\n  background-workers: 1\nlog:\n  - target: stderr\n    any: error\ndatabase:\n  storage: \"{d}\"\nremote:\n  - id: primary\n    address: {}@{}\nzone:\n  - domain: {zone}\n    master: primary\n    file: \"{d}/{zone}.zone\"\n    zonefile-load: none\n",
+            primary.ip(),
+            primary.port()
+        ),
+    );
+    let knot = Knot(
+        Command::new("knotd")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("knotd is installed (.ci/run installs Debian's knot)"),
+    );
+    (knot, format!("127.0.0.1:{port}").parse().unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn knot_as_a_secondary_pulls_the_zone_and_serves_it() {
     let s = TestServer::start(&format!(
@@ -94,25 +118,7 @@ async fn knot_as_a_secondary_pulls_the_zone_and_serves_it() {
     ))
     .await;
     let dir = Scratch::new("knot-secondary");
-    let port = free_port();
-    let d = dir.0.display();
-    let conf = dir.write(
-        "knot.conf",
-        &format!(
-            "server:\n  listen: 127.0.0.1@{port}\n  rundir: \"{d}\"\n  background-workers: 1\nlog:\n  - target: stderr\n    any: error\ndatabase:\n  storage: \"{d}\"\nremote:\n  - id: primary\n    address: 127.0.0.1@{}\nzone:\n  - domain: example.org\n    master: primary\n    file: \"{d}/example.org.zone\"\n    zonefile-load: none\n",
-            s.addr.port()
-        ),
-    );
-    let knot = Knot(
-        Command::new("knotd")
-            .args(["-c"])
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("knotd is installed (.ci/run installs Debian's knot)"),
-    );
-    let at: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (knot, at) = knot_secondary(&dir, "example.org", s.addr);
     wait_until("Knot serves www.example.org from its transfer", || async {
         udp_exchange(at, &query("www.example.org.", RecordType::A))
             .await
@@ -169,25 +175,7 @@ async fn a_zone_larger_than_one_message_goes_out_in_several() {
     assert_eq!(records, HOSTS + 3 + 1, "every record, the SOA twice");
     // Knot transfers it all and answers its last name.
     let knot_dir = Scratch::new("knot-big");
-    let port = free_port();
-    let d = knot_dir.0.display();
-    let conf = knot_dir.write(
-        "knot.conf",
-        &format!(
-            "server:\n  listen: 127.0.0.1@{port}\n  rundir: \"{d}\"\n  background-workers: 1\nlog:\n  - target: stderr\n    any: error\ndatabase:\n  storage: \"{d}\"\nremote:\n  - id: primary\n    address: 127.0.0.1@{}\nzone:\n  - domain: big.test\n    master: primary\n    file: \"{d}/big.test.zone\"\n    zonefile-load: none\n",
-            s.addr.port()
-        ),
-    );
-    let knot = Knot(
-        Command::new("knotd")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let at: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (knot, at) = knot_secondary(&knot_dir, "big.test", s.addr);
     let last = format!("h{}.big.test.", HOSTS - 1);
     wait_until("Knot answers the zone's last name", || async {
         udp_exchange(at, &query(&last, RecordType::A)).await.is_some_and(|m| m.answers.len() == 1)

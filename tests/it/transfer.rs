@@ -187,21 +187,8 @@ async fn a_zone_larger_than_one_message_goes_out_in_several() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secondaries_are_notified_at_start_and_when_the_zone_changes() {
-    use hickory_proto::op::{MessageType, OpCode};
-    // A secondary that answers every NOTIFY and counts them.
-    let secondary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let at = secondary.local_addr().unwrap();
-    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 512];
-        while let Ok((n, from)) = secondary.recv_from(&mut buf).await {
-            let Ok(m) = hickory_proto::op::Message::from_vec(&buf[..n]) else { continue };
-            let mut reply = m.clone();
-            reply.metadata.message_type = MessageType::Response;
-            let _ = secondary.send_to(&reply.to_vec().unwrap(), from).await;
-            let _ = seen_tx.send(m);
-        }
-    });
+    use hickory_proto::op::OpCode;
+    let (at, mut seen) = notify_listener().await;
     let dir = Scratch::new("transfer-notify");
     let zone = |serial: u32| {
         format!(
@@ -216,13 +203,14 @@ async fn secondaries_are_notified_at_start_and_when_the_zone_changes() {
     .await;
     // Each NOTIFY is awaited under a generous bound, so a missing one fails rather than hangs.
     let bound = std::time::Duration::from_secs(30);
-    let first = tokio::time::timeout(bound, seen.recv()).await.expect("a NOTIFY at start").unwrap();
+    let (first, _) =
+        tokio::time::timeout(bound, seen.recv()).await.expect("a NOTIFY at start").unwrap();
     assert_eq!(first.metadata.op_code, OpCode::Notify);
     assert!(first.metadata.authoritative);
     assert_eq!(first.queries[0].name().to_ascii(), "example.org.");
     assert_eq!(first.queries[0].query_type(), RecordType::SOA);
     dir.write("db.example.org", &zone(2));
-    let after =
+    let (after, _) =
         tokio::time::timeout(bound, seen.recv()).await.expect("a NOTIFY after the reload").unwrap();
     assert_eq!(after.metadata.op_code, OpCode::Notify);
     // Answered: each change is sent once, not retried.
@@ -261,5 +249,48 @@ async fn the_cluster_zone_transfers_as_kubernetes_serves_it() {
         "nginx-service.default.svc.cluster.local."
     ));
     assert!(has("kube-dns.kube-system.svc.cluster.local.", "A", "10.96.0.10"));
+    s.stop().await;
+}
+
+/// A secondary on a loopback port that answers every NOTIFY and hands it on with its sender.
+async fn notify_listener()
+-> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<(hickory_proto::op::Message, SocketAddr)>) {
+    use hickory_proto::op::MessageType;
+    let secondary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let at = secondary.local_addr().unwrap();
+    let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = secondary.recv_from(&mut buf).await {
+            let Ok(m) = hickory_proto::op::Message::from_vec(&buf[..n]) else { continue };
+            let mut reply = m.clone();
+            reply.metadata.message_type = MessageType::Response;
+            let _ = secondary.send_to(&reply.to_vec().unwrap(), from).await;
+            let _ = seen_tx.send((m, from));
+        }
+    });
+    (at, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zone_auto_loads_is_notified_from_the_source_address() {
+    let (at, mut seen) = notify_listener().await;
+    let dir = Scratch::new("transfer-auto-notify");
+    let s = TestServer::start(&format!(
+        "example.org:0 {{\n transfer {{\n  to {at}\n  source 127.0.0.2\n }}\n auto {{\n  directory {}\n  reload 100ms\n }}\n}}",
+        dir.0.display()
+    ))
+    .await;
+    // No zone yet: nothing to announce. A file appears; its zone is loaded and announced.
+    dir.write(
+        "db.example.org",
+        "$ORIGIN example.org.\n@ 3600 IN SOA ns1 hostmaster 3 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n",
+    );
+    let bound = std::time::Duration::from_secs(30);
+    let (notify, from) =
+        tokio::time::timeout(bound, seen.recv()).await.expect("a NOTIFY for the new zone").unwrap();
+    assert_eq!(notify.metadata.op_code, hickory_proto::op::OpCode::Notify);
+    assert_eq!(notify.queries[0].name().to_ascii(), "example.org.");
+    assert_eq!(from.ip().to_string(), "127.0.0.2", "sent from the source address");
     s.stop().await;
 }

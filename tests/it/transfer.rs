@@ -196,8 +196,10 @@ async fn secondaries_are_notified_at_start_and_when_the_zone_changes() {
         )
     };
     let path = dir.write("db.example.org", &zone(1));
+    // *transfer* covers the whole block (`.`), *file* one zone in it: the zone's NOTIFYs go to
+    // the `to` of the transfer line whose zones hold it most closely, as CoreDNS's do.
     let s = TestServer::start(&format!(
-        "example.org:0 {{\n transfer {{\n  to {at}\n }}\n file {} {{\n  reload 100ms\n }}\n}}",
+        ".:0 {{\n transfer {{\n  to {at}\n }}\n file {} example.org {{\n  reload 100ms\n }}\n}}",
         path.display()
     ))
     .await;

@@ -132,27 +132,64 @@ fn in_wire_form(zone: &Zone, req: &Request, by: &'static str) -> Option<Reply> {
     Some(Reply::Wire { wire: w.finish(), by })
 }
 
-/// Zones that changed in this configuration load (a reload swapped one in, a transfer brought a
-/// new serial), announced by the plugins that serve them (*file*, *auto*, *secondary*) to those
-/// that tell secondaries (*transfer*'s NOTIFY). One per load: `Controller::shared`.
-#[derive(Debug)]
-pub struct ZoneChanges(tokio::sync::broadcast::Sender<(String, u32)>);
+/// Zones that changed in one server block (a reload swapped one in, a transfer brought a new
+/// serial), announced by the plugins that serve them (*file*, *auto*, *secondary*) to the block's
+/// *transfer*, which NOTIFYs its secondaries. As in CoreDNS, a block's *transfer* hears only
+/// its own block's zones.
+#[derive(Debug, Clone)]
+pub struct ZoneChanges {
+    bus: std::sync::Arc<ChangeBus>,
+    block: usize,
+}
 
-impl Default for ZoneChanges {
+/// One per configuration load (`Controller::shared`): every block's changes.
+#[derive(Debug)]
+struct ChangeBus(tokio::sync::broadcast::Sender<(usize, String, u32)>);
+
+impl Default for ChangeBus {
     fn default() -> Self {
         Self(tokio::sync::broadcast::channel(256).0)
     }
 }
 
 impl ZoneChanges {
-    /// Says that `origin` now has `serial`; nobody listening is fine.
-    pub fn announce(&self, origin: &str, serial: u32) {
-        let _ = self.0.send((origin.to_string(), serial));
+    /// The changes of the block `c` is setting up.
+    pub fn of(c: &crate::Controller) -> Self {
+        Self { bus: c.shared::<ChangeBus>(), block: c.block_index() }
     }
 
-    /// The changes announced from now on.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<(String, u32)> {
-        self.0.subscribe()
+    /// Says that `origin` now has `serial`; nobody listening is fine.
+    pub fn announce(&self, origin: &str, serial: u32) {
+        let _ = self.bus.0.send((self.block, origin.to_string(), serial));
+    }
+
+    /// The block's changes announced from now on.
+    pub fn subscribe(&self) -> ChangesHeard {
+        ChangesHeard { rx: self.bus.0.subscribe(), block: self.block }
+    }
+}
+
+/// A block's zone changes as they are announced.
+#[derive(Debug)]
+pub struct ChangesHeard {
+    rx: tokio::sync::broadcast::Receiver<(usize, String, u32)>,
+    block: usize,
+}
+
+impl ChangesHeard {
+    /// The next change in the block, as (origin, serial); `None` once nobody can announce any
+    /// more. Changes missed because this listener fell behind are passed over.
+    pub async fn recv(&mut self) -> Option<(String, u32)> {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match self.rx.recv().await {
+                Ok((block, origin, serial)) if block == self.block => {
+                    return Some((origin, serial));
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return None,
+            }
+        }
     }
 }
 

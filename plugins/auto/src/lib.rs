@@ -33,9 +33,17 @@ pub type Zones = HashMap<String, (PathBuf, Arc<Zone>)>;
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let s = Arc::new(setup::parse(c)?);
     let zones = Arc::new(ArcSwap::from_pointee(scan(&s, &Zones::new())));
+    let changes = zonefile::ZoneChanges::of(c);
+    // Secondaries hear of every zone at start (*transfer* NOTIFYs them), as in CoreDNS.
+    let (started, announcing) = (zones.clone(), changes.clone());
+    c.on_startup(Box::pin(async move {
+        for (origin, (_, zone)) in started.load().iter() {
+            announcing.announce(origin, zone.serial());
+        }
+        Ok(())
+    }));
     if !s.reload.is_zero() {
         let (settings, held) = (s.clone(), zones.clone());
-        let changes = c.shared::<zonefile::ZoneChanges>();
         c.background(async move {
             loop {
                 tokio::time::sleep(settings.reload).await;

@@ -22,7 +22,8 @@ pub const NAME: &str = "file";
 /// Reads the directive, loads the zones and builds the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let (lines, fall) = setup::parse(c)?;
-    let mut zones = Vec::new();
+    let changes = zonefile::ZoneChanges::of(c);
+    let mut zones: Vec<(String, Arc<ArcSwapOption<Zone>>)> = Vec::new();
     for line in lines {
         let mut loaded = Vec::new();
         for origin in &line.zones {
@@ -45,10 +46,19 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             zones.push((origin.clone(), slot));
         }
         if !line.reload.is_zero() {
-            let changes = c.shared::<zonefile::ZoneChanges>();
-            c.background(reload(line.clone(), loaded, changes));
+            c.background(reload(line.clone(), loaded, changes.clone()));
         }
     }
+    // Secondaries hear of every zone at start (*transfer* NOTIFYs them), as CoreDNS's setup does.
+    let started = zones.clone();
+    c.on_startup(Box::pin(async move {
+        for (origin, slot) in &started {
+            if let Some(zone) = slot.load_full() {
+                changes.announce(origin, zone.serial());
+            }
+        }
+        Ok(())
+    }));
     Ok(Some(Arc::new(File { zones, fall })))
 }
 
@@ -58,7 +68,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
 async fn reload(
     line: setup::FileZones,
     zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>,
-    changes: Arc<zonefile::ZoneChanges>,
+    changes: zonefile::ZoneChanges,
 ) {
     let file = line.file.clone();
     let mtime = || std::fs::metadata(&file).and_then(|m| m.modified()).ok();

@@ -107,7 +107,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     for s in lines {
         let held =
             Held { zone: Arc::default(), wake: Arc::new(Notify::new()), from: s.from.clone() };
-        let changes = c.shared::<zonefile::ZoneChanges>();
+        let changes = zonefile::ZoneChanges::of(c);
         c.background(follow(s.clone(), held.zone.clone(), held.wake.clone(), changes));
         zones.push((s.origin, held));
     }
@@ -143,7 +143,7 @@ async fn follow(
     s: Secondary,
     slot: Arc<ArcSwapOption<Zone>>,
     wake: Arc<Notify>,
-    changes: Arc<zonefile::ZoneChanges>,
+    changes: zonefile::ZoneChanges,
 ) {
     let Ok(origin) = Name::from_ascii(&s.origin) else { return };
     let mut wait = FIRST_RETRY;

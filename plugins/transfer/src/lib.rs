@@ -11,7 +11,7 @@
 //!
 //! A transfer is sent as several messages over the connection ([`Reply::Stream`]), each holding
 //! records up to [`MESSAGE_BUDGET`] octets, so a zone of any size goes out.
-//! * [`notify`]: when the server starts, and whenever a zone of a block changes (*file*'s or
+//! * [`notify`]: when the server starts (*file*, *auto*), and whenever a zone of a block changes (*file*'s or
 //!   *auto*'s reload, *secondary*'s transfer: `ZoneChanges`), a NOTIFY (RFC 1996) goes to each
 //!   `to` address that is not `*`, retried until it is answered.
 
@@ -123,34 +123,24 @@ fn host_port(text: &str) -> Result<String, String> {
 /// Reads the directive and builds the handler.
 pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
     let xfrs = parse(c)?;
-    let changes = c.shared::<plugin_api::pkg::zonefile::ZoneChanges>();
     // Subscribed now, so that no change announced before the task runs is missed.
-    let mut changed = changes.subscribe();
+    let mut changed = plugin_api::pkg::zonefile::ZoneChanges::of(c).subscribe();
     let targets = xfrs.clone();
     c.background(async move {
-        loop {
-            match changed.recv().await {
-                Ok((zone, serial)) => notify::zone(&targets, &zone, serial).await,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
+        while let Some((zone, serial)) = changed.recv().await {
+            notify::zone(&targets, &zone, serial).await;
         }
     });
-    // At start, every zone a plugin of the block serves is announced, as CoreDNS does.
-    let (chain, zones) =
-        (c.block_chain(), xfrs.iter().flat_map(|x| x.zones.clone()).collect::<Vec<_>>());
-    c.on_startup(Box::pin(async move {
-        for zone in zones {
-            let records =
-                chain.get().and_then(|c| c.iter().find_map(|p| p.transfer_records(&zone)));
-            if let Some(RData::SOA(soa)) = records.as_ref().and_then(|r| r.first()).map(|r| &r.data)
-            {
-                changes.announce(&zone, soa.serial);
-            }
-        }
-        Ok(())
-    }));
     Ok(Some(Arc::new(Transfer { xfrs, chain: c.block_chain() })))
+}
+
+/// The `transfer` line with the longest zone `name` is in (CoreDNS's `longestMatch`).
+pub fn longest_match<'x>(xfrs: &'x [Xfr], name: &str) -> Option<&'x Xfr> {
+    xfrs.iter()
+        .flat_map(|x| x.zones.iter().map(move |z| (z, x)))
+        .filter(|(z, _)| is_subdomain(z, name))
+        .max_by_key(|(z, _)| z.len())
+        .map(|(_, x)| x)
 }
 
 /// The handler.
@@ -181,13 +171,7 @@ impl Plugin for Transfer {
             return Serve::Ready(Ok(Reply::Rcode(ResponseCode::Refused)));
         }
         let name = req.name();
-        let found = self
-            .xfrs
-            .iter()
-            .flat_map(|x| x.zones.iter().map(move |z| (z, x)))
-            .filter(|(z, _)| is_subdomain(z, name))
-            .max_by_key(|(z, _)| z.len());
-        let Some((_, xfr)) = found else { return next.run(ctx, req) };
+        let Some(xfr) = longest_match(&self.xfrs, name) else { return next.run(ctx, req) };
         if !xfr.allowed(req.ip()) {
             return Serve::Ready(Ok(Reply::Rcode(ResponseCode::Refused)));
         }

@@ -17,9 +17,10 @@ pub const TRIES: usize = 3;
 /// How long an answer is waited for.
 const WAIT: Duration = Duration::from_secs(1);
 
-/// Notifies the secondaries of every block that lists `zone`.
+/// Notifies the secondaries of the `transfer` line whose zones hold `zone` most closely: a
+/// `transfer .` covers every zone of the block, as in CoreDNS.
 pub async fn zone(xfrs: &[Xfr], zone: &str, serial: u32) {
-    for x in xfrs.iter().filter(|x| x.zones.iter().any(|z| z == zone)) {
+    if let Some(x) = crate::longest_match(xfrs, zone) {
         for to in x.to.iter().filter(|t| *t != "*") {
             let Ok(addr) = to.parse::<SocketAddr>() else { continue };
             match send(addr, x.source, zone).await {

@@ -299,3 +299,19 @@ fn parents_end_at_the_root() {
     assert_eq!(parent("."), None);
     assert_eq!(parent("a\\.b.org."), Some("org."), "an escaped dot is inside a label");
 }
+
+#[test]
+fn a_block_hears_only_its_own_zone_changes() {
+    use crate::{Controller, Dispenser, Shared};
+    let shared = Shared::default();
+    let block = |i| Controller::new(Dispenser::from_text(""), vec![".".into()], i);
+    let (first, second) = (block(0).with_shared(shared.clone()), block(1).with_shared(shared));
+    let (ours, theirs) = (super::ZoneChanges::of(&first), super::ZoneChanges::of(&second));
+    let mut heard = ours.subscribe();
+    theirs.announce("example.net.", 7);
+    ours.announce("example.org.", 2);
+    drop((ours, theirs, first, second));
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    assert_eq!(rt.block_on(heard.recv()), Some(("example.org.".to_string(), 2)));
+    assert_eq!(rt.block_on(heard.recv()), None, "the other block's change is not heard");
+}

@@ -107,3 +107,109 @@ async fn a_notify_from_the_primary_brings_the_new_serial_at_once() {
     primary.stop().await;
     secondary.stop().await;
 }
+
+/// A catalog zone (RFC 9432) listing `members` as (ID, zone).
+fn catalog_zone(serial: u32, members: &[(&str, &str)]) -> String {
+    let mut z = format!(
+        "$ORIGIN catalog.invalid.\n@ 0 IN SOA invalid. hostmaster.invalid. {serial} 3600 600 604800 0\n@ 0 IN NS invalid.\nversion 0 IN TXT \"2\"\n"
+    );
+    for (id, zone) in members {
+        z.push_str(&format!("{id}.zones 0 IN PTR {zone}\n"));
+    }
+    z
+}
+
+/// A small member zone whose `www` is `ip`.
+fn member_zone(origin: &str, ip: &str) -> String {
+    format!(
+        "$ORIGIN {origin}\n@ 3600 IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\nwww IN A {ip}\n"
+    )
+}
+
+async fn www(addr: std::net::SocketAddr, zone: &str) -> Option<String> {
+    let m = udp_exchange(addr, &query(&format!("www.{zone}"), RecordType::A)).await?;
+    m.answers.first().map(|r| r.data.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalog_from_nsd_brings_its_allowed_members() {
+    let dir = Scratch::new("secondary-catalog-nsd");
+    dir.write(
+        "catalog.invalid",
+        &catalog_zone(1, &[("org", "example.org."), ("net", "example.net."), ("out", "out.test.")]),
+    );
+    dir.write("db.example.net", &member_zone("example.net.", "198.51.100.1"));
+    dir.write("db.out.test", &member_zone("out.test.", "198.51.100.2"));
+    let xfr = "  provide-xfr: 127.0.0.1 NOKEY\n";
+    let more = ["catalog.invalid", "example.net", "out.test"]
+        .iter()
+        .map(|z| {
+            let file = if z.contains("catalog") { z.to_string() } else { format!("db.{z}") };
+            format!("zone:\n  name: {z}\n  zonefile: {file}\n{xfr}")
+        })
+        .collect::<String>();
+    let (_nsd, nsd_addr) = nsd_with(&dir, &format!("{xfr}{more}")).await;
+    // out.test is listed, but not among the member zones this catalog may add.
+    let s = TestServer::start(&format!(
+        ".:0 {{\n secondary catalog.invalid {{\n  transfer from {nsd_addr}\n  catalog example.org example.net\n }}\n}}"
+    ))
+    .await;
+    wait_until("both allowed members are transferred", || async {
+        www(s.addr, "example.org.").await.as_deref() == Some("192.0.2.80")
+            && www(s.addr, "example.net.").await.as_deref() == Some("198.51.100.1")
+    })
+    .await;
+    // The catalog zone itself is served too.
+    let version = s.udp("version.catalog.invalid.", RecordType::TXT).await;
+    assert_eq!(version.answers.len(), 1);
+    assert!(version.metadata.authoritative);
+    let out = s.udp("www.out.test.", RecordType::A).await;
+    assert!(out.answers.is_empty(), "out.test is outside `catalog`'s member zones: {out:?}");
+    assert!(!out.metadata.authoritative);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn members_follow_the_catalog_notified_by_its_primary() {
+    // ferrodns as both: *auto* with *transfer* serving a directory (the catalog and its member
+    // zones), NOTIFYing a secondary that reads the catalog.
+    let dir = Scratch::new("secondary-catalog-auto");
+    dir.write("db.catalog.invalid", &catalog_zone(1, &[("a", "example.com.")]));
+    dir.write("db.example.com", &member_zone("example.com.", "203.0.113.1"));
+    dir.write("db.example.net", &member_zone("example.net.", "203.0.113.2"));
+    let primary_port =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let secondary = TestServer::start(&format!(
+        ".:0 {{\n secondary catalog.invalid {{\n  transfer from 127.0.0.1:{primary_port}\n  catalog\n }}\n}}"
+    ))
+    .await;
+    let primary = TestServer::start(&format!(
+        ".:{primary_port} {{\n transfer {{\n  to 127.0.0.1:{}\n }}\n auto {{\n  directory {}\n  reload 100ms\n }}\n}}",
+        secondary.addr.port(),
+        dir.0.display()
+    ))
+    .await;
+    wait_until("the first member", || async {
+        www(secondary.addr, "example.com.").await.as_deref() == Some("203.0.113.1")
+    })
+    .await;
+    assert_eq!(www(secondary.addr, "example.net.").await, None, "not a member yet");
+    // The catalog's SOA refresh is an hour: only the NOTIFY explains a quick change.
+    dir.write("db.catalog.invalid", &catalog_zone(2, &[("b", "example.net.")]));
+    wait_until("the catalog's change", || async {
+        www(secondary.addr, "example.net.").await.as_deref() == Some("203.0.113.2")
+            && www(secondary.addr, "example.com.").await.is_none()
+    })
+    .await;
+    // A member zone's own change is NOTIFYed and transferred as any secondary zone's.
+    dir.write(
+        "db.example.net",
+        &member_zone("example.net.", "203.0.113.3").replace(" 1 7200", " 2 7200"),
+    );
+    wait_until("the member's new serial", || async {
+        www(secondary.addr, "example.net.").await.as_deref() == Some("203.0.113.3")
+    })
+    .await;
+    primary.stop().await;
+    secondary.stop().await;
+}

@@ -22,6 +22,19 @@ fn setup_table() {
     ))
     .unwrap();
     assert!(fall.through("x.example.org."));
+    // `catalog` lines (CoreDNS's setup_test.go cases).
+    let catalog = |text: &str| parsed(text).unwrap()[0].catalog.clone();
+    let block =
+        |lines: &str| format!("secondary catalog.example {{\n transfer from 10.0.0.1\n{lines}}}");
+    assert_eq!(catalog(&block("")), None);
+    assert_eq!(catalog(&block(" catalog\n")), Some(vec![]));
+    let two = ["example.org.".to_string(), "internal.example.".to_string()];
+    assert_eq!(catalog(&block(" catalog EXAMPLE.ORG internal.example\n")).unwrap(), two);
+    assert_eq!(
+        catalog(&block(" catalog example.org EXAMPLE.ORG\n catalog internal.example\n")).unwrap(),
+        two
+    );
+    assert_eq!(catalog(&block(" catalog example.org\n catalog\n")), Some(vec![]));
     let failing = [
         ("secondary example.org", "secondary zones require a transfer from property"),
         ("secondary example.org {\n transfer\n}", "Wrong argument count"),
@@ -38,8 +51,8 @@ fn setup_table() {
             "unknown property 'upstream'",
         ),
         (
-            "secondary example.org {\n transfer from 10.0.0.1\n catalog\n}",
-            "catalog zones (RFC 9432) are not supported",
+            "secondary catalog.example {\n transfer from 127.0.0.1\n catalog :\n}",
+            "invalid catalog member zone \":\"",
         ),
     ];
     for (text, part) in failing {
@@ -105,4 +118,180 @@ async fn a_primary_that_stops_halfway_times_out() {
     let step = std::time::Duration::from_millis(300);
     let e = xfr::axfr_within(addr, &origin, step).await.unwrap_err();
     assert!(e.contains("transfer timed out"), "{e}");
+}
+
+mod members {
+    //! The member zones a catalog adds, resets, moves and removes (CoreDNS's
+    //! `plugin/secondary/catalog_test.go` cases). The members' transfers go nowhere: only the
+    //! table is looked at.
+    use std::sync::Arc;
+
+    use plugin_api::pkg::zonefile::ZoneChanges;
+
+    use crate::catalog::{Catalog, Member};
+    use crate::members::{Catalogs, Shared};
+    use crate::{Entry, Held, Secondary};
+
+    /// A primary nobody answers at.
+    const NOWHERE: &str = "127.0.0.1:9";
+
+    fn catalog_zone(origin: &str) -> Secondary {
+        Secondary {
+            origin: origin.into(),
+            from: vec![NOWHERE.parse().unwrap()],
+            catalog: Some(vec![]),
+        }
+    }
+
+    fn listing(origin: &str, members: &[(&str, &str, Option<&str>)]) -> Catalog {
+        Catalog {
+            origin: origin.into(),
+            members: members
+                .iter()
+                .map(|(id, zone, coo)| Member {
+                    id: (*id).into(),
+                    zone: (*zone).into(),
+                    groups: vec![],
+                    coo: coo.map(Into::into),
+                })
+                .collect(),
+        }
+    }
+
+    /// A table of `configured` zones, with the given catalogs and their restrictions.
+    fn shared(configured: &[&str], allowed: &[(&str, &[&str])]) -> Shared {
+        let table = configured
+            .iter()
+            .map(|z| Entry { origin: (*z).into(), held: Arc::new(Held::new(vec![])) })
+            .collect();
+        let allowed = allowed
+            .iter()
+            .map(|(c, zones)| ((*c).to_string(), zones.iter().map(|z| z.to_string()).collect()))
+            .collect();
+        Shared::new(
+            table,
+            Catalogs::new(allowed),
+            ZoneChanges::of(&plugin_api::Controller::from_text("")),
+        )
+    }
+
+    fn zones(s: &Shared) -> Vec<String> {
+        let mut v: Vec<String> = s.table.load().iter().map(|e| e.origin.clone()).collect();
+        v.sort();
+        v
+    }
+
+    fn held(s: &Shared, zone: &str) -> Arc<Held> {
+        s.table.load().iter().find(|e| e.origin == zone).unwrap().held.clone()
+    }
+
+    /// A zone with one SOA, standing for transferred data.
+    fn some_zone(origin: &str) -> Arc<plugin_api::pkg::zonefile::Zone> {
+        let name = plugin_api::proto::rr::Name::from_ascii(origin).unwrap();
+        let text = "@ 60 IN SOA ns hostmaster 1 2 3 4 5\n@ 60 IN NS ns\n";
+        let records = plugin_api::pkg::zonefile::reader::parse(text, "t", &name).unwrap();
+        Arc::new(plugin_api::pkg::zonefile::Zone::new(&name, records).unwrap())
+    }
+
+    #[tokio::test]
+    async fn members_come_and_go_with_the_catalog() {
+        let s = shared(&["catalog.example."], &[("catalog.example.", &[])]);
+        let cat = catalog_zone("catalog.example.");
+        s.apply(
+            &cat,
+            listing(
+                "catalog.example.",
+                &[("a", "example.com.", None), ("b", "example.net.", None)],
+            ),
+        );
+        assert_eq!(zones(&s), ["catalog.example.", "example.com.", "example.net."]);
+        // A member transfers from the catalog's primaries.
+        assert_eq!(held(&s, "example.com.").from, cat.from);
+        s.apply(&cat, listing("catalog.example.", &[("a", "example.com.", None)]));
+        assert_eq!(zones(&s), ["catalog.example.", "example.com."]);
+    }
+
+    #[tokio::test]
+    async fn member_zones_outside_the_restriction_are_skipped() {
+        let s = shared(&["catalog.example."], &[("catalog.example.", &["example.com."])]);
+        s.apply(
+            &catalog_zone("catalog.example."),
+            listing(
+                "catalog.example.",
+                &[
+                    ("a", "example.com.", None),
+                    ("b", "sub.example.com.", None),
+                    ("c", "example.net.", None),
+                ],
+            ),
+        );
+        assert_eq!(zones(&s), ["catalog.example.", "example.com.", "sub.example.com."]);
+    }
+
+    #[tokio::test]
+    async fn a_configured_zone_is_never_taken_over() {
+        let s = shared(&["catalog.example.", "example.com."], &[("catalog.example.", &[])]);
+        let before = held(&s, "example.com.");
+        s.apply(
+            &catalog_zone("catalog.example."),
+            listing("catalog.example.", &[("a", "example.com.", None)]),
+        );
+        assert!(Arc::ptr_eq(&before, &held(&s, "example.com.")));
+        // And a catalog that no longer lists it does not remove it.
+        s.apply(&catalog_zone("catalog.example."), listing("catalog.example.", &[]));
+        assert_eq!(zones(&s), ["catalog.example.", "example.com."]);
+    }
+
+    #[tokio::test]
+    async fn a_new_member_id_resets_the_zone() {
+        let s = shared(&["catalog.example."], &[("catalog.example.", &[])]);
+        let cat = catalog_zone("catalog.example.");
+        s.apply(&cat, listing("catalog.example.", &[("a", "example.com.", None)]));
+        held(&s, "example.com.").zone.store(Some(some_zone("example.com.")));
+        // The same ID again keeps the zone and its data.
+        let first = held(&s, "example.com.");
+        s.apply(&cat, listing("catalog.example.", &[("a", "example.com.", None)]));
+        assert!(Arc::ptr_eq(&first, &held(&s, "example.com.")));
+        s.apply(&cat, listing("catalog.example.", &[("b", "example.com.", None)]));
+        let reset = held(&s, "example.com.");
+        assert!(!Arc::ptr_eq(&first, &reset));
+        assert!(reset.zone.load().is_none(), "a reset member is transferred afresh");
+    }
+
+    #[tokio::test]
+    async fn ownership_moves_only_when_the_old_catalog_says_so() {
+        let s = shared(
+            &["old.example.", "new.example."],
+            &[("old.example.", &[]), ("new.example.", &[])],
+        );
+        let (old, new) = (catalog_zone("old.example."), catalog_zone("new.example."));
+        s.apply(&old, listing("old.example.", &[("a", "example.com.", None)]));
+        held(&s, "example.com.").zone.store(Some(some_zone("example.com.")));
+        let owned = held(&s, "example.com.");
+        // Without coo the new catalog is refused the zone.
+        s.apply(&new, listing("new.example.", &[("a", "example.com.", None)]));
+        assert!(Arc::ptr_eq(&owned, &held(&s, "example.com.")));
+        // With coo pointing at it, and the same ID, the zone moves with its data.
+        s.apply(&old, listing("old.example.", &[("a", "example.com.", Some("new.example."))]));
+        s.apply(&new, listing("new.example.", &[("a", "example.com.", None)]));
+        let moved = held(&s, "example.com.");
+        assert!(!Arc::ptr_eq(&owned, &moved));
+        assert!(moved.zone.load().is_some(), "same ID: the data is kept");
+        // The old catalog dropping the member no longer removes it: the new one owns it.
+        s.apply(&old, listing("old.example.", &[]));
+        assert!(zones(&s).contains(&"example.com.".to_string()));
+    }
+
+    #[tokio::test]
+    async fn a_move_with_another_id_resets_the_zone() {
+        let s = shared(
+            &["old.example.", "new.example."],
+            &[("old.example.", &[]), ("new.example.", &[])],
+        );
+        let (old, new) = (catalog_zone("old.example."), catalog_zone("new.example."));
+        s.apply(&old, listing("old.example.", &[("a", "example.com.", Some("new.example."))]));
+        held(&s, "example.com.").zone.store(Some(some_zone("example.com.")));
+        s.apply(&new, listing("new.example.", &[("b", "example.com.", None)]));
+        assert!(held(&s, "example.com.").zone.load().is_none());
+    }
 }

@@ -45,6 +45,42 @@ pub fn load(file: &str, origin: &str) -> Result<Zone, Problem> {
     load_text(&text, file, origin)
 }
 
+/// How much of a zone file is read first to find its SOA serial.
+const SERIAL_PREFIX: u64 = 64 * 1024;
+
+/// The SOA serial in zone file `file`, reading as little of it as it can: the first 64 KiB,
+/// where the SOA almost always is, and the whole file only when they do not give it (a cut in
+/// the middle of an entry fails to read, and so falls back to the whole). A reload asks this
+/// before reading a file whole, as CoreDNS's reload stops at the SOA.
+pub fn serial(file: &str, origin: &str) -> Result<u32, Problem> {
+    use std::io::Read;
+    let open = |e: std::io::Error| {
+        Problem::Open(format!("open {file}: {}", crate::pkg::os::error_words(&e)))
+    };
+    let origin = Name::from_ascii(origin).map_err(|e| Problem::Parse(format!("{origin}: {e}")))?;
+    let mut head = Vec::new();
+    std::fs::File::open(file)
+        .map_err(open)?
+        .take(SERIAL_PREFIX)
+        .read_to_end(&mut head)
+        .map_err(open)?;
+    let whole = (head.len() as u64) < SERIAL_PREFIX;
+    // A multi-byte character cut at the end of the prefix is left out.
+    let head = match std::str::from_utf8(&head) {
+        Err(e) if e.error_len().is_none() => &head[..e.valid_up_to()],
+        _ => &head[..],
+    };
+    if let Ok(text) = std::str::from_utf8(head) {
+        match reader::soa_serial(text, file, &origin) {
+            Ok(serial) => return Ok(serial),
+            Err(e) if whole => return Err(Problem::Parse(e.to_string())),
+            Err(_) => {}
+        }
+    }
+    let text = std::fs::read_to_string(file).map_err(open)?;
+    reader::soa_serial(&text, file, &origin).map_err(|e| Problem::Parse(e.to_string()))
+}
+
 /// Reads `text` (the file `file`) as the zone `origin`.
 pub fn load_text(text: &str, file: &str, origin: &str) -> Result<Zone, Problem> {
     let origin = Name::from_ascii(origin).map_err(|e| Problem::Parse(format!("{origin}: {e}")))?;

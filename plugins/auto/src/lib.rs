@@ -81,6 +81,13 @@ pub fn scan(s: &Settings, held: &Zones) -> Zones {
         }
         let shown = file.display().to_string();
         let kept = held.get(&origin).filter(|(f, _)| *f == file);
+        // The SOA alone says whether a zone held is worth reading again.
+        if let Some(k) = kept
+            && zonefile::serial(&shown, &origin).is_ok_and(|s| !serial_newer(s, k.1.serial()))
+        {
+            next.insert(origin, k.clone());
+            continue;
+        }
         match zonefile::load(&shown, &origin) {
             Ok(fresh) => {
                 let newer = kept.is_none_or(|(_, z)| serial_newer(fresh.serial(), z.serial()));

@@ -82,12 +82,26 @@ async fn reload(
         }
         seen = now.or(seen);
         for (origin, slot) in &zones {
+            let held = slot.load_full();
+            // The SOA alone says whether the file is worth reading whole.
+            if !line.by_mtime
+                && let Some(h) = &held
+            {
+                let (path, origin_owned) = (file.clone(), origin.clone());
+                let serial =
+                    tokio::task::spawn_blocking(move || zonefile::serial(&path, &origin_owned))
+                        .await;
+                if let Ok(Ok(serial)) = serial
+                    && !serial_newer(serial, h.serial())
+                {
+                    continue;
+                }
+            }
             let (path, origin_owned) = (file.clone(), origin.clone());
             let Ok(result) = tokio::task::spawn_blocking(move || load(&path, &origin_owned)).await
             else {
                 continue;
             };
-            let held = slot.load_full();
             match result {
                 Ok(fresh)
                     if line.by_mtime

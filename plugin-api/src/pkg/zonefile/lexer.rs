@@ -27,96 +27,134 @@ pub struct Entry<'a> {
 /// Splits `text` into entries; an unbalanced parenthesis or quote is an error naming the line it
 /// opened on.
 pub fn entries(text: &str) -> Result<Vec<Entry<'_>>, (usize, String)> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let (mut i, mut line) = (0, 1);
-    let mut current: Option<Entry<'_>> = None;
-    let mut open_paren: Option<usize> = None;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'\n' => {
-                line += 1;
-                i += 1;
-                if open_paren.is_none()
-                    && let Some(e) = current.take()
-                    && !e.fields.is_empty()
-                {
-                    out.push(e);
+    Entries::new(text).collect()
+}
+
+/// The entries of a text one at a time, so that a reader can stop early (at the SOA, to learn
+/// the serial) and a large file is never held as entries all at once. After an error it ends.
+pub struct Entries<'a> {
+    text: &'a str,
+    i: usize,
+    line: usize,
+    failed: bool,
+}
+
+impl<'a> Entries<'a> {
+    /// The entries of `text`, from its start.
+    pub fn new(text: &'a str) -> Self {
+        Entries { text, i: 0, line: 1, failed: false }
+    }
+
+    /// The next entry, if any is left.
+    fn entry(&mut self) -> Result<Option<Entry<'a>>, (usize, String)> {
+        let (text, bytes) = (self.text, self.text.as_bytes());
+        let (mut i, mut line) = (self.i, self.line);
+        let mut current: Option<Entry<'a>> = None;
+        let mut open_paren: Option<usize> = None;
+        let done = loop {
+            let Some(&b) = bytes.get(i) else { break None };
+            match b {
+                b'\n' => {
+                    line += 1;
+                    i += 1;
+                    if open_paren.is_none()
+                        && let Some(e) = current.take()
+                        && !e.fields.is_empty()
+                    {
+                        break Some(e);
+                    }
                 }
-            }
-            b' ' | b'\t' | b'\r' => {
-                if current.is_none() && (i == 0 || bytes[i - 1] == b'\n') {
-                    current = Some(Entry { line, blank_owner: true, fields: Vec::new() });
-                }
-                i += 1;
-            }
-            b';' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                b' ' | b'\t' | b'\r' => {
+                    if current.is_none() && (i == 0 || bytes[i - 1] == b'\n') {
+                        current = Some(Entry { line, blank_owner: true, fields: Vec::new() });
+                    }
                     i += 1;
                 }
-            }
-            b'(' => {
-                if open_paren.is_some() {
-                    return Err((line, "nested parentheses".into()));
-                }
-                current.get_or_insert(Entry { line, blank_owner: false, fields: Vec::new() });
-                open_paren = Some(line);
-                i += 1;
-            }
-            b')' => {
-                if open_paren.take().is_none() {
-                    return Err((line, "extra closing parenthesis".into()));
-                }
-                i += 1;
-            }
-            b'"' => {
-                let start = i;
-                i += 1;
-                let opened = line;
-                loop {
-                    match bytes.get(i) {
-                        None => return Err((opened, "unterminated quoted string".into())),
-                        Some(b'\\') => i += 2,
-                        Some(b'"') => break,
-                        Some(b'\n') => {
-                            line += 1;
-                            i += 1;
-                        }
-                        Some(_) => i += 1,
+                b';' => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
                     }
                 }
-                i += 1;
-                let e = current.get_or_insert(Entry {
-                    line: opened,
-                    blank_owner: false,
-                    fields: Vec::new(),
-                });
-                e.fields.push(Field { raw: &text[start..i.min(text.len())], quoted: true });
-            }
-            _ => {
-                let start = i;
-                while i < bytes.len() {
-                    match bytes[i] {
-                        b'\\' => i += 2,
-                        b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
-                        _ => i += 1,
+                b'(' => {
+                    if open_paren.is_some() {
+                        return Err((line, "nested parentheses".into()));
                     }
-                }
-                let end = i.min(text.len());
-                let e =
                     current.get_or_insert(Entry { line, blank_owner: false, fields: Vec::new() });
-                e.fields.push(Field { raw: &text[start..end], quoted: false });
+                    open_paren = Some(line);
+                    i += 1;
+                }
+                b')' => {
+                    if open_paren.take().is_none() {
+                        return Err((line, "extra closing parenthesis".into()));
+                    }
+                    i += 1;
+                }
+                b'"' => {
+                    let start = i;
+                    i += 1;
+                    let opened = line;
+                    loop {
+                        match bytes.get(i) {
+                            None => return Err((opened, "unterminated quoted string".into())),
+                            Some(b'\\') => i += 2,
+                            Some(b'"') => break,
+                            Some(b'\n') => {
+                                line += 1;
+                                i += 1;
+                            }
+                            Some(_) => i += 1,
+                        }
+                    }
+                    i += 1;
+                    let e = current.get_or_insert(Entry {
+                        line: opened,
+                        blank_owner: false,
+                        fields: Vec::new(),
+                    });
+                    e.fields.push(Field { raw: &text[start..i.min(text.len())], quoted: true });
+                }
+                _ => {
+                    let start = i;
+                    while i < bytes.len() {
+                        match bytes[i] {
+                            b'\\' => i += 2,
+                            b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
+                            _ => i += 1,
+                        }
+                    }
+                    let end = i.min(text.len());
+                    let e = current.get_or_insert(Entry {
+                        line,
+                        blank_owner: false,
+                        fields: Vec::new(),
+                    });
+                    e.fields.push(Field { raw: &text[start..end], quoted: false });
+                }
             }
+        };
+        (self.i, self.line) = (i, line);
+        if done.is_some() {
+            return Ok(done);
         }
+        // The end of the text.
+        if let Some(opened) = open_paren {
+            return Err((opened, "unclosed parenthesis".into()));
+        }
+        Ok(current.filter(|e| !e.fields.is_empty()))
     }
-    if let Some(opened) = open_paren {
-        return Err((opened, "unclosed parenthesis".into()));
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<Entry<'a>, (usize, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = self.entry().transpose();
+        self.failed = matches!(next, Some(Err(_)));
+        next
     }
-    if let Some(e) = current.filter(|e| !e.fields.is_empty()) {
-        out.push(e);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

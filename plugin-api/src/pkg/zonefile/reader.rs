@@ -57,20 +57,58 @@ pub fn parse(text: &str, file: &str, origin: &Name) -> Result<Vec<Record>, ZoneE
     let mut state =
         State { origin: origin.clone(), default_ttl: None, last_ttl: None, last_owner: None };
     let mut out = Vec::new();
-    read(text, file, &mut state, &mut out, 0)?;
+    read(
+        text,
+        file,
+        &mut state,
+        &mut |r| {
+            out.push(r);
+            true
+        },
+        0,
+    )?;
     Ok(out)
 }
 
+/// The serial of the zone's SOA, reading `text` only as far as the first SOA record (as
+/// CoreDNS's reload does), so that checking a large file for a change costs little. An error
+/// before the SOA is an error; one after it is not seen.
+pub fn soa_serial(text: &str, file: &str, origin: &Name) -> Result<u32, ZoneError> {
+    let mut state =
+        State { origin: origin.clone(), default_ttl: None, last_ttl: None, last_owner: None };
+    let mut serial = None;
+    read(
+        text,
+        file,
+        &mut state,
+        &mut |r| match &r.data {
+            RData::SOA(soa) => {
+                serial = Some(soa.serial);
+                false
+            }
+            _ => true,
+        },
+        0,
+    )?;
+    serial.ok_or_else(|| ZoneError {
+        file: file.to_string(),
+        line: 0,
+        message: "no SOA record".into(),
+    })
+}
+
+/// Reads the entries of `text`, handing each record to `sink` until it says stop (`false`);
+/// returns whether it did.
 fn read(
     text: &str,
     file: &str,
     st: &mut State,
-    out: &mut Vec<Record>,
+    sink: &mut dyn FnMut(Record) -> bool,
     depth: usize,
-) -> Result<(), ZoneError> {
+) -> Result<bool, ZoneError> {
     let err = |line: usize, message: String| ZoneError { file: file.to_string(), line, message };
-    let entries = lexer::entries(text).map_err(|(line, m)| err(line, m))?;
-    for entry in entries {
+    for entry in lexer::Entries::new(text) {
+        let entry = entry.map_err(|(line, m)| err(line, m))?;
         let line = entry.line;
         let fields = &entry.fields;
         let first = fields[0].raw;
@@ -106,8 +144,11 @@ fn read(
                     if let Some(o) = fields.get(2) {
                         st.origin = absolute(o.raw, &st.origin).map_err(|e| err(line, e))?;
                     }
-                    read(&body, &shown, st, out, depth + 1)?;
+                    let stopped = read(&body, &shown, st, sink, depth + 1)?;
                     (st.origin, st.last_owner) = saved;
+                    if stopped {
+                        return Ok(true);
+                    }
                 }
                 other => return Err(err(line, format!("unknown directive {other}"))),
             }
@@ -121,9 +162,11 @@ fn read(
         };
         let record = record(owner.clone(), rest, st).map_err(|e| err(line, e))?;
         st.last_owner = Some(owner);
-        out.push(record);
+        if !sink(record) {
+            return Ok(true);
+        }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// A relative `$INCLUDE` is read from the including file's folder.

@@ -315,3 +315,36 @@ fn a_block_hears_only_its_own_zone_changes() {
     assert_eq!(rt.block_on(heard.recv()), Some(("example.org.".to_string(), 2)));
     assert_eq!(rt.block_on(heard.recv()), None, "the other block's change is not heard");
 }
+
+#[test]
+fn the_serial_is_read_from_the_soa_without_the_rest() {
+    let dir = std::env::temp_dir().join(format!("ferrodns-serial-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let soa = "@ 3600 IN SOA ns1 hostmaster ( 2024010101 7200 3600 1209600 300 )\n";
+    // What follows the SOA is not read: a broken record there does not matter.
+    let f = write("early", &format!("$ORIGIN example.org.\n{soa}www IN A not-an-address\n"));
+    assert_eq!(super::serial(&f, "example.org.").unwrap(), 2_024_010_101);
+    // An SOA past the first 64 KiB, and a prefix that ends inside a comment's multi-byte
+    // character: the whole file is read.
+    let filler = "; ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\n".repeat(1200);
+    let f = write("late", &format!("$ORIGIN example.org.\n{filler}{soa}"));
+    assert!(std::fs::metadata(&f).unwrap().len() > 64 * 1024);
+    assert_eq!(super::serial(&f, "example.org.").unwrap(), 2_024_010_101);
+    // The prefix ends in the middle of the SOA's parentheses.
+    let pad = ";".repeat(64 * 1024 - 40);
+    let f = write("cut", &format!("{pad}\n$ORIGIN example.org.\n{soa}"));
+    assert_eq!(super::serial(&f, "example.org.").unwrap(), 2_024_010_101);
+    // No SOA, or none readable before an error: an error, with the file's line.
+    let f = write("none", "$ORIGIN example.org.\nwww IN A 192.0.2.1\n");
+    assert!(matches!(super::serial(&f, "example.org."), Err(Problem::Parse(_))));
+    let f = write("broken", "$ORIGIN example.org.\nwww IN A nope\n@ IN SOA a b 1 2 3 4 5\n");
+    let Err(Problem::Parse(e)) = super::serial(&f, "example.org.") else { panic!() };
+    assert!(e.contains("broken:2:"), "{e}");
+    assert!(matches!(super::serial("/nonexistent/db", "example.org."), Err(Problem::Open(_))));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

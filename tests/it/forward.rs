@@ -158,9 +158,20 @@ async fn bad_upstream_replies_never_reach_the_client() {
     assert!(failures.is_some_and(|f| f >= 1.0), "the garbage upstream's probe failure is counted");
     s.stop().await;
 
+    // A reply to another question over UDP may be a forgery: it is passed over and the wait
+    // goes on (tests/it/forward_spoof.rs); when nothing else comes, SERVFAIL.
     let wrong = Upstream::start(Behaviour::WrongQuestion).await;
     let s = TestServer::start(&format!(
-        "wrong.test:0 {{\n prometheus localhost:0\n forward . {}\n}}",
+        "wrong.test:0 {{\n forward . {} {{\n  read_timeout 200ms\n }}\n}}",
+        wrong.addr
+    ))
+    .await;
+    let reply = s.udp("w.wrong.test.", RecordType::A).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    s.stop().await;
+    // Over TCP, where nobody else can inject it, CoreDNS's answer: FORMERR.
+    let s = TestServer::start(&format!(
+        "wrong.test:0 {{\n prometheus localhost:0\n forward . {} {{\n  force_tcp\n }}\n}}",
         wrong.addr
     ))
     .await;

@@ -22,6 +22,7 @@ mod fake_api;
 mod file;
 mod forward;
 mod forward_options;
+mod forward_spoof;
 mod fuzz_regressions;
 mod harness;
 mod header;

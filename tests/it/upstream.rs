@@ -118,6 +118,8 @@ struct Seen {
     asked: Arc<Mutex<Vec<Asked>>>,
     /// Each query's EDNS options (code, data), in order; `None` for a query without an OPT.
     options: Arc<Mutex<Vec<OptionsAsked>>>,
+    /// The id of every query received, in order.
+    ids: Arc<Mutex<Vec<u16>>>,
     /// Each query's EDNS buffer size, in order; `None` for a query without an OPT.
     payloads: Arc<Mutex<Vec<Option<u16>>>>,
 }
@@ -132,6 +134,7 @@ impl Seen {
             let asked =
                 (question.name().to_ascii(), question.query_type(), q.metadata.recursion_desired);
             self.asked.lock().unwrap().push(asked);
+            self.ids.lock().unwrap().push(q.metadata.id);
             let options = q.edns.as_ref().map(|e| {
                 let options = e.options().options.iter();
                 options.map(|(code, o)| (u16::from(*code), o.to_bytes().unwrap_or_default()))
@@ -264,6 +267,11 @@ impl Upstream {
     /// Every query received, in order.
     pub fn asked(&self) -> Vec<Asked> {
         self.seen.asked.lock().unwrap().clone()
+    }
+
+    /// The id of every query received, in order.
+    pub fn ids_asked(&self) -> Vec<u16> {
+        self.seen.ids.lock().unwrap().clone()
     }
 
     /// The EDNS options of every query received, in order (`None`: the query had no OPT).

@@ -1,6 +1,6 @@
 //! Cheap randomness for load spreading (upstream order, record order, jitter, probe names):
 //! a per-thread xorshift generator seeded from the standard library's random hasher keys. Not for
-//! anything that needs to be unpredictable to an attacker.
+//! anything that needs to be unpredictable to an attacker: [`unpredictable_id`] is for that.
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
@@ -19,6 +19,13 @@ pub fn next_u64() -> u64 {
         s.set(x);
         x
     })
+}
+
+/// A message id an off-path attacker cannot guess (RFC 5452 §4.3): from a ChaCha generator per
+/// thread, seeded by the operating system (`rand`'s thread generator, which hickory-proto's
+/// own ids use).
+pub fn unpredictable_id() -> u16 {
+    rand::random()
 }
 
 /// A pseudo-random number below `n` (0 when `n` is 0).

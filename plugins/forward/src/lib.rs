@@ -180,11 +180,10 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
         ));
     }
 
-    let query = req
+    let mut query = req
         .to_message()
         .to_vec()
         .map_err(|e| PluginError::new(ResponseCode::FormErr, e.to_string()))?;
-    let id = req.id();
     let udp_size = req.max_payload().unwrap_or(512);
     let order = line.order();
     let n = order.len();
@@ -217,6 +216,11 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
 
         let mut tcp =
             upstream.is_tls() || s.force_tcp || (!s.prefer_udp && req.proto() == Proto::Tcp);
+        // Each exchange goes out under an id of its own that nobody can guess (the client's may
+        // be known to whoever would forge the reply), as CoreDNS's does; the reply gets the
+        // client's back.
+        let id = plugin_api::pkg::random::unpredictable_id();
+        query[..2].copy_from_slice(&id.to_be_bytes());
         let started = Instant::now();
         let remaining = deadline.saturating_duration_since(Instant::now());
         let mut result =
@@ -239,7 +243,10 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
                 .map_err(|e| format!("dns: unpack reply from {}: {e}", upstream.label))
         });
         let reply = match reply {
-            Ok(r) => r,
+            Ok(mut r) => {
+                r.metadata.id = req.id();
+                r
+            }
             Err(e) => {
                 last_error = Some(e);
                 upstream.healthcheck();

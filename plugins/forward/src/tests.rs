@@ -163,3 +163,33 @@ fn setup_errors() {
             .ends_with("more than 15 TOs configured: 16")
     );
 }
+
+#[test]
+fn a_reply_must_answer_the_question_asked() {
+    use crate::upstream::replies_to;
+    use plugin_api::proto::op::{Message, MessageType, Query, ResponseCode};
+    use plugin_api::proto::rr::{Name, RecordType};
+    let msg = |name: &str, qtype: RecordType, response: bool| {
+        let mut m = Message::query();
+        m.metadata.id = 7;
+        if response {
+            m.metadata.message_type = MessageType::Response;
+        }
+        m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+        m.to_vec().unwrap()
+    };
+    let q = msg("Www.Example.org.", RecordType::A, false);
+    assert!(replies_to(&q, &msg("www.EXAMPLE.org.", RecordType::A, true)), "case aside");
+    assert!(!replies_to(&q, &msg("www.example.org.", RecordType::A, false)), "not a response");
+    assert!(!replies_to(&q, &msg("www.example.net.", RecordType::A, true)), "another name");
+    assert!(!replies_to(&q, &msg("www.example.org.", RecordType::AAAA, true)), "another type");
+    // Without a question: only an error counts (FORMERR and NOTIMP may leave it out).
+    let bare = |rcode: ResponseCode| {
+        let mut m = Message::error_msg(7, plugin_api::proto::op::OpCode::Query, rcode);
+        m.metadata.message_type = MessageType::Response;
+        m.to_vec().unwrap()
+    };
+    assert!(replies_to(&q, &bare(ResponseCode::FormErr)));
+    assert!(!replies_to(&q, &bare(ResponseCode::NoError)));
+    assert!(!replies_to(&q, &[0u8; 5]), "too short");
+}

@@ -173,8 +173,13 @@ impl Upstream {
                 Ok(Err(e)) => return Err(op_err("read", &go_io(&e))),
                 Ok(Ok(n)) => n,
             };
-            // A late reply to an earlier query on this socket: skip it.
-            if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+            // Only this query's reply is taken: a late reply to an earlier query on this socket,
+            // or a forgery with another id or question, is skipped and the wait goes on. (The
+            // socket is connected: the kernel drops what comes from any other address or port.)
+            if n >= 2
+                && u16::from_be_bytes([buf[0], buf[1]]) == id
+                && replies_to(query, &buf[..n.min(limit)])
+            {
                 if n > limit {
                     return Err(op_err("read", &format!("reply larger than {limit} octets")));
                 }
@@ -308,7 +313,7 @@ impl Upstream {
     /// One probe: `<domain> IN NS`; any reply is healthy.
     async fn probe(&self) -> bool {
         let mut q = Message::query();
-        q.metadata.id = rand_id();
+        q.metadata.id = plugin_api::pkg::random::unpredictable_id();
         q.metadata.recursion_desired = self.settings.hc_recursion_desired;
         let Ok(name) = Name::from_ascii(&self.settings.hc_domain) else { return false };
         q.add_query(Query::query(name, RecordType::NS));
@@ -320,11 +325,40 @@ impl Upstream {
 }
 
 /// An id for probes; the clock's low bits are random enough for that.
-fn rand_id() -> u16 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    (nanos ^ (nanos >> 16)) as u16
+/// The question of a message in wire form (name, type, class), if it has exactly one and its
+/// name is not compressed (a question's name has nothing before it to point at).
+fn question(msg: &[u8]) -> Option<(&[u8], &[u8])> {
+    if msg.len() < 12 || u16::from_be_bytes([msg[4], msg[5]]) != 1 {
+        return None;
+    }
+    let mut i = 12;
+    loop {
+        let len = usize::from(*msg.get(i)?);
+        i += 1;
+        match len {
+            0 => break,
+            1..=63 => i += len,
+            _ => return None,
+        }
+    }
+    Some((msg.get(12..i)?, msg.get(i..i + 4)?))
+}
+
+/// Whether `reply` is a response to `query`'s question: the same name (letter case aside, which
+/// some servers change), type and class. A response without a question counts only when it is
+/// an error (a server may leave the question out of FORMERR or NOTIMP); *forward* then answers
+/// it as CoreDNS does.
+pub fn replies_to(query: &[u8], reply: &[u8]) -> bool {
+    if reply.len() < 12 || reply[2] & 0x80 == 0 {
+        return false;
+    }
+    if u16::from_be_bytes([reply[4], reply[5]]) == 0 {
+        return reply[3] & 0x0f != 0;
+    }
+    match (question(query), question(reply)) {
+        (Some((qn, qt)), Some((rn, rt))) => qn.eq_ignore_ascii_case(rn) && qt == rt,
+        _ => false,
+    }
 }
 
 /// An I/O error in Go's words.

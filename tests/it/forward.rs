@@ -241,8 +241,9 @@ async fn no_socket_leak_after_many_queries_to_a_dead_upstream() {
     assert_eq!(answered, 10_000, "every query answered (SERVFAIL)");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after = open_fds();
-    // Other tests run in this process too; a leak of one socket per query would be thousands.
-    assert!(after < before + 50, "file descriptors: {before} before, {after} after");
+    // Other tests run in this process too (forward_coalesce.rs opens 1000 client sockets at
+    // once); a leak of one socket per query would be 10 000.
+    assert!(after < before + 1500, "file descriptors: {before} before, {after} after");
     s.stop().await;
 }
 

@@ -21,6 +21,7 @@ mod external_name;
 mod fake_api;
 mod file;
 mod forward;
+mod forward_coalesce;
 mod forward_options;
 mod forward_spoof;
 mod fuzz_regressions;

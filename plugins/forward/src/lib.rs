@@ -15,6 +15,7 @@
 //! query's is answered FORMERR; garbage counts as a failed exchange. When nothing answers the
 //! query is SERVFAIL with the last upstream error (or `no healthy proxies`), which *errors* logs.
 
+pub mod coalesce;
 pub mod metrics;
 pub mod setup;
 pub mod tls;
@@ -49,7 +50,10 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     for stanza in stanzas {
         lines.push(Line::new(stanza).map_err(|e| c.err(e))?);
     }
-    Ok(Some(Arc::new(Forward { lines: Arc::new(lines) })))
+    Ok(Some(Arc::new(Forward {
+        lines: Arc::new(lines),
+        coalescer: Arc::new(coalesce::Coalescer::default()),
+    })))
 }
 
 /// One `forward` line, ready to serve.
@@ -122,6 +126,8 @@ impl Line {
 /// The *forward* handler: every `forward` line of the block, in order.
 pub struct Forward {
     lines: Arc<Vec<Line>>,
+    /// Identical questions in flight share one exchange.
+    coalescer: Arc<coalesce::Coalescer>,
 }
 
 impl Plugin for Forward {
@@ -133,17 +139,22 @@ impl Plugin for Forward {
         let Some(first) = self.lines.iter().position(|l| l.matches(req.name())) else {
             return next.run(ctx, req);
         };
-        let lines = self.lines.clone();
+        let (lines, coalescer) = (self.lines.clone(), self.coalescer.clone());
         let req = req.clone();
-        Serve::pending(async move { serve_from(lines, first, req).await })
+        Serve::pending(async move { serve_from(lines, coalescer, first, req).await })
     }
 }
 
 /// Serves with line `index`, going on to later lines as `next RCODE` says.
-async fn serve_from(lines: Arc<Vec<Line>>, mut index: usize, req: Arc<Request>) -> ServeResult {
+async fn serve_from(
+    lines: Arc<Vec<Line>>,
+    coalescer: Arc<coalesce::Coalescer>,
+    mut index: usize,
+    req: Arc<Request>,
+) -> ServeResult {
     loop {
         let line = &lines[index];
-        let reply = forward(line, &req).await?;
+        let reply = forward_shared(line, index, &coalescer, &req).await?;
         let rcode = reply.metadata.response_code;
         let nodata = rcode == ResponseCode::NoError && reply.answers.is_empty();
         let pass_on = line.stanza.next.contains(&rcode) || (line.stanza.next_on_nodata && nodata);
@@ -155,6 +166,28 @@ async fn serve_from(lines: Arc<Vec<Line>>, mut index: usize, req: Arc<Request>) 
             }
         }
         return Ok(Reply::message(reply, NAME));
+    }
+}
+
+/// [`forward`], or the reply of the same question already in flight (see [`coalesce`]).
+async fn forward_shared(
+    line: &Line,
+    index: usize,
+    coalescer: &coalesce::Coalescer,
+    req: &Request,
+) -> Result<Message, PluginError> {
+    let Some(key) = coalesce::Key::of(index, req) else { return forward(line, req).await };
+    match coalescer.join(key) {
+        coalesce::Role::Leader(leader) => {
+            let outcome = forward(line, req).await;
+            leader.publish(&outcome);
+            outcome
+        }
+        coalesce::Role::Waiter(done) => {
+            metrics::COALESCED.inc();
+            coalesce::wait(done, req, DEADLINE).await
+        }
+        coalesce::Role::Alone => forward(line, req).await,
     }
 }
 

@@ -47,6 +47,18 @@ pub static CONN_CACHE_MISSES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register(IntCounterVec::new(opts, &["proxy_name", "to", "proto"]).expect("valid metric"))
 });
 
+/// `coredns_forward_coalesced_total`: queries answered by another's upstream exchange of the
+/// same question (ferrodns's own; CoreDNS does not share exchanges).
+pub static COALESCED: LazyLock<IntCounter> = LazyLock::new(|| {
+    let opts = Opts::new(
+        "coalesced_total",
+        "Counter of queries answered from an identical query's upstream exchange.",
+    )
+    .namespace("coredns")
+    .subsystem("forward");
+    register(IntCounter::with_opts(opts).expect("valid metric"))
+});
+
 /// `coredns_forward_healthcheck_broken_total`.
 pub static HEALTHCHECK_BROKEN: LazyLock<IntCounter> = LazyLock::new(|| {
     let opts = Opts::new(
@@ -77,6 +89,7 @@ pub fn init() {
     LazyLock::force(&CONN_CACHE_MISSES);
     LazyLock::force(&HEALTHCHECK_BROKEN);
     LazyLock::force(&MAX_CONCURRENT_REJECTS);
+    LazyLock::force(&COALESCED);
 }
 
 /// Counts a connection taken from the idle pool (`hit`) or made anew.

@@ -29,11 +29,12 @@ const SHARDS: usize = 16;
 /// What the leader's exchange gave.
 pub type Outcome = Arc<Result<Message, PluginError>>;
 
-/// What a query's answer depends on.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Key {
+/// What a query's answer depends on, borrowed from the query: the leader's copy is its
+/// `Arc<Request>`, so starting an exchange allocates no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key<'r> {
     line: usize,
-    name: String,
+    name: &'r str,
     qtype: u16,
     qclass: u16,
     /// RD, CD, DO, TCP.
@@ -41,9 +42,9 @@ pub struct Key {
     udp_size: u16,
 }
 
-impl Key {
+impl<'r> Key<'r> {
     /// The key of `req` for line `line`; `None` when it must not be shared.
-    pub fn of(line: usize, req: &Request) -> Option<Self> {
+    pub fn of(line: usize, req: &'r Request) -> Option<Self> {
         let q = req.question()?;
         if req.edns().is_some_and(|e| !e.options().options.is_empty()) {
             return None;
@@ -60,7 +61,7 @@ impl Key {
             | u8::from(req.proto() == Proto::Tcp) << 3;
         Some(Self {
             line,
-            name: req.name().to_owned(),
+            name: req.name(),
             qtype: u16::from(q.query_type()),
             qclass: u16::from(q.query_class()),
             flags,
@@ -71,13 +72,17 @@ impl Key {
 
 /// One exchange in flight and those waiting on it.
 struct Flight {
-    done: watch::Sender<Option<Outcome>>,
+    /// The leader's query, whose key this flight is for.
+    leader: Arc<Request>,
+    line: usize,
+    /// Made when the first waiter comes: most exchanges have none.
+    done: Option<watch::Sender<Option<Outcome>>>,
     waiters: usize,
 }
 
-/// Every exchange in flight that others may join.
+/// Every exchange in flight that others may join, by the hash of its key.
 pub struct Coalescer {
-    shards: Vec<Mutex<HashMap<Key, Flight>>>,
+    shards: Vec<Mutex<HashMap<u64, Flight>>>,
     hasher: RandomState,
 }
 
@@ -93,53 +98,52 @@ pub enum Role<'a> {
     Leader(Leader<'a>),
     /// It waits for the leader.
     Waiter(watch::Receiver<Option<Outcome>>),
-    /// Too many wait already: it forwards on its own.
+    /// Too many wait already, or another question's exchange has the same hash: it forwards
+    /// on its own.
     Alone,
 }
 
 impl Coalescer {
-    fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Flight>> {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
-    }
-
-    /// Joins the exchange for `key`, or starts it.
-    pub fn join(&self, key: Key) -> Role<'_> {
-        let shard = self.shard(&key);
+    /// Joins the exchange of `req`'s question on `line`, or starts it; `None` when the query is
+    /// not to be shared.
+    pub fn join(&self, line: usize, req: &Arc<Request>) -> Option<Role<'_>> {
+        let key = Key::of(line, req)?;
+        let hash = self.hasher.hash_one(key);
+        let shard = &self.shards[(hash as usize) % SHARDS];
         let mut flights = shard.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(flight) = flights.get_mut(&key) {
-            if flight.waiters >= MAX_WAITERS {
-                return Role::Alone;
+        if let Some(flight) = flights.get_mut(&hash) {
+            if flight.waiters >= MAX_WAITERS || Key::of(flight.line, &flight.leader) != Some(key) {
+                return Some(Role::Alone);
             }
             flight.waiters += 1;
-            return Role::Waiter(flight.done.subscribe());
+            let done = flight.done.get_or_insert_with(|| watch::channel(None).0);
+            return Some(Role::Waiter(done.subscribe()));
         }
-        let (done, _) = watch::channel(None);
-        flights.insert(key.clone(), Flight { done, waiters: 0 });
-        Role::Leader(Leader { coalescer: self, key: Some(key) })
+        let flight = Flight { leader: req.clone(), line, done: None, waiters: 0 };
+        flights.insert(hash, flight);
+        Some(Role::Leader(Leader { coalescer: self, hash: Some(hash) }))
     }
 }
 
 /// The query that forwards for the others. Dropped without publishing (its task cancelled),
-/// it still takes its key out, and the waiters, seeing the channel closed, answer SERVFAIL.
+/// it still takes its flight out, and the waiters, seeing the channel closed, answer SERVFAIL.
 pub struct Leader<'a> {
     coalescer: &'a Coalescer,
-    key: Option<Key>,
+    hash: Option<u64>,
 }
 
 impl Leader<'_> {
     /// Hands `outcome` to every waiter; later queries for the key start a new exchange.
     pub fn publish(mut self, outcome: &Result<Message, PluginError>) {
-        if let Some(flight) = self.take()
-            && flight.waiters > 0
-        {
-            let _ = flight.done.send(Some(Arc::new(outcome.clone())));
+        if let Some(done) = self.take().and_then(|f| f.done) {
+            let _ = done.send(Some(Arc::new(outcome.clone())));
         }
     }
 
     fn take(&mut self) -> Option<Flight> {
-        let key = self.key.take()?;
-        let shard = self.coalescer.shard(&key);
-        shard.lock().unwrap_or_else(|e| e.into_inner()).remove(&key)
+        let hash = self.hash.take()?;
+        let shard = &self.coalescer.shards[(hash as usize) % SHARDS];
+        shard.lock().unwrap_or_else(|e| e.into_inner()).remove(&hash)
     }
 }
 

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use plugin_api::pkg::names::rcode_label;
 use plugin_api::pkg::zone::is_subdomain;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::{
@@ -106,20 +105,47 @@ impl Line {
             && !self.stanza.except.iter().any(|e| is_subdomain(e, name))
     }
 
-    /// The upstreams in the order this query tries them.
-    fn order(&self) -> Vec<usize> {
-        let n = self.upstreams.len();
-        let mut order: Vec<usize> = (0..n).collect();
+    /// The upstreams in the order this query tries them (at most `MAX_UPSTREAMS`, so on the
+    /// stack).
+    fn order(&self) -> Order {
+        let n = self.upstreams.len().min(setup::MAX_UPSTREAMS);
+        let mut order = Order { at: [0; setup::MAX_UPSTREAMS], n };
+        for (i, slot) in order.at.iter_mut().enumerate() {
+            *slot = i;
+        }
+        let order_slice = &mut order.at[..n];
         match self.stanza.policy {
             Policy::Sequential => {}
-            Policy::RoundRobin => order.rotate_left(self.turn.fetch_add(1, Ordering::Relaxed) % n),
+            Policy::RoundRobin => {
+                order_slice.rotate_left(self.turn.fetch_add(1, Ordering::Relaxed) % n.max(1));
+            }
             Policy::Random => {
                 for i in (1..n).rev() {
-                    order.swap(i, plugin_api::pkg::random::below(i + 1));
+                    order_slice.swap(i, plugin_api::pkg::random::below(i + 1));
                 }
             }
         }
         order
+    }
+}
+
+/// The order a query tries a line's upstreams in.
+struct Order {
+    at: [usize; setup::MAX_UPSTREAMS],
+    n: usize,
+}
+
+impl Order {
+    fn len(&self) -> usize {
+        self.n
+    }
+}
+
+impl std::ops::Index<usize> for Order {
+    type Output = usize;
+
+    fn index(&self, i: usize) -> &usize {
+        &self.at[..self.n][i]
     }
 }
 
@@ -174,10 +200,10 @@ async fn forward_shared(
     line: &Line,
     index: usize,
     coalescer: &coalesce::Coalescer,
-    req: &Request,
+    req: &Arc<Request>,
 ) -> Result<Message, PluginError> {
-    let Some(key) = coalesce::Key::of(index, req) else { return forward(line, req).await };
-    match coalescer.join(key) {
+    let Some(role) = coalescer.join(index, req) else { return forward(line, req).await };
+    match role {
         coalesce::Role::Leader(leader) => {
             let outcome = forward(line, req).await;
             leader.publish(&outcome);
@@ -293,13 +319,8 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
                 break;
             }
         };
-        metrics::REQUEST_DURATION
-            .with_label_values(&[
-                "forward",
-                &upstream.label,
-                &rcode_label(reply.metadata.response_code),
-            ])
-            .observe(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed().as_secs_f64();
+        upstream.series.duration(&upstream.label, reply.metadata.response_code, elapsed);
 
         if !req.answers(&reply) {
             let mut formerr = req.reply();

@@ -1,10 +1,12 @@
 //! The forwarder's metrics, with CoreDNS's names and labels (`proxy_name` is always
 //! `forward`).
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use plugin_api::pkg::metrics::{register, time_buckets};
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts};
+use plugin_api::pkg::names::rcode_label;
+use plugin_api::proto::op::ResponseCode;
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts};
 
 /// `coredns_proxy_request_duration_seconds{proxy_name,to,rcode}`.
 pub static REQUEST_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -92,10 +94,45 @@ pub fn init() {
     LazyLock::force(&COALESCED);
 }
 
-/// Counts a connection taken from the idle pool (`hit`) or made anew.
-pub fn conn_cache(to: &str, proto: &str, hit: bool) {
-    let family = if hit { &CONN_CACHE_HITS } else { &CONN_CACHE_MISSES };
-    family.with_label_values(&["forward", to, proto]).inc();
+/// One upstream's series, each looked up on its first use and kept: `with_label_values` hashes
+/// the labels under a lock, twice per exchange before. Made on first use, as before, so
+/// `/metrics` shows only what happened, as CoreDNS's does.
+#[derive(Default)]
+pub struct UpstreamSeries {
+    /// `conn_cache_{hits,misses}_total` by transport (udp, tcp, tcp-tls) and hit.
+    conn: [[OnceLock<IntCounter>; 2]; 3],
+    /// `request_duration_seconds` by rcode (the header's four bits).
+    durations: [OnceLock<Histogram>; 16],
+}
+
+/// The transports of the connection metrics' `proto` label.
+const PROTOS: [&str; 3] = ["udp", "tcp", "tcp-tls"];
+
+impl UpstreamSeries {
+    /// Counts a connection to `to` over `proto` taken from the idle pool (`hit`) or made anew.
+    pub fn conn_cache(&self, to: &str, proto: &str, hit: bool) {
+        let p = PROTOS.iter().position(|x| *x == proto).unwrap_or(0);
+        self.conn[p][usize::from(hit)]
+            .get_or_init(|| {
+                let family = if hit { &CONN_CACHE_HITS } else { &CONN_CACHE_MISSES };
+                family.with_label_values(&["forward", to, PROTOS[p]])
+            })
+            .inc();
+    }
+
+    /// Observes an exchange with `to` that took `seconds` and returned `rcode`.
+    pub fn duration(&self, to: &str, rcode: ResponseCode, seconds: f64) {
+        let code = u16::from(rcode);
+        let observe = |h: &Histogram| h.observe(seconds);
+        match self.durations.get(usize::from(code)) {
+            Some(slot) => observe(slot.get_or_init(|| {
+                REQUEST_DURATION.with_label_values(&["forward", to, &rcode_label(rcode)])
+            })),
+            None => {
+                observe(&REQUEST_DURATION.with_label_values(&["forward", to, &rcode_label(rcode)]))
+            }
+        }
+    }
 }
 
 /// Counts a failed health check.

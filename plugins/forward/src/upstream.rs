@@ -51,6 +51,8 @@ pub struct Upstream {
     pub addr: SocketAddr,
     /// `ip:port`, the `to` label of the metrics.
     pub label: String,
+    /// Its metric series.
+    pub series: metrics::UpstreamSeries,
     settings: Arc<Settings>,
     fails: AtomicU32,
     probing: AtomicBool,
@@ -71,6 +73,7 @@ impl Upstream {
         Self {
             addr,
             label: addr.to_string(),
+            series: metrics::UpstreamSeries::default(),
             settings,
             fails: AtomicU32::new(0),
             probing: AtomicBool::new(false),
@@ -141,11 +144,11 @@ impl Upstream {
     ) -> Result<Vec<u8>, String> {
         let socket = match self.take_idle(&self.udp_idle) {
             Some(s) => {
-                metrics::conn_cache(&self.label, "udp", true);
+                self.series.conn_cache(&self.label, "udp", true);
                 s
             }
             None => {
-                metrics::conn_cache(&self.label, "udp", false);
+                self.series.conn_cache(&self.label, "udp", false);
                 let bind: SocketAddr = if self.addr.is_ipv4() {
                     ([0, 0, 0, 0], 0).into()
                 } else {
@@ -158,8 +161,10 @@ impl Upstream {
                 s
             }
         };
-        let local = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        // The local address only when something failed: a `getsockname` and a string per
+        // exchange otherwise.
         let op_err = |what: &str, e: &dyn std::fmt::Display| {
+            let local = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
             format!("{what} udp {local}->{}: {e}", self.addr)
         };
         socket.send(query).await.map_err(|e| op_err("write", &go_io(&e)))?;
@@ -198,13 +203,13 @@ impl Upstream {
     ) -> Result<Vec<u8>, String> {
         // A reused connection may have been closed by the upstream meanwhile: then dial anew.
         if let Some(conn) = self.take_idle(&self.tcp_idle) {
-            metrics::conn_cache(&self.label, "tcp", true);
+            self.series.conn_cache(&self.label, "tcp", true);
             if let Ok((reply, conn)) = self.round_trip(conn, "tcp", query, id, read_timeout).await {
                 self.put_idle(&self.tcp_idle, conn);
                 return Ok(reply);
             }
         } else {
-            metrics::conn_cache(&self.label, "tcp", false);
+            self.series.conn_cache(&self.label, "tcp", false);
         }
         let conn = self.dial(read_timeout).await?;
         let (reply, conn) = self.round_trip(conn, "tcp", query, id, read_timeout).await?;
@@ -220,13 +225,13 @@ impl Upstream {
     ) -> Result<Vec<u8>, String> {
         let Some((connector, name)) = &self.tls else { return Err("not a TLS upstream".into()) };
         if let Some(conn) = self.take_idle(&self.tls_idle) {
-            metrics::conn_cache(&self.label, "tcp-tls", true);
+            self.series.conn_cache(&self.label, "tcp-tls", true);
             if let Ok((reply, conn)) = self.round_trip(conn, "tcp", query, id, read_timeout).await {
                 self.put_idle(&self.tls_idle, conn);
                 return Ok(reply);
             }
         } else {
-            metrics::conn_cache(&self.label, "tcp-tls", false);
+            self.series.conn_cache(&self.label, "tcp-tls", false);
         }
         let tcp = self.dial(read_timeout).await?;
         let conn = timeout(read_timeout, connector.connect(name.clone(), tcp))

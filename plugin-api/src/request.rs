@@ -246,6 +246,53 @@ impl Request {
         msg
     }
 
+    /// Writes the query as [`Request::to_message`] would encode it, straight into `out` (cleared
+    /// first): the header, the question as the client sent it, and an OPT record without
+    /// options. *forward* sends a query this way without copying and encoding a message.
+    /// False, with `out` left to the caller, for anything else (answer, authority or
+    /// additional records, EDNS options, a signature, an extended rcode); then use
+    /// `to_message`.
+    pub fn write_query(&self, out: &mut Vec<u8>) -> bool {
+        let m = &self.msg;
+        let edns = m.edns.as_ref();
+        let plain = m.answers.is_empty()
+            && m.authorities.is_empty()
+            && m.additionals.is_empty()
+            && m.signature.is_none()
+            && !self.qname_wire.is_empty()
+            && u16::from(m.metadata.response_code) <= 0x0f
+            && edns.is_none_or(|e| e.options().options.is_empty());
+        if !plain {
+            return false;
+        }
+        let h = &m.metadata;
+        let flags_hi = u8::from(h.message_type == MessageType::Response) << 7
+            | (u8::from(h.op_code) & 0x0f) << 3
+            | u8::from(h.authoritative) << 2
+            | u8::from(h.truncation) << 1
+            | u8::from(h.recursion_desired);
+        let flags_lo = u8::from(h.recursion_available) << 7
+            | u8::from(h.authentic_data) << 5
+            | u8::from(h.checking_disabled) << 4
+            | (u16::from(h.response_code) & 0x0f) as u8;
+        out.clear();
+        out.extend_from_slice(&h.id.to_be_bytes());
+        out.extend_from_slice(&[flags_hi, flags_lo, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
+        out.extend_from_slice(&self.qname_wire);
+        out.extend_from_slice(&u16::from(self.qtype).to_be_bytes());
+        out.extend_from_slice(&u16::from(self.qclass).to_be_bytes());
+        if let Some(e) = edns {
+            // As `to_message` sets it: RFC 6891's floor of 512.
+            let size = self.max_payload().unwrap_or_else(|| e.max_payload()).max(512);
+            out.extend_from_slice(&[0, 0, 41]);
+            out.extend_from_slice(&size.to_be_bytes());
+            out.extend_from_slice(&[0, e.version()]);
+            out.extend_from_slice(&u16::from(*e.flags()).to_be_bytes());
+            out.extend_from_slice(&[0, 0]);
+        }
+        true
+    }
+
     /// Makes `into` a copy of this query, reusing its buffers (see
     /// [`Request::rewritten_into`]), for a plugin that changes a copy's header
     /// ([`Request::metadata_mut`]) for the plugins after it (*header*). False, leaving `into`
@@ -605,6 +652,53 @@ fn lower_name_escaped(name: &Name) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_written_directly_is_the_message_encoded() {
+        let src: SocketAddr = "10.0.0.9:5353".parse().unwrap();
+        // (name, RD, CD, AD, EDNS as (size, DO, version), a *bufsize* cap)
+        type Case = (&'static str, bool, bool, bool, Option<(u16, bool, u8)>, u16);
+        let cases: [Case; 7] = [
+            ("example.org.", true, false, false, None, 0),
+            ("WwW.Example.ORG.", true, true, false, Some((1232, true, 0)), 0),
+            ("a.b.c.d.e.f.example.", false, false, true, Some((4096, false, 0)), 0),
+            ("example.org.", true, false, false, Some((4096, true, 0)), 700),
+            ("example.org.", true, false, false, Some((600, false, 0)), 100),
+            ("example.org.", true, true, true, Some((300, true, 1)), 0),
+            (".", true, false, false, Some((1232, false, 0)), 0),
+        ];
+        for (name, rd, cd, ad, edns, cap) in cases {
+            let mut msg = Message::query();
+            msg.metadata.id = 4242;
+            msg.metadata.recursion_desired = rd;
+            msg.metadata.checking_disabled = cd;
+            msg.metadata.authentic_data = ad;
+            msg.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::AAAA));
+            if let Some((size, dnssec_ok, version)) = edns {
+                let mut e = Edns::new();
+                e.set_max_payload(size);
+                e.set_dnssec_ok(dnssec_ok);
+                e.set_version(version);
+                msg.edns = Some(e);
+            }
+            let bytes = msg.to_vec().unwrap();
+            let req = Request::new(Message::from_vec(&bytes).unwrap(), src, src, Proto::Udp, 0);
+            if cap > 0 {
+                req.cap_payload(cap);
+            }
+            let mut out = vec![1, 2, 3];
+            assert!(req.write_query(&mut out), "{name}");
+            assert_eq!(out, req.to_message().to_vec().unwrap(), "{name} {edns:?} cap {cap}");
+        }
+        // EDNS options: left to the message.
+        let mut msg = Message::query();
+        msg.add_query(Query::query(Name::from_ascii("example.org.").unwrap(), RecordType::A));
+        let mut e = Edns::new();
+        e.options_mut().insert(crate::proto::rr::rdata::opt::EdnsOption::Unknown(10, vec![1; 8]));
+        msg.edns = Some(e);
+        let req = Request::new(msg, src, src, Proto::Udp, 0);
+        assert!(!req.write_query(&mut Vec::new()));
+    }
 
     #[test]
     fn a_rewritten_request_asks_the_new_question_and_keeps_the_rest() {

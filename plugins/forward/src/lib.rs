@@ -239,10 +239,14 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
         ));
     }
 
-    let mut query = req
-        .to_message()
-        .to_vec()
-        .map_err(|e| PluginError::new(ResponseCode::FormErr, e.to_string()))?;
+    // Written straight from the query's parts; a query with more in it is encoded as a message.
+    let mut query = Vec::with_capacity(req.len().max(64));
+    if !req.write_query(&mut query) {
+        query = req
+            .to_message()
+            .to_vec()
+            .map_err(|e| PluginError::new(ResponseCode::FormErr, e.to_string()))?;
+    }
     let udp_size = req.max_payload().unwrap_or(512);
     let order = line.order();
     let n = order.len();

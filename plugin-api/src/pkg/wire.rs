@@ -14,6 +14,9 @@
 //!   question, checking every name that points into it (*rewrite*); `clamp_ttls` and
 //!   `set_rcode` patch the rest of what *rewrite* changes.
 //!
+//! * [`relay`]: an upstream's reply relayed as a [`WireReply`] (*forward*), and what *cache*
+//!   stores it by, read in place.
+//!
 //! The walker here reads only what our own encoder wrote (names are labels, or a pointer at the
 //! end); anything else makes it give up, and the caller falls back to decoding.
 
@@ -25,8 +28,10 @@ use crate::Request;
 use crate::pkg::response::Facts;
 
 mod names;
+mod relay;
 mod reply_writer;
 pub use names::{AskedQuestion, NameRole, QuestionTexts};
+pub use relay::Records;
 pub use reply_writer::{ReplyWriter, Section, SoaNames, ZoneSoa};
 
 const HEADER: usize = 12;

@@ -493,3 +493,66 @@ fn a_record_for_an_earlier_section_is_refused() {
     assert_eq!(got.answers, [a("a.test.", 5, [10, 0, 0, 1])]);
     assert_eq!(got.authorities.len(), 1);
 }
+
+#[test]
+fn an_upstream_reply_is_relayed_without_its_opt() {
+    use hickory_proto::rr::rdata::SOA;
+    // An upstream's NXDOMAIN, compressed, with its OPT last.
+    let mut m = reply("Www.Example.org.", vec![]);
+    m.metadata.response_code = ResponseCode::NXDomain;
+    let soa = SOA::new(name("ns.example.org."), name("h.example.org."), 1, 2, 3, 4, 120);
+    m.authorities.push(Record::from_rdata(name("example.org."), 900, RData::SOA(soa)));
+    m.additionals.push(a("ns.example.org.", 60, [192, 0, 2, 9]));
+    let bytes = m.to_vec().unwrap();
+    let wire = WireReply::from_upstream(bytes).unwrap();
+    let back = wire.decode().unwrap();
+    assert!(back.edns.is_none(), "the OPT is taken off");
+    assert_eq!(back.additionals.len(), 1);
+    assert_eq!((back.authorities.len(), wire.rcode()), (1, m.metadata.response_code));
+    assert_eq!(wire.answer_count(), 0);
+    // What cache reads in place: both TTLs and the SOA's minimum.
+    let r = wire.records().unwrap();
+    assert_eq!((r.ttls.len(), r.min_ttl, r.soa_minimum), (2, Some(60), Some(120)));
+    let mut patched = wire.clone();
+    patched.set_ttls(&r.ttls, 30);
+    let p = patched.decode().unwrap();
+    assert!(p.authorities.iter().chain(&p.additionals).all(|r| r.ttl == 30));
+    // It answers the question whatever the letter case; readdressed, it takes the client's.
+    let req = request("www.EXAMPLE.org.", 77, true, false, false);
+    assert!(wire.answers(&req));
+    assert!(!wire.answers(&request("other.example.org.", 77, true, false, false)));
+    let mut mine = wire.clone();
+    mine.readdress(&req);
+    let d = mine.decode().unwrap();
+    assert_eq!(d.metadata.id, 77);
+    assert_eq!(d.queries[0].name().to_ascii(), "www.EXAMPLE.org.");
+    // Without an OPT, as it came.
+    let mut plain = reply("example.org.", vec![a("example.org.", 5, [192, 0, 2, 1])]);
+    plain.edns = None;
+    let bytes = plain.to_vec().unwrap();
+    assert_eq!(WireReply::from_upstream(bytes.clone()).unwrap().as_bytes(), &bytes[..]);
+}
+
+#[test]
+fn unusual_upstream_replies_are_left_to_the_decoder() {
+    let base = reply("example.org.", vec![a("example.org.", 5, [192, 0, 2, 1])]);
+    // An extended rcode (BADVERS lives in the OPT).
+    let mut ext = base.clone();
+    ext.metadata.response_code = ResponseCode::BADVERS;
+    assert!(WireReply::from_upstream(ext.to_vec().unwrap()).is_err());
+    // An OPT that is not the last record.
+    let mut bytes = base.to_vec().unwrap();
+    let extra = a("x.example.org.", 5, [192, 0, 2, 2]);
+    let mut tail = Message::new(0, MessageType::Response, OpCode::Query);
+    tail.additionals.push(extra);
+    let tail = tail.to_vec().unwrap();
+    bytes.extend_from_slice(&tail[12..]);
+    let count = u16::from_be_bytes([bytes[10], bytes[11]]) + 1;
+    bytes[10..12].copy_from_slice(&count.to_be_bytes());
+    assert!(WireReply::from_upstream(bytes).is_err());
+    // Cut short, or with bytes after the last record.
+    let whole = base.to_vec().unwrap();
+    assert!(WireReply::from_upstream(whole[..whole.len() - 3].to_vec()).is_err());
+    assert!(WireReply::from_upstream([&whole[..], &[0, 0]].concat()).is_err());
+    assert!(WireReply::from_upstream(vec![0; 5]).is_err());
+}

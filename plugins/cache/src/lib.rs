@@ -25,8 +25,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use plugin_api::pkg::response::{Type, typify};
-use plugin_api::pkg::wire::Stored;
+use plugin_api::pkg::response::{Type, type_of, typify};
+use plugin_api::pkg::wire::{Records, Stored, WireReply};
 use plugin_api::pkg::zone::longest_match;
 use plugin_api::proto::op::{Message, ResponseCode};
 use plugin_api::proto::rr::RecordType;
@@ -226,6 +226,14 @@ impl Inner {
     /// Stores the reply to `req` if it may be cached, and returns it with its TTLs set to the
     /// stored duration.
     fn store(&self, server: &str, req: &Request, result: ServeResult) -> ServeResult {
+        // An upstream's reply relayed as bytes (*forward*) is stored as it is, read in place.
+        let result = match result {
+            Ok(Reply::Wire { wire, by }) => match self.store_wire(server, req, wire) {
+                Ok(wire) => return Ok(Reply::Wire { wire, by }),
+                Err(wire) => Ok(Reply::Wire { wire, by }),
+            },
+            other => other,
+        };
         // Answers written in wire form (*hosts*, *kubernetes*) are kept like any other, as
         // CoreDNS's cache keeps what the plugins after it answer (its hit and miss counters
         // count them): decoded once here, on the miss, and served as wire from then on.
@@ -235,33 +243,14 @@ impl Inner {
             Err(e) => return Err(e),
         };
         let kind = typify(Some(&msg));
-        let Some(ttl) = self.duration(&msg, kind) else { return Ok(Reply::Message { msg, by }) };
+        let Some(ttl) = self.duration(kind, || min_ttl(&msg, kind)) else {
+            return Ok(Reply::Message { msg, by });
+        };
         set_ttls(&mut msg, ttl);
-        if ttl > 0 && cacheable(&msg, kind) {
-            let m = self.metrics.for_server(server);
-            if !req.answers(&msg) {
-                m.drops.get().inc();
-            } else {
-                let k = query_key(req);
-                let success = matches!(kind, Type::NoError | Type::Delegation);
-                let (store, except, evictions) = if success {
-                    (&self.success, &self.o.disable_success, &m.success_evictions)
-                } else {
-                    (&self.denial, &self.o.disable_denial, &m.denial_evictions)
-                };
-                if longest_match(except, req.name()).is_none()
-                    && let Some(wire) = Stored::new(&mut msg)
-                {
-                    if store.add(k, Item::new(wire, self.clock.now(), ttl)) {
-                        evictions.get().inc();
-                    }
-                    if success {
-                        self.denial.remove(k);
-                    }
-                    m.success_entries.get().set(self.success.len() as i64);
-                    m.denial_entries.get().set(self.denial.len() as i64);
-                }
-            }
+        let soa = msg.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
+        if ttl > 0 && cacheable(msg.metadata.truncation, soa, kind) {
+            let answers = req.answers(&msg);
+            self.keep(server, req, kind, ttl, answers, || Stored::new(&mut msg));
         }
         if !req.dnssec_ok() && !req.metadata().authentic_data {
             msg.metadata.authentic_data = false;
@@ -269,17 +258,83 @@ impl Inner {
         Ok(Reply::Message { msg, by })
     }
 
+    /// [`Inner::store`] for a reply in wire form, without decoding it: `Err` with the reply
+    /// unchanged when it cannot be read in place.
+    fn store_wire(
+        &self,
+        server: &str,
+        req: &Request,
+        mut wire: WireReply,
+    ) -> Result<WireReply, WireReply> {
+        let (Some(facts), Some(records)) = (wire.facts(), wire.records()) else {
+            return Err(wire);
+        };
+        let kind = type_of(Some(&facts));
+        let Some(ttl) = self.duration(kind, || wire_min_ttl(&records, kind)) else {
+            return Ok(wire);
+        };
+        wire.set_ttls(&records.ttls, ttl);
+        if ttl > 0 && cacheable(facts.metadata.truncation, facts.soa, kind) {
+            let answers = wire.answers(req);
+            self.keep(server, req, kind, ttl, answers, || {
+                Some(Stored::from_wire(&wire, &records.ttls))
+            });
+        }
+        if !req.dnssec_ok() && !req.metadata().authentic_data {
+            wire.patch_header(|h| h[3] &= !0x20);
+        }
+        Ok(wire)
+    }
+
+    /// Keeps a cacheable reply of `kind` for `ttl` (made by `stored`), or counts it dropped
+    /// when it does not answer the question (`answers`).
+    fn keep(
+        &self,
+        server: &str,
+        req: &Request,
+        kind: Type,
+        ttl: u32,
+        answers: bool,
+        stored: impl FnOnce() -> Option<Stored>,
+    ) {
+        let m = self.metrics.for_server(server);
+        if !answers {
+            m.drops.get().inc();
+            return;
+        }
+        let k = query_key(req);
+        let success = matches!(kind, Type::NoError | Type::Delegation);
+        let (store, except, evictions) = if success {
+            (&self.success, &self.o.disable_success, &m.success_evictions)
+        } else {
+            (&self.denial, &self.o.disable_denial, &m.denial_evictions)
+        };
+        if longest_match(except, req.name()).is_none()
+            && let Some(wire) = stored()
+        {
+            if store.add(k, Item::new(wire, self.clock.now(), ttl)) {
+                evictions.get().inc();
+            }
+            if success {
+                self.denial.remove(k);
+            }
+            m.success_entries.get().set(self.success.len() as i64);
+            m.denial_entries.get().set(self.denial.len() as i64);
+        }
+    }
+
     /// How long a reply of `kind` is kept: its smallest TTL clamped to the class's bounds; the
     /// `servfail` time for SERVFAIL; `None` for replies that are never cached.
-    fn duration(&self, msg: &Message, kind: Type) -> Option<u32> {
+    /// `min_ttl` gives the reply's smallest TTL (see [`min_ttl`]).
+    fn duration(&self, kind: Type, min_ttl: impl FnOnce() -> u32) -> Option<u32> {
         let o = &self.o;
         Some(match kind {
             Type::NameError | Type::NoData => {
-                min_ttl(msg, kind, o.nttl).clamp(o.minnttl.min(o.nttl), o.nttl)
+                min_ttl().min(o.nttl).clamp(o.minnttl.min(o.nttl), o.nttl)
             }
             Type::ServerError => o.failttl,
             Type::NoError | Type::Delegation => {
-                min_ttl(msg, kind, o.pttl).clamp(o.minpttl.min(o.pttl), o.pttl)
+                min_ttl().min(o.pttl).clamp(o.minpttl.min(o.pttl), o.pttl)
             }
             _ => return None,
         })
@@ -294,12 +349,12 @@ fn refreshes(result: &ServeResult) -> bool {
     matches!(rcode, Some(ResponseCode::NoError | ResponseCode::NXDomain))
 }
 
-/// CoreDNS's `key` conditions besides the type: no truncated replies, no denials without SOA.
-fn cacheable(msg: &Message, kind: Type) -> bool {
-    if msg.metadata.truncation {
+/// CoreDNS's `key` conditions besides the type: no truncated replies, no denials without SOA
+/// (`soa`: the authority section has one).
+fn cacheable(truncated: bool, soa: bool, kind: Type) -> bool {
+    if truncated {
         return false;
     }
-    let soa = msg.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
     match kind {
         Type::NameError | Type::NoData => soa,
         Type::NoError | Type::Delegation | Type::ServerError => true,
@@ -307,16 +362,16 @@ fn cacheable(msg: &Message, kind: Type) -> bool {
     }
 }
 
-/// The smallest TTL in the reply, at most `max`; for denials the SOA's minimum counts too.
-/// No records at all gives the 5 s minimum, as in CoreDNS.
-fn min_ttl(msg: &Message, kind: Type, max: u32) -> u32 {
+/// The smallest TTL in the reply (at most `MAX_TTL`); for denials the SOA's minimum counts
+/// too. No records at all gives the 5 s minimum, as in CoreDNS.
+fn min_ttl(msg: &Message, kind: Type) -> u32 {
     if !matches!(kind, Type::NoError | Type::NameError | Type::NoData) {
         return MIN_TTL;
     }
     if msg.answers.is_empty() && msg.authorities.is_empty() && msg.additionals.is_empty() {
         return MIN_TTL;
     }
-    let mut ttl = MAX_TTL.min(max.max(MAX_TTL));
+    let mut ttl = MAX_TTL;
     for r in msg.answers.iter().chain(&msg.authorities).chain(&msg.additionals) {
         ttl = ttl.min(r.ttl);
         if let plugin_api::proto::rr::RData::SOA(soa) = &r.data
@@ -324,6 +379,21 @@ fn min_ttl(msg: &Message, kind: Type, max: u32) -> u32 {
         {
             ttl = ttl.min(soa.minimum);
         }
+    }
+    ttl
+}
+
+/// [`min_ttl`] of a reply read in place.
+fn wire_min_ttl(records: &Records, kind: Type) -> u32 {
+    if !matches!(kind, Type::NoError | Type::NameError | Type::NoData) {
+        return MIN_TTL;
+    }
+    let Some(smallest) = records.min_ttl else { return MIN_TTL };
+    let mut ttl = MAX_TTL.min(smallest);
+    if matches!(kind, Type::NameError | Type::NoData)
+        && let Some(minimum) = records.soa_minimum
+    {
+        ttl = ttl.min(minimum);
     }
     ttl
 }

@@ -17,9 +17,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
-use plugin_api::proto::op::Message;
 use plugin_api::{PluginError, Proto, Request};
 use tokio::sync::watch;
+
+use crate::relayed::Relayed;
 
 /// The most queries that wait on one exchange.
 pub const MAX_WAITERS: usize = 4096;
@@ -27,7 +28,7 @@ pub const MAX_WAITERS: usize = 4096;
 const SHARDS: usize = 16;
 
 /// What the leader's exchange gave.
-pub type Outcome = Arc<Result<Message, PluginError>>;
+pub type Outcome = Arc<Result<Relayed, PluginError>>;
 
 /// What a query's answer depends on, borrowed from the query: the leader's copy is its
 /// `Arc<Request>`, so starting an exchange allocates no key.
@@ -134,7 +135,7 @@ pub struct Leader<'a> {
 
 impl Leader<'_> {
     /// Hands `outcome` to every waiter; later queries for the key start a new exchange.
-    pub fn publish(mut self, outcome: &Result<Message, PluginError>) {
+    pub fn publish(mut self, outcome: &Result<Relayed, PluginError>) {
         if let Some(done) = self.take().and_then(|f| f.done) {
             let _ = done.send(Some(Arc::new(outcome.clone())));
         }
@@ -158,7 +159,7 @@ pub async fn wait(
     mut done: watch::Receiver<Option<Outcome>>,
     req: &Request,
     within: std::time::Duration,
-) -> Result<Message, PluginError> {
+) -> Result<Relayed, PluginError> {
     let got = tokio::time::timeout(within, done.wait_for(Option::is_some)).await;
     let outcome = match got {
         Ok(Ok(value)) => value.clone(),
@@ -171,10 +172,7 @@ pub async fn wait(
     match &*outcome {
         Ok(reply) => {
             let mut mine = reply.clone();
-            mine.metadata.id = req.id();
-            if let (Some(q), Some(asked)) = (mine.queries.first_mut(), req.question()) {
-                *q = asked.clone();
-            }
+            mine.readdress(req);
             Ok(mine)
         }
         Err(e) => Err(e.clone()),

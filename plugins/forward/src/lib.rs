@@ -17,6 +17,7 @@
 
 pub mod coalesce;
 pub mod metrics;
+pub mod relayed;
 pub mod setup;
 pub mod tls;
 pub mod upstream;
@@ -26,11 +27,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use plugin_api::pkg::zone::is_subdomain;
-use plugin_api::proto::op::{Message, ResponseCode};
+use plugin_api::proto::op::ResponseCode;
 use plugin_api::{
-    ConfigError, Controller, Ctx, Next, Plugin, PluginError, Proto, Reply, Request, Serve,
-    ServeResult,
+    ConfigError, Controller, Ctx, Next, Plugin, PluginError, Proto, Request, Serve, ServeResult,
 };
+use relayed::Relayed;
 use rustls::pki_types::ServerName;
 use setup::{Policy, Stanza};
 use upstream::{Settings, Upstream};
@@ -181,8 +182,8 @@ async fn serve_from(
     loop {
         let line = &lines[index];
         let reply = forward_shared(line, index, &coalescer, &req).await?;
-        let rcode = reply.metadata.response_code;
-        let nodata = rcode == ResponseCode::NoError && reply.answers.is_empty();
+        let rcode = reply.rcode();
+        let nodata = rcode == ResponseCode::NoError && reply.answer_count() == 0;
         let pass_on = line.stanza.next.contains(&rcode) || (line.stanza.next_on_nodata && nodata);
         if pass_on {
             // Only another forward line takes it, as in CoreDNS.
@@ -191,7 +192,7 @@ async fn serve_from(
                 continue;
             }
         }
-        return Ok(Reply::message(reply, NAME));
+        return Ok(reply.into_reply());
     }
 }
 
@@ -201,7 +202,7 @@ async fn forward_shared(
     index: usize,
     coalescer: &coalesce::Coalescer,
     req: &Arc<Request>,
-) -> Result<Message, PluginError> {
+) -> Result<Relayed, PluginError> {
     let Some(role) = coalescer.join(index, req) else { return forward(line, req).await };
     match role {
         coalesce::Role::Leader(leader) => {
@@ -227,7 +228,7 @@ impl Drop for InFlight<'_> {
 }
 
 /// One line's work for one query.
-async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
+async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
     let s = &line.stanza;
     let count = line.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
     let _in_flight = InFlight(&line.in_flight);
@@ -301,13 +302,10 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
             result =
                 upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining), udp_size).await;
         }
-        let reply = result.and_then(|bytes| {
-            Message::from_vec(&bytes)
-                .map_err(|e| format!("dns: unpack reply from {}: {e}", upstream.label))
-        });
+        let reply = result.and_then(|bytes| Relayed::read(bytes, &upstream.label));
         let reply = match reply {
             Ok(mut r) => {
-                r.metadata.id = req.id();
+                r.set_id(req.id());
                 r
             }
             Err(e) => {
@@ -324,14 +322,14 @@ async fn forward(line: &Line, req: &Request) -> Result<Message, PluginError> {
             }
         };
         let elapsed = started.elapsed().as_secs_f64();
-        upstream.series.duration(&upstream.label, reply.metadata.response_code, elapsed);
+        upstream.series.duration(&upstream.label, reply.rcode(), elapsed);
 
-        if !req.answers(&reply) {
+        if !reply.answers(req) {
             let mut formerr = req.reply();
             formerr.metadata.response_code = ResponseCode::FormErr;
-            return Ok(formerr);
+            return Ok(Relayed::Message(formerr));
         }
-        if s.failover.contains(&reply.metadata.response_code) {
+        if s.failover.contains(&reply.rcode()) {
             failovers += 1;
             if failovers < n {
                 continue;

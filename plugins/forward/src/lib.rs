@@ -3,6 +3,8 @@
 //! * [`setup()`] reads every `forward FROM TO... { options }` line of a block ([`setup::parse`]).
 //! * [`upstream`]: one upstream — exchanges over UDP and TCP with reused connections, health
 //!   probes after failures.
+//! * [`relayed`]: the reply handed on in wire form as it came (less its OPT), never decoded
+//!   unless it cannot be walked; [`coalesce`]: identical questions in flight share one exchange.
 //! * [`Forward`] is the handler. The lines are tried in the order written: the first whose FROM
 //!   zone holds the query name (and whose `except` does not) handles it; `next RCODE` sends the
 //!   query on to the following line. Queries no line takes go to the next plugin.
@@ -11,8 +13,10 @@
 //! those that are down; on a failed exchange the next upstream is tried and the failed one is
 //! probed; if every upstream is down one is tried anyway (or, with
 //! `failfast_all_unhealthy_upstreams`, none); at most `max_connect_attempts` attempts (two per
-//! upstream by default). The reply is relayed as it came; a reply whose question is not the
-//! query's is answered FORMERR; garbage counts as a failed exchange. When nothing answers the
+//! upstream by default). The reply is relayed as it came. Over UDP only a reply with the
+//! exchange's own (unpredictable) id and the query's question is taken, anything else is passed
+//! over as a possible forgery; over TCP a reply to another question is answered FORMERR, as
+//! CoreDNS answers it; garbage counts as a failed exchange. When nothing answers the
 //! query is SERVFAIL with the last upstream error (or `no healthy proxies`), which *errors* logs.
 
 pub mod coalesce;

@@ -17,9 +17,8 @@
 //! instance per worker with `EPOLLEXCLUSIVE` was worse than `poll`, as its entries stay on the
 //! socket's wait queue, so every packet runs their callbacks, busy workers or not.
 //!
-//! The queries of a batch whose plugin has to wait (a forwarder) are handed to the tokio runtime
-//! as one task, which sends each reply on the same socket as it comes, so the thread never
-//! blocks on an upstream. That task does
+//! A query whose plugin has to wait (a forwarder) is handed to the tokio runtime as a task, which
+//! sends its reply on the same socket, so the thread never blocks on an upstream. That task does
 //! not register the socket with tokio's reactor: a registration, even for writability alone,
 //! woke a runtime thread after every batch (the kernel signals write space each time sent
 //! packets are freed), 200 000 times in 5 s under load. A full send buffer is instead waited
@@ -128,8 +127,6 @@ struct Worker {
     slots: Slots,
     /// Reply buffer for each slot; their capacity is kept from batch to batch.
     replies: Vec<Vec<u8>>,
-    /// The batch's queries whose plugin has to wait, handed to the runtime together.
-    waiting: Vec<(WaitReply, SocketAddr)>,
 }
 
 impl Worker {
@@ -150,7 +147,6 @@ impl Worker {
             stop,
             slots: Slots::new(),
             replies: (0..BATCH).map(|_| Vec::with_capacity(512)).collect(),
-            waiting: Vec::with_capacity(BATCH),
         }
     }
 
@@ -204,42 +200,24 @@ impl Worker {
                 }
                 // Streams are framed only for TCP.
                 Outcome::Drop | Outcome::SendFrames => {}
-                Outcome::Wait(reply) => self.waiting.push((reply, src)),
+                Outcome::Wait(reply) => self.answer_later(reply, src),
             }
         }
         let dropped = self.slots.send(self.socket.as_raw_fd(), outgoing);
         mux.replies_dropped(dropped);
-        self.answer_later();
     }
 
-    /// Runs the batch's waiting queries on the runtime, as one task: a task spawned from this
-    /// thread goes through the runtime's shared queue and may wake one of its threads, so one
-    /// per batch rather than one per query (a cache miss each, under load tens per batch).
-    /// Each reply is sent as soon as its query is done.
-    fn answer_later(&mut self) {
-        if self.waiting.is_empty() {
-            return;
-        }
+    /// Runs a waiting query on the runtime; its reply is sent from there.
+    fn answer_later(&self, reply: WaitReply, dst: SocketAddr) {
         let (socket, mux) = (self.socket.clone(), self.mux.clone());
-        let waiting: futures::stream::FuturesUnordered<_> = self
-            .waiting
-            .drain(..)
-            .map(|(reply, dst)| {
-                let guard = self.in_flight.enter();
-                async move { (reply.await, dst, guard) }
-            })
-            .collect();
+        let guard = self.in_flight.enter();
         self.runtime.spawn(async move {
-            use futures::StreamExt;
-            let mut waiting = waiting;
-            while let Some((reply, dst, guard)) = waiting.next().await {
-                if let Some(bytes) = reply
-                    && !send_late(&socket, &bytes, dst).await
-                {
-                    mux.load().replies_dropped(1);
-                }
-                drop(guard);
+            if let Some(bytes) = reply.await
+                && !send_late(&socket, &bytes, dst).await
+            {
+                mux.load().replies_dropped(1);
             }
+            drop(guard);
         });
     }
 }

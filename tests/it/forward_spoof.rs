@@ -118,3 +118,24 @@ async fn the_upstream_never_sees_the_clients_id() {
     assert!(upstream_ids.iter().all(|id| !ids.contains(id)), "{upstream_ids:?} vs {ids:?}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstreams_extended_error_reaches_the_client() {
+    // Replies are relayed as bytes only when their OPT holds nothing: an upstream's EDE goes to
+    // the client, through *cache* too, as CoreDNS passes it on.
+    use crate::upstream::{Behaviour, Upstream};
+    let upstream = Upstream::start(Behaviour::Filtered(17)).await;
+    let s =
+        TestServer::start(&format!("ede.test:0 {{\n cache 30\n forward . {}\n}}", upstream.addr))
+            .await;
+    for _ in 0..2 {
+        let mut q = query("blocked.ede.test.", RecordType::A);
+        q.edns = Some(hickory_proto::op::Edns::new());
+        let r = udp_exchange(s.addr, &q).await.expect("an answer");
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        let options = r.edns.as_ref().map(|e| e.options().options.clone()).unwrap_or_default();
+        let ede = options.iter().find(|(code, _)| u16::from(*code) == 15);
+        assert!(ede.is_some(), "the upstream's EDE is kept: {options:?}");
+    }
+    s.stop().await;
+}

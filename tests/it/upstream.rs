@@ -37,6 +37,8 @@ pub enum Behaviour {
     /// A name with only an IPv4 address: A queries get it with this TTL, every other type an
     /// empty NOERROR.
     OnlyA(Ipv4Addr, u32),
+    /// NXDOMAIN with an extended DNS error (RFC 8914) of this info code in its OPT.
+    Filtered(u16),
 }
 
 /// A running upstream.
@@ -93,6 +95,14 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
         }
         Behaviour::WrongQuestion => {
             m.queries[0].set_name(Name::from_ascii("somewhere.else.").unwrap());
+        }
+        Behaviour::Filtered(code) => {
+            m.metadata.response_code = ResponseCode::NXDomain;
+            let mut edns = hickory_proto::op::Edns::new();
+            let mut ede = code.to_be_bytes().to_vec();
+            ede.extend_from_slice(b"blocked upstream");
+            edns.options_mut().insert(hickory_proto::rr::rdata::opt::EdnsOption::Unknown(15, ede));
+            m.edns = Some(edns);
         }
         Behaviour::Many(n) => {
             for i in 1..=n {

@@ -12,7 +12,7 @@ use crate::Request;
 
 impl WireReply {
     /// An upstream's reply as a [`WireReply`]: its OPT record, which must be the last record
-    /// and carry no extended rcode, taken off. The bytes back if they cannot be walked to their
+    /// and carry no extended rcode and no options, taken off. The bytes back if they cannot be walked to their
     /// end, or have an OPT elsewhere. (Walked, not decoded: record data goes on as it came, as
     /// a proxy such as dnsdist passes it.)
     pub fn from_upstream(bytes: Vec<u8>) -> Result<Self, Vec<u8>> {
@@ -115,8 +115,10 @@ fn opt_start(b: &[u8]) -> Option<Option<usize>> {
     for i in 0..total {
         let rr = read_rr(b, at)?;
         if rtype(b, &rr) == RecordType::OPT {
-            // Last, and no extended rcode (the TTL's first octet).
-            if i + 1 != total || b[rr.owner_end + 4] != 0 {
+            // Last, no extended rcode (the TTL's first octet), and no options: an upstream's
+            // EDE, NSID or cookie goes to the client as CoreDNS passes it, through the
+            // decoded reply, whose OPT the server keeps.
+            if i + 1 != total || b[rr.owner_end + 4] != 0 || rr.end != rr.owner_end + 10 {
                 return None;
             }
             opt_at = Some(at);

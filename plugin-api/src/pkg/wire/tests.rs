@@ -550,6 +550,13 @@ fn unusual_upstream_replies_are_left_to_the_decoder() {
     let count = u16::from_be_bytes([bytes[10], bytes[11]]) + 1;
     bytes[10..12].copy_from_slice(&count.to_be_bytes());
     assert!(WireReply::from_upstream(bytes).is_err());
+    // Options in the OPT (an upstream's EDE, NSID, cookie) are kept by decoding.
+    let mut with_option = base.clone();
+    if let Some(e) = with_option.edns.as_mut() {
+        e.options_mut()
+            .insert(hickory_proto::rr::rdata::opt::EdnsOption::Unknown(3, b"ns1".to_vec()));
+    }
+    assert!(WireReply::from_upstream(with_option.to_vec().unwrap()).is_err());
     // Cut short, or with bytes after the last record.
     let whole = base.to_vec().unwrap();
     assert!(WireReply::from_upstream(whole[..whole.len() - 3].to_vec()).is_err());

@@ -10,7 +10,8 @@
 //! addresses, *k8s_gateway*'s addresses and NXDOMAIN, *file*'s
 //! addresses and denials;
 //! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
-//! writer.
+//! writer. A cache miss through *forward* is counted too, against a ceiling that may only come
+//! down (17.6 allocations a miss today; issue 26 asks for none).
 //!
 //! One exception is measured rather than hidden: hickory's `Name` keeps 32 octets of labels
 //! inline, so decoding a longer query name allocates once.
@@ -211,4 +212,67 @@ fn queries_answered_from_memory_allocate_nothing() {
         assert_eq!(got, ResponseCode::NoError, "{name}");
         assert_eq!(allocations, 0, "{name} with EDNS: allocations per query");
     }
+    cache_miss_allocations();
+}
+
+/// An upstream on a thread of its own that answers every query with one address, written into
+/// the query's own buffer: it allocates nothing per query, so the count is the server's.
+fn canned_upstream() -> SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
+    let addr = socket.local_addr().expect("its address");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if n < 12 {
+                continue;
+            }
+            buf[2] |= 0x80;
+            buf[3] = 0x80;
+            buf[6..8].copy_from_slice(&1u16.to_be_bytes());
+            let answer = [0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1];
+            buf[n..n + answer.len()].copy_from_slice(&answer);
+            let _ = socket.send_to(&buf[..n + answer.len()], from);
+        }
+    });
+    addr
+}
+
+/// A cache miss through *forward*: a name never asked, sent to an upstream and the reply
+/// relayed and stored. Not free of allocations yet (issue 26); the count is held here so that
+/// it only goes down.
+fn cache_miss_allocations() {
+    const MISSES: usize = 200;
+    /// A miss allocated 17.6 times when this row was written (2026-12-06): the request kept
+    /// for the wait and the thread's spare made anew, the boxed futures of the chain and of
+    /// the wait, the query's and the reply's buffers, and the cache entry (bytes, TTL offsets,
+    /// the item and the table's node).
+    const CEILING: usize = 18;
+    let upstream = canned_upstream();
+    let text = format!(".:53 {{\n cache 300\n forward . {upstream}\n}}\n");
+    let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
+    let config = config::load(&source, &|_| {}).expect("the Corefile loads");
+    let mux = Mux::new(&config.listeners[0]);
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let packets: Vec<Vec<u8>> =
+        (0..=MISSES).map(|i| packet(&format!("m{i:05}.miss.test."), RecordType::A)).collect();
+    let src: SocketAddr = "10.1.2.3:5300".parse().expect("address");
+    let local: SocketAddr = "10.0.0.53:53".parse().expect("address");
+    let mut out = Vec::with_capacity(512);
+    let mut miss = |packet: &[u8]| {
+        out.clear();
+        let outcome = mux.serve_packet(packet, src, local, Proto::Udp, Instant::now(), &mut out);
+        let Outcome::Wait(reply) = outcome else { panic!("a miss waits for the upstream") };
+        let bytes = runtime.block_on(reply).expect("a reply");
+        assert_eq!(Message::from_vec(&bytes).expect("decodes").answers.len(), 1);
+    };
+    // The first fills the upstream socket pool and the metric series.
+    miss(&packets[0]);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for p in &packets[1..] {
+        miss(p);
+    }
+    let per_miss = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / MISSES as f64;
+    println!("allocations per cache miss through forward: {per_miss:.2}");
+    assert!(per_miss <= CEILING as f64, "{per_miss:.2} allocations per miss, ceiling {CEILING}");
 }

@@ -23,6 +23,13 @@ pub fn recycle_buffer(buf: Vec<u8>) {
     crate::pkg::wire::recycle_buffer(buf);
 }
 
+/// An empty buffer with room for `capacity` octets, this thread's spare if it has one (the one
+/// [`recycle_buffer`] gave back): a reply written after a wait (a cache miss, on a runtime
+/// thread) allocates none either.
+pub fn reply_buffer(capacity: usize) -> Vec<u8> {
+    crate::pkg::wire::reply_buffer(capacity)
+}
+
 /// Takes one complete log line, newline included.
 pub type LogWriter = fn(Vec<u8>);
 

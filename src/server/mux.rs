@@ -287,7 +287,7 @@ impl Mux {
                         },
                         other => other,
                     };
-                    let mut out = Vec::with_capacity(512);
+                    let mut out = plugin_api::server::reply_buffer(512);
                     match finish_counted(result, &req, metrics.as_deref(), start, &mut out) {
                         Outcome::Send => Some(out),
                         _ => None,

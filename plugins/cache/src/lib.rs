@@ -277,7 +277,7 @@ impl Inner {
         if ttl > 0 && cacheable(facts.metadata.truncation, facts.soa, kind) {
             let answers = wire.answers(req);
             self.keep(server, req, kind, ttl, answers, || {
-                Some(Stored::from_wire(&wire, &records.ttls))
+                Some(Stored::from_wire(&wire, records.ttls))
             });
         }
         if !req.dnssec_ok() && !req.metadata().authentic_data {

@@ -74,7 +74,10 @@ impl WireReply {
             return None;
         }
         let mut at = skip_question(b)?;
-        let mut out = Records { ttls: Vec::new(), min_ttl: None, soa_minimum: None };
+        // Room for exactly every record, so that `Stored::from_wire` keeps it as it is.
+        let count: usize = (0..3).map(|s| section_count(b, s)).sum();
+        let ttls = Vec::with_capacity(count);
+        let mut out = Records { ttls, min_ttl: None, soa_minimum: None };
         for section in 0..3 {
             for _ in 0..section_count(b, section) {
                 let rr = read_rr(b, at)?;
@@ -144,8 +147,9 @@ pub struct Records {
 }
 
 impl Stored {
-    /// `reply` kept as it is, with its TTL offsets (from [`WireReply::records`]).
-    pub fn from_wire(reply: &WireReply, ttls: &[u16]) -> Self {
-        Self { bytes: reply.0.as_slice().into(), ttls: ttls.into() }
+    /// `reply` kept as it is, with its TTL offsets (from [`WireReply::records`], whose room
+    /// is exact, so the offsets are kept without a copy).
+    pub fn from_wire(reply: &WireReply, ttls: Vec<u16>) -> Self {
+        Self { bytes: reply.0.as_slice().into(), ttls: ttls.into_boxed_slice() }
     }
 }

@@ -244,13 +244,16 @@ async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
         ));
     }
 
-    // Written straight from the query's parts; a query with more in it is encoded as a message.
-    let mut query = Vec::with_capacity(req.len().max(64));
+    // Written straight from the query's parts into the thread's spare buffer (given back when
+    // the exchange ends); a query with more in it is encoded as a message.
+    let mut query = plugin_api::pkg::wire::SpareBuffer::take(req.len().max(64));
     if !req.write_query(&mut query) {
-        query = req
+        let encoded = req
             .to_message()
             .to_vec()
             .map_err(|e| PluginError::new(ResponseCode::FormErr, e.to_string()))?;
+        query.clear();
+        query.extend_from_slice(&encoded);
     }
     let udp_size = req.max_payload().unwrap_or(512);
     let order = line.order();

@@ -116,7 +116,7 @@ impl Line {
         let n = self.upstreams.len().min(setup::MAX_UPSTREAMS);
         let mut order = Order { at: [0; setup::MAX_UPSTREAMS], n };
         for (i, slot) in order.at.iter_mut().enumerate() {
-            *slot = i;
+            *slot = i as u8;
         }
         let order_slice = &mut order.at[..n];
         match self.stanza.policy {
@@ -136,7 +136,7 @@ impl Line {
 
 /// The order a query tries a line's upstreams in.
 struct Order {
-    at: [usize; setup::MAX_UPSTREAMS],
+    at: [u8; setup::MAX_UPSTREAMS],
     n: usize,
 }
 
@@ -146,11 +146,10 @@ impl Order {
     }
 }
 
-impl std::ops::Index<usize> for Order {
-    type Output = usize;
-
-    fn index(&self, i: usize) -> &usize {
-        &self.at[..self.n][i]
+impl Order {
+    /// The index of the `i`th upstream to try.
+    fn at(&self, i: usize) -> usize {
+        usize::from(self.at[..self.n][i])
     }
 }
 
@@ -216,7 +215,8 @@ async fn forward_shared(
         }
         coalesce::Role::Waiter(done) => {
             metrics::COALESCED.inc();
-            coalesce::wait(done, req, DEADLINE).await
+            // Boxed, as the rarer path, so that it does not add its state to every query's.
+            Box::pin(coalesce::wait(done, req, DEADLINE)).await
         }
         coalesce::Role::Alone => forward(line, req).await,
     }
@@ -271,7 +271,7 @@ async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
             i = 0;
             fails = 0;
         }
-        let mut upstream = &line.upstreams[order[i]];
+        let mut upstream = &line.upstreams[order.at(i)];
         i += 1;
         if upstream.down() {
             fails += 1;

@@ -109,10 +109,13 @@ impl Upstream {
         read_timeout: Duration,
         udp_size: u16,
     ) -> Result<Vec<u8>, String> {
+        // TLS and TCP exchanges are boxed: their state (a TLS handshake above all) would
+        // otherwise make every query's future several KiB, which glibc serves from its slow
+        // large-chunk path, and which is moved in whole when the chain's future is boxed.
         if self.tls.is_some() {
-            self.exchange_tls(query, id, read_timeout).await
+            Box::pin(self.exchange_tls(query, id, read_timeout)).await
         } else if tcp {
-            self.exchange_tcp(query, id, read_timeout).await
+            Box::pin(self.exchange_tcp(query, id, read_timeout)).await
         } else {
             self.exchange_udp(query, id, read_timeout, udp_size).await
         }

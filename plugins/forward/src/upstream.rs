@@ -6,6 +6,7 @@
 //! the upstream's fail count and a success resets it. With more than `max_fails` fails the
 //! upstream is down and skipped while others are up.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +16,7 @@ use plugin_api::proto::op::{Message, Query};
 use plugin_api::proto::rr::{Name, RecordType};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
@@ -170,16 +171,37 @@ impl Upstream {
             let local = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
             format!("{what} udp {local}->{}: {e}", self.addr)
         };
+        // The socket's readiness is left set by the last exchange's read, which found its reply
+        // and stopped there; a read now would only find the socket empty, a system call for
+        // nothing. Cleared before sending, it is set again when the reply arrives (a late reply
+        // already queued is then read first, and passed over below).
+        let _ =
+            socket.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
         socket.send(query).await.map_err(|e| op_err("write", &go_io(&e)))?;
         let deadline = tokio::time::Instant::now() + read_timeout;
         // One octet more than allowed, to tell a reply that overflowed from one that fit.
         let limit = usize::from(udp_size.max(512));
         let mut buf = vec![0u8; limit + 1];
         loop {
-            let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+            let wait = socket.ready(Interest::READABLE | Interest::ERROR);
+            let ready = match tokio::time::timeout_at(deadline, wait).await {
                 Err(_) => return Err(op_err("read", &"i/o timeout")),
                 Ok(Err(e)) => return Err(op_err("read", &go_io(&e))),
-                Ok(Ok(n)) => n,
+                Ok(Ok(ready)) => ready,
+            };
+            // An ICMP error (port unreachable: nothing listens there) is the socket's pending
+            // error, not something to read: a read would see only that nothing is readable.
+            if ready.is_error() {
+                if let Ok(Some(e)) = socket.take_error() {
+                    return Err(op_err("read", &go_io(&e)));
+                }
+                let _ = socket
+                    .try_io(Interest::ERROR, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
+            }
+            let n = match socket.try_recv(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(op_err("read", &go_io(&e))),
             };
             // Only this query's reply is taken: a late reply to an earlier query on this socket,
             // or a forgery with another id or question, is skipped and the wait goes on. (The
@@ -370,7 +392,7 @@ pub fn replies_to(query: &[u8], reply: &[u8]) -> bool {
 }
 
 /// An I/O error in Go's words.
-fn go_io(e: &std::io::Error) -> String {
+fn go_io(e: &io::Error) -> String {
     use std::io::ErrorKind::*;
     match e.kind() {
         ConnectionRefused => "connection refused".into(),

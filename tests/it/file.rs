@@ -24,10 +24,6 @@ impl Drop for Nsd {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// NSD serving corefile-examples/file's zone as example.org on a free loopback port.
 async fn nsd(dir: &Scratch) -> (Nsd, SocketAddr) {
     nsd_with(dir, "").await

@@ -51,6 +51,17 @@ pub fn answer_lines(m: &Message) -> Vec<String> {
     m.answers.iter().map(|r| format!("{} {} {}", r.name, r.record_type(), r.data)).collect()
 }
 
+/// A loopback port free for TCP and UDP alike, at the time of asking: for a server (a DNS
+/// listener, a primary, NSD or Knot) whose port must be known before it starts.
+pub fn free_port() -> u16 {
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A query with RD set and a fixed id.
 pub fn query(qname: &str, qtype: RecordType) -> Message {
     let mut m = Message::query();

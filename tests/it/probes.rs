@@ -1,6 +1,6 @@
 //! `/health` and `/ready`, in process and on the real binary through a SIGTERM with lameduck.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -34,10 +34,6 @@ async fn health_and_ready_share_an_address() {
     assert_eq!(http_get(addr, "/ready").await.0, 200);
     assert_eq!(http_get(addr, "/metrics").await.0, 200);
     s.stop().await;
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,16 +15,6 @@ use hickory_proto::rr::RecordType;
 use crate::binary::Scratch;
 use crate::harness::*;
 
-/// A port free on loopback for TCP and UDP alike, at the time of asking.
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 fn at(port: u16) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }

@@ -64,8 +64,7 @@ async fn a_notify_from_the_primary_brings_the_new_serial_at_once() {
         )
     };
     let path = dir.write("db.example.org", &zone(1, "192.0.2.1"));
-    let primary_port =
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let primary_port = free_port();
     let secondary = TestServer::start(&format!(
         "example.org:0 {{\n secondary {{\n  transfer from 127.0.0.1:{primary_port}\n }}\n}}"
     ))
@@ -76,20 +75,13 @@ async fn a_notify_from_the_primary_brings_the_new_serial_at_once() {
         path.display()
     ))
     .await;
-    let www = |s: &TestServer| {
-        let addr = s.addr;
-        async move {
-            let m = udp_exchange(addr, &query("www.example.org.", RecordType::A)).await.unwrap();
-            m.answers.first().map(|r| r.data.to_string())
-        }
-    };
     wait_until("the first transfer", || async {
-        www(&secondary).await.as_deref() == Some("192.0.2.1")
+        www(secondary.addr, "example.org.").await.as_deref() == Some("192.0.2.1")
     })
     .await;
     dir.write("db.example.org", &zone(2, "192.0.2.2"));
     wait_until("the NOTIFYed refresh", || async {
-        www(&secondary).await.as_deref() == Some("192.0.2.2")
+        www(secondary.addr, "example.org.").await.as_deref() == Some("192.0.2.2")
     })
     .await;
     // A NOTIFY from anyone else is dropped unanswered.
@@ -177,8 +169,7 @@ async fn members_follow_the_catalog_notified_by_its_primary() {
     dir.write("db.catalog.invalid", &catalog_zone(1, &[("a", "example.com.")]));
     dir.write("db.example.com", &member_zone("example.com.", "203.0.113.1"));
     dir.write("db.example.net", &member_zone("example.net.", "203.0.113.2"));
-    let primary_port =
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let primary_port = free_port();
     let secondary = TestServer::start(&format!(
         ".:0 {{\n secondary catalog.invalid {{\n  transfer from 127.0.0.1:{primary_port}\n  catalog\n }}\n}}"
     ))

@@ -83,10 +83,6 @@ impl Drop for Knot {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Knot, in `dir`, as a secondary of `zone` transferred from `primary`; and where it answers.
 fn knot_secondary(dir: &Scratch, zone: &str, primary: SocketAddr) -> (Knot, SocketAddr) {
     let port = free_port();

@@ -271,18 +271,24 @@ impl Stored {
         }
         // Same name but for case (the cache's key is the lower-cased name), so the same wire
         // form but for case: the client's, kept by the request, goes over ours in one copy.
-        let asked = req.qname_wire();
-        if let Some(ours) = b.get_mut(HEADER..HEADER + asked.len())
-            && ours.eq_ignore_ascii_case(asked)
-        {
-            ours.copy_from_slice(asked);
-        }
+        put_question_case(&mut b, req);
         let ttl = ttl.to_be_bytes();
         for &at in self.ttls.iter() {
             let at = usize::from(at);
             b[at..at + 4].copy_from_slice(&ttl);
         }
         WireReply(b)
+    }
+}
+
+/// Writes `req`'s question name over the reply's in `b` when they are the same name but for
+/// letter case, so the client gets its own case back.
+fn put_question_case(b: &mut [u8], req: &Request) {
+    let asked = req.qname_wire();
+    if let Some(ours) = b.get_mut(HEADER..HEADER + asked.len())
+        && ours.eq_ignore_ascii_case(asked)
+    {
+        ours.copy_from_slice(asked);
     }
 }
 

@@ -38,10 +38,21 @@ impl std::fmt::Display for Problem {
     }
 }
 
+impl Problem {
+    /// `file` cannot be read, in Go's words.
+    fn open(file: &str, e: &std::io::Error) -> Self {
+        Self::Open(format!("open {file}: {}", crate::pkg::os::error_words(e)))
+    }
+}
+
+/// `origin` as a name, or why it is not one.
+fn origin_name(origin: &str) -> Result<Name, Problem> {
+    Name::from_ascii(origin).map_err(|e| Problem::Parse(format!("{origin}: {e}")))
+}
+
 /// Reads `file` as the zone `origin`.
 pub fn load(file: &str, origin: &str) -> Result<Zone, Problem> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Problem::Open(format!("open {file}: {}", crate::pkg::os::error_words(&e))))?;
+    let text = std::fs::read_to_string(file).map_err(|e| Problem::open(file, &e))?;
     load_text(&text, file, origin)
 }
 
@@ -54,10 +65,8 @@ const SERIAL_PREFIX: u64 = 64 * 1024;
 /// before reading a file whole, as CoreDNS's reload stops at the SOA.
 pub fn serial(file: &str, origin: &str) -> Result<u32, Problem> {
     use std::io::Read;
-    let open = |e: std::io::Error| {
-        Problem::Open(format!("open {file}: {}", crate::pkg::os::error_words(&e)))
-    };
-    let origin = Name::from_ascii(origin).map_err(|e| Problem::Parse(format!("{origin}: {e}")))?;
+    let open = |e: std::io::Error| Problem::open(file, &e);
+    let origin = origin_name(origin)?;
     let mut head = Vec::new();
     std::fs::File::open(file)
         .map_err(open)?
@@ -83,7 +92,7 @@ pub fn serial(file: &str, origin: &str) -> Result<u32, Problem> {
 
 /// Reads `text` (the file `file`) as the zone `origin`.
 pub fn load_text(text: &str, file: &str, origin: &str) -> Result<Zone, Problem> {
-    let origin = Name::from_ascii(origin).map_err(|e| Problem::Parse(format!("{origin}: {e}")))?;
+    let origin = origin_name(origin)?;
     let records = reader::parse(text, file, &origin).map_err(|e| Problem::Parse(e.to_string()))?;
     let zone = Zone::new(&origin, records).map_err(|e| Problem::Parse(format!("{file}: {e}")));
     // The records as read, and their first index, are gone: a large zone's load leaves hundreds

@@ -7,7 +7,10 @@
 
 use hickory_proto::rr::RecordType;
 
-use super::{HEADER, Stored, WireReply, read_rr, rtype, section_count, skip_question};
+use super::{
+    HEADER, Stored, WireReply, put_question_case, read_rr, rtype, section_count, section_count_at,
+    skip_question,
+};
 use crate::Request;
 
 impl WireReply {
@@ -41,7 +44,7 @@ impl WireReply {
     pub fn answers(&self, req: &Request) -> bool {
         let b = &self.0;
         let asked = req.qname_wire();
-        if asked.is_empty() || section_count_at_question(b) != 1 {
+        if asked.is_empty() || section_count_at(b, 4) != 1 {
             return false;
         }
         let Some(name) = b.get(HEADER..HEADER + asked.len()) else { return false };
@@ -56,14 +59,8 @@ impl WireReply {
     /// Makes this reply `req`'s: its id, and its question in the letter case `req` asked in
     /// (when the names are the same but for case).
     pub fn readdress(&mut self, req: &Request) {
-        let b = &mut self.0;
-        b[..2].copy_from_slice(&req.id().to_be_bytes());
-        let asked = req.qname_wire();
-        if let Some(ours) = b.get_mut(HEADER..HEADER + asked.len())
-            && ours.eq_ignore_ascii_case(asked)
-        {
-            ours.copy_from_slice(asked);
-        }
+        self.0[..2].copy_from_slice(&req.id().to_be_bytes());
+        put_question_case(&mut self.0, req);
     }
 
     /// Every record's TTL and what *cache* decides by, read in one walk; `None` if the reply
@@ -129,10 +126,6 @@ fn opt_start(b: &[u8]) -> Option<Option<usize>> {
         at = rr.end;
     }
     (at == b.len()).then_some(opt_at)
-}
-
-fn section_count_at_question(b: &[u8]) -> usize {
-    super::section_count_at(b, 4)
 }
 
 /// What [`WireReply::records`] reads.

@@ -19,12 +19,14 @@
 //! * [`pattern`]: the regular expressions Corefiles give, compiled with a nesting limit.
 //! * [`manifests`]: Kubernetes objects read from YAML files (`manifests PATH...`).
 //! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
+//! * [`datagram`]: UDP exchanges with upstreams run by the server's UDP worker (*forward*).
 //! * [`random`]: cheap per-thread randomness for spreading load.
 //! * [`resolv`]: resolv.conf files (name servers, search list), as miekg/dns reads them.
 //! * [`strconv`]: Go's `strconv.ParseUint` and `Quote`, words included.
 //! * [`trim`]: freed heap handed back to the system after a large load.
 //! * [`spare`]: a request per thread for plugins that pass on a changed copy of the query.
 
+pub mod datagram;
 pub mod duration;
 pub mod edns;
 pub mod external;

@@ -27,6 +27,10 @@ pub mod tcp;
 pub mod udp;
 #[cfg(target_os = "linux")]
 pub mod udp_batch;
+#[cfg(target_os = "linux")]
+pub mod udp_tasks;
+#[cfg(target_os = "linux")]
+pub mod upstream_udp;
 pub mod wire;
 
 use std::io;

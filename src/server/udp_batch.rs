@@ -17,12 +17,15 @@
 //! instance per worker with `EPOLLEXCLUSIVE` was worse than `poll`, as its entries stay on the
 //! socket's wait queue, so every packet runs their callbacks, busy workers or not.
 //!
-//! A query whose plugin has to wait (a forwarder) is handed to the tokio runtime as a task, which
-//! sends its reply on the same socket, so the thread never blocks on an upstream. That task does
-//! not register the socket with tokio's reactor: a registration, even for writability alone,
-//! woke a runtime thread after every batch (the kernel signals write space each time sent
-//! packets are freed), 200 000 times in 5 s under load. A full send buffer is instead waited
-//! out with short sleeps.
+//! A query whose plugin has to wait (a cache miss sent upstream) stays on the worker
+//! ([`super::udp_tasks`]): *forward* sends it through the worker's own upstream sockets
+//! ([`super::upstream_udp`]), and while any such query waits, the worker waits in `poll` on the
+//! listener, those sockets and an eventfd for wake-ups from other threads, instead of blocking
+//! in `recvmmsg`. Handed to the tokio runtime instead, each cost a task, a runtime thread's
+//! wake-up and a timer, and its reply went out alone; here the replies of one turn go out with
+//! one `sendmmsg`, and so do the upstream queries of a batch. The runtime's reactor never sees
+//! the listener: a registration, even for writability alone, woke a runtime thread after every
+//! batch (the kernel signals write space each time sent packets are freed).
 //!
 //! The socket is blocking with a read timeout (so a missed stop is seen within
 //! `READ_TIMEOUT`); every other call on it says `MSG_DONTWAIT`. A stop sets a flag and shuts
@@ -39,8 +42,10 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -48,7 +53,9 @@ use plugin_api::Proto;
 use tokio::runtime::Handle;
 
 use super::InFlight;
-use super::mux::{Mux, Outcome, WaitReply};
+use super::mux::{Mux, Outcome};
+use super::udp_tasks::{Inbox, LateReplies, Tasks};
+use super::upstream_udp::Upstreams;
 
 /// Packets taken per `recvmmsg`. dnsperf-like load keeps tens waiting; more buys nothing.
 const BATCH: usize = 32;
@@ -61,12 +68,13 @@ const SLOT: usize = 4096;
 /// holds.
 const DRAIN_BATCHES: usize = 128;
 
-/// How many times a late reply is offered to a full send buffer, a millisecond apart.
-const LATE_SEND_TRIES: usize = 20;
-
 /// How long a worker waits in `recvmmsg` before looking at the stop flag again, should the
 /// wake-up of a stop be missed.
 const READ_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How long a stopped worker still serves the queries it waits on: longer than *forward*'s
+/// 5 s deadline, so that they end by their own.
+const STOP_WAIT: Duration = Duration::from_secs(6);
 
 /// A running batch loop; dropping it does not stop the thread, [`Loop::stop`] does.
 pub struct Loop {
@@ -91,11 +99,13 @@ impl Loop {
         socket.set_read_timeout(Some(READ_TIMEOUT))?;
         let stop = Arc::new(AtomicBool::new(false));
         let runtime = Handle::current();
+        let inbox = Inbox::new()?;
         let (flag, served) = (stop.clone(), socket.clone());
         let thread =
             std::thread::Builder::new().name(format!("ferrodns-udp-{index}")).spawn(move || {
+                // Futures of waiting queries may use the runtime's timers and sockets.
                 let _entered = runtime.enter();
-                Worker::new(served, mux, in_flight, runtime.clone(), flag).run();
+                Worker::new(served, mux, in_flight, inbox, flag).run();
             })?;
         Ok(Self { stop, socket, thread })
     }
@@ -116,45 +126,69 @@ impl Loop {
     }
 }
 
-/// One thread's state: the socket, the batch buffers, and the way to send late replies.
+/// One thread's state: the socket, the batch buffers, and the queries waiting on upstreams.
 struct Worker {
     socket: Arc<UdpSocket>,
     local: SocketAddr,
     mux: Arc<ArcSwap<Mux>>,
     in_flight: InFlight,
-    runtime: Handle,
     stop: Arc<AtomicBool>,
     slots: Slots,
     /// Reply buffer for each slot; their capacity is kept from batch to batch.
     replies: Vec<Vec<u8>>,
+    tasks: Tasks,
+    inbox: Arc<Inbox>,
+    late: LateReplies,
+    upstreams: Rc<Upstreams>,
+    /// `poll`'s descriptors and, for the upstream sockets among them, which socket each is.
+    pollfds: Vec<libc::pollfd>,
+    which: Vec<u32>,
+    wakers: Vec<Waker>,
+    woken: Vec<u32>,
 }
 
 impl Worker {
+    /// Made on the worker's own thread: the upstream sockets become this thread's exchanger.
     fn new(
         socket: Arc<UdpSocket>,
         mux: Arc<ArcSwap<Mux>>,
         in_flight: InFlight,
-        runtime: Handle,
+        inbox: Arc<Inbox>,
         stop: Arc<AtomicBool>,
     ) -> Self {
         let local = socket.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let worker = super::udp_tasks::register_worker();
+        let upstreams = Rc::new(Upstreams::new(worker));
+        plugin_api::pkg::datagram::install(upstreams.clone());
         Self {
             socket,
             local,
             mux,
             in_flight,
-            runtime,
             stop,
             slots: Slots::new(),
             replies: (0..BATCH).map(|_| Vec::with_capacity(512)).collect(),
+            tasks: Tasks::new(worker, inbox.clone()),
+            inbox,
+            late: LateReplies::default(),
+            upstreams,
+            pollfds: Vec::new(),
+            which: Vec::new(),
+            wakers: Vec::new(),
+            woken: Vec::new(),
         }
     }
 
     fn run(mut self) {
         let fd = self.socket.as_raw_fd();
         while !self.stop.load(Ordering::Acquire) {
-            // An error is the read timeout, EINTR, or an ICMP error from an earlier send that
-            // concerns one client only: the loop goes on.
+            if !self.tasks.is_empty() {
+                self.wait(true);
+                continue;
+            }
+            // Nothing waits on an upstream: block in the read itself. An error is the read
+            // timeout, EINTR, or an ICMP error from an earlier send that concerns one client
+            // only: the loop goes on.
             if let Ok(n) = self.slots.receive(fd, libc::MSG_WAITFORONE) {
                 self.serve(n);
             }
@@ -174,12 +208,21 @@ impl Worker {
                 break;
             }
         }
+        // Queries still waiting on upstreams are answered as their replies come (the listener,
+        // shut, is no longer read).
+        let until = Instant::now() + STOP_WAIT;
+        while !self.tasks.is_empty() && Instant::now() < until {
+            self.wait(false);
+        }
     }
 
     /// Serves the first `n` slots and sends what they produced; their log lines go to the
     /// writer together.
     fn serve(&mut self, n: usize) {
-        plugin_api::server::log_batch(|| self.serve_batch(n));
+        plugin_api::server::log_batch(|| {
+            self.serve_batch(n);
+            self.finish_turn();
+        });
     }
 
     fn serve_batch(&mut self, n: usize) {
@@ -200,46 +243,87 @@ impl Worker {
                 }
                 // Streams are framed only for TCP.
                 Outcome::Drop | Outcome::SendFrames => {}
-                Outcome::Wait(reply) => self.answer_later(reply, src),
+                Outcome::Wait(reply) => {
+                    self.tasks.spawn(reply, src, self.in_flight.enter(), &mut self.late);
+                }
             }
         }
+        // The upstream queries first: their replies take longest to come.
+        self.flush_upstreams();
         let dropped = self.slots.send(self.socket.as_raw_fd(), outgoing);
         mux.replies_dropped(dropped);
     }
 
-    /// Runs a waiting query on the runtime; its reply is sent from there.
-    fn answer_later(&self, reply: WaitReply, dst: SocketAddr) {
-        let (socket, mux) = (self.socket.clone(), self.mux.clone());
-        let guard = self.in_flight.enter();
-        self.runtime.spawn(async move {
-            if let Some(bytes) = reply.await
-                && !send_late(&socket, &bytes, dst).await
-            {
-                mux.load().replies_dropped(1);
+    /// Waits (in `poll`, up to the nearest upstream deadline) for a query from a client, a
+    /// reply from an upstream or a wake-up from another thread, and serves what came.
+    fn wait(&mut self, listen: bool) {
+        self.pollfds.clear();
+        self.which.clear();
+        let poll_in = |fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        self.pollfds.push(poll_in(self.inbox.fd()));
+        if listen {
+            self.pollfds.push(poll_in(self.socket.as_raw_fd()));
+        }
+        let first_upstream = self.pollfds.len();
+        self.upstreams.poll_fds(&mut self.pollfds, &mut self.which);
+        let timeout = if self.tasks.any_woken() {
+            0
+        } else {
+            let left = self.upstreams.next_deadline().map_or(READ_TIMEOUT, |at| {
+                at.saturating_duration_since(Instant::now()).min(READ_TIMEOUT)
+            });
+            // Rounded up: a deadline is never looked at before it has passed.
+            left.as_micros().div_ceil(1000) as libc::c_int
+        };
+        // SAFETY: `pollfds` holds `len` initialised entries, alive through the call.
+        let ready = unsafe {
+            libc::poll(self.pollfds.as_mut_ptr(), self.pollfds.len() as libc::nfds_t, timeout)
+        };
+        if ready < 0 {
+            return; // EINTR: the caller loops.
+        }
+        plugin_api::server::log_batch(|| {
+            if self.pollfds[0].revents != 0 {
+                self.inbox.drain(&mut self.woken);
+                self.tasks.wake_all(&mut self.woken);
             }
-            drop(guard);
+            for k in first_upstream..self.pollfds.len() {
+                if self.pollfds[k].revents != 0 {
+                    self.upstreams.receive(self.which[k - first_upstream], &mut self.wakers);
+                }
+            }
+            self.upstreams.expire(Instant::now(), &mut self.wakers);
+            self.wakers.drain(..).for_each(Waker::wake);
+            if listen
+                && self.pollfds[1].revents != 0
+                && let Ok(n) = self.slots.receive(self.socket.as_raw_fd(), libc::MSG_DONTWAIT)
+            {
+                self.serve_batch(n);
+            }
+            self.finish_turn();
         });
     }
-}
 
-/// Sends a late reply from a tokio task. The socket is non-blocking; a full send buffer gets a
-/// few short sleeps to drain before the reply is dropped, as the client's retry would cover.
-/// False if it did not reach the wire.
-async fn send_late(socket: &UdpSocket, bytes: &[u8], dst: SocketAddr) -> bool {
-    for _ in 0..LATE_SEND_TRIES {
-        match socket2::SockRef::from(socket).send_to_with_flags(
-            bytes,
-            &dst.into(),
-            libc::MSG_DONTWAIT,
-        ) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                tokio::time::sleep(Duration::from_millis(1)).await;
+    /// Polls the queries woken meanwhile until none is, sending the upstream queries they
+    /// make; then sends the replies they produced.
+    fn finish_turn(&mut self) {
+        loop {
+            self.tasks.run_woken(&mut self.late);
+            self.flush_upstreams();
+            if !self.tasks.any_woken() {
+                break;
             }
-            Ok(_) => return true,
-            Err(_) => return false,
+        }
+        let dropped = self.late.send(self.socket.as_raw_fd());
+        if dropped > 0 {
+            self.mux.load().replies_dropped(dropped);
         }
     }
-    false
+
+    fn flush_upstreams(&mut self) {
+        self.upstreams.flush(&mut self.wakers);
+        self.wakers.drain(..).for_each(Waker::wake);
+    }
 }
 
 /// A boxed all-zero `T`; only used for plain C structs, for which all-zero is a valid value.

@@ -23,6 +23,7 @@ mod file;
 mod forward;
 mod forward_coalesce;
 mod forward_options;
+mod forward_sockets;
 mod forward_spoof;
 mod fuzz_regressions;
 mod harness;

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use plugin_api::pkg::datagram;
 use plugin_api::proto::op::{Message, Query};
 use plugin_api::proto::rr::{Name, RecordType};
 use rustls::ClientConfig;
@@ -117,8 +118,53 @@ impl Upstream {
             Box::pin(self.exchange_tls(query, id, read_timeout)).await
         } else if tcp {
             Box::pin(self.exchange_tcp(query, id, read_timeout)).await
+        } else if let Some(started) = self.start_on_worker(query, read_timeout, udp_size) {
+            self.exchange_on_worker(started).await
         } else {
             self.exchange_udp(query, id, read_timeout, udp_size).await
+        }
+    }
+
+    /// Starts a UDP exchange on the server's UDP worker this query runs on, if it runs on one
+    /// (`plugin_api::pkg::datagram`): the worker's sockets, batched sends and receives, no
+    /// runtime task.
+    fn start_on_worker(
+        &self,
+        query: &[u8],
+        read_timeout: Duration,
+        udp_size: u16,
+    ) -> Option<Result<datagram::Exchange, String>> {
+        let started = datagram::exchange(&datagram::Query {
+            to: self.addr,
+            bytes: query,
+            deadline: Instant::now() + read_timeout,
+            expire: self.settings.expire,
+            // One octet more than allowed is not needed here: the worker reads whole datagrams.
+            limit: usize::from(udp_size.max(512)),
+        })?;
+        Some(
+            started
+                .map(|(exchange, reused)| {
+                    self.series.conn_cache(&self.label, "udp", reused);
+                    exchange
+                })
+                .map_err(|f| self.failure(f)),
+        )
+    }
+
+    async fn exchange_on_worker(
+        &self,
+        started: Result<datagram::Exchange, String>,
+    ) -> Result<Vec<u8>, String> {
+        started?.await.map_err(|f| self.failure(f))
+    }
+
+    /// A worker's failure in Go's words: `read udp 127.0.0.1:40000->127.0.0.1:53: i/o timeout`.
+    fn failure(&self, f: datagram::Failure) -> String {
+        match (f.op, f.local) {
+            ("dial", _) => format!("dial udp {}: {}", self.addr, go_io(&f.error)),
+            (op, Some(local)) => format!("{op} udp {local}->{}: {}", self.addr, go_io(&f.error)),
+            (op, None) => format!("{op} udp {}: {}", self.addr, go_io(&f.error)),
         }
     }
 
@@ -354,42 +400,7 @@ impl Upstream {
     }
 }
 
-/// An id for probes; the clock's low bits are random enough for that.
-/// The question of a message in wire form (name, type, class), if it has exactly one and its
-/// name is not compressed (a question's name has nothing before it to point at).
-fn question(msg: &[u8]) -> Option<(&[u8], &[u8])> {
-    if msg.len() < 12 || u16::from_be_bytes([msg[4], msg[5]]) != 1 {
-        return None;
-    }
-    let mut i = 12;
-    loop {
-        let len = usize::from(*msg.get(i)?);
-        i += 1;
-        match len {
-            0 => break,
-            1..=63 => i += len,
-            _ => return None,
-        }
-    }
-    Some((msg.get(12..i)?, msg.get(i..i + 4)?))
-}
-
-/// Whether `reply` is a response to `query`'s question: the same name (letter case aside, which
-/// some servers change), type and class. A response without a question counts only when it is
-/// an error (a server may leave the question out of FORMERR or NOTIMP); *forward* then answers
-/// it as CoreDNS does.
-pub fn replies_to(query: &[u8], reply: &[u8]) -> bool {
-    if reply.len() < 12 || reply[2] & 0x80 == 0 {
-        return false;
-    }
-    if u16::from_be_bytes([reply[4], reply[5]]) == 0 {
-        return reply[3] & 0x0f != 0;
-    }
-    match (question(query), question(reply)) {
-        (Some((qn, qt)), Some((rn, rt))) => qn.eq_ignore_ascii_case(rn) && qt == rt,
-        _ => false,
-    }
-}
+pub use plugin_api::pkg::datagram::replies_to;
 
 /// An I/O error in Go's words.
 fn go_io(e: &io::Error) -> String {

@@ -288,7 +288,11 @@ impl Mux {
                         other => other,
                     };
                     let mut out = plugin_api::server::reply_buffer(512);
-                    match finish_counted(result, &req, metrics.as_deref(), start, &mut out) {
+                    let outcome = finish_counted(result, &req, metrics.as_deref(), start, &mut out);
+                    // Usually the last holder now: kept for a later query of this thread (a
+                    // UDP worker's, where the next miss takes it).
+                    spare::give_back(req);
+                    match outcome {
                         Outcome::Send => Some(out),
                         _ => None,
                     }
@@ -429,7 +433,7 @@ mod tests;
 /// vectors, its name's string and the `Arc` around it are allocated once per thread, not once
 /// per query. A request a plugin still holds (an answer that waits) is not taken back.
 mod spare {
-    use std::cell::Cell;
+    use std::cell::{Cell, RefCell};
     use std::net::{Ipv4Addr, SocketAddr};
     use std::sync::Arc;
 
@@ -438,14 +442,33 @@ mod spare {
 
     thread_local! {
         static SPARE: Cell<Option<Arc<Request>>> = const { Cell::new(None) };
+        /// Requests that finished waiting on this thread, for the next ones that wait.
+        static RETURNED: RefCell<Vec<Arc<Request>>> = const { RefCell::new(Vec::new()) };
     }
 
-    /// This thread's spare request, or a new one.
+    /// The most requests [`RETURNED`] keeps: as many misses as a worker's batch starts at once,
+    /// and then some; a thread whose waits end but never start (a runtime thread) holds no more.
+    const RETURNED_MAX: usize = 64;
+
+    /// This thread's spare request, or one that finished waiting here, or a new one.
     pub(super) fn take() -> Arc<Request> {
-        SPARE.take().unwrap_or_else(|| {
+        SPARE.take().or_else(|| RETURNED.with(|r| r.borrow_mut().pop())).unwrap_or_else(|| {
             let nowhere = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
             Arc::new(Request::new(Message::query(), nowhere, nowhere, Proto::Udp, 0))
         })
+    }
+
+    /// Keeps a request whose wait ended, if nothing else holds it: a UDP worker's misses then
+    /// reuse requests as its immediate answers reuse [`SPARE`].
+    pub(super) fn give_back(req: Arc<Request>) {
+        if Arc::strong_count(&req) == 1 && Arc::weak_count(&req) == 0 {
+            RETURNED.with(|r| {
+                let mut r = r.borrow_mut();
+                if r.len() < RETURNED_MAX {
+                    r.push(req);
+                }
+            });
+        }
     }
 
     /// Keeps `req` as the spare, if nothing else holds it.

@@ -11,7 +11,8 @@
 //! addresses and denials;
 //! with *log* and *prometheus*, only the buffer that carries a batch's log lines to the
 //! writer. A cache miss through *forward* is counted too, against a ceiling that may only come
-//! down (14.6 allocations a miss today; issue 26 asks for none).
+//! down (11.6 allocations a miss through the runtime, 10.1 on a UDP worker: the chain's boxed
+//! futures and the cache entry; the exchange itself allocates nothing).
 //!
 //! One exception is measured rather than hidden: hickory's `Name` keeps 32 octets of labels
 //! inline, so decoding a longer query name allocates once.
@@ -213,6 +214,7 @@ fn queries_answered_from_memory_allocate_nothing() {
         assert_eq!(allocations, 0, "{name} with EDNS: allocations per query");
     }
     cache_miss_allocations();
+    cache_miss_on_a_worker_allocations();
 }
 
 /// An upstream on a thread of its own that answers every query with one address, written into
@@ -244,10 +246,11 @@ fn cache_miss_allocations() {
     const MISSES: usize = 200;
     /// A miss allocated 17.6 times when this row was written (2026-12-06), 14.6 once the
     /// reply after a wait and *forward*'s query took the thread's spare buffer and the TTL
-    /// offsets were kept without a copy. What is left: the request kept for the wait and the
-    /// thread's spare made anew, the boxed futures of the chain and of the wait, the upstream
-    /// reply's buffer, and the cache entry (bytes, TTL offsets, the item and the table's node).
-    const CEILING: usize = 15;
+    /// offsets were kept without a copy, 11.6 once a request whose wait ended went back to
+    /// the thread for the next miss. What is left: the boxed futures of the chain and of the
+    /// wait, the upstream reply's buffer, and the cache entry (bytes, TTL offsets, the item
+    /// and the table's node).
+    const CEILING: usize = 12;
     let upstream = canned_upstream();
     let text = format!(".:53 {{\n cache 300\n forward . {upstream}\n}}\n");
     let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
@@ -275,5 +278,74 @@ fn cache_miss_allocations() {
     }
     let per_miss = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / MISSES as f64;
     println!("allocations per cache miss through forward: {per_miss:.2}");
+    assert!(per_miss <= CEILING as f64, "{per_miss:.2} allocations per miss, ceiling {CEILING}");
+}
+
+/// The same miss as a UDP worker runs it: *forward*'s query through the worker's own upstream
+/// sockets (`ferrodns::server::upstream_udp`), the future polled where the reply is read, no
+/// runtime task and no timer. Held to a ceiling that may only come down.
+fn cache_miss_on_a_worker_allocations() {
+    use std::task::{Context, Poll, Waker};
+
+    use ferrodns::server::upstream_udp::Upstreams;
+
+    const MISSES: usize = 200;
+    /// 2026-12-06, the first count of this path: 14.1; 10.1 once a request whose wait ended
+    /// went back to the thread and replies were read into the buffers of replies sent. The
+    /// exchange itself (socket, id, query, reply buffer, deadline) allocates nothing; what is
+    /// left is the boxed futures of the chain (*forward*'s, *cache*'s, the server's wait) and
+    /// the cache entry (bytes, TTL offsets, the item, the table's node).
+    const CEILING: usize = 11;
+    let upstream = canned_upstream();
+    let text = format!(".:53 {{\n cache 300\n forward . {upstream}\n}}\n");
+    let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
+    let config = config::load(&source, &|_| {}).expect("the Corefile loads");
+    let mux = Mux::new(&config.listeners[0]);
+    let upstreams = std::rc::Rc::new(Upstreams::new(u32::MAX));
+    plugin_api::pkg::datagram::install(upstreams.clone());
+    let packets: Vec<Vec<u8>> =
+        (0..MISSES + 64).map(|i| packet(&format!("w{i:05}.miss.test."), RecordType::A)).collect();
+    let src: SocketAddr = "10.1.2.3:5300".parse().expect("address");
+    let local: SocketAddr = "10.0.0.53:53".parse().expect("address");
+    let mut out = Vec::with_capacity(512);
+    let (mut fds, mut which, mut wakers) =
+        (Vec::with_capacity(16), Vec::with_capacity(16), Vec::with_capacity(16));
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut miss = |packet: &[u8]| {
+        out.clear();
+        let outcome = mux.serve_packet(packet, src, local, Proto::Udp, Instant::now(), &mut out);
+        let Outcome::Wait(mut reply) = outcome else { panic!("a miss waits for the upstream") };
+        // The worker's turn, in short: poll, send the queued query, read until it is answered.
+        let bytes = loop {
+            if let Poll::Ready(bytes) = reply.as_mut().poll(&mut cx) {
+                break bytes.expect("a reply");
+            }
+            upstreams.flush(&mut wakers);
+            fds.clear();
+            which.clear();
+            upstreams.poll_fds(&mut fds, &mut which);
+            for &socket in &which {
+                upstreams.receive(socket, &mut wakers);
+            }
+            wakers.clear();
+            std::thread::yield_now();
+        };
+        assert_eq!(Message::from_vec(&bytes).expect("decodes").answers.len(), 1);
+        // As the worker does once the reply is sent.
+        upstreams.give_buffer(bytes);
+    };
+    // The first open the sockets (one of 8 places at random each) and fill the worker's
+    // tables and the metric series.
+    const WARM: usize = 64;
+    for p in &packets[..WARM] {
+        miss(p);
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for p in &packets[WARM..] {
+        miss(p);
+    }
+    let counted = packets.len() - WARM;
+    let per_miss = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / counted as f64;
+    println!("allocations per cache miss on a UDP worker: {per_miss:.2}");
     assert!(per_miss <= CEILING as f64, "{per_miss:.2} allocations per miss, ceiling {CEILING}");
 }

@@ -314,7 +314,8 @@ impl Worker {
                 break;
             }
         }
-        let dropped = self.late.send(self.socket.as_raw_fd());
+        let upstreams = &self.upstreams;
+        let dropped = self.late.send(self.socket.as_raw_fd(), |buf| upstreams.give_buffer(buf));
         if dropped > 0 {
             self.mux.load().replies_dropped(dropped);
         }

@@ -223,10 +223,10 @@ impl LateReplies {
         self.replies.push((bytes, client.into()));
     }
 
-    /// Sends every reply on `fd`; returns how many did not reach the wire. A full send buffer
-    /// is waited out briefly (three times 10 ms), then the rest are dropped, as the client's
-    /// retry covers.
-    pub fn send(&mut self, fd: RawFd) -> usize {
+    /// Sends every reply on `fd`, then hands each buffer to `reuse`; returns how many did not
+    /// reach the wire. A full send buffer is waited out briefly (three times 10 ms), then the
+    /// rest are dropped, as the client's retry covers.
+    pub fn send(&mut self, fd: RawFd, mut reuse: impl FnMut(Vec<u8>)) -> usize {
         let count = self.replies.len();
         if count == 0 {
             return 0;
@@ -284,7 +284,7 @@ impl LateReplies {
         self.headers.clear();
         self.iovecs.clear();
         for (bytes, _) in self.replies.drain(..) {
-            plugin_api::server::recycle_buffer(bytes);
+            reuse(bytes);
         }
         refused
     }

@@ -37,6 +37,12 @@ const BATCH: usize = 32;
 /// Room for one reply: the largest UDP payload.
 const ROOM: usize = 65_536;
 
+/// Room left after a reply for the client's OPT record (and an EDNS option or two).
+const OPT_ROOM: usize = 64;
+
+/// Reply buffers kept for reuse.
+const BUFFERS: usize = 64;
+
 /// An upstream nobody asked for this long loses its sockets (after a reload that dropped it).
 const UNUSED: Duration = Duration::from_secs(60);
 
@@ -56,6 +62,8 @@ struct State {
     live: usize,
     received: Box<Received>,
     sends: Sends,
+    /// Buffers of replies already sent, for the next replies to be read into.
+    buffers: Vec<Vec<u8>>,
     last_sweep: Instant,
 }
 
@@ -127,6 +135,7 @@ impl Upstreams {
             live: 0,
             received,
             sends: Sends { iovecs: Vec::new(), headers: Vec::new() },
+            buffers: Vec::new(),
             last_sweep: Instant::now(),
         };
         Self { worker, state: RefCell::new(state) }
@@ -190,6 +199,15 @@ impl Upstreams {
         if now.duration_since(state.last_sweep) > Duration::from_secs(1) {
             state.last_sweep = now;
             state.sweep(now);
+        }
+    }
+
+    /// Takes back the buffer of a reply that went out, for a later upstream reply: with it a
+    /// miss allocates no reply buffer.
+    pub fn give_buffer(&self, buf: Vec<u8>) {
+        let mut state = self.state.borrow_mut();
+        if state.buffers.len() < BUFFERS && buf.capacity() <= 4096 {
+            state.buffers.push(buf);
         }
     }
 
@@ -535,7 +553,13 @@ impl State {
                     let error = io::Error::other(format!("reply larger than {limit} octets"));
                     Err(self.failure(slot, "read", error))
                 } else {
-                    Ok(reply.to_vec())
+                    // A buffer of a reply sent before (see `give_buffer`), with room for the
+                    // OPT record the client's copy gets.
+                    let mut bytes = self.buffers.pop().unwrap_or_default();
+                    bytes.clear();
+                    bytes.reserve((reply.len() + OPT_ROOM).max(512));
+                    bytes.extend_from_slice(reply);
+                    Ok(bytes)
                 };
                 self.settle(slot, outcome, wake);
             }

@@ -16,6 +16,7 @@
 //! * [`metrics`]: the process-wide Prometheus registry, CoreDNS's buckets, per-thread counters.
 //! * [`os`]: I/O errors in the words Go's `os` package prints.
 //! * [`output`]: per-query log lines, straight to the server's log writer.
+//! * [`prehashed`]: tables keyed by values that are keyed hashes already.
 //! * [`pattern`]: the regular expressions Corefiles give, compiled with a nesting limit.
 //! * [`manifests`]: Kubernetes objects read from YAML files (`manifests PATH...`).
 //! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
@@ -39,6 +40,7 @@ pub mod names;
 pub mod os;
 pub mod output;
 pub mod pattern;
+pub mod prehashed;
 pub mod random;
 pub mod resolv;
 pub mod response;

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use papaya::LocalGuard;
+use plugin_api::pkg::prehashed::KeyIsHash;
 use plugin_api::pkg::wire::Stored;
 pub use seize::Collector;
 
@@ -176,36 +177,6 @@ impl Store {
     /// True if nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// Hashes a key by taking it as it is: keys are already keyed SipHash values ([`key`]), and
-/// hashing them again cost as much as the rest of a lookup.
-#[derive(Clone, Copy, Default)]
-struct KeyIsHash;
-
-impl BuildHasher for KeyIsHash {
-    type Hasher = KeyHasher;
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
-    }
-}
-
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are hashed here; anything else still gets a usable (if weak) hash.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
     }
 }
 

@@ -93,8 +93,9 @@ struct Target {
 struct Sock {
     socket: UdpSocket,
     local: Option<SocketAddr>,
-    /// Exchange slot by id, for the exchanges waiting on this socket.
-    ids: HashMap<u16, u32>,
+    /// Exchange slot by id, for the exchanges waiting on this socket. The ids come from a
+    /// CSPRNG, not from anyone who could pick colliding ones: a fast hash will do.
+    ids: HashMap<u16, u32, foldhash::fast::FixedState>,
     /// Slots whose queries wait for the flush.
     outbox: Vec<u32>,
     opened: Instant,
@@ -421,7 +422,7 @@ impl State {
         let sock = Sock {
             local: socket.local_addr().ok(),
             socket,
-            ids: HashMap::with_capacity(64),
+            ids: HashMap::with_capacity_and_hasher(64, foldhash::fast::FixedState::default()),
             outbox: Vec::with_capacity(BATCH),
             opened: Instant::now(),
             retired: false,

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
+use plugin_api::pkg::prehashed::KeyIsHash;
 use plugin_api::{PluginError, Proto, Request};
 use tokio::sync::watch;
 
@@ -83,7 +84,8 @@ struct Flight {
 
 /// Every exchange in flight that others may join, by the hash of its key.
 pub struct Coalescer {
-    shards: Vec<Mutex<HashMap<u64, Flight>>>,
+    /// By the key's keyed hash, which the table takes as its own hash rather than hash again.
+    shards: Vec<Mutex<HashMap<u64, Flight, KeyIsHash>>>,
     hasher: RandomState,
 }
 

@@ -259,14 +259,16 @@ async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
     let order = line.order();
     let n = order.len();
     let max_attempts = s.max_connect_attempts.map_or(2 * n, |m| m as usize);
-    let deadline = Instant::now() + DEADLINE;
     let mut attempts = 0usize;
     let mut fails = 0usize;
     let mut failovers = 0usize;
     let mut last_error: Option<String> = None;
     let mut i = 0usize;
 
-    while Instant::now() < deadline && (max_attempts == 0 || attempts < max_attempts) {
+    // One clock reading per attempt: it dates the attempt and bounds the next.
+    let mut now = Instant::now();
+    let deadline = now + DEADLINE;
+    while now < deadline && (max_attempts == 0 || attempts < max_attempts) {
         if i >= n {
             i = 0;
             fails = 0;
@@ -292,8 +294,8 @@ async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
         // client's back.
         let id = plugin_api::pkg::random::unpredictable_id();
         query[..2].copy_from_slice(&id.to_be_bytes());
-        let started = Instant::now();
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let started = now;
+        let remaining = deadline.saturating_duration_since(now);
         let mut result =
             upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining), udp_size).await;
         // A truncated UDP reply with prefer_udp: ask again over TCP.
@@ -309,6 +311,7 @@ async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
             result =
                 upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining), udp_size).await;
         }
+        now = Instant::now();
         let reply = result.and_then(|bytes| Relayed::read(bytes, &upstream.label));
         let reply = match reply {
             Ok(mut r) => {
@@ -328,7 +331,7 @@ async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
                 break;
             }
         };
-        let elapsed = started.elapsed().as_secs_f64();
+        let elapsed = now.saturating_duration_since(started).as_secs_f64();
         upstream.series.duration(&upstream.label, reply.rcode(), elapsed);
 
         if !reply.answers(req) {

@@ -16,6 +16,7 @@ use std::io;
 use std::mem::zeroed;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -199,7 +200,17 @@ impl Tasks {
         let Some(task) = self.tasks.get_mut(slot as usize) else { return };
         let Some(future) = task.future.as_mut() else { return };
         let mut cx = Context::from_waker(&task.waker);
-        let Poll::Ready(reply) = future.as_mut().poll(&mut cx) else { return };
+        // The chain's own panics are caught (and answered SERVFAIL) inside the future; one
+        // past that must still not end the worker, as it did not end a runtime thread.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        let reply = match polled {
+            Ok(Poll::Pending) => return,
+            Ok(Poll::Ready(reply)) => reply,
+            Err(_) => {
+                tracing::error!("a waiting query's reply panicked; the query is dropped");
+                None
+            }
+        };
         task.future = None;
         if let Some(bytes) = reply {
             late.push(bytes, task.client);

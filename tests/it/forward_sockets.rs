@@ -115,3 +115,22 @@ async fn udp_sockets_older_than_expire_are_replaced() {
     assert_eq!(ports.lock().unwrap().len(), 4);
     s.stop().await;
 }
+
+/// A stop lets a query that waits on its upstream finish: the worker stops reading the
+/// listener but keeps serving what it waits on, and the client gets its answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_lets_waiting_queries_finish() {
+    use crate::upstream::{Behaviour, Upstream};
+    let up = Upstream::start(Behaviour::Slow(Duration::from_millis(800), IP)).await;
+    let s = TestServer::start(&format!(".:0 {{\n forward . {}\n}}", up.addr)).await;
+    let addr = s.addr;
+    let asked = tokio::spawn(async move {
+        udp_exchange(addr, &query("slow.sockets.test.", RecordType::A)).await.expect("a reply")
+    });
+    // The query is on its way upstream when the stop begins.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.stop().await;
+    let reply = asked.await.unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(first_a(&reply), Some(IP), "answered after the stop began");
+}

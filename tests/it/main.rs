@@ -42,6 +42,7 @@ mod local;
 mod loop_detect;
 mod metadata;
 mod metrics;
+mod monitoring;
 mod netns;
 mod node_local;
 mod probes;

@@ -59,6 +59,8 @@ async fn udp_misses_share_each_workers_few_sockets() {
     const CLIENTS: usize = 20;
     const EACH: usize = 20;
     let (upstream, ports) = port_recording_upstream();
+    // Deltas: an earlier test's upstream may have had the same port, and its series stays.
+    let (hits_before, misses_before) = conn_cache(upstream);
     let s = TestServer::start(&format!(".:0 {{\n forward . {upstream}\n}}")).await;
     let addr = s.addr;
     let mut clients = Vec::new();
@@ -85,13 +87,16 @@ async fn udp_misses_share_each_workers_few_sockets() {
         }
     }
     let ports = ports.lock().unwrap().clone();
-    assert_eq!(ports.len(), CLIENTS * EACH, "every miss went upstream once");
+    // A burst this size can overflow the upstream's receive buffer; a query lost there is
+    // asked again after the read timeout, so some names may arrive twice.
+    assert!(ports.len() >= CLIENTS * EACH, "every miss went upstream");
     let distinct: HashSet<u16> = ports.iter().copied().collect();
     let most = ferrodns::workers() * SOCKETS;
     assert!(distinct.len() <= most, "{} source ports, at most {most}", distinct.len());
     assert!(distinct.len() > 1, "the queries are spread over several source ports");
     let (hits, misses) = conn_cache(upstream);
-    assert_eq!(hits + misses, (CLIENTS * EACH) as u64, "each exchange counted once");
+    let (hits, misses) = (hits - hits_before, misses - misses_before);
+    assert!(hits + misses >= (CLIENTS * EACH) as u64, "each exchange is counted");
     assert!(misses as usize <= most, "{misses} sockets opened, at most {most}");
     s.stop().await;
 }
@@ -101,6 +106,7 @@ async fn udp_misses_share_each_workers_few_sockets() {
 #[tokio::test(flavor = "multi_thread")]
 async fn udp_sockets_older_than_expire_are_replaced() {
     let (upstream, ports) = port_recording_upstream();
+    let (hits_before, misses_before) = conn_cache(upstream);
     let s =
         TestServer::start(&format!(".:0 {{\n forward . {upstream} {{\n  expire 100ms\n }}\n}}"))
             .await;
@@ -111,7 +117,12 @@ async fn udp_sockets_older_than_expire_are_replaced() {
         }
         assert_eq!(first_a(&s.udp(&format!("e{i}.sockets.test."), RecordType::A).await), Some(IP));
     }
-    assert_eq!(conn_cache(upstream), (0, 4), "no socket reused past its expiry");
+    let (hits, misses) = conn_cache(upstream);
+    assert_eq!(
+        (hits - hits_before, misses - misses_before),
+        (0, 4),
+        "no socket reused past its expiry"
+    );
     assert_eq!(ports.lock().unwrap().len(), 4);
     s.stop().await;
 }

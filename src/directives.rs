@@ -67,7 +67,7 @@ pub static DIRECTIVES: &[Directive] = &[
     built_once("prometheus", plugin_prometheus::setup),
     built_once("errors", plugin_errors::setup),
     built("log", plugin_log::setup),
-    known("dnstap"),
+    built("dnstap", plugin_dnstap::setup),
     built("local", plugin_local::setup),
     built("dns64", plugin_dns64::setup),
     built("any", plugin_any::setup),

@@ -20,6 +20,7 @@
 //! * [`pattern`]: the regular expressions Corefiles give, compiled with a nesting limit.
 //! * [`manifests`]: Kubernetes objects read from YAML files (`manifests PATH...`).
 //! * [`http`]: HTTP routes plugins ask the server for, and whether a stop has begun.
+//! * [`dnstap`]: the taps of a block's *dnstap* lines, for plugins that log their own messages.
 //! * [`datagram`]: UDP exchanges with upstreams run by the server's UDP worker (*forward*).
 //! * [`random`]: cheap per-thread randomness for spreading load.
 //! * [`resolv`]: resolv.conf files (name servers, search list), as miekg/dns reads them.
@@ -28,6 +29,7 @@
 //! * [`spare`]: a request per thread for plugins that pass on a changed copy of the query.
 
 pub mod datagram;
+pub mod dnstap;
 pub mod duration;
 pub mod edns;
 pub mod external;

@@ -17,6 +17,7 @@ mod deploy;
 mod dispatch;
 mod distros;
 mod dns64;
+mod dnstap;
 mod external_name;
 mod fake_api;
 mod file;

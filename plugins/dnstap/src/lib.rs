@@ -1,0 +1,333 @@
+//! *dnstap*: logs every query and its response as dnstap messages (CLIENT_QUERY,
+//! CLIENT_RESPONSE), and hands the block's other plugins the taps they log their own messages
+//! through (*forward*'s FORWARDER_QUERY and FORWARDER_RESPONSE; `plugin_api::pkg::dnstap`).
+//!
+//! * [`setup`] reads `dnstap SOCKET [full] [writebuffer] [queue] { identity, version, extra,
+//!   skipverify }` as CoreDNS 1.14.7 does, with its errors.
+//! * [`pb`]: the dnstap protobuf messages (prost); [`fstrm`]: Frame Streams, the framing they
+//!   travel in; [`sink`]: the queue and the connection to the collector.
+//! * [`Dnstap`] is the handler of one line: it logs the query, passes it on, and logs the
+//!   reply when it comes.
+//!
+//! Not built yet (said when a Corefile asks for them): `dnstap listen` (collectors that
+//! connect to us), `tls://` endpoints, and metadata placeholders in `extra`.
+
+pub mod fstrm;
+pub mod pb;
+pub mod sink;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use plugin_api::pkg::dnstap::{self as tap, Kind, Tap, Transport};
+use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Proto, Reply, Request, Serve};
+use prost::Message as _;
+use tokio::sync::watch;
+
+use sink::{Endpoint, Sink};
+
+/// The directive's name.
+pub const NAME: &str = "dnstap";
+
+const MAX_WRITE_BUFFER: u64 = 1024;
+const MAX_QUEUE: u64 = 4096;
+
+/// One `dnstap` line as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Where messages go.
+    pub endpoint: Endpoint,
+    /// `full`: the wire messages too.
+    pub full: bool,
+    /// TCP send buffer, in MiB (1 to 1024).
+    pub write_buffer: usize,
+    /// Queue, in units of 10 000 messages (1 to 4096).
+    pub queue: usize,
+    /// `identity`, else the host name.
+    pub identity: Vec<u8>,
+    /// `version`, else CoreDNS's (`CoreDNS-1.14.7`).
+    pub version: Vec<u8>,
+    /// `extra`, if given.
+    pub extra: Option<Vec<u8>>,
+}
+
+/// Reads one `dnstap` line (the directive may be given several times, each its own tap).
+pub fn parse(c: &mut Controller) -> Result<Settings, ConfigError> {
+    let args = c.remaining_args();
+    let Some(first) = args.first() else { return Err(c.arg_err()) };
+    if first == "listen" {
+        if args.len() < 2 {
+            return Err(c.err("dnstap listen requires an endpoint argument"));
+        }
+        return Err(c.err("dnstap listen is not built in ferrodns yet"));
+    }
+    let endpoint = if let Some(rest) = first.strip_prefix("tcp://") {
+        if rest.is_empty() || rest.contains('/') {
+            return Err(c.arg_err());
+        }
+        Endpoint::Tcp(rest.to_string())
+    } else if first.starts_with("tls://") {
+        return Err(c.err("dnstap to tls:// endpoints is not built in ferrodns yet"));
+    } else {
+        Endpoint::Unix(PathBuf::from(first.strip_prefix("unix://").unwrap_or(first)))
+    };
+    let multiplier = |c: &Controller, at: usize, name: &str, most: u64, unit: &str| {
+        let Some(text) = args.get(at) else { return Ok(1) };
+        let value: i64 = text.parse().map_err(|_| {
+            c.err(format!(
+                "dnstap: invalid {name} {}: strconv.Atoi: parsing {}: invalid syntax",
+                plugin_api::pkg::strconv::go_quote(text),
+                plugin_api::pkg::strconv::go_quote(text)
+            ))
+        })?;
+        if value < 1 || value as u64 > most {
+            return Err(
+                c.err(format!("dnstap: {name} must be between 1 and {most} ({unit}): {value}"))
+            );
+        }
+        Ok(value as usize)
+    };
+    let write_buffer = multiplier(c, 2, "MultipleTcpWriteBuf", MAX_WRITE_BUFFER, "MiB units")?;
+    let queue = multiplier(c, 3, "MultipleQueue", MAX_QUEUE, "x10k messages")?;
+    let mut settings = Settings {
+        endpoint,
+        full: args.get(1).is_some_and(|a| a == "full"),
+        write_buffer,
+        queue,
+        identity: plugin_api::pkg::host::name().into_bytes(),
+        version: format!("CoreDNS-{}", plugin_api::COREDNS_VERSION).into_bytes(),
+        extra: None,
+    };
+    while c.next_block() {
+        match c.val() {
+            "skipverify" => {
+                if c.next_arg() {
+                    return Err(c.arg_err());
+                }
+            }
+            "tls" => return Err(c.err("tls directive only valid for listeners")),
+            key @ ("identity" | "version" | "extra") => {
+                let key = key.to_string();
+                if !c.next_arg() {
+                    return Err(c.arg_err());
+                }
+                let value = c.val().as_bytes().to_vec();
+                match key.as_str() {
+                    "identity" => settings.identity = value,
+                    "version" => settings.version = value,
+                    _ => settings.extra = Some(value),
+                }
+            }
+            other => return Err(c.err(format!("unknown property '{other}'"))),
+        }
+    }
+    Ok(settings)
+}
+
+/// Reads the block's `dnstap` lines: a handler each, chained, and a tap each for the block's
+/// other plugins.
+pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError> {
+    let mut lines = Vec::new();
+    while c.next() {
+        let settings = parse(c)?;
+        let (sink, writer) = sink::channel(
+            settings.endpoint.clone(),
+            settings.queue * sink::QUEUE_UNIT,
+            settings.write_buffer * sink::WRITE_BUFFER_UNIT,
+        );
+        let line = Arc::new(Line { settings, sink: Arc::new(sink) });
+        start(c, writer, line.sink.clone());
+        tap::add_tap(c, line.clone());
+        lines.push(line);
+    }
+    Ok(Some(Arc::new(Dnstap { lines })))
+}
+
+/// Runs the writer from start-up; at shutdown (or when a reload replaces this configuration)
+/// it sends what is queued and closes the stream, for at most 2 s.
+fn start(c: &mut Controller, writer: sink::Writer, sink: Arc<Sink>) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
+    let slot = task.clone();
+    c.on_startup(Box::pin(async move {
+        let handle = tokio::spawn(writer.run(sink, stop_rx));
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(())
+    }));
+    c.on_shutdown(Box::pin(async move {
+        let _ = stop_tx.send(true);
+        let handle = task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut handle) = handle
+            && tokio::time::timeout(std::time::Duration::from_secs(3), &mut handle).await.is_err()
+        {
+            handle.abort();
+        }
+        Ok(())
+    }));
+}
+
+/// One `dnstap` line: its settings and its queue.
+pub struct Line {
+    settings: Settings,
+    sink: Arc<Sink>,
+}
+
+impl Tap for Line {
+    fn full(&self) -> bool {
+        self.settings.full
+    }
+
+    fn tap(&self, m: &tap::Message<'_>) {
+        let s = &self.settings;
+        let since = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let family = m.query_address.or(m.response_address).map(|a| family_of(a.ip()));
+        let message = pb::Message {
+            r#type: match m.kind {
+                Kind::ClientQuery => pb::MessageType::ClientQuery,
+                Kind::ClientResponse => pb::MessageType::ClientResponse,
+                Kind::ForwarderQuery => pb::MessageType::ForwarderQuery,
+                Kind::ForwarderResponse => pb::MessageType::ForwarderResponse,
+            } as i32,
+            socket_family: family.map(|f| f as i32),
+            socket_protocol: Some(match m.transport {
+                Transport::Udp => pb::SocketProtocol::Udp,
+                Transport::Tcp => pb::SocketProtocol::Tcp,
+                Transport::Tls => pb::SocketProtocol::Dot,
+            } as i32),
+            query_address: m.query_address.map(|a| address_bytes(a.ip())),
+            query_port: m.query_address.map(|a| u32::from(a.port())),
+            response_address: m.response_address.map(|a| address_bytes(a.ip())),
+            response_port: m.response_address.map(|a| u32::from(a.port())),
+            query_time_sec: Some(since(m.query_time).as_secs()),
+            query_time_nsec: Some(since(m.query_time).subsec_nanos()),
+            query_message: if s.full { m.query.map(<[u8]>::to_vec) } else { None },
+            response_time_sec: m.response_time.map(|t| since(t).as_secs()),
+            response_time_nsec: m.response_time.map(|t| since(t).subsec_nanos()),
+            response_message: if s.full { m.response.map(<[u8]>::to_vec) } else { None },
+        };
+        let frame = pb::Dnstap {
+            identity: Some(s.identity.clone()),
+            version: Some(s.version.clone()),
+            extra: s.extra.clone(),
+            r#type: pb::DnstapType::Message as i32,
+            message: Some(message),
+        };
+        self.sink.push(frame.encode_to_vec());
+    }
+}
+
+/// IPv4 (an IPv4-mapped IPv6 address counts as IPv4, as Go's `To4` sees it) or IPv6.
+fn family_of(ip: IpAddr) -> pb::SocketFamily {
+    match ip {
+        IpAddr::V4(_) => pb::SocketFamily::Inet,
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => pb::SocketFamily::Inet,
+        IpAddr::V6(_) => pb::SocketFamily::Inet6,
+    }
+}
+
+/// 4 octets for IPv4 (mapped ones included), 16 for IPv6.
+fn address_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.octets().to_vec(),
+            None => v6.octets().to_vec(),
+        },
+    }
+}
+
+/// The handler of the block's `dnstap` lines.
+pub struct Dnstap {
+    lines: Vec<Arc<Line>>,
+}
+
+fn transport(proto: Proto) -> Transport {
+    match proto {
+        Proto::Tcp => Transport::Tcp,
+        _ => Transport::Udp,
+    }
+}
+
+/// The reply's wire form, as far as the chain has made it (the server adds the client's OPT
+/// record and fits it to the client's buffer afterwards).
+fn reply_bytes(reply: &Reply) -> Option<Vec<u8>> {
+    match reply {
+        Reply::Message { msg, .. } => msg.to_vec().ok(),
+        Reply::Wire { wire, .. } => Some(wire.as_bytes().to_vec()),
+        Reply::Stream { msgs, .. } => msgs.first().and_then(|m| m.to_vec().ok()),
+        Reply::Rcode(_) | Reply::Drop => None,
+    }
+}
+
+impl Plugin for Dnstap {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
+        let received = SystemTime::now();
+        let full = self.lines.iter().any(|l| l.settings.full);
+        let query = if full {
+            let mut bytes = Vec::with_capacity(req.len().max(64));
+            if !req.write_query(&mut bytes) {
+                bytes = req.to_message().to_vec().unwrap_or_default();
+            }
+            Some(bytes)
+        } else {
+            None
+        };
+        let client = req.src();
+        let message = tap::Message {
+            kind: Kind::ClientQuery,
+            transport: transport(req.proto()),
+            query_address: Some(client),
+            response_address: None,
+            query_time: received,
+            response_time: None,
+            query: query.as_deref(),
+            response: None,
+        };
+        for line in &self.lines {
+            line.tap(&message);
+        }
+        let lines = self.lines.clone();
+        next.run(ctx, req).map_with(&lines, req, move |lines, req, result| {
+            // What the server will send: the reply, or a bare one with the error's rcode.
+            let sent = match &result {
+                Ok(Reply::Drop) => return result,
+                Ok(Reply::Rcode(rcode)) => Some(*rcode),
+                Ok(_) => None,
+                Err(e) => Some(e.rcode()),
+            };
+            let response = match (&result, sent) {
+                _ if !full => None,
+                (Ok(reply), None) => reply_bytes(reply),
+                (_, Some(rcode)) => {
+                    let mut bare = req.reply();
+                    bare.metadata.response_code = rcode;
+                    bare.to_vec().ok()
+                }
+                (Err(_), None) => None,
+            };
+            let message = tap::Message {
+                kind: Kind::ClientResponse,
+                transport: transport(req.proto()),
+                query_address: Some(req.src()),
+                response_address: None,
+                query_time: received,
+                response_time: Some(SystemTime::now()),
+                query: None,
+                response: response.as_deref(),
+            };
+            for line in lines {
+                line.tap(&message);
+            }
+            result
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+//! *dnstap* with the tools operators use: Debian's `fstrm_capture` (package fstrm-bin) receives
+//! the Frame Streams over a unix socket or TCP, with the bidirectional handshake, and writes
+//! them to a file; BIND's `dnstap-read` (bind9-dnsutils) prints them. What it prints must be the
+//! queries asked and the responses given.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use hickory_proto::rr::RecordType;
+
+use crate::binary::Scratch;
+use crate::harness::*;
+
+/// `fstrm_capture` reading dnstap from `from` (`-u PATH` or `-a ADDR -p PORT`) into `out`.
+struct Capture(Child);
+
+impl Capture {
+    fn start(from: &[&str], out: &Path) -> Self {
+        let child = Command::new("fstrm_capture")
+            .args(["-t", "protobuf:dnstap.Dnstap"])
+            .args(from)
+            .arg("-w")
+            .arg(out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("fstrm_capture is installed (.ci/run installs Debian's fstrm-bin)");
+        Self(child)
+    }
+
+    /// Ends the capture (SIGTERM, which makes it close its file) and waits for it.
+    fn finish(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What `dnstap-read -p` prints of `file`.
+fn read(file: &Path) -> String {
+    let out = Command::new("dnstap-read")
+        .arg("-p")
+        .arg(file)
+        .output()
+        .expect("dnstap-read is installed (.ci/run installs Debian's bind9-dnsutils)");
+    assert!(out.status.success(), "dnstap-read: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn wait_for_socket(path: &Path) {
+    let path = path.to_path_buf();
+    wait_until("fstrm_capture's socket", || {
+        let path = path.clone();
+        async move { path.exists() }
+    })
+    .await;
+}
+
+/// `dnstap SOCKET full` over a unix socket: a query and its response, each as a message
+/// `dnstap-read` prints with the name, type and answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn fstrm_capture_receives_what_dnstap_read_prints() {
+    let dir = Scratch::new("dnstap-unix");
+    let sock = dir.0.join("tap.sock");
+    let file = dir.0.join("tap.fstrm");
+    let capture = Capture::start(&["-u", sock.to_str().unwrap()], &file);
+    wait_for_socket(&sock).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n dnstap {} full\n hosts {{\n  10.1.2.3 web.tapped.test\n }}\n}}",
+        sock.display()
+    ))
+    .await;
+    let reply = s.udp("web.tapped.test.", RecordType::A).await;
+    assert_eq!(reply.answers.len(), 1);
+    // The stop sends what is queued, then STOP; fstrm_capture answers FINISH.
+    s.stop().await;
+    capture.finish();
+    let printed = read(&file);
+    let lines: Vec<&str> = printed.lines().filter(|l| l.contains("web.tapped.test/IN/A")).collect();
+    assert_eq!(lines.len(), 2, "one query and one response:\n{printed}");
+    assert!(
+        lines[0].contains(" CQ ") && lines[0].contains("127.0.0.1") && lines[0].contains("UDP"),
+        "{printed}"
+    );
+    assert!(lines[1].contains(" CR "), "{printed}");
+    // `full`: the wire messages, printed by dnstap-read -p, carry the question and the answer.
+    assert!(printed.contains("web.tapped.test.") && printed.contains("10.1.2.3"), "{printed}");
+}
+
+/// Over TCP and without `full`; a collector that is not there yet costs no query, and the
+/// messages queued meanwhile arrive once it is up (the writer redials with backoff).
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_are_answered_while_the_collector_is_away_and_logged_when_it_comes() {
+    let dir = Scratch::new("dnstap-tcp");
+    let file = dir.0.join("tap.fstrm");
+    let port = free_port();
+    let s = TestServer::start(&format!(
+        ".:0 {{\n dnstap tcp://127.0.0.1:{port}\n hosts {{\n  10.1.2.4 early.tapped.test\n  10.1.2.5 late.tapped.test\n }}\n}}"
+    ))
+    .await;
+    // Nobody listens: answered all the same, at once.
+    for _ in 0..3 {
+        let reply = s.udp("early.tapped.test.", RecordType::A).await;
+        assert_eq!(reply.answers.len(), 1);
+    }
+    let capture = Capture::start(&["-a", "127.0.0.1", "-p", &port.to_string()], &file);
+    // The writer redials with backoff (at most 8 s apart): wait until it is connected.
+    wait_until("the writer connected to fstrm_capture", || async move {
+        let out = Command::new("ss").args(["-Htn", "state", "established"]).output();
+        out.is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout).contains(&format!("127.0.0.1:{port} "))
+        })
+    })
+    .await;
+    s.udp("late.tapped.test.", RecordType::A).await;
+    s.stop().await;
+    capture.finish();
+    let printed = read(&file);
+    // Without `full` no wire message travels: dnstap-read knows the kind, client and size only.
+    let kinds: Vec<&str> = printed.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    assert_eq!(kinds, ["CQ", "CR", "CQ", "CR", "CQ", "CR", "CQ", "CR"], "{printed}");
+    assert!(printed.lines().all(|l| l.contains("127.0.0.1:") && l.contains(" 0b ")), "{printed}");
+}
+
+/// *forward* logs each exchange through the block's taps: a FORWARDER_QUERY to the upstream
+/// and its FORWARDER_RESPONSE, beside the client's query and response.
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_queries_are_logged_as_forwarder_messages() {
+    use crate::upstream::{Behaviour, Upstream};
+    let up = Upstream::start(Behaviour::Answer(std::net::Ipv4Addr::new(192, 0, 2, 44), 60)).await;
+    let dir = Scratch::new("dnstap-forward");
+    let sock = dir.0.join("tap.sock");
+    let file = dir.0.join("tap.fstrm");
+    let capture = Capture::start(&["-u", sock.to_str().unwrap()], &file);
+    wait_for_socket(&sock).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n dnstap {} full\n forward . {}\n}}",
+        sock.display(),
+        up.addr
+    ))
+    .await;
+    let reply = s.udp("far.tapped.test.", RecordType::A).await;
+    assert_eq!(reply.answers.len(), 1);
+    s.stop().await;
+    capture.finish();
+    let printed = read(&file);
+    let kinds: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.contains("far.tapped.test/IN/A"))
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(kinds, ["CQ", "FQ", "FR", "CR"], "{printed}");
+    let upstream = up.addr.to_string();
+    let fq = printed.lines().find(|l| l.contains(" FQ ")).unwrap();
+    assert!(fq.contains(&upstream), "the upstream's address: {fq}");
+    assert!(
+        printed.contains("192.0.2.44"),
+        "the upstream's answer, printed from the wire: {printed}"
+    );
+}

@@ -26,10 +26,12 @@ pub mod setup;
 pub mod tls;
 pub mod upstream;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use plugin_api::pkg::dnstap::{Kind, Taps, Transport};
 use plugin_api::pkg::zone::is_subdomain;
 use plugin_api::proto::op::ResponseCode;
 use plugin_api::{
@@ -57,6 +59,8 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     Ok(Some(Arc::new(Forward {
         lines: Arc::new(lines),
         coalescer: Arc::new(coalesce::Coalescer::default()),
+        // The block's *dnstap* lines, set up before this one (they come first in the chain).
+        taps: Arc::new(plugin_api::pkg::dnstap::taps_of(c)),
     })))
 }
 
@@ -158,6 +162,8 @@ pub struct Forward {
     lines: Arc<Vec<Line>>,
     /// Identical questions in flight share one exchange.
     coalescer: Arc<coalesce::Coalescer>,
+    /// Where FORWARDER_QUERY and FORWARDER_RESPONSE messages go (none without *dnstap*).
+    taps: Arc<Taps>,
 }
 
 impl Plugin for Forward {
@@ -169,9 +175,10 @@ impl Plugin for Forward {
         let Some(first) = self.lines.iter().position(|l| l.matches(req.name())) else {
             return next.run(ctx, req);
         };
-        let (lines, coalescer) = (self.lines.clone(), self.coalescer.clone());
+        let (lines, coalescer, taps) =
+            (self.lines.clone(), self.coalescer.clone(), self.taps.clone());
         let req = req.clone();
-        Serve::pending(async move { serve_from(lines, coalescer, first, req).await })
+        Serve::pending(async move { serve_from(lines, coalescer, taps, first, req).await })
     }
 }
 
@@ -179,12 +186,13 @@ impl Plugin for Forward {
 async fn serve_from(
     lines: Arc<Vec<Line>>,
     coalescer: Arc<coalesce::Coalescer>,
+    taps: Arc<Taps>,
     mut index: usize,
     req: Arc<Request>,
 ) -> ServeResult {
     loop {
         let line = &lines[index];
-        let reply = forward_shared(line, index, &coalescer, &req).await?;
+        let reply = forward_shared(line, index, &coalescer, &taps, &req).await?;
         let rcode = reply.rcode();
         let nodata = rcode == ResponseCode::NoError && reply.answer_count() == 0;
         let pass_on = line.stanza.next.contains(&rcode) || (line.stanza.next_on_nodata && nodata);
@@ -204,12 +212,13 @@ async fn forward_shared(
     line: &Line,
     index: usize,
     coalescer: &coalesce::Coalescer,
+    taps: &Taps,
     req: &Arc<Request>,
 ) -> Result<Relayed, PluginError> {
-    let Some(role) = coalescer.join(index, req) else { return forward(line, req).await };
+    let Some(role) = coalescer.join(index, req) else { return forward(line, taps, req).await };
     match role {
         coalesce::Role::Leader(leader) => {
-            let outcome = forward(line, req).await;
+            let outcome = forward(line, taps, req).await;
             leader.publish(&outcome);
             outcome
         }
@@ -218,7 +227,7 @@ async fn forward_shared(
             // Boxed, as the rarer path, so that it does not add its state to every query's.
             Box::pin(coalesce::wait(done, req, DEADLINE)).await
         }
-        coalesce::Role::Alone => forward(line, req).await,
+        coalesce::Role::Alone => forward(line, taps, req).await,
     }
 }
 
@@ -232,7 +241,7 @@ impl Drop for InFlight<'_> {
 }
 
 /// One line's work for one query.
-async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
+async fn forward(line: &Line, taps: &Taps, req: &Request) -> Result<Relayed, PluginError> {
     let s = &line.stanza;
     let count = line.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
     let _in_flight = InFlight(&line.in_flight);
@@ -295,6 +304,8 @@ async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
         let id = plugin_api::pkg::random::unpredictable_id();
         query[..2].copy_from_slice(&id.to_be_bytes());
         let started = now;
+        // The wall clock only for dnstap, which dates messages by it.
+        let tapped_at = (!taps.is_empty()).then(SystemTime::now);
         let remaining = deadline.saturating_duration_since(now);
         let mut result =
             upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining), udp_size).await;
@@ -312,6 +323,15 @@ async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
                 upstream.exchange(&query, id, tcp, s.read_timeout.min(remaining), udp_size).await;
         }
         now = Instant::now();
+        if let Some(at) = tapped_at {
+            let transport = match (upstream.is_tls(), tcp) {
+                (true, _) => Transport::Tls,
+                (false, true) => Transport::Tcp,
+                (false, false) => Transport::Udp,
+            };
+            let reply = result.as_deref().ok();
+            tap_exchange(taps, req, upstream.addr, transport, &query, reply, at);
+        }
         let reply = result.and_then(|bytes| Relayed::read(bytes, &upstream.label));
         let reply = match reply {
             Ok(mut r) => {
@@ -348,6 +368,39 @@ async fn forward(line: &Line, req: &Request) -> Result<Relayed, PluginError> {
         return Ok(reply);
     }
     Err(PluginError::servfail(last_error.unwrap_or_else(|| "no healthy proxies".to_string())))
+}
+
+/// One exchange as dnstap sees it, as CoreDNS's forward logs it: a FORWARDER_QUERY from the
+/// address the client's query came in on to the upstream, and, if the upstream answered, a
+/// FORWARDER_RESPONSE with the time it came. The wire messages are the query as it went
+/// upstream and the reply as it came back.
+fn tap_exchange(
+    taps: &Taps,
+    req: &Request,
+    upstream: SocketAddr,
+    transport: Transport,
+    query: &[u8],
+    reply: Option<&[u8]>,
+    at: SystemTime,
+) {
+    let mut message = plugin_api::pkg::dnstap::Message {
+        kind: Kind::ForwarderQuery,
+        transport,
+        query_address: Some(req.local()),
+        response_address: Some(upstream),
+        query_time: at,
+        response_time: None,
+        query: Some(query),
+        response: None,
+    };
+    taps.tap(&message);
+    if let Some(reply) = reply {
+        message.kind = Kind::ForwarderResponse;
+        message.query = None;
+        message.response = Some(reply);
+        message.response_time = Some(SystemTime::now());
+        taps.tap(&message);
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,24 @@ pub(crate) fn set_writer(writer: Writer) {
 thread_local! {
     /// The lines of the batch this thread is in, if it is in one.
     static PENDING: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+    /// What else runs when the batch ends ([`at_batch_end`]).
+    static AT_END: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether this thread is serving a batch of queries (inside [`crate::server::log_batch`]).
+pub fn in_batch() -> bool {
+    PENDING.with(|p| p.borrow().is_some())
+}
+
+/// Runs `f` when the batch this thread is serving ends, as the batch's log lines are written
+/// then: for output gathered per batch rather than sent per query (*dnstap*'s messages). Gives
+/// `f` back when the thread is not in a batch.
+pub fn at_batch_end(f: Box<dyn FnOnce()>) -> Result<(), Box<dyn FnOnce()>> {
+    if !in_batch() {
+        return Err(f);
+    }
+    AT_END.with(|a| a.borrow_mut().push(f));
+    Ok(())
 }
 
 /// Writes `[INFO] line`, at the end of the current batch if there is one.
@@ -113,6 +131,11 @@ pub(crate) fn batch<R>(f: impl FnOnce() -> R) -> R {
             let lines = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
             if let (false, Some(write)) = (lines.is_empty(), WRITER.get()) {
                 write(lines);
+            }
+            // Taken out first: a callback may itself ask for the batch's state.
+            let at_end = AT_END.with(|a| std::mem::take(&mut *a.borrow_mut()));
+            for f in at_end {
+                f();
             }
         }
     }

@@ -16,14 +16,17 @@ pub mod fstrm;
 pub mod pb;
 pub mod sink;
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use plugin_api::pkg::dnstap::{self as tap, Kind, Tap, Transport};
+use plugin_api::pkg::output;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Proto, Reply, Request, Serve};
 use prost::Message as _;
+use prost::bytes::Bytes;
 use tokio::sync::watch;
 
 use sink::{Endpoint, Sink};
@@ -46,11 +49,11 @@ pub struct Settings {
     /// Queue, in units of 10 000 messages (1 to 4096).
     pub queue: usize,
     /// `identity`, else the host name.
-    pub identity: Vec<u8>,
+    pub identity: Bytes,
     /// `version`, else CoreDNS's (`CoreDNS-1.14.7`).
-    pub version: Vec<u8>,
+    pub version: Bytes,
     /// `extra`, if given.
-    pub extra: Option<Vec<u8>>,
+    pub extra: Option<Bytes>,
 }
 
 /// Reads one `dnstap` line (the directive may be given several times, each its own tap).
@@ -96,8 +99,8 @@ pub fn parse(c: &mut Controller) -> Result<Settings, ConfigError> {
         full: args.get(1).is_some_and(|a| a == "full"),
         write_buffer,
         queue,
-        identity: plugin_api::pkg::host::name().into_bytes(),
-        version: format!("CoreDNS-{}", plugin_api::COREDNS_VERSION).into_bytes(),
+        identity: plugin_api::pkg::host::name().into_bytes().into(),
+        version: format!("CoreDNS-{}", plugin_api::COREDNS_VERSION).into_bytes().into(),
         extra: None,
     };
     while c.next_block() {
@@ -113,7 +116,7 @@ pub fn parse(c: &mut Controller) -> Result<Settings, ConfigError> {
                 if !c.next_arg() {
                     return Err(c.arg_err());
                 }
-                let value = c.val().as_bytes().to_vec();
+                let value = Bytes::copy_from_slice(c.val().as_bytes());
                 match key.as_str() {
                     "identity" => settings.identity = value,
                     "version" => settings.version = value,
@@ -142,7 +145,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
         tap::add_tap(c, line.clone());
         lines.push(line);
     }
-    Ok(Some(Arc::new(Dnstap { lines })))
+    Ok(Some(Arc::new(Dnstap { lines: lines.into() })))
 }
 
 /// Runs the writer from start-up; at shutdown (or when a reload replaces this configuration)
@@ -208,13 +211,72 @@ impl Tap for Line {
             response_message: if s.full { m.response.map(<[u8]>::to_vec) } else { None },
         };
         let frame = pb::Dnstap {
+            // Shared bytes: a reference count per message, not a copy.
             identity: Some(s.identity.clone()),
             version: Some(s.version.clone()),
             extra: s.extra.clone(),
             r#type: pb::DnstapType::Message as i32,
             message: Some(message),
         };
-        self.sink.push(frame.encode_to_vec());
+        self.queue(&frame);
+    }
+}
+
+thread_local! {
+    /// Per line (by the address of its sink), the frames this thread's current batch of
+    /// queries produced, handed over together when the batch ends.
+    static BATCHED: RefCell<Vec<(usize, sink::Frames)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Room for a batch's frames at its first: about 32 messages with `full`.
+const BATCH_ROOM: usize = 16 * 1024;
+
+impl Line {
+    /// Frames `frame` and queues it: inside a batch of queries (a UDP worker's), with the
+    /// batch's other frames when it ends, one hand-over per batch instead of per message;
+    /// elsewhere at once.
+    fn queue(&self, frame: &pb::Dnstap) {
+        let len = frame.encoded_len();
+        let key = Arc::as_ptr(&self.sink) as usize;
+        let batched = output::in_batch()
+            && BATCHED.with(|b| {
+                let mut b = b.borrow_mut();
+                let at = match b.iter().position(|(k, _)| *k == key) {
+                    Some(at) => at,
+                    None => {
+                        let sink = self.sink.clone();
+                        let flush = Box::new(move || {
+                            let frames = BATCHED.with(|b| {
+                                let mut b = b.borrow_mut();
+                                let at = b.iter().position(|(k, _)| *k == key)?;
+                                Some(b.swap_remove(at).1)
+                            });
+                            if let Some(frames) = frames {
+                                sink.push(frames);
+                            }
+                        });
+                        if output::at_batch_end(flush).is_err() {
+                            return false;
+                        }
+                        let frames =
+                            sink::Frames { bytes: Vec::with_capacity(BATCH_ROOM), count: 0 };
+                        b.push((key, frames));
+                        b.len() - 1
+                    }
+                };
+                let frames = &mut b[at].1;
+                frames.bytes.extend_from_slice(&(len as u32).to_be_bytes());
+                // Encoding into a Vec cannot fail: it grows as needed.
+                let _ = frame.encode(&mut frames.bytes);
+                frames.count += 1;
+                true
+            });
+        if !batched {
+            let mut bytes = Vec::with_capacity(len + 4);
+            bytes.extend_from_slice(&(len as u32).to_be_bytes());
+            let _ = frame.encode(&mut bytes);
+            self.sink.push(sink::Frames { bytes, count: 1 });
+        }
     }
 }
 
@@ -240,7 +302,8 @@ fn address_bytes(ip: IpAddr) -> Vec<u8> {
 
 /// The handler of the block's `dnstap` lines.
 pub struct Dnstap {
-    lines: Vec<Arc<Line>>,
+    /// Shared with each waiting reply's closure by a reference count, not copied.
+    lines: Arc<[Arc<Line>]>,
 }
 
 fn transport(proto: Proto) -> Transport {
@@ -289,7 +352,7 @@ impl Plugin for Dnstap {
             query: query.as_deref(),
             response: None,
         };
-        for line in &self.lines {
+        for line in self.lines.iter() {
             line.tap(&message);
         }
         let lines = self.lines.clone();
@@ -321,7 +384,7 @@ impl Plugin for Dnstap {
                 query: None,
                 response: response.as_deref(),
             };
-            for line in lines {
+            for line in lines.iter() {
                 line.tap(&message);
             }
             result

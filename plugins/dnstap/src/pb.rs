@@ -6,14 +6,14 @@
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Dnstap {
     /// The server's identity (`identity`, else the host name).
-    #[prost(bytes = "vec", optional, tag = "1")]
-    pub identity: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "1")]
+    pub identity: Option<prost::bytes::Bytes>,
     /// The server's version (`version`, else `CoreDNS-1.14.7` as CoreDNS sends its own).
-    #[prost(bytes = "vec", optional, tag = "2")]
-    pub version: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "2")]
+    pub version: Option<prost::bytes::Bytes>,
     /// The `extra` text.
-    #[prost(bytes = "vec", optional, tag = "3")]
-    pub extra: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "3")]
+    pub extra: Option<prost::bytes::Bytes>,
     /// Always `MESSAGE` (1).
     #[prost(enumeration = "DnstapType", required, tag = "15")]
     pub r#type: i32,

@@ -10,7 +10,7 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -50,17 +50,36 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// The query path's side: pushes encoded messages, counting what does not fit.
+/// A run of data frames, ready to write, and how many messages it holds.
+pub struct Frames {
+    /// The frames (length, message; length, message; ...).
+    pub bytes: Vec<u8>,
+    /// How many messages.
+    pub count: usize,
+}
+
+/// The query path's side: hands over framed messages, counting what does not fit.
 pub struct Sink {
-    queue: mpsc::Sender<Vec<u8>>,
+    queue: mpsc::UnboundedSender<Frames>,
+    /// Messages queued and not yet taken by the writer, against `capacity`.
+    queued: AtomicUsize,
+    capacity: usize,
     dropped: AtomicU64,
 }
 
 impl Sink {
-    /// Queues one encoded `Dnstap` message; drops it when the queue is full.
-    pub fn push(&self, payload: Vec<u8>) {
-        if self.queue.try_send(payload).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+    /// Queues `frames`; drops them all, counted, when the queue would hold more than its
+    /// capacity of messages.
+    pub fn push(&self, frames: Frames) {
+        let count = frames.count;
+        if self.queued.fetch_add(count, Ordering::AcqRel) + count > self.capacity {
+            self.queued.fetch_sub(count, Ordering::AcqRel);
+            self.dropped.fetch_add(count as u64, Ordering::Relaxed);
+            return;
+        }
+        if self.queue.send(frames).is_err() {
+            self.queued.fetch_sub(count, Ordering::AcqRel);
+            self.dropped.fetch_add(count as u64, Ordering::Relaxed);
         }
     }
 
@@ -73,19 +92,30 @@ impl Sink {
     fn take_dropped(&self) -> u64 {
         self.dropped.swap(0, Ordering::Relaxed)
     }
+
+    /// The writer took `count` messages off the queue.
+    fn taken(&self, count: usize) {
+        self.queued.fetch_sub(count, Ordering::AcqRel);
+    }
 }
 
 /// The writing side, run by [`Writer::run`] until `stop` says so.
 pub struct Writer {
     endpoint: Endpoint,
     write_buffer: usize,
-    pub(crate) queue: mpsc::Receiver<Vec<u8>>,
+    pub(crate) queue: mpsc::UnboundedReceiver<Frames>,
 }
 
 /// A sink and its writer, with room for `capacity` messages.
 pub fn channel(endpoint: Endpoint, capacity: usize, write_buffer: usize) -> (Sink, Writer) {
-    let (tx, rx) = mpsc::channel(capacity.max(1));
-    (Sink { queue: tx, dropped: AtomicU64::new(0) }, Writer { endpoint, write_buffer, queue: rx })
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sink = Sink {
+        queue: tx,
+        queued: AtomicUsize::new(0),
+        capacity: capacity.max(1),
+        dropped: AtomicU64::new(0),
+    };
+    (sink, Writer { endpoint, write_buffer, queue: rx })
 }
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -157,15 +187,16 @@ impl Writer {
                         return;
                     }
                     got = self.queue.recv() => {
-                        let Some(payload) = got else { return };
+                        let Some(first) = got else { return };
                         frames.clear();
-                        fstrm::data_frame(&payload, &mut frames);
-                        let mut batch = 1;
+                        frames.extend_from_slice(&first.bytes);
+                        let mut batch = first.count;
                         while frames.len() < WRITE_BATCH {
                             let Ok(more) = self.queue.try_recv() else { break };
-                            fstrm::data_frame(&more, &mut frames);
-                            batch += 1;
+                            frames.extend_from_slice(&more.bytes);
+                            batch += more.count;
                         }
+                        sink.taken(batch);
                         let written = async {
                             stream.write_all(&frames).await?;
                             stream.flush().await
@@ -173,7 +204,7 @@ impl Writer {
                         if let Err(e) = written.await {
                             tracing::warn!("plugin/dnstap: Error writing to {}: {e}", self.endpoint);
                             // What this write carried may not have arrived whole: counted lost.
-                            sink.dropped.fetch_add(batch, Ordering::Relaxed);
+                            sink.dropped.fetch_add(batch as u64, Ordering::Relaxed);
                             break;
                         }
                     }
@@ -186,8 +217,8 @@ impl Writer {
     /// Sends whatever is queued, then STOP, and waits for FINISH.
     async fn finish(&mut self, stream: &mut Box<dyn Stream>, frames: &mut Vec<u8>) {
         frames.clear();
-        while let Ok(payload) = self.queue.try_recv() {
-            fstrm::data_frame(&payload, frames);
+        while let Ok(more) = self.queue.try_recv() {
+            frames.extend_from_slice(&more.bytes);
         }
         let _ = stream.write_all(frames).await;
         let _ = fstrm::close(stream, Duration::from_secs(2)).await;

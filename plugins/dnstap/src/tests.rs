@@ -15,13 +15,13 @@ fn parse_one(input: &str) -> Result<Settings, String> {
 
 #[test]
 fn setup_reads_coredns_lines() {
-    let host = plugin_api::pkg::host::name().into_bytes();
+    let host = plugin_api::pkg::host::name();
     let s = parse_one("dnstap dnstap.sock full").unwrap();
     assert_eq!(s.endpoint, Endpoint::Unix("dnstap.sock".into()));
     assert!(s.full);
     assert_eq!((s.write_buffer, s.queue), (1, 1));
-    assert_eq!(s.identity, host);
-    assert_eq!(s.version, format!("CoreDNS-{}", plugin_api::COREDNS_VERSION).into_bytes());
+    assert_eq!(s.identity, host.as_bytes());
+    assert_eq!(s.version, format!("CoreDNS-{}", plugin_api::COREDNS_VERSION).as_bytes());
     let s = parse_one("dnstap unix://dnstap.sock").unwrap();
     assert_eq!((s.endpoint, s.full), (Endpoint::Unix("dnstap.sock".into()), false));
     for (line, addr) in [
@@ -33,10 +33,8 @@ fn setup_reads_coredns_lines() {
     }
     let s = parse_one("dnstap dnstap.sock full {\nidentity NAME\nversion VER\nextra EXTRA\n}\n")
         .unwrap();
-    assert_eq!(
-        (s.identity, s.version, s.extra),
-        (b"NAME".to_vec(), b"VER".to_vec(), Some(b"EXTRA".to_vec()))
-    );
+    assert_eq!((&s.identity[..], &s.version[..]), (&b"NAME"[..], &b"VER"[..]));
+    assert_eq!(s.extra.as_deref(), Some(&b"EXTRA"[..]));
     let s = parse_one("dnstap dnstap.sock full 1024 2048").unwrap();
     assert_eq!((s.write_buffer, s.queue), (1024, 2048));
 }
@@ -98,9 +96,9 @@ fn a_tap_encodes_the_message_the_schema_describes() {
                 full,
                 write_buffer: 1,
                 queue: 1,
-                identity: b"ns1".to_vec(),
-                version: b"CoreDNS-1.14.7".to_vec(),
-                extra: Some(b"x".to_vec()),
+                identity: Bytes::from_static(b"ns1"),
+                version: Bytes::from_static(b"CoreDNS-1.14.7"),
+                extra: Some(Bytes::from_static(b"x")),
             },
             sink: Arc::new(sink),
         };
@@ -115,8 +113,11 @@ fn a_tap_encodes_the_message_the_schema_describes() {
             query: Some(b"q"),
             response: Some(b"r"),
         });
-        let payload = writer.queue.try_recv().expect("queued");
-        let d = pb::Dnstap::decode(payload.as_slice()).expect("decodes");
+        let frames = writer.queue.try_recv().expect("queued");
+        assert_eq!(frames.count, 1);
+        let len = u32::from_be_bytes(frames.bytes[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, frames.bytes.len() - 4, "one length-prefixed frame");
+        let d = pb::Dnstap::decode(&frames.bytes[4..]).expect("decodes");
         assert_eq!(d.identity.as_deref(), Some(&b"ns1"[..]));
         assert_eq!(d.extra.as_deref(), Some(&b"x"[..]));
         let m = d.message.expect("a message");
@@ -139,7 +140,47 @@ fn a_tap_encodes_the_message_the_schema_describes() {
 fn a_full_queue_drops_and_counts() {
     let (sink, _writer) = sink::channel(Endpoint::Unix("/nonexistent".into()), 2, 1);
     for _ in 0..5 {
-        sink.push(vec![1]);
+        sink.push(sink::Frames { bytes: vec![0, 0, 0, 1, 1], count: 1 });
     }
     assert_eq!(sink.dropped(), 3);
+    // A run of frames that would overflow the queue is dropped whole.
+    let (sink, _writer) = sink::channel(Endpoint::Unix("/nonexistent".into()), 10, 1);
+    sink.push(sink::Frames { bytes: vec![], count: 8 });
+    sink.push(sink::Frames { bytes: vec![], count: 3 });
+    assert_eq!(sink.dropped(), 3);
+}
+
+/// Within a batch of queries (a UDP worker's), the messages go over together when it ends;
+/// outside one, each at once.
+#[test]
+fn a_batch_of_queries_hands_its_messages_over_together() {
+    let (sink, mut writer) = sink::channel(Endpoint::Unix("/nonexistent".into()), 100, 1);
+    let line = Line { settings: parse_one("dnstap /nonexistent").unwrap(), sink: Arc::new(sink) };
+    let message = tap::Message {
+        kind: Kind::ClientQuery,
+        transport: Transport::Udp,
+        query_address: Some("127.0.0.1:5300".parse().unwrap()),
+        response_address: None,
+        query_time: SystemTime::now(),
+        response_time: None,
+        query: None,
+        response: None,
+    };
+    plugin_api::server::log_batch(|| {
+        for _ in 0..3 {
+            line.tap(&message);
+        }
+        assert!(writer.queue.try_recv().is_err(), "nothing handed over before the batch ends");
+    });
+    let frames = writer.queue.try_recv().expect("the batch's frames");
+    assert_eq!(frames.count, 3);
+    let mut rest = &frames.bytes[..];
+    for _ in 0..3 {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        pb::Dnstap::decode(&rest[4..4 + len]).expect("each frame decodes");
+        rest = &rest[4 + len..];
+    }
+    assert!(rest.is_empty());
+    line.tap(&message);
+    assert_eq!(writer.queue.try_recv().expect("at once").count, 1);
 }

@@ -25,7 +25,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use plugin_api::pkg::dnstap::{self as tap, Kind, Tap, Transport};
 use plugin_api::pkg::output;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Proto, Reply, Request, Serve};
-use prost::Message as _;
 use prost::bytes::Bytes;
 use tokio::sync::watch;
 
@@ -184,45 +183,77 @@ impl Tap for Line {
 
     fn tap(&self, m: &tap::Message<'_>) {
         let s = &self.settings;
-        let since = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let family = m.query_address.or(m.response_address).map(|a| family_of(a.ip()));
-        let message = pb::Message {
-            r#type: match m.kind {
-                Kind::ClientQuery => pb::MessageType::ClientQuery,
-                Kind::ClientResponse => pb::MessageType::ClientResponse,
-                Kind::ForwarderQuery => pb::MessageType::ForwarderQuery,
-                Kind::ForwarderResponse => pb::MessageType::ForwarderResponse,
-            } as i32,
-            socket_family: family.map(|f| f as i32),
-            socket_protocol: Some(match m.transport {
-                Transport::Udp => pb::SocketProtocol::Udp,
-                Transport::Tcp => pb::SocketProtocol::Tcp,
-                Transport::Tls => pb::SocketProtocol::Dot,
-            } as i32),
-            query_address: m.query_address.map(|a| address_bytes(a.ip())),
-            query_port: m.query_address.map(|a| u32::from(a.port())),
-            response_address: m.response_address.map(|a| address_bytes(a.ip())),
-            response_port: m.response_address.map(|a| u32::from(a.port())),
-            query_time_sec: Some(since(m.query_time).as_secs()),
-            query_time_nsec: Some(since(m.query_time).subsec_nanos()),
-            query_message: if s.full { m.query.map(<[u8]>::to_vec) } else { None },
-            response_time_sec: m.response_time.map(|t| since(t).as_secs()),
-            response_time_nsec: m.response_time.map(|t| since(t).subsec_nanos()),
-            response_message: if s.full { m.response.map(<[u8]>::to_vec) } else { None },
-        };
-        let frame = pb::Dnstap {
-            // Shared bytes: a reference count per message, not a copy.
-            identity: Some(s.identity.clone()),
-            version: Some(s.version.clone()),
-            extra: s.extra.clone(),
-            r#type: pb::DnstapType::Message as i32,
-            message: Some(message),
-        };
-        self.queue(&frame);
+        // The `Message` first, into this thread's scratch buffer; then the `Dnstap` around it
+        // goes straight into the batch's frames (or a buffer of its own outside a batch).
+        SCRATCH.with(|scratch| {
+            let mut inner = scratch.borrow_mut();
+            inner.clear();
+            encode_message(m, s.full, &mut inner);
+            self.queue(|out| {
+                pb::write::bytes(1, &s.identity, out);
+                pb::write::bytes(2, &s.version, out);
+                if let Some(extra) = &s.extra {
+                    pb::write::bytes(3, extra, out);
+                }
+                pb::write::bytes(14, &inner, out);
+                pb::write::varint(15, pb::DnstapType::Message as u64, out);
+            });
+        });
+    }
+}
+
+/// dnstap's `Message` for `m`, field by field in the schema's tags (see [`pb::Message`]).
+fn encode_message(m: &tap::Message<'_>, full: bool, out: &mut Vec<u8>) {
+    use pb::write::{bytes, fixed32, varint};
+    let kind = match m.kind {
+        Kind::ClientQuery => pb::MessageType::ClientQuery,
+        Kind::ClientResponse => pb::MessageType::ClientResponse,
+        Kind::ForwarderQuery => pb::MessageType::ForwarderQuery,
+        Kind::ForwarderResponse => pb::MessageType::ForwarderResponse,
+    };
+    varint(1, kind as u64, out);
+    if let Some(a) = m.query_address.or(m.response_address) {
+        varint(2, family_of(a.ip()) as u64, out);
+    }
+    let protocol = match m.transport {
+        Transport::Udp => pb::SocketProtocol::Udp,
+        Transport::Tcp => pb::SocketProtocol::Tcp,
+        Transport::Tls => pb::SocketProtocol::Dot,
+    };
+    varint(3, protocol as u64, out);
+    let mut octets = [0u8; 16];
+    if let Some(a) = m.query_address {
+        bytes(4, address_octets(a.ip(), &mut octets), out);
+    }
+    if let Some(a) = m.response_address {
+        bytes(5, address_octets(a.ip(), &mut octets), out);
+    }
+    if let Some(a) = m.query_address {
+        varint(6, u64::from(a.port()), out);
+    }
+    if let Some(a) = m.response_address {
+        varint(7, u64::from(a.port()), out);
+    }
+    let since = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    varint(8, since(m.query_time).as_secs(), out);
+    fixed32(9, since(m.query_time).subsec_nanos(), out);
+    if let (true, Some(query)) = (full, m.query) {
+        bytes(10, query, out);
+    }
+    if let Some(t) = m.response_time {
+        varint(12, since(t).as_secs(), out);
+        fixed32(13, since(t).subsec_nanos(), out);
+    }
+    if let (true, Some(response)) = (full, m.response) {
+        bytes(14, response, out);
     }
 }
 
 thread_local! {
+    /// The query's wire form, for lines with `full`.
+    static QUERY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The `Message` being written, before it goes into its `Dnstap`.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// Per line (by the address of its sink), the frames this thread's current batch of
     /// queries produced, handed over together when the batch ends.
     static BATCHED: RefCell<Vec<(usize, sink::Frames)>> = const { RefCell::new(Vec::new()) };
@@ -232,12 +263,12 @@ thread_local! {
 const BATCH_ROOM: usize = 16 * 1024;
 
 impl Line {
-    /// Frames `frame` and queues it: inside a batch of queries (a UDP worker's), with the
-    /// batch's other frames when it ends, one hand-over per batch instead of per message;
-    /// elsewhere at once.
-    fn queue(&self, frame: &pb::Dnstap) {
-        let len = frame.encoded_len();
+    /// Queues one message, which `write` appends: inside a batch of queries (a UDP worker's),
+    /// with the batch's other frames when it ends, one hand-over per batch instead of per
+    /// message; elsewhere at once.
+    fn queue(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let key = Arc::as_ptr(&self.sink) as usize;
+        let mut write = Some(write);
         let batched = output::in_batch()
             && BATCHED.with(|b| {
                 let mut b = b.borrow_mut();
@@ -265,19 +296,27 @@ impl Line {
                     }
                 };
                 let frames = &mut b[at].1;
-                frames.bytes.extend_from_slice(&(len as u32).to_be_bytes());
-                // Encoding into a Vec cannot fail: it grows as needed.
-                let _ = frame.encode(&mut frames.bytes);
-                frames.count += 1;
+                if let Some(write) = write.take() {
+                    frame_into(&mut frames.bytes, write);
+                    frames.count += 1;
+                }
                 true
             });
-        if !batched {
-            let mut bytes = Vec::with_capacity(len + 4);
-            bytes.extend_from_slice(&(len as u32).to_be_bytes());
-            let _ = frame.encode(&mut bytes);
+        if let (false, Some(write)) = (batched, write) {
+            let mut bytes = Vec::with_capacity(256);
+            frame_into(&mut bytes, write);
             self.sink.push(sink::Frames { bytes, count: 1 });
         }
     }
+}
+
+/// Appends one data frame to `out`: the message `write` appends, after its length.
+fn frame_into(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    write(out);
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
 /// IPv4 (an IPv4-mapped IPv6 address counts as IPv4, as Go's `To4` sees it) or IPv6.
@@ -289,13 +328,22 @@ fn family_of(ip: IpAddr) -> pb::SocketFamily {
     }
 }
 
-/// 4 octets for IPv4 (mapped ones included), 16 for IPv6.
-fn address_bytes(ip: IpAddr) -> Vec<u8> {
+/// 4 octets for IPv4 (mapped ones included), 16 for IPv6, written into `room`.
+fn address_octets(ip: IpAddr, room: &mut [u8; 16]) -> &[u8] {
     match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V4(v4) => {
+            room[..4].copy_from_slice(&v4.octets());
+            &room[..4]
+        }
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.octets().to_vec(),
-            None => v6.octets().to_vec(),
+            Some(v4) => {
+                room[..4].copy_from_slice(&v4.octets());
+                &room[..4]
+            }
+            None => {
+                *room = v6.octets();
+                &room[..]
+            }
         },
     }
 }
@@ -332,29 +380,27 @@ impl Plugin for Dnstap {
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
         let received = SystemTime::now();
         let full = self.lines.iter().any(|l| l.settings.full);
-        let query = if full {
-            let mut bytes = Vec::with_capacity(req.len().max(64));
-            if !req.write_query(&mut bytes) {
-                bytes = req.to_message().to_vec().unwrap_or_default();
+        // The query's wire form only when a line logs it, written into this thread's buffer.
+        QUERY.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            if full && !req.write_query(&mut buf) {
+                buf.extend_from_slice(&req.to_message().to_vec().unwrap_or_default());
             }
-            Some(bytes)
-        } else {
-            None
-        };
-        let client = req.src();
-        let message = tap::Message {
-            kind: Kind::ClientQuery,
-            transport: transport(req.proto()),
-            query_address: Some(client),
-            response_address: None,
-            query_time: received,
-            response_time: None,
-            query: query.as_deref(),
-            response: None,
-        };
-        for line in self.lines.iter() {
-            line.tap(&message);
-        }
+            let message = tap::Message {
+                kind: Kind::ClientQuery,
+                transport: transport(req.proto()),
+                query_address: Some(req.src()),
+                response_address: None,
+                query_time: received,
+                response_time: None,
+                query: full.then_some(&buf[..]),
+                response: None,
+            };
+            for line in self.lines.iter() {
+                line.tap(&message);
+            }
+        });
         let lines = self.lines.clone();
         next.run(ctx, req).map_with(&lines, req, move |lines, req, result| {
             // What the server will send: the reply, or a bare one with the error's rcode.
@@ -364,8 +410,11 @@ impl Plugin for Dnstap {
                 Ok(_) => None,
                 Err(e) => Some(e.rcode()),
             };
-            let response = match (&result, sent) {
+            // The response's wire form only when a line logs it: a wire reply's own bytes,
+            // else an encoding (a message, or the bare reply an rcode or an error becomes).
+            let encoded = match (&result, sent) {
                 _ if !full => None,
+                (Ok(Reply::Wire { .. }), None) => None,
                 (Ok(reply), None) => reply_bytes(reply),
                 (_, Some(rcode)) => {
                     let mut bare = req.reply();
@@ -373,6 +422,11 @@ impl Plugin for Dnstap {
                     bare.to_vec().ok()
                 }
                 (Err(_), None) => None,
+            };
+            let response = match (&result, &encoded) {
+                (_, Some(bytes)) => Some(&bytes[..]),
+                (Ok(Reply::Wire { wire, .. }), None) if full => Some(wire.as_bytes()),
+                _ => None,
             };
             let message = tap::Message {
                 kind: Kind::ClientResponse,
@@ -382,7 +436,7 @@ impl Plugin for Dnstap {
                 query_time: received,
                 response_time: Some(SystemTime::now()),
                 query: None,
-                response: response.as_deref(),
+                response,
             };
             for line in lines.iter() {
                 line.tap(&message);

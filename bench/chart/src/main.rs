@@ -9,6 +9,7 @@
 use std::process::ExitCode;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// One row of the results table.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,8 +104,10 @@ const PEER: RGBColor = RGBColor(0x9e, 0x9e, 0x9e);
 /// Draws `rows` as an SVG document.
 pub fn draw(rows: &[Row], title: &str) -> Result<String, String> {
     let groups = groups(rows);
-    // Slots: one per bar, and one empty between groups.
-    let slots = groups.iter().map(|(_, m)| m.len() + 1).sum::<usize>().max(2) as f64;
+    // Slots: one per bar, at least two per group (room for its name), and one empty between
+    // groups.
+    let width = |members: &[Row]| members.len().max(2);
+    let slots = groups.iter().map(|(_, m)| width(m) + 1).sum::<usize>().max(2) as f64;
     let top = rows.iter().map(|r| r.per_core).fold(0.0, f64::max) / 1000.0 * 1.15;
     let mut svg = String::new();
     {
@@ -115,7 +118,7 @@ pub fn draw(rows: &[Row], title: &str) -> Result<String, String> {
             .caption(title, ("sans-serif", 20))
             .margin(12)
             .margin_right(40)
-            .x_label_area_size(36)
+            .x_label_area_size(48)
             .y_label_area_size(64)
             .build_cartesian_2d(0f64..slots, 0f64..top.max(1.0))
             .map_err(|e| fail(&e))?;
@@ -128,8 +131,11 @@ pub fn draw(rows: &[Row], title: &str) -> Result<String, String> {
             .draw()
             .map_err(|e| fail(&e))?;
         let mut x = 0.5;
-        for (scenario, members) in &groups {
+        for (n, (scenario, members)) in groups.iter().enumerate() {
             let start = x;
+            let end = start + width(members) as f64;
+            // Bars centred in their group's room.
+            x += (width(members) - members.len()) as f64 / 2.0;
             for row in members {
                 let color = if row.is_ferrodns() { FERRODNS } else { PEER };
                 let value = row.per_core / 1000.0;
@@ -153,16 +159,15 @@ pub fn draw(rows: &[Row], title: &str) -> Result<String, String> {
                     .map_err(|e| fail(&e))?;
                 x += 1.0;
             }
-            let middle = (start + x - 0.2) / 2.0;
-            let style = ("sans-serif", 13).into_font().style(FontStyle::Bold);
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    scenario.clone(),
-                    (middle - 0.3 * scenario.len() as f64 / 10.0, -top * 0.05),
-                    style,
-                )))
-                .map_err(|e| fail(&e))?;
-            x += 1.0;
+            let middle = (start + end - 0.2) / 2.0;
+            let font = ("sans-serif", 13).into_font().style(FontStyle::Bold);
+            let style = TextStyle::from(font).pos(Pos::new(HPos::Center, VPos::Top));
+            // Under the axis, in pixels (the chart clips what falls outside its range), every
+            // other group's name a line lower so that long names never run together.
+            let (px, py) = chart.backend_coord(&(middle, 0.0));
+            let row = if n % 2 == 0 { 6 } else { 22 };
+            root.draw(&Text::new(scenario.clone(), (px, py + row), style)).map_err(|e| fail(&e))?;
+            x = end + 1.0;
         }
         root.present().map_err(|e| fail(&e))?;
     }

@@ -441,44 +441,58 @@ impl Slots {
         self.headers[k] = libc::mmsghdr { msg_hdr: hdr, msg_len: 0 };
     }
 
-    /// Sends the first `count` marked replies. A reply the kernel refuses (an unreachable
-    /// address) is skipped; a full send buffer is waited out briefly, then the rest dropped, as
-    /// a full receive buffer would have dropped them on the way in. Returns how many did not
-    /// reach the wire.
+    /// Sends the first `count` marked replies ([`send_all`]); returns how many did not reach
+    /// the wire.
     fn send(&mut self, fd: RawFd, count: usize) -> usize {
-        let (mut sent, mut refused) = (0, 0);
-        let mut waits = 0;
-        while sent < count {
-            // SAFETY: headers[sent..count] were filled by `mark_reply` and point at reply
-            // buffers and addresses that are not touched until this returns.
-            let n = unsafe {
-                libc::sendmmsg(
-                    fd,
-                    self.headers.as_mut_ptr().add(sent),
-                    (count - sent) as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n > 0 {
-                sent += n as usize;
-                continue;
+        // `mark_reply` filled headers[..count], pointing at reply buffers and addresses that
+        // are not touched until this returns.
+        send_all(fd, &mut self.headers[..count])
+    }
+}
+
+/// Sends the messages `headers` describe with `sendmmsg`, none of it waiting but for room in
+/// the send buffer. A message the kernel refuses (an unreachable address) is skipped; a full
+/// send buffer is waited out briefly (three times up to 10 ms), then the rest are dropped, as
+/// a full receive buffer would have dropped them on the way in (the client's retry covers).
+/// Returns how many did not reach the wire. Each header must point at memory that lives
+/// through the call.
+pub(super) fn send_all(fd: RawFd, headers: &mut [libc::mmsghdr]) -> usize {
+    let count = headers.len();
+    let (mut sent, mut refused, mut waits) = (0, 0, 0);
+    while sent < count {
+        // SAFETY: headers[sent..] are initialised headers whose buffers and addresses live
+        // through the call (the caller's promise).
+        let n = unsafe {
+            libc::sendmmsg(
+                fd,
+                headers.as_mut_ptr().add(sent),
+                (count - sent) as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n > 0 {
+            sent += n as usize;
+            continue;
+        }
+        match io::Error::last_os_error().kind() {
+            io::ErrorKind::Interrupted => {}
+            io::ErrorKind::WouldBlock if waits < 3 => {
+                waits += 1;
+                wait_writable(fd);
             }
-            let err = io::Error::last_os_error();
-            match err.kind() {
-                io::ErrorKind::Interrupted => {}
-                io::ErrorKind::WouldBlock if waits < 3 => {
-                    waits += 1;
-                    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
-                    // SAFETY: one valid pollfd, count 1.
-                    unsafe { libc::poll(&mut pfd, 1, 10) };
-                }
-                io::ErrorKind::WouldBlock => return refused + count - sent,
-                _ => {
-                    sent += 1;
-                    refused += 1;
-                }
+            io::ErrorKind::WouldBlock => return refused + count - sent,
+            _ => {
+                sent += 1;
+                refused += 1;
             }
         }
-        refused
     }
+    refused
+}
+
+/// Waits up to 10 ms for room in a socket's send buffer.
+pub(super) fn wait_writable(fd: RawFd) {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one valid pollfd, count 1.
+    unsafe { libc::poll(&mut pfd, 1, 10) };
 }

@@ -234,12 +234,10 @@ impl LateReplies {
         self.replies.push((bytes, client.into()));
     }
 
-    /// Sends every reply on `fd`, then hands each buffer to `reuse`; returns how many did not
-    /// reach the wire. A full send buffer is waited out briefly (three times 10 ms), then the
-    /// rest are dropped, as the client's retry covers.
+    /// Sends every reply on `fd` (as `udp_batch::send_all` sends), then hands each buffer to
+    /// `reuse`; returns how many did not reach the wire.
     pub fn send(&mut self, fd: RawFd, mut reuse: impl FnMut(Vec<u8>)) -> usize {
-        let count = self.replies.len();
-        if count == 0 {
+        if self.replies.is_empty() {
             return 0;
         }
         self.iovecs.clear();
@@ -258,40 +256,7 @@ impl LateReplies {
             hdr.msg_iovlen = 1;
             self.headers.push(libc::mmsghdr { msg_hdr: hdr, msg_len: 0 });
         }
-        let (mut sent, mut refused, mut waits) = (0, 0, 0);
-        while sent < count {
-            // SAFETY: headers[sent..count] are initialised and point at live buffers.
-            let n = unsafe {
-                libc::sendmmsg(
-                    fd,
-                    self.headers.as_mut_ptr().add(sent),
-                    (count - sent) as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n > 0 {
-                sent += n as usize;
-                continue;
-            }
-            let err = io::Error::last_os_error();
-            match err.kind() {
-                io::ErrorKind::Interrupted => {}
-                io::ErrorKind::WouldBlock if waits < 3 => {
-                    waits += 1;
-                    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
-                    // SAFETY: one valid pollfd, count 1.
-                    unsafe { libc::poll(&mut pfd, 1, 10) };
-                }
-                io::ErrorKind::WouldBlock => {
-                    refused += count - sent;
-                    break;
-                }
-                _ => {
-                    sent += 1;
-                    refused += 1;
-                }
-            }
-        }
+        let refused = super::udp_batch::send_all(fd, &mut self.headers);
         self.headers.clear();
         self.iovecs.clear();
         for (bytes, _) in self.replies.drain(..) {

@@ -496,7 +496,7 @@ impl State {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && waits < 3 => {
                     waits += 1;
-                    wait_writable(fd);
+                    super::udp_batch::wait_writable(fd);
                 }
                 Err(e) => {
                     // The first unsent query fails with the error (an earlier ICMP error, a
@@ -633,11 +633,4 @@ fn send_batch(
         libc::sendmmsg(fd, sends.headers.as_mut_ptr(), count as libc::c_uint, libc::MSG_DONTWAIT)
     };
     if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
-}
-
-/// Waits up to 10 ms for room in a socket's send buffer.
-fn wait_writable(fd: RawFd) {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
-    // SAFETY: one valid pollfd, count 1.
-    unsafe { libc::poll(&mut pfd, 1, 10) };
 }

@@ -522,6 +522,31 @@ pub fn service(ns: &str, name: &str, cluster_ip: &str) -> Value {
     })
 }
 
+/// The collection EndpointSlices are listed and watched at.
+pub const SLICES: &str = "/apis/discovery.k8s.io/v1/endpointslices";
+
+/// An EndpointSlice `name` of Service `service` with one ready IPv4 endpoint at `address`,
+/// stamped as the endpoint controller stamps a change (`last-change-trigger-time`) at
+/// `triggered`.
+pub fn triggered_slice(
+    ns: &str,
+    service: &str,
+    name: &str,
+    address: &str,
+    triggered: jiff::Timestamp,
+) -> Value {
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {
+            "name": name, "namespace": ns,
+            "labels": {"kubernetes.io/service-name": service},
+            "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": triggered.to_string()},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": true}}],
+    })
+}
+
 /// A Namespace object.
 pub fn namespace(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})

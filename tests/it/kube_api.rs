@@ -257,16 +257,8 @@ async fn endpoint_changes_of_headless_services_feed_the_programming_histogram() 
     let (count_before, sum_before) = read().await;
     // The endpoint controller stamps the change that caused the slice: here 2 s ago.
     let triggered = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(2);
-    let slice = serde_json::json!({
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {
-            "name": "peers-abc", "namespace": "default",
-            "labels": {"kubernetes.io/service-name": "peers"},
-            "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": triggered.to_string()},
-        },
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": ["10.244.0.7"], "conditions": {"ready": true}}],
-    });
+    let slice =
+        crate::fake_api::triggered_slice("default", "peers", "peers-abc", "10.244.0.7", triggered);
     api.apply(SLICES, slice.clone());
     until(&s, "peers.default.svc.cluster.local.", ResponseCode::NoError).await;
     wait_until("the slice change observed", || async { read().await.0 > count_before }).await;

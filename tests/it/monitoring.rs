@@ -12,7 +12,7 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::fake_api::{FakeApi, namespace, service};
+use crate::fake_api::{FakeApi, SLICES, namespace, service, triggered_slice};
 use crate::harness::*;
 use crate::kube_api::{NAMESPACES, SERVICES, until};
 use crate::upstream::{Behaviour, Upstream};
@@ -137,19 +137,7 @@ async fn every_series_the_dashboard_and_the_alerts_query_is_exported() {
     until(&s, "web.default.svc.cluster.local.", ResponseCode::NoError).await;
     // An endpoint change of a headless Service, stamped by the endpoint controller.
     let triggered = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
-    api.apply(
-        "/apis/discovery.k8s.io/v1/endpointslices",
-        serde_json::json!({
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {
-                "name": "peers-abc", "namespace": "default",
-                "labels": {"kubernetes.io/service-name": "peers"},
-                "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": triggered.to_string()},
-            },
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": ["10.244.0.7"], "conditions": {"ready": true}}],
-        }),
-    );
+    api.apply(SLICES, triggered_slice("default", "peers", "peers-abc", "10.244.0.7", triggered));
     until(&s, "peers.default.svc.cluster.local.", ResponseCode::NoError).await;
     for _ in 0..2 {
         assert_eq!(

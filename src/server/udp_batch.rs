@@ -363,26 +363,14 @@ impl Slots {
         for i in 0..BATCH {
             self.iovecs[i] =
                 libc::iovec { iov_base: self.packets[i].as_mut_ptr().cast(), iov_len: SLOT };
-            // SAFETY: zero is valid for msghdr; every pointer set below outlives the call.
-            let mut hdr: libc::msghdr = unsafe { zeroed() };
-            hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            hdr.msg_iov = &mut self.iovecs[i];
-            hdr.msg_iovlen = 1;
-            self.headers[i] = libc::mmsghdr { msg_hdr: hdr, msg_len: 0 };
+            self.headers[i] = message_header(
+                &mut self.iovecs[i],
+                (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast(),
+                size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+            );
         }
-        // SAFETY: `headers` holds BATCH initialised headers whose buffers are ours and live
-        // through the call; the kernel writes at most the lengths given.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                self.headers.as_mut_ptr(),
-                BATCH as libc::c_uint,
-                flags,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+        // The headers point at our own packet buffers and addresses, which outlive the call.
+        receive_into(fd, &mut self.headers[..], flags)
     }
 
     /// Where slot `i`'s packet came from, if it is an IPv4 or IPv6 address.
@@ -432,13 +420,12 @@ impl Slots {
         let name_len = self.headers[i].msg_hdr.msg_namelen;
         self.reply_addrs[k] = self.addrs[i];
         self.iovecs[k] = libc::iovec { iov_base: reply.as_ptr() as *mut _, iov_len: reply.len() };
-        // SAFETY: zero is valid for msghdr; the pointers set below stay valid until `send`.
-        let mut hdr: libc::msghdr = unsafe { zeroed() };
-        hdr.msg_name = (&mut self.reply_addrs[k] as *mut libc::sockaddr_storage).cast();
-        hdr.msg_namelen = name_len;
-        hdr.msg_iov = &mut self.iovecs[k];
-        hdr.msg_iovlen = 1;
-        self.headers[k] = libc::mmsghdr { msg_hdr: hdr, msg_len: 0 };
+        // The reply and the address stay where they are until `send`.
+        self.headers[k] = message_header(
+            &mut self.iovecs[k],
+            (&mut self.reply_addrs[k] as *mut libc::sockaddr_storage).cast(),
+            name_len,
+        );
     }
 
     /// Sends the first `count` marked replies ([`send_all`]); returns how many did not reach
@@ -488,6 +475,44 @@ pub(super) fn send_all(fd: RawFd, headers: &mut [libc::mmsghdr]) -> usize {
         }
     }
     refused
+}
+
+/// A `sendmmsg`/`recvmmsg` header for the one buffer `iov` describes and the address at
+/// `name` (`name_len` octets; null and 0 on a connected socket). It holds raw pointers: what
+/// they point at must stay put until the call that uses the header returns.
+pub(super) fn message_header(
+    iov: *mut libc::iovec,
+    name: *mut libc::c_void,
+    name_len: libc::socklen_t,
+) -> libc::mmsghdr {
+    // SAFETY: msghdr is a plain C struct; all-zero (null pointers, zero lengths) is valid.
+    let mut hdr: libc::msghdr = unsafe { zeroed() };
+    hdr.msg_name = name;
+    hdr.msg_namelen = name_len;
+    hdr.msg_iov = iov;
+    hdr.msg_iovlen = 1;
+    libc::mmsghdr { msg_hdr: hdr, msg_len: 0 }
+}
+
+/// One `recvmmsg` into the buffers `headers` describe; how many messages came. Each header must
+/// point at memory that lives through the call (as [`message_header`] says).
+pub(super) fn receive_into(
+    fd: RawFd,
+    headers: &mut [libc::mmsghdr],
+    flags: libc::c_int,
+) -> io::Result<usize> {
+    // SAFETY: `headers` are initialised and point at live buffers (the caller's promise); the
+    // kernel writes at most the lengths they give.
+    let n = unsafe {
+        libc::recvmmsg(
+            fd,
+            headers.as_mut_ptr(),
+            headers.len() as libc::c_uint,
+            flags,
+            std::ptr::null_mut(),
+        )
+    };
+    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
 }
 
 /// Waits up to 10 ms for room in a socket's send buffer.

@@ -13,7 +13,6 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::mem::zeroed;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::AssertUnwindSafe;
@@ -23,6 +22,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use super::InFlightGuard;
 use super::mux::WaitReply;
+use super::udp_batch::message_header;
 
 thread_local! {
     /// The worker this thread runs (0: none).
@@ -246,15 +246,11 @@ impl LateReplies {
             self.iovecs
                 .push(libc::iovec { iov_base: bytes.as_ptr() as *mut _, iov_len: bytes.len() });
         }
+        // The addresses and iovecs stay where they are until the sends return (neither vector
+        // is touched meanwhile).
         for (i, (_, addr)) in self.replies.iter().enumerate() {
-            // SAFETY: zero is valid for msghdr; the address and iovec it points at stay where
-            // they are until the sends below return (neither vector is touched meanwhile).
-            let mut hdr: libc::msghdr = unsafe { zeroed() };
-            hdr.msg_name = addr.as_ptr() as *mut _;
-            hdr.msg_namelen = addr.len();
-            hdr.msg_iov = &mut self.iovecs[i];
-            hdr.msg_iovlen = 1;
-            self.headers.push(libc::mmsghdr { msg_hdr: hdr, msg_len: 0 });
+            let name = addr.as_ptr() as *mut libc::c_void;
+            self.headers.push(message_header(&mut self.iovecs[i], name, addr.len()));
         }
         let refused = super::udp_batch::send_all(fd, &mut self.headers);
         self.headers.clear();

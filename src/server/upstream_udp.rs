@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use plugin_api::pkg::datagram::{Exchanger, Failure, Outcome, Query, Ticket, replies_to};
 
+use super::udp_batch::{message_header, receive_into};
+
 /// Sockets per upstream and worker.
 pub const SOCKETS: usize = 8;
 
@@ -574,29 +576,13 @@ impl State {
 impl Received {
     /// One `recvmmsg` without waiting.
     fn read(&mut self, fd: RawFd) -> io::Result<usize> {
-        let base = self.buffers.as_mut_ptr();
-        for i in 0..BATCH {
-            // SAFETY: slot i's room lies inside `buffers` (BATCH * ROOM octets).
-            self.iovecs[i] =
-                libc::iovec { iov_base: unsafe { base.add(i * ROOM) }.cast(), iov_len: ROOM };
-            // SAFETY: zero is valid for msghdr; the pointers set below outlive the call.
-            let mut hdr: libc::msghdr = unsafe { zeroed() };
-            hdr.msg_iov = &mut self.iovecs[i];
-            hdr.msg_iovlen = 1;
-            self.headers[i] = libc::mmsghdr { msg_hdr: hdr, msg_len: 0 };
+        for (i, room) in self.buffers.chunks_exact_mut(ROOM).enumerate() {
+            self.iovecs[i] = libc::iovec { iov_base: room.as_mut_ptr().cast(), iov_len: ROOM };
+            // The socket is connected: no address is asked for.
+            self.headers[i] = message_header(&mut self.iovecs[i], std::ptr::null_mut(), 0);
         }
-        // SAFETY: BATCH initialised headers pointing into our own buffers, alive through the
-        // call; the socket is connected, so no address is asked for.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                self.headers.as_mut_ptr(),
-                BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+        // The headers point into our own buffers, which outlive the call.
+        receive_into(fd, &mut self.headers[..], libc::MSG_DONTWAIT)
     }
 
     /// Datagram `i`'s length, and whether it was cut.
@@ -620,13 +606,9 @@ fn send_batch(
         let query = &exchanges[slot as usize].query;
         sends.iovecs.push(libc::iovec { iov_base: query.as_ptr() as *mut _, iov_len: query.len() });
     }
+    // The iovecs are not moved until the call returns (the vector is not touched meanwhile).
     for i in 0..count {
-        // SAFETY: zero is valid for msghdr; the iovec it points at is not moved until the call
-        // returns (the vector is not touched meanwhile).
-        let mut hdr: libc::msghdr = unsafe { zeroed() };
-        hdr.msg_iov = &mut sends.iovecs[i];
-        hdr.msg_iovlen = 1;
-        sends.headers.push(libc::mmsghdr { msg_hdr: hdr, msg_len: 0 });
+        sends.headers.push(message_header(&mut sends.iovecs[i], std::ptr::null_mut(), 0));
     }
     // SAFETY: `count` headers, each pointing at a query buffer that lives through the call.
     let n = unsafe {

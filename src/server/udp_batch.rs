@@ -144,7 +144,6 @@ struct Worker {
     pollfds: Vec<libc::pollfd>,
     which: Vec<u32>,
     wakers: Vec<Waker>,
-    woken: Vec<u32>,
 }
 
 impl Worker {
@@ -175,7 +174,6 @@ impl Worker {
             pollfds: Vec::new(),
             which: Vec::new(),
             wakers: Vec::new(),
-            woken: Vec::new(),
         }
     }
 
@@ -284,8 +282,7 @@ impl Worker {
         }
         plugin_api::server::log_batch(|| {
             if self.pollfds[0].revents != 0 {
-                self.inbox.drain(&mut self.woken);
-                self.tasks.wake_all(&mut self.woken);
+                self.tasks.take_inbox();
             }
             for k in first_upstream..self.pollfds.len() {
                 if self.pollfds[k].revents != 0 {

@@ -167,9 +167,10 @@ impl Tasks {
         self.poll(slot, late);
     }
 
-    /// Marks the slots in `woken` (woken on other threads) to be polled; empties it.
-    pub fn wake_all(&mut self, woken: &mut Vec<u32>) {
-        WOKEN.with(|w| w.borrow_mut().append(woken));
+    /// Takes what other threads woke, for the next [`Tasks::run_woken`], and resets the
+    /// eventfd: called when `poll` finds it readable, even if a turn already took the slots.
+    pub fn take_inbox(&mut self) {
+        self.inbox.drain(&mut self.turn);
     }
 
     /// Polls every query woken since the last turn (and any woken meanwhile), until none is.

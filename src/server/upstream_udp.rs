@@ -144,11 +144,6 @@ impl Upstreams {
         Self { worker, state: RefCell::new(state) }
     }
 
-    /// Whether any exchange is in flight.
-    pub fn is_idle(&self) -> bool {
-        self.state.borrow().live == 0
-    }
-
     /// The nearest deadline of an exchange in flight.
     pub fn next_deadline(&self) -> Option<Instant> {
         let mut state = self.state.borrow_mut();

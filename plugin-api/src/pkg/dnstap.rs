@@ -53,7 +53,8 @@ pub struct Message<'a> {
     pub query_time: SystemTime,
     /// When the response was sent or received.
     pub response_time: Option<SystemTime>,
-    /// The query in wire form, for taps that log it (`full`).
+    /// The query in wire form, for taps that log it (`full`); borrowed, so giving it costs
+    /// nothing to a tap that does not.
     pub query: Option<&'a [u8]>,
     /// The response in wire form, for taps that log it.
     pub response: Option<&'a [u8]>,
@@ -61,8 +62,6 @@ pub struct Message<'a> {
 
 /// A destination for dnstap messages: one `dnstap` line.
 pub trait Tap: Send + Sync {
-    /// Whether it logs the wire messages (`full`): without it, callers need not encode them.
-    fn full(&self) -> bool;
     /// Queues `message`; never blocks.
     fn tap(&self, message: &Message<'_>);
 }
@@ -75,11 +74,6 @@ impl Taps {
     /// Whether there is no tap.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    /// Whether any tap logs wire messages.
-    pub fn full(&self) -> bool {
-        self.0.iter().any(|t| t.full())
     }
 
     /// Hands `message` to every tap.

@@ -24,7 +24,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use plugin_api::pkg::dnstap::{self as tap, Kind, Tap, Transport};
 use plugin_api::pkg::output;
-use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Proto, Reply, Request, Serve};
+use plugin_api::{
+    ConfigError, Controller, Ctx, Next, Plugin, Proto, Reply, Request, Serve, ServeResult,
+};
 use prost::bytes::Bytes;
 use tokio::sync::watch;
 
@@ -144,7 +146,8 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
         tap::add_tap(c, line.clone());
         lines.push(line);
     }
-    Ok(Some(Arc::new(Dnstap { lines: lines.into() })))
+    let full = lines.iter().any(|l| l.settings.full);
+    Ok(Some(Arc::new(Dnstap { lines: lines.into(), full })))
 }
 
 /// Runs the writer from start-up; at shutdown (or when a reload replaces this configuration)
@@ -177,10 +180,6 @@ pub struct Line {
 }
 
 impl Tap for Line {
-    fn full(&self) -> bool {
-        self.settings.full
-    }
-
     fn tap(&self, m: &tap::Message<'_>) {
         let s = &self.settings;
         // The `Message` first, into this thread's scratch buffer; then the `Dnstap` around it
@@ -352,6 +351,8 @@ fn address_octets(ip: IpAddr, room: &mut [u8; 16]) -> &[u8] {
 pub struct Dnstap {
     /// Shared with each waiting reply's closure by a reference count, not copied.
     lines: Arc<[Arc<Line>]>,
+    /// Whether any line logs wire messages (`full`): only then are they encoded.
+    full: bool,
 }
 
 fn transport(proto: Proto) -> Transport {
@@ -361,15 +362,21 @@ fn transport(proto: Proto) -> Transport {
     }
 }
 
-/// The reply's wire form, as far as the chain has made it (the server adds the client's OPT
-/// record and fits it to the client's buffer afterwards).
-fn reply_bytes(reply: &Reply) -> Option<Vec<u8>> {
-    match reply {
-        Reply::Message { msg, .. } => msg.to_vec().ok(),
-        Reply::Wire { wire, .. } => Some(wire.as_bytes().to_vec()),
-        Reply::Stream { msgs, .. } => msgs.first().and_then(|m| m.to_vec().ok()),
-        Reply::Rcode(_) | Reply::Drop => None,
-    }
+/// The reply the server will send for `result`, encoded as far as the chain has made it (the
+/// server adds the client's OPT record and fits it to the client's buffer afterwards): a
+/// message, a stream's first, or the bare reply an rcode or an error becomes. `None` for a
+/// wire reply, whose own bytes are logged, and for a drop.
+fn encode_reply(result: &ServeResult, req: &Request) -> Option<Vec<u8>> {
+    let rcode = match result {
+        Ok(Reply::Message { msg, .. }) => return msg.to_vec().ok(),
+        Ok(Reply::Stream { msgs, .. }) => return msgs.first().and_then(|m| m.to_vec().ok()),
+        Ok(Reply::Wire { .. } | Reply::Drop) => return None,
+        Ok(Reply::Rcode(rcode)) => *rcode,
+        Err(e) => e.rcode(),
+    };
+    let mut bare = req.reply();
+    bare.metadata.response_code = rcode;
+    bare.to_vec().ok()
 }
 
 impl Plugin for Dnstap {
@@ -379,7 +386,7 @@ impl Plugin for Dnstap {
 
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
         let received = SystemTime::now();
-        let full = self.lines.iter().any(|l| l.settings.full);
+        let full = self.full;
         // The query's wire form only when a line logs it, written into this thread's buffer.
         QUERY.with(|buf| {
             let mut buf = buf.borrow_mut();
@@ -403,30 +410,15 @@ impl Plugin for Dnstap {
         });
         let lines = self.lines.clone();
         next.run(ctx, req).map_with(&lines, req, move |lines, req, result| {
-            // What the server will send: the reply, or a bare one with the error's rcode.
-            let sent = match &result {
-                Ok(Reply::Drop) => return result,
-                Ok(Reply::Rcode(rcode)) => Some(*rcode),
-                Ok(_) => None,
-                Err(e) => Some(e.rcode()),
-            };
-            // The response's wire form only when a line logs it: a wire reply's own bytes,
-            // else an encoding (a message, or the bare reply an rcode or an error becomes).
-            let encoded = match (&result, sent) {
-                _ if !full => None,
-                (Ok(Reply::Wire { .. }), None) => None,
-                (Ok(reply), None) => reply_bytes(reply),
-                (_, Some(rcode)) => {
-                    let mut bare = req.reply();
-                    bare.metadata.response_code = rcode;
-                    bare.to_vec().ok()
-                }
-                (Err(_), None) => None,
-            };
-            let response = match (&result, &encoded) {
-                (_, Some(bytes)) => Some(&bytes[..]),
-                (Ok(Reply::Wire { wire, .. }), None) if full => Some(wire.as_bytes()),
-                _ => None,
+            if matches!(result, Ok(Reply::Drop)) {
+                return result;
+            }
+            // The response's wire form only when a line logs it: a wire reply's own bytes, else
+            // an encoding.
+            let encoded = if full { encode_reply(&result, req) } else { None };
+            let response = match &result {
+                Ok(Reply::Wire { wire, .. }) if full => Some(wire.as_bytes()),
+                _ => encoded.as_deref(),
             };
             let message = tap::Message {
                 kind: Kind::ClientResponse,

@@ -270,6 +270,14 @@ fn canned_upstream() -> SocketAddr {
     addr
 }
 
+/// `cache 300` in front of `forward` to `upstream`: the chain a miss runs through.
+fn cache_and_forward(upstream: SocketAddr) -> Mux {
+    let text = format!(".:53 {{\n cache 300\n forward . {upstream}\n}}\n");
+    let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
+    let config = config::load(&source, &|_| {}).expect("the Corefile loads");
+    Mux::new(&config.listeners[0])
+}
+
 /// A cache miss through *forward*: a name never asked, sent to an upstream and the reply
 /// relayed and stored. Not free of allocations yet (issue 26); the count is held here so that
 /// it only goes down.
@@ -282,11 +290,7 @@ fn cache_miss_allocations() {
     /// wait, the upstream reply's buffer, and the cache entry (bytes, TTL offsets, the item
     /// and the table's node).
     const CEILING: usize = 12;
-    let upstream = canned_upstream();
-    let text = format!(".:53 {{\n cache 300\n forward . {upstream}\n}}\n");
-    let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
-    let config = config::load(&source, &|_| {}).expect("the Corefile loads");
-    let mux = Mux::new(&config.listeners[0]);
+    let mux = cache_and_forward(canned_upstream());
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let packets: Vec<Vec<u8>> =
@@ -327,11 +331,7 @@ fn cache_miss_on_a_worker_allocations() {
     /// left is the boxed futures of the chain (*forward*'s, *cache*'s, the server's wait) and
     /// the cache entry (bytes, TTL offsets, the item, the table's node).
     const CEILING: usize = 11;
-    let upstream = canned_upstream();
-    let text = format!(".:53 {{\n cache 300\n forward . {upstream}\n}}\n");
-    let source = Source { filename: "Corefile".into(), text, path: None, dns_port: "53".into() };
-    let config = config::load(&source, &|_| {}).expect("the Corefile loads");
-    let mux = Mux::new(&config.listeners[0]);
+    let mux = cache_and_forward(canned_upstream());
     let upstreams = std::rc::Rc::new(Upstreams::new(u32::MAX));
     plugin_api::pkg::datagram::install(upstreams.clone());
     let packets: Vec<Vec<u8>> =

@@ -3,7 +3,7 @@
 //! them to a file; BIND's `dnstap-read` (bind9-dnsutils) prints them. What it prints must be the
 //! queries asked and the responses given.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use hickory_proto::rr::RecordType;
@@ -26,6 +26,16 @@ impl Capture {
             .spawn()
             .expect("fstrm_capture is installed (.ci/run installs Debian's fstrm-bin)");
         Self(child)
+    }
+
+    /// A capture listening on `tap.sock` in `dir`, writing `tap.fstrm` there, once its socket
+    /// is there; with the two paths.
+    async fn on_unix_socket(dir: &Scratch) -> (Self, PathBuf, PathBuf) {
+        let sock = dir.0.join("tap.sock");
+        let file = dir.0.join("tap.fstrm");
+        let capture = Self::start(&["-u", sock.to_str().unwrap()], &file);
+        wait_for_socket(&sock).await;
+        (capture, sock, file)
     }
 
     /// Ends the capture (SIGTERM, which makes it close its file) and waits for it.
@@ -67,10 +77,7 @@ async fn wait_for_socket(path: &Path) {
 #[tokio::test(flavor = "multi_thread")]
 async fn fstrm_capture_receives_what_dnstap_read_prints() {
     let dir = Scratch::new("dnstap-unix");
-    let sock = dir.0.join("tap.sock");
-    let file = dir.0.join("tap.fstrm");
-    let capture = Capture::start(&["-u", sock.to_str().unwrap()], &file);
-    wait_for_socket(&sock).await;
+    let (capture, sock, file) = Capture::on_unix_socket(&dir).await;
     let s = TestServer::start(&format!(
         ".:0 {{\n dnstap {} full\n hosts {{\n  10.1.2.3 web.tapped.test\n }}\n}}",
         sock.display()
@@ -135,10 +142,7 @@ async fn forwarded_queries_are_logged_as_forwarder_messages() {
     use crate::upstream::{Behaviour, Upstream};
     let up = Upstream::start(Behaviour::Answer(std::net::Ipv4Addr::new(192, 0, 2, 44), 60)).await;
     let dir = Scratch::new("dnstap-forward");
-    let sock = dir.0.join("tap.sock");
-    let file = dir.0.join("tap.fstrm");
-    let capture = Capture::start(&["-u", sock.to_str().unwrap()], &file);
-    wait_for_socket(&sock).await;
+    let (capture, sock, file) = Capture::on_unix_socket(&dir).await;
     let s = TestServer::start(&format!(
         ".:0 {{\n dnstap {} full\n forward . {}\n}}",
         sock.display(),

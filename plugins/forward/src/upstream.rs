@@ -161,10 +161,20 @@ impl Upstream {
 
     /// A worker's failure in Go's words: `read udp 127.0.0.1:40000->127.0.0.1:53: i/o timeout`.
     fn failure(&self, f: datagram::Failure) -> String {
-        match (f.op, f.local) {
-            ("dial", _) => format!("dial udp {}: {}", self.addr, go_io(&f.error)),
-            (op, Some(local)) => format!("{op} udp {local}->{}: {}", self.addr, go_io(&f.error)),
-            (op, None) => format!("{op} udp {}: {}", self.addr, go_io(&f.error)),
+        self.udp_error(f.op, f.local, &go_io(&f.error))
+    }
+
+    /// A UDP exchange's error as Go words it: `OP udp LOCAL->UPSTREAM: ERROR`, or without the
+    /// local address when there was none (a socket that could not be dialled).
+    fn udp_error(
+        &self,
+        op: &str,
+        local: Option<SocketAddr>,
+        error: &dyn std::fmt::Display,
+    ) -> String {
+        match local {
+            Some(local) => format!("{op} udp {local}->{}: {error}", self.addr),
+            None => format!("{op} udp {}: {error}", self.addr),
         }
     }
 
@@ -214,8 +224,7 @@ impl Upstream {
         // The local address only when something failed: a `getsockname` and a string per
         // exchange otherwise.
         let op_err = |what: &str, e: &dyn std::fmt::Display| {
-            let local = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
-            format!("{what} udp {local}->{}: {e}", self.addr)
+            self.udp_error(what, socket.local_addr().ok(), e)
         };
         // The socket's readiness is left set by the last exchange's read, which found its reply
         // and stopped there; a read now would only find the socket empty, a system call for

@@ -217,13 +217,17 @@ impl Worker {
     /// Serves the first `n` slots and sends what they produced; their log lines go to the
     /// writer together.
     fn serve(&mut self, n: usize) {
-        plugin_api::server::log_batch(|| {
-            self.serve_batch(n);
-            self.finish_turn();
+        let outgoing = plugin_api::server::log_batch(|| {
+            let outgoing = self.serve_batch(n);
+            self.run_turn();
+            outgoing
         });
+        self.send_replies(outgoing);
     }
 
-    fn serve_batch(&mut self, n: usize) {
+    /// Serves the first `n` slots, marking the replies to send; returns how many. Upstream
+    /// queries go out at once.
+    fn serve_batch(&mut self, n: usize) -> usize {
         let mux = self.mux.load();
         // The batch arrived together: one clock reading dates every query in it, and a
         // query's duration includes its wait behind the earlier ones.
@@ -248,8 +252,7 @@ impl Worker {
         }
         // The upstream queries first: their replies take longest to come.
         self.flush_upstreams();
-        let dropped = self.slots.send(self.socket.as_raw_fd(), outgoing);
-        mux.replies_dropped(dropped);
+        outgoing
     }
 
     /// Waits (in `poll`, up to the nearest upstream deadline) for a query from a client, a
@@ -280,7 +283,7 @@ impl Worker {
         if ready < 0 {
             return; // EINTR: the caller loops.
         }
-        plugin_api::server::log_batch(|| {
+        let outgoing = plugin_api::server::log_batch(|| {
             if self.pollfds[0].revents != 0 {
                 self.tasks.take_inbox();
             }
@@ -291,19 +294,22 @@ impl Worker {
             }
             self.upstreams.expire(Instant::now(), &mut self.wakers);
             self.wakers.drain(..).for_each(Waker::wake);
+            let mut outgoing = 0;
             if listen
                 && self.pollfds[1].revents != 0
                 && let Ok(n) = self.slots.receive(self.socket.as_raw_fd(), libc::MSG_DONTWAIT)
             {
-                self.serve_batch(n);
+                outgoing = self.serve_batch(n);
             }
-            self.finish_turn();
+            self.run_turn();
+            outgoing
         });
+        self.send_replies(outgoing);
     }
 
     /// Polls the queries woken meanwhile until none is, sending the upstream queries they
-    /// make; then sends the replies they produced.
-    fn finish_turn(&mut self) {
+    /// make; their replies go to the late ones.
+    fn run_turn(&mut self) {
         loop {
             self.tasks.run_woken(&mut self.late);
             self.flush_upstreams();
@@ -311,8 +317,17 @@ impl Worker {
                 break;
             }
         }
+    }
+
+    /// Sends the turn's replies: the `outgoing` marked slots of a batch, then the late ones.
+    /// Called after the turn's batch has ended, so that its log lines and *dnstap* messages are
+    /// handed over before a client has its answer: one that then stops the server finds them
+    /// delivered.
+    fn send_replies(&mut self, outgoing: usize) {
+        let fd = self.socket.as_raw_fd();
+        let mut dropped = self.slots.send(fd, outgoing);
         let upstreams = &self.upstreams;
-        let dropped = self.late.send(self.socket.as_raw_fd(), |buf| upstreams.give_buffer(buf));
+        dropped += self.late.send(fd, |buf| upstreams.give_buffer(buf));
         if dropped > 0 {
             self.mux.load().replies_dropped(dropped);
         }

@@ -168,3 +168,24 @@ async fn forwarded_queries_are_logged_as_forwarder_messages() {
         "the upstream's answer, printed from the wire: {printed}"
     );
 }
+
+/// A query the chain fails (an upstream that refuses, so *forward* errs) is logged with the
+/// SERVFAIL the client gets, encoded from the error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_query_is_logged_with_the_servfail_sent() {
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = Scratch::new("dnstap-fail");
+    let (capture, sock, file) = Capture::on_unix_socket(&dir).await;
+    let s = TestServer::start(&format!(
+        ".:0 {{\n dnstap {} full\n forward . {dead}\n}}",
+        sock.display()
+    ))
+    .await;
+    let reply = s.udp("fail.tapped.test.", RecordType::A).await;
+    assert_eq!(reply.metadata.response_code, hickory_proto::op::ResponseCode::ServFail);
+    s.stop().await;
+    capture.finish();
+    let printed = read(&file);
+    let cr = printed.find(" CR ").expect("a client response is logged");
+    assert!(printed[cr..].contains("status: SERVFAIL"), "{printed}");
+}

@@ -99,7 +99,7 @@ impl Running {
         Self::from_command(command, dir, None)
     }
 
-    fn from_command(mut command: Command, dir: &Path, stdin: Option<&str>) -> Self {
+    pub(crate) fn from_command(mut command: Command, dir: &Path, stdin: Option<&str>) -> Self {
         let mut child = command
             .current_dir(dir)
             .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })

@@ -29,6 +29,7 @@ mod forward_spoof;
 mod fuzz_regressions;
 mod harness;
 mod header;
+mod image;
 mod k8s_external;
 mod k8s_gateway;
 mod kube_api;

@@ -125,6 +125,38 @@ pub async fn close<S: AsyncRead + AsyncWrite + Unpin>(
         .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "closing timed out")))
 }
 
+/// The reader's side, for tests: a collector that accepts dnstap and reads data frames.
+#[cfg(test)]
+pub(crate) mod collector {
+    use super::*;
+
+    /// Answers a writer's READY with ACCEPT and reads its START.
+    pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> io::Result<()> {
+        let (kind, ours) = read_control(s).await?;
+        assert_eq!((kind, ours), (READY, true));
+        s.write_all(&control(ACCEPT, true)).await?;
+        let (kind, ours) = read_control(s).await?;
+        assert_eq!((kind, ours), (START, true));
+        Ok(())
+    }
+
+    /// The next data frame's payload; `None` at STOP, which is answered with FINISH.
+    pub async fn next<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> io::Result<Option<Vec<u8>>> {
+        let len = s.read_u32().await? as usize;
+        if len == 0 {
+            let len = s.read_u32().await? as usize;
+            let mut body = vec![0u8; len];
+            s.read_exact(&mut body).await?;
+            assert_eq!(&body[..4], &STOP.to_be_bytes(), "only STOP after START");
+            s.write_all(&control(FINISH, false)).await?;
+            return Ok(None);
+        }
+        let mut payload = vec![0u8; len];
+        s.read_exact(&mut payload).await?;
+        Ok(Some(payload))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

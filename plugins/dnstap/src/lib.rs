@@ -4,23 +4,24 @@
 //!
 //! * [`setup`] reads `dnstap SOCKET [full] [writebuffer] [queue] { identity, version, extra,
 //!   skipverify }` as CoreDNS 1.14.7 does, with its errors.
-//! * [`pb`]: the dnstap protobuf messages (prost); [`fstrm`]: Frame Streams, the framing they
-//!   travel in; [`sink`]: the queue and the connection to the collector.
+//! * [`pb`]: the dnstap protobuf messages (prost); `encode`: a message written as a frame;
+//!   [`fstrm`]: Frame Streams, the framing they travel in; [`sink`]: the queue and the
+//!   connection to the collector.
 //! * [`Dnstap`] is the handler of one line: it logs the query, passes it on, and logs the
 //!   reply when it comes.
 //!
 //! Not built yet (said when a Corefile asks for them): `dnstap listen` (collectors that
 //! connect to us), `tls://` endpoints, and metadata placeholders in `extra`.
 
+mod encode;
 pub mod fstrm;
 pub mod pb;
 pub mod sink;
 
 use std::cell::RefCell;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use plugin_api::pkg::dnstap::{self as tap, Kind, Tap, Transport};
 use plugin_api::pkg::output;
@@ -141,7 +142,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             settings.queue * sink::QUEUE_UNIT,
             settings.write_buffer * sink::WRITE_BUFFER_UNIT,
         );
-        let line = Arc::new(Line { settings, sink: Arc::new(sink) });
+        let line = Arc::new(Line::new(settings, Arc::new(sink)));
         start(c, writer, line.sink.clone());
         tap::add_tap(c, line.clone());
         lines.push(line);
@@ -176,83 +177,28 @@ fn start(c: &mut Controller, writer: sink::Writer, sink: Arc<Sink>) {
 /// One `dnstap` line: its settings and its queue.
 pub struct Line {
     settings: Settings,
+    /// The `Dnstap` envelope's fields that are the same in each of this line's messages.
+    envelope: Vec<u8>,
     sink: Arc<Sink>,
+}
+
+impl Line {
+    fn new(settings: Settings, sink: Arc<Sink>) -> Self {
+        let envelope =
+            encode::envelope(&settings.identity, &settings.version, settings.extra.as_deref());
+        Self { settings, envelope, sink }
+    }
 }
 
 impl Tap for Line {
     fn tap(&self, m: &tap::Message<'_>) {
-        let s = &self.settings;
-        // The `Message` first, into this thread's scratch buffer; then the `Dnstap` around it
-        // goes straight into the batch's frames (or a buffer of its own outside a batch).
-        SCRATCH.with(|scratch| {
-            let mut inner = scratch.borrow_mut();
-            inner.clear();
-            encode_message(m, s.full, &mut inner);
-            self.queue(|out| {
-                pb::write::bytes(1, &s.identity, out);
-                pb::write::bytes(2, &s.version, out);
-                if let Some(extra) = &s.extra {
-                    pb::write::bytes(3, extra, out);
-                }
-                pb::write::bytes(14, &inner, out);
-                pb::write::varint(15, pb::DnstapType::Message as u64, out);
-            });
-        });
-    }
-}
-
-/// dnstap's `Message` for `m`, field by field in the schema's tags (see [`pb::Message`]).
-fn encode_message(m: &tap::Message<'_>, full: bool, out: &mut Vec<u8>) {
-    use pb::write::{bytes, fixed32, varint};
-    let kind = match m.kind {
-        Kind::ClientQuery => pb::MessageType::ClientQuery,
-        Kind::ClientResponse => pb::MessageType::ClientResponse,
-        Kind::ForwarderQuery => pb::MessageType::ForwarderQuery,
-        Kind::ForwarderResponse => pb::MessageType::ForwarderResponse,
-    };
-    varint(1, kind as u64, out);
-    if let Some(a) = m.query_address.or(m.response_address) {
-        varint(2, family_of(a.ip()) as u64, out);
-    }
-    let protocol = match m.transport {
-        Transport::Udp => pb::SocketProtocol::Udp,
-        Transport::Tcp => pb::SocketProtocol::Tcp,
-        Transport::Tls => pb::SocketProtocol::Dot,
-    };
-    varint(3, protocol as u64, out);
-    let mut octets = [0u8; 16];
-    if let Some(a) = m.query_address {
-        bytes(4, address_octets(a.ip(), &mut octets), out);
-    }
-    if let Some(a) = m.response_address {
-        bytes(5, address_octets(a.ip(), &mut octets), out);
-    }
-    if let Some(a) = m.query_address {
-        varint(6, u64::from(a.port()), out);
-    }
-    if let Some(a) = m.response_address {
-        varint(7, u64::from(a.port()), out);
-    }
-    let since = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    varint(8, since(m.query_time).as_secs(), out);
-    fixed32(9, since(m.query_time).subsec_nanos(), out);
-    if let (true, Some(query)) = (full, m.query) {
-        bytes(10, query, out);
-    }
-    if let Some(t) = m.response_time {
-        varint(12, since(t).as_secs(), out);
-        fixed32(13, since(t).subsec_nanos(), out);
-    }
-    if let (true, Some(response)) = (full, m.response) {
-        bytes(14, response, out);
+        self.queue(|out| encode::frame(&self.envelope, m, self.settings.full, out));
     }
 }
 
 thread_local! {
     /// The query's wire form, for lines with `full`.
     static QUERY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    /// The `Message` being written, before it goes into its `Dnstap`.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// Per line (by the address of its sink), the frames this thread's current batch of
     /// queries produced, handed over together when the batch ends.
     static BATCHED: RefCell<Vec<(usize, sink::Frames)>> = const { RefCell::new(Vec::new()) };
@@ -262,7 +208,7 @@ thread_local! {
 const BATCH_ROOM: usize = 16 * 1024;
 
 impl Line {
-    /// Queues one message, which `write` appends: inside a batch of queries (a UDP worker's),
+    /// Queues one data frame, which `write` appends: inside a batch of queries (a UDP worker's),
     /// with the batch's other frames when it ends, one hand-over per batch instead of per
     /// message; elsewhere at once.
     fn queue(&self, write: impl FnOnce(&mut Vec<u8>)) {
@@ -296,54 +242,16 @@ impl Line {
                 };
                 let frames = &mut b[at].1;
                 if let Some(write) = write.take() {
-                    frame_into(&mut frames.bytes, write);
+                    write(&mut frames.bytes);
                     frames.count += 1;
                 }
                 true
             });
         if let (false, Some(write)) = (batched, write) {
-            let mut bytes = Vec::with_capacity(256);
-            frame_into(&mut bytes, write);
+            let mut bytes = Vec::new();
+            write(&mut bytes);
             self.sink.push(sink::Frames { bytes, count: 1 });
         }
-    }
-}
-
-/// Appends one data frame to `out`: the message `write` appends, after its length.
-fn frame_into(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
-    let at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    write(out);
-    let len = (out.len() - at - 4) as u32;
-    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
-}
-
-/// IPv4 (an IPv4-mapped IPv6 address counts as IPv4, as Go's `To4` sees it) or IPv6.
-fn family_of(ip: IpAddr) -> pb::SocketFamily {
-    match ip {
-        IpAddr::V4(_) => pb::SocketFamily::Inet,
-        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => pb::SocketFamily::Inet,
-        IpAddr::V6(_) => pb::SocketFamily::Inet6,
-    }
-}
-
-/// 4 octets for IPv4 (mapped ones included), 16 for IPv6, written into `room`.
-fn address_octets(ip: IpAddr, room: &mut [u8; 16]) -> &[u8] {
-    match ip {
-        IpAddr::V4(v4) => {
-            room[..4].copy_from_slice(&v4.octets());
-            &room[..4]
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => {
-                room[..4].copy_from_slice(&v4.octets());
-                &room[..4]
-            }
-            None => {
-                *room = v6.octets();
-                &room[..]
-            }
-        },
     }
 }
 

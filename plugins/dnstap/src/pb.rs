@@ -1,6 +1,8 @@
 //! The messages of `proto/dnstap.proto` (dnstap.pb at 687347e, CC0; its licence beside it)
 //! that ferrodns sends, as prost messages: the fields it sets, with the schema's tags and
-//! types. A field left out here (`Policy`, `http_protocol`) is one ferrodns never writes.
+//! types. A field left out here (`Policy`, `http_protocol`) is one ferrodns never writes. The
+//! query path does not build these: it writes the same fields itself (`encode`); the tests
+//! decode what it wrote with them.
 
 /// `dnstap.Dnstap`: the top-level frame payload.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -108,29 +110,4 @@ pub struct Message {
     /// The response in wire form.
     #[prost(bytes = "vec", optional, tag = "14")]
     pub response_message: Option<Vec<u8>>,
-}
-
-/// Writes protobuf fields straight into a buffer: what a tap does per message, without
-/// building the messages above (whose byte fields would be copies).
-pub mod write {
-    use prost::encoding::{WireType, encode_key, encode_varint};
-
-    /// A length-delimited field (bytes, or an embedded message).
-    pub fn bytes(tag: u32, value: &[u8], out: &mut Vec<u8>) {
-        encode_key(tag, WireType::LengthDelimited, out);
-        encode_varint(value.len() as u64, out);
-        out.extend_from_slice(value);
-    }
-
-    /// A varint field (uint32, uint64, an enum).
-    pub fn varint(tag: u32, value: u64, out: &mut Vec<u8>) {
-        encode_key(tag, WireType::Varint, out);
-        encode_varint(value, out);
-    }
-
-    /// A fixed32 field.
-    pub fn fixed32(tag: u32, value: u32, out: &mut Vec<u8>) {
-        encode_key(tag, WireType::ThirtyTwoBit, out);
-        out.extend_from_slice(&value.to_le_bytes());
-    }
 }

@@ -1,6 +1,6 @@
 //! Setup cases from CoreDNS 1.14.7's setup_test.go, and the messages a line encodes.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use plugin_api::Controller;
 use prost::Message as _;
@@ -90,18 +90,16 @@ fn setup_errors_in_coredns_words() {
 fn a_tap_encodes_the_message_the_schema_describes() {
     for full in [false, true] {
         let (sink, mut writer) = sink::channel(Endpoint::Unix("/nonexistent".into()), 4, 1);
-        let line = Line {
-            settings: Settings {
-                endpoint: Endpoint::Unix("/nonexistent".into()),
-                full,
-                write_buffer: 1,
-                queue: 1,
-                identity: Bytes::from_static(b"ns1"),
-                version: Bytes::from_static(b"CoreDNS-1.14.7"),
-                extra: Some(Bytes::from_static(b"x")),
-            },
-            sink: Arc::new(sink),
+        let settings = Settings {
+            endpoint: Endpoint::Unix("/nonexistent".into()),
+            full,
+            write_buffer: 1,
+            queue: 1,
+            identity: Bytes::from_static(b"ns1"),
+            version: Bytes::from_static(b"CoreDNS-1.14.7"),
+            extra: Some(Bytes::from_static(b"x")),
         };
+        let line = Line::new(settings, Arc::new(sink));
         let when = UNIX_EPOCH + Duration::new(1_700_000_000, 123);
         line.tap(&tap::Message {
             kind: Kind::ClientResponse,
@@ -155,7 +153,7 @@ fn a_full_queue_drops_and_counts() {
 #[test]
 fn a_batch_of_queries_hands_its_messages_over_together() {
     let (sink, mut writer) = sink::channel(Endpoint::Unix("/nonexistent".into()), 100, 1);
-    let line = Line { settings: parse_one("dnstap /nonexistent").unwrap(), sink: Arc::new(sink) };
+    let line = Line::new(parse_one("dnstap /nonexistent").unwrap(), Arc::new(sink));
     let message = tap::Message {
         kind: Kind::ClientQuery,
         transport: Transport::Udp,

@@ -11,13 +11,6 @@ use ferrodns::cli::{self, Flags};
 use ferrodns::{Instance, directives, logging, source, version};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// mimalloc's thread-local free lists suit a miss's short-lived allocations (a future, a reply
-/// buffer, a cache entry), which glibc's malloc spills out of its per-thread cache in bursts of
-/// a batch. Transparent huge pages are off for it (`.cargo/config.toml`): with them its first
-/// arena alone holds 16 MiB of memory at rest; without, the resident set stays glibc's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let flags = match cli::parse(std::env::args().skip(1)) {
         Ok(flags) => flags,

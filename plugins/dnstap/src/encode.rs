@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use plugin_api::pkg::dnstap::{self as tap, Kind, Transport};
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
-use crate::pb;
+use crate::{fstrm, pb};
 
 /// Where protobuf fields go: a buffer, or a count of their size.
 pub trait Out {
@@ -81,7 +81,7 @@ pub fn frame(envelope: &[u8], m: &tap::Message<'_>, full: bool, out: &mut Vec<u8
     let frame = envelope.len() + key_len(MESSAGE_TAG) + encoded_len_varint(body as u64) + body;
     out.reserve(4 + frame);
     let start = out.len();
-    out.extend_from_slice(&(frame as u32).to_be_bytes());
+    fstrm::begin_data_frame(frame, out);
     out.extend_from_slice(envelope);
     encode_key(MESSAGE_TAG, WireType::LengthDelimited, out);
     encode_varint(body as u64, out);

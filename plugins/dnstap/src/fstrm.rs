@@ -44,8 +44,13 @@ fn control(kind: u32, with_type: bool) -> Vec<u8> {
 
 /// Appends one data frame holding `payload` to `out`.
 pub fn data_frame(payload: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    begin_data_frame(payload.len(), out);
     out.extend_from_slice(payload);
+}
+
+/// Appends the start of a data frame whose `len` octets the caller appends next.
+pub fn begin_data_frame(len: usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(len as u32).to_be_bytes());
 }
 
 /// Reads one control frame; returns its type and whether it lists dnstap's content type.

@@ -182,14 +182,6 @@ pub struct Line {
     sink: Arc<Sink>,
 }
 
-impl Line {
-    fn new(settings: Settings, sink: Arc<Sink>) -> Self {
-        let envelope =
-            encode::envelope(&settings.identity, &settings.version, settings.extra.as_deref());
-        Self { settings, envelope, sink }
-    }
-}
-
 impl Tap for Line {
     fn tap(&self, m: &tap::Message<'_>) {
         self.queue(|out| encode::frame(&self.envelope, m, self.settings.full, out));
@@ -208,50 +200,50 @@ thread_local! {
 const BATCH_ROOM: usize = 16 * 1024;
 
 impl Line {
+    fn new(settings: Settings, sink: Arc<Sink>) -> Self {
+        let envelope =
+            encode::envelope(&settings.identity, &settings.version, settings.extra.as_deref());
+        Self { settings, envelope, sink }
+    }
+
     /// Queues one data frame, which `write` appends: inside a batch of queries (a UDP worker's),
     /// with the batch's other frames when it ends, one hand-over per batch instead of per
     /// message; elsewhere at once.
     fn queue(&self, write: impl FnOnce(&mut Vec<u8>)) {
-        let key = Arc::as_ptr(&self.sink) as usize;
-        let mut write = Some(write);
-        let batched = output::in_batch()
-            && BATCHED.with(|b| {
-                let mut b = b.borrow_mut();
-                let at = match b.iter().position(|(k, _)| *k == key) {
-                    Some(at) => at,
-                    None => {
-                        let sink = self.sink.clone();
-                        let flush = Box::new(move || {
-                            let frames = BATCHED.with(|b| {
-                                let mut b = b.borrow_mut();
-                                let at = b.iter().position(|(k, _)| *k == key)?;
-                                Some(b.swap_remove(at).1)
-                            });
-                            if let Some(frames) = frames {
-                                sink.push(frames);
-                            }
-                        });
-                        if output::at_batch_end(flush).is_err() {
-                            return false;
-                        }
-                        let frames =
-                            sink::Frames { bytes: Vec::with_capacity(BATCH_ROOM), count: 0 };
-                        b.push((key, frames));
-                        b.len() - 1
-                    }
-                };
-                let frames = &mut b[at].1;
-                if let Some(write) = write.take() {
-                    write(&mut frames.bytes);
-                    frames.count += 1;
-                }
-                true
-            });
-        if let (false, Some(write)) = (batched, write) {
+        if !output::in_batch() {
             let mut bytes = Vec::new();
             write(&mut bytes);
             self.sink.push(sink::Frames { bytes, count: 1 });
+            return;
         }
+        let key = Arc::as_ptr(&self.sink) as usize;
+        BATCHED.with(|b| {
+            let mut b = b.borrow_mut();
+            let at = match b.iter().position(|(k, _)| *k == key) {
+                Some(at) => at,
+                None => {
+                    // This line's first frame in the batch: its frames go over when it ends.
+                    // (`at_batch_end` refuses only outside a batch, and this thread is in one.)
+                    let sink = self.sink.clone();
+                    let flush = output::at_batch_end(Box::new(move || {
+                        let frames = BATCHED.with(|b| {
+                            let mut b = b.borrow_mut();
+                            let at = b.iter().position(|(k, _)| *k == key)?;
+                            Some(b.swap_remove(at).1)
+                        });
+                        if let Some(frames) = frames {
+                            sink.push(frames);
+                        }
+                    }));
+                    debug_assert!(flush.is_ok(), "this thread is in a batch");
+                    b.push((key, sink::Frames { bytes: Vec::with_capacity(BATCH_ROOM), count: 0 }));
+                    b.len() - 1
+                }
+            };
+            let frames = &mut b[at].1;
+            write(&mut frames.bytes);
+            frames.count += 1;
+        });
     }
 }
 

@@ -13,9 +13,9 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::binary::{Running, Scratch};
+use crate::harness::eventually;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -208,14 +208,6 @@ fn status_field(pid: u32, field: &str) -> String {
         .to_string()
 }
 
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 const COREFILE: &str = ".:53 {
     errors
     health
@@ -230,8 +222,9 @@ const COREFILE: &str = ".:53 {
 }
 ";
 
-#[test]
-fn the_image_built_with_buildah_serves_a_configmap_corefile_as_user_65532_on_a_read_only_root() {
+#[tokio::test(flavor = "multi_thread")]
+async fn the_image_built_with_buildah_serves_a_configmap_corefile_as_user_65532_on_a_read_only_root()
+ {
     let dir = Scratch::new("image");
     let archive = dir.0.join("ferrodns.oci.tar");
     // Built as a user builds it: the variables cargo sets for this test (LD_LIBRARY_PATH,
@@ -297,13 +290,16 @@ fn the_image_built_with_buildah_serves_a_configmap_corefile_as_user_65532_on_a_r
     assert_eq!(dig_in(pid, &["webservice1.com", "A"]), "172.16.0.3\n");
     assert_eq!(dig_in(pid, &["+tcp", "webservice1.com", "A"]), "172.16.0.3\n");
     assert!(http_get_in(pid, 8080, "/health").starts_with("HTTP/1.0 200"));
-    wait_for("ready", || http_get_in(pid, 8181, "/ready").starts_with("HTTP/1.0 200"));
+    eventually("ready", || http_get_in(pid, 8181, "/ready").starts_with("HTTP/1.0 200")).await;
     let metrics = http_get_in(pid, 9153, "/metrics");
     assert!(metrics.contains("coredns_dns_requests_total{"), "{metrics}");
 
     // The ConfigMap changes: kubelet swaps `..data`, and reload picks the new Corefile up.
     volume.update("..2026_12_06_17_05_00.0002", &COREFILE.replace("172.16.0.3", "172.16.0.4"));
-    wait_for("the reloaded Corefile", || dig_in(pid, &["webservice1.com", "A"]) == "172.16.0.4\n");
+    eventually("the reloaded Corefile", || {
+        dig_in(pid, &["webservice1.com", "A"]) == "172.16.0.4\n"
+    })
+    .await;
 
     // Kubelet stops a container with SIGTERM to its process, PID 1 in its namespace.
     run_ok(Command::new("kill").args(["-s", "TERM", &pid.to_string()]));

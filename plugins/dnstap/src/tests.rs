@@ -113,9 +113,9 @@ fn a_tap_encodes_the_message_the_schema_describes() {
         });
         let frames = writer.queue.try_recv().expect("queued");
         assert_eq!(frames.count, 1);
-        let len = u32::from_be_bytes(frames.bytes[..4].try_into().unwrap()) as usize;
-        assert_eq!(len, frames.bytes.len() - 4, "one length-prefixed frame");
-        let d = pb::Dnstap::decode(&frames.bytes[4..]).expect("decodes");
+        let payloads = payloads(&frames.bytes);
+        assert_eq!(payloads.len(), 1, "one length-prefixed frame");
+        let d = pb::Dnstap::decode(payloads[0]).expect("decodes");
         assert_eq!(d.identity.as_deref(), Some(&b"ns1"[..]));
         assert_eq!(d.extra.as_deref(), Some(&b"x"[..]));
         let m = d.message.expect("a message");
@@ -148,6 +148,18 @@ fn a_full_queue_drops_and_counts() {
     assert_eq!(sink.dropped(), 3);
 }
 
+/// The payloads of a run of data frames, each after its 32-bit length; the run must end where
+/// its last frame does.
+fn payloads(mut run: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while !run.is_empty() {
+        let len = u32::from_be_bytes(run[..4].try_into().unwrap()) as usize;
+        out.push(&run[4..4 + len]);
+        run = &run[4 + len..];
+    }
+    out
+}
+
 /// Within a batch of queries (a UDP worker's), the messages go over together when it ends;
 /// outside one, each at once.
 #[test]
@@ -172,13 +184,11 @@ fn a_batch_of_queries_hands_its_messages_over_together() {
     });
     let frames = writer.queue.try_recv().expect("the batch's frames");
     assert_eq!(frames.count, 3);
-    let mut rest = &frames.bytes[..];
-    for _ in 0..3 {
-        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-        pb::Dnstap::decode(&rest[4..4 + len]).expect("each frame decodes");
-        rest = &rest[4 + len..];
+    let payloads = payloads(&frames.bytes);
+    assert_eq!(payloads.len(), 3);
+    for payload in payloads {
+        pb::Dnstap::decode(payload).expect("each frame decodes");
     }
-    assert!(rest.is_empty());
     line.tap(&message);
     assert_eq!(writer.queue.try_recv().expect("at once").count, 1);
 }

@@ -285,7 +285,7 @@ impl Plugin for Dnstap {
     }
 
     fn serve(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>) -> Serve {
-        let received = SystemTime::now();
+        let received = tap::wall_time(req.received());
         let full = self.full;
         // The query's wire form only when a line logs it, written into this thread's buffer.
         QUERY.with(|buf| {

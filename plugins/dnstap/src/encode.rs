@@ -25,15 +25,19 @@ pub trait Out {
     fn bytes(&mut self, tag: u32, value: &[u8]);
 }
 
+// Inlined, as perf found `put_varint` a call of its own per field (1.1 % of the server).
 impl Out for Vec<u8> {
+    #[inline]
     fn varint(&mut self, tag: u32, value: u64) {
         put_varint(self, key(tag, WireType::Varint));
         put_varint(self, value);
     }
+    #[inline]
     fn fixed32(&mut self, tag: u32, value: u32) {
         put_varint(self, key(tag, WireType::ThirtyTwoBit));
         self.extend_from_slice(&value.to_le_bytes());
     }
+    #[inline]
     fn bytes(&mut self, tag: u32, value: &[u8]) {
         put_varint(self, key(tag, WireType::LengthDelimited));
         put_varint(self, value.len() as u64);
@@ -42,6 +46,7 @@ impl Out for Vec<u8> {
 }
 
 /// A field's key: its tag and wire type, as prost's `encode_key` writes them.
+#[inline]
 fn key(tag: u32, wire_type: WireType) -> u64 {
     u64::from(tag << 3 | wire_type as u32)
 }
@@ -50,6 +55,7 @@ fn key(tag: u32, wire_type: WireType) -> u64 {
 /// pushes them one at a time through `BufMut` (a capacity check each, and a call per field
 /// that perf put at over 1 % of a server with a `full` tap); here they are gathered on the
 /// stack and appended once.
+#[inline]
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     let mut octets = [0u8; 10];
     let mut n = 0;

@@ -130,6 +130,8 @@ pub struct Writer {
     endpoint: Endpoint,
     write_buffer: usize,
     pub(crate) queue: mpsc::UnboundedReceiver<Frames>,
+    /// [`GATHER`], but in tests.
+    gather: Duration,
 }
 
 /// A sink and its writer, with room for `capacity` messages.
@@ -142,7 +144,7 @@ pub fn channel(endpoint: Endpoint, capacity: usize, write_buffer: usize) -> (Sin
         dropped: AtomicU64::new(0),
         wake: Notify::new(),
     };
-    (sink, Writer { endpoint, write_buffer, queue: rx })
+    (sink, Writer { endpoint, write_buffer, queue: rx, gather: GATHER })
 }
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -226,7 +228,12 @@ impl Writer {
                     }
                 }
                 if sink.queued() < sink.capacity / 2 {
-                    tokio::time::sleep(GATHER).await;
+                    // While the batches gather, the one wake-up is the queue reaching half
+                    // full: then what is queued goes at once.
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.gather) => {}
+                        _ = sink.wake.notified() => {}
+                    }
                 }
                 if let Err(e) = self.write_queued(&mut stream, &mut frames, &sink).await {
                     tracing::warn!("plugin/dnstap: Error writing to {}: {e}", self.endpoint);
@@ -367,6 +374,46 @@ mod tests {
         stop_tx.send(true).unwrap();
         assert_eq!(next().await.as_deref(), Some(&b"at stop"[..]));
         assert_eq!(next().await, None, "STOP");
+        timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+        assert_eq!(sink.dropped(), 0);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A queue that reaches half full while the writer lets batches gather is written at once,
+    /// not when the gathering ends (here a minute, so that only the wake-up can deliver it).
+    #[tokio::test]
+    async fn a_queue_half_full_cuts_the_gathering_short() {
+        let path =
+            std::env::temp_dir().join(format!("ferrodns-sink-half-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let (sink, mut writer) = channel(Endpoint::Unix(path.clone()), 100, 1);
+        writer.gather = Duration::from_secs(60);
+        let sink = Arc::new(sink);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(writer.run(sink.clone(), stop_rx));
+        let (mut conn, _) =
+            timeout(Duration::from_secs(5), listener.accept()).await.unwrap().unwrap();
+        collector::accept(&mut conn).await.unwrap();
+        sink.push(one(b"first"));
+        // The first push woke the writer, which now gathers: nothing arrives yet.
+        let early = timeout(Duration::from_millis(300), collector::next(&mut conn)).await;
+        assert!(early.is_err(), "written before the queue was half full: {early:?}");
+        for i in 1..50 {
+            sink.push(one(format!("more {i}").as_bytes()));
+        }
+        let mut got = Vec::new();
+        for _ in 0..50 {
+            let frame = timeout(Duration::from_secs(5), collector::next(&mut conn))
+                .await
+                .expect("the half-full queue is written at once")
+                .unwrap()
+                .unwrap();
+            got.push(frame);
+        }
+        assert_eq!(got[0], b"first");
+        assert_eq!(got[49], b"more 49");
+        stop_tx.send(true).unwrap();
         timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
         assert_eq!(sink.dropped(), 0);
         let _ = std::fs::remove_file(&path);

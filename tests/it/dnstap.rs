@@ -55,12 +55,22 @@ impl Drop for Capture {
 /// What `dnstap-read -p` prints of `file`.
 fn read(file: &Path) -> String {
     let out = Command::new("dnstap-read")
+        // Its times in UTC, whatever the machine's zone.
+        .env("TZ", "UTC")
         .arg("-p")
         .arg(file)
         .output()
         .expect("dnstap-read is installed (.ci/run installs Debian's bind9-dnsutils)");
     assert!(out.status.success(), "dnstap-read: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The time at the start of a `dnstap-read` line (`06-Dec-2026 22:39:47.345 CQ ...`, in UTC).
+fn printed_time(line: &str) -> jiff::Timestamp {
+    let stamp: String = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
+    let civil = jiff::civil::DateTime::strptime("%d-%b-%Y %H:%M:%S%.f", &stamp)
+        .unwrap_or_else(|e| panic!("{stamp:?} is not dnstap-read's time: {e}"));
+    civil.to_zoned(jiff::tz::TimeZone::UTC).expect("a UTC time").timestamp()
 }
 
 async fn wait_for_socket(path: &Path) {
@@ -96,6 +106,15 @@ async fn fstrm_capture_receives_what_dnstap_read_prints() {
         "{printed}"
     );
     assert!(lines[1].contains(" CR "), "{printed}");
+    // The times are now's, and the response's is no earlier than the query's.
+    let (asked, answered) = (printed_time(lines[0]), printed_time(lines[1]));
+    let since_start = jiff::Timestamp::now().duration_since(asked);
+    assert!(
+        since_start >= jiff::SignedDuration::from_millis(-5)
+            && since_start < jiff::SignedDuration::from_secs(60),
+        "the query's time is {asked}, {since_start:?} ago:\n{printed}"
+    );
+    assert!(answered >= asked, "{printed}");
     // `full`: the wire messages, printed by dnstap-read -p, carry the question and the answer.
     assert!(printed.contains("web.tapped.test.") && printed.contains("10.1.2.3"), "{printed}");
 }

@@ -299,7 +299,9 @@ async fn write_all_vectored(stream: &mut Box<dyn Stream>, frames: &[Frames]) -> 
         frames.iter().filter(|f| !f.bytes.is_empty()).map(|f| IoSlice::new(&f.bytes)).collect();
     let mut rest = &mut slices[..];
     while !rest.is_empty() {
-        let written = stream.write_vectored(rest).await?;
+        // At most WRITE_SLICES per call: `finish` hands over the whole queue, and a transport
+        // need not cut a longer list to what writev takes.
+        let written = stream.write_vectored(&rest[..rest.len().min(WRITE_SLICES)]).await?;
         if written == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -376,6 +378,38 @@ mod tests {
         assert_eq!(next().await, None, "STOP");
         timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
         assert_eq!(sink.dropped(), 0);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// At stop, more hand-overs than one vectored write takes (`IOV_MAX`, 1 024) all arrive.
+    #[tokio::test]
+    async fn a_stop_with_thousands_of_hand_overs_queued_delivers_them_all() {
+        let path =
+            std::env::temp_dir().join(format!("ferrodns-sink-stop-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let (sink, writer) = channel(Endpoint::Unix(path.clone()), 10_000, 1);
+        let sink = Arc::new(sink);
+        for i in 0..3000 {
+            sink.push(one(format!("queued {i}").as_bytes()));
+        }
+        // Stopping before the first dial: the writer connects once and finishes at once.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        stop_tx.send(true).unwrap();
+        let task = tokio::spawn(writer.run(sink.clone(), stop_rx));
+        let (mut conn, _) =
+            timeout(Duration::from_secs(5), listener.accept()).await.unwrap().unwrap();
+        collector::accept(&mut conn).await.unwrap();
+        for i in 0..3000 {
+            let frame = timeout(Duration::from_secs(5), collector::next(&mut conn))
+                .await
+                .expect("in time")
+                .unwrap();
+            assert_eq!(frame, Some(format!("queued {i}").into_bytes()));
+        }
+        let end = timeout(Duration::from_secs(5), collector::next(&mut conn)).await.unwrap();
+        assert_eq!(end.unwrap(), None, "STOP");
+        timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
         let _ = std::fs::remove_file(&path);
     }
 

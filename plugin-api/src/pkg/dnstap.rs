@@ -76,7 +76,7 @@ thread_local! {
 /// [`received`](crate::Request::received), which a UDP worker reads once per batch of
 /// queries): the query time a message carries, without a clock reading of its own per query
 /// (at a few hundred thousand queries a second, each reading is about 1 % of a core). The
-/// thread pairs the two clocks at most once per [`CLOCK_ANCHOR_LIFE`] and counts from there.
+/// thread pairs the two clocks at most once a second (`CLOCK_ANCHOR_LIFE`) and counts from there.
 pub fn wall_time(at: Instant) -> SystemTime {
     CLOCK_ANCHOR.with(|anchor| {
         if let Some((mono, wall)) = anchor.get()

@@ -14,7 +14,7 @@
 //!   question, checking every name that points into it (*rewrite*); `clamp_ttls` and
 //!   `set_rcode` patch the rest of what *rewrite* changes.
 //!
-//! * [`relay`]: an upstream's reply relayed as a [`WireReply`] (*forward*), and what *cache*
+//! * `relay`: an upstream's reply relayed as a [`WireReply`] (*forward*), and what *cache*
 //!   stores it by, read in place.
 //!
 //! The walker here reads only what our own encoder wrote (names are labels, or a pointer at the

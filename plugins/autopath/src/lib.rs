@@ -9,7 +9,7 @@
 //! * [`setup`](setup::parse) reads `autopath [ZONE...] RESOLV-CONF|@PLUGIN`: a resolv.conf's
 //!   search list, or the plugin of the block that gives each client's path
 //!   ([`Plugin::search_path`]; *kubernetes* with `pods verified`), found when the server starts.
-//! * [`AutoPath::serve`] walks the path ([`walk`]); a step that has to wait (a forwarded name)
+//! * [`AutoPath::serve`] walks the path (`walk`); a step that has to wait (a forwarded name)
 //!   goes on in a future, the others are answered in place.
 //! * `coredns_autopath_success_total{server}` ([`metrics`]) counts the queries answered from a
 //!   later step of the path.

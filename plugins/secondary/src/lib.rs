@@ -4,7 +4,7 @@
 //! * [`parse`] reads `secondary [ZONES...] { transfer from ADDRESS...; catalog [MEMBER-ZONES...];
 //!   fallthrough [ZONES...] }`.
 //! * [`xfr`] does the transfer in, bounded in time and size at every step.
-//! * [`catalog`] reads an RFC 9432 catalog zone; [`members`] adds, resets, moves and removes
+//! * [`catalog`] reads an RFC 9432 catalog zone; `members` adds, resets, moves and removes
 //!   the member zones it lists after each transfer of the catalog, each transferred from the
 //!   catalog's primaries by a task of its own.
 //! * Each zone has a task of its own: it transfers the zone (from each primary in turn) until

@@ -1,12 +1,14 @@
-//! Names in presentation form, lower-cased, as every query's name is read: byte by byte for
-//! plain names (nearly all), hickory's `Name` and miekg/dns's escaping for the rest.
+//! Names in presentation form, lower-cased, as every query's name is read: straight from the
+//! wire for plain names (nearly all), from hickory's `Name` with miekg/dns's escaping for the
+//! rest.
 
 use hickory_proto::rr::Name;
 
 /// The lower-cased presentation form of `name`, always ending in a dot.
 ///
 /// Names made of letters, digits, `-` and `_` (nearly every query) are written byte by byte;
-/// anything that may need escaping takes hickory's presentation code, the reference.
+/// a name with anything that may need escaping is written as miekg/dns writes it
+/// (`lower_name_escaped`).
 pub fn lower_name(name: &Name) -> String {
     let mut s = String::with_capacity(64);
     lower_name_into(name, &mut s);

@@ -322,11 +322,14 @@ fn log_drops(sink: &Sink) {
 mod tests {
     use std::sync::Arc;
 
-    use tokio::net::UnixListener;
+    use tokio::net::{UnixListener, UnixStream};
     use tokio::time::timeout;
 
     use super::*;
     use crate::fstrm::collector;
+
+    /// How long a test waits for the writer before it fails; no assertion is about time.
+    const PATIENCE: Duration = Duration::from_secs(5);
 
     fn one(payload: &[u8]) -> Frames {
         let mut bytes = Vec::new();
@@ -334,13 +337,32 @@ mod tests {
         Frames { bytes, count: 1 }
     }
 
+    /// A socket path of this test's own (`tag`) and this process's, with nothing left at it.
+    fn socket_path(tag: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("ferrodns-sink-{tag}-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    /// The writer's connection, accepted and through the Frame Streams handshake.
+    async fn accept(listener: &UnixListener) -> UnixStream {
+        let (mut conn, _) = timeout(PATIENCE, listener.accept()).await.unwrap().unwrap();
+        collector::accept(&mut conn).await.unwrap();
+        conn
+    }
+
+    /// The next data frame's payload, or `None` for the writer's STOP.
+    async fn next_frame(conn: &mut UnixStream) -> Option<Vec<u8>> {
+        timeout(PATIENCE, collector::next(conn)).await.expect("in time").unwrap()
+    }
+
     /// The writer is woken only when the queue stops being empty: what waited for the
     /// collector, a push after it went idle, pushes while it gathers, and what is queued at
     /// stop all arrive, in order.
     #[tokio::test]
     async fn every_push_reaches_the_collector_though_few_wake_the_writer() {
-        let path = std::env::temp_dir().join(format!("ferrodns-sink-{}.sock", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let path = socket_path("wake");
         let (sink, writer) = channel(Endpoint::Unix(path.clone()), 100, 1);
         let sink = Arc::new(sink);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -349,15 +371,8 @@ mod tests {
         // The first dial fails; the collector comes up before the redial.
         tokio::time::sleep(Duration::from_millis(100)).await;
         let listener = UnixListener::bind(&path).unwrap();
-        let (mut conn, _) =
-            timeout(Duration::from_secs(5), listener.accept()).await.unwrap().unwrap();
-        collector::accept(&mut conn).await.unwrap();
-        let mut next = async || {
-            timeout(Duration::from_secs(5), collector::next(&mut conn))
-                .await
-                .expect("in time")
-                .unwrap()
-        };
+        let mut conn = accept(&listener).await;
+        let mut next = async || next_frame(&mut conn).await;
         assert_eq!(next().await.as_deref(), Some(&b"before the collector"[..]));
         for round in 0..3 {
             // Idle, then one push: it alone must wake the writer.
@@ -376,7 +391,7 @@ mod tests {
         stop_tx.send(true).unwrap();
         assert_eq!(next().await.as_deref(), Some(&b"at stop"[..]));
         assert_eq!(next().await, None, "STOP");
-        timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+        timeout(PATIENCE, task).await.unwrap().unwrap();
         assert_eq!(sink.dropped(), 0);
         let _ = std::fs::remove_file(&path);
     }
@@ -384,9 +399,7 @@ mod tests {
     /// At stop, more hand-overs than one vectored write takes (`IOV_MAX`, 1 024) all arrive.
     #[tokio::test]
     async fn a_stop_with_thousands_of_hand_overs_queued_delivers_them_all() {
-        let path =
-            std::env::temp_dir().join(format!("ferrodns-sink-stop-{}.sock", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let path = socket_path("stop");
         let listener = UnixListener::bind(&path).unwrap();
         let (sink, writer) = channel(Endpoint::Unix(path.clone()), 10_000, 1);
         let sink = Arc::new(sink);
@@ -397,19 +410,12 @@ mod tests {
         let (stop_tx, stop_rx) = watch::channel(false);
         stop_tx.send(true).unwrap();
         let task = tokio::spawn(writer.run(sink.clone(), stop_rx));
-        let (mut conn, _) =
-            timeout(Duration::from_secs(5), listener.accept()).await.unwrap().unwrap();
-        collector::accept(&mut conn).await.unwrap();
+        let mut conn = accept(&listener).await;
         for i in 0..3000 {
-            let frame = timeout(Duration::from_secs(5), collector::next(&mut conn))
-                .await
-                .expect("in time")
-                .unwrap();
-            assert_eq!(frame, Some(format!("queued {i}").into_bytes()));
+            assert_eq!(next_frame(&mut conn).await, Some(format!("queued {i}").into_bytes()));
         }
-        let end = timeout(Duration::from_secs(5), collector::next(&mut conn)).await.unwrap();
-        assert_eq!(end.unwrap(), None, "STOP");
-        timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+        assert_eq!(next_frame(&mut conn).await, None, "STOP");
+        timeout(PATIENCE, task).await.unwrap().unwrap();
         let _ = std::fs::remove_file(&path);
     }
 
@@ -417,18 +423,14 @@ mod tests {
     /// not when the gathering ends (here a minute, so that only the wake-up can deliver it).
     #[tokio::test]
     async fn a_queue_half_full_cuts_the_gathering_short() {
-        let path =
-            std::env::temp_dir().join(format!("ferrodns-sink-half-{}.sock", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let path = socket_path("half");
         let listener = UnixListener::bind(&path).unwrap();
         let (sink, mut writer) = channel(Endpoint::Unix(path.clone()), 100, 1);
         writer.gather = Duration::from_secs(60);
         let sink = Arc::new(sink);
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(writer.run(sink.clone(), stop_rx));
-        let (mut conn, _) =
-            timeout(Duration::from_secs(5), listener.accept()).await.unwrap().unwrap();
-        collector::accept(&mut conn).await.unwrap();
+        let mut conn = accept(&listener).await;
         sink.push(one(b"first"));
         // The first push woke the writer, which now gathers: nothing arrives yet.
         let early = timeout(Duration::from_millis(300), collector::next(&mut conn)).await;
@@ -438,7 +440,7 @@ mod tests {
         }
         let mut got = Vec::new();
         for _ in 0..50 {
-            let frame = timeout(Duration::from_secs(5), collector::next(&mut conn))
+            let frame = timeout(PATIENCE, collector::next(&mut conn))
                 .await
                 .expect("the half-full queue is written at once")
                 .unwrap()
@@ -448,7 +450,7 @@ mod tests {
         assert_eq!(got[0], b"first");
         assert_eq!(got[49], b"more 49");
         stop_tx.send(true).unwrap();
-        timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+        timeout(PATIENCE, task).await.unwrap().unwrap();
         assert_eq!(sink.dropped(), 0);
         let _ = std::fs::remove_file(&path);
     }

@@ -5,7 +5,7 @@
 //! add, change and delete objects through it, stop and restart it, expire watches, and make it
 //! answer every request with an error status.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,6 +117,22 @@ fn full(status: u16, body: Value) -> Response<UnsyncBoxBody<Bytes, Infallible>> 
         .unwrap()
 }
 
+/// A loopback TCP listener on a port no earlier call in this test process handed out (here
+/// rather than in the harness: the kube_scale bench includes this file alone). Client
+/// metrics (*kubernetes*'s `host`, *forward*'s `to`) are process-wide and labelled by the
+/// server's `host:port`: on a port the kernel gave out again, a test would count an earlier
+/// test's requests as its own.
+pub async fn unused_tcp_listener() -> TcpListener {
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if HANDED_OUT.lock().unwrap().insert(port) {
+            return listener;
+        }
+    }
+}
+
 impl FakeApi {
     /// Starts the server on a free loopback port.
     pub async fn start() -> Arc<Self> {
@@ -129,7 +145,7 @@ impl FakeApi {
     }
 
     async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Arc<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = unused_tcp_listener().await;
         let addr = listener.local_addr().unwrap();
         let (changes, _) = broadcast::channel(4096);
         let state = Arc::default();

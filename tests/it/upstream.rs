@@ -394,7 +394,7 @@ pub async fn start_tls(
     pki: &TestPki,
     b: Behaviour,
 ) -> (SocketAddr, Arc<AtomicUsize>, JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = crate::fake_api::unused_tcp_listener().await;
     let addr = listener.local_addr().unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config.clone());
     let count = Arc::new(AtomicUsize::new(0));

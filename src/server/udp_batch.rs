@@ -283,7 +283,7 @@ impl Worker {
         if ready < 0 {
             return; // EINTR: the caller loops.
         }
-        let outgoing = plugin_api::server::log_batch(|| {
+        plugin_api::server::log_batch(|| {
             if self.pollfds[0].revents != 0 {
                 self.tasks.take_inbox();
             }
@@ -294,17 +294,22 @@ impl Worker {
             }
             self.upstreams.expire(Instant::now(), &mut self.wakers);
             self.wakers.drain(..).for_each(Waker::wake);
-            let mut outgoing = 0;
-            if listen
-                && self.pollfds[1].revents != 0
-                && let Ok(n) = self.slots.receive(self.socket.as_raw_fd(), libc::MSG_DONTWAIT)
-            {
-                outgoing = self.serve_batch(n);
-            }
             self.run_turn();
-            outgoing
         });
-        self.send_replies(outgoing);
+        // The queries finished by this wake-up have waited a round trip already: their replies
+        // go out before the new queries are served.
+        self.send_replies(0);
+        if listen && self.pollfds[1].revents != 0 {
+            let outgoing = plugin_api::server::log_batch(|| {
+                let Ok(n) = self.slots.receive(self.socket.as_raw_fd(), libc::MSG_DONTWAIT) else {
+                    return 0;
+                };
+                let outgoing = self.serve_batch(n);
+                self.run_turn();
+                outgoing
+            });
+            self.send_replies(outgoing);
+        }
     }
 
     /// Polls the queries woken meanwhile until none is, sending the upstream queries they

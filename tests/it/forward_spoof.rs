@@ -139,3 +139,49 @@ async fn an_upstreams_extended_error_reaches_the_client() {
     }
     s.stop().await;
 }
+
+/// An upstream that answers at once and sends, 20 ms later, a copy of the reply with the same
+/// id and question but [`FORGED`] in it; returns its address and the source port of each query.
+async fn echoing_upstream() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<u16>>>) {
+    let socket = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let addr = socket.local_addr().unwrap();
+    let ports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = ports.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
+            let Ok(q) = Message::from_vec(&buf[..n]) else { continue };
+            seen.lock().unwrap().push(from.port());
+            let _ = socket.send_to(&reply(&q, GENUINE).to_vec().unwrap(), from).await;
+            let late = reply(&q, FORGED).to_vec().unwrap();
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let _ = socket.send_to(&late, from).await;
+            });
+        }
+    });
+    (addr, ports)
+}
+
+/// A reply that comes after its exchange has ended waits on a socket nothing waits on (the
+/// worker does not watch those) until the next exchange there reads it: with the same question
+/// as that exchange, it is still passed over, by its id.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_reply_left_on_an_idle_socket_is_passed_over() {
+    const QUERIES: usize = 24;
+    let (upstream, ports) = echoing_upstream().await;
+    let s = TestServer::start(&format!("late.test:0 {{\n forward . {upstream}\n}}")).await;
+    for i in 0..QUERIES {
+        let r = s.udp("www.late.test.", RecordType::A).await;
+        assert_eq!(addresses(&r), [GENUINE.to_string()], "query {i}");
+        // The copy arrives while the socket idles.
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let ports = ports.lock().unwrap().clone();
+    let distinct: std::collections::HashSet<u16> = ports.iter().copied().collect();
+    assert_eq!(ports.len(), QUERIES);
+    assert!(distinct.len() < QUERIES, "some socket was used again after a late copy: {ports:?}");
+    s.stop().await;
+}

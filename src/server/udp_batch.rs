@@ -20,12 +20,14 @@
 //! A query whose plugin has to wait (a cache miss sent upstream) stays on the worker
 //! ([`super::udp_tasks`]): *forward* sends it through the worker's own upstream sockets
 //! ([`super::upstream_udp`]), and while any such query waits, the worker waits in `poll` on the
-//! listener, those sockets and an eventfd for wake-ups from other threads, instead of blocking
-//! in `recvmmsg`. Handed to the tokio runtime instead, each cost a task, a runtime thread's
-//! wake-up and a timer, and its reply went out alone; here the replies of one turn go out with
-//! one `sendmmsg`, and so do the upstream queries of a batch. The runtime's reactor never sees
-//! the listener: a registration, even for writability alone, woke a runtime thread after every
-//! batch (the kernel signals write space each time sent packets are freed).
+//! listener, the sockets queries wait on and an eventfd for wake-ups from other threads,
+//! instead of blocking in `recvmmsg`. Handed to the tokio runtime instead, each cost a task, a
+//! runtime thread's wake-up and a timer, and its reply went out alone; here the replies that
+//! one wake-up finishes go out with one `sendmmsg`, before the new queries it brought are served
+//! (those replies have waited a round trip already), and the upstream queries of a batch go
+//! out with one `sendmmsg` too. The runtime's reactor never sees the listener: a registration,
+//! even for writability alone, woke a runtime thread after every batch (the kernel signals
+//! write space each time sent packets are freed).
 //!
 //! The socket is blocking with a read timeout (so a missed stop is seen within
 //! `READ_TIMEOUT`); every other call on it says `MSG_DONTWAIT`. A stop sets a flag and shuts

@@ -6,11 +6,11 @@
 //! queries of one batch to one upstream go out on one of them, chosen at random, with one
 //! `sendmmsg`; an off-path forger has to guess the port among those of every worker, and the id,
 //! which is drawn anew per exchange (a CSPRNG) and unique among that socket's exchanges in
-//! flight. Replies are read with `recvmmsg` when `poll` says a socket is readable; one with an
-//! unknown id, or whose question is not the query's, is passed over. The kernel drops anything
-//! from another address or port, the sockets being connected. An ICMP error (nothing listens
-//! there) fails every exchange waiting on that socket, as it would have failed each of them
-//! on a socket of its own.
+//! flight. Replies are read with `recvmmsg` when `poll` says a socket is readable (the worker
+//! watches only the sockets exchanges wait on); one with an unknown id, or whose question is
+//! not the query's, is passed over. The kernel drops anything from another address or port,
+//! the sockets being connected. An ICMP error (nothing listens there) fails every exchange
+//! waiting on that socket, as it would have failed each of them on a socket of its own.
 //!
 //! Nothing here allocates per exchange once the worker has warmed up, except the reply's own
 //! buffer: slots, ids, deadlines and send headers keep their room.

@@ -20,7 +20,7 @@
 //! A query whose plugin has to wait (a cache miss sent upstream) stays on the worker
 //! ([`super::udp_tasks`]): *forward* sends it through the worker's own upstream sockets
 //! ([`super::upstream_udp`]), and while any such query waits, the worker waits in `poll` on the
-//! listener, the sockets queries wait on and an eventfd for wake-ups from other threads,
+//! listener, its upstream sockets and an eventfd for wake-ups from other threads,
 //! instead of blocking in `recvmmsg`. Handed to the tokio runtime instead, each cost a task, a
 //! runtime thread's wake-up and a timer, and its reply went out alone; here the replies that
 //! one wake-up finishes go out with one `sendmmsg`, before the new queries it brought are served

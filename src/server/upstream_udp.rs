@@ -6,11 +6,11 @@
 //! queries of one batch to one upstream go out on one of them, chosen at random, with one
 //! `sendmmsg`; an off-path forger has to guess the port among those of every worker, and the id,
 //! which is drawn anew per exchange (a CSPRNG) and unique among that socket's exchanges in
-//! flight. Replies are read with `recvmmsg` when `poll` says a socket is readable (the worker
-//! watches only the sockets exchanges wait on); one with an unknown id, or whose question is
-//! not the query's, is passed over. The kernel drops anything from another address or port,
-//! the sockets being connected. An ICMP error (nothing listens there) fails every exchange
-//! waiting on that socket, as it would have failed each of them on a socket of its own.
+//! flight. Replies are read with `recvmmsg` when `poll` says a socket is readable; one with an
+//! unknown id, or whose question is not the query's, is passed over. The kernel drops anything
+//! from another address or port, the sockets being connected. An ICMP error (nothing listens
+//! there) fails every exchange waiting on that socket, as it would have failed each of them
+//! on a socket of its own.
 //!
 //! Nothing here allocates per exchange once the worker has warmed up, except the reply's own
 //! buffer: slots, ids, deadlines and send headers keep their room.
@@ -156,17 +156,11 @@ impl Upstreams {
         None
     }
 
-    /// Adds a `pollfd` for each socket that exchanges wait on to `fds`, and its index to
-    /// `which`. The others are left out: `poll` costs a wait-queue entry per descriptor per
-    /// call, twice a miss, and at a moderate rate most of a worker's sockets wait for nothing.
-    /// What comes to them meanwhile (a reply after its deadline, a forgery) waits in the
-    /// socket's buffer until an exchange next waits there, and is then read and passed over.
+    /// Adds a `pollfd` for each open socket to `fds`, and its index to `which`.
     pub fn poll_fds(&self, fds: &mut Vec<libc::pollfd>, which: &mut Vec<u32>) {
         let state = self.state.borrow();
         for (i, sock) in state.sockets.iter().enumerate() {
-            if let Some(sock) = sock
-                && !sock.ids.is_empty()
-            {
+            if let Some(sock) = sock {
                 fds.push(libc::pollfd {
                     fd: sock.socket.as_raw_fd(),
                     events: libc::POLLIN,

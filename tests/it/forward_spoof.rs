@@ -165,9 +165,9 @@ async fn echoing_upstream() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<
     (addr, ports)
 }
 
-/// A reply that comes after its exchange has ended waits on a socket nothing waits on (the
-/// worker does not watch those) until the next exchange there reads it: with the same question
-/// as that exchange, it is still passed over, by its id.
+/// A reply that comes after its exchange has ended, onto a socket nothing waits on, is passed
+/// over, and so is it if the next exchange there finds it (it has that exchange's question): by
+/// its id.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_reply_left_on_an_idle_socket_is_passed_over() {
     const QUERIES: usize = 24;

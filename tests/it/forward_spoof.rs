@@ -3,7 +3,9 @@
 //! another port or address), then, a moment later, the genuine reply. The client must get the
 //! genuine one, and so must the next client (from *cache*).
 
+use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
@@ -142,10 +144,10 @@ async fn an_upstreams_extended_error_reaches_the_client() {
 
 /// An upstream that answers at once and sends, 20 ms later, a copy of the reply with the same
 /// id and question but [`FORGED`] in it; returns its address and the source port of each query.
-async fn echoing_upstream() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<u16>>>) {
-    let socket = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+async fn late_copy_upstream() -> (SocketAddr, Arc<Mutex<Vec<u16>>>) {
+    let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
     let addr = socket.local_addr().unwrap();
-    let ports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ports = Arc::new(Mutex::new(Vec::new()));
     let seen = ports.clone();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
@@ -165,13 +167,13 @@ async fn echoing_upstream() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<
     (addr, ports)
 }
 
-/// A reply that comes after its exchange has ended, onto a socket nothing waits on, is passed
-/// over, and so is it if the next exchange there finds it (it has that exchange's question): by
-/// its id.
+/// A forged copy that comes after its exchange has ended, onto a socket nothing waits on, is
+/// passed over, whether it is read at once or by the next exchange on that socket (which asks
+/// the same question): its id gives it away.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_reply_left_on_an_idle_socket_is_passed_over() {
     const QUERIES: usize = 24;
-    let (upstream, ports) = echoing_upstream().await;
+    let (upstream, ports) = late_copy_upstream().await;
     let s = TestServer::start(&format!("late.test:0 {{\n forward . {upstream}\n}}")).await;
     for i in 0..QUERIES {
         let r = s.udp("www.late.test.", RecordType::A).await;
@@ -180,7 +182,7 @@ async fn a_late_reply_left_on_an_idle_socket_is_passed_over() {
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
     let ports = ports.lock().unwrap().clone();
-    let distinct: std::collections::HashSet<u16> = ports.iter().copied().collect();
+    let distinct: HashSet<u16> = ports.iter().copied().collect();
     assert_eq!(ports.len(), QUERIES);
     assert!(distinct.len() < QUERIES, "some socket was used again after a late copy: {ports:?}");
     s.stop().await;

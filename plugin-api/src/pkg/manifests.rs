@@ -98,13 +98,15 @@ pub fn documents(texts: &[(String, String)]) -> (Vec<(String, Value)>, Vec<Strin
 }
 
 /// Checks the files of `paths` every [`POLL`] and calls `changed` with them whenever their
-/// [`Stamp`] differs from the last one (the caller loaded them once before).
-pub async fn watch<F, Fut>(paths: Vec<String>, mut changed: F)
+/// [`Stamp`] differs from the last one. `loaded` is the stamp taken when the caller loaded them:
+/// one taken when this first runs would hide a change made in between (the task may start
+/// well after the load, on a busy machine).
+pub async fn watch<F, Fut>(paths: Vec<String>, loaded: Stamp, mut changed: F)
 where
     F: FnMut(Vec<PathBuf>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let mut last = stamp(&files(&paths));
+    let mut last = loaded;
     loop {
         tokio::time::sleep(POLL).await;
         let files = files(&paths);
@@ -131,9 +133,11 @@ where
     if found.is_empty() {
         return Err(c.err(format!("no manifest files found in {}", paths.join(" "))));
     }
+    // Stamped before reading: a change made during the load is seen by the next check.
+    let loaded = stamp(&found);
     load(found);
     let load = Arc::new(load);
-    c.background(watch(paths.to_vec(), move |found| {
+    c.background(watch(paths.to_vec(), loaded, move |found| {
         let load = load.clone();
         async move {
             let _ = tokio::task::spawn_blocking(move || load(found)).await;
@@ -177,6 +181,30 @@ fn flatten(v: Value, place: &str, out: &mut Vec<(String, Value)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file changed after it was loaded but before the watch first looks is still a change.
+    #[test]
+    fn a_change_before_the_watch_starts_is_seen() {
+        let dir = std::env::temp_dir().join(format!("ferrodns-manifests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("a.yaml");
+        std::fs::write(&file, "kind: Service\n").unwrap();
+        let paths = vec![dir.display().to_string()];
+        let loaded = stamp(&files(&paths));
+        std::fs::write(&file, "kind: Service\nmetadata: {name: b}\n").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let seen = runtime.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let watching = watch(paths, loaded, move |found| {
+                let _ = tx.send(found);
+                async {}
+            });
+            tokio::spawn(watching);
+            tokio::time::timeout(POLL * 5, rx.recv()).await.ok().flatten()
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(seen, Some(vec![file]));
+    }
 
     #[test]
     fn lists_are_flattened_and_each_object_named_by_its_place() {

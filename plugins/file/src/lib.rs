@@ -8,6 +8,7 @@
 //! longer parses leaves the old zone serving, and is reported.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, PluginError, Request, Serve};
@@ -25,6 +26,9 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     let changes = zonefile::ZoneChanges::of(c);
     let mut zones: Vec<(String, Arc<ArcSwapOption<Zone>>)> = Vec::new();
     for line in lines {
+        // Taken before the file is read: a change made while it is read (or before the reload
+        // task first runs) is newer than this, so the first check reads the file again.
+        let read_at = modified(&line.file);
         let mut loaded = Vec::new();
         for origin in &line.zones {
             let slot = Arc::new(ArcSwapOption::empty());
@@ -46,7 +50,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
             zones.push((origin.clone(), slot));
         }
         if !line.reload.is_zero() {
-            c.background(reload(line.clone(), loaded, changes.clone()));
+            c.background(reload(line.clone(), loaded, changes.clone(), read_at));
         }
     }
     // Secondaries hear of every zone at start (*transfer* NOTIFYs them), as CoreDNS's setup does.
@@ -64,18 +68,17 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
 
 /// Checks the file every `reload`: a zone whose serial grew (or, with `reload_by_mtime`, whose
 /// file is newer; or that was never loaded) is read again and swapped in whole; a broken file
-/// leaves the old zone serving.
+/// leaves the old zone serving. `seen` is the file's modification time when the zones were read.
 async fn reload(
     line: setup::FileZones,
     zones: Vec<(String, Arc<ArcSwapOption<Zone>>)>,
     changes: zonefile::ZoneChanges,
+    mut seen: Option<SystemTime>,
 ) {
     let file = line.file.clone();
-    let mtime = || std::fs::metadata(&file).and_then(|m| m.modified()).ok();
-    let mut seen = mtime();
     loop {
         tokio::time::sleep(line.reload).await;
-        let now = mtime();
+        let now = modified(&file);
         let touched = now.is_some_and(|n| seen.is_none_or(|s| n > s));
         if line.by_mtime && !touched {
             continue;
@@ -123,6 +126,11 @@ async fn reload(
             }
         }
     }
+}
+
+/// The file's modification time, if it can be read.
+fn modified(file: &str) -> Option<SystemTime> {
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
 }
 
 /// The handler.

@@ -1,4 +1,4 @@
-//! *file*'s wire fast path against the full lookup; the zone reader and the lookup are tested
+//! *file*'s wire fast path against the full lookup, and where its reload starts from; the zone reader and the lookup are tested
 //! in `plugin_api::pkg::zonefile`, and over sockets beside NSD in tests/it/file.rs.
 
 use std::sync::Arc;
@@ -100,4 +100,56 @@ fn setup_table() {
         let e = parsed(text).expect_err(text);
         assert!(e.contains(part), "{text}: {e}");
     }
+}
+
+/// The stamp the reload task starts from is the one taken before the zone was read: a file
+/// rewritten between that read and the task's first run is read again at the first check.
+#[test]
+fn a_file_changed_before_the_reload_task_starts_is_read_again() {
+    use plugin_api::Controller;
+    use std::time::Duration;
+    let dir = std::env::temp_dir().join(format!("ferrodns-file-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.example.org");
+    let zone_with = |address: &str| {
+        format!(
+            "$ORIGIN example.org.\n@ 3600 IN SOA ns.example.org. admin.example.org. 1 7200 3600 1209600 3600\n@ 3600 IN NS ns\nns 3600 IN A 192.0.2.53\nwww 3600 IN A {address}\n"
+        )
+    };
+    std::fs::write(&path, zone_with("192.0.2.1")).unwrap();
+    let file = path.display().to_string();
+    let read_at = crate::modified(&file);
+    let slot = Arc::new(arc_swap::ArcSwapOption::from(Some(Arc::new(
+        load(&file, "example.org.").unwrap_or_else(|e| panic!("{e}")),
+    ))));
+    // Rewritten with the same serial, stamped later than the read whatever the clock's grain.
+    std::fs::write(&path, zone_with("192.0.2.2")).unwrap();
+    let later = read_at.unwrap() + Duration::from_secs(2);
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+    let line = crate::setup::FileZones {
+        file,
+        zones: vec!["example.org.".into()],
+        reload: Duration::from_millis(20),
+        by_mtime: true,
+    };
+    let changes = plugin_api::pkg::zonefile::ZoneChanges::of(&Controller::from_text("file db"));
+    let www = |slot: &arc_swap::ArcSwapOption<Zone>| {
+        let zone = slot.load_full().unwrap();
+        texts(&zone.lookup("www.example.org.", RecordType::A).answers)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let served = runtime.block_on(async {
+        let zones = vec![("example.org.".to_string(), slot.clone())];
+        tokio::spawn(crate::reload(line, zones, changes, read_at));
+        for _ in 0..250 {
+            if www(&slot).iter().any(|t| t.contains("192.0.2.2")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        www(&slot)
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(served.len(), 1);
+    assert!(served[0].ends_with("192.0.2.2"), "{served:?}");
 }

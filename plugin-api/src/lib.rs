@@ -21,7 +21,7 @@
 //! * [`corefile`]: the Corefile lexer and parser, which the server reads the file with.
 //! * [`server`]: **server only**, the hooks the receive loops call; never from a plugin.
 //! * `test_util` (feature `test-util`): fixed test addresses, a next plugin answering in both
-//!   reply forms, `Case` tables, record builders.
+//!   reply forms, `Case` tables, record builders, a scratch folder for files a plugin reads.
 
 #![deny(missing_docs)]
 
@@ -33,7 +33,7 @@ pub mod pkg;
 pub mod plugin;
 pub mod request;
 pub mod server;
-#[cfg(feature = "test-util")]
+#[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 
 pub use controller::{BlockChain, BoundAddrs, Controller, Hook, PerBlock, SetupFn, Shared};

@@ -6,6 +6,7 @@
 //! `test.ResponseWriter`, so expected answers are stable.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -218,4 +219,47 @@ pub fn assert_case(case: &Case, msg: &Message) {
     assert_eq!(text(&msg.answers), text(&case.answer), "answer for {} {}", case.qname, case.qtype);
     assert_eq!(text(&msg.authorities), text(&case.ns), "authority for {}", case.qname);
     assert_eq!(text(&msg.additionals), text(&case.extra), "additional for {}", case.qname);
+}
+
+/// A folder of one test's own under the system's temporary folder, for the files a plugin
+/// reads (zone files, hosts files, manifests): made empty, removed when dropped, so a failed
+/// test leaves nothing behind for the next run to trip over.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// `ferrodns-TAG-PID`: the tag names the test, the process id keeps apart two runs of the
+    /// same tests at once.
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ferrodns-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        Self(dir)
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Where `name` is (or would be) in the folder.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Writes `text` to `name` in the folder, making the folders on the way; returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .unwrap_or_else(|e| panic!("creating {}: {e}", parent.display()));
+        }
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        path
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::test_util::ScratchDir;
 
 const KNOWN: &[&str] = &["whoami", "log", "errors", "forward", "hosts", "cache", "health"];
 
@@ -219,37 +220,14 @@ fn lines_survive_quotes_and_imports() {
     assert_eq!(whoami[0].line, 4);
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("ferrodns-parser-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-    fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn parse_file(path: &Path) -> Result<Vec<ServerBlock>, String> {
     parse_as(&path.to_string_lossy(), &std::fs::read_to_string(path).unwrap())
 }
 
 #[test]
 fn imports_are_relative_to_the_importing_file() {
-    let dir = TempDir::new("rel");
-    std::fs::create_dir_all(dir.0.join("sub")).unwrap();
+    let dir = ScratchDir::new("parser-rel");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
     dir.write("sub/extra.conf", "log\nerrors");
     dir.write("sub/more.conf", "import extra2.conf");
     dir.write("sub/extra2.conf", "cache 30");
@@ -266,7 +244,7 @@ fn imports_are_relative_to_the_importing_file() {
 
 #[test]
 fn import_globs_and_errors_name_the_imported_file() {
-    let dir = TempDir::new("glob");
+    let dir = ScratchDir::new("parser-glob");
     dir.write("a.override", "log");
     dir.write("b.override", "errors");
     dir.write("bad.block", "nonsense");
@@ -282,7 +260,7 @@ fn import_globs_and_errors_name_the_imported_file() {
         "{err}"
     );
 
-    std::fs::create_dir_all(dir.0.join("adir")).unwrap();
+    std::fs::create_dir_all(dir.join("adir")).unwrap();
     let main = dir.write("Corefile3", ". {\n import adir\n}");
     let err = parse_file(&main).unwrap_err();
     assert!(err.contains("Could not import") && err.ends_with("adir: is a directory"), "{err}");
@@ -299,7 +277,7 @@ fn devices_are_not_imported() {
 
 #[test]
 fn self_importing_file_is_stopped() {
-    let dir = TempDir::new("loop");
+    let dir = ScratchDir::new("parser-loop");
     dir.write("loop.conf", "import loop.conf\nlog");
     let main = dir.write("Corefile", ". {\n import loop.conf\n}");
     let err = parse_file(&main).unwrap_err();
@@ -308,7 +286,7 @@ fn self_importing_file_is_stopped() {
 
 #[test]
 fn top_level_import_of_server_blocks() {
-    let dir = TempDir::new("top");
+    let dir = ScratchDir::new("parser-top");
     dir.write("zones.conf", "a.org {\n whoami\n}\nb.org {\n log\n}");
     let main = dir.write("Corefile", "import zones.conf\n. {\n errors\n}");
     let blocks = parse_file(&main).unwrap();

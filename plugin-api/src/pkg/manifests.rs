@@ -185,11 +185,9 @@ mod tests {
     /// A file changed after it was loaded but before the watch first looks is still a change.
     #[test]
     fn a_change_before_the_watch_starts_is_seen() {
-        let dir = std::env::temp_dir().join(format!("ferrodns-manifests-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("a.yaml");
-        std::fs::write(&file, "kind: Service\n").unwrap();
-        let paths = vec![dir.display().to_string()];
+        let dir = crate::test_util::ScratchDir::new("manifests-watch");
+        let file = dir.write("a.yaml", "kind: Service\n");
+        let paths = vec![dir.path().display().to_string()];
         let loaded = stamp(&files(&paths));
         std::fs::write(&file, "kind: Service\nmetadata: {name: b}\n").unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
@@ -202,7 +200,6 @@ mod tests {
             tokio::spawn(watching);
             tokio::time::timeout(POLL * 5, rx.recv()).await.ok().flatten()
         });
-        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(seen, Some(vec![file]));
     }
 

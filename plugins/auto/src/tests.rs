@@ -52,35 +52,31 @@ fn zone_text(origin: &str, serial: u32, ip: &str) -> String {
 
 #[test]
 fn zones_come_change_and_go_with_their_files() {
-    let dir = std::env::temp_dir().join(format!("ferrodns-auto-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("sub")).unwrap();
-    let s = parsed(&format!("auto example.org example.net {{\n directory {}\n}}", dir.display()))
-        .unwrap();
-    std::fs::write(dir.join("db.a.example.org"), zone_text("a.example.org.", 1, "192.0.2.1"))
-        .unwrap();
-    std::fs::write(dir.join("sub/db.b.example.net"), zone_text("b.example.net.", 1, "192.0.2.2"))
-        .unwrap();
-    std::fs::write(dir.join("db.other.com"), zone_text("other.com.", 1, "192.0.2.3")).unwrap();
-    std::fs::write(dir.join("README"), "not a zone").unwrap();
+    let dir = plugin_api::test_util::ScratchDir::new("auto-scan");
+    let s = parsed(&format!(
+        "auto example.org example.net {{\n directory {}\n}}",
+        dir.path().display()
+    ))
+    .unwrap();
+    dir.write("db.a.example.org", &zone_text("a.example.org.", 1, "192.0.2.1"));
+    dir.write("sub/db.b.example.net", &zone_text("b.example.net.", 1, "192.0.2.2"));
+    dir.write("db.other.com", &zone_text("other.com.", 1, "192.0.2.3"));
+    dir.write("README", "not a zone");
     let first = scan(&s, &Zones::new());
     let mut origins: Vec<&String> = first.keys().collect();
     origins.sort();
     assert_eq!(origins, ["a.example.org.", "b.example.net."], "other.com is not under ZONES");
     // The same serial: the held zone stays (the same Arc); a higher one is read again.
-    std::fs::write(dir.join("db.a.example.org"), zone_text("a.example.org.", 1, "192.0.2.9"))
-        .unwrap();
+    dir.write("db.a.example.org", &zone_text("a.example.org.", 1, "192.0.2.9"));
     let second = scan(&s, &first);
     assert!(std::sync::Arc::ptr_eq(&first["a.example.org."].1, &second["a.example.org."].1));
-    std::fs::write(dir.join("db.a.example.org"), zone_text("a.example.org.", 2, "192.0.2.9"))
-        .unwrap();
+    dir.write("db.a.example.org", &zone_text("a.example.org.", 2, "192.0.2.9"));
     let third = scan(&s, &second);
     assert_eq!(third["a.example.org."].1.serial(), 2);
     // A broken file keeps its zone; a removed one drops it.
-    std::fs::write(dir.join("db.a.example.org"), "garbage here\n").unwrap();
+    dir.write("db.a.example.org", "garbage here\n");
     std::fs::remove_file(dir.join("sub/db.b.example.net")).unwrap();
     let fourth = scan(&s, &third);
     assert_eq!(fourth["a.example.org."].1.serial(), 2);
     assert!(!fourth.contains_key("b.example.net."));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

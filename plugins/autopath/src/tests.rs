@@ -14,11 +14,8 @@ const RESOLV_CONF: &str =
 
 #[test]
 fn setup_table() {
-    let dir = std::env::temp_dir().join(format!("ferrodns-autopath-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let resolv = dir.join("resolv.conf");
-    std::fs::write(&resolv, RESOLV_CONF).unwrap();
-    let resolv = resolv.display().to_string();
+    let dir = test_util::ScratchDir::new("autopath-setup");
+    let resolv = dir.write("resolv.conf", RESOLV_CONF).display().to_string();
     let parsed =
         |text: &str| setup::parse(&mut Controller::from_text(text)).map_err(|e| e.to_string());
 
@@ -50,7 +47,6 @@ fn setup_table() {
         assert!(e.contains(part) && e.contains("plugin/autopath: "), "{text}: {e}");
         assert!(e.contains("Testfile:"), "{text}: located: {e}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -108,15 +108,13 @@ fn setup_table() {
 fn a_file_changed_before_the_reload_task_starts_is_read_again() {
     use plugin_api::Controller;
     use std::time::Duration;
-    let dir = std::env::temp_dir().join(format!("ferrodns-file-reload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("db.example.org");
+    let dir = plugin_api::test_util::ScratchDir::new("file-reload-start");
     let zone_with = |address: &str| {
         format!(
             "$ORIGIN example.org.\n@ 3600 IN SOA ns.example.org. admin.example.org. 1 7200 3600 1209600 3600\n@ 3600 IN NS ns\nns 3600 IN A 192.0.2.53\nwww 3600 IN A {address}\n"
         )
     };
-    std::fs::write(&path, zone_with("192.0.2.1")).unwrap();
+    let path = dir.write("db.example.org", &zone_with("192.0.2.1"));
     let file = path.display().to_string();
     let read_at = crate::modified(&file);
     let slot = Arc::new(arc_swap::ArcSwapOption::from(Some(Arc::new(
@@ -149,7 +147,6 @@ fn a_file_changed_before_the_reload_task_starts_is_read_again() {
         }
         www(&slot)
     });
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(served.len(), 1);
     assert!(served[0].ends_with("192.0.2.2"), "{served:?}");
 }

@@ -76,12 +76,11 @@ fn tls_upstreams() {
 
 #[test]
 fn resolv_conf_files() {
-    let path = std::env::temp_dir().join(format!("ferrodns-resolv-{}", std::process::id()));
-    std::fs::write(&path, "# comment\nsearch example.org\nnameserver 10.9.0.1\nnameserver fe80::1%eth0\noptions ndots:5\n").unwrap();
+    let dir = plugin_api::test_util::ScratchDir::new("forward-resolv");
+    let path = dir.write("resolv.conf", "# comment\nsearch example.org\nnameserver 10.9.0.1\nnameserver fe80::1%eth0\noptions ndots:5\n");
     let s = &stanzas(&format!("forward . {}", path.display())).unwrap()[0];
     let to: Vec<String> = s.to.iter().map(|t| t.addr.to_string()).collect();
     assert_eq!(to, ["10.9.0.1:53", "[fe80::1]:53"]);
-    let _ = std::fs::remove_file(path);
 }
 
 #[test]

@@ -191,10 +191,8 @@ fn ttl_and_no_reverse() {
 
 #[test]
 fn file_is_read_and_reread_when_it_changes() {
-    let dir = std::env::temp_dir().join(format!("ferrodns-hosts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("hosts");
-    std::fs::write(&path, "10.1.1.1 file.test\nbad line here\n10.1.1.2 both.test\n").unwrap();
+    let dir = test_util::ScratchDir::new("hosts-reread");
+    let path = dir.write("hosts", "10.1.1.1 file.test\nbad line here\n10.1.1.2 both.test\n");
     let input = format!("hosts {} {{\n 10.9.9.9 both.test\n reload 0\n}}", path.display());
     let state = Arc::new(State::new(parse(&mut Controller::from_text(&input)).unwrap()));
     state.refresh();
@@ -220,5 +218,4 @@ fn file_is_read_and_reread_when_it_changes() {
     state.refresh();
     assert!(state.table.load().lookup("changed.test.").is_some());
     assert!(state.table.load().lookup("both.test.").is_some());
-    let _ = std::fs::remove_dir_all(&dir);
 }

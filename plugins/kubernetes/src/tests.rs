@@ -560,10 +560,9 @@ fn apiserver_limits_and_multicluster_zones_are_read() {
 
 #[test]
 fn manifests_are_reduced_and_bad_objects_skipped() {
-    let dir = std::env::temp_dir().join(format!("ferrodns-k8s-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("a.yaml"),
+    let dir = test_util::ScratchDir::new("k8s-manifests");
+    dir.write(
+        "a.yaml",
         "\
 apiVersion: v1
 kind: Service
@@ -588,10 +587,9 @@ items:
   kind: ConfigMap
   metadata: {name: x, namespace: other}
 ",
-    )
-    .unwrap();
-    std::fs::write(dir.join("b.yml"), "not: [valid").unwrap();
-    let files = plugin_api::pkg::manifests::files(&[dir.display().to_string()]);
+    );
+    dir.write("b.yml", "not: [valid");
+    let files = plugin_api::pkg::manifests::files(&[dir.path().display().to_string()]);
     assert_eq!(files.len(), 2);
     let loaded = crate::manifests::load(&files, &Default::default());
     let names: Vec<&str> = loaded.services.iter().map(|s| s.name.as_str()).collect();
@@ -607,15 +605,13 @@ items:
         Kind::ClusterIp(addr.clone()),
         "the same address every time"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn manifests_honour_label_selectors() {
-    let dir = std::env::temp_dir().join(format!("ferrodns-k8s-labels-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("objects.yaml"),
+    let dir = test_util::ScratchDir::new("k8s-labels");
+    dir.write(
+        "objects.yaml",
         "\
 apiVersion: v1
 kind: Namespace
@@ -640,9 +636,8 @@ kind: Service
 metadata: {name: web, namespace: hidden, labels: {app: web}}
 spec: {clusterIP: 10.96.6.3}
 ",
-    )
-    .unwrap();
-    let files = plugin_api::pkg::manifests::files(&[dir.display().to_string()]);
+    );
+    let files = plugin_api::pkg::manifests::files(&[dir.path().display().to_string()]);
     let filter = crate::selector::Filter {
         labels: Some(crate::selector::Selector::parse("app in (web)").unwrap()),
         namespace_labels: Some(crate::selector::Selector::parse("team=dns").unwrap()),
@@ -654,7 +649,6 @@ spec: {clusterIP: 10.96.6.3}
     assert!(index.service("shown", "db").is_none(), "labels leaves db out");
     assert!(index.service("hidden", "web").is_none(), "namespace_labels leaves hidden out");
     assert!(!index.has_namespace("hidden"));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

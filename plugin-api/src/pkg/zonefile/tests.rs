@@ -265,9 +265,8 @@ fn bad_files_are_errors_with_file_and_line() {
 
 #[test]
 fn includes_ttls_and_generic_data_are_read() {
-    let dir = std::env::temp_dir().join(format!("ferrodns-file-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("hosts.inc"), "h1 A 192.0.2.11\nh2 1h A 192.0.2.12\n").unwrap();
+    let dir = crate::test_util::ScratchDir::new("zonefile-include");
+    dir.write("hosts.inc", "h1 A 192.0.2.11\nh2 1h A 192.0.2.12\n");
     let text = "$TTL 5m\n@ SOA ns1 hostmaster 1 2 3 4 5\n$INCLUDE hosts.inc sub\nafter A 192.0.2.13\ngen TYPE99 \\# 3 616263\nraw A \\# 4 C0000201\nempty TYPE98 \\# 0\n";
     let file = dir.join("db").display().to_string();
     let z = load_text(text, &file, "example.org.").map_err(|e| format!("{e:?}")).unwrap();
@@ -280,7 +279,6 @@ fn includes_ttls_and_generic_data_are_read() {
     assert_eq!(z.lookup("gen.example.org.", RecordType::from(99)).answers.len(), 1);
     // Empty data is legal in RFC 3597's form (the fuzzer's find).
     assert_eq!(z.lookup("empty.example.org.", RecordType::from(98)).answers.len(), 1);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -318,13 +316,8 @@ fn a_block_hears_only_its_own_zone_changes() {
 
 #[test]
 fn the_serial_is_read_from_the_soa_without_the_rest() {
-    let dir = std::env::temp_dir().join(format!("ferrodns-serial-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let write = |name: &str, text: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    };
+    let dir = crate::test_util::ScratchDir::new("zonefile-serial");
+    let write = |name: &str, text: &str| dir.write(name, text).display().to_string();
     let soa = "@ 3600 IN SOA ns1 hostmaster ( 2024010101 7200 3600 1209600 300 )\n";
     // What follows the SOA is not read: a broken record there does not matter.
     let f = write("early", &format!("$ORIGIN example.org.\n{soa}www IN A not-an-address\n"));
@@ -346,5 +339,4 @@ fn the_serial_is_read_from_the_soa_without_the_rest() {
     let Err(Problem::Parse(e)) = super::serial(&f, "example.org.") else { panic!() };
     assert!(e.contains("broken:2:"), "{e}");
     assert!(matches!(super::serial("/nonexistent/db", "example.org."), Err(Problem::Open(_))));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

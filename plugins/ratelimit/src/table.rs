@@ -17,6 +17,7 @@
 //!
 //! The clock is passed in, so tests drive it by hand.
 
+use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,21 +43,29 @@ const GROUP: usize = 8;
 #[repr(align(64))]
 struct Group([AtomicU64; GROUP]);
 
-/// The buckets of every client of one `ratelimit` directive.
-pub struct Table {
+/// The buckets of every client of one `ratelimit` directive; `S` hashes clients (a random
+/// seed per table unless a test fixes one).
+pub struct Table<S = RandomState> {
     groups: Box<[Group]>,
     mask: usize,
     /// Microseconds one query uses up.
     interval: u64,
     /// How far ahead of the clock a bucket's TAT may be and still let a query through.
     tolerance: u64,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: S,
 }
 
 impl Table {
     /// A table for about `clients` clients at once, each allowed `rate` queries a second with
     /// bursts of `burst`. `rate` and `burst` are at least 1.
     pub fn new(clients: usize, rate: u32, burst: u32) -> Self {
+        Self::with_hasher(clients, rate, burst, RandomState::new())
+    }
+}
+
+impl<S: BuildHasher> Table<S> {
+    /// [`Table::new`] with clients hashed by `hasher`.
+    pub fn with_hasher(clients: usize, rate: u32, burst: u32, hasher: S) -> Self {
         // Room for twice as many clients as asked, so groups rarely fill up.
         let len = (clients.max(1) * 2).div_ceil(GROUP).next_power_of_two();
         let interval = (1_000_000 / u64::from(rate.max(1))).max(1);
@@ -65,7 +74,7 @@ impl Table {
             mask: len - 1,
             interval,
             tolerance: interval * u64::from(burst.max(1) - 1),
-            hasher: Default::default(),
+            hasher,
         }
     }
 

@@ -227,10 +227,13 @@ pub fn assert_case(case: &Case, msg: &Message) {
 pub struct ScratchDir(PathBuf);
 
 impl ScratchDir {
-    /// `ferrodns-TAG-PID`: the tag names the test, the process id keeps apart two runs of the
-    /// same tests at once.
+    /// `ferrodns-TAG-PID-N`: the tag names the test, the process id keeps apart two runs of the
+    /// same tests at once, and the count two folders of one process made with the same tag
+    /// (tests run in parallel; one removing the other's folder would fail it at random).
     pub fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ferrodns-{tag}-{}", std::process::id()));
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ferrodns-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         Self(dir)

@@ -1,5 +1,6 @@
-//! *file*'s wire fast path against the full lookup, and where its reload starts from; the zone reader and the lookup are tested
-//! in `plugin_api::pkg::zonefile`, and over sockets beside NSD in tests/it/file.rs.
+//! *file*'s wire fast path against the full lookup, and where its reload starts from; the zone
+//! reader and the lookup are tested in `plugin_api::pkg::zonefile`, and over sockets beside NSD
+//! in tests/it/file.rs.
 
 use std::sync::Arc;
 

@@ -26,7 +26,7 @@ async fn zones_follow_the_files_of_the_directory() {
     dir.write("db.one.example.org", &zone_text("one.example.org.", 1, "192.0.2.1"));
     let s = TestServer::start(&format!(
         "example.org:0 {{\n auto {{\n  directory {} db\\.(.*) {{1}}\n  reload 100ms\n }}\n whoami\n}}",
-        dir.0.display()
+        dir.path().display()
     ))
     .await;
     assert_eq!(
@@ -46,7 +46,7 @@ async fn zones_follow_the_files_of_the_directory() {
         www(&s, "one.example.org.").await.2 == ["192.0.2.11"]
     })
     .await;
-    std::fs::remove_file(dir.0.join("db.two.example.org")).unwrap();
+    std::fs::remove_file(dir.join("db.two.example.org")).unwrap();
     // Gone: the name is no zone's, so whoami (next in the chain) answers it, with the client's
     // address and port as additional records and no answer.
     wait_until("the removed zone is gone", || async {

@@ -32,13 +32,13 @@ struct Cost {
 }
 
 async fn lookup_cost(dir: &Scratch, autopath: bool, upstream: SocketAddr) -> Cost {
-    let manifests = dir.0.join("manifests").display().to_string();
+    let manifests = dir.join("manifests").display().to_string();
     let corefile = format!(
         ".:53 {{\n    {}\n    kubernetes cluster.local in-addr.arpa ip6.arpa {{\n        pods verified\n        manifests {manifests}\n        fallthrough in-addr.arpa ip6.arpa\n    }}\n    forward . {upstream}\n    prometheus 127.0.0.1:9153\n}}\n",
         if autopath { "autopath @kubernetes" } else { "" }
     );
     let conf = dir.write("Corefile", &corefile);
-    let mut server = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut server = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     server.wait_line(|l| l == ".:53");
 
     let resolv = dir.write("resolv.conf", POD_RESOLV_CONF);
@@ -79,7 +79,7 @@ async fn lookup_cost(dir: &Scratch, autopath: bool, upstream: SocketAddr) -> Cos
 fn a_pods_outside_lookup_costs_fewer_queries_with_autopath() {
     netns::on_node("pod0", &[], || async {
         let dir = Scratch::new("autopath");
-        std::fs::create_dir_all(dir.0.join("manifests")).unwrap();
+        std::fs::create_dir_all(dir.join("manifests")).unwrap();
         dir.write("manifests/pod.yaml", MANIFESTS);
         let upstream = Upstream::start(Behaviour::OnlyA("192.0.2.99".parse().unwrap(), 60)).await;
 

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -14,34 +14,9 @@ use crate::harness::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrodns");
 
-/// A scratch directory removed at the end.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    /// A new, empty directory of this test's own: two tests that start the same thing at once
-    /// (the node-local caches each start the kubeadm Corefile as their cluster DNS) must not
-    /// share one, so a counter follows the tag.
-    pub fn new(tag: &str) -> Self {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("ferrodns-it-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// A test's own temporary directory, removed when dropped (a count after the tag keeps two
+/// tests that start the same thing at once apart).
+pub use plugin_api::test_util::ScratchDir as Scratch;
 
 /// Runs the binary to completion and returns (exit code, stdout, stderr).
 pub(crate) fn run(args: &[&str], dir: &Path) -> (i32, String, String) {
@@ -187,10 +162,10 @@ async fn rcode_of(addr: SocketAddr, name: &str) -> ResponseCode {
 #[test]
 fn version_and_plugins() {
     let dir = Scratch::new("version");
-    let (code, out, _) = run(&["-version"], &dir.0);
+    let (code, out, _) = run(&["-version"], dir.path());
     assert_eq!(code, 0);
     assert!(out.starts_with("CoreDNS-1.14.7\nlinux/"), "{out}");
-    let (code, out, _) = run(&["-plugins"], &dir.0);
+    let (code, out, _) = run(&["-plugins"], dir.path());
     assert_eq!(code, 0);
     assert!(out.lines().any(|l| l == "whoami"), "{out}");
 }
@@ -198,10 +173,10 @@ fn version_and_plugins() {
 #[test]
 fn extra_arguments_and_bad_flags_are_rejected() {
     let dir = Scratch::new("args");
-    let (code, _, err) = run(&["-quiet", "foo", "bar"], &dir.0);
+    let (code, _, err) = run(&["-quiet", "foo", "bar"], dir.path());
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "extra command line arguments: [foo bar]");
-    let (code, _, err) = run(&["-nosuchflag"], &dir.0);
+    let (code, _, err) = run(&["-nosuchflag"], dir.path());
     assert_eq!(code, 2);
     assert!(err.starts_with("flag provided but not defined: -nosuchflag"), "{err}");
 }
@@ -246,15 +221,15 @@ fn bad_corefiles_exit_1_with_coredns_wording() {
     ];
     for (corefile, want) in cases {
         let path = dir.write("Corefile", corefile);
-        let (code, _, err) = run(&["-conf", path.to_str().unwrap()], &dir.0);
+        let (code, _, err) = run(&["-conf", path.to_str().unwrap()], dir.path());
         assert_eq!(code, 1, "{corefile}");
         assert_eq!(err.trim(), want.replace("FILE", path.to_str().unwrap()), "{corefile}");
     }
-    let (code, _, err) = run(&["-conf", "/nonexistent/Corefile"], &dir.0);
+    let (code, _, err) = run(&["-conf", "/nonexistent/Corefile"], dir.path());
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "open /nonexistent/Corefile: no such file or directory");
     // An endless file is refused, not read forever.
-    let (code, _, err) = run(&["-conf", "/dev/zero"], &dir.0);
+    let (code, _, err) = run(&["-conf", "/dev/zero"], dir.path());
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "read /dev/zero: larger than 67108864 bytes");
 }
@@ -262,7 +237,8 @@ fn bad_corefiles_exit_1_with_coredns_wording() {
 #[tokio::test(flavor = "multi_thread")]
 async fn conf_stdin_is_read() {
     let dir = Scratch::new("stdin");
-    let mut p = Running::spawn(&["-conf", "stdin"], &dir.0, Some("example.org:0 {\n whoami\n}\n"));
+    let mut p =
+        Running::spawn(&["-conf", "stdin"], dir.path(), Some("example.org:0 {\n whoami\n}\n"));
     let addr = p.port_of("example.org.");
     p.wait_line(|l| l.starts_with("CoreDNS-"));
     assert_eq!(rcode_of(addr, "a.example.org.").await, ResponseCode::NoError);
@@ -272,7 +248,7 @@ async fn conf_stdin_is_read() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_corefile_the_default_serves_whoami_on_dns_port() {
     let dir = Scratch::new("default");
-    let mut p = Running::spawn(&["-dns.port", "0"], &dir.0, None);
+    let mut p = Running::spawn(&["-dns.port", "0"], dir.path(), None);
     let addr = p.port_of(".");
     assert_eq!(rcode_of(addr, "anything.example.").await, ResponseCode::NoError);
     // ... and `log` writes the query in the common format.
@@ -288,7 +264,7 @@ async fn corefile_in_working_directory_is_used_and_env_is_substituted() {
     let dir = Scratch::new("cwd");
     dir.write("Corefile", "{$FERRO_ZONE}:{$FERRO_PORT} {\n whoami\n}\n");
     let env = [("FERRO_ZONE", "from-env.test"), ("FERRO_PORT", "0")];
-    let mut p = Running::spawn_env(&[], &dir.0, None, &env);
+    let mut p = Running::spawn_env(&[], dir.path(), None, &env);
     let addr = p.port_of("from-env.test.");
     assert_eq!(rcode_of(addr, "x.from-env.test.").await, ResponseCode::NoError);
 }
@@ -296,11 +272,11 @@ async fn corefile_in_working_directory_is_used_and_env_is_substituted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_with_0_and_removes_the_pidfile() {
     let dir = Scratch::new("term");
-    let pidfile = dir.0.join("ferrodns.pid");
+    let pidfile = dir.join("ferrodns.pid");
     let conf = dir.write("Corefile", ".:0 {\n whoami\n}\n");
     let mut p = Running::spawn(
         &["-conf", conf.to_str().unwrap(), "-pidfile", pidfile.to_str().unwrap()],
-        &dir.0,
+        dir.path(),
         None,
     );
     let addr = p.port_of(".");
@@ -320,9 +296,9 @@ async fn sigterm_stops_with_0_and_removes_the_pidfile() {
 async fn sigint_exits_0() {
     let dir = Scratch::new("int");
     let conf = dir.write("Corefile", ".:0 {\n whoami\n}\n");
-    let pidfile = dir.0.join("pid");
+    let pidfile = dir.join("pid");
     let args = ["-conf", conf.to_str().unwrap(), "-quiet", "-pidfile", pidfile.to_str().unwrap()];
-    let mut p = Running::spawn(&args, &dir.0, None);
+    let mut p = Running::spawn(&args, dir.path(), None);
     // -quiet prints no banner. The pidfile is written once the server runs, after the signal
     // handlers went in.
     for _ in 0..200 {
@@ -341,7 +317,7 @@ async fn sigint_exits_0() {
 async fn sigusr1_reloads_the_corefile() {
     let dir = Scratch::new("usr1");
     let conf = dir.write("Corefile", "first.test:0 {\n whoami\n}\n");
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     let addr = p.port_of("first.test.");
     assert_eq!(rcode_of(addr, "a.first.test.").await, ResponseCode::NoError);
     assert_eq!(rcode_of(addr, "a.second.test.").await, ResponseCode::Refused);
@@ -376,7 +352,7 @@ fn still_starting(dir: &Scratch) -> Running {
             "slow.test:0 {{\n whoami\n kubernetes cluster.local {{\n  endpoint http://{closed}\n  startup_timeout 3s\n }}\n}}\n"
         ),
     );
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     p.wait_line(|l| l.contains("waiting for Kubernetes API before starting server"));
     p
 }
@@ -416,7 +392,7 @@ async fn sigquit_quits_without_the_lameduck() {
     let dir = Scratch::new("quit");
     let conf =
         dir.write("Corefile", ".:0 {\n health localhost:0 {\n  lameduck 30s\n }\n whoami\n}\n");
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     let addr = p.port_of(".");
     p.wait_line(|l| l.starts_with("CoreDNS-"));
     assert_eq!(rcode_of(addr, "before.quit.").await, ResponseCode::NoError);
@@ -432,7 +408,7 @@ async fn debug_logs_debug_lines_and_without_it_none_are_logged() {
     // *local* logs each localhost query at debug level: with *debug* the line is printed.
     let dir = Scratch::new("debug");
     dir.write("Corefile", ".:0 {\n debug\n local\n log\n}\n");
-    let mut p = Running::spawn(&["-conf", "Corefile"], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", "Corefile"], dir.path(), None);
     let addr = p.port_of(".");
     assert_eq!(rcode_of(addr, "app.localhost.").await, ResponseCode::NoError);
     let line = p.wait_line(|l| l.starts_with("[DEBUG]"));
@@ -444,7 +420,7 @@ async fn debug_logs_debug_lines_and_without_it_none_are_logged() {
     // Without it, the query is logged by *log* and nothing at debug level.
     let quiet = Scratch::new("no-debug");
     quiet.write("Corefile", ".:0 {\n local\n log\n}\n");
-    let mut p = Running::spawn(&["-conf", "Corefile"], &quiet.0, None);
+    let mut p = Running::spawn(&["-conf", "Corefile"], quiet.path(), None);
     let addr = p.port_of(".");
     assert_eq!(rcode_of(addr, "app.localhost.").await, ResponseCode::NoError);
     p.wait_line(|l| l.contains("app.localhost."));

@@ -102,7 +102,7 @@ async fn errors_and_bad_hosts_lines_are_logged_on_the_binary() {
             hosts.display()
         ),
     );
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     p.wait_line(|l| {
         l == format!(
             "[WARNING] plugin/hosts: {}:2: skipping line: invalid IP address \"999.1.1.1\"",

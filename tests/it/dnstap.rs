@@ -31,8 +31,8 @@ impl Capture {
     /// A capture listening on `tap.sock` in `dir`, writing `tap.fstrm` there, once its socket
     /// is there; with the two paths.
     async fn on_unix_socket(dir: &Scratch) -> (Self, PathBuf, PathBuf) {
-        let sock = dir.0.join("tap.sock");
-        let file = dir.0.join("tap.fstrm");
+        let sock = dir.join("tap.sock");
+        let file = dir.join("tap.fstrm");
         let capture = Self::start(&["-u", sock.to_str().unwrap()], &file);
         wait_for_socket(&sock).await;
         (capture, sock, file)
@@ -124,7 +124,7 @@ async fn fstrm_capture_receives_what_dnstap_read_prints() {
 #[tokio::test(flavor = "multi_thread")]
 async fn queries_are_answered_while_the_collector_is_away_and_logged_when_it_comes() {
     let dir = Scratch::new("dnstap-tcp");
-    let file = dir.0.join("tap.fstrm");
+    let file = dir.join("tap.fstrm");
     let port = free_port();
     let s = TestServer::start(&format!(
         ".:0 {{\n dnstap tcp://127.0.0.1:{port}\n hosts {{\n  10.1.2.4 early.tapped.test\n  10.1.2.5 late.tapped.test\n }}\n}}"

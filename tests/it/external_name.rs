@@ -42,7 +42,7 @@ async fn external_name_targets_are_resolved_through_the_block() {
     dir.write("svc.yaml", SERVICES);
     let s = TestServer::start(&format!(
         ".:0 {{\n kubernetes cluster.local {{\n  manifests {}\n }}\n hosts {{\n  10.9.8.7 internal.example.org\n  fallthrough\n }}\n forward . {}\n}}",
-        dir.0.display(),
+        dir.path().display(),
         upstream.addr
     ))
     .await;
@@ -80,7 +80,7 @@ async fn a_target_nobody_answers_leaves_the_cname() {
     dir.write("svc.yaml", SERVICES);
     let s = TestServer::start(&format!(
         ".:0 {{\n kubernetes cluster.local {{\n  manifests {}\n }}\n}}",
-        dir.0.display()
+        dir.path().display()
     ))
     .await;
     let a = s.udp("my-database.default.svc.cluster.local.", RecordType::AAAA).await;

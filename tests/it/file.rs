@@ -32,7 +32,7 @@ async fn nsd(dir: &Scratch) -> (Nsd, SocketAddr) {
 /// [`nsd`] with `zone_options` (NSD `zone:` lines, each starting with two spaces) added.
 pub(crate) async fn nsd_with(dir: &Scratch, zone_options: &str) -> (Nsd, SocketAddr) {
     let port = free_port();
-    let d = dir.0.display();
+    let d = dir.path().display();
     dir.write("db.example.org", ZONE);
     let conf = dir.write(
         "nsd.conf",
@@ -121,7 +121,7 @@ async fn every_answer_agrees_with_nsd() {
     let (_nsd, nsd_addr) = nsd(&dir).await;
     let s = TestServer::start(&format!(
         "example.org:0 {{\n file {}\n}}",
-        dir.0.join("db.example.org").display()
+        dir.join("db.example.org").display()
     ))
     .await;
     use RecordType::*;
@@ -228,7 +228,7 @@ async fn a_broken_zone_file_stops_the_start_with_its_file_and_line() {
     );
     let conf = dir.write("Corefile", &format!("example.org:0 {{\n file {}\n}}\n", path.display()));
     let (code, stdout, stderr) =
-        crate::binary::run(&["-conf", &conf.display().to_string()], &dir.0);
+        crate::binary::run(&["-conf", &conf.display().to_string()], dir.path());
     assert_eq!(code, 1, "{stdout}{stderr}");
     let want = format!("plugin/file: {}:3: bad A data", path.display());
     assert!(stdout.contains(&want) || stderr.contains(&want), "{stdout}{stderr}");

@@ -226,7 +226,7 @@ const COREFILE: &str = ".:53 {
 async fn the_image_built_with_buildah_serves_a_configmap_corefile_as_user_65532_on_a_read_only_root()
  {
     let dir = Scratch::new("image");
-    let archive = dir.0.join("ferrodns.oci.tar");
+    let archive = dir.join("ferrodns.oci.tar");
     // Built as a user builds it: the variables cargo sets for this test (LD_LIBRARY_PATH,
     // CARGO_PKG_* and the like) would make the nested build's fingerprints differ and
     // rebuild the binary that .ci/run built.
@@ -239,7 +239,7 @@ async fn the_image_built_with_buildah_serves_a_configmap_corefile_as_user_65532_
     }
     run_ok(&mut build);
 
-    let image = unpack(&archive, &dir.0);
+    let image = unpack(&archive, dir.path());
     let config = &image.config["config"];
     assert_eq!(image.config["os"], "linux");
     assert_eq!(config["Entrypoint"], serde_json::json!(["/coredns"]), "{config}");
@@ -265,9 +265,9 @@ async fn the_image_built_with_buildah_serves_a_configmap_corefile_as_user_65532_
         "FROM scratch: {files:?}"
     );
 
-    let configmap = dir.0.join("configmap");
+    let configmap = dir.join("configmap");
     let volume = ConfigMapVolume::new(&configmap, COREFILE);
-    let mut container = start_container(&image, &configmap, &dir.0);
+    let mut container = start_container(&image, &configmap, dir.path());
     container.wait_line(|l| l == ".:53");
     let pid = container_pid(container.child.id());
 

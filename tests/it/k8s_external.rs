@@ -57,7 +57,7 @@ async fn server(dir: &Scratch) -> TestServer {
         fallthrough
     }}
 }}",
-        dir.0.join("manifests.yaml").display()
+        dir.join("manifests.yaml").display()
     ))
     .await
 }

@@ -215,7 +215,7 @@ async fn changed_manifests_are_served_again() {
     write("192.0.2.1");
     let s = TestServer::start(&format!(
         ".:0 {{\n k8s_gateway example.com {{\n  manifests {}\n }}\n}}",
-        dir.0.display()
+        dir.path().display()
     ))
     .await;
     assert_eq!(addresses(&s, "web.example.com.", RecordType::A).await, ["192.0.2.1"]);

@@ -449,7 +449,7 @@ async fn a_reload_ends_the_watch_thread_of_the_old_configuration() {
         api.addr
     );
     let conf = dir.write("Corefile", &with_kube);
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     let addr = p.port_of("cluster.local.");
     let pid = p.child.id();
     until_at(addr, "web.default.svc.cluster.local.", ResponseCode::NoError).await;
@@ -513,7 +513,7 @@ async fn unusable_objects_are_skipped_with_a_log_line() {
             api.addr
         ),
     );
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     let addr = p.port_of("cluster.local.");
     for (object, why) in [
         ("default/nospec", "no spec"),

@@ -75,7 +75,7 @@ async fn multicluster_without_the_crd_warns_and_serves_servfail() {
             api.addr
         ),
     );
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     let warning = p.wait_line(|l| l.contains("plugin/kubernetes: watching") && l.contains("404"));
     assert!(warning.starts_with("[WARNING] "), "{warning}");
     let addr = p.port_of(".");

@@ -17,14 +17,14 @@ use crate::upstream::TestPki;
 /// the namespace), and the shell commands that mount them where the client reads them, in a
 /// mount namespace of the binary's own.
 pub fn service_account(dir: &Scratch, ca_pem: &str) -> String {
-    std::fs::create_dir_all(dir.0.join("serviceaccount")).unwrap();
+    std::fs::create_dir_all(dir.join("serviceaccount")).unwrap();
     dir.write("serviceaccount/token", "token-of-the-test-account");
     dir.write("serviceaccount/ca.crt", ca_pem);
     dir.write("serviceaccount/namespace", "kube-system");
     format!(
         "mount -t tmpfs none /var/run && mkdir -p /var/run/secrets/kubernetes.io/serviceaccount \
          && mount --bind {} /var/run/secrets/kubernetes.io/serviceaccount",
-        dir.0.join("serviceaccount").display()
+        dir.join("serviceaccount").display()
     )
 }
 
@@ -37,14 +37,14 @@ pub fn spawn_in_cluster(
     api: &FakeApi,
 ) -> Running {
     let port = api.addr.port().to_string();
-    let home = dir.0.display().to_string();
+    let home = dir.path().display().to_string();
     let env = [
         ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
         ("KUBERNETES_SERVICE_PORT", port.as_str()),
         ("HOME", home.as_str()),
     ];
     let args = ["-conf", conf.to_str().unwrap()];
-    Running::spawn_in_mount_namespace(setup, &args, &dir.0, &env, &["KUBECONFIG"])
+    Running::spawn_in_mount_namespace(setup, &args, dir.path(), &env, &["KUBECONFIG"])
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -53,7 +53,7 @@ async fn changed_manifests_are_served_within_a_few_seconds() {
     );
     let s = TestServer::start(&format!(
         ".:0 {{\n kubernetes cluster.local {{\n  manifests {}\n }}\n}}",
-        dir.0.display()
+        dir.path().display()
     ))
     .await;
     assert_eq!(s.udp("first.demo.svc.cluster.local.", RecordType::A).await.answers.len(), 1);

@@ -25,7 +25,7 @@ async fn forwarding_to_itself_exits_1() {
     let port = free_dns_port();
     let conf = dir
         .write("Corefile", &format!(".:{port} {{\n    loop\n    forward . 127.0.0.1:{port}\n}}\n"));
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     let line = p.wait_line(|l| l.starts_with("[FATAL] plugin/loop: Loop ("));
     assert!(
         line.contains(&format!(" -> 127.0.0.1:{port}) detected for zone \".\""))
@@ -40,7 +40,7 @@ async fn no_loop_starts_normally() {
     let up = Upstream::start(Behaviour::Answer(std::net::Ipv4Addr::new(192, 0, 2, 7), 60)).await;
     let dir = Scratch::new("noloop");
     let conf = dir.write("Corefile", &format!(".:0 {{\n    loop\n    forward . {}\n}}\n", up.addr));
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     let addr = p.port_of(".");
     // The probe went out to the upstream, which answered it rather than sending it back; the
     // server stays up.

@@ -49,11 +49,11 @@ async fn start(
     metadata: bool,
     upstream: &Upstream,
 ) -> (Running, std::net::SocketAddr) {
-    std::fs::create_dir_all(dir.0.join("manifests")).unwrap();
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
     dir.write("manifests/cluster.yaml", MANIFESTS);
-    let manifests = dir.0.join("manifests").display().to_string();
+    let manifests = dir.join("manifests").display().to_string();
     let conf = dir.write("Corefile", &corefile(&manifests, upstream.addr, metadata));
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     let addr = p.port_of(".");
     (p, addr)
 }

@@ -57,7 +57,7 @@ async fn start_cache(
         ));
     }
     let args = ["-conf", conf.to_str().unwrap()];
-    let mut process = Running::spawn_in_mount_namespace(&setup, &args, &dir.0, &[], &[]);
+    let mut process = Running::spawn_in_mount_namespace(&setup, &args, dir.path(), &[], &[]);
     process.wait_line(|l| l == ready_line);
     NodeCache { process, cluster, _dir: dir }
 }

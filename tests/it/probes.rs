@@ -46,7 +46,7 @@ async fn sigterm_with_lameduck_keeps_answering_and_flips_ready() {
             ".:0 {{\n    health localhost:{hp} {{\n        lameduck 2s\n    }}\n    ready localhost:{rp}\n    whoami\n}}\n"
         ),
     );
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     let dns = p.port_of(".");
     p.wait_line(|l| l.starts_with("CoreDNS-"));
     let ready: SocketAddr = ([127, 0, 0, 1], rp).into();
@@ -94,7 +94,7 @@ async fn a_second_sigint_during_lameduck_forces_exit_2() {
             ".:0 {{\n    health localhost:{hp} {{\n        lameduck 10s\n    }}\n    whoami\n}}\n"
         ),
     );
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     p.port_of(".");
     p.wait_line(|l| l.starts_with("CoreDNS-"));
     p.signal("INT");

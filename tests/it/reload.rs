@@ -24,7 +24,7 @@ async fn ten_changes_under_load_lose_nothing() {
     let dir = Scratch::new("reload");
     let metrics_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let conf = dir.write("Corefile", &corefile(0, metrics_port));
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     p.wait_line(|l| l.starts_with("[INFO] plugin/reload: Running configuration SHA512 = "));
     let addr = p.port_of("steady.test.");
 
@@ -99,7 +99,7 @@ async fn deleted_corefile_and_hosts_file_keep_serving() {
         hosts.display()
     );
     let conf = dir.write("Corefile", &text);
-    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], &dir.0, None);
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
     p.wait_line(|l| l.starts_with("[INFO] plugin/reload: Running configuration SHA512 = "));
     let addr = p.port_of("files.test.");
     let kept = || async move {

@@ -32,7 +32,7 @@ async fn rewritten_names_are_served_and_mapped_back() {
  }}
  forward . {}
 }}",
-        dir.0.display(),
+        dir.path().display(),
         upstream.addr
     ))
     .await;
@@ -95,7 +95,7 @@ async fn a_cname_rule_points_a_cname_elsewhere_and_resolves_the_new_target() {
  }}
  forward . {}
 }}",
-        dir.0.display(),
+        dir.path().display(),
         upstream.addr
     ))
     .await;
@@ -185,7 +185,7 @@ async fn a_same_length_rewrite_is_mapped_back_in_place_and_in_full_where_it_must
   manifests {}
  }}
 }}",
-        dir.0.display()
+        dir.path().display()
     ))
     .await;
     for asked in ["web.default.svc.mycorpx.local.", "Web.Default.SVC.mycorpx.local."] {

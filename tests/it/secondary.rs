@@ -177,7 +177,7 @@ async fn members_follow_the_catalog_notified_by_its_primary() {
     let primary = TestServer::start(&format!(
         ".:{primary_port} {{\n transfer {{\n  to 127.0.0.1:{}\n }}\n auto {{\n  directory {}\n  reload 100ms\n }}\n}}",
         secondary.addr.port(),
-        dir.0.display()
+        dir.path().display()
     ))
     .await;
     wait_until("the first member", || async {

@@ -85,7 +85,7 @@ async fn idle_connection_flood_is_capped_and_udp_goes_on() {
     let upstream = Upstream::start(Behaviour::Answer([192, 0, 2, 80].into(), 60)).await;
     let dir = Scratch::new("tcp-flood");
     let conf = dir.write("Corefile", &format!(".:0 {{\n    forward . {}\n}}\n", upstream.addr));
-    let mut p = Running::spawn_with_fd_limit(&["-conf", conf.to_str().unwrap()], &dir.0, 64);
+    let mut p = Running::spawn_with_fd_limit(&["-conf", conf.to_str().unwrap()], dir.path(), 64);
     let dns = p.port_of(".");
     p.wait_line(|l| l.starts_with("CoreDNS-"));
 

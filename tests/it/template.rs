@@ -56,7 +56,7 @@ async fn templates_answer_and_pass_on_in_front_of_hosts_kubernetes_and_forward()
  }}
  forward . {}
 }}",
-        dir.0.display(),
+        dir.path().display(),
         upstream.addr
     ))
     .await;

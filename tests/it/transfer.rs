@@ -86,7 +86,7 @@ impl Drop for Knot {
 /// Knot, in `dir`, as a secondary of `zone` transferred from `primary`; and where it answers.
 fn knot_secondary(dir: &Scratch, zone: &str, primary: SocketAddr) -> (Knot, SocketAddr) {
     let port = free_port();
-    let d = dir.0.display();
+    let d = dir.path().display();
     let conf = dir.write(
         "knot.conf",
         &format!(
@@ -276,7 +276,7 @@ async fn a_zone_auto_loads_is_notified_from_the_source_address() {
     let dir = Scratch::new("transfer-auto-notify");
     let s = TestServer::start(&format!(
         "example.org:0 {{\n transfer {{\n  to {at}\n  source 127.0.0.2\n }}\n auto {{\n  directory {}\n  reload 100ms\n }}\n}}",
-        dir.0.display()
+        dir.path().display()
     ))
     .await;
     // No zone yet: nothing to announce. A file appears; its zone is loaded and announced.

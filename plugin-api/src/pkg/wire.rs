@@ -237,10 +237,14 @@ impl WireReply {
 }
 
 /// A reply kept for later: its bytes (no OPT) and the offset of every record's TTL.
+///
+/// One allocation holds both, the offsets (two octets each, native order) after the bytes: a
+/// miss stores one more reply, and a hit reads both from the same place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
-    bytes: Box<[u8]>,
-    ttls: Box<[u16]>,
+    data: Box<[u8]>,
+    /// Where the bytes end and the offsets begin.
+    len: usize,
 }
 
 impl Stored {
@@ -251,17 +255,41 @@ impl Stored {
         let edns = msg.edns.take();
         let bytes = msg.to_vec();
         msg.edns = edns;
-        let bytes = bytes.ok()?;
+        let mut bytes = bytes.ok()?;
         let ttls = ttl_offsets(&bytes)?;
-        Some(Self { bytes: bytes.into(), ttls: ttls.into() })
+        let len = bytes.len();
+        bytes.reserve_exact(2 * ttls.len());
+        bytes.extend(ttls.iter().flat_map(|at| at.to_ne_bytes()));
+        Some(Self { data: bytes.into_boxed_slice(), len })
+    }
+
+    /// `bytes` with the TTL offsets `ttls`, in one allocation.
+    pub(crate) fn with_offsets(bytes: &[u8], ttls: &[u16]) -> Self {
+        let mut data = Vec::with_capacity(bytes.len() + 2 * ttls.len());
+        data.extend_from_slice(bytes);
+        data.extend(ttls.iter().flat_map(|at| at.to_ne_bytes()));
+        Self { data: data.into_boxed_slice(), len: bytes.len() }
+    }
+
+    /// The reply's bytes as stored.
+    fn bytes(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+
+    /// Where each record's TTL sits.
+    fn ttls(&self) -> impl Iterator<Item = usize> + '_ {
+        self.data[self.len..]
+            .chunks_exact(2)
+            .map(|at| usize::from(u16::from_ne_bytes([at[0], at[1]])))
     }
 
     /// The reply to `req`: the stored bytes with the query's id, RD and CD bits and question
     /// (in the query's letter case), AA set, AD cleared unless the client asked for DNSSEC or
     /// AD, and every record's TTL set to `ttl`.
     pub fn reply_to(&self, req: &Request, ttl: u32) -> WireReply {
-        let mut b = reply_buffer(self.bytes.len());
-        b.extend_from_slice(&self.bytes);
+        let bytes = self.bytes();
+        let mut b = reply_buffer(bytes.len());
+        b.extend_from_slice(bytes);
         let q = req.metadata();
         b[..2].copy_from_slice(&q.id.to_be_bytes());
         b[2] = (b[2] & !0x01) | 0x04 | u8::from(q.recursion_desired);
@@ -273,8 +301,7 @@ impl Stored {
         // form but for case: the client's, kept by the request, goes over ours in one copy.
         put_question_case(&mut b, req);
         let ttl = ttl.to_be_bytes();
-        for &at in self.ttls.iter() {
-            let at = usize::from(at);
+        for at in self.ttls() {
             b[at..at + 4].copy_from_slice(&ttl);
         }
         WireReply(b)

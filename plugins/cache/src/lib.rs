@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod setup;
 pub mod store;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -33,6 +34,12 @@ use plugin_api::proto::rr::RecordType;
 use plugin_api::{ConfigError, Controller, Ctx, Next, Plugin, Reply, Request, Serve, ServeResult};
 use setup::{MAX_TTL, MIN_TTL, Options};
 use store::{Item, Store, key};
+
+thread_local! {
+    /// Where the TTLs of a reply being stored sit, kept from one miss to the next so that
+    /// reading them allocates nothing.
+    static TTL_PLACES: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
+}
 
 /// The directive's name.
 pub const NAME: &str = "cache";
@@ -264,21 +271,30 @@ impl Inner {
         &self,
         server: &str,
         req: &Request,
-        mut wire: WireReply,
+        wire: WireReply,
     ) -> Result<WireReply, WireReply> {
-        let (Some(facts), Some(records)) = (wire.facts(), wire.records()) else {
+        TTL_PLACES.with_borrow_mut(|ttls| self.store_wire_with(server, req, wire, ttls))
+    }
+
+    /// [`Inner::store_wire`] with a buffer for the places of the reply's TTLs.
+    fn store_wire_with(
+        &self,
+        server: &str,
+        req: &Request,
+        mut wire: WireReply,
+        ttls: &mut Vec<u16>,
+    ) -> Result<WireReply, WireReply> {
+        let (Some(facts), Some(records)) = (wire.facts(), wire.records(ttls)) else {
             return Err(wire);
         };
         let kind = type_of(Some(&facts));
         let Some(ttl) = self.duration(kind, || wire_min_ttl(&records, kind)) else {
             return Ok(wire);
         };
-        wire.set_ttls(&records.ttls, ttl);
+        wire.set_ttls(ttls, ttl);
         if ttl > 0 && cacheable(facts.metadata.truncation, facts.soa, kind) {
             let answers = wire.answers(req);
-            self.keep(server, req, kind, ttl, answers, || {
-                Some(Stored::from_wire(&wire, records.ttls))
-            });
+            self.keep(server, req, kind, ttl, answers, || Some(Stored::from_wire(&wire, ttls)));
         }
         if !req.dnssec_ok() && !req.metadata().authentic_data {
             wire.patch_header(|h| h[3] &= !0x20);

@@ -63,24 +63,23 @@ impl WireReply {
         put_question_case(&mut self.0, req);
     }
 
-    /// Every record's TTL and what *cache* decides by, read in one walk; `None` if the reply
-    /// cannot be walked or is over 64 KiB.
-    pub fn records(&self) -> Option<Records> {
+    /// What *cache* decides by, and where every record's TTL sits (into `ttls`, emptied
+    /// first: a buffer the caller keeps, so that a miss allocates none), read in one walk;
+    /// `None` if the reply cannot be walked or is over 64 KiB.
+    pub fn records(&self, ttls: &mut Vec<u16>) -> Option<Records> {
         let b = &self.0;
+        ttls.clear();
         if b.len() > usize::from(u16::MAX) {
             return None;
         }
         let mut at = skip_question(b)?;
-        // Room for exactly every record, so that `Stored::from_wire` keeps it as it is.
-        let count: usize = (0..3).map(|s| section_count(b, s)).sum();
-        let ttls = Vec::with_capacity(count);
-        let mut out = Records { ttls, min_ttl: None, soa_minimum: None };
+        let mut out = Records { min_ttl: None, soa_minimum: None };
         for section in 0..3 {
             for _ in 0..section_count(b, section) {
                 let rr = read_rr(b, at)?;
                 let t = rr.owner_end + 4;
                 let ttl = u32::from_be_bytes([b[t], b[t + 1], b[t + 2], b[t + 3]]);
-                out.ttls.push(u16::try_from(t).ok()?);
+                ttls.push(u16::try_from(t).ok()?);
                 out.min_ttl = Some(out.min_ttl.map_or(ttl, |m: u32| m.min(ttl)));
                 if rtype(b, &rr) == RecordType::SOA && rr.end >= rr.owner_end + 10 + 22 {
                     let m = &b[rr.end - 4..rr.end];
@@ -128,11 +127,9 @@ fn opt_start(b: &[u8]) -> Option<Option<usize>> {
     (at == b.len()).then_some(opt_at)
 }
 
-/// What [`WireReply::records`] reads.
+/// What [`WireReply::records`] reads besides the TTLs' places.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Records {
-    /// Where each record's TTL sits.
-    pub ttls: Vec<u16>,
     /// The smallest TTL of any record; `None` without records.
     pub min_ttl: Option<u32>,
     /// The smallest SOA minimum of any SOA record.
@@ -140,9 +137,8 @@ pub struct Records {
 }
 
 impl Stored {
-    /// `reply` kept as it is, with its TTL offsets (from [`WireReply::records`], whose room
-    /// is exact, so the offsets are kept without a copy).
-    pub fn from_wire(reply: &WireReply, ttls: Vec<u16>) -> Self {
-        Self { bytes: reply.0.as_slice().into(), ttls: ttls.into_boxed_slice() }
+    /// `reply` kept as it is, with its TTL offsets (from [`WireReply::records`]).
+    pub fn from_wire(reply: &WireReply, ttls: &[u16]) -> Self {
+        Self::with_offsets(&reply.0, ttls)
     }
 }

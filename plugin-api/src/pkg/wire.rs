@@ -238,8 +238,8 @@ impl WireReply {
 
 /// A reply kept for later: its bytes (no OPT) and the offset of every record's TTL.
 ///
-/// One allocation holds both, the offsets (two octets each, native order) after the bytes: a
-/// miss stores one more reply, and a hit reads both from the same place.
+/// One allocation holds both, the offsets (two octets each, native order) after the bytes:
+/// storing a miss's reply allocates once, not twice, and a hit reads both from one place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     data: Box<[u8]>,

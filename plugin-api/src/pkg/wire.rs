@@ -255,20 +255,18 @@ impl Stored {
         let edns = msg.edns.take();
         let bytes = msg.to_vec();
         msg.edns = edns;
-        let mut bytes = bytes.ok()?;
+        let bytes = bytes.ok()?;
         let ttls = ttl_offsets(&bytes)?;
-        let len = bytes.len();
-        bytes.reserve_exact(2 * ttls.len());
-        bytes.extend(ttls.iter().flat_map(|at| at.to_ne_bytes()));
-        Some(Self { data: bytes.into_boxed_slice(), len })
+        Some(Self::from_parts(bytes, &ttls))
     }
 
-    /// `bytes` with the TTL offsets `ttls`, in one allocation.
-    pub(crate) fn with_offsets(bytes: &[u8], ttls: &[u16]) -> Self {
-        let mut data = Vec::with_capacity(bytes.len() + 2 * ttls.len());
-        data.extend_from_slice(bytes);
+    /// The reply `bytes` (all of `data`) with the TTL offsets `ttls` appended: the one place
+    /// the layout [`Stored::bytes`] and [`Stored::ttls`] read is written.
+    pub(crate) fn from_parts(mut data: Vec<u8>, ttls: &[u16]) -> Self {
+        let len = data.len();
+        data.reserve_exact(2 * ttls.len());
         data.extend(ttls.iter().flat_map(|at| at.to_ne_bytes()));
-        Self { data: data.into_boxed_slice(), len: bytes.len() }
+        Self { data: data.into_boxed_slice(), len }
     }
 
     /// The reply's bytes as stored.

@@ -139,6 +139,8 @@ pub struct Records {
 impl Stored {
     /// `reply` kept as it is, with its TTL offsets (from [`WireReply::records`]).
     pub fn from_wire(reply: &WireReply, ttls: &[u16]) -> Self {
-        Self::with_offsets(&reply.0, ttls)
+        let mut data = Vec::with_capacity(reply.0.len() + 2 * ttls.len());
+        data.extend_from_slice(&reply.0);
+        Self::from_parts(data, ttls)
     }
 }

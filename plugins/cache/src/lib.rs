@@ -154,9 +154,9 @@ impl Plugin for Cache {
         let Some((item, hits)) = found else {
             drop(guard);
             m.misses.get().inc();
-            let fill = (self.inner.clone(), ctx.server.clone(), k);
-            return next.run(ctx, req).map_with(&fill, req, |(fill, server, k), req, result| {
-                fill.store(server, req, *k, result)
+            let fill = (self.inner.clone(), ctx.server.clone());
+            return next.run(ctx, req).map_with(&fill, req, |(fill, server), req, result| {
+                fill.store(server, req, result)
             });
         };
         hits.get().inc();
@@ -165,14 +165,14 @@ impl Plugin for Cache {
         if left <= 0 {
             if inner.o.verify_stale {
                 // Ask upstream first; the stale entry is the fallback.
-                let verify = (self.inner.clone(), ctx.server.clone(), Arc::clone(item), k);
+                let verify = (self.inner.clone(), ctx.server.clone(), Arc::clone(item));
                 drop(guard);
                 return next.run(ctx, req).map_with(
                     &verify,
                     req,
-                    |(fill, server, stale, k), req, result| {
+                    |(fill, server, stale), req, result| {
                         if refreshes(&result) {
-                            return fill.store(server, req, *k, result);
+                            return fill.store(server, req, result);
                         }
                         fill.metrics.for_server(server).served_stale.get().inc();
                         Ok(to_reply(stale, req, 0))
@@ -180,12 +180,12 @@ impl Plugin for Cache {
                 );
             }
             m.served_stale.get().inc();
-            self.refresh(ctx, req, k, next, item);
+            self.refresh(ctx, req, next, item);
             return Serve::Ready(Ok(to_reply(item, req, 0)));
         }
         if self.should_prefetch(item, now) {
             m.prefetches.get().inc();
-            self.refresh(ctx, req, k, next, item);
+            self.refresh(ctx, req, next, item);
         }
         let ttl = if inner.o.keepttl { item.ttl } else { left as u32 };
         Serve::Ready(Ok(to_reply(item, req, ttl)))
@@ -210,8 +210,8 @@ impl Cache {
     }
 
     /// Fetches the entry again in the background through the rest of the chain, at most once at
-    /// a time per entry; the new reply replaces it (under `key`, the query's).
-    fn refresh(&self, ctx: &Ctx, req: &Arc<Request>, key: u64, next: Next<'_>, item: &Arc<Item>) {
+    /// a time per entry; the new reply replaces it.
+    fn refresh(&self, ctx: &Ctx, req: &Arc<Request>, next: Next<'_>, item: &Arc<Item>) {
         if item.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -223,19 +223,19 @@ impl Cache {
             (self.inner.clone(), ctx.clone(), req.clone(), next.to_owned(), item.clone());
         rt.spawn(async move {
             let result = next.as_next().run(&ctx, &req).resolve().await;
-            let _ = fill.store(&ctx.server, &req, key, result);
+            let _ = fill.store(&ctx.server, &req, result);
             item.refreshing.store(false, Ordering::Release);
         });
     }
 }
 
 impl Inner {
-    /// Stores the reply to `req` under `key` (its [`query_key`], computed once per query) if it
-    /// may be cached, and returns it with its TTLs set to the stored duration.
-    fn store(&self, server: &str, req: &Request, key: u64, result: ServeResult) -> ServeResult {
+    /// Stores the reply to `req` if it may be cached, and returns it with its TTLs set to the
+    /// stored duration.
+    fn store(&self, server: &str, req: &Request, result: ServeResult) -> ServeResult {
         // An upstream's reply relayed as bytes (*forward*) is stored as it is, read in place.
         let result = match result {
-            Ok(Reply::Wire { wire, by }) => match self.store_wire(server, req, key, wire) {
+            Ok(Reply::Wire { wire, by }) => match self.store_wire(server, req, wire) {
                 Ok(wire) => return Ok(Reply::Wire { wire, by }),
                 Err(wire) => Ok(Reply::Wire { wire, by }),
             },
@@ -257,7 +257,7 @@ impl Inner {
         let soa = msg.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
         if ttl > 0 && cacheable(msg.metadata.truncation, soa, kind) {
             let answers = req.answers(&msg);
-            self.keep(server, req, key, kind, ttl, answers, || Stored::new(&mut msg));
+            self.keep(server, req, kind, ttl, answers, || Stored::new(&mut msg));
         }
         if !req.dnssec_ok() && !req.metadata().authentic_data {
             msg.metadata.authentic_data = false;
@@ -271,10 +271,9 @@ impl Inner {
         &self,
         server: &str,
         req: &Request,
-        key: u64,
         wire: WireReply,
     ) -> Result<WireReply, WireReply> {
-        TTL_PLACES.with_borrow_mut(|ttls| self.store_wire_with(server, req, key, wire, ttls))
+        TTL_PLACES.with_borrow_mut(|ttls| self.store_wire_with(server, req, wire, ttls))
     }
 
     /// [`Inner::store_wire`] with a buffer for the places of the reply's TTLs.
@@ -282,7 +281,6 @@ impl Inner {
         &self,
         server: &str,
         req: &Request,
-        key: u64,
         mut wire: WireReply,
         ttls: &mut Vec<u16>,
     ) -> Result<WireReply, WireReply> {
@@ -296,9 +294,7 @@ impl Inner {
         wire.set_ttls(ttls, ttl);
         if ttl > 0 && cacheable(facts.metadata.truncation, facts.soa, kind) {
             let answers = wire.answers(req);
-            self.keep(server, req, key, kind, ttl, answers, || {
-                Some(Stored::from_wire(&wire, ttls))
-            });
+            self.keep(server, req, kind, ttl, answers, || Some(Stored::from_wire(&wire, ttls)));
         }
         if !req.dnssec_ok() && !req.metadata().authentic_data {
             wire.patch_header(|h| h[3] &= !0x20);
@@ -306,16 +302,12 @@ impl Inner {
         Ok(wire)
     }
 
-    /// Keeps a cacheable reply of `kind` for `ttl` (made by `stored`) under `key`, or counts it
-    /// dropped when it does not answer the question (`answers`).
-    // Two private callers, each passing what it has already worked out of the reply; a struct
-    // to carry them for this one call would only rename them.
-    #[allow(clippy::too_many_arguments)]
+    /// Keeps a cacheable reply of `kind` for `ttl` (made by `stored`), or counts it dropped
+    /// when it does not answer the question (`answers`).
     fn keep(
         &self,
         server: &str,
         req: &Request,
-        key: u64,
         kind: Type,
         ttl: u32,
         answers: bool,
@@ -326,6 +318,7 @@ impl Inner {
             m.drops.get().inc();
             return;
         }
+        let k = query_key(req);
         let success = matches!(kind, Type::NoError | Type::Delegation);
         let (store, except, evictions) = if success {
             (&self.success, &self.o.disable_success, &m.success_evictions)
@@ -335,11 +328,11 @@ impl Inner {
         if longest_match(except, req.name()).is_none()
             && let Some(wire) = stored()
         {
-            if store.add(key, Item::new(wire, self.clock.now(), ttl)) {
+            if store.add(k, Item::new(wire, self.clock.now(), ttl)) {
                 evictions.get().inc();
             }
             if success {
-                self.denial.remove(key);
+                self.denial.remove(k);
             }
             m.success_entries.get().set(self.success.len() as i64);
             m.denial_entries.get().set(self.denial.len() as i64);

@@ -8,7 +8,7 @@
 //! most hits (bench/README.md has the perf figures). Writers still take the shard's
 //! mutex, which keeps the capacity check and the eviction one step.
 
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -181,22 +181,11 @@ impl Store {
 }
 
 /// The key of a query: lower-cased name, type, class, DO and CD bits.
-///
-/// Keyed SipHash with a per-process seed, as a stored reply is found by this number alone: a
-/// name forged to collide with another's would be answered with that other's reply. Two
-/// writes, the name and the rest packed in one word: SipHash costs per write as much as per
-/// octet, and this runs on every query. The packed word has a fixed size, so no two
-/// questions give the same octets.
 pub fn key(name: &str, qtype: u16, qclass: u16, dnssec_ok: bool, checking_disabled: bool) -> u64 {
     static SEED: LazyLock<RandomState> = LazyLock::new(RandomState::new);
     let mut h = SEED.build_hasher();
-    h.write(name.as_bytes());
-    h.write_u64(
-        u64::from(qtype) << 32
-            | u64::from(qclass) << 16
-            | u64::from(dnssec_ok) << 1
-            | u64::from(checking_disabled),
-    );
+    (dnssec_ok, checking_disabled, qtype, qclass).hash(&mut h);
+    name.hash(&mut h);
     h.finish()
 }
 

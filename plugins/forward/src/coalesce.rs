@@ -14,7 +14,7 @@
 //! HINFO query (*loop*'s probe, which must travel a forwarding loop again and again to be seen).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 use plugin_api::pkg::prehashed::KeyIsHash;
@@ -33,7 +33,7 @@ pub type Outcome = Arc<Result<Relayed, PluginError>>;
 
 /// What a query's answer depends on, borrowed from the query: the leader's copy is its
 /// `Arc<Request>`, so starting an exchange allocates no key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key<'r> {
     line: usize,
     name: &'r str,
@@ -42,23 +42,6 @@ pub struct Key<'r> {
     /// RD, CD, DO, TCP.
     flags: u8,
     udp_size: u16,
-}
-
-/// Every field, in three writes (the name, the line, the rest packed in one word) rather than
-/// one per field: the hasher is SipHash, whose cost is per write as much as per octet, and
-/// every miss hashes its key. The packed word and the line have fixed sizes, so two keys give
-/// the same octets only if they are equal.
-impl Hash for Key<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(self.name.as_bytes());
-        state.write_usize(self.line);
-        state.write_u64(
-            u64::from(self.qtype) << 40
-                | u64::from(self.qclass) << 24
-                | u64::from(self.flags) << 16
-                | u64::from(self.udp_size),
-        );
-    }
 }
 
 impl<'r> Key<'r> {

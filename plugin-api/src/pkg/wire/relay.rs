@@ -114,10 +114,16 @@ fn opt_start(b: &[u8]) -> Option<Option<usize>> {
     for i in 0..total {
         let rr = read_rr(b, at)?;
         if rtype(b, &rr) == RecordType::OPT {
-            // Last, no extended rcode (the TTL's first octet), and no options: an upstream's
-            // EDE, NSID or cookie goes to the client as CoreDNS passes it, through the
-            // decoded reply, whose OPT the server keeps.
-            if i + 1 != total || b[rr.owner_end + 4] != 0 || rr.end != rr.owner_end + 10 {
+            // Last, in the additional section (the last record is there only if that section
+            // has any: an OPT ending the authority section left a count of 0 to decrement),
+            // no extended rcode (the TTL's first octet), and no options: an upstream's EDE,
+            // NSID or cookie goes to the client as CoreDNS passes it, through the decoded
+            // reply, whose OPT the server keeps.
+            if i + 1 != total
+                || section_count(b, 2) == 0
+                || b[rr.owner_end + 4] != 0
+                || rr.end != rr.owner_end + 10
+            {
                 return None;
             }
             opt_at = Some(at);

@@ -564,3 +564,16 @@ fn unusual_upstream_replies_are_left_to_the_decoder() {
     assert!(WireReply::from_upstream([&whole[..], &[0, 0]].concat()).is_err());
     assert!(WireReply::from_upstream(vec![0; 5]).is_err());
 }
+
+/// An OPT record is only ever the last record of the additional section (RFC 6891 §6.1.1);
+/// one in the authority section, as the only record, once passed the walk and had the
+/// additional count, 0, decremented.
+#[test]
+fn an_opt_outside_the_additional_section_is_not_taken_off() {
+    let mut bytes = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 1, 0, 0];
+    bytes.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+    // The authority section's one record: root owner, OPT, payload size 1232, no options.
+    bytes.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    let bytes = WireReply::from_upstream(bytes).expect_err("left to the decoder");
+    assert_eq!(&bytes[8..12], &[0, 1, 0, 0], "counts untouched");
+}

@@ -326,14 +326,21 @@ fn section_count_at(b: &[u8], at: usize) -> usize {
     usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
 }
 
-/// The offset just past the name at `at`.
+/// The offset just past the name at `at`. A compression pointer must point back, past the
+/// header (RFC 1035 §4.1.4: to a prior occurrence of a name): one into the header would read
+/// the id and flags as labels, and those are patched for each client, so the name the client
+/// decodes would not be the one the upstream sent. Only the first pointer is looked at, and
+/// names in record data not at all (`ferrodns::fuzzing::reply` says what that leaves).
 fn skip_name(b: &[u8], mut at: usize) -> Option<usize> {
     loop {
         let len = *b.get(at)?;
         match len & 0xc0 {
             0x00 if len == 0 => return Some(at + 1),
             0x00 => at += 1 + usize::from(len),
-            0xc0 => return b.get(at + 1).map(|_| at + 2),
+            0xc0 => {
+                let target = usize::from(u16::from_be_bytes([len & 0x3f, *b.get(at + 1)?]));
+                return (HEADER..at).contains(&target).then_some(at + 2);
+            }
             _ => return None,
         }
     }

@@ -173,6 +173,22 @@ fn broken_bytes_are_not_walked() {
     assert_eq!(skip_name(&[3, b'a', b'b', b'c', 0], 0), Some(5));
 }
 
+/// Found by the `reply` fuzz target: an owner name pointing into the header decoded as one name
+/// from the upstream's bytes and as another once the client's id and flags were written there.
+#[test]
+fn compression_pointers_point_back_past_the_header() {
+    let mut b = vec![0u8; HEADER];
+    b.extend_from_slice(&[1, b'a', 0]); // a name at 12
+    b.extend_from_slice(&[0xc0, 12]); // 15: back to it
+    b.extend_from_slice(&[0xc0, 5]); // 17: into the header
+    b.extend_from_slice(&[0xc0, 19]); // 19: to itself
+    b.extend_from_slice(&[0xc0, 30]); // 21: forward
+    assert_eq!(skip_name(&b, 15), Some(17));
+    assert_eq!(skip_name(&b, 17), None);
+    assert_eq!(skip_name(&b, 19), None);
+    assert_eq!(skip_name(&b, 21), None);
+}
+
 /// *minimal*'s question: does anything but OPT follow the answers?
 #[test]
 fn records_beyond_the_answers_are_found_in_place() {

@@ -12,6 +12,10 @@
 //! * [`template`]: any text as *template* and *rewrite* directives (the fuzzer writes whatever
 //!   it finds; it is seeded with both) in front of *hosts* and *whoami*, then any bytes as a
 //!   query through them: an error that says where, or replies that are well-formed.
+//! * [`reply`]: any bytes as an upstream's reply, taken apart in place as *forward* and *cache*
+//!   do (the OPT taken off, the question checked, the TTLs found and set, stored, served to a
+//!   client): no panic, and a reply hickory decodes is still one, with the same records, when
+//!   served from the store.
 
 use std::sync::LazyLock;
 
@@ -249,4 +253,59 @@ fn gateway_manifests(text: &str) {
         assert!(p.starts_with("fuzz.yaml"), "a problem names its file: {p}");
     }
     let _ = index.lookup("a.example.com", "a");
+}
+
+/// The query [`reply`]'s bytes answer: `a.example.org. A`, asked in other letter case.
+static ASKED: LazyLock<plugin_api::Request> = LazyLock::new(|| {
+    use plugin_api::proto::op::{Message, Query};
+    use plugin_api::proto::rr::{Name, RecordType};
+    let mut m = Message::query();
+    m.metadata.id = 0x4321;
+    m.metadata.recursion_desired = true;
+    let name = Name::from_ascii("A.Example.ORG.").expect("a name");
+    m.add_query(Query::query(name, RecordType::A));
+    let len = m.to_vec().expect("encodes").len();
+    let (src, local) = ("10.1.2.3:4444".parse(), "10.0.0.1:53".parse());
+    plugin_api::Request::new(m, src.expect("address"), local.expect("address"), Proto::Udp, len)
+});
+
+/// `data` as an upstream's reply to [`ASKED`], through everything that reads or patches a
+/// relayed reply in place. Bytes the walker leaves alone go to hickory's decoder in the server,
+/// which has its own fuzzing; here they end the check.
+///
+/// Not checked: that a reply hickory decodes still decodes once served. The walker reads names
+/// in the question and the records' owners (their compression pointers must point back, past
+/// the header), not in record data, so a CNAME target, say, that points into the header or a
+/// TTL decodes differently once the client's id and the served TTLs are written there. Only
+/// an upstream crafting its reply so does that, and what reaches the client is then its
+/// doing, as it would be through dnsdist, which relays bytes the same way.
+pub fn reply(data: &[u8]) {
+    use plugin_api::pkg::wire::{Stored, WireReply};
+    use plugin_api::proto::op::Message;
+    use plugin_api::proto::rr::RecordType;
+    let req = &*ASKED;
+    let decoded = Message::from_vec(data).ok();
+    let Ok(mut wire) = WireReply::from_upstream(data.to_vec()) else { return };
+    let _ = (wire.rcode(), wire.answer_count(), wire.facts(), wire.answers(req));
+    let _ = (wire.answers_have(RecordType::A), wire.has_records_beyond_answers());
+    wire.readdress(req);
+    let mut ttls = Vec::new();
+    let Some(_) = wire.records(&mut ttls) else { return };
+    wire.set_ttls(&ttls, 30);
+    let stored = Stored::from_wire(&wire, &ttls);
+    let mut served = stored.reply_to(req, 7);
+    served.shuffle_addresses(|n| n - 1);
+    // What the walker kept, it walks again, its TTLs where they were.
+    assert!(served.facts().is_some(), "a served reply is walked again");
+    let mut again = Vec::new();
+    assert!(served.records(&mut again).is_some(), "its TTLs are found again");
+    assert_eq!(again, ttls, "in the same places");
+    let (Some(original), Some(served)) = (decoded, served.decode()) else { return };
+    assert_eq!(served.metadata.id, 0x4321, "the client's id");
+    let sections = |m: &Message| [m.answers.len(), m.authorities.len(), m.additionals.len()];
+    assert_eq!(sections(&served), sections(&original), "the same records, less the OPT");
+    let records = served.answers.iter().chain(&served.authorities).chain(&served.additionals);
+    for r in records {
+        assert_eq!(r.ttl, 7, "every TTL set to the served one: {r:?}");
+    }
 }

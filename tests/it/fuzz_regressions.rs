@@ -68,3 +68,8 @@ fn template_inputs() {
 fn zonefile_inputs() {
     replay("zonefile", fuzzing::zonefile);
 }
+
+#[test]
+fn reply_inputs() {
+    replay("reply", fuzzing::reply);
+}

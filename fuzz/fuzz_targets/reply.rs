@@ -1,0 +1,10 @@
+//! Any bytes as an upstream's reply, read and patched in place as *forward* and *cache* do,
+//! then served from the store: nothing may panic, and a reply hickory decodes must still
+//! decode, with the same records, once served. The check is `ferrodns::fuzzing::reply`,
+//! which the regression tests run on fuzz/regressions/reply too.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| ferrodns::fuzzing::reply(data));

@@ -269,9 +269,9 @@ static ASKED: LazyLock<plugin_api::Request> = LazyLock::new(|| {
     plugin_api::Request::new(m, src.expect("address"), local.expect("address"), Proto::Udp, len)
 });
 
-/// `data` as an upstream's reply to [`ASKED`], through everything that reads or patches a
-/// relayed reply in place. Bytes the walker leaves alone go to hickory's decoder in the server,
-/// which has its own fuzzing; here they end the check.
+/// `data` as an upstream's reply to `a.example.org. A` (asked as `A.Example.ORG.`), through
+/// everything that reads or patches a relayed reply in place. Bytes the walker leaves alone go
+/// to hickory's decoder in the server, which has its own fuzzing; here they end the check.
 ///
 /// Not checked: that a reply hickory decodes still decodes once served. The walker reads names
 /// in the question and the records' owners (their compression pointers must point back, past

@@ -14,8 +14,8 @@
 //!   query through them: an error that says where, or replies that are well-formed.
 //! * [`reply`]: any bytes as an upstream's reply, taken apart in place as *forward* and *cache*
 //!   do (the OPT taken off, the question checked, the TTLs found and set, stored, served to a
-//!   client): no panic, and a reply hickory decodes is still one, with the same records, when
-//!   served from the store.
+//!   client): no panic, the served reply walks again with its TTLs in place, and when hickory
+//!   decodes both the upstream's bytes and the served reply, they hold the same records.
 
 use std::sync::LazyLock;
 

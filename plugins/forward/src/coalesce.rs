@@ -47,13 +47,17 @@ pub struct Key<'r> {
 impl<'r> Key<'r> {
     /// The key of `req` for line `line`; `None` when it must not be shared.
     pub fn of(line: usize, req: &'r Request) -> Option<Self> {
-        let q = req.question()?;
+        // The request's own fields, not `req.question()`: that builds hickory's `Name`, which
+        // allocates for names past 32 octets, as most of a cluster's search-path misses are.
+        if req.qname_wire().is_empty() {
+            return None;
+        }
         if req.edns().is_some_and(|e| !e.options().options.is_empty()) {
             return None;
         }
         // *loop*'s probe (a random name, HINFO) must come back through a forwarding loop each
         // time to be counted; shared, its second coming would wait on the first instead.
-        if q.query_type() == plugin_api::proto::rr::RecordType::HINFO {
+        if req.qtype() == plugin_api::proto::rr::RecordType::HINFO {
             return None;
         }
         let m = req.metadata();
@@ -64,8 +68,8 @@ impl<'r> Key<'r> {
         Some(Self {
             line,
             name: req.name(),
-            qtype: u16::from(q.query_type()),
-            qclass: u16::from(q.query_class()),
+            qtype: u16::from(req.qtype()),
+            qclass: u16::from(req.qclass()),
             flags,
             udp_size: req.max_payload().unwrap_or(0),
         })

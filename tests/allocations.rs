@@ -66,7 +66,7 @@ fn mux() -> Mux {
     let zone = concat!(env!("CARGO_MANIFEST_DIR"), "/corefile-examples/file/db.example.org");
     let text = format!(
         "hosts.test {{\n hosts {{\n  10.0.0.1 a.hosts.test\n }}\n}}\n\
-         cached.test {{\n loadbalance\n cache 300\n hosts {{\n  10.0.0.1 a.cached.test\n  10.0.0.2 a.cached.test\n }}\n}}\n\
+         cached.test {{\n loadbalance\n cache 300\n hosts {{\n  10.0.0.1 a.cached.test\n  10.0.0.2 a.cached.test\n  10.0.0.3 api.payments-eu.example.com.cached.test\n }}\n}}\n\
          cluster.local 96.10.in-addr.arpa {{\n kubernetes cluster.local 96.10.in-addr.arpa {{\n  manifests {manifests}\n }}\n}}\n\
          observed.test {{\n log\n prometheus localhost:0\n hosts {{\n  10.0.0.1 a.observed.test\n }}\n}}\n\
          localhost 127.in-addr.arpa {{\n local\n}}\n\
@@ -152,6 +152,9 @@ fn queries_answered_from_memory_allocate_nothing() {
     let rows = [
         ("a.hosts.test.", RecordType::A, ResponseCode::NoError, 0),
         ("a.cached.test.", RecordType::A, ResponseCode::NoError, 0),
+        // A hit on a name past hickory's 32 inline octets, as an external name tried down a
+        // Pod's search path is.
+        ("api.payments-eu.example.com.cached.test.", RecordType::A, ResponseCode::NoError, 0),
         ("nosuch.default.svc.cluster.local.", RecordType::A, ResponseCode::NXDomain, 0),
         ("my-svc.default.svc.cluster.local.", RecordType::A, ResponseCode::NXDomain, 0),
         // The PTR of a cluster IP (kube-dns's).

@@ -358,7 +358,10 @@ impl Request {
         self.msg.metadata.id
     }
 
-    /// The question, if there is one.
+    /// The question, if there is one: decoded into hickory's [`Query`] at the first call, whose
+    /// `Name` allocates when the name has more than 32 octets of labels. Code on a query's path
+    /// that needs only the name, type or class reads [`Request::name`],
+    /// [`Request::qname_wire`], [`Request::qtype`] and [`Request::qclass`], which cost nothing.
     pub fn question(&self) -> Option<&Query> {
         // Every question leaves its wire form, the root's included (one zero octet).
         let has_question = !self.qname_wire.is_empty();

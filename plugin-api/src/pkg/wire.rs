@@ -15,10 +15,12 @@
 //!   `set_rcode` patch the rest of what *rewrite* changes.
 //!
 //! * `relay`: an upstream's reply relayed as a [`WireReply`] (*forward*), and what *cache*
-//!   stores it by, read in place.
+//!   stores it by, read in place; `pointers` checks its names first, that every compression
+//!   pointer leads to a name read before.
 //!
-//! The walker here reads only what our own encoder wrote (names are labels, or a pointer at the
-//! end); anything else makes it give up, and the caller falls back to decoding.
+//! The walker here reads only what our own encoder wrote, or what `pointers` let through
+//! (names are labels, or a pointer at the end); anything else makes it give up, and the caller
+//! falls back to decoding.
 
 use hickory_proto::op::{Header, Message, Metadata, ResponseCode};
 use hickory_proto::rr::RecordType;
@@ -28,6 +30,7 @@ use crate::Request;
 use crate::pkg::response::Facts;
 
 mod names;
+mod pointers;
 mod relay;
 mod reply_writer;
 pub use names::{AskedQuestion, NameRole, QuestionTexts};
@@ -329,8 +332,8 @@ fn section_count_at(b: &[u8], at: usize) -> usize {
 /// The offset just past the name at `at`. A compression pointer must point back, past the
 /// header (RFC 1035 §4.1.4: to a prior occurrence of a name): one into the header would read
 /// the id and flags as labels, and those are patched for each client, so the name the client
-/// decodes would not be the one the upstream sent. Only the first pointer is looked at, and
-/// names in record data not at all (`ferrodns::fuzzing::reply` says what that leaves).
+/// decodes would not be the one the upstream sent. Only the first pointer is looked at: an
+/// upstream's reply has had all of its names checked by `pointers` before it is walked here.
 fn skip_name(b: &[u8], mut at: usize) -> Option<usize> {
     loop {
         let len = *b.get(at)?;
@@ -362,7 +365,11 @@ struct Rr {
 }
 
 fn read_rr(b: &[u8], at: usize) -> Option<Rr> {
-    let owner_end = skip_name(b, at)?;
+    record_at(b, skip_name(b, at)?)
+}
+
+/// The record whose owner ends at `owner_end`.
+fn record_at(b: &[u8], owner_end: usize) -> Option<Rr> {
     let fixed = b.get(owner_end..owner_end + 10)?;
     let rdlen = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
     let end = owner_end + 10 + rdlen;

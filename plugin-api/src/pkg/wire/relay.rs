@@ -2,14 +2,16 @@
 //! [`WireReply`] (its OPT taken off, the server writes the client's), *cache* stores them as
 //! they are, and the client gets them; no message is decoded and encoded again on the way.
 //!
-//! Anything the walker cannot read, an OPT that is not the last record, or an extended rcode,
-//! makes these give up (`None`); the caller then decodes, as before.
+//! Anything the walker cannot read, a name that `pointers` refuses, an OPT that is not the last
+//! record, or an extended rcode, makes these give up (`None`); the caller then decodes, as
+//! before.
 
 use hickory_proto::rr::RecordType;
 
+use super::pointers::{Suffixes, question_end};
 use super::{
-    HEADER, Stored, WireReply, put_question_case, read_rr, rtype, section_count, section_count_at,
-    skip_question,
+    HEADER, Stored, WireReply, put_question_case, read_rr, record_at, rtype, section_count,
+    section_count_at, skip_question,
 };
 use crate::Request;
 
@@ -103,34 +105,40 @@ impl WireReply {
 }
 
 /// Where the OPT record starts (`Some(None)` without one), if the message can be walked to its
-/// end and the OPT, if any, is its last record with no extended rcode.
+/// end, its names are all ones a relayed reply may hold (`pointers`), and the OPT, if any, is
+/// its last record with no extended rcode.
 fn opt_start(b: &[u8]) -> Option<Option<usize>> {
     if b.len() < HEADER {
         return None;
     }
-    let mut at = skip_question(b)?;
-    let total: usize = (0..3).map(|s| section_count(b, s)).sum();
-    let mut opt_at = None;
-    for i in 0..total {
-        let rr = read_rr(b, at)?;
-        if rtype(b, &rr) == RecordType::OPT {
-            // Last, in the additional section (the last record is there only if that section
-            // has any: an OPT ending the authority section left a count of 0 to decrement),
-            // no extended rcode (the TTL's first octet), and no options: an upstream's EDE,
-            // NSID or cookie goes to the client as CoreDNS passes it, through the decoded
-            // reply, whose OPT the server keeps.
-            if i + 1 != total
-                || section_count(b, 2) == 0
-                || b[rr.owner_end + 4] != 0
-                || rr.end != rr.owner_end + 10
-            {
-                return None;
+    Suffixes::with(b, |suffixes| {
+        let mut at = question_end(b, suffixes)?;
+        let total: usize = (0..3).map(|s| section_count(b, s)).sum();
+        let mut opt_at = None;
+        for i in 0..total {
+            let owner_end = suffixes.name(b, at, b.len())?;
+            let rr = record_at(b, owner_end)?;
+            let rtype = u16::from_be_bytes([b[owner_end], b[owner_end + 1]]);
+            suffixes.record_data(b, rtype, owner_end + 10, rr.end)?;
+            if RecordType::from(rtype) == RecordType::OPT {
+                // Last, in the additional section (the last record is there only if that
+                // section has any: an OPT ending the authority section left a count of 0 to
+                // decrement), no extended rcode (the TTL's first octet), and no options: an
+                // upstream's EDE, NSID or cookie goes to the client as CoreDNS passes it,
+                // through the decoded reply, whose OPT the server keeps.
+                if i + 1 != total
+                    || section_count(b, 2) == 0
+                    || b[rr.owner_end + 4] != 0
+                    || rr.end != rr.owner_end + 10
+                {
+                    return None;
+                }
+                opt_at = Some(at);
             }
-            opt_at = Some(at);
+            at = rr.end;
         }
-        at = rr.end;
-    }
-    (at == b.len()).then_some(opt_at)
+        (at == b.len()).then_some(opt_at)
+    })
 }
 
 /// What [`WireReply::records`] reads besides the TTLs' places.

@@ -185,6 +185,28 @@ async fn bad_upstream_replies_never_reach_the_client() {
     s.stop().await;
 }
 
+/// A reply relayed in place has its TTLs changed for the client (by *cache* here, to at most
+/// 30 s); one whose CNAME target points into a TTL must reach the client as the upstream
+/// wrote it, not respelled by the new TTL: it goes through the decoder.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pointer_into_a_ttl_does_not_change_the_name_served() {
+    let upstream = Upstream::start(Behaviour::PointerIntoTtl).await;
+    let s = TestServer::start(&format!(
+        "ttl.test:0 {{\n cache 30\n forward . {}\n}}",
+        upstream.addr
+    ))
+    .await;
+    for asked in ["first, a miss", "then from the cache"] {
+        let reply = s.udp("n.ttl.test.", RecordType::A).await;
+        assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{asked}");
+        let [cname] = &reply.answers[..] else { panic!("{asked}: {:?}", reply.answers) };
+        let RData::CNAME(target) = &cname.data else { panic!("{asked}: {cname:?}") };
+        assert_eq!(target.0.to_ascii(), "www.abc.", "{asked}");
+        assert!(cname.ttl <= 30, "{asked}: {}", cname.ttl);
+    }
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn except_next_and_several_lines() {
     let nx = Upstream::start(Behaviour::NxDomain).await;

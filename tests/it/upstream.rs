@@ -39,6 +39,11 @@ pub enum Behaviour {
     OnlyA(Ipv4Addr, u32),
     /// NXDOMAIN with an extended DNS error (RFC 8914) of this info code in its OPT.
     Filtered(u16),
+    /// A CNAME to `www.abc.`, its target written as `www` and a compression pointer to the
+    /// record's own TTL, 0x03616263 (56 713 827 s), whose octets spell the label `abc`, ended
+    /// by the root that is the high octet of RDLENGTH: a name a decoder reads as sent, but
+    /// that spells another once the TTL is changed in place.
+    PointerIntoTtl,
 }
 
 /// A running upstream.
@@ -103,6 +108,15 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
             ede.extend_from_slice(b"blocked upstream");
             edns.options_mut().insert(hickory_proto::rr::rdata::opt::EdnsOption::Unknown(15, ede));
             m.edns = Some(edns);
+        }
+        Behaviour::PointerIntoTtl => {
+            let mut b = m.to_vec().unwrap();
+            b[7] = 1; // one answer
+            let ttl_at = b.len() + 2 + 4;
+            b.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 3, b'a', b'b', b'c', 0, 6, 3]);
+            b.extend_from_slice(b"www");
+            b.extend_from_slice(&[0xc0, ttl_at as u8]);
+            return b;
         }
         Behaviour::Many(n) => {
             for i in 1..=n {

@@ -12,10 +12,11 @@
 //! into a message or refuses it, and the client gets what that gives, as with CoreDNS.
 //!
 //! Names are read in the question, in every record's owner, and in the record data of every
-//! type whose names decoders decompress: those of RFC 1035 and RFC 3597 §4, and the later
-//! types with a name in their data (DNSSEC's signer and next names, SVCB and HTTPS targets,
-//! NAPTR, A6, IPSECKEY, HIP, AMTRELAY, TSIG, TKEY). Their data must hold exactly what the type
-//! says, so that a decoder reads it the same way.
+//! type whose names decoders decompress: RFC 1035's and the others RFC 3597 §4 lists (RP,
+//! AFSDB, RT, SIG, PX, NXT, NAPTR, SRV), and the later types with a name in their data (KX, A6,
+//! DNAME, IPSECKEY, RRSIG, NSEC, HIP, TALINK, SVCB, HTTPS, LP, AMTRELAY, TKEY, TSIG). Their
+//! data must hold what the type says around those names, so that a decoder finds them where
+//! they were read.
 
 use std::cell::Cell;
 

@@ -191,11 +191,9 @@ async fn bad_upstream_replies_never_reach_the_client() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pointer_into_a_ttl_does_not_change_the_name_served() {
     let upstream = Upstream::start(Behaviour::PointerIntoTtl).await;
-    let s = TestServer::start(&format!(
-        "ttl.test:0 {{\n cache 30\n forward . {}\n}}",
-        upstream.addr
-    ))
-    .await;
+    let s =
+        TestServer::start(&format!("ttl.test:0 {{\n cache 30\n forward . {}\n}}", upstream.addr))
+            .await;
     for asked in ["first, a miss", "then from the cache"] {
         let reply = s.udp("n.ttl.test.", RecordType::A).await;
         assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{asked}");

@@ -20,7 +20,7 @@
 
 use std::cell::Cell;
 
-use super::HEADER;
+use super::{HEADER, SPARE_LIMIT};
 
 thread_local! {
     /// The table of the reply this thread checked last, kept so that checking the next one
@@ -40,7 +40,10 @@ impl Suffixes {
         table.resize(b.len(), 0);
         let mut suffixes = Self(table);
         let out = check(&mut suffixes);
-        TABLE.set(suffixes.0);
+        // A table for a large TCP reply is let go rather than held for good.
+        if suffixes.0.capacity() <= SPARE_LIMIT {
+            TABLE.set(suffixes.0);
+        }
         out
     }
 
@@ -96,24 +99,24 @@ impl Suffixes {
         let data = b.get(at..end)?;
         let (first, names, rest) = match rtype {
             // NS, MD, MF, CNAME, MB, MG, MR, PTR, DNAME: a name.
-            2..=5 | 7..=9 | 12 | 39 => (at, 1, Rest::None),
+            2..=5 | 7..=9 | 12 | 39 => (at, 1, Rest::Nothing),
             // SOA: two names and five 32-bit numbers.
             6 => (at, 2, Rest::Exactly(20)),
             // MINFO, RP, TALINK: two names.
-            14 | 17 | 58 => (at, 2, Rest::None),
+            14 | 17 | 58 => (at, 2, Rest::Nothing),
             // MX, AFSDB, RT, KX, LP: a 16-bit number and a name.
-            15 | 18 | 21 | 36 | 107 => (at + 2, 1, Rest::None),
+            15 | 18 | 21 | 36 | 107 => (at + 2, 1, Rest::Nothing),
             // PX: a 16-bit number and two names.
-            26 => (at + 2, 2, Rest::None),
+            26 => (at + 2, 2, Rest::Nothing),
             // SRV: priority, weight, port, target.
-            33 => (at + 6, 1, Rest::None),
+            33 => (at + 6, 1, Rest::Nothing),
             // NAPTR: order, preference, three strings, replacement.
-            35 => (strings_end(data, 4, 3)? + at, 1, Rest::None),
+            35 => (strings_end(data, 4, 3)? + at, 1, Rest::Nothing),
             // A6: a prefix length, the address's suffix, the prefix's name if the length is not 0.
             38 => {
                 let prefix = usize::from(*data.first()?);
                 let name_at = at + 1 + (128usize.checked_sub(prefix)?).div_ceil(8);
-                (name_at, usize::from(prefix > 0), Rest::None)
+                (name_at, usize::from(prefix > 0), Rest::Nothing)
             }
             // SIG, RRSIG: 18 octets of fields, the signer, the signature.
             24 | 46 => (at + 18, 1, Rest::Any),
@@ -135,7 +138,7 @@ impl Suffixes {
             // SVCB, HTTPS: a priority, the target, the parameters.
             64 | 65 => (at + 2, 1, Rest::Any),
             // AMTRELAY: precedence, type, a relay that is a name if the type is 3.
-            260 if data.get(1).is_some_and(|t| t & 0x7f == 3) => (at + 2, 1, Rest::None),
+            260 if data.get(1).is_some_and(|t| t & 0x7f == 3) => (at + 2, 1, Rest::Nothing),
             _ => return Some(()),
         };
         let mut name_end = first;
@@ -143,7 +146,7 @@ impl Suffixes {
             name_end = self.name(b, name_end, end)?;
         }
         match rest {
-            Rest::None => (name_end == end).then_some(()),
+            Rest::Nothing => (name_end == end).then_some(()),
             Rest::Exactly(n) => (name_end + n == end).then_some(()),
             Rest::Any => (name_end <= end).then_some(()),
         }
@@ -152,7 +155,7 @@ impl Suffixes {
 
 /// What a type's record data holds after its names.
 enum Rest {
-    None,
+    Nothing,
     Exactly(usize),
     Any,
 }

@@ -96,60 +96,83 @@ impl Suffixes {
         at: usize,
         end: usize,
     ) -> Option<()> {
-        let data = b.get(at..end)?;
-        let (first, names, rest) = match rtype {
-            // NS, MD, MF, CNAME, MB, MG, MR, PTR, DNAME: a name.
-            2..=5 | 7..=9 | 12 | 39 => (at, 1, Rest::Nothing),
-            // SOA: two names and five 32-bit numbers.
-            6 => (at, 2, Rest::Exactly(20)),
-            // MINFO, RP, TALINK: two names.
-            14 | 17 | 58 => (at, 2, Rest::Nothing),
-            // MX, AFSDB, RT, KX, LP: a 16-bit number and a name.
-            15 | 18 | 21 | 36 | 107 => (at + 2, 1, Rest::Nothing),
-            // PX: a 16-bit number and two names.
-            26 => (at + 2, 2, Rest::Nothing),
-            // SRV: priority, weight, port, target.
-            33 => (at + 6, 1, Rest::Nothing),
-            // NAPTR: order, preference, three strings, replacement.
-            35 => (strings_end(data, 4, 3)? + at, 1, Rest::Nothing),
-            // A6: a prefix length, the address's suffix, the prefix's name if the length is not 0.
-            38 => {
-                let prefix = usize::from(*data.first()?);
-                let name_at = at + 1 + (128usize.checked_sub(prefix)?).div_ceil(8);
-                (name_at, usize::from(prefix > 0), Rest::Nothing)
-            }
-            // SIG, RRSIG: 18 octets of fields, the signer, the signature.
-            24 | 46 => (at + 18, 1, Rest::Any),
-            // NXT, NSEC, TKEY, TSIG: a name first, then fields.
-            30 | 47 | 249 | 250 => (at, 1, Rest::Any),
-            // IPSECKEY: precedence, gateway type, algorithm, a gateway that is a name if its
-            // type is 3, the key.
-            45 if data.get(1) == Some(&3) => (at + 3, 1, Rest::Any),
-            // HIP: lengths, the HIT and the key, then rendezvous servers to the end.
-            55 => {
-                let hit = usize::from(*data.first()?);
-                let key = usize::from(u16::from_be_bytes([*data.get(2)?, *data.get(3)?]));
-                let mut name = at + 4 + hit + key;
-                while name < end {
-                    name = self.name(b, name, end)?;
-                }
-                return (name == end).then_some(());
-            }
-            // SVCB, HTTPS: a priority, the target, the parameters.
-            64 | 65 => (at + 2, 1, Rest::Any),
-            // AMTRELAY: precedence, type, a relay that is a name if the type is 3.
-            260 if data.get(1).is_some_and(|t| t & 0x7f == 3) => (at + 2, 1, Rest::Nothing),
-            _ => return Some(()),
-        };
-        let mut name_end = first;
-        for _ in 0..names {
-            name_end = self.name(b, name_end, end)?;
+        names_in_data(b, rtype, at, end, |name, _| self.name(b, name, end))
+    }
+}
+
+/// Goes through the names in the data of a record of type `rtype`, `b[at..end]`, where its
+/// type puts them: `read(offset, index)` reads the record's `index`th name, at `offset`, and
+/// says where it ends (`None` to give up). `None` if `read` gave up or the data is not what
+/// the type says around its names; `Some` at once for a type without names in its data.
+///
+/// The one list of where each type keeps its names: this module checks them, and
+/// `WireReply::restore_question` judges them.
+pub(super) fn names_in_data(
+    b: &[u8],
+    rtype: u16,
+    at: usize,
+    end: usize,
+    mut read: impl FnMut(usize, usize) -> Option<usize>,
+) -> Option<()> {
+    let data = b.get(at..end)?;
+    let (first, names, rest) = match rtype {
+        // NS, MD, MF, CNAME, MB, MG, MR, PTR, DNAME: a name.
+        2..=5 | 7..=9 | 12 | 39 => (at, 1, Rest::Nothing),
+        // SOA: two names and five 32-bit numbers.
+        6 => (at, 2, Rest::Exactly(20)),
+        // MINFO, RP, TALINK: two names.
+        14 | 17 | 58 => (at, 2, Rest::Nothing),
+        // MX, AFSDB, RT, KX, LP: a 16-bit number and a name.
+        15 | 18 | 21 | 36 | 107 => (at + 2, 1, Rest::Nothing),
+        // PX: a 16-bit number and two names.
+        26 => (at + 2, 2, Rest::Nothing),
+        // SRV: priority, weight, port, target.
+        33 => (at + 6, 1, Rest::Nothing),
+        // NAPTR: order, preference, three strings, replacement.
+        35 => (strings_end(data, 4, 3)? + at, 1, Rest::Nothing),
+        // A6: a prefix length, the address's suffix, the prefix's name if the length is not 0.
+        38 => {
+            let prefix = usize::from(*data.first()?);
+            let name_at = at + 1 + (128usize.checked_sub(prefix)?).div_ceil(8);
+            (name_at, usize::from(prefix > 0), Rest::Nothing)
         }
-        match rest {
-            Rest::Nothing => (name_end == end).then_some(()),
-            Rest::Exactly(n) => (name_end + n == end).then_some(()),
-            Rest::Any => (name_end <= end).then_some(()),
+        // SIG, RRSIG: 18 octets of fields, the signer, the signature.
+        24 | 46 => (at + 18, 1, Rest::Any),
+        // NXT, NSEC, TKEY, TSIG: a name first, then fields.
+        30 | 47 | 249 | 250 => (at, 1, Rest::Any),
+        // IPSECKEY: precedence, gateway type, algorithm, a gateway that is a name if its type
+        // is 3, the key.
+        45 if data.get(1) == Some(&3) => (at + 3, 1, Rest::Any),
+        // HIP: lengths, the HIT and the key, then rendezvous servers to the end.
+        55 => {
+            let hit = usize::from(*data.first()?);
+            let key = usize::from(u16::from_be_bytes([*data.get(2)?, *data.get(3)?]));
+            let mut name = at + 4 + hit + key;
+            let mut index = 0;
+            while name < end {
+                name = read(name, index)?;
+                index += 1;
+            }
+            return (name == end).then_some(());
         }
+        // SVCB, HTTPS: a priority, the target, the parameters.
+        64 | 65 => (at + 2, 1, Rest::Any),
+        // AMTRELAY: precedence, type, a relay that is a name if the type is 3.
+        260 if data.get(1).is_some_and(|t| t & 0x7f == 3) => (at + 2, 1, Rest::Nothing),
+        _ => return Some(()),
+    };
+    let mut name_end = first;
+    for index in 0..names {
+        // A name must start inside the data (`read` bounds where it ends).
+        if name_end >= end {
+            return None;
+        }
+        name_end = read(name_end, index)?;
+    }
+    match rest {
+        Rest::Nothing => (name_end == end).then_some(()),
+        Rest::Exactly(n) => (name_end + n == end).then_some(()),
+        Rest::Any => (name_end <= end).then_some(()),
     }
 }
 

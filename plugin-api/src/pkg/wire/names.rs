@@ -5,13 +5,16 @@
 //! the two take the same octets. Every other name in the reply may point into the question
 //! (owners usually do), so each is read twice, as it reads now and as it would read after the
 //! swap, and the caller says whether the second is what it wants; one refusal leaves the bytes
-//! as they were, for the caller to decode and rewrite the reply as a message. Reading needs no
-//! allocation: names go into a stack buffer.
+//! as they were, for the caller to decode and rewrite the reply as a message. "Every other
+//! name" is every owner and every name in record data that a decoder reads, where
+//! `pointers::names_in_data` says each type keeps them. Reading needs no allocation: names go
+//! into a stack buffer.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RecordType};
 
-use super::{HEADER, WireReply, read_rr, rtype, section_count};
+use super::pointers::names_in_data;
+use super::{HEADER, WireReply, read_rr, section_count};
 
 /// What a name in a reply is to the record holding it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +30,10 @@ pub enum NameRole {
 
 /// A pointer to offset 12, where the question's name starts.
 const QUESTION_POINTER: [u8; 2] = [0xc0, 0x0c];
+
+/// The types whose first name in their data is a [`NameRole::Target`]: CNAME, NS, PTR, MX, SRV,
+/// NAPTR, and SOA (its MNAME).
+const VALUE_TYPES: [u16; 7] = [5, 2, 12, 15, 33, 35, 6];
 
 /// The question a reply is to get back, for [`WireReply::restore_question`].
 pub struct AskedQuestion<'a> {
@@ -194,25 +201,19 @@ impl WireReply {
                 if !check(NameRole::Owner, at) {
                     return false;
                 }
-                let rdata = rr.owner_end + 10;
-                let ok = match rtype(b, &rr) {
-                    RecordType::CNAME | RecordType::NS | RecordType::PTR => {
-                        check(NameRole::Target, rdata)
-                    }
-                    RecordType::MX => check(NameRole::Target, rdata + 2),
-                    RecordType::SRV => check(NameRole::Target, rdata + 6),
-                    RecordType::SOA => {
-                        check(NameRole::Target, rdata)
-                            && super::skip_name(b, rdata).is_some_and(|r| check(NameRole::Other, r))
-                    }
-                    RecordType::NAPTR => {
-                        naptr_replacement(b, rdata).is_some_and(|r| check(NameRole::Target, r))
-                    }
-                    // The other types RFC 3597 lets a sender compress names in, which a reply
-                    // hardly ever holds: decoded instead.
-                    RecordType::Unknown(3..=9) | RecordType::Unknown(14) => false,
-                    _ => true,
-                };
+                // Every name in the record's data a decoder reads: the first name of the
+                // types CoreDNS's *rewrite* rewrites as values is a target, any other must read
+                // the same after the swap.
+                let type_code = u16::from_be_bytes([b[rr.owner_end], b[rr.owner_end + 1]]);
+                let ok = names_in_data(b, type_code, rr.owner_end + 10, rr.end, |at, index| {
+                    let role = if index == 0 && VALUE_TYPES.contains(&type_code) {
+                        NameRole::Target
+                    } else {
+                        NameRole::Other
+                    };
+                    check(role, at).then(|| super::skip_name(b, at)).flatten()
+                })
+                .is_some();
                 if !ok {
                     return false;
                 }
@@ -264,15 +265,6 @@ fn ttl_positions(b: &[u8]) -> Option<[Option<usize>; 64]> {
         }
     }
     Some(out)
-}
-
-/// Where a NAPTR's replacement name starts: after order, preference and three strings.
-fn naptr_replacement(b: &[u8], rdata: usize) -> Option<usize> {
-    let mut at = rdata + 4;
-    for _ in 0..3 {
-        at += 1 + usize::from(*b.get(at)?);
-    }
-    (at < b.len()).then_some(at)
 }
 
 #[cfg(test)]

@@ -144,3 +144,48 @@ fn names_pointing_at_the_question_are_judged_once_per_role() {
     assert_eq!(calls, 1);
     assert!(reply.decode().unwrap().answers.iter().all(|r| r.name.to_ascii() == "a.alias.test."));
 }
+
+/// A reply to `a.bench.test. A` holding one record of type `rtype` owned by the question,
+/// whose data is `data`.
+fn reply_with(rtype: u16, data: &[u8]) -> WireReply {
+    let mut b = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    b.extend_from_slice(&wire_name("a.bench.test."));
+    b.extend_from_slice(&[0, 1, 0, 1, 0xc0, 12]);
+    b.extend_from_slice(&rtype.to_be_bytes());
+    b.extend_from_slice(&[0, 1, 0, 0, 0, 30]);
+    b.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    b.extend_from_slice(data);
+    WireReply::new(b).unwrap()
+}
+
+/// Names in the data of types beyond the values *rewrite* rewrites (an HTTPS target, an
+/// RRSIG's signer, a DNAME's target, MINFO's mailboxes) were not looked at, or made the
+/// reply be decoded; they are judged as names that must read the same after the swap.
+#[test]
+fn every_name_in_record_data_is_judged() {
+    let question = [0xc0, 12];
+    let cases: [(u16, Vec<u8>); 4] = [
+        (65, [&[0, 1][..], &question].concat()),
+        (46, [&[0; 18][..], &question, &[1, 2, 3]].concat()),
+        (39, question.to_vec()),
+        (14, [question, question].concat()),
+    ];
+    let asked = wire_name("A.Alias.test.");
+    for (rtype, data) in cases {
+        let kind = RecordType::from(rtype);
+        let before = reply_with(rtype, &data);
+        let mut seen = Vec::new();
+        let mut reply = before.clone();
+        let q = question_of(&asked, RecordType::A, DNSClass::IN);
+        let ok = reply.restore_question(&q, |role, now, then| {
+            seen.push((role, now.to_vec(), then.to_vec()));
+            role == NameRole::Owner
+        });
+        assert!(!ok, "{kind}: its name would read otherwise after the swap");
+        assert_eq!(reply, before, "{kind}: nothing changed");
+        let other = (NameRole::Other, b"a.bench.test.".to_vec(), b"A.Alias.test.".to_vec());
+        assert_eq!(seen.last(), Some(&other), "{kind}");
+        // Said to be right, the swap is made.
+        assert!(reply.restore_question(&q, |_, _, _| true), "{kind}");
+    }
+}

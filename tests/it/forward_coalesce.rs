@@ -28,7 +28,9 @@ async fn ask_together(server: std::net::SocketAddr, queries: Vec<Message>) -> Ve
     for q in queries {
         tasks.push(tokio::spawn(async move {
             let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            socket.send_to(&q.to_vec().unwrap(), server).await.unwrap();
+            // Connected: only the server's datagrams reach it (see `harness::udp_raw`).
+            socket.connect(server).await.unwrap();
+            socket.send(&q.to_vec().unwrap()).await.unwrap();
             let mut buf = vec![0u8; 4096];
             let got = tokio::time::timeout(Duration::from_secs(10), socket.recv(&mut buf)).await;
             got.ok().and_then(|n| Message::from_vec(&buf[..n.ok()?]).ok())

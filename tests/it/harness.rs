@@ -97,10 +97,14 @@ pub async fn udp_exchange(addr: SocketAddr, msg: &Message) -> Option<Message> {
 pub async fn udp_raw(addr: SocketAddr, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
     let local = if addr.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
     let sock = UdpSocket::bind(local).await.expect("bind client");
-    sock.send_to(packet, addr).await.expect("send");
+    // Connected, as a stub resolver's socket is, so that only the server's datagrams count:
+    // tests run side by side in one process, and a late reply from another test's upstream
+    // to a port the kernel has since handed to this socket is not this query's answer.
+    sock.connect(addr).await.expect("connect client");
+    sock.send(packet).await.expect("send");
     let mut buf = vec![0u8; 65535];
-    match timeout(wait, sock.recv_from(&mut buf)).await {
-        Ok(Ok((n, _))) => Some(buf[..n].to_vec()),
+    match timeout(wait, sock.recv(&mut buf)).await {
+        Ok(Ok(n)) => Some(buf[..n].to_vec()),
         _ => None,
     }
 }

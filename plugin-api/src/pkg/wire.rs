@@ -377,7 +377,13 @@ fn record_at(b: &[u8], owner_end: usize) -> Option<Rr> {
 }
 
 fn rtype(b: &[u8], rr: &Rr) -> RecordType {
-    RecordType::from(u16::from_be_bytes([b[rr.owner_end], b[rr.owner_end + 1]]))
+    RecordType::from(type_code(b, rr))
+}
+
+/// The record's type as the number on the wire (the walkers of record data match on these:
+/// hickory names only some of the types they know).
+fn type_code(b: &[u8], rr: &Rr) -> u16 {
+    u16::from_be_bytes([b[rr.owner_end], b[rr.owner_end + 1]])
 }
 
 fn rdata_len(b: &[u8], rdata_at: usize) -> usize {

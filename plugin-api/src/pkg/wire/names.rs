@@ -14,7 +14,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RecordType};
 
 use super::pointers::names_in_data;
-use super::{HEADER, WireReply, read_rr, section_count};
+use super::{HEADER, WireReply, read_rr, section_count, type_code};
 
 /// What a name in a reply is to the record holding it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,9 +204,9 @@ impl WireReply {
                 // Every name in the record's data a decoder reads: the first name of the
                 // types CoreDNS's *rewrite* rewrites as values is a target, any other must read
                 // the same after the swap.
-                let type_code = u16::from_be_bytes([b[rr.owner_end], b[rr.owner_end + 1]]);
-                let ok = names_in_data(b, type_code, rr.owner_end + 10, rr.end, |at, index| {
-                    let role = if index == 0 && VALUE_TYPES.contains(&type_code) {
+                let code = type_code(b, &rr);
+                let ok = names_in_data(b, code, rr.owner_end + 10, rr.end, |at, index| {
+                    let role = if index == 0 && VALUE_TYPES.contains(&code) {
                         NameRole::Target
                     } else {
                         NameRole::Other

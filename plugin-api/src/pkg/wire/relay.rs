@@ -11,7 +11,7 @@ use hickory_proto::rr::RecordType;
 use super::pointers::{Suffixes, question_end};
 use super::{
     HEADER, Stored, WireReply, put_question_case, read_rr, record_at, rtype, section_count,
-    section_count_at, skip_question,
+    section_count_at, skip_question, type_code,
 };
 use crate::Request;
 
@@ -118,9 +118,9 @@ fn opt_start(b: &[u8]) -> Option<Option<usize>> {
         for i in 0..total {
             let owner_end = suffixes.name(b, at, b.len())?;
             let rr = record_at(b, owner_end)?;
-            let type_code = u16::from_be_bytes([b[owner_end], b[owner_end + 1]]);
-            suffixes.record_data(b, type_code, owner_end + 10, rr.end)?;
-            if type_code == u16::from(RecordType::OPT) {
+            let code = type_code(b, &rr);
+            suffixes.record_data(b, code, owner_end + 10, rr.end)?;
+            if code == u16::from(RecordType::OPT) {
                 // Last, in the additional section (the last record is there only if that
                 // section has any: an OPT ending the authority section left a count of 0 to
                 // decrement), no extended rcode (the TTL's first octet), and no options: an

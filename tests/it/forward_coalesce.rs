@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
-use tokio::net::UdpSocket;
 
 use crate::harness::*;
 use crate::upstream::{Behaviour, Upstream};
@@ -27,13 +26,8 @@ async fn ask_together(server: std::net::SocketAddr, queries: Vec<Message>) -> Ve
     let mut tasks = Vec::new();
     for q in queries {
         tasks.push(tokio::spawn(async move {
-            let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            // Connected: only the server's datagrams reach it (see `harness::udp_raw`).
-            socket.connect(server).await.unwrap();
-            socket.send(&q.to_vec().unwrap()).await.unwrap();
-            let mut buf = vec![0u8; 4096];
-            let got = tokio::time::timeout(Duration::from_secs(10), socket.recv(&mut buf)).await;
-            got.ok().and_then(|n| Message::from_vec(&buf[..n.ok()?]).ok())
+            let reply = udp_raw(server, &q.to_vec().unwrap(), Duration::from_secs(10)).await?;
+            Message::from_vec(&reply).ok()
         }));
     }
     let mut replies = Vec::new();

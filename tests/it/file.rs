@@ -13,7 +13,7 @@ use hickory_proto::rr::{Record, RecordType};
 use crate::binary::Scratch;
 use crate::harness::*;
 
-const ZONE: &str = include_str!("../../corefile-examples/file/db.example.org");
+pub(crate) const ZONE: &str = include_str!("../../corefile-examples/file/db.example.org");
 
 pub(crate) struct Nsd(Child);
 
@@ -31,9 +31,18 @@ async fn nsd(dir: &Scratch) -> (Nsd, SocketAddr) {
 
 /// [`nsd`] with `zone_options` (NSD `zone:` lines, each starting with two spaces) added.
 pub(crate) async fn nsd_with(dir: &Scratch, zone_options: &str) -> (Nsd, SocketAddr) {
+    nsd_serving(dir, ZONE, zone_options).await
+}
+
+/// [`nsd_with`] serving `zone` as example.org.
+pub(crate) async fn nsd_serving(
+    dir: &Scratch,
+    zone: &str,
+    zone_options: &str,
+) -> (Nsd, SocketAddr) {
     let port = free_port();
     let d = dir.path().display();
-    dir.write("db.example.org", ZONE);
+    dir.write("db.example.org", zone);
     let conf = dir.write(
         "nsd.conf",
         &format!(

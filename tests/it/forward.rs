@@ -11,6 +11,9 @@ use crate::upstream::{Behaviour, Upstream, dead_addr};
 
 const IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 
+/// RFC 1035's MINFO, a type hickory has no name for and keeps as octets.
+const MINFO: RecordType = RecordType::Unknown(14);
+
 pub(crate) fn first_a(m: &hickory_proto::op::Message) -> Option<Ipv4Addr> {
     m.answers.iter().find_map(|r| match &r.data {
         RData::A(a) => Some(a.0),
@@ -201,6 +204,35 @@ async fn a_pointer_into_a_ttl_does_not_change_the_name_served() {
         let RData::CNAME(target) = &cname.data else { panic!("{asked}: {cname:?}") };
         assert_eq!(target.0.to_ascii(), "www.abc.", "{asked}");
         assert!(cname.ttl <= 30, "{asked}: {}", cname.ttl);
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compressed_names_in_data_hickory_keeps_as_octets_survive_truncation() {
+    let upstream = Upstream::start(Behaviour::CompressedMinfo(40)).await;
+    let s =
+        TestServer::start(&format!("minfo.test:0 {{\n cache 30\n forward . {}\n}}", upstream.addr))
+            .await;
+    let expected = |i: usize| match i {
+        0 => vec!["admin.minfo.test.".to_string(), "m.minfo.test.".to_string()],
+        i => vec![format!("r{i}.admin.minfo.test."), "minfo.test.".to_string()],
+    };
+    // Relayed whole to a client with room for it, and cached; from the cache, cut to 512
+    // octets for a client without EDNS: decoded and encoded again, its first owner compressed.
+    for (asked, edns) in [("with room", true), ("from the cache, truncated", false)] {
+        let query = query("m.minfo.test.", MINFO);
+        let query = if edns { with_edns(query, 4096, 0) } else { query };
+        let reply = udp_raw(s.addr, &query.to_vec().unwrap(), Duration::from_secs(5))
+            .await
+            .expect("a reply");
+        let names = names_in_answers(&reply, MINFO, 2);
+        assert_eq!(reply[2] & 0x02 != 0, !edns, "{asked}: TC");
+        let whole = if edns { 40..41 } else { 2..40 };
+        assert!(whole.contains(&names.len()), "{asked}: {} answers", names.len());
+        for (i, read) in names.iter().enumerate() {
+            assert_eq!(read, &expected(i), "{asked}: answer {i}");
+        }
     }
     s.stop().await;
 }

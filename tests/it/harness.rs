@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ferrodns::Instance;
-use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::op::{Edns, Header, Message, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
@@ -91,6 +92,31 @@ pub fn with_edns(mut m: Message, size: u16, version: u8) -> Message {
 pub async fn udp_exchange(addr: SocketAddr, msg: &Message) -> Option<Message> {
     let bytes = udp_raw(addr, &msg.to_vec().expect("encode"), WAIT).await?;
     Some(Message::from_vec(&bytes).expect("reply decodes"))
+}
+
+/// The names in the data of each answer of `reply`, `per_record` of them, read from the bytes
+/// where the message's compression pointers lead: for types whose data hickory keeps as
+/// octets (MINFO, MB, ...), which it would not read as names. Each answer must be of `rtype`,
+/// its data the names alone.
+pub fn names_in_answers(reply: &[u8], rtype: RecordType, per_record: usize) -> Vec<Vec<String>> {
+    let mut d = BinDecoder::new(reply);
+    let header = Header::read(&mut d).expect("a header");
+    for _ in 0..header.counts.queries {
+        Query::read(&mut d).expect("a question");
+    }
+    let mut names = Vec::new();
+    for _ in 0..header.counts.answers {
+        Name::read(&mut d).expect("an owner");
+        let code = d.read_u16().expect("a type").unverified();
+        assert_eq!(RecordType::from(code), rtype, "an answer of the type asked");
+        d.read_slice(6).expect("class and TTL");
+        let length = d.read_u16().expect("a data length").unverified();
+        let end = d.index() + usize::from(length);
+        let read = (0..per_record).map(|_| Name::read(&mut d).expect("a name").to_ascii());
+        names.push(read.collect());
+        assert_eq!(d.index(), end, "the data is {per_record} names");
+    }
+    names
 }
 
 /// Sends raw bytes over UDP and returns the raw reply, if one comes within `wait`.

@@ -7,7 +7,7 @@ use hickory_proto::rr::RecordType;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::binary::Scratch;
-use crate::file::nsd_with;
+use crate::file::{ZONE, nsd_serving, nsd_with};
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -50,6 +50,39 @@ async fn a_zone_from_nsd_past_a_garbage_primary_outlives_its_primary() {
     assert_eq!(after.metadata.response_code, ResponseCode::NoError);
     assert!(after.metadata.authoritative);
     assert_eq!(after.answers[0].data.to_string(), "192.0.2.80");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_nsd_compresses_in_minfo_and_mb_data_read_the_same_when_served() {
+    // NSD compresses the names in the data of RFC 1035's mail types (MINFO 14, MB 7), which
+    // hickory keeps as octets: pointers into the transfer's messages, which lead elsewhere in a reply.
+    let dir = Scratch::new("secondary-minfo");
+    let zone = format!(
+        "{ZONE}mail IN MINFO admin.example.org. errors.www.example.org.\nmail IN MB www.example.org.\n"
+    );
+    let (_nsd, nsd_addr) = nsd_serving(&dir, &zone, "  provide-xfr: 127.0.0.1 NOKEY\n").await;
+    let s = TestServer::start(&format!(
+        "example.org:0 {{\n secondary {{\n  transfer from {nsd_addr}\n }}\n}}"
+    ))
+    .await;
+    wait_until("the zone is transferred", || async {
+        s.udp("www.example.org.", RecordType::A).await.answers.len() == 1
+    })
+    .await;
+    for (qtype, per_record, expected) in [
+        (RecordType::Unknown(14), 2, vec!["admin.example.org.", "errors.www.example.org."]),
+        (RecordType::Unknown(7), 1, vec!["www.example.org."]),
+    ] {
+        let query = query("mail.example.org.", qtype).to_vec().unwrap();
+        let mut served = Vec::new();
+        for server in [nsd_addr, s.addr] {
+            let reply = udp_raw(server, &query, WAIT).await.expect("a reply");
+            served.push(names_in_answers(&reply, qtype, per_record));
+        }
+        assert_eq!(served[0], [expected], "NSD's {qtype}");
+        assert_eq!(served[1], served[0], "ours, {qtype}");
+    }
     s.stop().await;
 }
 

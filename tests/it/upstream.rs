@@ -44,6 +44,12 @@ pub enum Behaviour {
     /// by the root that is the high octet of RDLENGTH: a name a decoder reads as sent, but
     /// that spells another once the TTL is changed in place.
     PointerIntoTtl,
+    /// This many MINFO records (a type hickory keeps as octets) whose names point into the
+    /// first record: its owner, the question's name written in full, and the first label of
+    /// its data. Record 0 holds `admin.<second name>` and the question's name; record i,
+    /// `r<i>.admin.<second name>` and the question's name less its first label. Encoded again
+    /// with the first owner compressed, a pointer copied as it came leads elsewhere.
+    CompressedMinfo(u8),
 }
 
 /// A running upstream.
@@ -118,6 +124,7 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
             b.extend_from_slice(&[0xc0, ttl_at as u8]);
             return b;
         }
+        Behaviour::CompressedMinfo(n) => return compressed_minfo(&m, n),
         Behaviour::Many(n) => {
             for i in 1..=n {
                 let ip = Ipv4Addr::new(10, 9, 0, i);
@@ -126,6 +133,35 @@ fn answer(query: &Message, b: Behaviour, tcp: bool) -> Vec<u8> {
         }
     }
     m.to_vec().unwrap()
+}
+
+/// The reply of [`Behaviour::CompressedMinfo`] to the question in `m`.
+fn compressed_minfo(m: &Message, n: u8) -> Vec<u8> {
+    let pointer = |to: usize| [0xc0 | (to >> 8) as u8, to as u8];
+    let record = |b: &mut Vec<u8>, data: &[u8]| {
+        b.extend_from_slice(&[0, 14, 0, 1, 0, 0, 1, 44, 0, data.len() as u8]);
+        b.extend_from_slice(data);
+    };
+    let mut b = m.to_vec().unwrap();
+    b[7] = n;
+    let question_end = b.len();
+    b.extend_from_within(12..question_end - 4);
+    let second_label = question_end + 1 + usize::from(b[12]);
+    let admin = b.len() + 10;
+    let mut data = b"\x05admin".to_vec();
+    data.extend_from_slice(&pointer(second_label));
+    data.extend_from_slice(&pointer(question_end));
+    record(&mut b, &data);
+    for i in 1..n {
+        b.extend_from_slice(&pointer(12));
+        let label = format!("r{i}");
+        let mut data = vec![label.len() as u8];
+        data.extend_from_slice(label.as_bytes());
+        data.extend_from_slice(&pointer(admin));
+        data.extend_from_slice(&pointer(second_label));
+        record(&mut b, &data);
+    }
+    b
 }
 
 /// A query as an upstream saw it: its name, type and RD bit.

@@ -14,6 +14,9 @@
 //!   question, checking every name that points into it (*rewrite*); `clamp_ttls` and
 //!   `set_rcode` patch the rest of what *rewrite* changes.
 //!
+//! * [`decode_message`] (`expand`) decodes bytes from outside, writing out the compressed names
+//!   in the data of records hickory keeps as octets, which would lead elsewhere once encoded
+//!   into another layout.
 //! * `relay`: an upstream's reply relayed as a [`WireReply`] (*forward*), and what *cache*
 //!   stores it by, read in place; `pointers` checks its names first, that every compression
 //!   pointer leads to a name read before.
@@ -29,10 +32,12 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use crate::Request;
 use crate::pkg::response::Facts;
 
+mod expand;
 mod names;
 mod pointers;
 mod relay;
 mod reply_writer;
+pub use expand::decode_message;
 pub use names::{AskedQuestion, NameRole, QuestionTexts};
 pub use relay::Records;
 pub use reply_writer::{ReplyWriter, Section, SoaNames, ZoneSoa};
@@ -133,9 +138,10 @@ impl WireReply {
         Some(header.metadata)
     }
 
-    /// The reply as a message, for plugins that need to look inside.
+    /// The reply as a message, for plugins that need to look inside ([`decode_message`]: names
+    /// in record data hickory keeps as octets written out, so that it encodes into any layout).
     pub fn decode(&self) -> Option<Message> {
-        Message::from_vec(&self.0).ok()
+        decode_message(&self.0).ok()
     }
 
     /// What sorting and logging the reply need, read in place: the header, the question's

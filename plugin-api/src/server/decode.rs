@@ -102,7 +102,7 @@ fn decode_into(packet: &[u8], msg: &mut Message) -> Accepted {
     let decoded = if counts.answers == 0 && counts.authorities == 0 && counts.additionals <= 1 {
         read_plain(packet, &header, msg)
     } else {
-        Message::from_vec(packet).map(|whole| *msg = whole)
+        crate::pkg::wire::decode_message(packet).map(|whole| *msg = whole)
     };
     match decoded {
         Ok(()) => Accepted::Query,

@@ -4,7 +4,7 @@
 
 use plugin_api::Reply;
 use plugin_api::Request;
-use plugin_api::pkg::wire::WireReply;
+use plugin_api::pkg::wire::{WireReply, decode_message};
 use plugin_api::proto::op::{Message, ResponseCode};
 
 use crate::NAME;
@@ -24,7 +24,7 @@ impl Relayed {
     pub fn read(bytes: Vec<u8>, from: &str) -> Result<Self, String> {
         match WireReply::from_upstream(bytes) {
             Ok(wire) => Ok(Self::Wire(wire)),
-            Err(bytes) => Message::from_vec(&bytes)
+            Err(bytes) => decode_message(&bytes)
                 .map(Self::Message)
                 .map_err(|e| format!("dns: unpack reply from {from}: {e}")),
         }

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use plugin_api::pkg::wire::decode_message;
 use plugin_api::proto::op::{Message, Query, ResponseCode};
 use plugin_api::proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -115,5 +116,5 @@ async fn read_message(stream: &mut TcpStream) -> Result<Message, String> {
     stream.read_exact(&mut len).await.map_err(|e| format!("reading: {e}"))?;
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
     stream.read_exact(&mut buf).await.map_err(|e| format!("reading: {e}"))?;
-    Message::from_vec(&buf).map_err(|e| format!("a message that does not decode: {e}"))
+    decode_message(&buf).map_err(|e| format!("a message that does not decode: {e}"))
 }

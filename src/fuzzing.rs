@@ -278,11 +278,13 @@ static ASKED: LazyLock<plugin_api::Request> = LazyLock::new(|| {
 /// (`plugin_api::pkg::wire`'s pointers check), never into the id, a TTL or anything else
 /// patched for the client, so the patches change only what they are meant to.
 pub fn reply(data: &[u8]) {
-    use plugin_api::pkg::wire::{Stored, WireReply};
+    use plugin_api::pkg::wire::{Stored, WireReply, decode_message};
     use plugin_api::proto::op::Message;
     use plugin_api::proto::rr::RecordType;
     let req = &*ASKED;
-    let decoded = Message::from_vec(data).ok();
+    // Both sides read with their compressed names written out, so that a name in opaque data
+    // compares by what it spells, not by the offsets that spell it.
+    let decoded = decode_message(data).ok();
     let Ok(mut wire) = WireReply::from_upstream(data.to_vec()) else { return };
     let _ = (wire.rcode(), wire.answer_count(), wire.facts(), wire.answers(req));
     let _ = (wire.answers_have(RecordType::A), wire.has_records_beyond_answers());

@@ -40,13 +40,23 @@ pub(crate) async fn nsd_serving(
     zone: &str,
     zone_options: &str,
 ) -> (Nsd, SocketAddr) {
+    nsd_zone(dir, "example.org", zone, zone_options).await
+}
+
+/// NSD serving `zone` as `origin` (without the final dot), from `db.ORIGIN` in `dir`.
+pub(crate) async fn nsd_zone(
+    dir: &Scratch,
+    origin: &str,
+    zone: &str,
+    zone_options: &str,
+) -> (Nsd, SocketAddr) {
     let port = free_port();
     let d = dir.path().display();
-    dir.write("db.example.org", zone);
+    dir.write(&format!("db.{origin}"), zone);
     let conf = dir.write(
         "nsd.conf",
         &format!(
-            "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  verbosity: 0\nremote-control:\n  control-enable: no\nzone:\n  name: example.org\n  zonefile: db.example.org\n{zone_options}"
+            "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  verbosity: 0\nremote-control:\n  control-enable: no\nzone:\n  name: {origin}\n  zonefile: db.{origin}\n{zone_options}"
         ),
     );
     let child = Command::new("nsd")
@@ -58,7 +68,7 @@ pub(crate) async fn nsd_serving(
         .expect("nsd is installed (.ci/run installs Debian's package)");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_until("NSD answers", || async {
-        udp_exchange(addr, &query("example.org.", RecordType::SOA)).await.is_some()
+        udp_exchange(addr, &query(&format!("{origin}."), RecordType::SOA)).await.is_some()
     })
     .await;
     (Nsd(child), addr)
@@ -187,6 +197,87 @@ async fn every_answer_agrees_with_nsd() {
         }
     }
     assert_eq!(compared, owners.len() * types.len());
+    s.stop().await;
+}
+
+/// corefile-examples/file's signed zone (BIND's dnssec-signzone, NSEC).
+const SIGNED: &str = include_str!("../../corefile-examples/file/db.signed.example");
+
+/// The reply to `q` from `addr`, decoded with the names in opaque data written out (NSD
+/// compresses MINFO's and MB's).
+async fn exchange_written_out(addr: SocketAddr, q: &Message) -> Message {
+    let bytes = udp_raw(addr, &q.to_vec().unwrap(), WAIT).await.expect("an answer");
+    plugin_api::pkg::wire::decode_message(&bytes).expect("it decodes")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_zone_and_the_types_hickory_lacks_load_and_answer_as_nsd_does() {
+    let dir = Scratch::new("file-signed");
+    let (_nsd, nsd_addr) = nsd_zone(&dir, "signed.example", SIGNED, "").await;
+    let s = TestServer::start(&format!(
+        "signed.example:0 {{\n file {}\n}}",
+        dir.join("db.signed.example").display()
+    ))
+    .await;
+    let types = [
+        RecordType::A,
+        RecordType::MX,
+        RecordType::TXT,
+        RecordType::DNSKEY,
+        RecordType::DS,
+        RecordType::NSEC,
+        RecordType::Unknown(14),  // MINFO
+        RecordType::Unknown(7),   // MB
+        RecordType::Unknown(17),  // RP
+        RecordType::Unknown(18),  // AFSDB
+        RecordType::Unknown(99),  // SPF
+        RecordType::Unknown(256), // URI
+    ];
+    let owners = [
+        "signed.example.",
+        "www.signed.example.",
+        "mail.signed.example.",
+        "afs.signed.example.",
+        "spf.signed.example.",
+        "uri.signed.example.",
+        "sub.signed.example.",
+        "info.signed.example.",
+    ];
+    let mut answered = std::collections::HashSet::new();
+    for owner in owners {
+        for qtype in types {
+            let q = query(owner, qtype);
+            let ours = exchange_written_out(s.addr, &q).await;
+            let mut theirs = exchange_written_out(nsd_addr, &q).await;
+            if qtype == RecordType::Unknown(7) && !theirs.answers.is_empty() {
+                // RFC 1035 has an MB answer carry the host's addresses, and NSD adds them;
+                // CoreDNS's *file* adds addresses for MX and SRV answers only.
+                theirs.additionals.clear();
+            }
+            let positive = !theirs.answers.is_empty() && theirs.metadata.authoritative;
+            assert_eq!(
+                summary(&ours, !positive),
+                summary(&theirs, !positive),
+                "{owner} {qtype}: ferrodns (left) and NSD (right) differ"
+            );
+            if positive {
+                answered.insert(qtype);
+            }
+        }
+    }
+    // The zone's own records of every type were compared, not only denials.
+    assert_eq!(answered.len(), types.len(), "{answered:?}");
+    // Asked for RRSIG, NSD answers nothing; CoreDNS's *file* gives the owner's signatures,
+    // whatever they cover, with the apex NS as for any answer.
+    let reply = s.udp("www.signed.example.", RecordType::RRSIG).await;
+    // The owner's lines: its first, then those that leave the owner blank.
+    let mut lines = SIGNED.lines().skip_while(|l| !l.starts_with("www."));
+    let first = lines.next();
+    let owned = first.into_iter().chain(lines.take_while(|l| l.starts_with(char::is_whitespace)));
+    let held = owned.filter(|l| l.contains("\tRRSIG\t")).count();
+    assert_eq!(held, 3, "A, AAAA and NSEC are signed");
+    assert_eq!(reply.answers.len(), held);
+    assert!(reply.answers.iter().all(|r| r.record_type() == RecordType::RRSIG));
     s.stop().await;
 }
 

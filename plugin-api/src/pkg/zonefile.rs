@@ -2,7 +2,8 @@
 //! *auto* and *secondary* after it), as CoreDNS's `plugin/file` package serves its siblings.
 //!
 //! * [`lexer`] splits a zone file into entries with their lines; [`reader`] reads them into
-//!   records (`$ORIGIN`, `$TTL`, `$INCLUDE`, relative names), every error with `file:line`.
+//!   records (`$ORIGIN`, `$TTL`, `$INCLUDE`, relative names), every error with `file:line`;
+//!   [`more_types`] reads the types hickory does not (the DNSSEC records, MINFO, RP, SPF, ...).
 //! * [`zone`] holds a zone and answers from it as RFC 1034 §4.3.2 says: CNAME chains, DNAME,
 //!   wildcards, delegations with glue, DS at a cut, NXDOMAIN and NODATA with the SOA; and the
 //!   common answers without allocating ([`Zone::quick`]).
@@ -13,6 +14,7 @@
 //!   whether a file's zone replaces the one held.
 
 pub mod lexer;
+pub mod more_types;
 pub mod reader;
 pub mod zone;
 

@@ -5,9 +5,10 @@
 //! relative, `@`, or left blank for the previous owner; TTL and class come in either order;
 //! a record without a TTL takes `$TTL`, else the previous record's (RFC 2308 §4). Record data
 //! is read by hickory-proto's presentation-form parsers, which cover the common types, with
-//! relative names in it made absolute here; DNAME, DS and DNSKEY (which hickory reads only
-//! with its DNSSEC feature) and RFC 3597's `\# LEN HEX` form are read here into their wire
-//! form. hickory's own zone parser is not used: its errors carry no line, and it refuses an
+//! relative names in it made absolute here; DNAME, DS, CDS, DNSKEY and CDNSKEY (which hickory
+//! reads only with its DNSSEC feature) and RFC 3597's `\# LEN HEX` form are read here into
+//! their wire form, and the types hickory does not read at all (RRSIG, NSEC, MINFO, RP, SPF,
+//! ...) by [`more_types`]. hickory's own zone parser is not used: its errors carry no line, and it refuses an
 //! `$INCLUDE` with an origin.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use crate::proto::rr::rdata::{NULL, naptr::NAPTR};
 use crate::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::lexer::{self, Field};
+use super::more_types;
 
 /// How deep `$INCLUDE`s may nest.
 pub const MAX_INCLUDE_DEPTH: usize = 8;
@@ -231,7 +233,9 @@ fn record_type(text: &str) -> Result<RecordType, String> {
         return code.parse::<u16>().map(RecordType::from).map_err(|_| format!("bad type {text:?}"));
     }
     match upper.parse::<RecordType>() {
-        Ok(RecordType::Unknown(_)) | Err(_) => Err(format!("unknown record type {text:?}")),
+        Ok(RecordType::Unknown(_)) | Err(_) => more_types::type_code(&upper)
+            .map(RecordType::from)
+            .ok_or_else(|| format!("unknown record type {text:?}")),
         Ok(t) => Ok(t),
     }
 }
@@ -250,6 +254,10 @@ fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData
         let f = fields.get(i).ok_or_else(|| bad(&"too few fields"))?;
         f.raw.parse::<u16>().map_err(|e| bad(&e))
     };
+    let raw: Vec<&str> = fields.iter().map(|f| f.raw).collect();
+    if let Some(wire) = more_types::wire(u16::from(rtype), &raw, &|f| absolute(f, origin)) {
+        return wire.map(|w| opaque(rtype, w)).map_err(|e| bad(&e));
+    }
     let exactly = |n: usize| -> Result<(), String> {
         if fields.len() == n {
             Ok(())
@@ -313,7 +321,7 @@ fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData
             // Uncompressed, as RFC 6672 §2.5 wants it written.
             opaque(rtype, name_wire(&name(0)?))
         }
-        RecordType::DS => {
+        RecordType::DS | RecordType::CDS => {
             if fields.len() < 4 {
                 return Err(bad(&"too few fields"));
             }
@@ -325,7 +333,7 @@ fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData
             wire.extend(decode_hex(&hex).ok_or_else(|| bad(&"digest is not hex"))?);
             opaque(rtype, wire)
         }
-        RecordType::DNSKEY => {
+        RecordType::DNSKEY | RecordType::CDNSKEY => {
             if fields.len() < 4 {
                 return Err(bad(&"too few fields"));
             }
@@ -337,10 +345,7 @@ fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData
             wire.extend(decode_base64(&b64).ok_or_else(|| bad(&"key is not base64"))?);
             opaque(rtype, wire)
         }
-        _ => {
-            let text: Vec<&str> = fields.iter().map(|f| f.raw).collect();
-            RData::try_from_str(rtype, &text.join(" ")).map_err(|e| bad(&e))?
-        }
+        _ => RData::try_from_str(rtype, &raw.join(" ")).map_err(|e| bad(&e))?,
     })
 }
 

@@ -20,6 +20,9 @@ use crate::proto::serialize::binary::{
 /// How many CNAME or DNAME steps an answer follows inside the zone.
 pub const MAX_CHAIN: usize = 8;
 
+/// The types a CNAME's owner may hold beside it: itself, and DNSSEC's (RFC 4035 §2.5).
+const CNAME_COMPANIONS: [RecordType; 3] = [RecordType::CNAME, RecordType::RRSIG, RecordType::NSEC];
+
 /// A loaded zone.
 #[derive(Debug)]
 pub struct Zone {
@@ -214,7 +217,8 @@ impl Zone {
         }
         for (owner, sets) in &nodes {
             if let Some((_, count, _)) = sets.iter().find(|(t, _, _)| *t == RecordType::CNAME) {
-                if sets.len() > 1 {
+                // A signed zone's CNAME owner has its RRSIG and NSEC too (RFC 4035 §2.5).
+                if sets.iter().any(|(t, _, _)| !CNAME_COMPANIONS.contains(t)) {
                     return Err(format!("{owner} has a CNAME and other data"));
                 }
                 if *count > 1 {

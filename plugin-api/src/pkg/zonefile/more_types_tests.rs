@@ -1,0 +1,111 @@
+use super::*;
+use crate::pkg::zonefile::reader::absolute;
+
+fn read(code: u16, text: &str) -> Result<Vec<u8>, String> {
+    let origin = Name::from_ascii("example.org.").unwrap();
+    // Split as the lexer splits: a quoted string is one field.
+    let line = format!("x {text}\n");
+    let entry = crate::pkg::zonefile::lexer::Entries::new(&line).next().unwrap().unwrap();
+    let fields: Vec<&str> = entry.fields[1..].iter().map(|f| f.raw).collect();
+    wire(code, &fields, &|f| absolute(f, &origin)).expect("a type read here")
+}
+
+fn name(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in text.split('.').filter(|l| !l.is_empty()) {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+#[test]
+fn mnemonics_hickory_lacks_are_named_here() {
+    assert_eq!(type_code("MINFO"), Some(14));
+    assert_eq!(type_code("URI"), Some(256));
+    assert_eq!(type_code("A"), None, "hickory's own");
+    assert_eq!(any_type("rrsig"), Ok(46));
+    assert_eq!(any_type("TYPE1234"), Ok(1234));
+    assert!(any_type("BOGUS").is_err());
+}
+
+#[test]
+fn names_are_written_out_absolute_and_lower_case() {
+    let minfo = read(14, "Admin errors.mail.example.org.").unwrap();
+    assert_eq!(minfo, [name("admin.example.org."), name("errors.mail.example.org.")].concat());
+    let afsdb = read(18, "1 afs-db").unwrap();
+    assert_eq!(afsdb, [vec![0, 1], name("afs-db.example.org.")].concat());
+    let px = read(26, "10 map822 mapx400").unwrap();
+    assert_eq!(
+        px,
+        [vec![0, 10], name("map822.example.org."), name("mapx400.example.org.")].concat()
+    );
+    assert_eq!(read(7, "mail").unwrap(), name("mail.example.org."));
+}
+
+#[test]
+fn strings_addresses_and_digests() {
+    assert_eq!(read(99, r#""v=spf1 -all" x\065"#).unwrap(), b"\x0bv=spf1 -all\x02xA");
+    assert_eq!(read(256, r#"10 1 "https://e/""#).unwrap(), b"\x00\x0a\x00\x01https://e/");
+    assert_eq!(read(108, "00-00-5e-00-53-2a").unwrap(), [0, 0, 0x5e, 0, 0x53, 0x2a]);
+    assert_eq!(read(109, "00-00-5e-ef-10-00-00-2a").unwrap().len(), 8);
+    assert_eq!(read(49, "AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=").unwrap().len(), 35);
+    let zonemd = read(63, "2018031900 1 1 FEBE3D4C E6ACAA").unwrap();
+    assert_eq!(zonemd[..4], 2018031900u32.to_be_bytes());
+    assert_eq!(zonemd[4..], [1, 1, 0xfe, 0xbe, 0x3d, 0x4c, 0xe6, 0xac, 0xaa]);
+}
+
+#[test]
+fn dnssec_records_read_as_rfc_4034_and_5155_write_them() {
+    // RFC 4034 §4.3's NSEC example.
+    let nsec = read(47, "host.example.com. A MX RRSIG NSEC TYPE1234").unwrap();
+    let mut bitmap = vec![0, 6, 0x40, 0x01, 0, 0, 0, 0x03, 4, 27];
+    bitmap.extend([0; 26]);
+    bitmap.push(0x20);
+    assert_eq!(nsec, [name("host.example.com."), bitmap].concat());
+    // RFC 4034 §3.3's RRSIG example, its times written both ways.
+    let rrsig = read(
+        46,
+        "A 5 3 86400 20030322173103 20030220173103 2642 example.com. oJB1W6WNGv+ldvQ3WDG0MQkg5IEhjRip8WTr PYGv07h108dUKGMeDPKijVCHX3DDKdfb+v6o B9wfuh3DTJXUAfI/M0zmO/zz8bW0Rznl8O3t GNazPwQKkRN20XPXV6nwwfoXmJQbsLNrLfkG J5D6fwFm8nN+6pBzeDQfsS3Ap3o=",
+    )
+    .unwrap();
+    assert_eq!(&rrsig[..4], [0, 1, 5, 3]);
+    assert_eq!(&rrsig[4..8], 86400u32.to_be_bytes());
+    assert_eq!(&rrsig[8..12], 1048354263u32.to_be_bytes(), "2003-03-22 17:31:03 UTC");
+    assert_eq!(&rrsig[12..16], 1045762263u32.to_be_bytes());
+    assert_eq!(&rrsig[16..18], 2642u16.to_be_bytes());
+    assert_eq!(&rrsig[18..31], name("example.com."));
+    assert_eq!(rrsig.len(), 31 + 128, "a 1024-bit RSA signature");
+    let seconds = read(46, "A 5 3 86400 1048354263 1045762263 2642 example.com. AAAA").unwrap();
+    assert_eq!(&seconds[..31], &rrsig[..31]);
+    // RFC 5155 Appendix A's NSEC3 and NSEC3PARAM.
+    let nsec3 = read(
+        50,
+        "1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr MX DNSKEY NS SOA NSEC3PARAM RRSIG",
+    )
+    .unwrap();
+    assert_eq!(&nsec3[..10], [1, 1, 0, 12, 4, 0xaa, 0xbb, 0xcc, 0xdd, 20]);
+    assert_eq!(nsec3.len(), 10 + 20 + 2 + 7);
+    assert_eq!(read(51, "1 0 12 aabbccdd").unwrap(), [1, 0, 0, 12, 4, 0xaa, 0xbb, 0xcc, 0xdd]);
+    assert_eq!(read(51, "1 0 0 -").unwrap(), [1, 0, 0, 0, 0]);
+}
+
+#[test]
+fn bad_data_is_an_error_that_says_what() {
+    for (code, text, says) in [
+        (14, "one", "too few fields"),
+        (7, "a b", "1 fields more"),
+        (108, "00-00-5e-00-53", "bad address"),
+        (256, "10 1 unquoted", "not quoted"),
+        (46, "A 5 3 86400 20031322173103 20030220173103 2642 example.com. AAAA", "signature time"),
+        (46, "BOGUS 5 3 86400 1 1 2642 example.com. AAAA", "unknown type"),
+        (47, "next. A NOPE", "unknown type"),
+        (50, "1 1 12 zz 2t7b4g4vsa5smi47k61mv5bv1a22bojr A", "bad salt"),
+        (49, "not base64!", "not base64"),
+        (18, "70000 afs", "bad number"),
+    ] {
+        let e = read(code, text).unwrap_err();
+        assert!(e.contains(says), "{code} {text:?}: {e}");
+    }
+}

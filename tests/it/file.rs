@@ -281,6 +281,74 @@ async fn a_signed_zone_and_the_types_hickory_lacks_load_and_answer_as_nsd_does()
     s.stop().await;
 }
 
+/// `m` with the apex NS of a positive answer, their signatures and their addresses left out:
+/// CoreDNS's *file* (and so ferrodns) puts them in, NSD does not.
+fn without_authority_ns(mut m: Message) -> Message {
+    let covers_ns = |r: &Record| match &r.data {
+        hickory_proto::rr::RData::Unknown { rdata, .. } => rdata.anything.get(..2) == Some(&[0, 2]),
+        _ => false,
+    };
+    if !m.answers.is_empty() && m.metadata.authoritative {
+        let ns: Vec<String> = m
+            .authorities
+            .iter()
+            .filter_map(|r| match &r.data {
+                hickory_proto::rr::RData::NS(ns) => Some(ns.0.to_ascii().to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect();
+        m.authorities.retain(|r| r.record_type() != RecordType::NS && !covers_ns(r));
+        m.additionals.retain(|r| !ns.contains(&r.name.to_ascii().to_ascii_lowercase()));
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_zone_answers_do_with_signatures_and_nsec_denials_as_nsd_does() {
+    let dir = Scratch::new("file-signed-do");
+    let (_nsd, nsd_addr) = nsd_zone(&dir, "signed.example", SIGNED, "").await;
+    let s = TestServer::start(&format!(
+        "signed.example:0 {{\n file {}\n}}",
+        dir.join("db.signed.example").display()
+    ))
+    .await;
+    let owners = [
+        "signed.example.",
+        "www.signed.example.",
+        "mail.signed.example.",
+        "ftp.signed.example.",
+        "host.wild.signed.example.",
+        "wild.signed.example.",
+        "nothing.signed.example.",
+        "zzz.signed.example.",
+        "a.b.nothing.signed.example.",
+        "sub.signed.example.",
+        "www.sub.signed.example.",
+        "ns1.signed.example.",
+        "insecure.signed.example.",
+        "www.insecure.signed.example.",
+        "dangling.signed.example.",
+    ];
+    let types = [RecordType::A, RecordType::AAAA, RecordType::MX, RecordType::DS, RecordType::TXT];
+    for owner in owners {
+        for qtype in types {
+            let mut q = query(owner, qtype);
+            let mut edns = hickory_proto::op::Edns::new();
+            edns.set_max_payload(4096);
+            edns.set_dnssec_ok(true);
+            q.set_edns(edns);
+            let ours = without_authority_ns(exchange_written_out(s.addr, &q).await);
+            let theirs = without_authority_ns(exchange_written_out(nsd_addr, &q).await);
+            assert_eq!(
+                summary(&ours, true),
+                summary(&theirs, true),
+                "{owner} {qtype} with DO: ferrodns (left) and NSD (right) differ"
+            );
+        }
+    }
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn reload_swaps_in_a_higher_serial_and_keeps_the_zone_through_a_broken_file() {
     let dir = Scratch::new("file-reload");

@@ -6,7 +6,8 @@
 //!   [`more_types`] reads the types hickory does not (the DNSSEC records, MINFO, RP, SPF, ...).
 //! * [`zone`] holds a zone and answers from it as RFC 1034 §4.3.2 says: CNAME chains, DNAME,
 //!   wildcards, delegations with glue, DS at a cut, NXDOMAIN and NODATA with the SOA; and the
-//!   common answers without allocating ([`Zone::quick`]).
+//!   common answers without allocating ([`Zone::quick`]). A signed zone's answers to a query
+//!   with DO get their RRSIGs and NSEC denials ([`Zone::add_dnssec`], in `zone`'s `signed`).
 //! * [`reply`] answers a query from a zone: the common answers written straight to wire form
 //!   without allocating, the rest through the full lookup; AXFR and IXFR are REFUSED (they are
 //!   *transfer*'s, earlier in the chain).
@@ -113,10 +114,15 @@ pub fn reply(zone: &Zone, req: &Request, by: &'static str) -> Reply {
     ) {
         return Reply::Rcode(crate::proto::op::ResponseCode::Refused);
     }
-    if let Some(reply) = in_wire_form(zone, req, by) {
+    // A signed zone's answers to DO carry signatures and NSECs: the full lookup adds them.
+    let dnssec = zone.signed && req.dnssec_ok();
+    if !dnssec && let Some(reply) = in_wire_form(zone, req, by) {
         return reply;
     }
-    let found = zone.lookup(req.name(), req.qtype());
+    let mut found = zone.lookup(req.name(), req.qtype());
+    if dnssec {
+        zone.add_dnssec(req.name(), &mut found);
+    }
     let mut m = req.reply();
     m.metadata.authoritative = found.authoritative;
     m.metadata.response_code = found.rcode;

@@ -20,6 +20,9 @@ use crate::proto::serialize::binary::{
 /// How many CNAME or DNAME steps an answer follows inside the zone.
 pub const MAX_CHAIN: usize = 8;
 
+#[path = "signed.rs"]
+mod signed;
+
 /// The types a CNAME's owner may hold beside it: itself, and DNSSEC's (RFC 4035 §2.5).
 const CNAME_COMPANIONS: [RecordType; 3] = [RecordType::CNAME, RecordType::RRSIG, RecordType::NSEC];
 
@@ -40,6 +43,11 @@ pub struct Zone {
     wildcard_parents: HashSet<Box<str>>,
     /// What the wire fast path writes; `None` when a name it needs has escapes in it.
     pub fast: Option<Fast>,
+    /// Whether the zone holds signatures: a query with DO then gets them (`signed`).
+    pub signed: bool,
+    /// The owners of NSEC records in canonical order, each with its sort key, for the NSEC
+    /// that covers a name that does not exist.
+    nsec_chain: Vec<(Box<[u8]>, Box<str>)>,
 }
 
 /// The zone's SOA and apex NS as the wire fast path writes them.
@@ -252,6 +260,13 @@ impl Zone {
             .filter(|k| k.starts_with("*."))
             .filter_map(|k| parent(k).map(Box::from))
             .collect();
+        let holding =
+            |rtype| nodes.iter().filter(move |(_, sets)| sets.iter().any(|s| s.rtype == rtype));
+        let signed = holding(RecordType::RRSIG).next().is_some();
+        let mut nsec_chain: Vec<_> = holding(RecordType::NSEC)
+            .map(|(owner, _)| (signed::canonical_key(owner), owner.clone()))
+            .collect();
+        nsec_chain.sort_unstable();
         let mut zone = Self {
             origin,
             nodes,
@@ -260,6 +275,8 @@ impl Zone {
             records: total,
             wildcard_parents,
             fast: None,
+            signed,
+            nsec_chain,
         };
         zone.fast = fast(&zone);
         Ok(zone)

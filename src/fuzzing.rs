@@ -167,7 +167,8 @@ pub fn hosts(data: &[u8]) {
 
 /// `data` as a zone file for `example.org.`, then asked for every owner and type it holds and
 /// a name it does not: an error names the file and a line the text has, and a zone that loads
-/// answers every question without panicking, its records owned inside the zone.
+/// answers every question without panicking, with DO and without, its records owned inside the
+/// zone.
 pub fn zonefile(data: &[u8]) {
     use plugin_api::proto::rr::RecordType;
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -206,6 +207,18 @@ pub fn zonefile(data: &[u8]) {
                 assert!(
                     a.authority.iter().any(|r| r.record_type() == RecordType::SOA),
                     "a denial carries the SOA: {owner} {qtype} {a:?}"
+                );
+            }
+            // With DO, the same answer and more: signatures and NSECs, from inside the zone.
+            let mut signed = a.clone();
+            zone.add_dnssec(owner, &mut signed);
+            assert!(signed.answers.starts_with(&a.answers), "{owner} {qtype}");
+            let added = signed.authority.iter().chain(&signed.additional);
+            for r in added.chain(&signed.answers) {
+                let name = r.name.to_ascii().to_ascii_lowercase();
+                assert!(
+                    plugin_api::pkg::zone::is_subdomain("example.org.", &name),
+                    "{r} for {owner} with DO"
                 );
             }
         }

@@ -45,10 +45,11 @@ impl Zone {
             }
         } else if out.rcode == ResponseCode::NXDomain || no_data {
             let last = self.last_name(qname, out);
-            let at = self.node_for(&last);
-            if no_data && at.as_deref().is_some_and(|n| self.nodes.contains_key(n)) {
-                // The name exists: its own NSEC lists what it holds.
-                denial = self.records_at(at.as_deref().unwrap_or(&last), RecordType::NSEC);
+            let owner = self.node_for(&last).filter(|n| self.nodes.contains_key(n.as_str()));
+            if let Some(node) = owner.filter(|_| no_data) {
+                // The name (or the wildcard that stands for it) exists: its own NSEC lists
+                // what it holds.
+                denial = self.records_at(&node, RecordType::NSEC);
             } else {
                 // No such name, or an empty non-terminal: the NSEC that covers it; for no such
                 // name, the one that covers the wildcard that could have answered too.

@@ -210,15 +210,18 @@ async fn exchange_written_out(addr: SocketAddr, q: &Message) -> Message {
     plugin_api::pkg::wire::decode_message(&bytes).expect("it decodes")
 }
 
+/// The signed zone served by NSD and by ferrodns's *file*, from one copy in `dir`.
+async fn signed_beside_nsd(dir: &Scratch) -> (Nsd, SocketAddr, TestServer) {
+    let (nsd, nsd_addr) = nsd_zone(dir, "signed.example", SIGNED, "").await;
+    let file = dir.join("db.signed.example");
+    let s = TestServer::start(&format!("signed.example:0 {{\n file {}\n}}", file.display())).await;
+    (nsd, nsd_addr, s)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_zone_and_the_types_hickory_lacks_load_and_answer_as_nsd_does() {
     let dir = Scratch::new("file-signed");
-    let (_nsd, nsd_addr) = nsd_zone(&dir, "signed.example", SIGNED, "").await;
-    let s = TestServer::start(&format!(
-        "signed.example:0 {{\n file {}\n}}",
-        dir.join("db.signed.example").display()
-    ))
-    .await;
+    let (_nsd, nsd_addr, s) = signed_beside_nsd(&dir).await;
     let types = [
         RecordType::A,
         RecordType::MX,
@@ -306,12 +309,7 @@ fn without_authority_ns(mut m: Message) -> Message {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_zone_answers_do_with_signatures_and_nsec_denials_as_nsd_does() {
     let dir = Scratch::new("file-signed-do");
-    let (_nsd, nsd_addr) = nsd_zone(&dir, "signed.example", SIGNED, "").await;
-    let s = TestServer::start(&format!(
-        "signed.example:0 {{\n file {}\n}}",
-        dir.join("db.signed.example").display()
-    ))
-    .await;
+    let (_nsd, nsd_addr, s) = signed_beside_nsd(&dir).await;
     let owners = [
         "signed.example.",
         "www.signed.example.",

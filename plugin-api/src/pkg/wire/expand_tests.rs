@@ -7,13 +7,8 @@ use super::decode_message;
 
 /// A name in uncompressed wire form.
 fn wire(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    out
+    hickory_proto::serialize::binary::BinEncodable::to_bytes(&Name::from_ascii(name).unwrap())
+        .unwrap()
 }
 
 fn pointer(to: usize) -> [u8; 2] {

@@ -10,14 +10,10 @@ fn read(code: u16, text: &str) -> Result<Vec<u8>, String> {
     wire(code, &fields, &|f| absolute(f, &origin)).expect("a type read here")
 }
 
+/// A name in uncompressed wire form.
 fn name(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in text.split('.').filter(|l| !l.is_empty()) {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    out
+    hickory_proto::serialize::binary::BinEncodable::to_bytes(&Name::from_ascii(text).unwrap())
+        .unwrap()
 }
 
 #[test]

@@ -284,6 +284,62 @@ async fn a_signed_zone_and_the_types_hickory_lacks_load_and_answer_as_nsd_does()
     s.stop().await;
 }
 
+/// A zone of one record of each rarer type hickory does not read, as NSD also reads them.
+const RARE: &str = include_str!("db.rare.example");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rarer_types_read_into_the_octets_nsd_reads() {
+    let dir = Scratch::new("file-rare");
+    let (_nsd, nsd_addr) = nsd_zone(&dir, "rare.example", RARE, "").await;
+    let file = dir.join("db.rare.example");
+    let s = TestServer::start(&format!("rare.example:0 {{\n file {}\n}}", file.display())).await;
+    // Every record line but the name server's address.
+    let records: Vec<&str> = RARE
+        .lines()
+        .filter(|l| !l.starts_with(['$', '@', ' ', ';']) && !l.is_empty())
+        .skip(1)
+        .collect();
+    let mut compared = 0;
+    for &line in &records {
+        let mut words = line.split_whitespace();
+        let owner = format!("{}.rare.example.", words.next().unwrap());
+        let mnemonic = words.nth(1).unwrap();
+        let code = match mnemonic {
+            "MB" => 7,
+            "MG" => 8,
+            "MR" => 9,
+            "MINFO" => 14,
+            "RP" => 17,
+            "AFSDB" => 18,
+            "X25" => 19,
+            "ISDN" => 20,
+            "RT" => 21,
+            "PX" => 26,
+            "LOC" => 29,
+            "KX" => 36,
+            "DHCID" => 49,
+            "ZONEMD" => 63,
+            "SPF" => 99,
+            "NID" => 104,
+            "L32" => 105,
+            "L64" => 106,
+            "EUI48" => 108,
+            "EUI64" => 109,
+            "URI" => 256,
+            "DLV" => 32769,
+            other => u16::from(other.parse::<RecordType>().unwrap()),
+        };
+        let q = query(&owner, RecordType::from(code));
+        let ours = exchange_written_out(s.addr, &q).await;
+        let theirs = exchange_written_out(nsd_addr, &q).await;
+        assert_eq!(theirs.answers.len(), 1, "NSD holds {line}");
+        assert_eq!(ours.answers, theirs.answers, "{line}: ferrodns (left) and NSD (right)");
+        compared += 1;
+    }
+    assert!(compared == records.len() && compared > 20, "{compared} of {}", records.len());
+    s.stop().await;
+}
+
 /// `m` with the apex NS of a positive answer, their signatures and their addresses left out:
 /// CoreDNS's *file* (and so ferrodns) puts them in, NSD does not.
 fn without_authority_ns(mut m: Message) -> Message {

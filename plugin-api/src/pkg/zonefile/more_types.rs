@@ -1,8 +1,8 @@
 //! The record types a zone file may hold that hickory-proto does not read from presentation
 //! form in this build, read here into wire form (names uncompressed, as RFC 3597 keeps
-//! unknown types): RFC 1035's mail types (MD, MF, MB, MG, MR, MINFO), RP, AFSDB, RT, PX, KX,
-//! TALINK, LP, SPF, URI, EUI48, EUI64, DHCID, ZONEMD, and the DNSSEC records a signed zone
-//! carries (RRSIG, NSEC, NSEC3, NSEC3PARAM). miekg/dns reads all of them, so a zone file
+//! unknown types): RFC 1035's mail types (MD, MF, MB, MG, MR, MINFO), RP, AFSDB, X25, ISDN, RT,
+//! PX, GPOS, LOC, KX, TALINK, NID, L32, L64, LP, SPF, URI, EUI48, EUI64, DHCID, ZONEMD, and the
+//! DNSSEC records a signed zone carries (RRSIG, NSEC, NSEC3, NSEC3PARAM, TA, DLV). miekg/dns reads all of them, so a zone file
 //! CoreDNS's *file* serves loads here too.
 //!
 //! [`type_code`] names the types hickory's `RecordType` does not; [`wire`] reads the data of
@@ -11,7 +11,7 @@
 use crate::proto::rr::{Name, RecordType};
 
 /// The mnemonics hickory's `RecordType` does not parse, and their codes.
-const NAMED_HERE: [(&str, u16); 19] = [
+const NAMED_HERE: [(&str, u16); 28] = [
     ("MD", 3),
     ("MF", 4),
     ("MB", 7),
@@ -20,17 +20,26 @@ const NAMED_HERE: [(&str, u16); 19] = [
     ("MINFO", 14),
     ("RP", 17),
     ("AFSDB", 18),
+    ("X25", 19),
+    ("ISDN", 20),
     ("RT", 21),
     ("PX", 26),
+    ("GPOS", 27),
+    ("LOC", 29),
     ("KX", 36),
     ("DHCID", 49),
     ("TALINK", 58),
     ("ZONEMD", 63),
     ("SPF", 99),
+    ("NID", 104),
+    ("L32", 105),
+    ("L64", 106),
     ("LP", 107),
     ("EUI48", 108),
     ("EUI64", 109),
     ("URI", 256),
+    ("TA", 32768),
+    ("DLV", 32769),
 ];
 
 /// The code of a type hickory does not name, by its mnemonic in upper case.
@@ -78,6 +87,15 @@ pub fn wire(
         47 => out.name().and_then(|()| out.types_rest()),
         50 => out.nsec3(),
         51 => out.u8().and_then(|()| out.u8()).and_then(|()| out.u16()).and_then(|()| out.salt()),
+        19 => out.strings(1, 1),
+        20 => out.strings(1, 2),
+        27 => out.strings(3, 3),
+        29 => out.loc(),
+        104 | 106 => out.u16().and_then(|()| out.locator64()),
+        105 => out.u16().and_then(|()| out.ipv4()),
+        32768 | 32769 => {
+            out.u16().and_then(|()| out.u8()).and_then(|()| out.u8()).and_then(|()| out.hex_rest())
+        }
         _ => return None,
     };
     Some(read.and_then(|()| out.finish()))
@@ -152,6 +170,104 @@ impl<'a> Data<'a> {
             self.wire.extend_from_slice(&text);
         }
         Ok(())
+    }
+
+    /// Between `min` and `max` character-strings, to the end of the data (X25, ISDN, GPOS).
+    fn strings(&mut self, min: usize, max: usize) -> Result<(), String> {
+        let left = self.fields.len().saturating_sub(self.next);
+        if !(min..=max).contains(&left) {
+            return Err(format!("{left} strings, want {min} to {max}"));
+        }
+        self.strings_rest()
+    }
+
+    fn ipv4(&mut self) -> Result<(), String> {
+        let f = self.field()?;
+        let ip: std::net::Ipv4Addr = f.parse().map_err(|_| format!("bad address {f:?}"))?;
+        self.wire.extend_from_slice(&ip.octets());
+        Ok(())
+    }
+
+    /// NID's and L64's 64 bits: four groups of four hex digits joined by `:` (RFC 6742).
+    fn locator64(&mut self) -> Result<(), String> {
+        let f = self.field()?;
+        let groups: Vec<&str> = f.split(':').collect();
+        let bad = || format!("bad locator {f:?}");
+        if groups.len() != 4 {
+            return Err(bad());
+        }
+        for g in groups {
+            if g.len() != 4 {
+                return Err(bad());
+            }
+            let n = u16::from_str_radix(g, 16).map_err(|_| bad())?;
+            self.wire.extend_from_slice(&n.to_be_bytes());
+        }
+        Ok(())
+    }
+
+    /// LOC (RFC 1876): `d [m [s]] N|S d [m [s]] E|W alt[m] [size[m] [hp[m] [vp[m]]]]`.
+    fn loc(&mut self) -> Result<(), String> {
+        let latitude = self.angle('N', 'S')?;
+        let longitude = self.angle('E', 'W')?;
+        let f = self.field()?;
+        let meters: f64 =
+            f.trim_end_matches(['m', 'M']).parse().map_err(|_| format!("bad altitude {f:?}"))?;
+        let altitude = (meters * 100.0).round() + 10_000_000.0;
+        if !(0.0..=f64::from(u32::MAX)).contains(&altitude) {
+            return Err(format!("altitude {f:?} out of range"));
+        }
+        // Size 1 m, horizontal precision 10 km, vertical 10 m unless given.
+        let mut precisions = [0x12, 0x16, 0x13];
+        for p in &mut precisions {
+            if self.next < self.fields.len() {
+                *p = precision(self.field()?)?;
+            }
+        }
+        self.wire.push(0);
+        self.wire.extend_from_slice(&precisions);
+        self.wire.extend_from_slice(&latitude.to_be_bytes());
+        self.wire.extend_from_slice(&longitude.to_be_bytes());
+        self.wire.extend_from_slice(&(altitude as u32).to_be_bytes());
+        Ok(())
+    }
+
+    /// A LOC latitude or longitude: degrees, minutes and seconds up to the hemisphere letter,
+    /// as thousandths of a second of arc from 2^31 (the equator, the prime meridian).
+    fn angle(&mut self, positive: char, negative: char) -> Result<u32, String> {
+        let (mut parts, mut sign) = (Vec::new(), None);
+        while sign.is_none() {
+            let f = self.field()?;
+            match f.to_ascii_uppercase().chars().next() {
+                Some(c) if f.len() == 1 && c == positive => sign = Some(1),
+                Some(c) if f.len() == 1 && c == negative => sign = Some(-1),
+                _ if parts.len() < 3 => parts.push(f),
+                _ => return Err(format!("{f:?} where {positive} or {negative} belongs")),
+            }
+        }
+        let bad = |p: &str| format!("bad angle {p:?}");
+        let degrees: i64 = parts.first().ok_or("no degrees")?.parse().map_err(|_| bad(parts[0]))?;
+        let minutes: i64 = match parts.get(1) {
+            Some(m) => m.parse().map_err(|_| bad(m))?,
+            None => 0,
+        };
+        let seconds: f64 = match parts.get(2) {
+            Some(s) => s.parse().map_err(|_| bad(s))?,
+            None => 0.0,
+        };
+        let limit = if positive == 'N' { 90 } else { 180 };
+        if !(0..=limit).contains(&degrees)
+            || !(0..60).contains(&minutes)
+            || !(0.0..60.0).contains(&seconds)
+        {
+            return Err(format!("angle {} out of range", parts.join(" ")));
+        }
+        let thousandths =
+            (degrees * 3600 + minutes * 60) * 1000 + (seconds * 1000.0).round() as i64;
+        if thousandths > limit * 3600 * 1000 {
+            return Err(format!("angle {} out of range", parts.join(" ")));
+        }
+        Ok(((1i64 << 31) + sign.unwrap_or(1) * thousandths) as u32)
     }
 
     /// URI's target: a quoted string, its octets to the end of the data (RFC 7553).
@@ -279,6 +395,30 @@ impl<'a> Data<'a> {
         }
         Ok(self.wire)
     }
+}
+
+/// A LOC size or precision in meters (`10m`, `0.5`) as RFC 1876's octet: a digit and a power
+/// of ten, in centimeters, as miekg/dns reads it (whole meters, or else centimeters).
+fn precision(text: &str) -> Result<u8, String> {
+    let bad = || format!("bad precision {text:?}");
+    let number = text.trim_end_matches(['m', 'M']);
+    let (meters, centimeters) = number.split_once('.').unwrap_or((number, ""));
+    let meters: u64 = if meters.is_empty() { 0 } else { meters.parse().map_err(|_| bad())? };
+    let centimeters: u64 = match centimeters.len() {
+        0 => 0,
+        1 => centimeters.parse::<u64>().map_err(|_| bad())? * 10,
+        2 => centimeters.parse().map_err(|_| bad())?,
+        _ => return Err(bad()),
+    };
+    if meters > 90_000_000 {
+        return Err(bad());
+    }
+    let (mut value, mut exponent) = if meters > 0 { (meters, 2u8) } else { (centimeters, 0) };
+    while value >= 10 {
+        value /= 10;
+        exponent += 1;
+    }
+    Ok((value as u8) << 4 | exponent)
 }
 
 /// An RRSIG time: `YYYYMMDDHHmmSS` in UTC, or seconds since 1970 (RFC 4034 §3.2), as a serial

@@ -105,3 +105,37 @@ fn bad_data_is_an_error_that_says_what() {
         assert!(e.contains(says), "{code} {text:?}: {e}");
     }
 }
+
+#[test]
+fn loc_reads_as_rfc_1876_encodes_it() {
+    let loc = read(29, "42 21 54 N 71 06 18 W -24m 30m").unwrap();
+    // Version 0; size 30 m = 3e3 cm; the default precisions 10 km and 10 m.
+    assert_eq!(loc[..4], [0, 0x33, 0x16, 0x13]);
+    let north = (42 * 3600 + 21 * 60 + 54) * 1000;
+    assert_eq!(loc[4..8], ((1u32 << 31) + north).to_be_bytes());
+    let west = (71 * 3600 + 6 * 60 + 18) * 1000;
+    assert_eq!(loc[8..12], ((1u32 << 31) - west).to_be_bytes());
+    assert_eq!(loc[12..16], (10_000_000u32 - 2400).to_be_bytes());
+    assert_eq!(precision("0.5m"), Ok(0x51), "50 cm");
+    assert_eq!(precision(".01"), Ok(0x10), "1 cm");
+    assert_eq!(precision("90000000m"), Ok(0x99));
+    for bad in ["91 N 0 E 0m", "0 0 60 N 0 E 0m", "0 X 0 E 0m", "0 N 0 E high", "0 N 181 E 0m"] {
+        assert!(read(29, bad).is_err(), "{bad}");
+    }
+    assert!(read(29, "0 N 0 E 0m 1.234m").unwrap_err().contains("precision"));
+}
+
+#[test]
+fn the_other_rarer_types() {
+    assert_eq!(read(27, r#""-32.6882" "116.8652" "10.0""#).unwrap()[..9], *b"\x08-32.6882");
+    assert!(read(27, r#""1" "2""#).unwrap_err().contains("want 3"));
+    assert_eq!(read(20, r#""150862028003217" "004""#).unwrap().len(), 1 + 15 + 1 + 3);
+    assert_eq!(
+        read(104, "10 0014:4fff:ff20:ee64").unwrap(),
+        [0, 10, 0, 0x14, 0x4f, 0xff, 0xff, 0x20, 0xee, 0x64]
+    );
+    assert!(read(106, "10 2001:0DB8:1140").is_err());
+    assert_eq!(read(105, "10 10.1.2.0").unwrap(), [0, 10, 10, 1, 2, 0]);
+    let ta = read(32768, "12345 13 2 0123456789ABCDEF").unwrap();
+    assert_eq!(ta, [0x30, 0x39, 13, 2, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+}

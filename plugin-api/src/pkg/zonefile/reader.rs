@@ -8,8 +8,8 @@
 //! relative names in it made absolute here; DNAME, DS, CDS, DNSKEY and CDNSKEY (which hickory
 //! reads only with its DNSSEC feature) and RFC 3597's `\# LEN HEX` form are read here into
 //! their wire form, and the types hickory does not read at all (RRSIG, NSEC, MINFO, RP, SPF,
-//! ...) by [`more_types`]. hickory's own zone parser is not used: its errors carry no line, and it refuses an
-//! `$INCLUDE` with an origin.
+//! ...) by [`more_types`]. hickory's own zone parser is not used: its errors carry no line,
+//! and it refuses an `$INCLUDE` with an origin.
 
 use std::path::{Path, PathBuf};
 
@@ -254,10 +254,6 @@ fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData
         let f = fields.get(i).ok_or_else(|| bad(&"too few fields"))?;
         f.raw.parse::<u16>().map_err(|e| bad(&e))
     };
-    let raw: Vec<&str> = fields.iter().map(|f| f.raw).collect();
-    if let Some(wire) = more_types::wire(u16::from(rtype), &raw, &|f| absolute(f, origin)) {
-        return wire.map(|w| opaque(rtype, w)).map_err(|e| bad(&e));
-    }
     let exactly = |n: usize| -> Result<(), String> {
         if fields.len() == n {
             Ok(())
@@ -345,7 +341,13 @@ fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData
             wire.extend(decode_base64(&b64).ok_or_else(|| bad(&"key is not base64"))?);
             opaque(rtype, wire)
         }
-        _ => RData::try_from_str(rtype, &raw.join(" ")).map_err(|e| bad(&e))?,
+        _ => {
+            let raw: Vec<&str> = fields.iter().map(|f| f.raw).collect();
+            match more_types::wire(u16::from(rtype), &raw, &|f| absolute(f, origin)) {
+                Some(wire) => opaque(rtype, wire.map_err(|e| bad(&e))?),
+                None => RData::try_from_str(rtype, &raw.join(" ")).map_err(|e| bad(&e))?,
+            }
+        }
     })
 }
 

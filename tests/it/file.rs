@@ -284,6 +284,54 @@ async fn a_signed_zone_and_the_types_hickory_lacks_load_and_answer_as_nsd_does()
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn bind_s_validator_finds_the_do_answers_fully_validated() {
+    // delv (Debian's bind9-dnsutils) validates from the zone's own key-signing key as the
+    // trust anchor, asking nothing but ferrodns: the signatures, and the NSEC proofs of a
+    // missing name, a missing type and a wildcard's answer, must all check out.
+    let dir = Scratch::new("file-delv");
+    let file = dir.write("db.signed.example", SIGNED);
+    let s = TestServer::start(&format!("signed.example:0 {{\n file {}\n}}", file.display())).await;
+    let at = SIGNED.find("DNSKEY\t257 3 13 (").expect("the KSK");
+    let key: String = SIGNED[at..]
+        .split(')')
+        .next()
+        .unwrap()
+        .split('(')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let anchor = dir.write(
+        "anchor.conf",
+        &format!("trust-anchors {{\n  signed.example. static-key 257 3 13 \"{key}\";\n}};\n"),
+    );
+    let port = s.addr.port().to_string();
+    for (name, qtype, says) in [
+        ("www.signed.example", "A", "; fully validated"),
+        ("ftp.signed.example", "A", "; fully validated"),
+        ("host.wild.signed.example", "A", "; fully validated"),
+        ("mail.signed.example", "MINFO", "; fully validated"),
+        ("nothing.signed.example", "A", "; negative response, fully validated"),
+        ("ns1.signed.example", "AAAA", "; negative response, fully validated"),
+        ("wild.signed.example", "A", "; negative response, fully validated"),
+    ] {
+        let out = Command::new("delv")
+            .args(["@127.0.0.1", "-p", &port, "-a"])
+            .arg(&anchor)
+            .args(["+root=signed.example", name, qtype])
+            .output()
+            .expect("delv is installed (.ci/run installs bind9-dnsutils)");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.lines().any(|l| l == says), "{name} {qtype}:\n{text}");
+    }
+    s.stop().await;
+}
+
 /// A zone of one record of each rarer type hickory does not read, as NSD also reads them.
 const RARE: &str = include_str!("db.rare.example");
 

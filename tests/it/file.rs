@@ -286,12 +286,34 @@ async fn a_signed_zone_and_the_types_hickory_lacks_load_and_answer_as_nsd_does()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bind_s_validator_finds_the_do_answers_fully_validated() {
-    // delv (Debian's bind9-dnsutils) validates from the zone's own key-signing key as the
-    // trust anchor, asking nothing but ferrodns: the signatures, and the NSEC proofs of a
-    // missing name, a missing type and a wildcard's answer, must all check out.
     let dir = Scratch::new("file-delv");
     let file = dir.write("db.signed.example", SIGNED);
     let s = TestServer::start(&format!("signed.example:0 {{\n file {}\n}}", file.display())).await;
+    validated_by_delv(&dir, &s);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_zone_transferred_from_nsd_validates_as_served_by_secondary() {
+    let dir = Scratch::new("secondary-delv");
+    let (_nsd, nsd_addr) =
+        nsd_zone(&dir, "signed.example", SIGNED, "  provide-xfr: 127.0.0.1 NOKEY\n").await;
+    let s = TestServer::start(&format!(
+        "signed.example:0 {{\n secondary {{\n  transfer from {nsd_addr}\n }}\n}}"
+    ))
+    .await;
+    wait_until("the zone is transferred", || async {
+        s.udp("www.signed.example.", RecordType::A).await.answers.len() == 1
+    })
+    .await;
+    validated_by_delv(&dir, &s);
+    s.stop().await;
+}
+
+/// delv (Debian's bind9-dnsutils) validates answers from `s` with the signed zone's own
+/// key-signing key as the trust anchor, asking nothing but `s`: the signatures, and the NSEC
+/// proofs of a missing name, a missing type and a wildcard's answer, must all check out.
+fn validated_by_delv(dir: &Scratch, s: &TestServer) {
     let at = SIGNED.find("DNSKEY\t257 3 13 (").expect("the KSK");
     let key: String = SIGNED[at..]
         .split(')')
@@ -329,7 +351,6 @@ async fn bind_s_validator_finds_the_do_answers_fully_validated() {
         );
         assert!(text.lines().any(|l| l == says), "{name} {qtype}:\n{text}");
     }
-    s.stop().await;
 }
 
 /// A zone of one record of each rarer type hickory does not read, as NSD also reads them.

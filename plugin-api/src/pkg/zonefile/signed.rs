@@ -10,7 +10,7 @@
 use crate::proto::op::ResponseCode;
 use crate::proto::rr::{Name, RData, Record, RecordType};
 
-use super::{Answer, Zone, parent};
+use super::{Answer, Zone, key};
 
 /// A name's canonical sort key (RFC 4034 §6.1): its labels from the root, each followed by a
 /// zero octet, so that octet-wise comparison of keys is the canonical order.
@@ -34,12 +34,12 @@ impl Zone {
         let referral = out
             .authority
             .first()
-            .is_some_and(|r| r.record_type() == RecordType::NS && lower(&r.name) != self.origin);
+            .is_some_and(|r| r.record_type() == RecordType::NS && key(&r.name) != self.origin);
         let negative = out.authority.iter().any(|r| r.record_type() == RecordType::SOA);
         let no_data = out.rcode == ResponseCode::NoError && negative;
         if referral {
             // The cut's DS, or the NSEC that proves it has none.
-            if let Some(cut) = out.authority.first().map(|r| lower(&r.name)) {
+            if let Some(cut) = out.authority.first().map(|r| key(&r.name)) {
                 let ds = self.records_at(&cut, RecordType::DS);
                 denial = if ds.is_empty() { self.records_at(&cut, RecordType::NSEC) } else { ds };
             }
@@ -59,7 +59,7 @@ impl Zone {
                 }
             }
         } else if !self.nodes.contains_key(qname)
-            && out.answers.first().is_some_and(|r| lower(&r.name) == qname)
+            && out.answers.first().is_some_and(|r| key(&r.name) == qname)
         {
             // A wildcard answered: the asked name itself does not exist.
             self.push_covering(qname, &mut denial);
@@ -74,7 +74,7 @@ impl Zone {
     /// The name the lookup ended at: the last CNAME's target in the answer, else `qname`.
     fn last_name(&self, qname: &str, out: &Answer) -> String {
         let target = out.answers.iter().rev().find_map(|r| match &r.data {
-            RData::CNAME(c) => Some(lower(&c.0)),
+            RData::CNAME(c) => Some(key(&c.0)),
             _ => None,
         });
         target.filter(|t| super::in_zone(&self.origin, t)).unwrap_or_else(|| qname.to_string())
@@ -88,18 +88,6 @@ impl Zone {
         }
         let wildcard = format!("*.{}", self.closest_encloser(name)?);
         self.nodes.contains_key(wildcard.as_str()).then_some(wildcard)
-    }
-
-    /// The closest existing ancestor of `name`, the apex at most.
-    fn closest_encloser<'a>(&self, name: &'a str) -> Option<&'a str> {
-        let mut at = parent(name);
-        while let Some(e) = at {
-            if self.exists(e) || e == self.origin {
-                return Some(e);
-            }
-            at = parent(e);
-        }
-        None
     }
 
     /// The records of `rtype` at `name`, decoded, or none.
@@ -129,7 +117,7 @@ impl Zone {
         let mut seen: Vec<(String, RecordType)> = Vec::new();
         let mut signatures = Vec::new();
         for r in section {
-            let owner = lower(&r.name);
+            let owner = key(&r.name);
             let rtype = r.record_type();
             if rtype == RecordType::RRSIG || seen.contains(&(owner.clone(), rtype)) {
                 continue;
@@ -155,9 +143,4 @@ fn covered(sig: &Record) -> Option<u16> {
     let RData::Unknown { rdata, .. } = &sig.data else { return None };
     let first = rdata.anything.get(..2)?;
     Some(u16::from_be_bytes([first[0], first[1]]))
-}
-
-/// A record's owner as the zone keys names.
-fn lower(name: &Name) -> String {
-    super::key(name)
 }

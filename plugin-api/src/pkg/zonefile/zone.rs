@@ -310,6 +310,18 @@ impl Zone {
         self.nodes.contains_key(name) || self.empty_non_terminals.contains(name)
     }
 
+    /// The closest existing ancestor of `name` (empty non-terminals count), the apex at most.
+    fn closest_encloser<'a>(&self, name: &'a str) -> Option<&'a str> {
+        let mut at = parent(name);
+        while let Some(e) = at {
+            if self.exists(e) || e == self.origin {
+                return Some(e);
+            }
+            at = parent(e);
+        }
+        None
+    }
+
     /// Every record, apex SOA first (for a transfer).
     pub fn all(&self) -> impl Iterator<Item = Record> + '_ {
         let rest = self.nodes.iter().flat_map(|(owner, sets)| {
@@ -351,13 +363,7 @@ impl Zone {
         if self.empty_non_terminals.contains(name) {
             return Some(Quick::NoData);
         }
-        let mut encloser = parent(name);
-        while let Some(e) = encloser {
-            if self.exists(e) || e == self.origin {
-                break;
-            }
-            encloser = parent(e);
-        }
+        let encloser = self.closest_encloser(name);
         if encloser.is_some_and(|e| self.wildcard_parents.contains(e)) {
             return None;
         }
@@ -422,13 +428,7 @@ impl Zone {
             return None;
         }
         // The closest encloser, and the wildcard below it.
-        let mut encloser = parent(name);
-        while let Some(e) = encloser {
-            if self.exists(e) || e == self.origin {
-                break;
-            }
-            encloser = parent(e);
-        }
+        let encloser = self.closest_encloser(name);
         let wildcard = encloser.map(|e| format!("*.{e}"));
         if let Some(w) = wildcard.filter(|w| self.nodes.contains_key(w.as_str())) {
             return self.at_node(&w, name, qtype, out);

@@ -1,14 +1,16 @@
 //! Reading a rendered template as one resource record, as miekg/dns's `NewRR` reads it: zone
 //! file syntax, names relative to the root, TTL 3600 and class IN when the text gives none.
 //!
-//! hickory's zone file parser does the reading. The text is partly the client's (the query
-//! name), so directives are refused before it sees them: `$INCLUDE` would read a file, and
-//! miekg/dns refuses it in `NewRR` too.
+//! The zone file reader *file* uses does the reading (`plugin_api::pkg::zonefile::reader`), so
+//! a templated record reads as the same line in a zone file would: every type that reader
+//! knows, escapes resolved, long strings cut as miekg/dns cuts them. The text is partly the
+//! client's (the query name), so directives are refused before it sees them: `$INCLUDE` would
+//! read a file, and miekg/dns refuses it in `NewRR` too.
 
+use plugin_api::pkg::zonefile::reader;
 use plugin_api::proto::rr::{Name, Record};
-use plugin_api::proto::serialize::txt::Parser;
 
-/// miekg/dns's default TTL for a record that names none.
+/// miekg/dns's default TTL for a record that names none (the reader's too).
 pub const DEFAULT_TTL: u32 = 3600;
 
 /// The first record in `text`.
@@ -16,11 +18,9 @@ pub fn parse(text: &str) -> Result<Record, String> {
     if text.lines().any(|line| line.trim_start().starts_with('$')) {
         return Err("$ directives are not allowed in a templated record".into());
     }
-    let zone = format!("$TTL {DEFAULT_TTL}\n{text}\n");
-    let (_, records) =
-        Parser::new(zone.as_str(), None, Some(Name::root())).parse().map_err(|e| e.to_string())?;
-    let first = records.values().flat_map(|set| set.records_without_rrsigs()).next();
-    first.cloned().ok_or_else(|| format!("no resource record in {text:?}"))
+    let records =
+        reader::parse(text, "templated record", &Name::root()).map_err(|e| e.to_string())?;
+    records.into_iter().next().ok_or_else(|| format!("no resource record in {text:?}"))
 }
 
 #[cfg(test)]
@@ -49,6 +49,22 @@ mod tests {
             (soa.mname.to_string().as_str(), soa.serial, soa.minimum),
             ("ns.example.", 1, 60)
         );
+    }
+
+    /// What hickory's own parser, used before, got wrong: `\DDD` escapes (it read `\195\169` as
+    /// two characters of four octets), strings over 255 octets (an error), types it cannot read.
+    #[test]
+    fn reads_escapes_long_strings_and_rarer_types_as_new_rr_does() {
+        let long = "k".repeat(300);
+        let txt = parse(&format!("x.example. TXT \"caf\\195\\169\" \"{long}\"")).unwrap();
+        let RData::TXT(txt) = &txt.data else { panic!("{txt:?}") };
+        let strings: Vec<&[u8]> = txt.txt_data.iter().map(|s| &s[..]).collect();
+        assert_eq!(
+            strings,
+            [&b"caf\xc3\xa9"[..], &long.as_bytes()[..255], &long.as_bytes()[255..]]
+        );
+        let minfo = parse("x.example. 60 IN MINFO admin.example. errors.example.").unwrap();
+        assert_eq!(minfo.record_type(), RecordType::from(14));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 
 use crate::proto::rr::{Name, RecordType};
 
+use super::reader::{character_strings, unescape};
+
 /// The mnemonics hickory's `RecordType` does not parse, and their codes.
 const NAMED_HERE: [(&str, u16); 28] = [
     ("MD", 3),
@@ -160,15 +162,11 @@ impl<'a> Data<'a> {
 
     /// Every remaining field as a character-string (TXT's form).
     fn strings_rest(&mut self) -> Result<(), String> {
-        if self.next >= self.fields.len() {
-            return Err("no strings".into());
-        }
-        while self.next < self.fields.len() {
-            let text = unescape(self.field()?)?;
-            let len = u8::try_from(text.len()).map_err(|_| "a string over 255 octets")?;
-            self.wire.push(len);
+        for text in character_strings(&self.fields[self.next..])? {
+            self.wire.push(text.len() as u8);
             self.wire.extend_from_slice(&text);
         }
+        self.next = self.fields.len();
         Ok(())
     }
 
@@ -452,31 +450,6 @@ fn days_since_epoch(year: i64, month: i64, day: i64) -> i64 {
     let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
-}
-
-/// A character-string's octets: quotes taken off, `\X` and `\DDD` resolved.
-fn unescape(raw: &str) -> Result<Vec<u8>, String> {
-    let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
-    let bytes = inner.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] != b'\\' {
-            out.push(bytes[at]);
-            at += 1;
-            continue;
-        }
-        let digits = bytes.get(at + 1..at + 4).filter(|d| d.iter().all(u8::is_ascii_digit));
-        if let Some(d) = digits {
-            let value = d.iter().fold(0u32, |v, c| v * 10 + u32::from(c - b'0'));
-            out.push(u8::try_from(value).map_err(|_| format!("bad escape in {raw:?}"))?);
-            at += 4;
-        } else {
-            out.push(*bytes.get(at + 1).ok_or_else(|| format!("a lone \\ in {raw:?}"))?);
-            at += 2;
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

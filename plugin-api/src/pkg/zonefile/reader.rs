@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV};
-use crate::proto::rr::rdata::{NULL, naptr::NAPTR};
+use crate::proto::rr::rdata::{NULL, TXT, naptr::NAPTR};
 use crate::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::lexer::{self, Field};
@@ -307,10 +307,16 @@ fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData
                 n(6)?,
             ))
         }
+        RecordType::TXT => {
+            let raw: Vec<&str> = fields.iter().map(|f| f.raw).collect();
+            let strings = character_strings(&raw).map_err(|e| bad(&e))?;
+            RData::TXT(TXT::from_bytes(strings.iter().map(Vec::as_slice).collect()))
+        }
         RecordType::NAPTR => {
             exactly(6)?;
-            let text = |i: usize| unquote(fields[i].raw).into_bytes().into_boxed_slice();
-            RData::NAPTR(NAPTR::new(number(0)?, number(1)?, text(2), text(3), text(4), name(5)?))
+            let text =
+                |i: usize| unescape(fields[i].raw).map(Vec::into_boxed_slice).map_err(|e| bad(&e));
+            RData::NAPTR(NAPTR::new(number(0)?, number(1)?, text(2)?, text(3)?, text(4)?, name(5)?))
         }
         RecordType::DNAME => {
             exactly(1)?;
@@ -389,18 +395,47 @@ fn name_wire(name: &Name) -> Vec<u8> {
     out
 }
 
-/// A character-string's text: without its quotes, escapes resolved.
-fn unquote(raw: &str) -> String {
-    let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
-    let mut out = String::new();
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
+/// TXT's data (and SPF's): one or more character-strings, each cut into strings of 255 octets
+/// where it is longer, as miekg/dns reads them (a DKIM key is often written as one string).
+pub(super) fn character_strings(fields: &[&str]) -> Result<Vec<Vec<u8>>, String> {
+    if fields.is_empty() {
+        return Err("no strings".into());
+    }
+    let mut strings = Vec::with_capacity(fields.len());
+    for field in fields {
+        let text = unescape(field)?;
+        if text.is_empty() {
+            strings.push(text);
+        } else {
+            strings.extend(text.chunks(255).map(<[u8]>::to_vec));
         }
     }
-    out
+    Ok(strings)
+}
+
+/// A character-string's octets: quotes taken off, `\X` and `\DDD` resolved.
+pub(super) fn unescape(raw: &str) -> Result<Vec<u8>, String> {
+    let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
+    let bytes = inner.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] != b'\\' {
+            out.push(bytes[at]);
+            at += 1;
+            continue;
+        }
+        let digits = bytes.get(at + 1..at + 4).filter(|d| d.iter().all(u8::is_ascii_digit));
+        if let Some(d) = digits {
+            let value = d.iter().fold(0u32, |v, c| v * 10 + u32::from(c - b'0'));
+            out.push(u8::try_from(value).map_err(|_| format!("bad escape in {raw:?}"))?);
+            at += 4;
+        } else {
+            out.push(*bytes.get(at + 1).ok_or_else(|| format!("a lone \\ in {raw:?}"))?);
+            at += 2;
+        }
+    }
+    Ok(out)
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {

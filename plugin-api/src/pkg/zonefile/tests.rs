@@ -340,3 +340,38 @@ fn the_serial_is_read_from_the_soa_without_the_rest() {
     assert!(e.contains("broken:2:"), "{e}");
     assert!(matches!(super::serial("/nonexistent/db", "example.org."), Err(Problem::Open(_))));
 }
+
+#[test]
+fn character_strings_resolve_escapes_and_long_ones_are_cut_as_miekg_cuts() {
+    use crate::proto::rr::RData;
+    let long = "k".repeat(300);
+    let text = format!(
+        "@ 300 SOA ns1 hostmaster 1 2 3 4 5\n\
+         dkim 300 TXT \"v=DKIM1\\059 p={long}\"\n\
+         utf8 300 TXT \"caf\\195\\169\" \"\" plain\n\
+         sip 300 NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:info\\064example.org!\" .\n\
+         over 300 TXT \"\\256\"\n"
+    );
+    let z = load_text(&text, "db", "example.org.");
+    let Err(Problem::Parse(e)) = z else { panic!("\\256 is no octet: {z:?}") };
+    assert!(e.starts_with("db:5: ") && e.contains("bad escape"), "{e}");
+
+    let text = text.lines().take(4).collect::<Vec<_>>().join("\n");
+    let z = load_text(&text, "db", "example.org.").map_err(|e| format!("{e:?}")).unwrap();
+    let txt = |n: &str| -> Vec<Vec<u8>> {
+        match &z.lookup(n, RecordType::TXT).answers[0].data {
+            RData::TXT(t) => t.txt_data.iter().map(|s| s.to_vec()).collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    // `v=DKIM1; p=` and 300 more, 311 octets: a string of 255 and one of the 56 left.
+    let dkim = txt("dkim.example.org.");
+    assert_eq!(dkim.iter().map(Vec::len).collect::<Vec<_>>(), [255, 56]);
+    assert!(dkim[0].starts_with(b"v=DKIM1; p=kkk"));
+    assert_eq!(txt("utf8.example.org."), [b"caf\xc3\xa9".to_vec(), vec![], b"plain".to_vec()]);
+    let RData::NAPTR(naptr) = &z.lookup("sip.example.org.", RecordType::NAPTR).answers[0].data
+    else {
+        panic!("a NAPTR")
+    };
+    assert_eq!(&*naptr.regexp, b"!^.*$!sip:info@example.org!");
+}

@@ -210,6 +210,30 @@ async fn exchange_written_out(addr: SocketAddr, q: &Message) -> Message {
     plugin_api::pkg::wire::decode_message(&bytes).expect("it decodes")
 }
 
+/// The answer section of `reply` as (type, class, TTL, data) read straight from the octets,
+/// for replies hickory does not decode; the data must hold no compressed name.
+fn raw_answers(reply: &[u8]) -> Vec<(u16, u16, u32, Vec<u8>)> {
+    let u16_at = |at: usize| u16::from_be_bytes([reply[at], reply[at + 1]]);
+    // Past a name: its labels up to the root, or up to a pointer (two octets).
+    let skip_name = |mut at: usize| loop {
+        match reply[at] {
+            0 => return at + 1,
+            len if len >= 0xc0 => return at + 2,
+            len => at += 1 + usize::from(len),
+        }
+    };
+    let mut at = skip_name(12) + 4;
+    let mut answers = Vec::new();
+    for _ in 0..u16_at(6) {
+        at = skip_name(at);
+        let ttl = u32::from_be_bytes(reply[at + 4..at + 8].try_into().unwrap());
+        let len = usize::from(u16_at(at + 8));
+        answers.push((u16_at(at), u16_at(at + 2), ttl, reply[at + 10..at + 10 + len].to_vec()));
+        at += 10 + len;
+    }
+    answers
+}
+
 /// The signed zone served by NSD and by ferrodns's *file*, from one copy in `dir`.
 async fn signed_beside_nsd(dir: &Scratch) -> (Nsd, SocketAddr, TestServer) {
     let (nsd, nsd_addr) = nsd_zone(dir, "signed.example", SIGNED, "").await;
@@ -387,11 +411,23 @@ pub(crate) async fn same_data_for_every_record(
         // `theirs`, and the test says so.
         let code = plugin_api::pkg::zonefile::more_types::type_code(&mnemonic)
             .unwrap_or_else(|| u16::from(mnemonic.parse::<RecordType>().unwrap()));
-        let q = query(&owner, RecordType::from(code));
-        let our_answers = exchange_written_out(ours, &q).await.answers;
-        let their_answers = exchange_written_out(theirs, &q).await.answers;
-        assert_eq!(their_answers.len(), 1, "{who} holds {line}");
-        assert_eq!(our_answers, their_answers, "{line}: ferrodns (left) and {who} (right)");
+        let q = query(&owner, RecordType::from(code)).to_vec().unwrap();
+        let our_reply = udp_raw(ours, &q, WAIT).await.expect("an answer");
+        let their_reply = udp_raw(theirs, &q, WAIT).await.expect("an answer");
+        let decode = plugin_api::pkg::wire::decode_message;
+        match (decode(&our_reply), decode(&their_reply)) {
+            (Ok(our), Ok(their)) => {
+                assert_eq!(their.answers.len(), 1, "{who} holds {line}");
+                assert_eq!(our.answers, their.answers, "{line}: ferrodns (left) and {who} (right)");
+            }
+            // hickory refuses a SIG outside the additional section, and empty data of a type
+            // it does not know: such answers are compared as octets.
+            _ => {
+                let (our, their) = (raw_answers(&our_reply), raw_answers(&their_reply));
+                assert_eq!(their.len(), 1, "{who} holds {line}");
+                assert_eq!(our, their, "{line}: ferrodns (left) and {who} (right)");
+            }
+        }
         compared += 1;
     }
     compared

@@ -61,3 +61,4 @@ mod transfer;
 mod udp;
 mod udp_send_buffer;
 mod upstream;
+mod zone_types;

@@ -1,9 +1,11 @@
 //! The record types a zone file may hold that hickory-proto does not read from presentation
 //! form in this build, read here into wire form (names uncompressed, as RFC 3597 keeps
 //! unknown types): RFC 1035's mail types (MD, MF, MB, MG, MR, MINFO), RP, AFSDB, X25, ISDN, RT,
-//! PX, GPOS, LOC, KX, TALINK, NID, L32, L64, LP, SPF, URI, EUI48, EUI64, DHCID, ZONEMD, and the
-//! DNSSEC records a signed zone carries (RRSIG, NSEC, NSEC3, NSEC3PARAM, TA, DLV). miekg/dns reads all of them, so a zone file
-//! CoreDNS's *file* serves loads here too.
+//! NSAP-PTR, PX, GPOS, LOC, EID, NIMLOC, KX, NINFO, TALINK, NID, L32, L64, LP, SPF, UINFO, UID,
+//! GID, URI, AVC, RESINFO, EUI48, EUI64, DHCID, ZONEMD, SIG, the DNSSEC records a signed zone
+//! carries (RRSIG, NSEC, NSEC3, NSEC3PARAM, TA, DLV), and in `gateways.rs` IPSECKEY, AMTRELAY,
+//! APL and HIP. miekg/dns reads all of them, so a zone file CoreDNS's *file* serves loads here
+//! too.
 //!
 //! [`type_code`] names the types hickory's `RecordType` does not; [`wire`] reads the data of
 //! a type listed here, or says it is not one.
@@ -13,7 +15,7 @@ use crate::proto::rr::{Name, RecordType};
 use super::reader::{character_strings, unescape};
 
 /// The mnemonics hickory's `RecordType` does not parse, and their codes.
-const NAMED_HERE: [(&str, u16); 28] = [
+const NAMED_HERE: [(&str, u16); 41] = [
     ("MD", 3),
     ("MF", 4),
     ("MB", 7),
@@ -25,14 +27,24 @@ const NAMED_HERE: [(&str, u16); 28] = [
     ("X25", 19),
     ("ISDN", 20),
     ("RT", 21),
+    ("NSAP-PTR", 23),
     ("PX", 26),
     ("GPOS", 27),
     ("LOC", 29),
+    ("EID", 31),
+    ("NIMLOC", 32),
     ("KX", 36),
+    ("APL", 42),
+    ("IPSECKEY", 45),
     ("DHCID", 49),
+    ("HIP", 55),
+    ("NINFO", 56),
     ("TALINK", 58),
     ("ZONEMD", 63),
     ("SPF", 99),
+    ("UINFO", 100),
+    ("UID", 101),
+    ("GID", 102),
     ("NID", 104),
     ("L32", 105),
     ("L64", 106),
@@ -40,6 +52,9 @@ const NAMED_HERE: [(&str, u16); 28] = [
     ("EUI48", 108),
     ("EUI64", 109),
     ("URI", 256),
+    ("AVC", 258),
+    ("AMTRELAY", 260),
+    ("RESINFO", 261),
     ("TA", 32768),
     ("DLV", 32769),
 ];
@@ -73,7 +88,7 @@ pub fn wire(
 ) -> Option<Result<Vec<u8>, String>> {
     let mut out = Data { fields, next: 0, wire: Vec::new(), name };
     let read = match code {
-        3 | 4 | 7 | 8 | 9 => out.name(),
+        3 | 4 | 7 | 8 | 9 | 23 => out.name(),
         14 | 17 | 58 => out.name().and_then(|()| out.name()),
         18 | 21 | 36 | 107 => out.u16().and_then(|()| out.name()),
         26 => out.u16().and_then(|()| out.name()).and_then(|()| out.name()),
@@ -81,11 +96,20 @@ pub fn wire(
         63 => {
             out.u32().and_then(|()| out.u8()).and_then(|()| out.u8()).and_then(|()| out.hex_rest())
         }
-        99 => out.strings_rest(),
+        56 | 99 | 258 | 261 => out.strings_rest(),
+        // miekg/dns keeps the first string and drops the rest without a word.
+        100 => out.strings_rest().map(|()| out.wire.truncate(1 + usize::from(out.wire[0]))),
+        101 | 102 => out.u32(),
+        31 | 32 => out.hex_rest(),
+        42 => out.apl(),
+        45 => out.ipseckey(),
+        55 => out.hip(),
+        260 => out.amtrelay(),
         108 => out.eui(6),
         109 => out.eui(8),
         256 => out.u16().and_then(|()| out.u16()).and_then(|()| out.uri_target()),
-        46 => out.rrsig(),
+        // SIG (RFC 2535) has RRSIG's layout; hickory takes it for SIG(0) and refuses it.
+        24 | 46 => out.rrsig(),
         47 => out.name().and_then(|()| out.types_rest()),
         50 => out.nsec3(),
         51 => out.u8().and_then(|()| out.u8()).and_then(|()| out.u16()).and_then(|()| out.salt()),
@@ -451,6 +475,8 @@ fn days_since_epoch(year: i64, month: i64, day: i64) -> i64 {
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
+
+mod gateways;
 
 #[cfg(test)]
 #[path = "more_types_tests.rs"]

@@ -139,3 +139,35 @@ fn the_other_rarer_types() {
     let ta = read(32768, "12345 13 2 0123456789ABCDEF").unwrap();
     assert_eq!(ta, [0x30, 0x39, 13, 2, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
 }
+
+/// UINFO, UID and GID, which neither BIND nor NSD reads (tests/it/zone_types.rs compares the
+/// others with BIND): as miekg/dns writes them, UINFO keeping only its first string.
+#[test]
+fn uinfo_uid_and_gid_are_read_as_miekg_reads_them() {
+    assert_eq!(type_code("UINFO"), Some(100));
+    assert_eq!(read(100, "\"user info\" dropped").unwrap(), b"\x09user info");
+    assert_eq!(read(101, "42").unwrap(), [0, 0, 0, 42]);
+    assert_eq!(read(102, "4294967295").unwrap(), [255; 4]);
+    assert!(read(101, "-1").is_err());
+}
+
+#[test]
+fn gateways_address_lists_and_hits_that_do_not_read_are_errors() {
+    for (code, text) in [
+        (45, "10 1 2 2001:db8::1 AQID"), // IPSECKEY: an IPv6 gateway for type 1
+        (45, "10 0 2 gw.example.org. AQID"), // a gateway for type 0, which has none
+        (45, "10 4 2 . AQID"),           // no gateway type 4
+        (260, "10 2 1 192.0.2.1"),       // AMTRELAY: the D bit is 0 or 1
+        (260, "10 0 200 ."),             // the relay type has seven bits
+        (42, "1:192.0.2.0/33"),          // APL: a prefix longer than the address
+        (42, "3:192.0.2.0/24"),          // no family 3
+        (42, "1:2001:db8::/32"),         // an IPv6 address under family 1
+        (42, "1:192.0.2.0"),             // no prefix
+        (55, "2 XYZ AwEAAQ=="),          // HIP: a HIT that is not hex
+        (55, "2 20010010 not-base64!"),  // a key that is not base64
+    ] {
+        assert!(read(code, text).is_err(), "{code} {text}");
+    }
+    // An empty APL is a record with no items (RFC 3123 §4).
+    assert_eq!(read(42, "").unwrap(), Vec::<u8>::new());
+}

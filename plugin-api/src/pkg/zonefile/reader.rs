@@ -335,7 +335,8 @@ fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData
             wire.extend(decode_hex(&hex).ok_or_else(|| bad(&"digest is not hex"))?);
             opaque(rtype, wire)
         }
-        RecordType::DNSKEY | RecordType::CDNSKEY => {
+        // KEY (RFC 2535) has DNSKEY's layout; hickory takes it for SIG(0) and refuses it.
+        RecordType::DNSKEY | RecordType::CDNSKEY | RecordType::KEY => {
             if fields.len() < 4 {
                 return Err(bad(&"too few fields"));
             }

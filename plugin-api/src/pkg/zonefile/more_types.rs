@@ -2,8 +2,8 @@
 //! form in this build, read here into wire form (names uncompressed, as RFC 3597 keeps
 //! unknown types): RFC 1035's mail types (MD, MF, MB, MG, MR, MINFO), RP, AFSDB, X25, ISDN, RT,
 //! NSAP-PTR, PX, GPOS, LOC, EID, NIMLOC, KX, NINFO, TALINK, NID, L32, L64, LP, SPF, UINFO, UID,
-//! GID, URI, AVC, RESINFO, EUI48, EUI64, DHCID, ZONEMD, SIG, the DNSSEC records a signed zone
-//! carries (RRSIG, NSEC, NSEC3, NSEC3PARAM, TA, DLV), and in `gateways.rs` IPSECKEY, AMTRELAY,
+//! GID, URI, AVC, RESINFO, EUI48, EUI64, DHCID, ZONEMD, KEY, SIG, the DNSSEC records a signed
+//! zone carries (DS, CDS, DNSKEY, CDNSKEY, RRSIG, NSEC, NSEC3, NSEC3PARAM, TA, DLV), and in `gateways.rs` IPSECKEY, AMTRELAY,
 //! APL and HIP. miekg/dns reads all of them, so a zone file CoreDNS's *file* serves loads here
 //! too.
 //!
@@ -57,6 +57,26 @@ const NAMED_HERE: [(&str, u16); 41] = [
     ("RESINFO", 261),
     ("TA", 32768),
     ("DLV", 32769),
+];
+
+/// DNSSEC algorithm mnemonics, as miekg/dns's `StringToAlgorithm` has them.
+const ALGORITHMS: [(&str, u8); 16] = [
+    ("RSAMD5", 1),
+    ("DH", 2),
+    ("DSA", 3),
+    ("RSASHA1", 5),
+    ("DSA-NSEC3-SHA1", 6),
+    ("RSASHA1-NSEC3-SHA1", 7),
+    ("RSASHA256", 8),
+    ("RSASHA512", 10),
+    ("ECC-GOST", 12),
+    ("ECDSAP256SHA256", 13),
+    ("ECDSAP384SHA384", 14),
+    ("ED25519", 15),
+    ("ED448", 16),
+    ("INDIRECT", 252),
+    ("PRIVATEDNS", 253),
+    ("PRIVATEOID", 254),
 ];
 
 /// The code of a type hickory does not name, by its mnemonic in upper case.
@@ -119,9 +139,19 @@ pub fn wire(
         29 => out.loc(),
         104 | 106 => out.u16().and_then(|()| out.locator64()),
         105 => out.u16().and_then(|()| out.ipv4()),
-        32768 | 32769 => {
-            out.u16().and_then(|()| out.u8()).and_then(|()| out.u8()).and_then(|()| out.hex_rest())
-        }
+        // DS, CDS, TA, DLV: key tag, algorithm, digest type, digest (hex, may be absent).
+        43 | 59 | 32768 | 32769 => out
+            .u16()
+            .and_then(|()| out.algorithm())
+            .and_then(|()| out.u8())
+            .and_then(|()| out.hex_rest()),
+        // DNSKEY, CDNSKEY and KEY (which hickory takes for SIG(0) and refuses): flags,
+        // protocol, algorithm, key (base64, may be absent).
+        48 | 60 | 25 => out
+            .u16()
+            .and_then(|()| out.u8())
+            .and_then(|()| out.u8())
+            .and_then(|()| out.base64_rest()),
         _ => return None,
     };
     Some(read.and_then(|()| out.finish()))
@@ -169,6 +199,17 @@ impl<'a> Data<'a> {
     fn u32(&mut self) -> Result<(), String> {
         let n: u32 = self.number()?;
         self.wire.extend_from_slice(&n.to_be_bytes());
+        Ok(())
+    }
+
+    /// A DS-style algorithm: a number, or a mnemonic as miekg/dns reads one there.
+    fn algorithm(&mut self) -> Result<(), String> {
+        let f = self.field()?;
+        let number = f.parse::<u8>().ok().or_else(|| {
+            let upper = f.to_ascii_uppercase();
+            ALGORITHMS.iter().find(|(name, _)| *name == upper).map(|&(_, n)| n)
+        });
+        self.wire.push(number.ok_or_else(|| format!("bad algorithm {f:?}"))?);
         Ok(())
     }
 

@@ -171,3 +171,28 @@ fn gateways_address_lists_and_hits_that_do_not_read_are_errors() {
     // An empty APL is a record with no items (RFC 3123 §4).
     assert_eq!(read(42, "").unwrap(), Vec::<u8>::new());
 }
+
+/// DS and its kin (CDS, TA, DLV) in one layout, and DNSKEY with its kin (CDNSKEY, KEY), read
+/// as miekg/dns reads them: a DS algorithm may be a mnemonic, and the digest or key may be
+/// absent.
+#[test]
+fn ds_and_dnskey_layouts_read_as_miekg_reads_them() {
+    let digest = "2BB183AF5F22588179A53B0A98631FAD1A292118";
+    let numeric = read(43, &format!("60485 5 1 {digest}")).unwrap();
+    assert_eq!(numeric[..4], [0xec, 0x45, 5, 1]);
+    for code in [43, 59, 32768, 32769] {
+        assert_eq!(read(code, &format!("60485 RSASHA1 1 {digest}")).unwrap(), numeric, "{code}");
+        assert_eq!(read(code, "60485 ecdsap256sha256 2").unwrap(), [0xec, 0x45, 13, 2], "{code}");
+        assert!(
+            read(code, &format!("60485 SHA1 1 {digest}")).is_err(),
+            "{code}: no such algorithm"
+        );
+        assert!(read(code, "60485 5 1 XYZ").is_err(), "{code}: not hex");
+    }
+    for code in [48, 60, 25] {
+        assert_eq!(read(code, "256 3 13 AQID").unwrap(), [1, 0, 3, 13, 1, 2, 3], "{code}");
+        assert_eq!(read(code, "256 3 13").unwrap(), [1, 0, 3, 13], "{code}");
+        assert!(read(code, "256 3 ECDSAP256SHA256 AQID").is_err(), "{code}: numbers only");
+        assert!(read(code, "256 3 13 not-base64!").is_err(), "{code}");
+    }
+}

@@ -5,10 +5,10 @@
 //! relative, `@`, or left blank for the previous owner; TTL and class come in either order;
 //! a record without a TTL takes `$TTL`, else the previous record's (RFC 2308 §4). Record data
 //! is read by hickory-proto's presentation-form parsers, which cover the common types, with
-//! relative names in it made absolute here; DNAME, DS, CDS, DNSKEY and CDNSKEY (which hickory
-//! reads only with its DNSSEC feature) and RFC 3597's `\# LEN HEX` form are read here into
-//! their wire form, and the types hickory does not read at all (RRSIG, NSEC, MINFO, RP, SPF,
-//! ...) by [`more_types`]. hickory's own zone parser is not used: its errors carry no line,
+//! relative names in it made absolute here; DNAME, the character-strings of TXT and NAPTR
+//! (escapes resolved and long strings cut as miekg/dns does) and RFC 3597's `\# LEN HEX` form
+//! are read here, and the types hickory does not read in this build (DS, DNSKEY and their kin,
+//! which need its DNSSEC feature, RRSIG, NSEC, MINFO, RP, SPF, ...) by [`more_types`]. hickory's own zone parser is not used: its errors carry no line,
 //! and it refuses an `$INCLUDE` with an origin.
 
 use std::path::{Path, PathBuf};
@@ -323,31 +323,6 @@ fn rdata(rtype: RecordType, fields: &[Field<'_>], origin: &Name) -> Result<RData
             // Uncompressed, as RFC 6672 §2.5 wants it written.
             opaque(rtype, name_wire(&name(0)?))
         }
-        RecordType::DS | RecordType::CDS => {
-            if fields.len() < 4 {
-                return Err(bad(&"too few fields"));
-            }
-            let mut wire = number(0)?.to_be_bytes().to_vec();
-            for i in [1, 2] {
-                wire.push(fields[i].raw.parse::<u8>().map_err(|e| bad(&e))?);
-            }
-            let hex: String = fields[3..].iter().map(|f| f.raw).collect();
-            wire.extend(decode_hex(&hex).ok_or_else(|| bad(&"digest is not hex"))?);
-            opaque(rtype, wire)
-        }
-        // KEY (RFC 2535) has DNSKEY's layout; hickory takes it for SIG(0) and refuses it.
-        RecordType::DNSKEY | RecordType::CDNSKEY | RecordType::KEY => {
-            if fields.len() < 4 {
-                return Err(bad(&"too few fields"));
-            }
-            let mut wire = number(0)?.to_be_bytes().to_vec();
-            for i in [1, 2] {
-                wire.push(fields[i].raw.parse::<u8>().map_err(|e| bad(&e))?);
-            }
-            let b64: String = fields[3..].iter().map(|f| f.raw).collect();
-            wire.extend(decode_base64(&b64).ok_or_else(|| bad(&"key is not base64"))?);
-            opaque(rtype, wire)
-        }
         _ => {
             let raw: Vec<&str> = fields.iter().map(|f| f.raw).collect();
             match more_types::wire(u16::from(rtype), &raw, &|f| absolute(f, origin)) {
@@ -444,8 +419,4 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
-}
-
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    data_encoding::BASE64.decode(text.as_bytes()).ok()
 }

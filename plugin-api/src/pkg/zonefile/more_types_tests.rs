@@ -1,3 +1,4 @@
+use super::loc::precision;
 use super::*;
 use crate::pkg::zonefile::reader::absolute;
 

@@ -8,8 +8,9 @@
 //! relative names in it made absolute here; DNAME, the character-strings of TXT and NAPTR
 //! (escapes resolved and long strings cut as miekg/dns does) and RFC 3597's `\# LEN HEX` form
 //! are read here, and the types hickory does not read in this build (DS, DNSKEY and their kin,
-//! which need its DNSSEC feature, RRSIG, NSEC, MINFO, RP, SPF, ...) by [`more_types`]. hickory's own zone parser is not used: its errors carry no line,
-//! and it refuses an `$INCLUDE` with an origin.
+//! which need its DNSSEC feature, RRSIG, NSEC, MINFO, RP, SPF, ...) by [`more_types`].
+//! hickory's own zone parser is not used: its errors carry no line, and it refuses an
+//! `$INCLUDE` with an origin.
 
 use std::path::{Path, PathBuf};
 

@@ -15,22 +15,47 @@ use crate::harness::*;
 
 pub(crate) const ZONE: &str = include_str!("../../corefile-examples/file/db.example.org");
 
-pub(crate) struct Nsd(Child);
+/// A reference server (NSD, BIND) started by a test, stopped when dropped.
+pub(crate) struct Reference(Child);
 
-impl Drop for Nsd {
+impl Drop for Reference {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
+/// Starts `program` with `args` (which keep it in the foreground) and waits until it answers
+/// the SOA of `origin` (without the final dot) on loopback's `port`.
+pub(crate) async fn reference(
+    program: &str,
+    args: &[&std::ffi::OsStr],
+    port: u16,
+    origin: &str,
+) -> (Reference, SocketAddr) {
+    let child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} is installed (.ci/run installs it): {e}"));
+    let server = Reference(child);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_until(&format!("{program} answers"), || async {
+        let soa = udp_exchange(addr, &query(&format!("{origin}."), RecordType::SOA)).await;
+        soa.is_some_and(|m| !m.answers.is_empty())
+    })
+    .await;
+    (server, addr)
+}
+
 /// NSD serving corefile-examples/file's zone as example.org on a free loopback port.
-async fn nsd(dir: &Scratch) -> (Nsd, SocketAddr) {
+async fn nsd(dir: &Scratch) -> (Reference, SocketAddr) {
     nsd_with(dir, "").await
 }
 
 /// [`nsd`] with `zone_options` (NSD `zone:` lines, each starting with two spaces) added.
-pub(crate) async fn nsd_with(dir: &Scratch, zone_options: &str) -> (Nsd, SocketAddr) {
+pub(crate) async fn nsd_with(dir: &Scratch, zone_options: &str) -> (Reference, SocketAddr) {
     nsd_serving(dir, ZONE, zone_options).await
 }
 
@@ -39,7 +64,7 @@ pub(crate) async fn nsd_serving(
     dir: &Scratch,
     zone: &str,
     zone_options: &str,
-) -> (Nsd, SocketAddr) {
+) -> (Reference, SocketAddr) {
     nsd_zone(dir, "example.org", zone, zone_options).await
 }
 
@@ -49,7 +74,7 @@ pub(crate) async fn nsd_zone(
     origin: &str,
     zone: &str,
     zone_options: &str,
-) -> (Nsd, SocketAddr) {
+) -> (Reference, SocketAddr) {
     let port = free_port();
     let d = dir.path().display();
     dir.write(&format!("db.{origin}"), zone);
@@ -59,19 +84,7 @@ pub(crate) async fn nsd_zone(
             "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  verbosity: 0\nremote-control:\n  control-enable: no\nzone:\n  name: {origin}\n  zonefile: db.{origin}\n{zone_options}"
         ),
     );
-    let child = Command::new("nsd")
-        .args(["-d", "-c"])
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nsd is installed (.ci/run installs Debian's package)");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_until("NSD answers", || async {
-        udp_exchange(addr, &query(&format!("{origin}."), RecordType::SOA)).await.is_some()
-    })
-    .await;
-    (Nsd(child), addr)
+    reference("nsd", &["-d".as_ref(), "-c".as_ref(), conf.as_os_str()], port, origin).await
 }
 
 /// A section as sorted presentation lines, without OPT.
@@ -235,7 +248,7 @@ fn raw_answers(reply: &[u8]) -> Vec<(u16, u16, u32, Vec<u8>)> {
 }
 
 /// The signed zone served by NSD and by ferrodns's *file*, from one copy in `dir`.
-async fn signed_beside_nsd(dir: &Scratch) -> (Nsd, SocketAddr, TestServer) {
+async fn signed_beside_nsd(dir: &Scratch) -> (Reference, SocketAddr, TestServer) {
     let (nsd, nsd_addr) = nsd_zone(dir, "signed.example", SIGNED, "").await;
     let file = dir.join("db.signed.example");
     let s = TestServer::start(&format!("signed.example:0 {{\n file {}\n}}", file.display())).await;

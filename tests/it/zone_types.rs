@@ -3,27 +3,16 @@
 //! the same file), and served: every record's data must be the octets BIND serves.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-
-use hickory_proto::rr::RecordType;
 
 use crate::binary::Scratch;
+use crate::file::{Reference, reference, same_data_for_every_record};
 use crate::harness::*;
 
 const RAREST: &str = include_str!("db.rarest.example");
 
-struct Named(Child);
-
-impl Drop for Named {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// BIND serving `zone` as `origin` (without the final dot) on a free loopback port, every file
 /// it writes kept in `dir`.
-async fn named_zone(dir: &Scratch, origin: &str, zone: &str) -> (Named, SocketAddr) {
+async fn named_zone(dir: &Scratch, origin: &str, zone: &str) -> (Reference, SocketAddr) {
     let port = free_port();
     let d = dir.path().display();
     dir.write(&format!("db.{origin}"), zone);
@@ -36,20 +25,7 @@ async fn named_zone(dir: &Scratch, origin: &str, zone: &str) -> (Named, SocketAd
              recursion no;\n}};\nzone \"{origin}\" {{ type primary; file \"{d}/db.{origin}\"; }};\n"
         ),
     );
-    let child = Command::new("named")
-        .args(["-g", "-c"])
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("named is installed (.ci/run installs Debian's bind9)");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_until("BIND answers", || async {
-        let soa = udp_exchange(addr, &query(&format!("{origin}."), RecordType::SOA)).await;
-        soa.is_some_and(|m| !m.answers.is_empty())
-    })
-    .await;
-    (Named(child), addr)
+    reference("named", &["-g".as_ref(), "-c".as_ref(), conf.as_os_str()], port, origin).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -58,14 +34,8 @@ async fn the_rarest_types_read_into_the_octets_bind_reads() {
     let (_named, bind_addr) = named_zone(&dir, "rarest.example", RAREST).await;
     let file = dir.join("db.rarest.example");
     let s = TestServer::start(&format!("rarest.example:0 {{\n file {}\n}}", file.display())).await;
-    let compared = crate::file::same_data_for_every_record(
-        RAREST,
-        "rarest.example.",
-        s.addr,
-        bind_addr,
-        "BIND",
-    )
-    .await;
+    let compared =
+        same_data_for_every_record(RAREST, "rarest.example.", s.addr, bind_addr, "BIND").await;
     assert!(compared >= 19, "{compared} records compared");
     s.stop().await;
 }

@@ -1,11 +1,11 @@
 //! The record types a zone file may hold that hickory-proto does not read from presentation
 //! form in this build, read here into wire form (names uncompressed, as RFC 3597 keeps
 //! unknown types): RFC 1035's mail types (MD, MF, MB, MG, MR, MINFO), RP, AFSDB, X25, ISDN, RT,
-//! NSAP-PTR, PX, GPOS, LOC, EID, NIMLOC, KX, NINFO, TALINK, NID, L32, L64, LP, SPF, UINFO, UID,
-//! GID, URI, AVC, RESINFO, EUI48, EUI64, DHCID, ZONEMD, KEY, SIG, the DNSSEC records a signed
-//! zone carries (DS, CDS, DNSKEY, CDNSKEY, RRSIG, NSEC, NSEC3, NSEC3PARAM, TA, DLV), and in `gateways.rs` IPSECKEY, AMTRELAY,
-//! APL and HIP, and in `loc.rs` LOC. miekg/dns reads all of them, so a zone file CoreDNS's *file* serves loads here
-//! too.
+//! NSAP-PTR, PX, GPOS, EID, NIMLOC, KX, NINFO, TALINK, NID, L32, L64, LP, SPF, UINFO, UID, GID,
+//! URI, AVC, RESINFO, EUI48, EUI64, DHCID, ZONEMD, KEY, SIG, the DNSSEC records a signed zone
+//! carries (DS, CDS, DNSKEY, CDNSKEY, RRSIG, NSEC, NSEC3, NSEC3PARAM, TA, DLV); in `gateways.rs`
+//! IPSECKEY, AMTRELAY, APL and HIP; in `loc.rs` LOC. miekg/dns reads all of them, so a zone
+//! file CoreDNS's *file* serves loads here too.
 //!
 //! [`type_code`] names the types hickory's `RecordType` does not; [`wire`] reads the data of
 //! a type listed here, or says it is not one.

@@ -131,7 +131,7 @@ async fn deleted_corefile_and_hosts_file_keep_serving() {
 
 /// What a process holds, from /proc: its descriptors (the UDP sockets connected to `upstream`
 /// apart) and its threads.
-#[derive(Debug, PartialEq, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Held {
     descriptors: usize,
     upstream_sockets: usize,
@@ -167,8 +167,8 @@ fn held(pid: u32, upstream: SocketAddr) -> Held {
 
 /// The kubeadm plugins and the file-backed ones, each with something of its own to open (HTTP
 /// listeners on fresh ports, API watches, upstream sockets, file timers), reloaded forty times
-/// on SIGUSR1: every reload is served, and afterwards the process holds the descriptors,
-/// threads and watches it held after the first two, so nothing a configuration opened outlives
+/// on SIGUSR1: every reload is served, and afterwards the process holds no more descriptors,
+/// threads and watches than after the first two, so nothing a configuration opened outlives
 /// it. The workers' upstream sockets are the exception by design: they outlive
 /// configurations (a reload keeps an upstream's), and only their bound is checked.
 #[tokio::test(flavor = "multi_thread")]
@@ -248,11 +248,13 @@ async fn forty_reloads_leave_no_descriptor_thread_or_watch_behind() {
     for version in 3..=42 {
         reload_to(&p, version).await;
     }
-    // An idle thread of the runtime's blocking pool lives 10 s after its last job.
+    // An idle thread of the runtime's blocking pool lives 10 s after its last job. Fewer than
+    // before is fine (the first count may have caught one such thread, or the health check's
+    // connection); a leak of anything per reload would be forty more.
     let settled = async {
         loop {
             let now = held(pid, upstream.addr);
-            if (now.descriptors, now.threads) == (before.descriptors, before.threads) {
+            if now.descriptors <= before.descriptors && now.threads <= before.threads {
                 return now;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

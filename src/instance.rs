@@ -54,6 +54,7 @@ impl Instance {
         record_ports(&config, &servers);
         let mut http = http::HttpServers::default();
         http.apply(&config.routes).map_err(|e| e.to_string())?;
+        record_addresses(&config, &http_addresses(&config, &http));
         let banner = version::banner(&config, &servers);
         plugin_api::server::metrics::BUILD_INFO
             .with_label_values(&[version::COREDNS_VERSION, version::COMMIT, version::RUSTC])
@@ -159,6 +160,7 @@ impl Instance {
             staged.discard();
             return Err(e.to_string());
         }
+        record_addresses(&config, &http_addresses(&config, &self.http));
         let Config { on_startup, on_shutdown, fingerprint, listeners, shared, .. } = config;
         // The new *prometheus* hooks fill `coredns_plugin_enabled` afresh; a failed start puts
         // back the running configuration's series, as CoreDNS's OnRestartFailed does.
@@ -276,6 +278,12 @@ fn record_addresses(config: &Config, pairs: &[(String, SocketAddr)]) {
     let addrs = config.shared.get::<plugin_api::BoundAddrs>();
     let mut map = addrs.0.lock().unwrap_or_else(|e| e.into_inner());
     map.extend(pairs.iter().cloned());
+}
+
+/// The HTTP listeners' bound addresses, keyed as [`plugin_api::BoundAddrs`] keys them.
+fn http_addresses(config: &Config, http: &http::HttpServers) -> Vec<(String, SocketAddr)> {
+    let bound = |addr: &String| Some((format!("http {addr}"), http.bound(addr)?));
+    config.routes.iter().filter_map(|r| bound(&r.addr)).collect()
 }
 
 fn reload_period(config: &Config) -> Option<Duration> {

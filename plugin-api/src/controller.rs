@@ -67,9 +67,10 @@ impl<T: Clone> PerBlock<T> {
 }
 
 /// Where the listeners are bound, by their `server` label as configured (`dns://:0`,
-/// `dns://127.0.0.1:53`): the port differs when the Corefile named 0, and the address is the
-/// wildcard unless *bind* named one. Filled in by the server before the start-up hooks run;
-/// *loop* uses it to reach its own listener.
+/// `dns://127.0.0.1:53`), and the HTTP listeners by `http ADDRESS` as the Corefile wrote the
+/// address (`http localhost:0`): the port differs when the Corefile named 0, and the address is
+/// the wildcard unless *bind* named one. Filled in by the server before the start-up hooks run;
+/// *loop* uses it to reach its own listener, *health* to ask its own `/health`.
 #[derive(Default)]
 pub struct BoundAddrs(pub Mutex<HashMap<String, std::net::SocketAddr>>);
 

@@ -103,3 +103,34 @@ async fn a_second_sigint_during_lameduck_forces_exit_2() {
     assert_eq!(p.wait_exit(), 2, "the second SIGINT forces exit 2");
     p.wait_line(|l| l == "[INFO] SIGINT: Force quit");
 }
+
+/// *health* asks its own `/health` at the port its listener got. CoreDNS asks the address as
+/// written, so with `localhost:0` it asks port 0 and counts a failure every second; here the
+/// checks run and none fails, across a reload that moves the listener to a new port too.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_checks_itself_at_the_port_its_listener_got() {
+    let dir = Scratch::new("health-port-0");
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let corefile =
+        |health: &str| format!(".:0 {{\n health {health}\n prometheus {metrics}\n whoami\n}}\n");
+    let conf = dir.write("Corefile", &corefile("localhost:0"));
+    let mut p = Running::spawn(&["-conf", conf.to_str().unwrap()], dir.path(), None);
+    p.wait_line(|l| l.starts_with("CoreDNS-"));
+    let sample = |name: &'static str| async move {
+        let (_, text) = http_get_opt(metrics, "/metrics").await.unwrap_or_default();
+        metric(&parse_exposition(&text), name, &[]).unwrap_or(0.0)
+    };
+    let checks = "coredns_health_request_duration_seconds_count";
+    wait_until("two self-checks", || async { sample(checks).await >= 2.0 }).await;
+
+    // Another spelling of port 0 is another listener, on another port.
+    std::fs::write(&conf, corefile("127.0.0.1:0")).unwrap();
+    p.signal("USR1");
+    let before = sample(checks).await;
+    wait_until("two more self-checks", || async { sample(checks).await >= before + 2.0 }).await;
+    assert_eq!(sample("coredns_health_request_failures_total").await, 0.0);
+    let warned = p.drain().iter().any(|l| l.contains("Local health request"));
+    assert!(!warned, "no self-check failed: {:?}", p.seen);
+    p.signal("TERM");
+    assert_eq!(p.wait_exit(), 0);
+}

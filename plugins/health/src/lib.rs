@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use metrics::{DURATION, FAILURES};
 use plugin_api::pkg::duration::format_go_duration;
 use plugin_api::pkg::http::{HttpResponse, shutting_down};
-use plugin_api::{ConfigError, Controller, Plugin};
+use plugin_api::{BoundAddrs, ConfigError, Controller, Plugin};
 use setup::parse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -30,7 +30,7 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
     LazyLock::force(&FAILURES);
     c.http(&options.addr, "/health", NAME, Arc::new(|| HttpResponse::text(200, "OK")));
 
-    c.background(self_check(options.addr.clone()));
+    c.background(self_check(options.addr.clone(), c.shared::<BoundAddrs>()));
     let lameduck = options.lameduck;
     c.on_shutdown(Box::pin(async move {
         // Only a final stop waits; a reload replaces the configuration at once.
@@ -47,16 +47,23 @@ pub fn setup(c: &mut Controller) -> Result<Option<Arc<dyn Plugin>>, ConfigError>
 }
 
 /// Asks our own `/health` once a second, as CoreDNS does, to measure how long the process takes
-/// to answer a local request: a slow answer is a sign of overload.
-async fn self_check(addr: String) {
-    let target = match addr.rsplit_once(':') {
-        Some(("", port)) => format!("localhost:{port}"),
-        _ => addr.clone(),
+/// to answer a local request: a slow answer is a sign of overload. It asks the port the listener
+/// got: CoreDNS asks the one written, and with `:0` fails every second.
+async fn self_check(addr: String, bound: Arc<BoundAddrs>) {
+    let (host, written_port) = match addr.rsplit_once(':') {
+        Some(("", port)) => ("localhost", port),
+        Some((host, port)) => (host, port),
+        None => (addr.as_str(), ""),
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {
         tick.tick().await;
+        let port = {
+            let bound = bound.0.lock().unwrap_or_else(|e| e.into_inner());
+            bound.get(&format!("http {addr}")).map(|a| a.port().to_string())
+        };
+        let target = format!("{host}:{}", port.as_deref().unwrap_or(written_port));
         let start = Instant::now();
         let result = tokio::time::timeout(Duration::from_secs(3), get_health(&target)).await;
         DURATION.observe(start.elapsed().as_secs_f64());

@@ -250,9 +250,14 @@ fn raw_answers(reply: &[u8]) -> Vec<(u16, u16, u32, Vec<u8>)> {
 /// The signed zone served by NSD and by ferrodns's *file*, from one copy in `dir`.
 async fn signed_beside_nsd(dir: &Scratch) -> (Reference, SocketAddr, TestServer) {
     let (nsd, nsd_addr) = nsd_zone(dir, "signed.example", SIGNED, "").await;
-    let file = dir.join("db.signed.example");
-    let s = TestServer::start(&format!("signed.example:0 {{\n file {}\n}}", file.display())).await;
-    (nsd, nsd_addr, s)
+    (nsd, nsd_addr, file_serving(dir, "signed.example").await)
+}
+
+/// A server whose *file* serves `db.ORIGIN` in `dir` (the copy a reference server reads) as
+/// `origin` (without the final dot).
+pub(crate) async fn file_serving(dir: &Scratch, origin: &str) -> TestServer {
+    let file = dir.join(&format!("db.{origin}"));
+    TestServer::start(&format!("{origin}:0 {{\n file {}\n}}", file.display())).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -324,8 +329,8 @@ async fn a_signed_zone_and_the_types_hickory_lacks_load_and_answer_as_nsd_does()
 #[tokio::test(flavor = "multi_thread")]
 async fn bind_s_validator_finds_the_do_answers_fully_validated() {
     let dir = Scratch::new("file-delv");
-    let file = dir.write("db.signed.example", SIGNED);
-    let s = TestServer::start(&format!("signed.example:0 {{\n file {}\n}}", file.display())).await;
+    dir.write("db.signed.example", SIGNED);
+    let s = file_serving(&dir, "signed.example").await;
     validated_by_delv(&dir, &s);
     s.stop().await;
 }
@@ -335,14 +340,7 @@ async fn a_signed_zone_transferred_from_nsd_validates_as_served_by_secondary() {
     let dir = Scratch::new("secondary-delv");
     let (_nsd, nsd_addr) =
         nsd_zone(&dir, "signed.example", SIGNED, "  provide-xfr: 127.0.0.1 NOKEY\n").await;
-    let s = TestServer::start(&format!(
-        "signed.example:0 {{\n secondary {{\n  transfer from {nsd_addr}\n }}\n}}"
-    ))
-    .await;
-    wait_until("the zone is transferred", || async {
-        s.udp("www.signed.example.", RecordType::A).await.answers.len() == 1
-    })
-    .await;
+    let s = crate::secondary::transferred_from("signed.example", &nsd_addr.to_string()).await;
     validated_by_delv(&dir, &s);
     s.stop().await;
 }
@@ -397,8 +395,7 @@ const RARE: &str = include_str!("db.rare.example");
 async fn the_rarer_types_read_into_the_octets_nsd_reads() {
     let dir = Scratch::new("file-rare");
     let (_nsd, nsd_addr) = nsd_zone(&dir, "rare.example", RARE, "").await;
-    let file = dir.join("db.rare.example");
-    let s = TestServer::start(&format!("rare.example:0 {{\n file {}\n}}", file.display())).await;
+    let s = file_serving(&dir, "rare.example").await;
     let compared = same_data_for_every_record(RARE, "rare.example.", s.addr, nsd_addr, "NSD").await;
     assert!(compared > 20, "{compared} records compared");
     s.stop().await;

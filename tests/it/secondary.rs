@@ -10,6 +10,20 @@ use crate::binary::Scratch;
 use crate::file::{ZONE, nsd_serving, nsd_with};
 use crate::harness::*;
 
+/// A server with *secondary* for `zone` (without the final dot) from `primaries`, once the
+/// zone is in: its `www` answers.
+pub(crate) async fn transferred_from(zone: &str, primaries: &str) -> TestServer {
+    let s = TestServer::start(&format!(
+        "{zone}:0 {{\n secondary {{\n  transfer from {primaries}\n }}\n}}"
+    ))
+    .await;
+    wait_until("the zone is transferred", || async {
+        s.udp(&format!("www.{zone}."), RecordType::A).await.answers.len() == 1
+    })
+    .await;
+    s
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_zone_from_nsd_past_a_garbage_primary_outlives_its_primary() {
     let dir = Scratch::new("secondary");
@@ -24,14 +38,7 @@ async fn a_zone_from_nsd_past_a_garbage_primary_outlives_its_primary() {
             let _ = s.write_all(b"\x00\x04junk").await;
         }
     });
-    let s = TestServer::start(&format!(
-        "example.org:0 {{\n secondary {{\n  transfer from {garbage_addr} {nsd_addr}\n }}\n}}"
-    ))
-    .await;
-    wait_until("the zone is transferred", || async {
-        s.udp("www.example.org.", RecordType::A).await.answers.len() == 1
-    })
-    .await;
+    let s = transferred_from("example.org", &format!("{garbage_addr} {nsd_addr}")).await;
     for (name, qtype) in [
         ("www.example.org.", RecordType::A),
         ("example.org.", RecordType::MX),
@@ -62,14 +69,7 @@ async fn names_nsd_compresses_in_minfo_and_mb_data_read_the_same_when_served() {
         "{ZONE}mail IN MINFO admin.example.org. errors.www.example.org.\nmail IN MB www.example.org.\n"
     );
     let (_nsd, nsd_addr) = nsd_serving(&dir, &zone, "  provide-xfr: 127.0.0.1 NOKEY\n").await;
-    let s = TestServer::start(&format!(
-        "example.org:0 {{\n secondary {{\n  transfer from {nsd_addr}\n }}\n}}"
-    ))
-    .await;
-    wait_until("the zone is transferred", || async {
-        s.udp("www.example.org.", RecordType::A).await.answers.len() == 1
-    })
-    .await;
+    let s = transferred_from("example.org", &nsd_addr.to_string()).await;
     for (qtype, per_record, expected) in [
         (RecordType::Unknown(14), 2, vec!["admin.example.org.", "errors.www.example.org."]),
         (RecordType::Unknown(7), 1, vec!["www.example.org."]),

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use crate::binary::Scratch;
-use crate::file::{Reference, reference, same_data_for_every_record};
+use crate::file::{Reference, file_serving, reference, same_data_for_every_record};
 use crate::harness::*;
 
 const RAREST: &str = include_str!("db.rarest.example");
@@ -32,8 +32,7 @@ async fn named_zone(dir: &Scratch, origin: &str, zone: &str) -> (Reference, Sock
 async fn the_rarest_types_read_into_the_octets_bind_reads() {
     let dir = Scratch::new("zone-types");
     let (_named, bind_addr) = named_zone(&dir, "rarest.example", RAREST).await;
-    let file = dir.join("db.rarest.example");
-    let s = TestServer::start(&format!("rarest.example:0 {{\n file {}\n}}", file.display())).await;
+    let s = file_serving(&dir, "rarest.example").await;
     let compared =
         same_data_for_every_record(RAREST, "rarest.example.", s.addr, bind_addr, "BIND").await;
     assert!(compared >= 19, "{compared} records compared");

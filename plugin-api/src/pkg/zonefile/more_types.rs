@@ -12,7 +12,7 @@
 
 use crate::proto::rr::{Name, RecordType};
 
-use super::reader::{character_strings, unescape};
+use super::reader::{character_strings, name_wire, unescape};
 
 /// The mnemonics hickory's `RecordType` does not parse, and their codes.
 const NAMED_HERE: [(&str, u16); 41] = [
@@ -217,11 +217,7 @@ impl<'a> Data<'a> {
     fn name(&mut self) -> Result<(), String> {
         let text = self.field()?;
         let name = (self.name)(text)?;
-        for label in name.iter() {
-            self.wire.push(label.len() as u8);
-            self.wire.extend_from_slice(label);
-        }
-        self.wire.push(0);
+        self.wire.extend_from_slice(&name_wire(&name));
         Ok(())
     }
 

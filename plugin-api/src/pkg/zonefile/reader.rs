@@ -362,7 +362,7 @@ fn opaque(rtype: RecordType, wire: Vec<u8>) -> RData {
 }
 
 /// A name in uncompressed wire form.
-fn name_wire(name: &Name) -> Vec<u8> {
+pub(super) fn name_wire(name: &Name) -> Vec<u8> {
     let mut out = Vec::new();
     for label in name.iter() {
         out.push(label.len() as u8);

@@ -282,7 +282,7 @@ fn record_addresses(config: &Config, pairs: &[(String, SocketAddr)]) {
 
 /// The HTTP listeners' bound addresses, keyed as [`plugin_api::BoundAddrs`] keys them.
 fn http_addresses(config: &Config, http: &http::HttpServers) -> Vec<(String, SocketAddr)> {
-    let bound = |addr: &String| Some((format!("http {addr}"), http.bound(addr)?));
+    let bound = |addr: &String| Some((plugin_api::BoundAddrs::http_key(addr), http.bound(addr)?));
     config.routes.iter().filter_map(|r| bound(&r.addr)).collect()
 }
 

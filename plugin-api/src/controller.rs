@@ -74,6 +74,13 @@ impl<T: Clone> PerBlock<T> {
 #[derive(Default)]
 pub struct BoundAddrs(pub Mutex<HashMap<String, std::net::SocketAddr>>);
 
+impl BoundAddrs {
+    /// The key of the HTTP listener the Corefile wrote as `addr`.
+    pub fn http_key(addr: &str) -> String {
+        format!("http {addr}")
+    }
+}
+
 /// The finished chain of a server block, filled in once every directive of the block is set up,
 /// for plugins that need to see the others (*ready* asks them whether they are ready).
 pub type BlockChain = Arc<OnceLock<Chain>>;

@@ -61,7 +61,7 @@ async fn self_check(addr: String, bound: Arc<BoundAddrs>) {
         tick.tick().await;
         let port = {
             let bound = bound.0.lock().unwrap_or_else(|e| e.into_inner());
-            bound.get(&format!("http {addr}")).map(|a| a.port().to_string())
+            bound.get(&BoundAddrs::http_key(&addr)).map(|a| a.port().to_string())
         };
         let target = format!("{host}:{}", port.as_deref().unwrap_or(written_port));
         let start = Instant::now();
